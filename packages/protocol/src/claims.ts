@@ -1,0 +1,42 @@
+/**
+ * The task token: an RFC 9068 JWT access token (`typ: at+jwt`) with RFC 8693 `act`, RFC 9396
+ * `authorization_details`, RFC 9449 `cnf.jkt`, and Writ's task claims.
+ */
+import type { AuthorizationDetail } from './authorization-details.js';
+
+/** RFC 8693 §4.1: the current actor is the outermost `act`; prior actors nest inside. */
+export interface ActorClaim {
+  sub: string;
+  act?: ActorClaim;
+}
+
+export interface TaskTokenClaims {
+  iss: string;
+  /** Writ user id: `<identity provider id>:<subject at that provider>`. */
+  sub: string;
+  aud: string;
+  /** The acting agent (RFC 9068 §2.2, RFC 8693 §4.3). */
+  client_id: string;
+  act: ActorClaim;
+  authorization_details: AuthorizationDetail[];
+  cnf: { jkt: string };
+  jti: string;
+  iat: number;
+  nbf?: number;
+  exp: number;
+  scope?: string;
+  /** Writ extension: the task this token was issued for. */
+  task_id: string;
+  /** Writ extension: ancestor task ids, root first, so any enforcement point can check the chain's revocation. */
+  task_chain: string[];
+}
+
+/** RFC 9449 §4.2 DPoP proof payload. */
+export interface DpopProofClaims {
+  jti: string;
+  htm: string;
+  htu: string;
+  iat: number;
+  ath?: string;
+  nonce?: string;
+}

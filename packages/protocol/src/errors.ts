@@ -1,0 +1,85 @@
+/**
+ * The closed registry of Writ's stable, machine-readable error codes for enforcement decisions, with the one
+ * table that maps each to its HTTP status and its RFC 6750 / RFC 9449 `WWW-Authenticate` error. Codes are never
+ * reused or renamed; clients and audit queries may rely on them.
+ */
+import type { ResourceErrorCode } from './oauth.js';
+
+export interface ErrorCodeInfo {
+  status: number;
+  /** The `error` parameter of the `WWW-Authenticate` challenge; `null` when the request carried no credentials. */
+  challenge: ResourceErrorCode | null;
+  /** Fixed public message: security failures say little on the wire, everything goes to the audit log. */
+  message: string;
+}
+
+export const ERROR_CODES = {
+  ERR_AUTH_MISSING: { status: 401, challenge: null, message: 'authentication required' },
+  ERR_AUTH_MALFORMED: { status: 401, challenge: 'invalid_request', message: 'malformed Authorization header' },
+  ERR_AUTH_MULTIPLE: { status: 400, challenge: 'invalid_request', message: 'more than one Authorization header' },
+  ERR_AUTH_SCHEME: { status: 401, challenge: 'invalid_token', message: 'task tokens must be presented with the DPoP scheme' },
+  ERR_TOKEN_MALFORMED: { status: 401, challenge: 'invalid_token', message: 'access token is malformed' },
+  ERR_TOKEN_TYPE: { status: 401, challenge: 'invalid_token', message: 'access token has the wrong type' },
+  ERR_TOKEN_ALG: { status: 401, challenge: 'invalid_token', message: 'access token algorithm not allowed' },
+  ERR_TOKEN_KID_UNKNOWN: { status: 401, challenge: 'invalid_token', message: 'access token signing key unknown' },
+  ERR_TOKEN_SIGNATURE: { status: 401, challenge: 'invalid_token', message: 'access token signature verification failed' },
+  ERR_TOKEN_CLAIMS: { status: 401, challenge: 'invalid_token', message: 'access token claims invalid' },
+  ERR_TOKEN_ISSUER: { status: 401, challenge: 'invalid_token', message: 'access token issuer not accepted' },
+  ERR_TOKEN_AUDIENCE: { status: 401, challenge: 'invalid_token', message: 'access token not issued for this resource' },
+  ERR_TOKEN_EXPIRED: { status: 401, challenge: 'invalid_token', message: 'access token expired' },
+  ERR_TOKEN_NOT_YET_VALID: { status: 401, challenge: 'invalid_token', message: 'access token not yet valid' },
+  ERR_DPOP_MISSING: { status: 401, challenge: 'invalid_dpop_proof', message: 'DPoP proof required' },
+  ERR_DPOP_MULTIPLE: { status: 401, challenge: 'invalid_dpop_proof', message: 'more than one DPoP header' },
+  ERR_DPOP_MALFORMED: { status: 401, challenge: 'invalid_dpop_proof', message: 'DPoP proof is malformed' },
+  ERR_DPOP_TYPE: { status: 401, challenge: 'invalid_dpop_proof', message: 'DPoP proof has the wrong type' },
+  ERR_DPOP_ALG: { status: 401, challenge: 'invalid_dpop_proof', message: 'DPoP proof algorithm not allowed' },
+  ERR_DPOP_JWK: { status: 401, challenge: 'invalid_dpop_proof', message: 'DPoP proof key invalid' },
+  ERR_DPOP_SIGNATURE: { status: 401, challenge: 'invalid_dpop_proof', message: 'DPoP proof signature verification failed' },
+  ERR_DPOP_CLAIMS: { status: 401, challenge: 'invalid_dpop_proof', message: 'DPoP proof claims invalid' },
+  ERR_DPOP_HTM: { status: 401, challenge: 'invalid_dpop_proof', message: 'DPoP proof is for another method' },
+  ERR_DPOP_HTU: { status: 401, challenge: 'invalid_dpop_proof', message: 'DPoP proof is for another URI' },
+  ERR_DPOP_IAT: { status: 401, challenge: 'invalid_dpop_proof', message: 'DPoP proof is outside the acceptable time window' },
+  ERR_DPOP_REPLAY: { status: 401, challenge: 'invalid_dpop_proof', message: 'DPoP proof was already used' },
+  ERR_DPOP_ATH: { status: 401, challenge: 'invalid_dpop_proof', message: 'DPoP proof does not match the access token' },
+  ERR_DPOP_BINDING: { status: 401, challenge: 'invalid_token', message: 'invalid DPoP key binding' },
+  ERR_REVOKED_TOKEN: { status: 401, challenge: 'invalid_token', message: 'access token revoked' },
+  ERR_REVOKED_TASK: { status: 401, challenge: 'invalid_token', message: 'task is no longer active' },
+  ERR_REVOKED_AGENT: { status: 401, challenge: 'invalid_token', message: 'agent revoked' },
+  ERR_REVOKED_USER: { status: 401, challenge: 'invalid_token', message: 'access for this user revoked' },
+  ERR_REVOKED_KEY: { status: 401, challenge: 'invalid_token', message: 'DPoP key revoked' },
+  ERR_REVOKED_ALL: { status: 401, challenge: 'invalid_token', message: 'all access revoked' },
+  ERR_PATH_INVALID: { status: 400, challenge: 'invalid_request', message: 'request path is not acceptable' },
+  ERR_HEADER_INVALID: { status: 400, challenge: 'invalid_request', message: 'request header is not acceptable' },
+  ERR_ACTION_NOT_AUTHORIZED: { status: 403, challenge: 'insufficient_scope', message: 'the task is not authorized for this action' },
+  ERR_POLICY_DENIED: { status: 403, challenge: 'insufficient_scope', message: 'no grant permits this action' },
+  ERR_BODY_TOO_LARGE: { status: 413, challenge: null, message: 'request body too large' },
+  ERR_RESOURCE_UNKNOWN: { status: 404, challenge: null, message: 'unknown resource' },
+  ERR_UPSTREAM_UNAVAILABLE: { status: 502, challenge: null, message: 'upstream unavailable' },
+  ERR_UPSTREAM_TIMEOUT: { status: 504, challenge: null, message: 'upstream timed out' },
+  ERR_NOT_READY: { status: 503, challenge: null, message: 'enforcement point not ready' },
+  ERR_INTERNAL: { status: 500, challenge: null, message: 'internal error' },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** A denial at an enforcement point: a stable code, and a private detail that goes to the audit log only. */
+export class WritError extends Error {
+  readonly code: ErrorCode;
+  readonly detail: string | undefined;
+  constructor(code: ErrorCode, detail?: string) {
+    super(ERROR_CODES[code].message);
+    this.name = 'WritError';
+    this.code = code;
+    this.detail = detail;
+  }
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+}
+
+/** JSON body of every gateway denial. */
+export interface DenialBody {
+  error: string;
+  error_description: string;
+  code: ErrorCode;
+}

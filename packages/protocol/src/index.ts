@@ -1,0 +1,34 @@
+/**
+ * @writ/protocol — the wire vocabulary shared by Writ's server, SDKs and verifier: claim and token types,
+ * authorization detail types, OAuth URNs and Writ's stable error codes. No runtime dependencies.
+ */
+export {
+  GRANT_TYPE_TOKEN_EXCHANGE,
+  TOKEN_TYPE,
+  CLIENT_ASSERTION_TYPE_JWT_BEARER,
+  JWT_TYP,
+  DPOP_ALGS,
+  TOKEN_SIGNING_ALGS,
+  OAUTH_TOKEN_ERRORS,
+  RESOURCE_ERRORS,
+} from './oauth.js';
+export type {
+  TokenTypeUri,
+  DpopAlg,
+  TokenSigningAlg,
+  OAuthTokenErrorCode,
+  ResourceErrorCode,
+  TokenExchangeResponse,
+} from './oauth.js';
+export { AUTHORIZATION_DETAIL_TYPES, HTTP_METHODS } from './authorization-details.js';
+export type {
+  AuthorizationDetail,
+  AuthorizationDetailType,
+  HttpAuthorizationDetail,
+  HttpMethod,
+  McpAuthorizationDetail,
+} from './authorization-details.js';
+export type { ActorClaim, TaskTokenClaims, DpopProofClaims } from './claims.js';
+export { ERROR_CODES, WritError } from './errors.js';
+export type { ErrorCode, ErrorCodeInfo, DenialBody } from './errors.js';
+export { PATHS, DEFAULT_PORT } from './paths.js';

@@ -1,0 +1,20 @@
+/** Fixed HTTP paths of Writ's interfaces (SPEC.md "Interfaces"), shared by the server and the SDKs. */
+export const PATHS = {
+  token: '/oauth2/token',
+  introspect: '/oauth2/introspect',
+  revoke: '/oauth2/revoke',
+  jwks: '/.well-known/jwks.json',
+  asMetadata: '/.well-known/oauth-authorization-server',
+  protectedResourceMetadata: '/.well-known/oauth-protected-resource',
+  /** Agent API: an agent ends its own task with its task token (DPoP-authenticated). */
+  taskComplete: '/agent/v1/task/complete',
+  httpResourcePrefix: '/r/',
+  mcpResourcePrefix: '/mcp/',
+  admin: '/admin/v1',
+  openapi: '/admin/v1/openapi.json',
+  healthz: '/healthz',
+  readyz: '/readyz',
+} as const;
+
+/** Default port of `writ dev` and `writ serve`. */
+export const DEFAULT_PORT = 7420;
