@@ -1,0 +1,124 @@
+/**
+ * Reads `writ.yaml` (or the file named by WRIT_CONFIG / --config), applies environment overrides, validates once
+ * and freezes. Nothing outside `config/` reads `process.env`. A bad value stops the start with a message that
+ * names the key and what was expected.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { configSchema, type ParsedConfig } from './schema.js';
+
+export interface WritConfig extends ParsedConfig {
+  server: ParsedConfig['server'] & { publicUrl: string };
+  /** WRIT_ADMIN_TOKEN: a fixed admin token for scripts (never written to a file or log). */
+  adminToken: string | undefined;
+}
+
+export class ConfigError extends Error {
+  readonly issues: string[];
+  constructor(issues: string[]) {
+    super(`invalid configuration:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+/** Environment variable → config key path, and how to parse the string. */
+const ENV_OVERRIDES: ReadonlyArray<[string, string[], 'string' | 'int']> = [
+  ['WRIT_HOST', ['server', 'host'], 'string'],
+  ['WRIT_PORT', ['server', 'port'], 'int'],
+  ['WRIT_PUBLIC_URL', ['server', 'publicUrl'], 'string'],
+  ['WRIT_DATABASE_URL', ['storage', 'databaseUrl'], 'string'],
+  ['WRIT_SQLITE_PATH', ['storage', 'sqlitePath'], 'string'],
+  ['WRIT_KEK', ['vault', 'kek'], 'string'],
+  ['WRIT_LOG_LEVEL', ['log', 'level'], 'string'],
+];
+
+export interface LoadConfigOptions {
+  /** Explicit file; otherwise WRIT_CONFIG, otherwise ./writ.yaml when it exists. */
+  file?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Values that win over file and environment (command-line flags). */
+  overrides?: Record<string, unknown>;
+}
+
+export function loadConfig(opts: LoadConfigOptions = {}): WritConfig {
+  const env = opts.env ?? process.env;
+  const file = opts.file ?? env['WRIT_CONFIG'] ?? (existsSync('writ.yaml') ? 'writ.yaml' : undefined);
+  let raw: unknown = {};
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError([`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
+    }
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (err) {
+      throw new ConfigError([`${file}: not valid YAML: ${(err as Error).message}`]);
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError([`${file}: must be a mapping`]);
+  }
+  const merged = structuredClone(raw) as Record<string, unknown>;
+  const issues: string[] = [];
+  for (const [name, path, kind] of ENV_OVERRIDES) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    if (kind === 'int') {
+      if (!/^\d+$/.test(value)) {
+        issues.push(`${name} (${path.join('.')}): expected an integer, got ${JSON.stringify(value)}`);
+        continue;
+      }
+      setPath(merged, path, Number(value));
+    } else setPath(merged, path, value);
+  }
+  for (const [key, value] of Object.entries(opts.overrides ?? {})) {
+    if (value !== undefined) setPath(merged, key.split('.'), value);
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error));
+  const cfg = parsed.data;
+  const publicUrl = (cfg.server.publicUrl ?? `http://${hostForUrl(cfg.server.host)}:${cfg.server.port}`).replace(/\/+$/, '');
+  const adminToken = env['WRIT_ADMIN_TOKEN'];
+  if (adminToken !== undefined && adminToken !== '' && adminToken.length < 16) {
+    throw new ConfigError(['WRIT_ADMIN_TOKEN: expected at least 16 characters']);
+  }
+  return deepFreeze({
+    ...cfg,
+    server: { ...cfg.server, publicUrl },
+    adminToken: adminToken === '' ? undefined : adminToken,
+  });
+}
+
+function hostForUrl(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1] as string] = value;
+}
+
+function formatIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const key = issue.path.length > 0 ? issue.path.join('.') : '(root)';
+    if (issue.code === 'unrecognized_keys') return `${key}: unknown key(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+    return `${key}: ${issue.message}`;
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

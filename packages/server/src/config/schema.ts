@@ -1,0 +1,76 @@
+/**
+ * The one configuration schema: it gives the types, the validation (unknown keys rejected, every value checked) and
+ * the defaults. `docs/reference/config.md` documents it; a test keeps the two in step.
+ */
+import { z } from 'zod';
+import { DEFAULT_PORT, TOKEN_SIGNING_ALGS } from '@writ/protocol';
+
+const port = z.number().int().min(0).max(65535);
+const url = z.url({ protocol: /^https?$/ });
+
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      /** Interface to listen on. `writ dev` is loopback only. */
+      host: z.string().min(1).default('127.0.0.1'),
+      port: port.default(DEFAULT_PORT),
+      /** The externally visible base URL: Writ's issuer identifier and the base of every resource URI. Defaults to http://{host}:{port}. */
+      publicUrl: url.optional(),
+      /** Largest request body the gateway forwards, in bytes. */
+      maxBodyBytes: z.number().int().positive().default(10 * 1024 * 1024),
+      /** Upstream response timeout in milliseconds. */
+      upstreamTimeoutMs: z.number().int().positive().default(30_000),
+    })
+    .prefault({}),
+  storage: z
+    .strictObject({
+      /** PostgreSQL connection URL; when absent Writ uses the embedded SQLite file. */
+      databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// URL').optional(),
+      /** SQLite database file (embedded default). */
+      sqlitePath: z.string().min(1).default('.writ/writ.db'),
+    })
+    .prefault({}),
+  vault: z
+    .strictObject({
+      /** Key-encryption key: 32 bytes, base64. Prefer the WRIT_KEK environment variable to keep it out of files. */
+      kek: z.string().optional(),
+      /** Identifier recorded with every wrapped data key, so keys can be rotated. */
+      kekId: z.string().min(1).default('kek-1'),
+    })
+    .prefault({}),
+  tokens: z
+    .strictObject({
+      /** Default task token lifetime in seconds. */
+      defaultLifetimeSeconds: z.number().int().positive().max(86_400).default(600),
+      /** Upper bound for any requested task lifetime in seconds. */
+      maxLifetimeSeconds: z.number().int().positive().max(86_400).default(3600),
+      signingAlg: z.enum(TOKEN_SIGNING_ALGS).default('ES256'),
+      /** Accepted clock skew for `exp`/`nbf`/`iat`, seconds. */
+      clockSkewSeconds: z.number().int().min(0).max(300).default(5),
+    })
+    .prefault({}),
+  dpop: z
+    .strictObject({
+      /** How long after its `iat` a DPoP proof is accepted, seconds (RFC 9449 §11.1). */
+      proofMaxAgeSeconds: z.number().int().positive().max(600).default(60),
+      /** Bound on remembered proof `jti`s; past it, new proofs are refused rather than old ones forgotten. */
+      replayCacheSize: z.number().int().positive().default(1_000_000),
+    })
+    .prefault({}),
+  audit: z
+    .strictObject({
+      /** Longest time an audit event waits in memory before it is written, milliseconds. */
+      flushIntervalMs: z.number().int().positive().max(10_000).default(20),
+      /** Bound on buffered events; past it, enforcement points refuse calls (fail closed). */
+      maxBufferedEvents: z.number().int().positive().default(100_000),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+});
+
+export type WritConfigInput = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;

@@ -1,0 +1,3 @@
+export { openStore } from './open-store.js';
+export type { Store, Dialect, OpenStoreOptions } from './open-store.js';
+export type * from './schema.js';

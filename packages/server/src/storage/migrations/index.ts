@@ -1,0 +1,12 @@
+/** Versioned migrations, applied in order at start. Never edit one that has shipped; add the next. */
+import type { Kysely } from 'kysely';
+import type { Dialect } from '../open-store.js';
+import * as m0001 from './0001-initial.js';
+
+export interface WritMigration {
+  up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
+}
+
+export const MIGRATIONS: Readonly<Record<string, WritMigration>> = {
+  '0001-initial': m0001,
+};

@@ -1,0 +1,185 @@
+/**
+ * Table types for Kysely. Portable across SQLite and PostgreSQL by construction: times are epoch milliseconds
+ * (BIGINT in PostgreSQL, parsed to number), booleans are 0/1 integers, structured values are JSON text.
+ */
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+export interface AgentsTable {
+  id: string;
+  name: string;
+  owner: string;
+  kind: 'agent' | 'service_account' | 'workload';
+  status: 'active' | 'suspended' | 'offboarded';
+  /** Public JWKS (JSON) for private_key_jwt. */
+  jwks: string;
+  description: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface IdentityProvidersTable {
+  id: string;
+  issuer: string;
+  jwks_uri: string | null;
+  /** Audience the provider's tokens must carry to be accepted as subject tokens. */
+  audience: string;
+  /** 1 when the JWKS URL comes from OIDC discovery. */
+  discovery: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ResourcesTable {
+  id: string;
+  kind: 'http';
+  base_url: string;
+  secret_id: string | null;
+  /** Injection rule (JSON): { mode: header|bearer|basic|query, name?, prefix?, username? }. */
+  inject: string | null;
+  description: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SecretsTable {
+  id: string;
+  current_version: number;
+  description: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SecretVersionsTable {
+  secret_id: string;
+  version: number;
+  kek_id: string;
+  /** Envelope (JSON): wrapped data key and ciphertext, each AES-256-GCM with its own IV and tag. */
+  envelope: string;
+  created_at: number;
+}
+
+export interface GrantsTable {
+  id: string;
+  description: string;
+  policy: string;
+  enabled: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface TasksTable {
+  id: string;
+  parent_id: string | null;
+  /** Ancestor task ids, root first (JSON array). */
+  chain: string;
+  user_id: string;
+  agent_id: string;
+  resource_id: string;
+  purpose: string;
+  authorization_details: string;
+  status: 'active' | 'completed' | 'revoked' | 'expired';
+  created_at: number;
+  expires_at: number;
+  ended_at: number | null;
+  end_reason: string | null;
+}
+
+export interface TokensTable {
+  jti: string;
+  task_id: string;
+  agent_id: string;
+  user_id: string;
+  jkt: string;
+  audience: string;
+  issued_at: number;
+  expires_at: number;
+}
+
+export interface ClientAssertionsTable {
+  /** `${client_id} ${jti}` — RFC 7523 §3 item 7: a jti is single use per issuer. */
+  key: string;
+  expires_at: number;
+}
+
+export interface RevocationsTable {
+  seq: Generated<number>;
+  target_type: 'token' | 'task' | 'agent' | 'user' | 'key' | 'all';
+  target_id: string;
+  /** Tokens issued at or before this epoch second are dead (agent, user, key, all). */
+  before: number | null;
+  /** After this epoch second no token the entry could hit is still valid; the entry may then be pruned. */
+  expires_at: number;
+  reason: string;
+  actor: string;
+  created_at: number;
+}
+
+export interface AuditEventsTable {
+  seq: number;
+  id: string;
+  time: number;
+  type: string;
+  trace_id: string | null;
+  task_id: string | null;
+  agent_id: string | null;
+  user_id: string | null;
+  decision: string | null;
+  reason: string | null;
+  /** Canonical JSON of the whole event; the hash covers this. */
+  body: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AdminTokensTable {
+  id: string;
+  name: string;
+  /** SHA-256 (hex) of the token: tokens are 256-bit random, so a fast hash is the right tool. */
+  token_hash: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  alg: string;
+  public_jwk: string;
+  /** Private JWK sealed with the vault's envelope encryption. */
+  private_envelope: string;
+  status: 'active' | 'retired';
+  created_at: number;
+  /** When the key stops being published (epoch ms); null while active. */
+  retire_at: number | null;
+}
+
+export interface Database {
+  agents: AgentsTable;
+  identity_providers: IdentityProvidersTable;
+  resources: ResourcesTable;
+  secrets: SecretsTable;
+  secret_versions: SecretVersionsTable;
+  grants: GrantsTable;
+  tasks: TasksTable;
+  tokens: TokensTable;
+  client_assertions: ClientAssertionsTable;
+  revocations: RevocationsTable;
+  audit_events: AuditEventsTable;
+  admin_tokens: AdminTokensTable;
+  signing_keys: SigningKeysTable;
+}
+
+export type AgentRow = Selectable<AgentsTable>;
+export type NewAgentRow = Insertable<AgentsTable>;
+export type AgentUpdate = Updateable<AgentsTable>;
+export type IdentityProviderRow = Selectable<IdentityProvidersTable>;
+export type ResourceRow = Selectable<ResourcesTable>;
+export type SecretRow = Selectable<SecretsTable>;
+export type SecretVersionRow = Selectable<SecretVersionsTable>;
+export type GrantRow = Selectable<GrantsTable>;
+export type TaskRow = Selectable<TasksTable>;
+export type TokenRow = Selectable<TokensTable>;
+export type RevocationRow = Selectable<RevocationsTable>;
+export type AuditEventRow = Selectable<AuditEventsTable>;
+export type AdminTokenRow = Selectable<AdminTokensTable>;
+export type SigningKeyRow = Selectable<SigningKeysTable>;

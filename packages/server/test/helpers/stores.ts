@@ -1,0 +1,75 @@
+/**
+ * Every storage-touching test runs against every store: SQLite always, PostgreSQL when WRIT_TEST_DATABASE_URL is
+ * set (each store in a schema of its own, dropped afterwards). Without the URL the PostgreSQL suites are skipped,
+ * visibly: node:test reports them as skipped with the reason.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe } from 'node:test';
+import pg from 'pg';
+import { openStore, type Store } from '../../src/storage/index.js';
+
+export const TEST_DATABASE_URL = process.env['WRIT_TEST_DATABASE_URL'];
+
+export interface StoreKind {
+  name: 'sqlite' | 'postgres';
+  open(): Promise<TestStore>;
+}
+
+export interface TestStore extends Store {
+  /** Closes the store and removes its data (file or schema). */
+  dispose(): Promise<void>;
+  /** Connection options that open the same data again (for restart tests). */
+  reopenOptions: { databaseUrl?: string; sqlitePath?: string; pgSchema?: string };
+}
+
+const sqliteKind: StoreKind = {
+  name: 'sqlite',
+  async open() {
+    const dir = mkdtempSync(join(tmpdir(), 'writ-test-'));
+    const sqlitePath = join(dir, 'writ.db');
+    const store = await openStore({ sqlitePath });
+    return Object.assign(store, {
+      reopenOptions: { sqlitePath },
+      async dispose() {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    });
+  },
+};
+
+const postgresKind: StoreKind = {
+  name: 'postgres',
+  async open() {
+    const url = TEST_DATABASE_URL;
+    if (url === undefined) throw new Error('WRIT_TEST_DATABASE_URL not set');
+    const pgSchema = `writ_test_${randomBytes(6).toString('hex')}`;
+    const store = await openStore({ databaseUrl: url, pgSchema, pgPoolSize: 4 });
+    return Object.assign(store, {
+      reopenOptions: { databaseUrl: url, pgSchema },
+      async dispose() {
+        await store.close();
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        try {
+          await client.query(`DROP SCHEMA IF EXISTS ${pgSchema} CASCADE`);
+        } finally {
+          await client.end();
+        }
+      },
+    });
+  },
+};
+
+export const STORE_KINDS: readonly StoreKind[] = [sqliteKind, postgresKind];
+
+/** `describe` once per store kind; the PostgreSQL one is skipped, with the reason shown, when no URL is given. */
+export function describeEachStore(title: string, fn: (kind: StoreKind) => void): void {
+  for (const kind of STORE_KINDS) {
+    const skip = kind.name === 'postgres' && TEST_DATABASE_URL === undefined ? 'WRIT_TEST_DATABASE_URL not set: PostgreSQL skipped' : false;
+    describe(`${title} [${kind.name}]`, { skip }, () => fn(kind));
+  }
+}
