@@ -1,0 +1,1 @@
+export { OAuthError } from './oauth-error.js';
