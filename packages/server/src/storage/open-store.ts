@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
 import pg from 'pg';
 import { MIGRATIONS } from './migrations/index.js';
 import type { Database } from './schema.js';
@@ -15,6 +15,8 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Store {
   readonly db: Kysely<Database>;
   readonly dialect: Dialect;
+  /** PostgreSQL only: the schema Writ's tables live in. */
+  readonly schema?: string;
   /** Where the data lives, for logs (never includes a password). */
   readonly location: string;
   close(): Promise<void>;
@@ -76,9 +78,17 @@ async function openPostgres(url: string, opts: OpenStoreOptions): Promise<Store>
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const safe = new URL(url);
   safe.password = '';
+  let current: string;
+  try {
+    current = schema ?? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s ?? 'public';
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
   return {
     db,
     dialect: 'postgres',
+    schema: current,
     location: `${safe.protocol}//${safe.host}${safe.pathname}${schema !== undefined ? ` schema ${schema}` : ''}`,
     close: () => db.destroy(),
   };
@@ -93,7 +103,10 @@ async function migrate(store: Store): Promise<void> {
         ),
       ),
   };
-  const { error, results } = await new Migrator({ db: store.db, provider }).migrateToLatest();
+  // Name the schema explicitly: without it Kysely looks for its migration tables in every schema of the database and
+  // can mistake another application's (or another Writ's) for its own.
+  const migrator = new Migrator({ db: store.db, provider, ...(store.schema !== undefined ? { migrationTableSchema: store.schema } : {}) });
+  const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error');
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`, { cause: error });

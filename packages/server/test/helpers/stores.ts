@@ -47,22 +47,38 @@ const postgresKind: StoreKind = {
     const url = TEST_DATABASE_URL;
     if (url === undefined) throw new Error('WRIT_TEST_DATABASE_URL not set');
     const pgSchema = `writ_test_${randomBytes(6).toString('hex')}`;
-    const store = await openStore({ databaseUrl: url, pgSchema, pgPoolSize: 4 });
+    const drop = (): Promise<void> => withSchemaLock(url, (c) => c.query(`DROP SCHEMA IF EXISTS ${pgSchema} CASCADE`).then(() => undefined));
+    let store: Store;
+    try {
+      // Test files run in parallel processes; catalog changes (CREATE/DROP SCHEMA, migrations) are serialised so
+      // one test's DROP never races another's migration.
+      store = await withSchemaLock(url, () => openStore({ databaseUrl: url, pgSchema, pgPoolSize: 4 }));
+    } catch (err) {
+      await drop();
+      throw err;
+    }
     return Object.assign(store, {
       reopenOptions: { databaseUrl: url, pgSchema },
       async dispose() {
         await store.close();
-        const client = new pg.Client({ connectionString: url });
-        await client.connect();
-        try {
-          await client.query(`DROP SCHEMA IF EXISTS ${pgSchema} CASCADE`);
-        } finally {
-          await client.end();
-        }
+        await drop();
       },
     });
   },
 };
+
+/** Runs `fn` while holding a session advisory lock shared by every test process on this database. */
+async function withSchemaLock<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock(7420001)');
+    return await fn(client);
+  } finally {
+    await client.query('SELECT pg_advisory_unlock(7420001)').catch(() => undefined);
+    await client.end();
+  }
+}
 
 export const STORE_KINDS: readonly StoreKind[] = [sqliteKind, postgresKind];
 
