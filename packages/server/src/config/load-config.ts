@@ -9,7 +9,6 @@ import { z } from 'zod';
 import { configSchema, type ParsedConfig } from './schema.js';
 
 export interface WritConfig extends ParsedConfig {
-  server: ParsedConfig['server'] & { publicUrl: string };
   /** WRIT_ADMIN_TOKEN: a fixed admin token for scripts (never written to a file or log). */
   adminToken: string | undefined;
 }
@@ -80,19 +79,19 @@ export function loadConfig(opts: LoadConfigOptions = {}): WritConfig {
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) throw new ConfigError(formatIssues(parsed.error));
   const cfg = parsed.data;
-  const publicUrl = (cfg.server.publicUrl ?? `http://${hostForUrl(cfg.server.host)}:${cfg.server.port}`).replace(/\/+$/, '');
   const adminToken = env['WRIT_ADMIN_TOKEN'];
   if (adminToken !== undefined && adminToken !== '' && adminToken.length < 16) {
     throw new ConfigError(['WRIT_ADMIN_TOKEN: expected at least 16 characters']);
   }
   return deepFreeze({
     ...cfg,
-    server: { ...cfg.server, publicUrl },
+    server: { ...cfg.server, ...(cfg.server.publicUrl !== undefined ? { publicUrl: cfg.server.publicUrl.replace(/\/+$/, '') } : {}) },
     adminToken: adminToken === '' ? undefined : adminToken,
   });
 }
 
-function hostForUrl(host: string): string {
+/** The URL a listening server is reachable at, for the default public URL (issuer) when none is configured. */
+export function hostForUrl(host: string): string {
   if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
   return host.includes(':') ? `[${host}]` : host;
 }

@@ -1,0 +1,42 @@
+/**
+ * Mounts the admin route table on Fastify under `/admin/v1`: authenticates every request with an admin token,
+ * validates params/query/body with the route's zod schema, maps errors to the admin error table.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PATHS } from '@writ/protocol';
+import { AdminError } from '../errors/index.js';
+import type { AdminAuth } from './admin-auth.js';
+import { ADMIN_ROUTES, type AdminServices } from './routes.js';
+import { buildOpenApi } from './openapi.js';
+
+export function registerAdminApi(app: FastifyInstance, deps: { auth: AdminAuth; services: AdminServices; publicUrl: string }): void {
+  const openapi = buildOpenApi(ADMIN_ROUTES, deps.publicUrl);
+  app.get(PATHS.openapi, async () => openapi);
+  for (const route of ADMIN_ROUTES) {
+    app.route({
+      method: route.method,
+      url: `${PATHS.admin}${route.url}`,
+      handler: async (req: FastifyRequest, reply: FastifyReply) => {
+        const principal = await deps.auth.authenticate(req.headers.authorization);
+        if (principal === undefined) throw new AdminError('ERR_ADMIN_UNAUTHENTICATED', 'a valid admin token is required (Authorization: Bearer …)');
+        const params = req.params as Record<string, string>;
+        for (const v of Object.values(params)) if (v.length > 400) throw new AdminError('ERR_ADMIN_INVALID_REQUEST', 'path parameter too long');
+        const query = route.query === undefined ? {} : parseWith(route.query, req.query ?? {});
+        const body = route.body === undefined ? undefined : parseWith(route.body, req.body ?? {});
+        const result = await route.handler({ params, body, query, principal, services: deps.services });
+        reply.code(route.status ?? 200);
+        if (route.status === 204) return reply.send();
+        return result;
+      },
+    });
+  }
+}
+
+function parseWith(schema: import('zod').ZodType, input: unknown): unknown {
+  const r = schema.safeParse(input);
+  if (!r.success) {
+    const details = r.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(body)'}: ${i.message}`);
+    throw new AdminError('ERR_ADMIN_INVALID_REQUEST', details.join('; '), details);
+  }
+  return r.data;
+}

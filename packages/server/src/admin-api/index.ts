@@ -1,0 +1,6 @@
+export { AdminAuth, hashToken } from './admin-auth.js';
+export type { AdminPrincipal } from './admin-auth.js';
+export { registerAdminApi } from './admin-plugin.js';
+export { ADMIN_ROUTES } from './routes.js';
+export type { AdminServices, AdminRoute } from './routes.js';
+export { buildOpenApi } from './openapi.js';

@@ -1,0 +1,224 @@
+/**
+ * The admin API (`/admin/v1`): one table of routes. Fastify serves it and the OpenAPI document is generated from
+ * the same table and the same zod schemas that validate each request, so the two cannot drift apart. Every change
+ * is audited by the module that makes it.
+ */
+import { z } from 'zod';
+import {
+  agentInput,
+  agentStatusInput,
+  grantInput,
+  identityProviderInput,
+  resourceInput,
+  secretInput,
+  registerId,
+  type Register,
+} from '../register/index.js';
+import type { TaskService } from '../tasks/index.js';
+import type { RevocationService, RevocationTarget } from '../revocation/index.js';
+import type { Vault } from '../vault/index.js';
+import { SecretValue } from '../crypto/index.js';
+import { queryAudit, verifyAuditChain, taskChain } from '../audit/index.js';
+import type { Kysely } from 'kysely';
+import type { Database } from '../storage/index.js';
+import { AdminError } from '../errors/index.js';
+import type { AdminPrincipal } from './admin-auth.js';
+import type { PolicyEngine } from '../policy/index.js';
+
+export interface AdminServices {
+  db: Kysely<Database>;
+  register: Register;
+  tasks: TaskService;
+  revocations: RevocationService;
+  vault: Vault;
+  policy: PolicyEngine;
+  flushAudit(): Promise<void>;
+}
+
+export interface AdminRoute {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  url: string;
+  summary: string;
+  tag: string;
+  body?: z.ZodType;
+  query?: z.ZodType;
+  /** 201 for creations, 204 for deletions, 200 otherwise. */
+  status?: number;
+  handler(input: { params: Record<string, string>; body: unknown; query: unknown; principal: AdminPrincipal; services: AdminServices }): Promise<unknown>;
+}
+
+const revocationInput = z.strictObject({
+  target: z.discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('token'), jti: z.string().min(1).max(200) }),
+    z.strictObject({ type: z.literal('task'), taskId: z.string().min(1).max(200) }),
+    z.strictObject({ type: z.literal('agent'), agentId: registerId }),
+    z.strictObject({ type: z.literal('user'), userId: z.string().min(1).max(400) }),
+    z.strictObject({ type: z.literal('key'), jkt: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a JWK SHA-256 thumbprint') }),
+    z.strictObject({ type: z.literal('all') }),
+  ]),
+  reason: z.string().min(1).max(500),
+});
+
+const auditQuery = z.strictObject({
+  task: z.string().max(200).optional(),
+  agent: z.string().max(200).optional(),
+  user: z.string().max(400).optional(),
+  trace: z.string().regex(/^[0-9a-f]{32}$/).optional(),
+  type: z.string().max(100).optional(),
+  since: z.coerce.number().int().nonnegative().optional(),
+  until: z.coerce.number().int().nonnegative().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
+const taskQuery = z.strictObject({
+  agent: z.string().max(200).optional(),
+  user: z.string().max(400).optional(),
+  status: z.enum(['active', 'completed', 'revoked', 'expired']).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
+const reasonInput = z.strictObject({ reason: z.string().min(1).max(500) });
+const validateInput = z.strictObject({ policy: z.string().min(1).max(100_000) });
+
+function actor(p: AdminPrincipal): string {
+  return `admin:${p.name}`;
+}
+
+export const ADMIN_ROUTES: AdminRoute[] = [
+  { method: 'GET', url: '/agents', tag: 'agents', summary: 'List registered agents', handler: ({ services }) => services.register.listAgents() },
+  { method: 'POST', url: '/agents', tag: 'agents', summary: 'Register an agent (public JWKS for private_key_jwt)', body: agentInput, status: 201, handler: ({ body, principal, services }) => services.register.createAgent(body as z.input<typeof agentInput>, actor(principal)) },
+  { method: 'GET', url: '/agents/:id', tag: 'agents', summary: 'Show an agent', handler: ({ params, services }) => services.register.getAgent(params['id'] as string) },
+  {
+    method: 'POST',
+    url: '/agents/:id/status',
+    tag: 'agents',
+    summary: 'Suspend, offboard or reactivate an agent; leaving `active` revokes every token it holds',
+    body: agentStatusInput,
+    handler: async ({ params, body, principal, services }) => {
+      const id = params['id'] as string;
+      const input = body as z.output<typeof agentStatusInput>;
+      const agent = await services.register.setAgentStatus(id, input, actor(principal));
+      if (input.status !== 'active') await services.revocations.revoke({ type: 'agent', agentId: id }, { reason: input.reason ?? `agent ${input.status}`, actor: actor(principal) });
+      return agent;
+    },
+  },
+  { method: 'GET', url: '/identity-providers', tag: 'identity providers', summary: 'List trusted identity providers', handler: ({ services }) => services.register.listIdentityProviders() },
+  { method: 'POST', url: '/identity-providers', tag: 'identity providers', summary: 'Trust a user identity provider (issuer + JWKS URL or OIDC discovery)', body: identityProviderInput, status: 201, handler: ({ body, principal, services }) => services.register.createIdentityProvider(body as z.input<typeof identityProviderInput>, actor(principal)) },
+  { method: 'DELETE', url: '/identity-providers/:id', tag: 'identity providers', summary: 'Stop trusting an identity provider', status: 204, handler: ({ params, principal, services }) => services.register.deleteIdentityProvider(params['id'] as string, actor(principal)) },
+  { method: 'GET', url: '/resources', tag: 'resources', summary: 'List resources', handler: ({ services }) => services.register.listResources() },
+  { method: 'POST', url: '/resources', tag: 'resources', summary: 'Register an HTTP resource and how its secret is injected', body: resourceInput, status: 201, handler: ({ body, principal, services }) => services.register.createResource(body as z.input<typeof resourceInput>, actor(principal)) },
+  { method: 'GET', url: '/resources/:id', tag: 'resources', summary: 'Show a resource', handler: ({ params, services }) => services.register.getResource(params['id'] as string) },
+  { method: 'DELETE', url: '/resources/:id', tag: 'resources', summary: 'Remove a resource', status: 204, handler: ({ params, principal, services }) => services.register.deleteResource(params['id'] as string, actor(principal)) },
+  { method: 'GET', url: '/secrets', tag: 'secrets', summary: 'List secrets (metadata only: values are write-only)', handler: ({ services }) => services.vault.listSecrets() },
+  {
+    method: 'PUT',
+    url: '/secrets/:id',
+    tag: 'secrets',
+    summary: 'Store a new version of a secret (write-only: no API ever returns the value)',
+    body: secretInput.omit({ id: true }),
+    handler: async ({ params, body, principal, services }) => {
+      const input = secretInput.parse({ ...(body as object), id: params['id'] });
+      const meta = await services.vault.putSecret(input.id, new SecretValue(input.value), input.description);
+      services.register.noteSecretChange(input.id, actor(principal), meta.current_version);
+      return meta;
+    },
+  },
+  { method: 'GET', url: '/secrets/:id', tag: 'secrets', summary: 'Show a secret\'s metadata', handler: ({ params, services }) => services.vault.describeSecret(params['id'] as string) },
+  { method: 'GET', url: '/grants', tag: 'grants', summary: 'List grants (Cedar policies)', handler: ({ services }) => services.register.listGrants() },
+  { method: 'POST', url: '/grants', tag: 'grants', summary: 'Add a grant; it is stored only if it validates against the Writ schema', body: grantInput, status: 201, handler: ({ body, principal, services }) => services.register.createGrant(body as z.input<typeof grantInput>, actor(principal)) },
+  {
+    method: 'POST',
+    url: '/grants/validate',
+    tag: 'grants',
+    summary: 'Validate a policy against the Writ schema without storing it',
+    body: validateInput,
+    handler: ({ body, services }) => services.policy.validate((body as z.output<typeof validateInput>).policy),
+  },
+  { method: 'GET', url: '/grants/:id', tag: 'grants', summary: 'Show a grant', handler: ({ params, services }) => services.register.getGrant(params['id'] as string) },
+  { method: 'DELETE', url: '/grants/:id', tag: 'grants', summary: 'Remove a grant', status: 204, handler: ({ params, principal, services }) => services.register.deleteGrant(params['id'] as string, actor(principal)) },
+  {
+    method: 'GET',
+    url: '/tasks',
+    tag: 'tasks',
+    summary: 'List tasks',
+    query: taskQuery,
+    handler: ({ query, services }) => {
+      const q = query as z.output<typeof taskQuery>;
+      return services.tasks.list({ agentId: q.agent, userId: q.user, status: q.status, limit: q.limit });
+    },
+  },
+  { method: 'GET', url: '/tasks/:id', tag: 'tasks', summary: 'Show a task', handler: ({ params, services }) => services.tasks.get(params['id'] as string) },
+  {
+    method: 'POST',
+    url: '/tasks/:id/revoke',
+    tag: 'tasks',
+    summary: 'Revoke a task and every descendant task',
+    body: reasonInput,
+    handler: ({ params, body, principal, services }) =>
+      services.tasks.end(params['id'] as string, { status: 'revoked', reason: (body as z.output<typeof reasonInput>).reason, actor: actor(principal) }),
+  },
+  {
+    method: 'GET',
+    url: '/tasks/:id/audit',
+    tag: 'audit',
+    summary: 'The audit chain of a task and its descendants: user → agents → calls, with decisions',
+    handler: async ({ params, services }) => {
+      await services.flushAudit();
+      return taskChain(services.db, params['id'] as string);
+    },
+  },
+  {
+    method: 'POST',
+    url: '/revocations',
+    tag: 'revocation',
+    summary: 'Revoke a credential, task subtree, agent, user, DPoP key, or everything',
+    body: revocationInput,
+    status: 201,
+    handler: async ({ body, principal, services }) => {
+      const input = body as z.output<typeof revocationInput>;
+      const target = input.target as RevocationTarget;
+      if (target.type === 'task') return services.tasks.end(target.taskId, { status: 'revoked', reason: input.reason, actor: actor(principal) }).then(async () => (await services.revocations.list({ limit: 1000 })).at(-1));
+      if (target.type === 'agent') {
+        await services.register.getAgent(target.agentId);
+        await services.register.setAgentStatus(target.agentId, { status: 'suspended', reason: input.reason }, actor(principal));
+      }
+      return services.revocations.revoke(target, { reason: input.reason, actor: actor(principal) });
+    },
+  },
+  { method: 'GET', url: '/revocations', tag: 'revocation', summary: 'List the revocation log', handler: ({ services }) => services.revocations.list({ limit: 1000 }) },
+  {
+    method: 'GET',
+    url: '/audit',
+    tag: 'audit',
+    summary: 'Query audit events by task, agent, user, trace, type and time',
+    query: auditQuery,
+    handler: async ({ query, services }) => {
+      await services.flushAudit();
+      const q = query as z.output<typeof auditQuery>;
+      return queryAudit(services.db, {
+        ...(q.task !== undefined ? { taskId: q.task } : {}),
+        ...(q.agent !== undefined ? { agentId: q.agent } : {}),
+        ...(q.user !== undefined ? { userId: q.user } : {}),
+        ...(q.trace !== undefined ? { traceId: q.trace } : {}),
+        ...(q.type !== undefined ? { type: q.type } : {}),
+        ...(q.since !== undefined ? { since: q.since } : {}),
+        ...(q.until !== undefined ? { until: q.until } : {}),
+        ...(q.limit !== undefined ? { limit: q.limit } : {}),
+      });
+    },
+  },
+  {
+    method: 'GET',
+    url: '/audit/verify',
+    tag: 'audit',
+    summary: 'Verify the audit hash chain; reports the first altered, inserted or removed event',
+    handler: async ({ services }) => {
+      await services.flushAudit();
+      return verifyAuditChain(services.db);
+    },
+  },
+];
+
+export function notFound(what: string): never {
+  throw new AdminError('ERR_ADMIN_NOT_FOUND', what);
+}

@@ -1,0 +1,64 @@
+/**
+ * The scripted demo agent. It runs as its own process and knows only what a real agent would: Writ's URL, its
+ * agent id, its own private key, and the user's token its host application handed it. It uses the agent SDK for
+ * everything. Input arrives as one JSON object on standard input; the last line it prints is a machine-readable
+ * result for `writ dev`.
+ */
+import { importJWK, type JWK } from 'jose';
+import { TOKEN_TYPE, type AuthorizationDetail } from '@writ/protocol';
+import { WritAgent } from '@writ/agent';
+
+interface DemoInput {
+  issuer: string;
+  agentId: string;
+  clientKeyJwk: JWK;
+  subjectToken: string;
+  resource: string;
+}
+
+const say = (line: string): void => console.log(`  agent › ${line}`);
+
+async function main(): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  const input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as DemoInput;
+  const clientKey = await importJWK(input.clientKeyJwk, 'ES256');
+  if (clientKey instanceof Uint8Array) throw new TypeError('the agent key must be an asymmetric private key');
+  const agent = new WritAgent({ issuer: input.issuer, agentId: input.agentId, clientKey, ...(input.clientKeyJwk.kid !== undefined ? { clientKid: input.clientKeyJwk.kid } : {}) });
+
+  const requested: AuthorizationDetail[] = [{ type: 'http', actions: ['GET'], paths: ['/v1/projects', '/v1/projects/*'] }];
+  say(`asks Writ for a task token for alice: ${JSON.stringify(requested)}`);
+  const task = await agent.startTask({
+    subjectToken: input.subjectToken,
+    subjectTokenType: TOKEN_TYPE.idToken,
+    resource: input.resource,
+    authorizationDetails: requested,
+    purpose: 'list alice\'s projects',
+  });
+  say(`got task ${task.id}: a DPoP-bound token (${task.token.length} chars), valid until ${new Date(task.expiresAt * 1000).toISOString()}`);
+  say(`granted: ${JSON.stringify(task.authorizationDetails)}`);
+
+  const call = async (method: string, path: string): Promise<number> => {
+    const res = await task.fetch(`${input.resource}${path}`, { method });
+    const text = await res.text();
+    say(`${method} ${path} → ${res.status} ${text.length > 160 ? `${text.slice(0, 160)}…` : text}`);
+    return res.status;
+  };
+
+  const results: Record<string, number> = {};
+  results['list'] = await call('GET', '/v1/projects');
+  results['read'] = await call('GET', '/v1/projects/1');
+  say('now tries something the task was not authorized for:');
+  results['delete'] = await call('DELETE', '/v1/projects/1');
+  results['admin'] = await call('GET', '/v1/admin/users');
+  say('it never held demo-api\'s API key: only its own key, its DPoP key and the task token.');
+  await task.complete();
+  say(`completed task ${task.id}; the very next call with the same token:`);
+  results['afterComplete'] = await call('GET', '/v1/projects');
+  console.log(`WRIT_DEMO_RESULT ${JSON.stringify({ taskId: task.id, results })}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(`  agent › failed: ${(err as Error)?.stack ?? String(err)}`);
+  process.exit(1);
+});

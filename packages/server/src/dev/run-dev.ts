@@ -1,0 +1,197 @@
+/**
+ * `writ dev`: Writ on its embedded default (one process, SQLite, loopback only) with a development identity
+ * provider, a demo upstream API, a demo setup seeded through the admin API, and a scripted demo agent that shows
+ * the product's point. Afterwards Writ keeps running for you to poke at.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { DEFAULT_PORT } from '@writ/protocol';
+import { loadConfig } from '../config/index.js';
+import { createLogger } from '../observability/index.js';
+import { startWritServer, type WritServer } from '../server/index.js';
+import { AdminClient } from '../cli/admin-client.js';
+import { printAuditChain } from '../cli/print.js';
+import { startDevIdentityProvider } from './idp/index.js';
+import { startDemoUpstream } from './demo-upstream.js';
+
+export interface DevOptions {
+  port?: number | undefined;
+  dataDir: string;
+  keepData: boolean;
+  demo: boolean;
+  exitAfterDemo: boolean;
+  /** Where to print (tests capture it). */
+  out?: (line: string) => void;
+}
+
+export interface DevHandle {
+  writ: WritServer;
+  adminToken: string;
+  demoOk: boolean | undefined;
+  close(): Promise<void>;
+}
+
+const GRANT = (agentId: string, resourceId: string, userId: string): string => `// The demo grant: ${agentId} may read alice's projects on ${resourceId} — and nothing else.
+permit (
+  principal == Writ::Agent::"${agentId}",
+  action == Writ::Action::"http",
+  resource == Writ::Resource::"${resourceId}"
+) when {
+  context.user == Writ::User::"${userId}" &&
+  ["GET", "HEAD"].contains(context.method) &&
+  (context.path == "/v1/projects" || context.path like "/v1/projects/*")
+};
+`;
+
+export async function runDev(opts: DevOptions): Promise<DevHandle> {
+  const out = opts.out ?? ((line: string) => console.log(line));
+  const step = (n: number, text: string): void => out(`\n${n}. ${text}`);
+  const port = opts.port ?? (process.env['WRIT_PORT'] !== undefined ? Number(process.env['WRIT_PORT']) : DEFAULT_PORT);
+  mkdirSync(opts.dataDir, { recursive: true });
+  const dbPath = join(opts.dataDir, 'dev.db');
+  if (!opts.keepData) for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbPath}${suffix}`, { force: true });
+  const kek = secretFile(join(opts.dataDir, 'dev-kek'), () => randomBytes(32).toString('base64'));
+  const adminToken = process.env['WRIT_ADMIN_TOKEN'] !== undefined && process.env['WRIT_ADMIN_TOKEN'] !== '' ? process.env['WRIT_ADMIN_TOKEN'] : `writ_dev_${randomBytes(24).toString('base64url')}`;
+
+  out('Writ dev — embedded default: one process, SQLite, loopback only.');
+  const idp = await startDevIdentityProvider({ host: '127.0.0.1', port: port === 0 ? 0 : port + 1 });
+  const upstreamKey = `demo_sk_${randomBytes(18).toString('base64url')}`;
+  const upstream = await startDemoUpstream({
+    apiKey: upstreamKey,
+    port: port === 0 ? 0 : port + 2,
+    onRequest: (o) =>
+      out(`  upstream › ${o.method} ${o.path}: API key ${o.authenticated ? 'valid (injected by Writ)' : 'MISSING'}; agent credentials seen: ${o.sawAgentCredentials ? 'YES (bug!)' : 'none'}; traceparent ${o.traceparent ?? '-'}`),
+  });
+  const config = loadConfig({
+    file: undefined,
+    env: { ...process.env, WRIT_ADMIN_TOKEN: adminToken, WRIT_KEK: kek, WRIT_CONFIG: '' },
+    overrides: { 'server.host': '127.0.0.1', 'server.port': port, 'storage.sqlitePath': dbPath, 'storage.databaseUrl': undefined, 'log.level': process.env['WRIT_LOG_LEVEL'] ?? 'warn' },
+  });
+  const logger = createLogger({ level: config.log.level });
+  const writ = await startWritServer({ config, logger });
+  const admin = new AdminClient(writ.url, adminToken);
+  const closeAll = async (): Promise<void> => {
+    await writ.close();
+    await idp.close();
+    await upstream.close();
+  };
+
+  out(`Writ listening on ${writ.url} (issuer ${writ.publicUrl})`);
+  out(`dev identity provider ${idp.issuer}; demo upstream API ${upstream.url}`);
+
+  // ---- seed the demo through the admin API -------------------------------------------------------------------
+  const agentKey = await agentKeyPair(opts.dataDir, opts.keepData);
+  const resourceId = 'demo-api';
+  const agentId = 'demo-agent';
+  const userId = 'dev:alice';
+  await ignoreConflict(admin.post('/identity-providers', { id: 'dev', issuer: idp.issuer, discovery: true, audience: idp.audience }));
+  await admin.put('/secrets/demo-api-key', { value: upstreamKey, description: 'API key of the demo upstream' });
+  await ignoreConflict(admin.post('/resources', { id: resourceId, baseUrl: upstream.url, secretId: 'demo-api-key', inject: { mode: 'bearer' }, description: 'demo projects API' }));
+  await ignoreConflict(admin.post('/agents', { id: agentId, name: 'Demo agent', owner: 'alice@example.com', kind: 'agent', jwks: { keys: [agentKey.publicJwk] }, description: 'the scripted demo agent' }));
+  await ignoreConflict(admin.post('/grants', { id: 'demo-read-projects', description: 'demo-agent may read alice\'s projects', policy: GRANT(agentId, resourceId, userId) }));
+  out('seeded: identity provider "dev", secret "demo-api-key" (write-only), resource "demo-api", agent "demo-agent", grant "demo-read-projects"');
+
+  let demoOk: boolean | undefined;
+  if (opts.demo) {
+    step(1, 'alice signs in at the dev identity provider (authorization code + PKCE, a real OpenID provider)');
+    const alice = idp.accounts.find((a) => a.username === 'alice');
+    const login = await idp.loginAs('alice', alice?.password);
+    out(`  alice › got an ID token from ${idp.issuer} (aud ${idp.audience}); she hands it to the agent`);
+    step(2, 'the demo agent (its own process) works for alice through Writ');
+    const result = await runDemoAgent({ issuer: writ.publicUrl, agentId, clientKeyJwk: agentKey.privateJwk, subjectToken: login.idToken, resource: `${writ.publicUrl}/r/${resourceId}` }, out);
+    if (result === undefined) {
+      demoOk = false;
+      out('\nthe demo agent failed (see above)');
+    } else {
+      step(3, `the audit trail of task ${result.taskId}, as a chain`);
+      const chain = await admin.get(`/tasks/${encodeURIComponent(result.taskId)}/audit`);
+      printAuditChain(chain, out);
+      const verify = await admin.get<{ ok: boolean; count?: number; firstBadSeq?: number; problem?: string }>('/audit/verify');
+      out(verify.ok ? `\n  audit › hash chain verified: ${verify.count ?? '?'} events, untampered` : `\n  audit › CHAIN BROKEN at event ${verify.firstBadSeq ?? '?'}: ${verify.problem ?? ''}`);
+      const r = result.results;
+      demoOk = verify.ok && r['list'] === 200 && r['read'] === 200 && r['delete'] === 403 && r['admin'] === 403 && r['afterComplete'] === 401;
+      out(demoOk ? '\nDemo complete: allowed, refused, completed, refused again — and every step is on the record.' : '\nDemo finished with unexpected results (see above).');
+    }
+  }
+
+  out(`
+Writ keeps running. Try it:
+  export WRIT_URL=${writ.url} WRIT_ADMIN_TOKEN=${adminToken}
+  curl -s $WRIT_URL/healthz; curl -s $WRIT_URL/.well-known/oauth-authorization-server
+  curl -s -H "authorization: Bearer $WRIT_ADMIN_TOKEN" $WRIT_URL/admin/v1/agents
+  curl -si $WRIT_URL/r/demo-api/v1/projects          # no token: 401 with a DPoP challenge
+  npx writ tasks list; npx writ audit list --agent demo-agent; npx writ audit verify
+  npx writ revoke agent demo-agent --reason "demo"   # the kill switch
+Dev accounts: ${idp.accounts.map((a) => `${a.username} / ${a.password}`).join(', ')}
+Press Ctrl-C to stop.`);
+
+  const handle: DevHandle = { writ, adminToken, demoOk, close: closeAll };
+  if (opts.exitAfterDemo) {
+    await closeAll();
+    if (demoOk === false) process.exitCode = 1;
+    return handle;
+  }
+  const stop = (): void => {
+    void closeAll().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return handle;
+}
+
+async function runDemoAgent(input: Record<string, unknown>, out: (line: string) => void): Promise<{ taskId: string; results: Record<string, number> } | undefined> {
+  const script = fileURLToPath(new URL('./demo-agent.js', import.meta.url));
+  const child = spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.end(JSON.stringify(input));
+  let result: { taskId: string; results: Record<string, number> } | undefined;
+  let buffered = '';
+  const onLine = (line: string): void => {
+    if (line.startsWith('WRIT_DEMO_RESULT ')) result = JSON.parse(line.slice('WRIT_DEMO_RESULT '.length)) as typeof result;
+    else if (line !== '') out(line);
+  };
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    lines.forEach(onLine);
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => chunk.split('\n').forEach((l) => l !== '' && out(l)));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  if (buffered !== '') onLine(buffered);
+  return code === 0 ? result : undefined;
+}
+
+async function agentKeyPair(dir: string, keep: boolean): Promise<{ privateJwk: JWK; publicJwk: JWK }> {
+  const file = join(dir, 'demo-agent-key.json');
+  if (keep && existsSync(file)) {
+    const privateJwk = JSON.parse(readFileSync(file, 'utf8')) as JWK;
+    const { d: _d, ...publicJwk } = privateJwk;
+    return { privateJwk, publicJwk };
+  }
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+  const publicJwk = await exportJWK(publicKey);
+  const kid = await calculateJwkThumbprint(publicJwk);
+  const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: 'ES256' };
+  writeFileSync(file, JSON.stringify(privateJwk), { mode: 0o600 });
+  return { privateJwk, publicJwk: { ...publicJwk, kid, alg: 'ES256', use: 'sig' } };
+}
+
+function secretFile(path: string, make: () => string): string {
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  const value = make();
+  writeFileSync(path, value, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return value;
+}
+
+async function ignoreConflict(p: Promise<unknown>): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ERR_ADMIN_CONFLICT') throw err;
+  }
+}

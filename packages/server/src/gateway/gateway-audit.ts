@@ -1,0 +1,63 @@
+/**
+ * The one audit event each gateway call leaves: who (user, agent chain), what (resource, method, path), under
+ * which task and trace, the decision, its stable reason code, and the upstream status.
+ */
+import type { ActorClaim, TaskTokenClaims } from '@writ/protocol';
+import type { TraceContext } from '../observability/index.js';
+
+export interface CallAuditEvent {
+  type: 'call.allowed' | 'call.denied';
+  trace_id: string;
+  span_id: string;
+  time: number;
+  task_id?: string;
+  agent_id?: string;
+  user_id?: string;
+  actor_chain?: string[];
+  resource?: string;
+  action: string;
+  decision: 'allow' | 'deny';
+  reason: string;
+  detail?: string;
+  data: Record<string, unknown>;
+}
+
+export interface GatewayAudit {
+  call(
+    state: { trace: TraceContext; started: number; resourceId: string | undefined; method: string; path: string | undefined; claims: TaskTokenClaims | undefined },
+    outcome: { decision: 'allow' | 'deny'; reason: string; status: number; grants: string[]; detail?: string },
+  ): void;
+}
+
+/** The delegation chain, oldest first: the user, then each agent from the root task's down to the current actor. */
+export function actorChain(claims: TaskTokenClaims): string[] {
+  const agents: string[] = [];
+  let act: ActorClaim | undefined = claims.act;
+  while (act !== undefined) {
+    agents.unshift(act.sub);
+    act = act.act;
+  }
+  return [claims.sub, ...agents];
+}
+
+export function createGatewayAudit(sink: { record(e: CallAuditEvent): void }): GatewayAudit {
+  return {
+    call(state, outcome) {
+      const c = state.claims;
+      const event: CallAuditEvent = {
+        type: outcome.decision === 'allow' ? 'call.allowed' : 'call.denied',
+        trace_id: state.trace.traceId,
+        span_id: state.trace.spanId,
+        time: state.started,
+        action: `${state.method} ${state.path ?? '(unparsed)'}`,
+        decision: outcome.decision,
+        reason: outcome.reason,
+        data: { status: outcome.status, duration_ms: Date.now() - state.started, ...(outcome.grants.length > 0 ? { grants: outcome.grants } : {}), ...(c !== undefined ? { jti: c.jti } : {}) },
+        ...(state.resourceId !== undefined ? { resource: state.resourceId } : {}),
+        ...(outcome.detail !== undefined && outcome.detail !== '' ? { detail: outcome.detail.slice(0, 2000) } : {}),
+        ...(c !== undefined ? { task_id: c.task_id, agent_id: c.client_id, user_id: c.sub, actor_chain: actorChain(c) } : {}),
+      };
+      sink.record(event);
+    },
+  };
+}

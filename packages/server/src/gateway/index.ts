@@ -1,0 +1,5 @@
+export { HttpGateway } from './http/http-gateway.js';
+export type { HttpGatewayDeps } from './http/http-gateway.js';
+export { writeDenial } from './write-denial.js';
+export { createGatewayAudit, actorChain } from './gateway-audit.js';
+export type { GatewayAudit, CallAuditEvent } from './gateway-audit.js';

@@ -1,0 +1,85 @@
+/**
+ * Call-time decisions without a Cedar evaluation per call, deciding exactly as Cedar would. A decision depends only
+ * on the policy set, the entities, and the request; the key holds the policy-set version, the caller's entities
+ * version (the register version: any change to agents or resources changes it), principal, action, resource, and
+ * the context attributes some policy can read (from context-use.ts). Everything else cannot change the answer.
+ * A hit answers synchronously; a miss asks the worker once (concurrent misses share one evaluation).
+ */
+import type { PolicyEngine } from './policy-engine.js';
+import type { CedarRequest, CedarValue, Decision } from './types.js';
+
+export interface CallDecisionCache {
+  decide(req: CedarRequest, entitiesVersion: string): Decision | Promise<Decision>;
+  stats(): { hits: number; misses: number; size: number };
+  clear(): void;
+}
+
+export function createCallDecisionCache(engine: PolicyEngine, opts: { maxEntries?: number } = {}): CallDecisionCache {
+  const max = opts.maxEntries ?? 100_000;
+  const entries = new Map<string, Decision>();
+  const inflight = new Map<string, Promise<Decision>>();
+  let hits = 0;
+  let misses = 0;
+  let seenVersion = -1;
+
+  const keyOf = (req: CedarRequest, entitiesVersion: string): string => {
+    const use = engine.contextUse;
+    const ctx = use.all ? req.context : pick(req.context, use.attributes);
+    return `${engine.version}\u0000${entitiesVersion}\u0000${req.principal.type}:${req.principal.id}\u0000${req.action.id}\u0000${req.resource.type}:${req.resource.id}\u0000${canonical(ctx)}`;
+  };
+
+  return {
+    decide(req, entitiesVersion) {
+      if (engine.version !== seenVersion) {
+        // Entries of an older policy set can never be hit again; drop them rather than let them age out.
+        entries.clear();
+        seenVersion = engine.version;
+      }
+      const key = keyOf(req, entitiesVersion);
+      const hit = entries.get(key);
+      if (hit !== undefined) {
+        hits++;
+        return hit;
+      }
+      misses++;
+      let p = inflight.get(key);
+      if (p === undefined) {
+        const version = engine.version;
+        p = engine.authorize([req]).then(
+          ([d]) => {
+            inflight.delete(key);
+            const decision = d ?? { decision: 'deny' as const, reasons: [], errors: ['no answer'] };
+            // Only cache what was decided under the policy set the key names.
+            if (engine.version === version && decision.errors.length === 0) {
+              if (entries.size >= max) entries.delete(entries.keys().next().value as string);
+              entries.set(key, decision);
+            }
+            return decision;
+          },
+          (err: unknown) => {
+            inflight.delete(key);
+            return { decision: 'deny' as const, reasons: [], errors: [`policy engine: ${(err as Error)?.message ?? String(err)}`] };
+          },
+        );
+        inflight.set(key, p);
+      }
+      return p;
+    },
+    stats: () => ({ hits, misses, size: entries.size }),
+    clear: () => entries.clear(),
+  };
+}
+
+function pick(ctx: Record<string, CedarValue>, attrs: readonly string[]): Record<string, CedarValue> {
+  const out: Record<string, CedarValue> = {};
+  for (const a of attrs) if (a in ctx) out[a] = ctx[a] as CedarValue;
+  return out;
+}
+
+/** JSON with sorted keys, so equal contexts give equal keys. */
+function canonical(v: CedarValue): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  const keys = Object.keys(v).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, CedarValue>)[k] as CedarValue)}`).join(',')}}`;
+}

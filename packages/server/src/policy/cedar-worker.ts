@@ -1,0 +1,111 @@
+/**
+ * The policy worker: the only code that loads cedar-wasm. It runs in its own thread (its own V8 isolate), because in
+ * our measurement cedar-wasm and better-sqlite3 in one isolate under load crash V8 (shared/repro/v8-cedar-sqlite).
+ * It holds the pre-parsed schema and policy set and answers validate / load / authorize messages.
+ */
+import { parentPort } from 'node:worker_threads';
+import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { WRIT_CEDAR_SCHEMA } from './schema.js';
+import { contextUseOf } from './context-use.js';
+import type { CedarRequest, Decision, ValidationResult, WorkerRequest, WorkerResponse } from './types.js';
+
+const SCHEMA_ID = 'writ';
+const POLICY_SET_ID = 'active';
+
+const schemaOk = cedar.preparseSchema(SCHEMA_ID, WRIT_CEDAR_SCHEMA);
+if (schemaOk.type !== 'success') throw new Error(`Writ Cedar schema does not parse: ${JSON.stringify(schemaOk.errors)}`);
+cedar.preparsePolicySet(POLICY_SET_ID, { staticPolicies: {} });
+
+function describe(e: { message: string; help?: string | null; sourceLocations?: Array<{ start: number; end: number }> }, text?: string): string {
+  const loc = e.sourceLocations?.[0];
+  let where = '';
+  if (loc !== undefined && text !== undefined) {
+    const before = text.slice(0, loc.start);
+    const line = before.split('\n').length;
+    const column = loc.start - before.lastIndexOf('\n');
+    where = ` (line ${line}, column ${column})`;
+  }
+  return `${e.message}${where}${e.help ? `: ${e.help}` : ''}`;
+}
+
+/** Splits a grant's text into its policies, keyed `<grant id>.<n>`. */
+function partsOf(grantId: string, text: string): Record<string, string> | string[] {
+  const parts = cedar.policySetTextToParts(text);
+  if (parts.type !== 'success') return parts.errors.map((e) => describe(e, text));
+  if (parts.policy_templates.length > 0) return ['policy templates are not supported in grants'];
+  return Object.fromEntries(parts.policies.map((p, i) => [`${grantId}.${i}`, p]));
+}
+
+function validateText(text: string): ValidationResult {
+  const parts = partsOf('grant', text);
+  if (Array.isArray(parts)) return { ok: false, errors: parts };
+  const count = Object.keys(parts).length;
+  if (count === 0) return { ok: false, errors: ['no policy found'] };
+  const v = cedar.validate({ schema: WRIT_CEDAR_SCHEMA, policies: { staticPolicies: parts }, validationSettings: { mode: 'strict' } });
+  if (v.type !== 'success') return { ok: false, errors: v.errors.map((e) => describe(e)) };
+  if (v.validationErrors.length > 0) {
+    return { ok: false, errors: v.validationErrors.map((e) => `policy ${Number(e.policyId.split('.').pop()) + 1}: ${describe(e.error, parts[e.policyId])}`) };
+  }
+  return { ok: true, policyCount: count };
+}
+
+function load(grants: { id: string; text: string }[]): { contextUse: ReturnType<typeof contextUseOf>; policyCount: number } {
+  const all: Record<string, string> = {};
+  for (const g of grants) {
+    const parts = partsOf(g.id, g.text);
+    if (Array.isArray(parts)) {
+      // Fail closed: a grant that no longer parses could be a `forbid`; dropping it silently would widen access.
+      cedar.preparsePolicySet(POLICY_SET_ID, { staticPolicies: {} });
+      throw new Error(`grant ${g.id} does not parse: ${parts.join('; ')}`);
+    }
+    Object.assign(all, parts);
+  }
+  const ok = cedar.preparsePolicySet(POLICY_SET_ID, { staticPolicies: all });
+  if (ok.type !== 'success') {
+    cedar.preparsePolicySet(POLICY_SET_ID, { staticPolicies: {} });
+    throw new Error(`policy set does not parse: ${ok.errors.map((e) => e.message).join('; ')}`);
+  }
+  const json = Object.values(all).map((p) => {
+    const j = cedar.policyToJson(p);
+    return j.type === 'success' ? j.json : { conditions: [{ Var: 'context' }] };
+  });
+  return { contextUse: contextUseOf(json), policyCount: Object.keys(all).length };
+}
+
+function authorize(req: CedarRequest): Decision {
+  const answer = cedar.statefulIsAuthorized({
+    principal: req.principal,
+    action: req.action,
+    resource: req.resource,
+    context: req.context as cedar.Context,
+    entities: req.entities as unknown as cedar.Entities,
+    preparsedPolicySetId: POLICY_SET_ID,
+    preparsedSchemaName: SCHEMA_ID,
+    validateRequest: true,
+  });
+  if (answer.type !== 'success') return { decision: 'deny', reasons: [], errors: answer.errors.map((e) => e.message) };
+  const errors = answer.response.diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`);
+  // Fail closed: an evaluation error in any policy denies, even when another policy permits.
+  if (errors.length > 0) return { decision: 'deny', reasons: answer.response.diagnostics.reason, errors };
+  return { decision: answer.response.decision, reasons: answer.response.diagnostics.reason, errors: [] };
+}
+
+parentPort?.on('message', (msg: WorkerRequest) => {
+  let response: WorkerResponse;
+  try {
+    switch (msg.op) {
+      case 'validate':
+        response = { id: msg.id, ok: true, result: validateText(msg.text) };
+        break;
+      case 'load':
+        response = { id: msg.id, ok: true, result: load(msg.grants) };
+        break;
+      case 'authorize':
+        response = { id: msg.id, ok: true, result: msg.requests.map(authorize) };
+        break;
+    }
+  } catch (err) {
+    response = { id: msg.id, ok: false, error: (err as Error)?.message ?? String(err) };
+  }
+  parentPort?.postMessage(response);
+});

@@ -1,0 +1,10 @@
+/** Grants as Cedar policies: schema, a worker-thread engine, request builders, and the call-decision cache. */
+export { WRIT_CEDAR_SCHEMA } from './schema.js';
+export { createPolicyEngine, PolicyEngineError } from './policy-engine.js';
+export type { PolicyEngine } from './policy-engine.js';
+export { createCallDecisionCache } from './call-decision-cache.js';
+export type { CallDecisionCache } from './call-decision-cache.js';
+export { contextUseOf } from './context-use.js';
+export { httpRequest, userUid, agentUid, resourceUid } from './requests.js';
+export type { AgentAttrs, ResourceAttrs, UserAttrs } from './requests.js';
+export type { CedarRequest, CedarEntity, CedarValue, Decision, EntityRef, ValidationResult, ContextUse } from './types.js';

@@ -1,0 +1,132 @@
+/**
+ * The main thread's side of the policy worker. Requests are messages; answers come back by id. If the worker dies,
+ * every pending call is rejected (callers deny: fail closed), a new worker starts and the last policy set is loaded
+ * again before it answers anything.
+ */
+import { Worker } from 'node:worker_threads';
+import type { CedarRequest, ContextUse, Decision, ValidationResult, WorkerRequest, WorkerResponse } from './types.js';
+
+export interface PolicyEngine {
+  validate(policyText: string): Promise<ValidationResult>;
+  /** Replaces the active policy set; returns its version (increases on every load). */
+  load(grants: { id: string; text: string }[]): Promise<number>;
+  authorize(requests: CedarRequest[]): Promise<Decision[]>;
+  /** Version of the active policy set and which context attributes it can read. */
+  readonly version: number;
+  readonly contextUse: ContextUse;
+  /** Number of times the worker had to be restarted. */
+  readonly restarts: number;
+  close(): Promise<void>;
+  /** Tests only: kill the worker as a crash would. */
+  crashForTest(): Promise<void>;
+}
+
+type Pending = { resolve(v: unknown): void; reject(e: Error): void };
+type WorkerRequestBody = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+export class PolicyEngineError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PolicyEngineError';
+  }
+}
+
+export function createPolicyEngine(opts: { workerUrl?: URL } = {}): PolicyEngine {
+  const url = opts.workerUrl ?? new URL('./cedar-worker.js', import.meta.url);
+  let worker: Worker;
+  let nextId = 1;
+  const pending = new Map<number, Pending>();
+  let grants: { id: string; text: string }[] = [];
+  let version = 0;
+  let contextUse: ContextUse = { all: true };
+  let restarts = 0;
+  let closed = false;
+  let ready: Promise<void> = Promise.resolve();
+
+  const send = <T>(body: WorkerRequestBody): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      if (closed) {
+        reject(new PolicyEngineError('policy engine closed'));
+        return;
+      }
+      const id = nextId++;
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      worker.postMessage({ ...body, id } as WorkerRequest);
+    });
+
+  const start = (): void => {
+    worker = new Worker(url);
+    worker.unref();
+    worker.on('message', (msg: WorkerResponse) => {
+      const p = pending.get(msg.id);
+      if (p === undefined) return;
+      pending.delete(msg.id);
+      if (msg.ok) p.resolve(msg.result);
+      else p.reject(new PolicyEngineError(msg.error));
+    });
+    const died = (why: string): void => {
+      for (const p of pending.values()) p.reject(new PolicyEngineError(`policy worker stopped: ${why}`));
+      pending.clear();
+      if (closed) return;
+      restarts++;
+      start();
+      // Nothing is answered from the new worker until the active policy set is back in it.
+      ready = send<{ contextUse: ContextUse }>({ op: 'load', grants }).then(
+        () => undefined,
+        () => undefined,
+      );
+    };
+    worker.once('error', (err) => died(err.message));
+    worker.once('exit', (code) => {
+      if (!closed) died(`exit code ${code}`);
+    });
+  };
+  start();
+
+  return {
+    async validate(text) {
+      await ready;
+      return send<ValidationResult>({ op: 'validate', text });
+    },
+    async load(next) {
+      await ready;
+      try {
+        const result = await send<{ contextUse: ContextUse; policyCount: number }>({ op: 'load', grants: next });
+        grants = next;
+        contextUse = result.contextUse;
+        return ++version;
+      } catch (err) {
+        // The worker fell back to an empty (deny-all) set; a new version makes sure no cached decision survives.
+        grants = [];
+        contextUse = { all: true };
+        version++;
+        throw err;
+      }
+    },
+    async authorize(requests) {
+      await ready;
+      if (requests.length === 0) return [];
+      return send<Decision[]>({ op: 'authorize', requests });
+    },
+    get version() {
+      return version;
+    },
+    get contextUse() {
+      return contextUse;
+    },
+    get restarts() {
+      return restarts;
+    },
+    async close() {
+      closed = true;
+      for (const p of pending.values()) p.reject(new PolicyEngineError('policy engine closed'));
+      pending.clear();
+      await worker.terminate();
+    },
+    async crashForTest() {
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      await worker.terminate();
+      await exited;
+    },
+  };
+}

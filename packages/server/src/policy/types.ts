@@ -1,0 +1,43 @@
+/** Plain data exchanged with the policy worker and returned to callers. */
+export interface EntityRef {
+  type: string;
+  id: string;
+}
+
+export type CedarValue = string | number | boolean | null | { __entity: EntityRef } | CedarValue[] | { [key: string]: CedarValue };
+
+export interface CedarEntity {
+  uid: EntityRef;
+  attrs: Record<string, CedarValue>;
+  parents: EntityRef[];
+}
+
+export interface CedarRequest {
+  principal: EntityRef;
+  action: EntityRef;
+  resource: EntityRef;
+  context: Record<string, CedarValue>;
+  entities: CedarEntity[];
+}
+
+export interface Decision {
+  decision: 'allow' | 'deny';
+  /** Ids of the policies that determined the decision (`<grant id>.<n>`). */
+  reasons: string[];
+  /** Evaluation errors; any error means deny. */
+  errors: string[];
+}
+
+export type ValidationResult = { ok: true; policyCount: number } | { ok: false; errors: string[] };
+
+/** Which context attributes some policy can read: a list, or every attribute when a policy reads context whole. */
+export type ContextUse = { all: true } | { all: false; attributes: string[] };
+
+export type WorkerRequest =
+  | { id: number; op: 'validate'; text: string }
+  | { id: number; op: 'load'; grants: { id: string; text: string }[] }
+  | { id: number; op: 'authorize'; requests: CedarRequest[] };
+
+export type WorkerResponse =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: string };

@@ -1,0 +1,313 @@
+/**
+ * The register: Writ's inventory of agents (the NHI register), trusted identity providers, resources and grants.
+ * Every change is validated, stored, audited (`admin.change`) and announced, so hot-path caches follow at once.
+ */
+import { EventEmitter } from 'node:events';
+import { importJWK } from 'jose';
+import type { Kysely } from 'kysely';
+import { AdminError } from '../errors/index.js';
+import type { AgentRow, Database, GrantRow, IdentityProviderRow, ResourceRow } from '../storage/index.js';
+import {
+  agentInput,
+  agentStatusInput,
+  grantInput,
+  identityProviderInput,
+  resourceInput,
+  type AgentInput,
+  type GrantInput,
+  type IdentityProviderInput,
+  type ResourceInput,
+} from './inputs.js';
+import type { AuditPort, Clock, PolicyPort } from './ports.js';
+import type { z } from 'zod';
+import type { injectionInput } from './inputs.js';
+
+export type InjectionRule = z.output<typeof injectionInput>;
+
+export interface Agent {
+  id: string;
+  name: string;
+  owner: string;
+  kind: AgentRow['kind'];
+  status: AgentRow['status'];
+  jwks: { keys: Record<string, unknown>[] };
+  description: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Resource {
+  id: string;
+  kind: 'http';
+  baseUrl: string;
+  secretId: string | null;
+  inject: InjectionRule | null;
+  description: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface IdentityProvider {
+  id: string;
+  issuer: string;
+  jwksUri: string | null;
+  discovery: boolean;
+  audience: string;
+  createdAt: number;
+}
+
+export interface Grant {
+  id: string;
+  description: string;
+  policy: string;
+  enabled: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type RegisterChange = { kind: 'agent' | 'resource' | 'grant' | 'identity_provider' | 'secret'; id: string };
+
+export interface RegisterDeps {
+  db: Kysely<Database>;
+  policy: PolicyPort;
+  audit: AuditPort;
+  now?: Clock;
+}
+
+export class Register {
+  readonly #db: Kysely<Database>;
+  readonly #policy: PolicyPort;
+  readonly #audit: AuditPort;
+  readonly #now: Clock;
+  readonly #events = new EventEmitter();
+  #version = 0;
+
+  constructor(deps: RegisterDeps) {
+    this.#db = deps.db;
+    this.#policy = deps.policy;
+    this.#audit = deps.audit;
+    this.#now = deps.now ?? Date.now;
+  }
+
+  /** Increases on every change; caches keyed by it can never serve stale register data. */
+  get version(): number {
+    return this.#version;
+  }
+
+  onChange(listener: (change: RegisterChange) => void): () => void {
+    this.#events.on('change', listener);
+    return () => this.#events.off('change', listener);
+  }
+
+  // ---- agents ---------------------------------------------------------------------------------------------
+
+  async createAgent(input: AgentInput, actor: string): Promise<Agent> {
+    const a = parse(agentInput, input);
+    for (const key of a.jwks.keys) {
+      try {
+        await importJWK(key as Parameters<typeof importJWK>[0], typeof key.alg === 'string' ? key.alg : defaultAlg(key.kty));
+      } catch (err) {
+        throw new AdminError('ERR_ADMIN_INVALID_REQUEST', `jwks: key ${key.kid ?? ''} is not a usable public key: ${(err as Error).message}`);
+      }
+    }
+    const now = this.#now();
+    await this.#insert(() =>
+      this.#db
+        .insertInto('agents')
+        .values({ id: a.id, name: a.name, owner: a.owner, kind: a.kind, status: 'active', jwks: JSON.stringify(a.jwks), description: a.description, created_at: now, updated_at: now })
+        .execute(),
+    `agent ${a.id} already exists`);
+    this.#changed({ kind: 'agent', id: a.id }, actor, 'agent.created', { owner: a.owner, kind: a.kind });
+    return this.getAgent(a.id);
+  }
+
+  async getAgent(id: string): Promise<Agent> {
+    const row = await this.#db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirst();
+    if (row === undefined) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no agent ${id}`);
+    return agentFromRow(row);
+  }
+
+  async findAgent(id: string): Promise<Agent | undefined> {
+    const row = await this.#db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirst();
+    return row === undefined ? undefined : agentFromRow(row);
+  }
+
+  async listAgents(): Promise<Agent[]> {
+    const rows = await this.#db.selectFrom('agents').selectAll().orderBy('id').execute();
+    return rows.map(agentFromRow);
+  }
+
+  async setAgentStatus(id: string, input: unknown, actor: string): Promise<Agent> {
+    const s = parse(agentStatusInput, input);
+    const res = await this.#db.updateTable('agents').set({ status: s.status, updated_at: this.#now() }).where('id', '=', id).executeTakeFirst();
+    if (res.numUpdatedRows === 0n) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no agent ${id}`);
+    this.#changed({ kind: 'agent', id }, actor, 'agent.status', { status: s.status, reason: s.reason ?? '' });
+    return this.getAgent(id);
+  }
+
+  // ---- identity providers ---------------------------------------------------------------------------------
+
+  async createIdentityProvider(input: IdentityProviderInput, actor: string): Promise<IdentityProvider> {
+    const p = parse(identityProviderInput, input);
+    const now = this.#now();
+    await this.#insert(() =>
+      this.#db
+        .insertInto('identity_providers')
+        .values({ id: p.id, issuer: p.issuer, jwks_uri: p.jwksUri ?? null, discovery: p.discovery ? 1 : 0, audience: p.audience, created_at: now, updated_at: now })
+        .execute(),
+    `identity provider ${p.id} or issuer ${p.issuer} already exists`);
+    this.#changed({ kind: 'identity_provider', id: p.id }, actor, 'identity_provider.created', { issuer: p.issuer });
+    return this.getIdentityProvider(p.id);
+  }
+
+  async getIdentityProvider(id: string): Promise<IdentityProvider> {
+    const row = await this.#db.selectFrom('identity_providers').selectAll().where('id', '=', id).executeTakeFirst();
+    if (row === undefined) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no identity provider ${id}`);
+    return idpFromRow(row);
+  }
+
+  async listIdentityProviders(): Promise<IdentityProvider[]> {
+    const rows = await this.#db.selectFrom('identity_providers').selectAll().orderBy('id').execute();
+    return rows.map(idpFromRow);
+  }
+
+  async deleteIdentityProvider(id: string, actor: string): Promise<void> {
+    const res = await this.#db.deleteFrom('identity_providers').where('id', '=', id).executeTakeFirst();
+    if (res.numDeletedRows === 0n) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no identity provider ${id}`);
+    this.#changed({ kind: 'identity_provider', id }, actor, 'identity_provider.deleted', {});
+  }
+
+  // ---- resources ------------------------------------------------------------------------------------------
+
+  async createResource(input: ResourceInput, actor: string): Promise<Resource> {
+    const r = parse(resourceInput, input);
+    if (r.secretId !== undefined) await this.#requireSecret(r.secretId);
+    const now = this.#now();
+    await this.#insert(() =>
+      this.#db
+        .insertInto('resources')
+        .values({ id: r.id, kind: r.kind, base_url: r.baseUrl.replace(/\/+$/, ''), secret_id: r.secretId ?? null, inject: r.inject === undefined ? null : JSON.stringify(r.inject), description: r.description, created_at: now, updated_at: now })
+        .execute(),
+    `resource ${r.id} already exists`);
+    this.#changed({ kind: 'resource', id: r.id }, actor, 'resource.created', { baseUrl: r.baseUrl, secretId: r.secretId ?? null });
+    return this.getResource(r.id);
+  }
+
+  async getResource(id: string): Promise<Resource> {
+    const row = await this.#db.selectFrom('resources').selectAll().where('id', '=', id).executeTakeFirst();
+    if (row === undefined) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no resource ${id}`);
+    return resourceFromRow(row);
+  }
+
+  async listResources(): Promise<Resource[]> {
+    const rows = await this.#db.selectFrom('resources').selectAll().orderBy('id').execute();
+    return rows.map(resourceFromRow);
+  }
+
+  async deleteResource(id: string, actor: string): Promise<void> {
+    const res = await this.#db.deleteFrom('resources').where('id', '=', id).executeTakeFirst();
+    if (res.numDeletedRows === 0n) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no resource ${id}`);
+    this.#changed({ kind: 'resource', id }, actor, 'resource.deleted', {});
+  }
+
+  // ---- grants ---------------------------------------------------------------------------------------------
+
+  /** A grant is stored only after Cedar has parsed it and validated it against the Writ schema. */
+  async createGrant(input: GrantInput, actor: string): Promise<Grant> {
+    const g = parse(grantInput, input);
+    const result = await this.#policy.validate(g.policy);
+    if (!result.ok) throw new AdminError('ERR_ADMIN_POLICY_INVALID', `grant ${g.id}: policy does not validate against the Writ schema`, result.errors);
+    const now = this.#now();
+    await this.#insert(() =>
+      this.#db
+        .insertInto('grants')
+        .values({ id: g.id, description: g.description, policy: g.policy, enabled: g.enabled ? 1 : 0, created_at: now, updated_at: now })
+        .execute(),
+    `grant ${g.id} already exists`);
+    await this.reloadPolicies();
+    this.#changed({ kind: 'grant', id: g.id }, actor, 'grant.created', { policyCount: result.policyCount, enabled: g.enabled });
+    return this.getGrant(g.id);
+  }
+
+  async getGrant(id: string): Promise<Grant> {
+    const row = await this.#db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst();
+    if (row === undefined) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no grant ${id}`);
+    return grantFromRow(row);
+  }
+
+  async listGrants(): Promise<Grant[]> {
+    const rows = await this.#db.selectFrom('grants').selectAll().orderBy('id').execute();
+    return rows.map(grantFromRow);
+  }
+
+  async deleteGrant(id: string, actor: string): Promise<void> {
+    const res = await this.#db.deleteFrom('grants').where('id', '=', id).executeTakeFirst();
+    if (res.numDeletedRows === 0n) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no grant ${id}`);
+    await this.reloadPolicies();
+    this.#changed({ kind: 'grant', id }, actor, 'grant.deleted', {});
+  }
+
+  /** Loads every enabled grant into the policy engine; returns the new policy-set version. */
+  async reloadPolicies(): Promise<number> {
+    const rows = await this.#db.selectFrom('grants').select(['id', 'policy']).where('enabled', '=', 1).orderBy('id').execute();
+    return this.#policy.load(rows.map((r) => ({ id: r.id, text: r.policy })));
+  }
+
+  /** Secrets live in the vault; the register records and announces the change so injection caches refresh. */
+  noteSecretChange(id: string, actor: string, version: number): void {
+    this.#changed({ kind: 'secret', id }, actor, 'secret.version', { version });
+  }
+
+  // ---- internals ------------------------------------------------------------------------------------------
+
+  async #requireSecret(id: string): Promise<void> {
+    const row = await this.#db.selectFrom('secrets').select('id').where('id', '=', id).executeTakeFirst();
+    if (row === undefined) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no secret ${id}`);
+  }
+
+  async #insert(run: () => Promise<unknown>, conflictMessage: string): Promise<void> {
+    try {
+      await run();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new AdminError('ERR_ADMIN_CONFLICT', conflictMessage);
+      throw err;
+    }
+  }
+
+  #changed(change: RegisterChange, actor: string, what: string, data: Record<string, unknown>): void {
+    this.#version++;
+    this.#audit.record({ type: 'admin.change', actor_chain: [actor], decision: 'allow', reason: what, data: { [change.kind]: change.id, ...data }, ...(change.kind === 'agent' ? { agent_id: change.id } : {}) });
+    this.#events.emit('change', change);
+  }
+}
+
+function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const r = schema.safeParse(input);
+  if (!r.success) {
+    const details = r.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(body)'}: ${i.message}`);
+    throw new AdminError('ERR_ADMIN_INVALID_REQUEST', details.join('; '), details);
+  }
+  return r.data;
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e.code === '23505' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e.code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+function defaultAlg(kty: unknown): string {
+  return kty === 'OKP' ? 'EdDSA' : kty === 'RSA' ? 'RS256' : 'ES256';
+}
+
+function agentFromRow(r: AgentRow): Agent {
+  return { id: r.id, name: r.name, owner: r.owner, kind: r.kind, status: r.status, jwks: JSON.parse(r.jwks) as Agent['jwks'], description: r.description, createdAt: r.created_at, updatedAt: r.updated_at };
+}
+function resourceFromRow(r: ResourceRow): Resource {
+  return { id: r.id, kind: r.kind, baseUrl: r.base_url, secretId: r.secret_id, inject: r.inject === null ? null : (JSON.parse(r.inject) as InjectionRule), description: r.description, createdAt: r.created_at, updatedAt: r.updated_at };
+}
+function idpFromRow(r: IdentityProviderRow): IdentityProvider {
+  return { id: r.id, issuer: r.issuer, jwksUri: r.jwks_uri, discovery: r.discovery === 1, audience: r.audience, createdAt: r.created_at };
+}
+function grantFromRow(r: GrantRow): Grant {
+  return { id: r.id, description: r.description, policy: r.policy, enabled: r.enabled === 1, createdAt: r.created_at, updatedAt: r.updated_at };
+}

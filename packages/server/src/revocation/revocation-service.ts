@@ -1,0 +1,183 @@
+/**
+ * Revocation: one action for any target (credential, task subtree, agent, user, DPoP key, everything), written
+ * first to the durable revocation log, then applied to this node's in-memory revocation set that every per-call
+ * check consults, then audited. A restart replays the log, so no revoked token comes back.
+ */
+import { EventEmitter } from 'node:events';
+import type { Kysely } from 'kysely';
+import type { RevocationSet } from '@writ/verify';
+import type { Database, RevocationRow } from '../storage/index.js';
+import type { AuditPort, Clock } from '../register/index.js';
+
+export type RevocationTarget =
+  | { type: 'token'; jti: string }
+  | { type: 'task'; taskId: string }
+  | { type: 'agent'; agentId: string }
+  | { type: 'user'; userId: string }
+  | { type: 'key'; jkt: string }
+  | { type: 'all' };
+
+export type RevocationEntry = Parameters<RevocationSet['apply']>[0];
+
+export interface RevocationRecord {
+  seq: number;
+  target: RevocationTarget;
+  reason: string;
+  actor: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface RevocationServiceDeps {
+  db: Kysely<Database>;
+  set: RevocationSet;
+  audit: AuditPort;
+  /** Longest life any task token can have, seconds: bounds how long an entry must be remembered. */
+  maxTokenLifetimeSeconds: number;
+  now?: Clock;
+}
+
+export class RevocationService {
+  readonly #db: Kysely<Database>;
+  readonly #set: RevocationSet;
+  readonly #audit: AuditPort;
+  readonly #maxLife: number;
+  readonly #now: Clock;
+  readonly #events = new EventEmitter();
+
+  constructor(deps: RevocationServiceDeps) {
+    this.#db = deps.db;
+    this.#set = deps.set;
+    this.#audit = deps.audit;
+    this.#maxLife = deps.maxTokenLifetimeSeconds;
+    this.#now = deps.now ?? Date.now;
+  }
+
+  get set(): RevocationSet {
+    return this.#set;
+  }
+
+  /** Replays every revocation that can still hit a live token into the in-memory set. */
+  async load(): Promise<number> {
+    const nowSec = Math.floor(this.#now() / 1000);
+    const rows = await this.#db.selectFrom('revocations').selectAll().where('expires_at', '>=', nowSec).orderBy('seq').execute();
+    for (const row of rows) this.#set.apply(entryFromRow(row));
+    return rows.length;
+  }
+
+  /** Durable first, then in force on this node, then audited. Idempotent: revoking twice changes nothing more. */
+  async revoke(target: RevocationTarget, opts: { reason: string; actor: string; expiresAt?: number }): Promise<RevocationRecord> {
+    const now = this.#now();
+    const nowSec = Math.floor(now / 1000);
+    const expiresAt = opts.expiresAt ?? (await this.#expiryFor(target, nowSec));
+    const { type, id } = targetKey(target);
+    const row = await this.#db
+      .insertInto('revocations')
+      .values({ target_type: type, target_id: id, before: needsBefore(target) ? nowSec : null, expires_at: expiresAt, reason: opts.reason, actor: opts.actor, created_at: now })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    this.#set.apply(entryFromRow(row));
+    const record: RevocationRecord = { seq: row.seq, target, reason: opts.reason, actor: opts.actor, createdAt: now, expiresAt };
+    this.#audit.record({
+      type: 'revocation.created',
+      actor_chain: [opts.actor],
+      decision: 'deny',
+      reason: opts.reason,
+      data: { seq: row.seq, target: type, target_id: id },
+      ...(target.type === 'agent' ? { agent_id: target.agentId } : {}),
+    });
+    this.#events.emit('revoked', record);
+    return record;
+  }
+
+  onRevoked(listener: (r: RevocationRecord) => void): () => void {
+    this.#events.on('revoked', listener);
+    return () => this.#events.off('revoked', listener);
+  }
+
+  async list(opts: { limit?: number; afterSeq?: number } = {}): Promise<RevocationRecord[]> {
+    const rows = await this.#db
+      .selectFrom('revocations')
+      .selectAll()
+      .where('seq', '>', opts.afterSeq ?? 0)
+      .orderBy('seq')
+      .limit(Math.min(opts.limit ?? 100, 1000))
+      .execute();
+    return rows.map((r) => ({ seq: r.seq, target: targetFromRow(r), reason: r.reason, actor: r.actor, createdAt: r.created_at, expiresAt: r.expires_at }));
+  }
+
+  /** Drops entries no live token can match any more (memory stays bounded by the token lifetime). */
+  prune(): void {
+    this.#set.prune(Math.floor(this.#now() / 1000));
+  }
+
+  async #expiryFor(target: RevocationTarget, nowSec: number): Promise<number> {
+    const fallback = nowSec + this.#maxLife + 60;
+    if (target.type === 'token') {
+      const t = await this.#db.selectFrom('tokens').select('expires_at').where('jti', '=', target.jti).executeTakeFirst();
+      return t === undefined ? fallback : Math.ceil(t.expires_at / 1000) + 60;
+    }
+    if (target.type === 'task') {
+      const t = await this.#db.selectFrom('tasks').select('expires_at').where('id', '=', target.taskId).executeTakeFirst();
+      return t === undefined ? fallback : Math.ceil(t.expires_at / 1000) + 60;
+    }
+    return fallback;
+  }
+}
+
+function needsBefore(t: RevocationTarget): boolean {
+  return t.type === 'agent' || t.type === 'user' || t.type === 'key' || t.type === 'all';
+}
+
+function targetKey(t: RevocationTarget): { type: RevocationRow['target_type']; id: string } {
+  switch (t.type) {
+    case 'token':
+      return { type: 'token', id: t.jti };
+    case 'task':
+      return { type: 'task', id: t.taskId };
+    case 'agent':
+      return { type: 'agent', id: t.agentId };
+    case 'user':
+      return { type: 'user', id: t.userId };
+    case 'key':
+      return { type: 'key', id: t.jkt };
+    case 'all':
+      return { type: 'all', id: '*' };
+  }
+}
+
+function targetFromRow(r: RevocationRow): RevocationTarget {
+  switch (r.target_type) {
+    case 'token':
+      return { type: 'token', jti: r.target_id };
+    case 'task':
+      return { type: 'task', taskId: r.target_id };
+    case 'agent':
+      return { type: 'agent', agentId: r.target_id };
+    case 'user':
+      return { type: 'user', userId: r.target_id };
+    case 'key':
+      return { type: 'key', jkt: r.target_id };
+    case 'all':
+      return { type: 'all' };
+  }
+}
+
+export function entryFromRow(r: RevocationRow): RevocationEntry {
+  const before = r.before ?? 0;
+  const base = { seq: r.seq, expiresAt: r.expires_at };
+  switch (r.target_type) {
+    case 'token':
+      return { ...base, target: { type: 'token', jti: r.target_id } };
+    case 'task':
+      return { ...base, target: { type: 'task', taskId: r.target_id } };
+    case 'agent':
+      return { ...base, target: { type: 'agent', agentId: r.target_id, before } };
+    case 'user':
+      return { ...base, target: { type: 'user', userId: r.target_id, before } };
+    case 'key':
+      return { ...base, target: { type: 'key', jkt: r.target_id, before } };
+    case 'all':
+      return { ...base, target: { type: 'all', before } };
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Writ's HTTP surface on Fastify: token service endpoints, discovery documents, the agent API, health, and the
+ * admin API. (The gateway's `/r/` calls bypass Fastify: see gateway/http/http-gateway.ts.)
+ */
+import type { FastifyInstance } from 'fastify';
+import { DPOP_ALGS, PATHS, type DenialBody } from '@writ/protocol';
+import { checkCall, type CheckCallContext } from '@writ/verify';
+import { WritError, ERROR_CODES } from '@writ/protocol';
+import { AdminError, OAuthError } from '../errors/index.js';
+import { exchangeToken, type TokenServiceDeps } from '../token/index.js';
+import type { SigningKeys } from '../token/index.js';
+import type { TaskService } from '../tasks/index.js';
+import { traceFrom, type Logger } from '../observability/index.js';
+import { registerAdminApi, type AdminAuth, type AdminServices } from '../admin-api/index.js';
+import type { Resource } from '../register/index.js';
+
+export interface SurfaceDeps {
+  publicUrl: string;
+  tokenService: TokenServiceDeps;
+  keys: SigningKeys;
+  tasks: TaskService;
+  check: Omit<CheckCallContext, 'audience'>;
+  adminAuth: AdminAuth;
+  admin: AdminServices;
+  findResource(id: string): Resource | undefined;
+  readiness(): Promise<{ ready: boolean; checks: Record<string, unknown> }>;
+  logger: Logger;
+}
+
+export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): void {
+  const issuer = deps.publicUrl;
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => {
+    done(null, new URLSearchParams(body as string));
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof OAuthError) {
+      void reply.code(err.status).headers({ 'cache-control': 'no-store', ...err.headers }).send(err.toJSON());
+      return;
+    }
+    if (err instanceof AdminError) {
+      void reply.code(err.status).send({ code: err.code, message: err.message, ...(err.details.length > 0 ? { details: err.details } : {}) });
+      return;
+    }
+    if (err instanceof WritError) {
+      const info = ERROR_CODES[err.code];
+      const body: DenialBody = { error: info.challenge ?? 'invalid_request', error_description: info.message, code: err.code };
+      void reply.code(info.status).header('www-authenticate', `DPoP error="${info.challenge ?? 'invalid_request'}", algs="${DPOP_ALGS.join(' ')}"`).send(body);
+      return;
+    }
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      if (req.url.startsWith(PATHS.token)) {
+        void reply.code(400).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: 'malformed request' });
+        return;
+      }
+      void reply.code(status).send({ code: 'ERR_ADMIN_INVALID_REQUEST', message: (err as Error).message });
+      return;
+    }
+    deps.logger.error({ err }, 'unhandled error');
+    void reply.code(500).send(req.url.startsWith('/oauth2/') ? { error: 'server_error', error_description: 'internal error' } : { code: 'ERR_ADMIN_INTERNAL', message: 'internal error' });
+  });
+
+  app.post(PATHS.token, async (req, reply) => {
+    if (!(req.body instanceof URLSearchParams)) throw new OAuthError('invalid_request', 'the request body must be application/x-www-form-urlencoded');
+    const trace = traceFrom(req.headers.traceparent);
+    const dpop = rawHeaderValues(req.raw.rawHeaders, 'dpop');
+    const response = await exchangeToken({ body: req.body, dpop, traceId: trace.traceId }, deps.tokenService);
+    return reply.code(200).headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);
+  });
+
+  app.get(PATHS.jwks, async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(deps.keys.jwks()));
+
+  app.get(PATHS.asMetadata, async () => ({
+    issuer,
+    token_endpoint: `${issuer}${PATHS.token}`,
+    jwks_uri: `${issuer}${PATHS.jwks}`,
+    grant_types_supported: ['urn:ietf:params:oauth:grant-type:token-exchange'],
+    response_types_supported: [],
+    token_endpoint_auth_methods_supported: ['private_key_jwt'],
+    token_endpoint_auth_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256', 'PS256'],
+    dpop_signing_alg_values_supported: [...deps.check.algorithms ?? DPOP_ALGS],
+    authorization_details_types_supported: ['http'],
+    service_documentation: 'https://github.com/writ-dev/writ/tree/main/docs',
+  }));
+
+  app.get(`${PATHS.protectedResourceMetadata}${PATHS.httpResourcePrefix}:id`, async (req, reply) => {
+    const id = (req.params as { id: string }).id;
+    const resource = deps.findResource(id);
+    if (resource === undefined) return reply.code(404).send({ code: 'ERR_RESOURCE_UNKNOWN', message: 'unknown resource' });
+    return {
+      resource: `${issuer}${PATHS.httpResourcePrefix}${id}`,
+      authorization_servers: [issuer],
+      bearer_methods_supported: ['header'],
+      dpop_signing_alg_values_supported: [...deps.check.algorithms ?? DPOP_ALGS],
+      dpop_bound_access_tokens_required: true,
+      authorization_details_types_supported: ['http'],
+      resource_name: resource.description !== '' ? resource.description : id,
+    };
+  });
+
+  // The agent ends its own task with its own (DPoP-bound) task token; the token's audience is its resource, so
+  // this endpoint checks everything but the audience.
+  app.post(PATHS.taskComplete, async (req, reply) => {
+    const { claims } = await checkCall(
+      { method: 'POST', url: `${issuer}${PATHS.taskComplete}`, authorization: rawHeaderValues(req.raw.rawHeaders, 'authorization'), dpop: rawHeaderValues(req.raw.rawHeaders, 'dpop') },
+      { ...deps.check, audience: null },
+    );
+    const task = await deps.tasks.end(claims.task_id, { status: 'completed', reason: 'completed by its agent', actor: `agent:${claims.client_id}` });
+    return reply.code(200).send({ task_id: task.id, status: task.status });
+  });
+
+  app.get(PATHS.healthz, async () => ({ status: 'ok' }));
+  app.get(PATHS.readyz, async (_req, reply) => {
+    const r = await deps.readiness();
+    return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not_ready', checks: r.checks });
+  });
+
+  registerAdminApi(app, { auth: deps.adminAuth, services: deps.admin, publicUrl: issuer });
+}
+
+export function rawHeaderValues(raw: string[], lower: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).toLowerCase() === lower) out.push(raw[i + 1] as string);
+  return out;
+}

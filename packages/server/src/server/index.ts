@@ -1,0 +1,2 @@
+export { startWritServer } from './writ-server.js';
+export type { WritServer, StartOptions } from './writ-server.js';

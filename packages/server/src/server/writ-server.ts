@@ -1,0 +1,254 @@
+/**
+ * The composition root: the only place that constructs concrete implementations and wires them together.
+ * Everything else receives its dependencies.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Fastify from 'fastify';
+import { DPOP_ALGS, PATHS } from '@writ/protocol';
+import { InMemoryReplayCache, RevocationSet, VerifiedTokenCache, type CheckCallContext } from '@writ/verify';
+import { hostForUrl, type WritConfig } from '../config/index.js';
+import { openStore, type Store } from '../storage/index.js';
+import { KeyEncryptionKey } from '../crypto/index.js';
+import { createVault } from '../vault/index.js';
+import { createAuditWriter } from '../audit/index.js';
+import { createPolicyEngine, createCallDecisionCache, type PolicyEngine } from '../policy/index.js';
+import { Register, type Agent, type Resource } from '../register/index.js';
+import { RevocationService } from '../revocation/index.js';
+import { TaskService } from '../tasks/index.js';
+import { SigningKeys, type TokenServiceDeps } from '../token/index.js';
+import { createUserTokenVerifier } from '../identity/index.js';
+import { HttpGateway, createGatewayAudit } from '../gateway/index.js';
+import { AdminAuth } from '../admin-api/index.js';
+import type { Logger } from '../observability/index.js';
+import { registerHttpSurface } from './http-surface.js';
+
+export interface WritServer {
+  /** The URL Writ listens on (loopback in dev). */
+  readonly url: string;
+  readonly publicUrl: string;
+  readonly store: Store;
+  readonly register: Register;
+  readonly tasks: TaskService;
+  readonly revocations: RevocationService;
+  readonly adminAuth: AdminAuth;
+  flushAudit(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  config: WritConfig;
+  logger: Logger;
+  /** Overrides for tests: a clock. */
+  now?: () => number;
+  /** An already-open store (tests); the caller keeps ownership and closes it. */
+  store?: Store;
+}
+
+export async function startWritServer(opts: StartOptions): Promise<WritServer> {
+  const { config, logger } = opts;
+  const now = opts.now ?? Date.now;
+  if (config.vault.kek === undefined) throw new Error('vault.kek (or WRIT_KEK) is required: 32 random bytes, base64');
+  const kek = KeyEncryptionKey.fromBase64(config.vault.kekId, config.vault.kek);
+  const store = opts.store ?? (await openStore({ databaseUrl: config.storage.databaseUrl, sqlitePath: config.storage.sqlitePath }));
+  const closers: Array<() => Promise<void> | void> = opts.store === undefined ? [() => store.close()] : [];
+  try {
+    const audit = createAuditWriter({ db: store.db, dialect: store.dialect, flushIntervalMs: config.audit.flushIntervalMs, maxBuffered: config.audit.maxBufferedEvents, logger });
+    closers.unshift(() => audit.close());
+    const policy: PolicyEngine = createPolicyEngine();
+    closers.unshift(() => policy.close());
+    const register = new Register({ db: store.db, policy, audit, now });
+    await register.reloadPolicies();
+    const vault = createVault({ db: store.db, kek });
+
+    // Bind first, so that with port 0 (tests) the issuer and every resource URI name the real port.
+    let dispatch: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+    const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+      if (dispatch === undefined) {
+        res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end('{"code":"ERR_NOT_READY","message":"starting"}');
+        return;
+      }
+      dispatch(req, res);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.server.port, config.server.host, () => resolve());
+    });
+    closers.unshift(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    );
+    const addr = server.address() as AddressInfo;
+    const url = `http://${hostForUrl(addr.address)}:${addr.port}`;
+    const publicUrl = config.server.publicUrl ?? url;
+    const revocationSet = new RevocationSet();
+    const revocations = new RevocationService({ db: store.db, set: revocationSet, audit, maxTokenLifetimeSeconds: config.tokens.maxLifetimeSeconds, now });
+    await revocations.load();
+    const tasks = new TaskService({ db: store.db, revocations, audit, now });
+    const keys = new SigningKeys({ db: store.db, kek, now });
+    await keys.init(config.tokens.signingAlg);
+
+    // Hot-path snapshots of the register, refreshed on every change.
+    const cache = new RegisterSnapshot(register);
+    await cache.refresh();
+    register.onChange((change) => {
+      void cache.refresh().catch((err: unknown) => logger.error({ err }, 'register snapshot refresh failed'));
+      if (change.kind === 'resource') gateway.invalidate(change.id);
+      if (change.kind === 'secret') vault.invalidate(change.id);
+    });
+
+    const replay = new InMemoryReplayCache({ maxEntries: config.dpop.replayCacheSize });
+    const check: Omit<CheckCallContext, 'audience'> = {
+      issuer: publicUrl,
+      keys,
+      replay,
+      revocations: revocationSet,
+      tokenCache: new VerifiedTokenCache({ maxEntries: 100_000 }),
+      algorithms: DPOP_ALGS,
+      maxAgeSeconds: config.dpop.proofMaxAgeSeconds,
+      clockSkewSeconds: config.tokens.clockSkewSeconds,
+      now: () => now() / 1000,
+    };
+    const users = createUserTokenVerifier({ listProviders: () => register.listIdentityProviders(), clockSkewSeconds: config.tokens.clockSkewSeconds, now });
+    register.onChange((c) => {
+      if (c.kind === 'identity_provider') users.invalidate();
+    });
+
+    const tokenService: TokenServiceDeps = {
+      db: store.db,
+      issuer: publicUrl,
+      tokenEndpoint: `${publicUrl}${PATHS.token}`,
+      keys,
+      policy,
+      users,
+      replay,
+      audit,
+      findAgent: (id) => register.findAgent(id),
+      findResource: async (id) => cache.resource(id),
+      defaultLifetimeSeconds: config.tokens.defaultLifetimeSeconds,
+      maxLifetimeSeconds: config.tokens.maxLifetimeSeconds,
+      clockSkewSeconds: config.tokens.clockSkewSeconds,
+      proofMaxAgeSeconds: config.dpop.proofMaxAgeSeconds,
+      dpopAlgs: DPOP_ALGS,
+      now,
+    };
+
+    const decisions = createCallDecisionCache(policy, { maxEntries: 100_000 });
+    const gateway = new HttpGateway({
+      publicUrl,
+      check,
+      resources: { get: (id) => cache.resource(id) },
+      agents: { get: (id) => cache.agent(id) },
+      entitiesVersion: () => String(register.version),
+      decisions,
+      secrets: { get: (id) => vault.getSecretValue(id) },
+      audit: createGatewayAudit(audit),
+      maxBodyBytes: config.server.maxBodyBytes,
+      upstreamTimeoutMs: config.server.upstreamTimeoutMs,
+      ready: () => audit.healthy(),
+      dpopAlgs: DPOP_ALGS,
+      logger,
+    });
+    closers.unshift(() => gateway.close());
+
+    const adminAuth = new AdminAuth({ db: store.db, fixedToken: config.adminToken });
+    let fastifyHandler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+    const app = Fastify({
+      logger: false,
+      bodyLimit: 1024 * 1024,
+      serverFactory: (handler) => {
+        fastifyHandler = handler;
+        return server;
+      },
+    });
+    registerHttpSurface(app, {
+      publicUrl,
+      tokenService,
+      keys,
+      tasks,
+      check,
+      adminAuth,
+      admin: { db: store.db, register, tasks, revocations, vault, policy, flushAudit: () => audit.flush() },
+      findResource: (id) => cache.resource(id),
+      readiness: async () => {
+        const checks: Record<string, unknown> = {};
+        let ready = true;
+        try {
+          await store.db.selectFrom('revocations').select('seq').limit(1).execute();
+          checks['store'] = 'ok';
+        } catch (err) {
+          ready = false;
+          checks['store'] = `unreachable: ${(err as Error).message}`;
+        }
+        checks['audit'] = audit.healthy() ? 'ok' : 'backlogged';
+        if (!audit.healthy()) ready = false;
+        checks['revocation'] = { last_seq: revocationSet.lastSeq, entries: revocationSet.size, mode: 'embedded' };
+        return { ready, checks };
+      },
+      logger,
+    });
+    await app.ready();
+    const fastifyDispatch = fastifyHandler;
+    if (fastifyDispatch === undefined) throw new Error('fastify did not hand over its request handler');
+    dispatch = (req, res) => {
+      if (req.url !== undefined && req.url.startsWith(PATHS.httpResourcePrefix)) gateway.handle(req, res);
+      else fastifyDispatch(req, res);
+    };
+    closers.unshift(() => app.close());
+
+    const pruneTimer = setInterval(() => {
+      revocations.prune();
+      void store.db.deleteFrom('client_assertions').where('expires_at', '<', now()).execute().catch(() => undefined);
+    }, 60_000);
+    pruneTimer.unref();
+    closers.unshift(() => clearInterval(pruneTimer));
+
+    logger.info({ url, publicUrl, store: store.location }, 'writ listening');
+    return {
+      url,
+      publicUrl,
+      store,
+      register,
+      tasks,
+      revocations,
+      adminAuth,
+      flushAudit: () => audit.flush(),
+      close: async () => {
+        for (const c of closers) {
+          try {
+            await c();
+          } catch (err) {
+            logger.warn({ err }, 'error during shutdown');
+          }
+        }
+      },
+    };
+  } catch (err) {
+    for (const c of closers) await Promise.resolve(c()).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** In-memory copies of agents and resources for the per-call path; replaced whole on every register change. */
+class RegisterSnapshot {
+  readonly #register: Register;
+  #agents = new Map<string, Agent>();
+  #resources = new Map<string, Resource>();
+  constructor(register: Register) {
+    this.#register = register;
+  }
+  async refresh(): Promise<void> {
+    const [agents, resources] = await Promise.all([this.#register.listAgents(), this.#register.listResources()]);
+    this.#agents = new Map(agents.map((a) => [a.id, a]));
+    this.#resources = new Map(resources.map((r) => [r.id, r]));
+  }
+  agent(id: string): Agent | undefined {
+    return this.#agents.get(id);
+  }
+  resource(id: string): Resource | undefined {
+    return this.#resources.get(id);
+  }
+}

@@ -1,0 +1,2 @@
+export { TaskService } from './task-service.js';
+export type { Task, TaskQuery } from './task-service.js';

@@ -1,0 +1,73 @@
+/**
+ * Creates the task and signs its token (RFC 9068 `at+jwt`): `sub` the user, `client_id` and `act.sub` the agent,
+ * `aud` the resource, `cnf.jkt` the DPoP key, the granted `authorization_details`, the task id and its chain.
+ * `exp` never passes the task's end.
+ */
+import type { Kysely } from 'kysely';
+import type { AuthorizationDetail, TaskTokenClaims } from '@writ/protocol';
+import { randomId } from '../../register/index.js';
+import type { Database } from '../../storage/index.js';
+import type { SigningKeys } from '../keys/signing-keys.js';
+
+export interface MintInput {
+  issuer: string;
+  userId: string;
+  agentId: string;
+  resourceId: string;
+  resourceUri: string;
+  jkt: string;
+  purpose: string;
+  authorizationDetails: AuthorizationDetail[];
+  lifetimeSeconds: number;
+  parentTaskId?: string;
+  parentChain?: string[];
+}
+
+export async function mintTaskToken(input: MintInput, deps: { db: Kysely<Database>; keys: SigningKeys; now: () => number }): Promise<{ token: string; claims: TaskTokenClaims }> {
+  const now = deps.now();
+  const iat = Math.floor(now / 1000);
+  const exp = iat + input.lifetimeSeconds;
+  const taskId = randomId('task');
+  const jti = randomId('tok');
+  const chain = input.parentTaskId !== undefined ? [...(input.parentChain ?? []), input.parentTaskId] : [];
+  const claims: TaskTokenClaims = {
+    iss: input.issuer,
+    sub: input.userId,
+    aud: input.resourceUri,
+    client_id: input.agentId,
+    act: { sub: input.agentId },
+    authorization_details: input.authorizationDetails,
+    cnf: { jkt: input.jkt },
+    jti,
+    iat,
+    exp,
+    task_id: taskId,
+    task_chain: chain,
+  };
+  const token = await deps.keys.sign(claims);
+  await deps.db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto('tasks')
+      .values({
+        id: taskId,
+        parent_id: input.parentTaskId ?? null,
+        chain: JSON.stringify(chain),
+        user_id: input.userId,
+        agent_id: input.agentId,
+        resource_id: input.resourceId,
+        purpose: input.purpose,
+        authorization_details: JSON.stringify(input.authorizationDetails),
+        status: 'active',
+        created_at: now,
+        expires_at: exp * 1000,
+        ended_at: null,
+        end_reason: null,
+      })
+      .execute();
+    await trx
+      .insertInto('tokens')
+      .values({ jti, task_id: taskId, agent_id: input.agentId, user_id: input.userId, jkt: input.jkt, audience: input.resourceUri, issued_at: now, expires_at: exp * 1000 })
+      .execute();
+  });
+  return { token, claims };
+}

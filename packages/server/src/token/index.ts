@@ -1,0 +1,4 @@
+export { exchangeToken } from './exchange/exchange-token.js';
+export type { TokenServiceDeps, TokenRequestContext } from './exchange/exchange-token.js';
+export { resourceUri } from './exchange/resolve-resource.js';
+export { SigningKeys } from './keys/signing-keys.js';

@@ -1,0 +1,131 @@
+/**
+ * A whole Writ on loopback for end-to-end tests: the real server on a real store (SQLite or PostgreSQL), a real
+ * OpenID provider for users, a recording upstream, and helpers to register agents and get task tokens through the
+ * agent SDK. The clock is Writ's own, movable, so expiry is tested without waiting.
+ */
+import { randomBytes } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
+import { TOKEN_TYPE, type AuthorizationDetail } from '@writ/protocol';
+import { WritAgent, generateDpopKey, type DpopKey } from '@writ/agent';
+import { loadConfig } from '../../src/config/index.js';
+import { silentLogger } from '../../src/observability/index.js';
+import { startWritServer, type WritServer } from '../../src/server/index.js';
+import { AdminClient } from '../../src/cli/admin-client.js';
+import { startDevIdentityProvider } from '../../src/dev/idp/index.js';
+import type { StoreKind, TestStore } from './stores.js';
+import { startRecordingUpstream, type RecordingUpstream } from './recording-upstream.js';
+
+export class TestClock {
+  #offset = 0;
+  now = (): number => Date.now() + this.#offset;
+  advance(seconds: number): void {
+    this.#offset += seconds * 1000;
+  }
+}
+
+export interface TestAgent {
+  id: string;
+  clientKey: CryptoKey;
+  publicJwk: JWK;
+  sdk: WritAgent;
+  dpopKey: DpopKey;
+}
+
+export interface Harness {
+  writ: WritServer;
+  store: TestStore;
+  admin: AdminClient;
+  adminToken: string;
+  kek: string;
+  clock: TestClock;
+  upstream: RecordingUpstream;
+  idp: Awaited<ReturnType<typeof startDevIdentityProvider>>;
+  resourceUri(id: string): string;
+  userToken(username: 'alice' | 'bob'): Promise<string>;
+  registerAgent(id: string): Promise<TestAgent>;
+  startTask(agent: TestAgent, opts: { user?: 'alice' | 'bob'; resource?: string; details: AuthorizationDetail[]; purpose?: string }): ReturnType<WritAgent['startTask']>;
+  /** Restart Writ on the same store (durability tests). */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_GRANT = `permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"http", resource == Writ::Resource::"api")
+when { context.user == Writ::User::"dev:alice" && ["GET", "POST"].contains(context.method) && context.path like "/v1/*" };`;
+
+export async function startHarness(kind: StoreKind, opts: { grant?: string; config?: Record<string, unknown> } = {}): Promise<Harness> {
+  const store = await kind.open();
+  const clock = new TestClock();
+  const kek = randomBytes(32).toString('base64');
+  const adminToken = `test_admin_${randomBytes(16).toString('hex')}`;
+  const idp = await startDevIdentityProvider({ host: '127.0.0.1', port: 0 });
+  const upstream = await startRecordingUpstream();
+  const config = loadConfig({ file: undefined, env: { WRIT_KEK: kek, WRIT_ADMIN_TOKEN: adminToken }, overrides: { 'server.port': 0, 'log.level': 'silent', 'audit.flushIntervalMs': 5, ...opts.config } });
+  let writ = await startWritServer({ config, logger: silentLogger(), now: clock.now, store });
+  let admin = new AdminClient(writ.url, adminToken);
+  await admin.post('/identity-providers', { id: 'dev', issuer: idp.issuer, discovery: true, audience: idp.audience });
+  await admin.put('/secrets/api-key', { value: 'upstream-secret-value-1234567890', description: 'test' });
+  await admin.post('/resources', { id: 'api', baseUrl: upstream.url, secretId: 'api-key', inject: { mode: 'bearer' } });
+  await admin.post('/grants', { id: 'default', policy: opts.grant ?? DEFAULT_GRANT });
+  const tokens = new Map<string, string>();
+  const agents: TestAgent[] = [];
+
+  const h: Harness = {
+    get writ() {
+      return writ;
+    },
+    store,
+    get admin() {
+      return admin;
+    },
+    adminToken,
+    kek,
+    clock,
+    upstream,
+    idp,
+    resourceUri: (id) => `${writ.publicUrl}/r/${id}`,
+    async userToken(username) {
+      const cached = tokens.get(username);
+      if (cached !== undefined) return cached;
+      const account = idp.accounts.find((a) => a.username === username);
+      const { idToken } = await idp.loginAs(username, account?.password);
+      tokens.set(username, idToken);
+      return idToken;
+    },
+    async registerAgent(id) {
+      const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+      const jwk = await exportJWK(publicKey);
+      const kid = await calculateJwkThumbprint(jwk);
+      const publicJwk = { ...jwk, kid, alg: 'ES256', use: 'sig' };
+      await admin.post('/agents', { id, name: id, owner: 'team-test', jwks: { keys: [publicJwk] } });
+      const dpopKey = await generateDpopKey();
+      const sdk = new WritAgent({ issuer: writ.publicUrl, agentId: id, clientKey: privateKey, clientKid: kid, dpopKey });
+      const agent = { id, clientKey: privateKey, publicJwk, sdk, dpopKey };
+      agents.push(agent);
+      return agent;
+    },
+    async startTask(agent, o) {
+      return agent.sdk.startTask({
+        subjectToken: await h.userToken(o.user ?? 'alice'),
+        subjectTokenType: TOKEN_TYPE.idToken,
+        resource: h.resourceUri(o.resource ?? 'api'),
+        authorizationDetails: o.details,
+        purpose: o.purpose ?? 'test',
+      });
+    },
+    async restart() {
+      // Same port, so the issuer and resource URIs — and so the tokens already issued — stay the same.
+      const port = Number(new URL(writ.url).port);
+      await writ.close();
+      const again = loadConfig({ file: undefined, env: { WRIT_KEK: kek, WRIT_ADMIN_TOKEN: adminToken }, overrides: { 'server.port': port, 'log.level': 'silent', 'audit.flushIntervalMs': 5, ...opts.config } });
+      writ = await startWritServer({ config: again, logger: silentLogger(), now: clock.now, store });
+      admin = new AdminClient(writ.url, adminToken);
+    },
+    async close() {
+      await writ.close();
+      await idp.close();
+      await upstream.close();
+      await store.dispose();
+    },
+  };
+  return h;
+}

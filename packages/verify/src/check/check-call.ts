@@ -1,0 +1,84 @@
+/**
+ * The per-call check, shared by Writ's gateway, its agent API and services using the verifier: one Authorization
+ * header with the DPoP scheme → the task token → the DPoP proof for this request and this token → the proof's key
+ * is the token's key → nothing revoked. What the call may do (authorization details, grants) is the caller's next
+ * step, on the canonical path.
+ */
+import { WritError, type TaskTokenClaims } from '@writ/protocol';
+import { verifyTaskToken } from '../token/verify-task-token.js';
+import type { TokenKeys } from '../token/token-keys.js';
+import type { VerifiedTokenCache } from '../token/verified-token-cache.js';
+import { verifyDpopProof } from '../dpop/verify-dpop-proof.js';
+import type { ReplayCache } from '../dpop/replay-cache.js';
+import type { RevocationSet } from '../revocation/revocation-set.js';
+
+export interface CallRequest {
+  method: string;
+  /** The absolute URL as the client addressed it (used for `htu`). */
+  url: string;
+  /** Every Authorization header value, repeats included. */
+  authorization: readonly string[];
+  /** Every DPoP header value. */
+  dpop: readonly string[];
+}
+
+export interface CheckCallContext {
+  issuer: string;
+  /** This resource's identifier, or null to skip the audience check (Writ's agent API). */
+  audience: string | null;
+  keys: TokenKeys;
+  replay: ReplayCache;
+  revocations: RevocationSet;
+  tokenCache?: VerifiedTokenCache;
+  /** Accepted algorithms for proofs (tokens are checked against their key's algorithm). */
+  algorithms?: readonly string[];
+  maxAgeSeconds: number;
+  clockSkewSeconds: number;
+  /** Current time in epoch seconds. */
+  now?: () => number;
+}
+
+export interface VerifiedCall {
+  claims: TaskTokenClaims;
+  jkt: string;
+}
+
+const DEFAULT_ALGS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
+
+export function extractDpopToken(authorization: readonly string[]): string {
+  if (authorization.length === 0) throw new WritError('ERR_AUTH_MISSING');
+  if (authorization.length > 1) throw new WritError('ERR_AUTH_MULTIPLE', `${authorization.length} Authorization headers`);
+  const value = authorization[0] as string;
+  const m = /^([A-Za-z]+) +([A-Za-z0-9\-._~+/]+=*)$/.exec(value);
+  if (m === null) throw new WritError('ERR_AUTH_MALFORMED');
+  const scheme = (m[1] as string).toLowerCase();
+  // RFC 9449 §7.2: a DPoP-bound token presented as Bearer is a downgrade; every Writ task token is DPoP-bound.
+  if (scheme !== 'dpop') throw new WritError(scheme === 'bearer' ? 'ERR_AUTH_SCHEME' : 'ERR_AUTH_MALFORMED', `scheme ${scheme}`);
+  return m[2] as string;
+}
+
+export async function checkCall(request: CallRequest, ctx: CheckCallContext): Promise<VerifiedCall> {
+  const token = extractDpopToken(request.authorization);
+  const claims = verifyTaskToken(token, {
+    issuer: ctx.issuer,
+    audience: ctx.audience,
+    keys: ctx.keys,
+    clockSkewSeconds: ctx.clockSkewSeconds,
+    ...(ctx.now !== undefined ? { now: ctx.now } : {}),
+    ...(ctx.tokenCache !== undefined ? { cache: ctx.tokenCache } : {}),
+  });
+  const proof = await verifyDpopProof(request.dpop, {
+    method: request.method,
+    url: request.url,
+    accessToken: token,
+    replay: ctx.replay,
+    algorithms: ctx.algorithms ?? DEFAULT_ALGS,
+    maxAgeSeconds: ctx.maxAgeSeconds,
+    clockSkewSeconds: ctx.clockSkewSeconds,
+    ...(ctx.now !== undefined ? { now: ctx.now } : {}),
+  });
+  if (proof.jkt !== claims.cnf.jkt) throw new WritError('ERR_DPOP_BINDING', 'proof key is not the token key');
+  const revoked = ctx.revocations.check(claims, proof.jkt);
+  if (revoked !== null) throw new WritError(revoked, `task ${claims.task_id}`);
+  return { claims, jkt: proof.jkt };
+}

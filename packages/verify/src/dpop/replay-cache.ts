@@ -1,0 +1,54 @@
+/**
+ * DPoP proof replay detection (RFC 9449 §11.1): every proof `jti` is remembered for as long as the proof could be
+ * accepted. The in-memory cache is bounded; when full of live entries it refuses new proofs rather than forgetting
+ * old ones, because forgetting would let a replay through (fail closed).
+ */
+export interface ReplayCache {
+  /** Remembers `key` until `expiresAt` (epoch seconds); false when it was already there. */
+  checkAndStore(key: string, expiresAt: number): boolean | Promise<boolean>;
+}
+
+export class ReplayCacheFullError extends Error {
+  constructor() {
+    super('DPoP replay cache is full');
+    this.name = 'ReplayCacheFullError';
+  }
+}
+
+export class InMemoryReplayCache implements ReplayCache {
+  readonly #max: number;
+  readonly #now: () => number;
+  /** Insertion order is expiry order for a fixed acceptance window, so pruning looks at the oldest first. */
+  readonly #entries = new Map<string, number>();
+
+  constructor(opts: { maxEntries?: number; now?: () => number } = {}) {
+    this.#max = opts.maxEntries ?? 1_000_000;
+    this.#now = opts.now ?? (() => Date.now() / 1000);
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  checkAndStore(key: string, expiresAt: number): boolean {
+    const now = this.#now();
+    const seen = this.#entries.get(key);
+    if (seen !== undefined && seen >= now) return false;
+    if (this.#entries.size >= this.#max) {
+      this.#prune(now);
+      if (this.#entries.size >= this.#max) throw new ReplayCacheFullError();
+    }
+    this.#entries.delete(key);
+    this.#entries.set(key, expiresAt);
+    return true;
+  }
+
+  #prune(now: number): void {
+    for (const [k, exp] of this.#entries) {
+      if (exp < now) this.#entries.delete(k);
+      else if (this.#entries.size < this.#max) break;
+    }
+    // Entries are not strictly ordered by expiry when windows differ; sweep fully only if the cheap pass failed.
+    if (this.#entries.size >= this.#max) for (const [k, exp] of this.#entries) if (exp < now) this.#entries.delete(k);
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Compact JWS verification (RFC 7515) on `node:crypto`, for the per-call path: jose's async helpers cost about twice
+ * raw `node:crypto` here (perf-baseline.md). Asymmetric algorithms only — `none` and MAC algorithms can never verify,
+ * whatever key is offered, which closes the HS256-with-a-public-key confusion. A differential test holds this
+ * implementation to jose's verdict on every vector and attack.
+ */
+import { constants, verify, type KeyObject } from 'node:crypto';
+import { decodeBase64url, parseJsonObject } from '../base64url.js';
+
+export const JWS_ALGS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
+export type JwsAlg = (typeof JWS_ALGS)[number];
+
+/** Refuse inputs a task token or proof never needs, before any parsing work. */
+export const MAX_JWS_LENGTH = 16 * 1024;
+
+export interface ParsedJws {
+  header: Record<string, unknown>;
+  payload: Record<string, unknown>;
+  signingInput: Buffer;
+  signature: Buffer;
+}
+
+export type JwsParseFailure = 'malformed' | 'crit' | 'alg';
+
+/** Splits and decodes; checks nothing cryptographic. Returns the failure kind instead of throwing (hot path). */
+export function parseCompactJws(token: string): ParsedJws | JwsParseFailure {
+  if (typeof token !== 'string' || token.length === 0 || token.length > MAX_JWS_LENGTH) return 'malformed';
+  const a = token.indexOf('.');
+  const b = a === -1 ? -1 : token.indexOf('.', a + 1);
+  if (a <= 0 || b === -1 || token.indexOf('.', b + 1) !== -1) return 'malformed';
+  const headerBytes = decodeBase64url(token.slice(0, a));
+  const payloadBytes = decodeBase64url(token.slice(a + 1, b));
+  const signature = decodeBase64url(token.slice(b + 1));
+  if (headerBytes === undefined || payloadBytes === undefined || signature === undefined) return 'malformed';
+  const header = parseJsonObject(headerBytes);
+  const payload = parseJsonObject(payloadBytes);
+  if (header === undefined || payload === undefined) return 'malformed';
+  // RFC 7515 §4.1.11: a `crit` we do not understand makes the JWS invalid; Writ understands none (this also refuses
+  // RFC 7797 `b64: false`, which must be listed in `crit`).
+  if (header['crit'] !== undefined || header['b64'] !== undefined) return 'crit';
+  if (typeof header['alg'] !== 'string') return 'alg';
+  return { header, payload, signingInput: Buffer.from(token.slice(0, b), 'ascii'), signature };
+}
+
+/** Does `key` fit `alg`? Refuses, for example, an RSA key for ES256 or a P-384 key for ES256. */
+export function keyFitsAlg(key: KeyObject, alg: string): boolean {
+  switch (alg) {
+    case 'ES256':
+      return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1';
+    case 'EdDSA':
+      return key.asymmetricKeyType === 'ed25519';
+    case 'RS256':
+      return key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
+    case 'PS256':
+      return (key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss') && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
+    default:
+      return false;
+  }
+}
+
+/** Verifies the signature of a parsed JWS with `key` under `alg` (which the caller has already allow-listed). */
+export function verifyJwsSignature(jws: ParsedJws, alg: string, key: KeyObject): boolean {
+  if (!keyFitsAlg(key, alg)) return false;
+  try {
+    switch (alg) {
+      case 'ES256':
+        if (jws.signature.length !== 64) return false;
+        return verify('sha256', jws.signingInput, { key, dsaEncoding: 'ieee-p1363' }, jws.signature);
+      case 'EdDSA':
+        return verify(null, jws.signingInput, key, jws.signature);
+      case 'RS256':
+        return verify('sha256', jws.signingInput, { key, padding: constants.RSA_PKCS1_PADDING }, jws.signature);
+      case 'PS256':
+        return verify('sha256', jws.signingInput, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, jws.signature);
+      default:
+        return false;
+    }
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The revocation state every enforcement point holds in memory. A check is a handful of Map lookups — the token,
+ * its task and each ancestor task, each agent of the `act` chain, the user, the key, "everything" — so its cost does
+ * not grow with the number of revocations. Entries are dropped once no token they could hit can still be valid.
+ */
+import type { ActorClaim, ErrorCode, TaskTokenClaims } from '@writ/protocol';
+
+export type RevocationEntryTarget =
+  | { type: 'token'; jti: string }
+  | { type: 'task'; taskId: string }
+  | { type: 'agent'; agentId: string; before: number }
+  | { type: 'user'; userId: string; before: number }
+  | { type: 'key'; jkt: string; before: number }
+  | { type: 'all'; before: number };
+
+export interface RevocationEntry {
+  /** Position in the durable revocation log. */
+  seq: number;
+  target: RevocationEntryTarget;
+  /** Epoch seconds after which no token this entry could hit is still valid. */
+  expiresAt: number;
+}
+
+interface Until {
+  expiresAt: number;
+}
+interface Before extends Until {
+  before: number;
+}
+
+export class RevocationSet {
+  readonly #tokens = new Map<string, Until>();
+  readonly #tasks = new Map<string, Until>();
+  readonly #agents = new Map<string, Before>();
+  readonly #users = new Map<string, Before>();
+  readonly #keys = new Map<string, Before>();
+  #all: Before | undefined;
+  #lastSeq = 0;
+
+  /** Highest log sequence applied: how current this node is. */
+  get lastSeq(): number {
+    return this.#lastSeq;
+  }
+
+  get size(): number {
+    return this.#tokens.size + this.#tasks.size + this.#agents.size + this.#users.size + this.#keys.size + (this.#all === undefined ? 0 : 1);
+  }
+
+  apply(entry: RevocationEntry): void {
+    const t = entry.target;
+    const until = { expiresAt: entry.expiresAt };
+    switch (t.type) {
+      case 'token':
+        keepLonger(this.#tokens, t.jti, until);
+        break;
+      case 'task':
+        keepLonger(this.#tasks, t.taskId, until);
+        break;
+      case 'agent':
+        keepLater(this.#agents, t.agentId, { ...until, before: t.before });
+        break;
+      case 'user':
+        keepLater(this.#users, t.userId, { ...until, before: t.before });
+        break;
+      case 'key':
+        keepLater(this.#keys, t.jkt, { ...until, before: t.before });
+        break;
+      case 'all':
+        if (this.#all === undefined || t.before >= this.#all.before) this.#all = { before: t.before, expiresAt: Math.max(entry.expiresAt, this.#all?.expiresAt ?? 0) };
+        break;
+    }
+    if (entry.seq > this.#lastSeq) this.#lastSeq = entry.seq;
+  }
+
+  /** The first revocation that hits this token, or null. `jkt` is the key the call was proven with. */
+  check(claims: TaskTokenClaims, jkt: string): ErrorCode | null {
+    const iat = claims.iat;
+    if (this.#all !== undefined && iat <= this.#all.before) return 'ERR_REVOKED_ALL';
+    if (this.#tokens.has(claims.jti)) return 'ERR_REVOKED_TOKEN';
+    if (this.#tasks.has(claims.task_id)) return 'ERR_REVOKED_TASK';
+    for (const ancestor of claims.task_chain) if (this.#tasks.has(ancestor)) return 'ERR_REVOKED_TASK';
+    if (hitBefore(this.#agents, claims.client_id, iat)) return 'ERR_REVOKED_AGENT';
+    let act: ActorClaim | undefined = claims.act;
+    while (act !== undefined) {
+      if (hitBefore(this.#agents, act.sub, iat)) return 'ERR_REVOKED_AGENT';
+      act = act.act;
+    }
+    if (hitBefore(this.#users, claims.sub, iat)) return 'ERR_REVOKED_USER';
+    if (hitBefore(this.#keys, jkt, iat) || (jkt !== claims.cnf.jkt && hitBefore(this.#keys, claims.cnf.jkt, iat))) return 'ERR_REVOKED_KEY';
+    return null;
+  }
+
+  /** Forget entries that can no longer hit a valid token. */
+  prune(nowSeconds: number): number {
+    let dropped = 0;
+    for (const map of [this.#tokens, this.#tasks, this.#agents, this.#users, this.#keys] as Array<Map<string, Until>>) {
+      for (const [k, v] of map) {
+        if (v.expiresAt < nowSeconds) {
+          map.delete(k);
+          dropped++;
+        }
+      }
+    }
+    if (this.#all !== undefined && this.#all.expiresAt < nowSeconds) {
+      this.#all = undefined;
+      dropped++;
+    }
+    return dropped;
+  }
+}
+
+function keepLonger(map: Map<string, Until>, key: string, v: Until): void {
+  const old = map.get(key);
+  if (old === undefined || old.expiresAt < v.expiresAt) map.set(key, v);
+}
+
+function keepLater(map: Map<string, Before>, key: string, v: Before): void {
+  const old = map.get(key);
+  if (old === undefined) map.set(key, v);
+  else map.set(key, { before: Math.max(old.before, v.before), expiresAt: Math.max(old.expiresAt, v.expiresAt) });
+}
+
+function hitBefore(map: Map<string, Before>, key: string, iat: number): boolean {
+  const e = map.get(key);
+  return e !== undefined && iat <= e.before;
+}

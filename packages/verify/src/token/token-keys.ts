@@ -1,0 +1,23 @@
+/** Where task-token verification finds Writ's public keys: by `kid`. */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+
+export interface TokenKeys {
+  get(kid: string): { alg: string; key: KeyObject } | undefined;
+}
+
+/** Keys from a JWKS document (as served at Writ's `/.well-known/jwks.json`); each key must name its `kid` and `alg`. */
+export function tokenKeysFromJwks(jwks: { keys: ReadonlyArray<Record<string, unknown>> }): TokenKeys {
+  const map = new Map<string, { alg: string; key: KeyObject }>();
+  for (const jwk of jwks.keys) {
+    const { kid, alg } = jwk;
+    if (typeof kid !== 'string' || typeof alg !== 'string') continue;
+    const members: Record<string, unknown> = {};
+    for (const m of ['kty', 'crv', 'x', 'y', 'n', 'e']) if (jwk[m] !== undefined) members[m] = jwk[m];
+    try {
+      map.set(kid, { alg, key: createPublicKey({ key: members as import('node:crypto').JsonWebKey, format: 'jwk' }) });
+    } catch {
+      // A key we cannot read is a key we do not trust; tokens naming it fail as "unknown kid".
+    }
+  }
+  return { get: (kid) => map.get(kid) };
+}

