@@ -25,6 +25,8 @@ export interface TaskTokenClaims {
   nbf?: number;
   exp: number;
   scope?: string;
+  /** Writ extension: the task's stated purpose, so call-time grants see what issuance-time grants saw. */
+  purpose?: string;
   /** Writ extension: the task this token was issued for. */
   task_id: string;
   /** Writ extension: ancestor task ids, root first, so any enforcement point can check the chain's revocation. */

@@ -34,8 +34,8 @@ const ENV_OVERRIDES: ReadonlyArray<[string, string[], 'string' | 'int']> = [
 ];
 
 export interface LoadConfigOptions {
-  /** Explicit file; otherwise WRIT_CONFIG, otherwise ./writ.yaml when it exists. */
-  file?: string | undefined;
+  /** Explicit file; `null` for none; otherwise WRIT_CONFIG, otherwise ./writ.yaml when it exists. */
+  file?: string | null | undefined;
   env?: NodeJS.ProcessEnv;
   /** Values that win over file and environment (command-line flags). */
   overrides?: Record<string, unknown>;
@@ -43,7 +43,8 @@ export interface LoadConfigOptions {
 
 export function loadConfig(opts: LoadConfigOptions = {}): WritConfig {
   const env = opts.env ?? process.env;
-  const file = opts.file ?? env['WRIT_CONFIG'] ?? (existsSync('writ.yaml') ? 'writ.yaml' : undefined);
+  const fromEnv = env['WRIT_CONFIG'] === '' ? undefined : env['WRIT_CONFIG'];
+  const file = opts.file === null ? undefined : (opts.file ?? fromEnv ?? (existsSync('writ.yaml') ? 'writ.yaml' : undefined));
   let raw: unknown = {};
   if (file !== undefined) {
     let text: string;

@@ -67,8 +67,9 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
       out(`  upstream › ${o.method} ${o.path}: API key ${o.authenticated ? 'valid (injected by Writ)' : 'MISSING'}; agent credentials seen: ${o.sawAgentCredentials ? 'YES (bug!)' : 'none'}; traceparent ${o.traceparent ?? '-'}`),
   });
   const config = loadConfig({
-    file: undefined,
-    env: { ...process.env, WRIT_ADMIN_TOKEN: adminToken, WRIT_KEK: kek, WRIT_CONFIG: '' },
+    // The demo runs on the embedded default: no writ.yaml, no database URL from the environment.
+    file: null,
+    env: { ...process.env, WRIT_ADMIN_TOKEN: adminToken, WRIT_KEK: kek, WRIT_DATABASE_URL: '' },
     overrides: { 'server.host': '127.0.0.1', 'server.port': port, 'storage.sqlitePath': dbPath, 'storage.databaseUrl': undefined, 'log.level': process.env['WRIT_LOG_LEVEL'] ?? 'warn' },
   });
   const logger = createLogger({ level: config.log.level });

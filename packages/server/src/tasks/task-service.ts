@@ -80,7 +80,7 @@ export class TaskService {
         user_id: task.userId,
         agent_id: task.agentId,
         actor_chain: [how.actor],
-        decision: 'deny',
+        ...(how.status === 'revoked' ? { decision: 'deny' as const } : {}),
         reason: how.reason,
         data: { descendants: ids.length - 1 },
       });

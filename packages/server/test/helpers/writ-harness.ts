@@ -59,7 +59,7 @@ export async function startHarness(kind: StoreKind, opts: { grant?: string; conf
   const adminToken = `test_admin_${randomBytes(16).toString('hex')}`;
   const idp = await startDevIdentityProvider({ host: '127.0.0.1', port: 0 });
   const upstream = await startRecordingUpstream();
-  const config = loadConfig({ file: undefined, env: { WRIT_KEK: kek, WRIT_ADMIN_TOKEN: adminToken }, overrides: { 'server.port': 0, 'log.level': 'silent', 'audit.flushIntervalMs': 5, ...opts.config } });
+  const config = loadConfig({ file: null, env: { WRIT_KEK: kek, WRIT_ADMIN_TOKEN: adminToken }, overrides: { 'server.port': 0, 'log.level': 'silent', 'audit.flushIntervalMs': 5, ...opts.config } });
   let writ = await startWritServer({ config, logger: silentLogger(), now: clock.now, store });
   let admin = new AdminClient(writ.url, adminToken);
   await admin.post('/identity-providers', { id: 'dev', issuer: idp.issuer, discovery: true, audience: idp.audience });
@@ -116,7 +116,7 @@ export async function startHarness(kind: StoreKind, opts: { grant?: string; conf
       // Same port, so the issuer and resource URIs — and so the tokens already issued — stay the same.
       const port = Number(new URL(writ.url).port);
       await writ.close();
-      const again = loadConfig({ file: undefined, env: { WRIT_KEK: kek, WRIT_ADMIN_TOKEN: adminToken }, overrides: { 'server.port': port, 'log.level': 'silent', 'audit.flushIntervalMs': 5, ...opts.config } });
+      const again = loadConfig({ file: null, env: { WRIT_KEK: kek, WRIT_ADMIN_TOKEN: adminToken }, overrides: { 'server.port': port, 'log.level': 'silent', 'audit.flushIntervalMs': 5, ...opts.config } });
       writ = await startWritServer({ config: again, logger: silentLogger(), now: clock.now, store });
       admin = new AdminClient(writ.url, adminToken);
     },

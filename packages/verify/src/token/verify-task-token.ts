@@ -61,6 +61,7 @@ function shapeProblem(p: Record<string, unknown>): string | undefined {
   if (!Array.isArray(p['task_chain']) || !(p['task_chain'] as unknown[]).every((t) => typeof t === 'string')) return 'task_chain missing';
   if (!Array.isArray(p['authorization_details'])) return 'authorization_details missing';
   if (!isActor(p['act'], 0)) return 'act missing or malformed';
+  if (p['purpose'] !== undefined && typeof p['purpose'] !== 'string') return 'purpose invalid';
   return undefined;
 }
 

@@ -4,7 +4,7 @@
  * It has dev accounts with passwords, a login page, auto-consent for the demo client, and `loginAs`, which signs a
  * user in through the real authorization code + PKCE flow the way a browser would (openid-client on the client side).
  *
- * Its grants and sessions live in oidc-provider's in-memory adapter: fine for a dev provider that lives as long as
+ * Its grants and sessions live in an in-memory adapter (memory-adapter.ts): fine for a dev provider that lives as long as
  * `writ dev`, never for production (Writ trusts external providers only in production).
  */
 import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, calculateJwkThumbprint } from 'jose';
 import * as oidc from 'openid-client';
 import Provider from 'oidc-provider';
+import { memoryAdapter } from './memory-adapter.js';
 
 export interface DevAccount {
   username: string;
@@ -73,6 +74,7 @@ export async function startDevIdentityProvider(opts: DevIdentityProviderOptions 
   ];
   const byUsername = new Map(accounts.map((a) => [a.username, a]));
   const provider = new Provider(issuer, {
+    adapter: memoryAdapter(),
     clients: [{ client_id: clientId, token_endpoint_auth_method: 'none', redirect_uris: [redirectUri], grant_types: ['authorization_code'], response_types: ['code'], id_token_signed_response_alg: 'ES256' }],
     jwks: { keys },
     cookies: { keys: [randomBytes(32).toString('base64url')] },

@@ -122,7 +122,7 @@ export class HttpGateway {
       resource: { id: resource.id, kind: resource.kind, name: resource.id },
       method: state.method,
       path,
-      purpose: '',
+      purpose: claims.purpose ?? '',
       depth: claims.task_chain.length,
     });
     const pending = deps.decisions.decide(decisionInput, deps.entitiesVersion());

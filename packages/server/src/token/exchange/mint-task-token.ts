@@ -41,6 +41,7 @@ export async function mintTaskToken(input: MintInput, deps: { db: Kysely<Databas
     jti,
     iat,
     exp,
+    ...(input.purpose !== '' ? { purpose: input.purpose } : {}),
     task_id: taskId,
     task_chain: chain,
   };

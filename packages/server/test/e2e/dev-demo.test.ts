@@ -1,0 +1,35 @@
+/**
+ * `writ dev` end to end, as a person runs it: the real dev identity provider, demo upstream, Writ on SQLite, the
+ * seeding through the admin API and the demo agent in its own process. The demo must show every step it promises.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runDev } from '../../src/dev/run-dev.js';
+
+test('writ dev runs the demo: allowed, refused, completed, refused again, audit chain verified', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'writ-dev-'));
+  const lines: string[] = [];
+  try {
+    const handle = await runDev({ port: 0, dataDir, keepData: false, demo: true, exitAfterDemo: true, out: (l) => lines.push(l) });
+    const text = lines.join('\n');
+    assert.equal(handle.demoOk, true, text);
+    assert.match(text, /alice › got an ID token/);
+    assert.match(text, /agent › GET \/v1\/projects → 200/);
+    assert.match(text, /upstream › GET \/v1\/projects: API key valid \(injected by Writ\); agent credentials seen: none/);
+    assert.match(text, /agent › DELETE \/v1\/projects\/1 → 403 .*ERR_ACTION_NOT_AUTHORIZED/);
+    assert.match(text, /agent › GET \/v1\/admin\/users → 403/);
+    assert.match(text, /agent › GET \/v1\/projects → 401 .*ERR_REVOKED_TASK/);
+    assert.match(text, /dev:alice\n└─ demo-agent/);
+    assert.match(text, /ALLOW +GET \/v1\/projects → 200/);
+    assert.match(text, /DENY +DELETE \/v1\/projects\/1 → 403 +\(ERR_ACTION_NOT_AUTHORIZED\)/);
+    assert.match(text, /task\.completed/);
+    assert.match(text, /hash chain verified: \d+ events, untampered/);
+    assert.match(text, /Writ keeps running/);
+    assert.doesNotMatch(text, /demo_sk_/, 'the upstream API key never appears in the output');
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
