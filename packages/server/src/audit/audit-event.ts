@@ -3,7 +3,7 @@
  * which task and W3C trace, the decision and its stable reason code. `body` = canonical JSON of the event; the hash
  * chain covers it.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { timeOrderedTraceId, uuidv7 } from '../crypto/index.js';
 import { canonicalJson } from './canonical-json.js';
 
 /** The types Writ itself writes; others (plugins, later features) may add their own dotted names. */
@@ -48,7 +48,7 @@ export interface AuditEvent {
 /** What producers hand to `record`: the writer fills in `id`, `time` and `trace_id` when absent. */
 export type AuditEventInput = Omit<AuditEvent, 'id' | 'time' | 'trace_id'> & { id?: string; time?: number; trace_id?: string };
 
-const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const TRACE_ID = /^(?!0{32})[0-9a-f]{32}$/;
 const SPAN_ID = /^(?!0{16})[0-9a-f]{16}$/;
 const STRING_FIELDS = [
@@ -82,12 +82,12 @@ export function normalizeAuditEvent(input: AuditEventInput, now: () => number): 
     if (v !== undefined && typeof v !== 'string') throw new TypeError(`audit event: ${k} must be a string`);
   }
   if (input.type === '') throw new TypeError('audit event: type is required');
-  const id = input.id ?? randomUUID();
-  if (!UUID_V4.test(id)) throw new TypeError('audit event: id must be a lower-case UUID v4');
   const time = input.time ?? now();
   if (!Number.isSafeInteger(time) || time < 0) throw new TypeError('audit event: time must be epoch milliseconds');
+  const id = input.id ?? uuidv7(time);
+  if (!UUID.test(id)) throw new TypeError('audit event: id must be a lower-case UUID (v4 or v7)');
   // Events outside a request (admin changes from the CLI, timers) start a trace of their own, so every event has one.
-  const traceId = input.trace_id ?? randomBytes(16).toString('hex');
+  const traceId = input.trace_id ?? timeOrderedTraceId(time);
   if (!TRACE_ID.test(traceId)) throw new TypeError('audit event: trace_id must be a W3C trace-id (32 lower-case hex, not all zero)');
   if (input.span_id !== undefined && !SPAN_ID.test(input.span_id))
     throw new TypeError('audit event: span_id must be a W3C parent-id (16 lower-case hex)');

@@ -39,6 +39,8 @@ export interface AuditWriterOptions {
   now?: () => number;
   /** Most events per transaction; larger backlogs take several. */
   maxBatch?: number;
+  /** SQLite only: the raw handle (Store.sqlite); batches are then written with one cached prepared statement. */
+  sqlite?: import('better-sqlite3').Database;
 }
 
 interface Buffered {
@@ -108,7 +110,13 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
     }
   }
 
+  const fast = dialect === 'sqlite' && opts.sqlite !== undefined ? sqliteBatchWriter(opts.sqlite) : undefined;
+
   async function writeBatch(batch: Buffered[]): Promise<void> {
+    if (fast !== undefined) {
+      fast(batch, uncertain);
+      return;
+    }
     await db.connection().execute(async (conn) => {
       await sql.raw(dialect === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN').execute(conn);
       try {
@@ -193,4 +201,29 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
       return buffer.length;
     },
   };
+}
+
+/**
+ * The SQLite write path: one immediate transaction per batch, the chain head read inside it, one cached prepared
+ * single-row insert per event. Same rows, same chain as the Kysely path; about a tenth of its cost per event.
+ */
+function sqliteBatchWriter(sqlite: import('better-sqlite3').Database): (batch: Buffered[], uncertain: boolean) => void {
+  const head = sqlite.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
+  const exists = sqlite.prepare<[string], { id: string }>('SELECT id FROM audit_events WHERE id = ?');
+  const insert = sqlite.prepare(
+    'INSERT INTO audit_events (seq, id, time, type, trace_id, task_id, agent_id, user_id, decision, reason, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const write = sqlite.transaction((batch: Buffered[], uncertain: boolean) => {
+    const h = head.get();
+    let seq = h?.seq ?? 0;
+    let prev = h?.hash ?? GENESIS_HASH;
+    for (const { event: e, body } of batch) {
+      if (uncertain && exists.get(e.id) !== undefined) continue;
+      seq += 1;
+      const hash = chainHash(prev, body);
+      insert.run(seq, e.id, e.time, e.type, e.trace_id, e.task_id ?? null, e.agent_id ?? null, e.user_id ?? null, e.decision ?? null, e.reason ?? null, body, prev, hash);
+      prev = hash;
+    }
+  });
+  return (batch, uncertain) => write.immediate(batch, uncertain);
 }

@@ -53,7 +53,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
   const store = opts.store ?? (await openStore({ databaseUrl: config.storage.databaseUrl, sqlitePath: config.storage.sqlitePath }));
   const closers: Array<() => Promise<void> | void> = opts.store === undefined ? [() => store.close()] : [];
   try {
-    const audit = createAuditWriter({ db: store.db, dialect: store.dialect, flushIntervalMs: config.audit.flushIntervalMs, maxBuffered: config.audit.maxBufferedEvents, logger });
+    const audit = createAuditWriter({ db: store.db, dialect: store.dialect, ...(store.sqlite !== undefined ? { sqlite: store.sqlite } : {}), flushIntervalMs: config.audit.flushIntervalMs, maxBuffered: config.audit.maxBufferedEvents, logger });
     closers.unshift(() => audit.close());
     const policy: PolicyEngine = createPolicyEngine();
     closers.unshift(() => policy.close());

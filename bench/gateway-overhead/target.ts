@@ -1,0 +1,101 @@
+/**
+ * One benchmark target per process, so each proxy's CPU time is its own: `upstream` (a trivial API), `bare` (node:http
+ * + undici Pool.stream, nothing else), `bare-dpop` (bare + the DPoP proof signature check: the floor no design can
+ * remove), `writ` (the Writ gateway with every check on, on SQLite). Talks to the runner over IPC.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Pool } from 'undici';
+import { exportJWK, generateKeyPair, calculateJwkThumbprint } from 'jose';
+import { TOKEN_TYPE } from '@writ/protocol';
+import { WritAgent } from '@writ/agent';
+import { importPublicJwk, parseCompactJws, verifyJwsSignature } from '@writ/verify';
+import { AdminClient, loadConfig, silentLogger, startWritServer } from '@writ/server';
+import { startDevIdentityProvider } from '@writ/server/dev';
+
+const mode = process.argv[2];
+const upstreamUrl = process.argv[3] ?? '';
+
+function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<number> {
+  const server = createServer({ keepAliveTimeout: 60_000 }, handler);
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+}
+
+function bareForward(pool: Pool, req: IncomingMessage, res: ServerResponse, headers: Record<string, string>): void {
+  pool
+    .stream({ path: req.url ?? '/', method: 'GET', headers }, ({ statusCode, headers: h }) => {
+      res.writeHead(statusCode, h as Record<string, string>);
+      return res;
+    })
+    .catch(() => {
+      if (!res.headersSent) res.writeHead(502).end();
+    });
+}
+
+async function main(): Promise<void> {
+  let extra: Record<string, unknown> = {};
+  let port: number;
+  if (mode === 'upstream') {
+    const body = JSON.stringify({ projects: [{ id: '1', name: 'apollo' }] });
+    port = await listen((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  } else if (mode === 'bare') {
+    const pool = new Pool(upstreamUrl, { connections: 128 });
+    port = await listen((req, res) => bareForward(pool, req, res, {}));
+  } else if (mode === 'bare-dpop') {
+    const pool = new Pool(upstreamUrl, { connections: 128 });
+    port = await listen((req, res) => {
+      const jws = parseCompactJws(String(req.headers.dpop ?? ''));
+      const key = typeof jws === 'string' ? undefined : importPublicJwk(jws.header['jwk'], 'ES256');
+      if (typeof jws === 'string' || key === undefined || !verifyJwsSignature(jws, 'ES256', key.key)) {
+        res.writeHead(401).end();
+        return;
+      }
+      bareForward(pool, req, res, {});
+    });
+  } else if (mode === 'writ') {
+    const dir = mkdtempSync(join(tmpdir(), 'writ-bench-'));
+    const adminToken = `bench_${randomBytes(16).toString('hex')}`;
+    const idp = await startDevIdentityProvider({ port: 0 });
+    const config = loadConfig({ file: null, env: { WRIT_KEK: randomBytes(32).toString('base64'), WRIT_ADMIN_TOKEN: adminToken }, overrides: { 'server.port': 0, 'storage.sqlitePath': join(dir, 'writ.db'), 'log.level': 'silent' } });
+    const writ = await startWritServer({ config, logger: silentLogger() });
+    const admin = new AdminClient(writ.url, adminToken);
+    await admin.post('/identity-providers', { id: 'dev', issuer: idp.issuer, discovery: true, audience: idp.audience });
+    await admin.put('/secrets/api-key', { value: 'bench-upstream-secret-0123456789' });
+    await admin.post('/resources', { id: 'api', baseUrl: upstreamUrl, secretId: 'api-key', inject: { mode: 'bearer' } });
+    await admin.post('/grants', { id: 'bench', policy: 'permit (principal == Writ::Agent::"bench-agent", action == Writ::Action::"http", resource == Writ::Resource::"api") when { context.user == Writ::User::"dev:alice" && context.method == "GET" && context.path like "/v1/*" };' });
+    const client = await generateKeyPair('ES256', { extractable: true });
+    const clientJwk = await exportJWK(client.publicKey);
+    const kid = await calculateJwkThumbprint(clientJwk);
+    await admin.post('/agents', { id: 'bench-agent', name: 'bench', owner: 'bench', jwks: { keys: [{ ...clientJwk, kid, alg: 'ES256' }] } });
+    const dpop = await generateKeyPair('ES256', { extractable: true });
+    const dpopPublic = await exportJWK(dpop.publicKey);
+    const dpopKey = { alg: 'ES256' as const, privateKey: dpop.privateKey, publicJwk: { kty: dpopPublic.kty as string, crv: dpopPublic.crv as string, x: dpopPublic.x as string, y: dpopPublic.y as string }, jkt: await calculateJwkThumbprint(dpopPublic) };
+    const agent = new WritAgent({ issuer: writ.publicUrl, agentId: 'bench-agent', clientKey: client.privateKey, clientKid: kid, dpopKey });
+    const account = idp.accounts.find((a) => a.username === 'alice');
+    const { idToken } = await idp.loginAs('alice', account?.password);
+    const task = await agent.startTask({ subjectToken: idToken, subjectTokenType: TOKEN_TYPE.idToken, resource: `${writ.publicUrl}/r/api`, authorizationDetails: [{ type: 'http', actions: ['GET'], paths: ['/v1/**'] }], purpose: 'bench' });
+    port = Number(new URL(writ.url).port);
+    extra = { token: task.token, dpopPrivateJwk: await exportJWK(dpop.privateKey), publicUrl: writ.publicUrl };
+  } else {
+    throw new Error(`unknown mode ${String(mode)}`);
+  }
+  process.on('message', (m: { cpu?: boolean; exit?: boolean }) => {
+    if (m.cpu === true) process.send?.({ cpu: process.cpuUsage(), mem: process.memoryUsage().rss });
+    // A clean exit, so that --cpu-prof (BENCH_PROFILE=1) can write its profile.
+    if (m.exit === true) process.exit(0);
+  });
+  process.send?.({ ready: { port, ...extra } });
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
