@@ -5,7 +5,13 @@ import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-const roots = ['packages/protocol/dist/test', 'packages/verify/dist/test', 'packages/agent/dist/test', 'packages/server/dist/test', 'test/dist'];
+const roots = [
+  'packages/protocol/dist/test',
+  'packages/verify/dist/test',
+  'packages/agent/dist/test',
+  'packages/server/dist/test',
+  'test/dist',
+];
 const filter = process.argv.slice(2);
 const files = [];
 function walk(dir) {
@@ -29,7 +35,9 @@ if (files.length === 0) {
 }
 if (!process.env.WRIT_TEST_DATABASE_URL) {
   const bar = '!'.repeat(78);
-  console.log(`${bar}\n!! WRIT_TEST_DATABASE_URL is not set: every PostgreSQL suite is SKIPPED; only SQLite runs.\n!! Set it (e.g. postgres://postgres@127.0.0.1:5432/test) to run the whole suite on both stores.\n${bar}`);
+  console.log(
+    `${bar}\n!! WRIT_TEST_DATABASE_URL is not set: every PostgreSQL suite is SKIPPED; only SQLite runs.\n!! Set it (e.g. postgres://postgres@127.0.0.1:5432/test) to run the whole suite on both stores.\n${bar}`,
+  );
 }
 const concurrency = process.env.WRIT_TEST_CONCURRENCY ?? '2';
 const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], {

@@ -52,19 +52,41 @@ interface Row {
   cpuUsPerRequest: number | undefined;
 }
 
-async function measure(name: string, origin: string, path: string, child: ChildProcess | undefined, headers: (n: number) => () => Record<string, string>): Promise<Row> {
+async function measure(
+  name: string,
+  origin: string,
+  path: string,
+  child: ChildProcess | undefined,
+  headers: (n: number) => () => Record<string, string>,
+): Promise<Row> {
   // Warm up (JIT, connection pools, caches), then measure throughput, then single-connection latency.
   await runLoad({ origin, path, connections: CONNECTIONS, durationMs: 2000, headers: headers(25_000) });
   const before = child === undefined ? 0 : await cpuOf(child);
-  const throughput = await runLoad({ origin, path, connections: CONNECTIONS, durationMs: SECONDS * 1000, headers: headers(Math.ceil(SECONDS * 12_000)) });
+  const throughput = await runLoad({
+    origin,
+    path,
+    connections: CONNECTIONS,
+    durationMs: SECONDS * 1000,
+    headers: headers(Math.ceil(SECONDS * 12_000)),
+  });
   const after = child === undefined ? 0 : await cpuOf(child);
-  const latency = await runLoad({ origin, path, connections: 1, durationMs: LATENCY_SECONDS * 1000, headers: headers(LATENCY_SECONDS * 4000) });
-  for (const r of [throughput, latency]) if (r.errors > 0 || r.non2xx > 0) throw new Error(`${name}: ${r.errors} errors, ${r.non2xx} non-2xx responses`);
+  const latency = await runLoad({
+    origin,
+    path,
+    connections: 1,
+    durationMs: LATENCY_SECONDS * 1000,
+    headers: headers(LATENCY_SECONDS * 4000),
+  });
+  for (const r of [throughput, latency])
+    if (r.errors > 0 || r.non2xx > 0) throw new Error(`${name}: ${r.errors} errors, ${r.non2xx} non-2xx responses`);
   return { name, throughput, latency, cpuUsPerRequest: child === undefined ? undefined : (after - before) / throughput.requests };
 }
 
 /** Headers for `count` requests: each proof used once (Writ refuses replays); generated before the clock starts. */
-function proofHeaders(factory: ((n: number) => string[]) | undefined, token: string | undefined): (count: number) => () => Record<string, string> {
+function proofHeaders(
+  factory: ((n: number) => string[]) | undefined,
+  token: string | undefined,
+): (count: number) => () => Record<string, string> {
   return (count) => {
     if (factory === undefined) return () => ({});
     const proofs = factory(count);
@@ -87,22 +109,49 @@ async function main(): Promise<void> {
 
     const bare = await start('bare', upstreamOrigin);
     children.push(bare.child);
-    rows.push(await measure('bare undici proxy', `http://127.0.0.1:${bare.ready.port}`, '/v1/projects', bare.child, proofHeaders(undefined, undefined)));
+    rows.push(
+      await measure(
+        'bare undici proxy',
+        `http://127.0.0.1:${bare.ready.port}`,
+        '/v1/projects',
+        bare.child,
+        proofHeaders(undefined, undefined),
+      ),
+    );
     bare.child.kill();
 
     const bareDpop = await start('bare-dpop', upstreamOrigin);
     children.push(bareDpop.child);
-    const keyForBare = (await import('node:crypto')).generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
+    const keyForBare = (await import('node:crypto'))
+      .generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .privateKey.export({ format: 'jwk' });
     const bareOrigin = `http://127.0.0.1:${bareDpop.ready.port}`;
-    rows.push(await measure('bare proxy + DPoP verify', bareOrigin, '/v1/projects', bareDpop.child, proofHeaders(makeProofFactory(keyForBare, `${bareOrigin}/v1/projects`, undefined), undefined)));
+    rows.push(
+      await measure(
+        'bare proxy + DPoP verify',
+        bareOrigin,
+        '/v1/projects',
+        bareDpop.child,
+        proofHeaders(makeProofFactory(keyForBare, `${bareOrigin}/v1/projects`, undefined), undefined),
+      ),
+    );
     bareDpop.child.kill();
 
     const writ = await start('writ', upstreamOrigin);
     children.push(writ.child);
     const { token, dpopPrivateJwk, publicUrl } = writ.ready;
-    if (token === undefined || dpopPrivateJwk === undefined || publicUrl === undefined) throw new Error('writ target did not hand over a task');
+    if (token === undefined || dpopPrivateJwk === undefined || publicUrl === undefined)
+      throw new Error('writ target did not hand over a task');
     const path = '/r/api/v1/projects';
-    rows.push(await measure('Writ gateway (all checks)', publicUrl, path, writ.child, proofHeaders(makeProofFactory(dpopPrivateJwk, `${publicUrl}${path}`, token), token)));
+    rows.push(
+      await measure(
+        'Writ gateway (all checks)',
+        publicUrl,
+        path,
+        writ.child,
+        proofHeaders(makeProofFactory(dpopPrivateJwk, `${publicUrl}${path}`, token), token),
+      ),
+    );
   } finally {
     for (const c of children) if (c.connected) c.send({ exit: true });
     await new Promise((r) => setTimeout(r, 500));
@@ -120,7 +169,10 @@ function report(rows: Row[]): void {
     '',
     '| target | req/s | p50 ms | p99 ms | p50 ms @1 conn | proxy CPU µs/req |',
     '|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.name} | ${fmt(r.throughput.rps)} | ${fmt(r.throughput.p50ms, 2)} | ${fmt(r.throughput.p99ms, 2)} | ${fmt(r.latency.p50ms, 3)} | ${r.cpuUsPerRequest === undefined ? '—' : fmt(r.cpuUsPerRequest)} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${fmt(r.throughput.rps)} | ${fmt(r.throughput.p50ms, 2)} | ${fmt(r.throughput.p99ms, 2)} | ${fmt(r.latency.p50ms, 3)} | ${r.cpuUsPerRequest === undefined ? '—' : fmt(r.cpuUsPerRequest)} |`,
+    ),
     '',
     `Writ throughput / bare proxy + DPoP verify (the floor): ${fmt((writ.throughput.rps / floor.throughput.rps) * 100, 1)}%   (aim ≥ 75%)`,
     `Writ throughput / bare undici proxy: ${fmt((writ.throughput.rps / bare.throughput.rps) * 100, 1)}%`,
@@ -129,7 +181,10 @@ function report(rows: Row[]): void {
   ];
   console.log(lines.join('\n'));
   mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
-  writeFileSync(new URL(`../results/gateway-overhead-${Date.now()}.json`, import.meta.url), JSON.stringify({ rows, connections: CONNECTIONS, seconds: SECONDS }, null, 2));
+  writeFileSync(
+    new URL(`../results/gateway-overhead-${Date.now()}.json`, import.meta.url),
+    JSON.stringify({ rows, connections: CONNECTIONS, seconds: SECONDS }, null, 2),
+  );
 }
 
 main().catch((err: unknown) => {

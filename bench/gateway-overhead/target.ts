@@ -64,24 +64,48 @@ async function main(): Promise<void> {
     const dir = mkdtempSync(join(tmpdir(), 'writ-bench-'));
     const adminToken = `bench_${randomBytes(16).toString('hex')}`;
     const idp = await startDevIdentityProvider({ port: 0 });
-    const config = loadConfig({ file: null, env: { WRIT_KEK: randomBytes(32).toString('base64'), WRIT_ADMIN_TOKEN: adminToken }, overrides: { 'server.port': 0, 'storage.sqlitePath': join(dir, 'writ.db'), 'log.level': 'silent' } });
+    const config = loadConfig({
+      file: null,
+      env: { WRIT_KEK: randomBytes(32).toString('base64'), WRIT_ADMIN_TOKEN: adminToken },
+      overrides: { 'server.port': 0, 'storage.sqlitePath': join(dir, 'writ.db'), 'log.level': 'silent' },
+    });
     const writ = await startWritServer({ config, logger: silentLogger() });
     const admin = new AdminClient(writ.url, adminToken);
     await admin.post('/identity-providers', { id: 'dev', issuer: idp.issuer, discovery: true, audience: idp.audience });
     await admin.put('/secrets/api-key', { value: 'bench-upstream-secret-0123456789' });
     await admin.post('/resources', { id: 'api', baseUrl: upstreamUrl, secretId: 'api-key', inject: { mode: 'bearer' } });
-    await admin.post('/grants', { id: 'bench', policy: 'permit (principal == Writ::Agent::"bench-agent", action == Writ::Action::"http", resource == Writ::Resource::"api") when { context.user == Writ::User::"dev:alice" && context.method == "GET" && context.path like "/v1/*" };' });
+    await admin.post('/grants', {
+      id: 'bench',
+      policy:
+        'permit (principal == Writ::Agent::"bench-agent", action == Writ::Action::"http", resource == Writ::Resource::"api") when { context.user == Writ::User::"dev:alice" && context.method == "GET" && context.path like "/v1/*" };',
+    });
     const client = await generateKeyPair('ES256', { extractable: true });
     const clientJwk = await exportJWK(client.publicKey);
     const kid = await calculateJwkThumbprint(clientJwk);
-    await admin.post('/agents', { id: 'bench-agent', name: 'bench', owner: 'bench', jwks: { keys: [{ ...clientJwk, kid, alg: 'ES256' }] } });
+    await admin.post('/agents', {
+      id: 'bench-agent',
+      name: 'bench',
+      owner: 'bench',
+      jwks: { keys: [{ ...clientJwk, kid, alg: 'ES256' }] },
+    });
     const dpop = await generateKeyPair('ES256', { extractable: true });
     const dpopPublic = await exportJWK(dpop.publicKey);
-    const dpopKey = { alg: 'ES256' as const, privateKey: dpop.privateKey, publicJwk: { kty: dpopPublic.kty as string, crv: dpopPublic.crv as string, x: dpopPublic.x as string, y: dpopPublic.y as string }, jkt: await calculateJwkThumbprint(dpopPublic) };
+    const dpopKey = {
+      alg: 'ES256' as const,
+      privateKey: dpop.privateKey,
+      publicJwk: { kty: dpopPublic.kty as string, crv: dpopPublic.crv as string, x: dpopPublic.x as string, y: dpopPublic.y as string },
+      jkt: await calculateJwkThumbprint(dpopPublic),
+    };
     const agent = new WritAgent({ issuer: writ.publicUrl, agentId: 'bench-agent', clientKey: client.privateKey, clientKid: kid, dpopKey });
     const account = idp.accounts.find((a) => a.username === 'alice');
     const { idToken } = await idp.loginAs('alice', account?.password);
-    const task = await agent.startTask({ subjectToken: idToken, subjectTokenType: TOKEN_TYPE.idToken, resource: `${writ.publicUrl}/r/api`, authorizationDetails: [{ type: 'http', actions: ['GET'], paths: ['/v1/**'] }], purpose: 'bench' });
+    const task = await agent.startTask({
+      subjectToken: idToken,
+      subjectTokenType: TOKEN_TYPE.idToken,
+      resource: `${writ.publicUrl}/r/api`,
+      authorizationDetails: [{ type: 'http', actions: ['GET'], paths: ['/v1/**'] }],
+      purpose: 'bench',
+    });
     port = Number(new URL(writ.url).port);
     extra = { token: task.token, dpopPrivateJwk: await exportJWK(dpop.privateKey), publicUrl: writ.publicUrl };
   } else {

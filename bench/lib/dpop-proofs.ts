@@ -10,7 +10,9 @@ export function makeProofFactory(privateJwk: JsonWebKey, htu: string, accessToke
     const iat = Math.floor(Date.now() / 1000);
     const out: string[] = new Array(count);
     for (let i = 0; i < count; i++) {
-      const payload = Buffer.from(JSON.stringify({ jti: randomBytes(12).toString('base64url'), htm: 'GET', htu, iat, ...(ath !== undefined ? { ath } : {}) })).toString('base64url');
+      const payload = Buffer.from(
+        JSON.stringify({ jti: randomBytes(12).toString('base64url'), htm: 'GET', htu, iat, ...(ath !== undefined ? { ath } : {}) }),
+      ).toString('base64url');
       const input = `${header}.${payload}`;
       out[i] = `${input}.${sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
     }

@@ -18,12 +18,25 @@ export function createDpopFetch(opts: DpopFetchOptions): typeof fetch {
   const dpopFetch = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
     const url = new URL(input instanceof Request ? input.url : input.toString());
     const method = (init.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
-    const replayable = init.body === undefined || init.body === null || typeof init.body === 'string' || init.body instanceof Uint8Array || init.body instanceof URLSearchParams;
+    const replayable =
+      init.body === undefined ||
+      init.body === null ||
+      typeof init.body === 'string' ||
+      init.body instanceof Uint8Array ||
+      init.body instanceof URLSearchParams;
     for (let attempt = 0; ; attempt++) {
       const nonce = nonces.get(url.origin);
       const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
       headers.set('authorization', `DPoP ${opts.accessToken}`);
-      headers.set('dpop', await createDpopProof(opts.key, { htm: method, htu: url.toString(), accessToken: opts.accessToken, ...(nonce !== undefined ? { nonce } : {}) }));
+      headers.set(
+        'dpop',
+        await createDpopProof(opts.key, {
+          htm: method,
+          htu: url.toString(),
+          accessToken: opts.accessToken,
+          ...(nonce !== undefined ? { nonce } : {}),
+        }),
+      );
       const res = await doFetch(input instanceof Request ? input.url : url, { ...init, method, headers });
       const next = res.headers.get('dpop-nonce');
       if (next !== null) nonces.set(url.origin, next);
@@ -35,5 +48,5 @@ export function createDpopFetch(opts: DpopFetchOptions): typeof fetch {
       return res;
     }
   };
-  return dpopFetch as typeof fetch;
+  return dpopFetch;
 }

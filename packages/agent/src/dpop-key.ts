@@ -18,6 +18,11 @@ export interface DpopKey {
 export async function generateDpopKey(alg: DpopAlg = 'ES256'): Promise<DpopKey> {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: false, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
   const jwk = await exportJWK(publicKey);
-  const publicJwk: JWK = { kty: jwk.kty as string, ...(jwk.crv !== undefined ? { crv: jwk.crv } : {}), ...(jwk.x !== undefined ? { x: jwk.x } : {}), ...(jwk.y !== undefined ? { y: jwk.y } : {}) };
+  const publicJwk: JWK = {
+    kty: jwk.kty as string,
+    ...(jwk.crv !== undefined ? { crv: jwk.crv } : {}),
+    ...(jwk.x !== undefined ? { x: jwk.x } : {}),
+    ...(jwk.y !== undefined ? { y: jwk.y } : {}),
+  };
   return { alg, privateKey, publicJwk, jkt: await calculateJwkThumbprint(publicJwk) };
 }

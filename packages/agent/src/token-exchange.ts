@@ -3,7 +3,14 @@
  * DPoP proof (RFC 9449 §5). One retry when the server asks for a DPoP nonce. A response without `token_type: DPoP`
  * is discarded (RFC 9449 §5: the client must not use a token that lost its binding).
  */
-import { CLIENT_ASSERTION_TYPE_JWT_BEARER, GRANT_TYPE_TOKEN_EXCHANGE, PATHS, TOKEN_TYPE, type AuthorizationDetail, type TokenExchangeResponse } from '@writ/protocol';
+import {
+  CLIENT_ASSERTION_TYPE_JWT_BEARER,
+  GRANT_TYPE_TOKEN_EXCHANGE,
+  PATHS,
+  TOKEN_TYPE,
+  type AuthorizationDetail,
+  type TokenExchangeResponse,
+} from '@writ/protocol';
 import type { CryptoKey, KeyObject } from 'jose';
 import { createClientAssertion } from './client-assertion.js';
 import type { DpopKey } from './dpop-key.js';
@@ -47,7 +54,11 @@ export async function exchangeToken(opts: ExchangeTokenOptions): Promise<TokenEx
   const endpoint = `${opts.issuer.replace(/\/+$/, '')}${PATHS.token}`;
   let nonce: string | undefined;
   for (let attempt = 0; attempt < 2; attempt++) {
-    const form = new URLSearchParams({ grant_type: GRANT_TYPE_TOKEN_EXCHANGE, subject_token: opts.subjectToken, subject_token_type: opts.subjectTokenType ?? TOKEN_TYPE.jwt });
+    const form = new URLSearchParams({
+      grant_type: GRANT_TYPE_TOKEN_EXCHANGE,
+      subject_token: opts.subjectToken,
+      subject_token_type: opts.subjectTokenType ?? TOKEN_TYPE.jwt,
+    });
     if (opts.actorToken !== undefined) {
       form.set('actor_token', opts.actorToken);
       form.set('actor_token_type', opts.actorTokenType ?? TOKEN_TYPE.jwt);
@@ -59,9 +70,22 @@ export async function exchangeToken(opts: ExchangeTokenOptions): Promise<TokenEx
     if (opts.purpose !== undefined) form.set('purpose', opts.purpose);
     form.set('client_id', opts.clientId);
     form.set('client_assertion_type', CLIENT_ASSERTION_TYPE_JWT_BEARER);
-    form.set('client_assertion', await createClientAssertion({ clientId: opts.clientId, audience: endpoint, key: opts.clientKey, ...(opts.clientKid !== undefined ? { kid: opts.clientKid } : {}), ...(opts.clientAlg !== undefined ? { alg: opts.clientAlg } : {}) }));
+    form.set(
+      'client_assertion',
+      await createClientAssertion({
+        clientId: opts.clientId,
+        audience: endpoint,
+        key: opts.clientKey,
+        ...(opts.clientKid !== undefined ? { kid: opts.clientKid } : {}),
+        ...(opts.clientAlg !== undefined ? { alg: opts.clientAlg } : {}),
+      }),
+    );
     const proof = await createDpopProof(opts.dpopKey, { htm: 'POST', htu: endpoint, ...(nonce !== undefined ? { nonce } : {}) });
-    const res = await doFetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', dpop: proof }, body: form.toString() });
+    const res = await doFetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', dpop: proof },
+      body: form.toString(),
+    });
     const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
     if (res.ok) {
       if (body['token_type'] !== 'DPoP' || typeof body['access_token'] !== 'string') {

@@ -12,14 +12,7 @@ export {
   OAUTH_TOKEN_ERRORS,
   RESOURCE_ERRORS,
 } from './oauth.js';
-export type {
-  TokenTypeUri,
-  DpopAlg,
-  TokenSigningAlg,
-  OAuthTokenErrorCode,
-  ResourceErrorCode,
-  TokenExchangeResponse,
-} from './oauth.js';
+export type { TokenTypeUri, DpopAlg, TokenSigningAlg, OAuthTokenErrorCode, ResourceErrorCode, TokenExchangeResponse } from './oauth.js';
 export { AUTHORIZATION_DETAIL_TYPES, HTTP_METHODS } from './authorization-details.js';
 export type {
   AuthorizationDetail,

@@ -49,13 +49,7 @@ export const OAUTH_TOKEN_ERRORS = [
 export type OAuthTokenErrorCode = (typeof OAUTH_TOKEN_ERRORS)[number];
 
 /** Error codes of a protected resource's `WWW-Authenticate` challenge (RFC 6750 §3.1 + RFC 9449 §7.1). */
-export const RESOURCE_ERRORS = [
-  'invalid_request',
-  'invalid_token',
-  'insufficient_scope',
-  'invalid_dpop_proof',
-  'use_dpop_nonce',
-] as const;
+export const RESOURCE_ERRORS = ['invalid_request', 'invalid_token', 'insufficient_scope', 'invalid_dpop_proof', 'use_dpop_nonce'] as const;
 export type ResourceErrorCode = (typeof RESOURCE_ERRORS)[number];
 
 /** The RFC 8693 §2.2.1 / RFC 9449 §5 successful token response. */

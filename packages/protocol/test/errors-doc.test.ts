@@ -6,7 +6,10 @@ import { ERROR_CODES } from '../src/index.js';
 test('docs/errors.md lists every error code with its status and challenge', () => {
   const doc = readFileSync(new URL('../../../../docs/errors.md', import.meta.url), 'utf8');
   for (const [code, info] of Object.entries(ERROR_CODES)) {
-    assert.ok(doc.includes(`| \`${code}\` | ${info.status} | ${info.challenge ?? '—'} | ${info.message} |`), `docs/errors.md is missing or disagrees on ${code}`);
+    assert.ok(
+      doc.includes(`| \`${code}\` | ${info.status} | ${info.challenge ?? '—'} | ${info.message} |`),
+      `docs/errors.md is missing or disagrees on ${code}`,
+    );
   }
   const documented = [...doc.matchAll(/^\| `(ERR_[A-Z_]+)` \|/gm)].map((m) => m[1]);
   assert.deepEqual(documented.sort(), Object.keys(ERROR_CODES).sort(), 'docs/errors.md lists a code that does not exist');

@@ -30,12 +30,19 @@ export class AdminAuth {
   async create(name: string, now = Date.now()): Promise<{ id: string; token: string }> {
     const token = `writ_admin_${randomBytes(32).toString('base64url')}`;
     const id = randomId('adm');
-    await this.#db.insertInto('admin_tokens').values({ id, name, token_hash: hashToken(token), created_at: now, last_used_at: null, revoked_at: null }).execute();
+    await this.#db
+      .insertInto('admin_tokens')
+      .values({ id, name, token_hash: hashToken(token), created_at: now, last_used_at: null, revoked_at: null })
+      .execute();
     return { id, token };
   }
 
   async count(): Promise<number> {
-    const r = await this.#db.selectFrom('admin_tokens').select((eb) => eb.fn.countAll<number>().as('n')).where('revoked_at', 'is', null).executeTakeFirstOrThrow();
+    const r = await this.#db
+      .selectFrom('admin_tokens')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('revoked_at', 'is', null)
+      .executeTakeFirstOrThrow();
     return Number(r.n);
   }
 

@@ -3,6 +3,7 @@
  * validates params/query/body with the route's zod schema, maps errors to the admin error table.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodType } from 'zod';
 import { PATHS } from '@writ/protocol';
 import { AdminError } from '../errors/index.js';
 import type { AdminAuth } from './admin-auth.js';
@@ -18,9 +19,11 @@ export function registerAdminApi(app: FastifyInstance, deps: { auth: AdminAuth; 
       url: `${PATHS.admin}${route.url}`,
       handler: async (req: FastifyRequest, reply: FastifyReply) => {
         const principal = await deps.auth.authenticate(req.headers.authorization);
-        if (principal === undefined) throw new AdminError('ERR_ADMIN_UNAUTHENTICATED', 'a valid admin token is required (Authorization: Bearer …)');
+        if (principal === undefined)
+          throw new AdminError('ERR_ADMIN_UNAUTHENTICATED', 'a valid admin token is required (Authorization: Bearer …)');
         const params = req.params as Record<string, string>;
-        for (const v of Object.values(params)) if (v.length > 400) throw new AdminError('ERR_ADMIN_INVALID_REQUEST', 'path parameter too long');
+        for (const v of Object.values(params))
+          if (v.length > 400) throw new AdminError('ERR_ADMIN_INVALID_REQUEST', 'path parameter too long');
         const query = route.query === undefined ? {} : parseWith(route.query, req.query ?? {});
         const body = route.body === undefined ? undefined : parseWith(route.body, req.body ?? {});
         const result = await route.handler({ params, body, query, principal, services: deps.services });
@@ -32,7 +35,7 @@ export function registerAdminApi(app: FastifyInstance, deps: { auth: AdminAuth; 
   }
 }
 
-function parseWith(schema: import('zod').ZodType, input: unknown): unknown {
+function parseWith(schema: ZodType, input: unknown): unknown {
   const r = schema.safeParse(input);
   if (!r.success) {
     const details = r.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(body)'}: ${i.message}`);

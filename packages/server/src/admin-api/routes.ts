@@ -15,7 +15,7 @@ import {
   type Register,
 } from '../register/index.js';
 import type { TaskService } from '../tasks/index.js';
-import type { RevocationService, RevocationTarget } from '../revocation/index.js';
+import type { RevocationService } from '../revocation/index.js';
 import type { Vault } from '../vault/index.js';
 import { SecretValue } from '../crypto/index.js';
 import { queryAudit, verifyAuditChain, taskChain } from '../audit/index.js';
@@ -44,7 +44,13 @@ export interface AdminRoute {
   query?: z.ZodType;
   /** 201 for creations, 204 for deletions, 200 otherwise. */
   status?: number;
-  handler(input: { params: Record<string, string>; body: unknown; query: unknown; principal: AdminPrincipal; services: AdminServices }): Promise<unknown>;
+  handler(input: {
+    params: Record<string, string>;
+    body: unknown;
+    query: unknown;
+    principal: AdminPrincipal;
+    services: AdminServices;
+  }): Promise<unknown>;
 }
 
 const revocationInput = z.strictObject({
@@ -63,7 +69,10 @@ const auditQuery = z.strictObject({
   task: z.string().max(200).optional(),
   agent: z.string().max(200).optional(),
   user: z.string().max(400).optional(),
-  trace: z.string().regex(/^[0-9a-f]{32}$/).optional(),
+  trace: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/)
+    .optional(),
   type: z.string().max(100).optional(),
   since: z.coerce.number().int().nonnegative().optional(),
   until: z.coerce.number().int().nonnegative().optional(),
@@ -85,9 +94,29 @@ function actor(p: AdminPrincipal): string {
 }
 
 export const ADMIN_ROUTES: AdminRoute[] = [
-  { method: 'GET', url: '/agents', tag: 'agents', summary: 'List registered agents', handler: ({ services }) => services.register.listAgents() },
-  { method: 'POST', url: '/agents', tag: 'agents', summary: 'Register an agent (public JWKS for private_key_jwt)', body: agentInput, status: 201, handler: ({ body, principal, services }) => services.register.createAgent(body as z.input<typeof agentInput>, actor(principal)) },
-  { method: 'GET', url: '/agents/:id', tag: 'agents', summary: 'Show an agent', handler: ({ params, services }) => services.register.getAgent(params['id'] as string) },
+  {
+    method: 'GET',
+    url: '/agents',
+    tag: 'agents',
+    summary: 'List registered agents',
+    handler: ({ services }) => services.register.listAgents(),
+  },
+  {
+    method: 'POST',
+    url: '/agents',
+    tag: 'agents',
+    summary: 'Register an agent (public JWKS for private_key_jwt)',
+    body: agentInput,
+    status: 201,
+    handler: ({ body, principal, services }) => services.register.createAgent(body as z.input<typeof agentInput>, actor(principal)),
+  },
+  {
+    method: 'GET',
+    url: '/agents/:id',
+    tag: 'agents',
+    summary: 'Show an agent',
+    handler: ({ params, services }) => services.register.getAgent(params['id'] as string),
+  },
   {
     method: 'POST',
     url: '/agents/:id/status',
@@ -98,18 +127,77 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       const id = params['id'] as string;
       const input = body as z.output<typeof agentStatusInput>;
       const agent = await services.register.setAgentStatus(id, input, actor(principal));
-      if (input.status !== 'active') await services.revocations.revoke({ type: 'agent', agentId: id }, { reason: input.reason ?? `agent ${input.status}`, actor: actor(principal) });
+      if (input.status !== 'active')
+        await services.revocations.revoke(
+          { type: 'agent', agentId: id },
+          { reason: input.reason ?? `agent ${input.status}`, actor: actor(principal) },
+        );
       return agent;
     },
   },
-  { method: 'GET', url: '/identity-providers', tag: 'identity providers', summary: 'List trusted identity providers', handler: ({ services }) => services.register.listIdentityProviders() },
-  { method: 'POST', url: '/identity-providers', tag: 'identity providers', summary: 'Trust a user identity provider (issuer + JWKS URL or OIDC discovery)', body: identityProviderInput, status: 201, handler: ({ body, principal, services }) => services.register.createIdentityProvider(body as z.input<typeof identityProviderInput>, actor(principal)) },
-  { method: 'DELETE', url: '/identity-providers/:id', tag: 'identity providers', summary: 'Stop trusting an identity provider', status: 204, handler: ({ params, principal, services }) => services.register.deleteIdentityProvider(params['id'] as string, actor(principal)) },
-  { method: 'GET', url: '/resources', tag: 'resources', summary: 'List resources', handler: ({ services }) => services.register.listResources() },
-  { method: 'POST', url: '/resources', tag: 'resources', summary: 'Register an HTTP resource and how its secret is injected', body: resourceInput, status: 201, handler: ({ body, principal, services }) => services.register.createResource(body as z.input<typeof resourceInput>, actor(principal)) },
-  { method: 'GET', url: '/resources/:id', tag: 'resources', summary: 'Show a resource', handler: ({ params, services }) => services.register.getResource(params['id'] as string) },
-  { method: 'DELETE', url: '/resources/:id', tag: 'resources', summary: 'Remove a resource', status: 204, handler: ({ params, principal, services }) => services.register.deleteResource(params['id'] as string, actor(principal)) },
-  { method: 'GET', url: '/secrets', tag: 'secrets', summary: 'List secrets (metadata only: values are write-only)', handler: ({ services }) => services.vault.listSecrets() },
+  {
+    method: 'GET',
+    url: '/identity-providers',
+    tag: 'identity providers',
+    summary: 'List trusted identity providers',
+    handler: ({ services }) => services.register.listIdentityProviders(),
+  },
+  {
+    method: 'POST',
+    url: '/identity-providers',
+    tag: 'identity providers',
+    summary: 'Trust a user identity provider (issuer + JWKS URL or OIDC discovery)',
+    body: identityProviderInput,
+    status: 201,
+    handler: ({ body, principal, services }) =>
+      services.register.createIdentityProvider(body as z.input<typeof identityProviderInput>, actor(principal)),
+  },
+  {
+    method: 'DELETE',
+    url: '/identity-providers/:id',
+    tag: 'identity providers',
+    summary: 'Stop trusting an identity provider',
+    status: 204,
+    handler: ({ params, principal, services }) => services.register.deleteIdentityProvider(params['id'] as string, actor(principal)),
+  },
+  {
+    method: 'GET',
+    url: '/resources',
+    tag: 'resources',
+    summary: 'List resources',
+    handler: ({ services }) => services.register.listResources(),
+  },
+  {
+    method: 'POST',
+    url: '/resources',
+    tag: 'resources',
+    summary: 'Register an HTTP resource and how its secret is injected',
+    body: resourceInput,
+    status: 201,
+    handler: ({ body, principal, services }) => services.register.createResource(body as z.input<typeof resourceInput>, actor(principal)),
+  },
+  {
+    method: 'GET',
+    url: '/resources/:id',
+    tag: 'resources',
+    summary: 'Show a resource',
+    handler: ({ params, services }) => services.register.getResource(params['id'] as string),
+  },
+  {
+    method: 'DELETE',
+    url: '/resources/:id',
+    tag: 'resources',
+    summary: 'Remove a resource',
+    status: 204,
+    handler: ({ params, principal, services }) => services.register.deleteResource(params['id'] as string, actor(principal)),
+  },
+  {
+    method: 'GET',
+    url: '/secrets',
+    tag: 'secrets',
+    summary: 'List secrets (metadata only: values are write-only)',
+    handler: ({ services }) => services.vault.listSecrets(),
+  },
   {
     method: 'PUT',
     url: '/secrets/:id',
@@ -123,9 +211,29 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       return meta;
     },
   },
-  { method: 'GET', url: '/secrets/:id', tag: 'secrets', summary: 'Show a secret\'s metadata', handler: ({ params, services }) => services.vault.describeSecret(params['id'] as string) },
-  { method: 'GET', url: '/grants', tag: 'grants', summary: 'List grants (Cedar policies)', handler: ({ services }) => services.register.listGrants() },
-  { method: 'POST', url: '/grants', tag: 'grants', summary: 'Add a grant; it is stored only if it validates against the Writ schema', body: grantInput, status: 201, handler: ({ body, principal, services }) => services.register.createGrant(body as z.input<typeof grantInput>, actor(principal)) },
+  {
+    method: 'GET',
+    url: '/secrets/:id',
+    tag: 'secrets',
+    summary: "Show a secret's metadata",
+    handler: ({ params, services }) => services.vault.describeSecret(params['id'] as string),
+  },
+  {
+    method: 'GET',
+    url: '/grants',
+    tag: 'grants',
+    summary: 'List grants (Cedar policies)',
+    handler: ({ services }) => services.register.listGrants(),
+  },
+  {
+    method: 'POST',
+    url: '/grants',
+    tag: 'grants',
+    summary: 'Add a grant; it is stored only if it validates against the Writ schema',
+    body: grantInput,
+    status: 201,
+    handler: ({ body, principal, services }) => services.register.createGrant(body as z.input<typeof grantInput>, actor(principal)),
+  },
   {
     method: 'POST',
     url: '/grants/validate',
@@ -134,8 +242,21 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     body: validateInput,
     handler: ({ body, services }) => services.policy.validate((body as z.output<typeof validateInput>).policy),
   },
-  { method: 'GET', url: '/grants/:id', tag: 'grants', summary: 'Show a grant', handler: ({ params, services }) => services.register.getGrant(params['id'] as string) },
-  { method: 'DELETE', url: '/grants/:id', tag: 'grants', summary: 'Remove a grant', status: 204, handler: ({ params, principal, services }) => services.register.deleteGrant(params['id'] as string, actor(principal)) },
+  {
+    method: 'GET',
+    url: '/grants/:id',
+    tag: 'grants',
+    summary: 'Show a grant',
+    handler: ({ params, services }) => services.register.getGrant(params['id'] as string),
+  },
+  {
+    method: 'DELETE',
+    url: '/grants/:id',
+    tag: 'grants',
+    summary: 'Remove a grant',
+    status: 204,
+    handler: ({ params, principal, services }) => services.register.deleteGrant(params['id'] as string, actor(principal)),
+  },
   {
     method: 'GET',
     url: '/tasks',
@@ -147,7 +268,13 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       return services.tasks.list({ agentId: q.agent, userId: q.user, status: q.status, limit: q.limit });
     },
   },
-  { method: 'GET', url: '/tasks/:id', tag: 'tasks', summary: 'Show a task', handler: ({ params, services }) => services.tasks.get(params['id'] as string) },
+  {
+    method: 'GET',
+    url: '/tasks/:id',
+    tag: 'tasks',
+    summary: 'Show a task',
+    handler: ({ params, services }) => services.tasks.get(params['id'] as string),
+  },
   {
     method: 'POST',
     url: '/tasks/:id/revoke',
@@ -155,7 +282,11 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     summary: 'Revoke a task and every descendant task',
     body: reasonInput,
     handler: ({ params, body, principal, services }) =>
-      services.tasks.end(params['id'] as string, { status: 'revoked', reason: (body as z.output<typeof reasonInput>).reason, actor: actor(principal) }),
+      services.tasks.end(params['id'] as string, {
+        status: 'revoked',
+        reason: (body as z.output<typeof reasonInput>).reason,
+        actor: actor(principal),
+      }),
   },
   {
     method: 'GET',
@@ -176,8 +307,11 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     status: 201,
     handler: async ({ body, principal, services }) => {
       const input = body as z.output<typeof revocationInput>;
-      const target = input.target as RevocationTarget;
-      if (target.type === 'task') return services.tasks.end(target.taskId, { status: 'revoked', reason: input.reason, actor: actor(principal) }).then(async () => (await services.revocations.list({ limit: 1000 })).at(-1));
+      const target = input.target;
+      if (target.type === 'task')
+        return services.tasks
+          .end(target.taskId, { status: 'revoked', reason: input.reason, actor: actor(principal) })
+          .then(async () => (await services.revocations.list({ limit: 1000 })).at(-1));
       if (target.type === 'agent') {
         await services.register.getAgent(target.agentId);
         await services.register.setAgentStatus(target.agentId, { status: 'suspended', reason: input.reason }, actor(principal));
@@ -185,7 +319,13 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       return services.revocations.revoke(target, { reason: input.reason, actor: actor(principal) });
     },
   },
-  { method: 'GET', url: '/revocations', tag: 'revocation', summary: 'List the revocation log', handler: ({ services }) => services.revocations.list({ limit: 1000 }) },
+  {
+    method: 'GET',
+    url: '/revocations',
+    tag: 'revocation',
+    summary: 'List the revocation log',
+    handler: ({ services }) => services.revocations.list({ limit: 1000 }),
+  },
   {
     method: 'GET',
     url: '/audit',

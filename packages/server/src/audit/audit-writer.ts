@@ -9,6 +9,7 @@
  * Nothing is dropped silently: a failed batch stays buffered, in order, and is retried with backoff; while the buffer
  * is past its bound or the last write failed, `healthy()` is false and enforcement points refuse calls (fail closed).
  */
+import type { Database as SqliteDatabase } from 'better-sqlite3';
 import { sql, type Kysely } from 'kysely';
 import type { Database, Dialect } from '../storage/index.js';
 import type { AuditEventsTable } from '../storage/index.js';
@@ -40,7 +41,7 @@ export interface AuditWriterOptions {
   /** Most events per transaction; larger backlogs take several. */
   maxBatch?: number;
   /** SQLite only: the raw handle (Store.sqlite); batches are then written with one cached prepared statement. */
-  sqlite?: import('better-sqlite3').Database;
+  sqlite?: SqliteDatabase;
 }
 
 interface Buffered {
@@ -207,7 +208,7 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
  * The SQLite write path: one immediate transaction per batch, the chain head read inside it, one cached prepared
  * single-row insert per event. Same rows, same chain as the Kysely path; about a tenth of its cost per event.
  */
-function sqliteBatchWriter(sqlite: import('better-sqlite3').Database): (batch: Buffered[], uncertain: boolean) => void {
+function sqliteBatchWriter(sqlite: SqliteDatabase): (batch: Buffered[], uncertain: boolean) => void {
   const head = sqlite.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
   const exists = sqlite.prepare<[string], { id: string }>('SELECT id FROM audit_events WHERE id = ?');
   const insert = sqlite.prepare(
@@ -221,7 +222,21 @@ function sqliteBatchWriter(sqlite: import('better-sqlite3').Database): (batch: B
       if (uncertain && exists.get(e.id) !== undefined) continue;
       seq += 1;
       const hash = chainHash(prev, body);
-      insert.run(seq, e.id, e.time, e.type, e.trace_id, e.task_id ?? null, e.agent_id ?? null, e.user_id ?? null, e.decision ?? null, e.reason ?? null, body, prev, hash);
+      insert.run(
+        seq,
+        e.id,
+        e.time,
+        e.type,
+        e.trace_id,
+        e.task_id ?? null,
+        e.agent_id ?? null,
+        e.user_id ?? null,
+        e.decision ?? null,
+        e.reason ?? null,
+        body,
+        prev,
+        hash,
+      );
       prev = hash;
     }
   });

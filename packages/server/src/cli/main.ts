@@ -51,27 +51,53 @@ function output(value: unknown, json: boolean, columns?: string[]): void {
 const jsonOpt = new Option('--json', 'print JSON');
 
 const agents = program.command('agents').description('the agent register (NHI inventory)');
-agents.command('list').addOption(jsonOpt).action(async (o: { json?: boolean }) => output(await client().get('/agents'), o.json === true, ['id', 'name', 'owner', 'kind', 'status']));
+agents
+  .command('list')
+  .addOption(jsonOpt)
+  .action(async (o: { json?: boolean }) =>
+    output(await client().get('/agents'), o.json === true, ['id', 'name', 'owner', 'kind', 'status']),
+  );
 agents.command('show <id>').action(async (id: string) => output(await client().get(`/agents/${enc(id)}`), true));
 agents
   .command('create <id>')
   .requiredOption('--name <name>')
   .requiredOption('--owner <owner>')
-  .requiredOption('--jwks <file>', 'file with the agent\'s public JWKS')
+  .requiredOption('--jwks <file>', "file with the agent's public JWKS")
   .option('--kind <kind>', 'agent | service_account | workload', 'agent')
   .option('--description <text>', '', '')
   .action(async (id: string, o: { name: string; owner: string; jwks: string; kind: string; description: string }) =>
-    output(await client().post('/agents', { id, name: o.name, owner: o.owner, kind: o.kind, description: o.description, jwks: JSON.parse(readFileSync(o.jwks, 'utf8')) as unknown }), true),
+    output(
+      await client().post('/agents', {
+        id,
+        name: o.name,
+        owner: o.owner,
+        kind: o.kind,
+        description: o.description,
+        jwks: JSON.parse(readFileSync(o.jwks, 'utf8')) as unknown,
+      }),
+      true,
+    ),
   );
-for (const [cmd, status] of [['suspend', 'suspended'], ['offboard', 'offboarded'], ['activate', 'active']] as const) {
+for (const [cmd, status] of [
+  ['suspend', 'suspended'],
+  ['offboard', 'offboarded'],
+  ['activate', 'active'],
+] as const) {
   agents
     .command(`${cmd} <id>`)
     .option('--reason <text>')
-    .action(async (id: string, o: { reason?: string }) => output(await client().post(`/agents/${enc(id)}/status`, { status, ...(o.reason !== undefined ? { reason: o.reason } : {}) }), true));
+    .action(async (id: string, o: { reason?: string }) =>
+      output(await client().post(`/agents/${enc(id)}/status`, { status, ...(o.reason !== undefined ? { reason: o.reason } : {}) }), true),
+    );
 }
 
 const resources = program.command('resources').description('upstreams reached through the gateway');
-resources.command('list').addOption(jsonOpt).action(async (o: { json?: boolean }) => output(await client().get('/resources'), o.json === true, ['id', 'kind', 'baseUrl', 'secretId']));
+resources
+  .command('list')
+  .addOption(jsonOpt)
+  .action(async (o: { json?: boolean }) =>
+    output(await client().get('/resources'), o.json === true, ['id', 'kind', 'baseUrl', 'secretId']),
+  );
 resources
   .command('create <id>')
   .requiredOption('--base-url <url>')
@@ -79,11 +105,25 @@ resources
   .option('--inject <rule>', 'bearer | basic:<username> | header:<Name>[:<prefix>] | query:<name>')
   .option('--description <text>', '', '')
   .action(async (id: string, o: { baseUrl: string; secret?: string; inject?: string; description: string }) =>
-    output(await client().post('/resources', { id, baseUrl: o.baseUrl, description: o.description, ...(o.secret !== undefined ? { secretId: o.secret } : {}), ...(o.inject !== undefined ? { inject: parseInject(o.inject) } : {}) }), true),
+    output(
+      await client().post('/resources', {
+        id,
+        baseUrl: o.baseUrl,
+        description: o.description,
+        ...(o.secret !== undefined ? { secretId: o.secret } : {}),
+        ...(o.inject !== undefined ? { inject: parseInject(o.inject) } : {}),
+      }),
+      true,
+    ),
   );
 
 const secrets = program.command('secrets').description('the vault (write-only: values are never shown)');
-secrets.command('list').addOption(jsonOpt).action(async (o: { json?: boolean }) => output(await client().get('/secrets'), o.json === true, ['id', 'current_version', 'description']));
+secrets
+  .command('list')
+  .addOption(jsonOpt)
+  .action(async (o: { json?: boolean }) =>
+    output(await client().get('/secrets'), o.json === true, ['id', 'current_version', 'description']),
+  );
 secrets
   .command('put <id>')
   .description('store a new version; the value is read from standard input so it stays out of shell history')
@@ -94,13 +134,20 @@ secrets
   });
 
 const grants = program.command('grants').description('Cedar grants');
-grants.command('list').addOption(jsonOpt).action(async (o: { json?: boolean }) => output(await client().get('/grants'), o.json === true, ['id', 'enabled', 'description']));
+grants
+  .command('list')
+  .addOption(jsonOpt)
+  .action(async (o: { json?: boolean }) => output(await client().get('/grants'), o.json === true, ['id', 'enabled', 'description']));
 grants
   .command('create <id>')
   .requiredOption('--policy <file>', 'Cedar policy file')
   .option('--description <text>', '', '')
-  .action(async (id: string, o: { policy: string; description: string }) => output(await client().post('/grants', { id, description: o.description, policy: readFileSync(o.policy, 'utf8') }), true));
-grants.command('validate <file>').action(async (file: string) => output(await client().post('/grants/validate', { policy: readFileSync(file, 'utf8') }), true));
+  .action(async (id: string, o: { policy: string; description: string }) =>
+    output(await client().post('/grants', { id, description: o.description, policy: readFileSync(o.policy, 'utf8') }), true),
+  );
+grants
+  .command('validate <file>')
+  .action(async (file: string) => output(await client().post('/grants/validate', { policy: readFileSync(file, 'utf8') }), true));
 grants.command('delete <id>').action(async (id: string) => client().delete(`/grants/${enc(id)}`));
 
 const tasks = program.command('tasks').description('tasks and their tokens');
@@ -111,10 +158,20 @@ tasks
   .option('--status <status>')
   .addOption(jsonOpt)
   .action(async (o: { agent?: string; user?: string; status?: string; json?: boolean }) =>
-    output(await client().get(`/tasks${qs({ agent: o.agent, user: o.user, status: o.status })}`), o.json === true, ['id', 'agentId', 'userId', 'resourceId', 'status', 'purpose']),
+    output(await client().get(`/tasks${qs({ agent: o.agent, user: o.user, status: o.status })}`), o.json === true, [
+      'id',
+      'agentId',
+      'userId',
+      'resourceId',
+      'status',
+      'purpose',
+    ]),
   );
 tasks.command('show <id>').action(async (id: string) => output(await client().get(`/tasks/${enc(id)}`), true));
-tasks.command('revoke <id>').requiredOption('--reason <text>').action(async (id: string, o: { reason: string }) => output(await client().post(`/tasks/${enc(id)}/revoke`, { reason: o.reason }), true));
+tasks
+  .command('revoke <id>')
+  .requiredOption('--reason <text>')
+  .action(async (id: string, o: { reason: string }) => output(await client().post(`/tasks/${enc(id)}/revoke`, { reason: o.reason }), true));
 
 const revoke = program.command('revoke').description('stop a credential, a task subtree, an agent, a user, a DPoP key, or everything');
 const revokeTargets: Array<[string, string, (v: string) => Record<string, string>]> = [
@@ -129,14 +186,18 @@ for (const [spec, desc, target] of revokeTargets) {
     .command(spec)
     .description(desc)
     .requiredOption('--reason <text>')
-    .action(async (value: string, o: { reason: string }) => output(await client().post('/revocations', { target: target(value), reason: o.reason }), true));
+    .action(async (value: string, o: { reason: string }) =>
+      output(await client().post('/revocations', { target: target(value), reason: o.reason }), true),
+    );
 }
 revoke
   .command('all')
   .description('every token issued until now')
   .requiredOption('--reason <text>')
   .requiredOption('--yes', 'confirm')
-  .action(async (o: { reason: string }) => output(await client().post('/revocations', { target: { type: 'all' }, reason: o.reason }), true));
+  .action(async (o: { reason: string }) =>
+    output(await client().post('/revocations', { target: { type: 'all' }, reason: o.reason }), true),
+  );
 
 const audit = program.command('audit').description('the tamper-evident audit log');
 audit
@@ -150,10 +211,24 @@ audit
   .option('--until <time>', 'ISO time or epoch ms')
   .option('--limit <n>', '', '100')
   .addOption(jsonOpt)
-  .action(async (o: { task?: string; agent?: string; user?: string; trace?: string; type?: string; since?: string; until?: string; limit: string; json?: boolean }) => {
-    const events = await client().get(`/audit${qs({ task: o.task, agent: o.agent, user: o.user, trace: o.trace, type: o.type, since: time(o.since), until: time(o.until), limit: o.limit })}`);
-    output(events, o.json === true, ['seq', 'time', 'type', 'decision', 'reason', 'agent_id', 'task_id', 'action']);
-  });
+  .action(
+    async (o: {
+      task?: string;
+      agent?: string;
+      user?: string;
+      trace?: string;
+      type?: string;
+      since?: string;
+      until?: string;
+      limit: string;
+      json?: boolean;
+    }) => {
+      const events = await client().get(
+        `/audit${qs({ task: o.task, agent: o.agent, user: o.user, trace: o.trace, type: o.type, since: time(o.since), until: time(o.until), limit: o.limit })}`,
+      );
+      output(events, o.json === true, ['seq', 'time', 'type', 'decision', 'reason', 'agent_id', 'task_id', 'action']);
+    },
+  );
 audit
   .command('verify')
   .description('verify the hash chain; reports the first altered, inserted or removed event')
@@ -164,7 +239,7 @@ audit
   });
 audit
   .command('chain <taskId>')
-  .description('print a task\'s chain: user → agent → calls, with decisions')
+  .description("print a task's chain: user → agent → calls, with decisions")
   .action(async (taskId: string) => printAuditChain(await client().get(`/tasks/${enc(taskId)}/audit`)));
 
 function parsePort(v: string): number {

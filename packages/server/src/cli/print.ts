@@ -62,7 +62,11 @@ export function printAuditChain(input: unknown, out: (line: string) => void = co
 }
 
 function normalizeEvents(input: unknown): ChainEvent[] {
-  const raw = Array.isArray(input) ? input : Array.isArray((input as { events?: unknown })?.events) ? (input as { events: unknown[] }).events : [];
+  const raw = Array.isArray(input)
+    ? input
+    : Array.isArray((input as { events?: unknown })?.events)
+      ? (input as { events: unknown[] }).events
+      : [];
   return raw.map((e) => {
     const r = e as ChainEvent & { body?: string };
     if (typeof r.body === 'string' && r.actor_chain === undefined) {

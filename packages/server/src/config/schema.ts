@@ -17,7 +17,11 @@ export const configSchema = z.strictObject({
       /** The externally visible base URL: Writ's issuer identifier and the base of every resource URI. Defaults to http://{host}:{port}. */
       publicUrl: url.optional(),
       /** Largest request body the gateway forwards, in bytes. */
-      maxBodyBytes: z.number().int().positive().default(10 * 1024 * 1024),
+      maxBodyBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(10 * 1024 * 1024),
       /** Upstream response timeout in milliseconds. */
       upstreamTimeoutMs: z.number().int().positive().default(30_000),
     })
@@ -25,7 +29,10 @@ export const configSchema = z.strictObject({
   storage: z
     .strictObject({
       /** PostgreSQL connection URL; when absent Writ uses the embedded SQLite file. */
-      databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// URL').optional(),
+      databaseUrl: z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// URL')
+        .optional(),
       /** SQLite database file (embedded default). */
       sqlitePath: z.string().min(1).default('.writ/writ.db'),
     })

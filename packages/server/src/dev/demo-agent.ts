@@ -24,7 +24,12 @@ async function main(): Promise<void> {
   const input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as DemoInput;
   const clientKey = await importJWK(input.clientKeyJwk, 'ES256');
   if (clientKey instanceof Uint8Array) throw new TypeError('the agent key must be an asymmetric private key');
-  const agent = new WritAgent({ issuer: input.issuer, agentId: input.agentId, clientKey, ...(input.clientKeyJwk.kid !== undefined ? { clientKid: input.clientKeyJwk.kid } : {}) });
+  const agent = new WritAgent({
+    issuer: input.issuer,
+    agentId: input.agentId,
+    clientKey,
+    ...(input.clientKeyJwk.kid !== undefined ? { clientKid: input.clientKeyJwk.kid } : {}),
+  });
 
   const requested: AuthorizationDetail[] = [{ type: 'http', actions: ['GET'], paths: ['/v1/projects', '/v1/projects/*'] }];
   say(`asks Writ for a task token for alice: ${JSON.stringify(requested)}`);
@@ -33,7 +38,7 @@ async function main(): Promise<void> {
     subjectTokenType: TOKEN_TYPE.idToken,
     resource: input.resource,
     authorizationDetails: requested,
-    purpose: 'list alice\'s projects',
+    purpose: "list alice's projects",
   });
   say(`got task ${task.id}: a DPoP-bound token (${task.token.length} chars), valid until ${new Date(task.expiresAt * 1000).toISOString()}`);
   say(`granted: ${JSON.stringify(task.authorizationDetails)}`);
@@ -51,7 +56,7 @@ async function main(): Promise<void> {
   say('now tries something the task was not authorized for:');
   results['delete'] = await call('DELETE', '/v1/projects/1');
   results['admin'] = await call('GET', '/v1/admin/users');
-  say('it never held demo-api\'s API key: only its own key, its DPoP key and the task token.');
+  say("it never held demo-api's API key: only its own key, its DPoP key and the task token.");
   await task.complete();
   say(`completed task ${task.id}; the very next call with the same token:`);
   results['afterComplete'] = await call('GET', '/v1/projects');

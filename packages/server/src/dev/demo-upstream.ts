@@ -21,7 +21,12 @@ export interface UpstreamObservation {
   traceparent: string | undefined;
 }
 
-export async function startDemoUpstream(opts: { apiKey: string; host?: string; port?: number; onRequest?: (o: UpstreamObservation) => void }): Promise<DemoUpstream> {
+export async function startDemoUpstream(opts: {
+  apiKey: string;
+  host?: string;
+  port?: number;
+  onRequest?: (o: UpstreamObservation) => void;
+}): Promise<DemoUpstream> {
   const expected = createHash('sha256').update(`Bearer ${opts.apiKey}`).digest();
   const projects = [
     { id: '1', name: 'apollo', owner: 'alice' },
@@ -32,7 +37,13 @@ export async function startDemoUpstream(opts: { apiKey: string; host?: string; p
     const authenticated = timingSafeEqual(createHash('sha256').update(auth).digest(), expected);
     const sawAgentCredentials = req.headers.dpop !== undefined || auth.startsWith('DPoP ');
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    opts.onRequest?.({ method: req.method ?? 'GET', path, authenticated, sawAgentCredentials, traceparent: typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined });
+    opts.onRequest?.({
+      method: req.method ?? 'GET',
+      path,
+      authenticated,
+      sawAgentCredentials,
+      traceparent: typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined,
+    });
     const send = (status: number, body: unknown): void => {
       const json = JSON.stringify(body);
       res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });

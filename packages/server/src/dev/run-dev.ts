@@ -35,7 +35,11 @@ export interface DevHandle {
   close(): Promise<void>;
 }
 
-const GRANT = (agentId: string, resourceId: string, userId: string): string => `// The demo grant: ${agentId} may read alice's projects on ${resourceId} — and nothing else.
+const GRANT = (
+  agentId: string,
+  resourceId: string,
+  userId: string,
+): string => `// The demo grant: ${agentId} may read alice's projects on ${resourceId} — and nothing else.
 permit (
   principal == Writ::Agent::"${agentId}",
   action == Writ::Action::"http",
@@ -55,7 +59,10 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
   const dbPath = join(opts.dataDir, 'dev.db');
   if (!opts.keepData) for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbPath}${suffix}`, { force: true });
   const kek = secretFile(join(opts.dataDir, 'dev-kek'), () => randomBytes(32).toString('base64'));
-  const adminToken = process.env['WRIT_ADMIN_TOKEN'] !== undefined && process.env['WRIT_ADMIN_TOKEN'] !== '' ? process.env['WRIT_ADMIN_TOKEN'] : `writ_dev_${randomBytes(24).toString('base64url')}`;
+  const adminToken =
+    process.env['WRIT_ADMIN_TOKEN'] !== undefined && process.env['WRIT_ADMIN_TOKEN'] !== ''
+      ? process.env['WRIT_ADMIN_TOKEN']
+      : `writ_dev_${randomBytes(24).toString('base64url')}`;
 
   out('Writ dev — embedded default: one process, SQLite, loopback only.');
   const idp = await startDevIdentityProvider({ host: '127.0.0.1', port: port === 0 ? 0 : port + 1 });
@@ -64,13 +71,21 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
     apiKey: upstreamKey,
     port: port === 0 ? 0 : port + 2,
     onRequest: (o) =>
-      out(`  upstream › ${o.method} ${o.path}: API key ${o.authenticated ? 'valid (injected by Writ)' : 'MISSING'}; agent credentials seen: ${o.sawAgentCredentials ? 'YES (bug!)' : 'none'}; traceparent ${o.traceparent ?? '-'}`),
+      out(
+        `  upstream › ${o.method} ${o.path}: API key ${o.authenticated ? 'valid (injected by Writ)' : 'MISSING'}; agent credentials seen: ${o.sawAgentCredentials ? 'YES (bug!)' : 'none'}; traceparent ${o.traceparent ?? '-'}`,
+      ),
   });
   const config = loadConfig({
     // The demo runs on the embedded default: no writ.yaml, no database URL from the environment.
     file: null,
     env: { ...process.env, WRIT_ADMIN_TOKEN: adminToken, WRIT_KEK: kek, WRIT_DATABASE_URL: '' },
-    overrides: { 'server.host': '127.0.0.1', 'server.port': port, 'storage.sqlitePath': dbPath, 'storage.databaseUrl': undefined, 'log.level': process.env['WRIT_LOG_LEVEL'] ?? 'warn' },
+    overrides: {
+      'server.host': '127.0.0.1',
+      'server.port': port,
+      'storage.sqlitePath': dbPath,
+      'storage.databaseUrl': undefined,
+      'log.level': process.env['WRIT_LOG_LEVEL'] ?? 'warn',
+    },
   });
   const logger = createLogger({ level: config.log.level });
   const writ = await startWritServer({ config, logger });
@@ -91,10 +106,35 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
   const userId = 'dev:alice';
   await ignoreConflict(admin.post('/identity-providers', { id: 'dev', issuer: idp.issuer, discovery: true, audience: idp.audience }));
   await admin.put('/secrets/demo-api-key', { value: upstreamKey, description: 'API key of the demo upstream' });
-  await ignoreConflict(admin.post('/resources', { id: resourceId, baseUrl: upstream.url, secretId: 'demo-api-key', inject: { mode: 'bearer' }, description: 'demo projects API' }));
-  await ignoreConflict(admin.post('/agents', { id: agentId, name: 'Demo agent', owner: 'alice@example.com', kind: 'agent', jwks: { keys: [agentKey.publicJwk] }, description: 'the scripted demo agent' }));
-  await ignoreConflict(admin.post('/grants', { id: 'demo-read-projects', description: 'demo-agent may read alice\'s projects', policy: GRANT(agentId, resourceId, userId) }));
-  out('seeded: identity provider "dev", secret "demo-api-key" (write-only), resource "demo-api", agent "demo-agent", grant "demo-read-projects"');
+  await ignoreConflict(
+    admin.post('/resources', {
+      id: resourceId,
+      baseUrl: upstream.url,
+      secretId: 'demo-api-key',
+      inject: { mode: 'bearer' },
+      description: 'demo projects API',
+    }),
+  );
+  await ignoreConflict(
+    admin.post('/agents', {
+      id: agentId,
+      name: 'Demo agent',
+      owner: 'alice@example.com',
+      kind: 'agent',
+      jwks: { keys: [agentKey.publicJwk] },
+      description: 'the scripted demo agent',
+    }),
+  );
+  await ignoreConflict(
+    admin.post('/grants', {
+      id: 'demo-read-projects',
+      description: "demo-agent may read alice's projects",
+      policy: GRANT(agentId, resourceId, userId),
+    }),
+  );
+  out(
+    'seeded: identity provider "dev", secret "demo-api-key" (write-only), resource "demo-api", agent "demo-agent", grant "demo-read-projects"',
+  );
 
   let demoOk: boolean | undefined;
   if (opts.demo) {
@@ -103,7 +143,16 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
     const login = await idp.loginAs('alice', alice?.password);
     out(`  alice › got an ID token from ${idp.issuer} (aud ${idp.audience}); she hands it to the agent`);
     step(2, 'the demo agent (its own process) works for alice through Writ');
-    const result = await runDemoAgent({ issuer: writ.publicUrl, agentId, clientKeyJwk: agentKey.privateJwk, subjectToken: login.idToken, resource: `${writ.publicUrl}/r/${resourceId}` }, out);
+    const result = await runDemoAgent(
+      {
+        issuer: writ.publicUrl,
+        agentId,
+        clientKeyJwk: agentKey.privateJwk,
+        subjectToken: login.idToken,
+        resource: `${writ.publicUrl}/r/${resourceId}`,
+      },
+      out,
+    );
     if (result === undefined) {
       demoOk = false;
       out('\nthe demo agent failed (see above)');
@@ -112,10 +161,19 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
       const chain = await admin.get(`/tasks/${encodeURIComponent(result.taskId)}/audit`);
       printAuditChain(chain, out);
       const verify = await admin.get<{ ok: boolean; count?: number; firstBadSeq?: number; problem?: string }>('/audit/verify');
-      out(verify.ok ? `\n  audit › hash chain verified: ${verify.count ?? '?'} events, untampered` : `\n  audit › CHAIN BROKEN at event ${verify.firstBadSeq ?? '?'}: ${verify.problem ?? ''}`);
+      out(
+        verify.ok
+          ? `\n  audit › hash chain verified: ${verify.count ?? '?'} events, untampered`
+          : `\n  audit › CHAIN BROKEN at event ${verify.firstBadSeq ?? '?'}: ${verify.problem ?? ''}`,
+      );
       const r = result.results;
-      demoOk = verify.ok && r['list'] === 200 && r['read'] === 200 && r['delete'] === 403 && r['admin'] === 403 && r['afterComplete'] === 401;
-      out(demoOk ? '\nDemo complete: allowed, refused, completed, refused again — and every step is on the record.' : '\nDemo finished with unexpected results (see above).');
+      demoOk =
+        verify.ok && r['list'] === 200 && r['read'] === 200 && r['delete'] === 403 && r['admin'] === 403 && r['afterComplete'] === 401;
+      out(
+        demoOk
+          ? '\nDemo complete: allowed, refused, completed, refused again — and every step is on the record.'
+          : '\nDemo finished with unexpected results (see above).',
+      );
     }
   }
 
@@ -144,7 +202,10 @@ Press Ctrl-C to stop.`);
   return handle;
 }
 
-async function runDemoAgent(input: Record<string, unknown>, out: (line: string) => void): Promise<{ taskId: string; results: Record<string, number> } | undefined> {
+async function runDemoAgent(
+  input: Record<string, unknown>,
+  out: (line: string) => void,
+): Promise<{ taskId: string; results: Record<string, number> } | undefined> {
   const script = fileURLToPath(new URL('./demo-agent.js', import.meta.url));
   const child = spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin.end(JSON.stringify(input));

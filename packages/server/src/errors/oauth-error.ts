@@ -27,7 +27,11 @@ export class OAuthError extends Error {
   readonly status: number;
   /** Extra response headers (`DPoP-Nonce`, `WWW-Authenticate`). */
   readonly headers: Record<string, string>;
-  constructor(error: OAuthTokenErrorCode, description: string, opts: { detail?: string; headers?: Record<string, string>; status?: number } = {}) {
+  constructor(
+    error: OAuthTokenErrorCode,
+    description: string,
+    opts: { detail?: string; headers?: Record<string, string>; status?: number } = {},
+  ) {
     super(`${error}: ${description}`);
     this.name = 'OAuthError';
     this.error = error;

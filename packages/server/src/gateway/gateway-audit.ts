@@ -24,7 +24,14 @@ export interface CallAuditEvent {
 
 export interface GatewayAudit {
   call(
-    state: { trace: TraceContext; started: number; resourceId: string | undefined; method: string; path: string | undefined; claims: TaskTokenClaims | undefined },
+    state: {
+      trace: TraceContext;
+      started: number;
+      resourceId: string | undefined;
+      method: string;
+      path: string | undefined;
+      claims: TaskTokenClaims | undefined;
+    },
     outcome: { decision: 'allow' | 'deny'; reason: string; status: number; grants: string[]; detail?: string },
   ): void;
 }
@@ -52,7 +59,12 @@ export function createGatewayAudit(sink: { record(e: CallAuditEvent): void }): G
         action: `${state.method} ${state.path ?? '(unparsed)'}`,
         decision: outcome.decision,
         reason: outcome.reason,
-        data: { status: outcome.status, duration_ms: Date.now() - state.started, ...(outcome.grants.length > 0 ? { grants: outcome.grants } : {}), ...(c !== undefined ? { jti: c.jti } : {}) },
+        data: {
+          status: outcome.status,
+          duration_ms: Date.now() - state.started,
+          ...(outcome.grants.length > 0 ? { grants: outcome.grants } : {}),
+          ...(c !== undefined ? { jti: c.jti } : {}),
+        },
         ...(state.resourceId !== undefined ? { resource: state.resourceId } : {}),
         ...(outcome.detail !== undefined && outcome.detail !== '' ? { detail: outcome.detail.slice(0, 2000) } : {}),
         ...(c !== undefined ? { task_id: c.task_id, agent_id: c.client_id, user_id: c.sub, actor_chain: actorChain(c) } : {}),

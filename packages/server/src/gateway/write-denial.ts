@@ -6,7 +6,11 @@
 import type { ServerResponse } from 'node:http';
 import { ERROR_CODES, type DenialBody, type ErrorCode } from '@writ/protocol';
 
-export function writeDenial(res: ServerResponse, code: ErrorCode, opts: { algs: readonly string[]; resourceMetadata?: string | undefined }): void {
+export function writeDenial(
+  res: ServerResponse,
+  code: ErrorCode,
+  opts: { algs: readonly string[]; resourceMetadata?: string | undefined },
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -25,7 +29,8 @@ export function writeDenial(res: ServerResponse, code: ErrorCode, opts: { algs: 
     'content-length': String(Buffer.byteLength(json)),
     'cache-control': 'no-store',
   };
-  if (info.status === 401 || info.status === 403 || (info.status === 400 && info.challenge !== null)) headers['www-authenticate'] = `DPoP ${params.join(', ')}`;
+  if (info.status === 401 || info.status === 403 || (info.status === 400 && info.challenge !== null))
+    headers['www-authenticate'] = `DPoP ${params.join(', ')}`;
   res.writeHead(info.status, headers);
   res.end(json);
 }

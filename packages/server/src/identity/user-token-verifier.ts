@@ -50,7 +50,10 @@ export function createUserTokenVerifier(opts: {
       entry = (async () => {
         let uri = p.jwksUri;
         if (p.discovery) {
-          const res = await doFetch(`${p.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(5000) });
+          const res = await doFetch(`${p.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, {
+            headers: { accept: 'application/json' },
+            signal: AbortSignal.timeout(5000),
+          });
           if (!res.ok) throw new Error(`discovery failed: HTTP ${res.status}`);
           const meta = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
           // OIDC Discovery §4.3: the document's issuer must be exactly the configured one.
@@ -101,9 +104,12 @@ export function createUserTokenVerifier(opts: {
           ...(opts.now !== undefined ? { currentDate: new Date(opts.now()) } : {}),
         }));
       } catch (err) {
-        return fail(err instanceof joseErrors.JOSEError ? `${err.code}: ${err.message}` : `provider keys unavailable: ${(err as Error).message}`);
+        return fail(
+          err instanceof joseErrors.JOSEError ? `${err.code}: ${err.message}` : `provider keys unavailable: ${(err as Error).message}`,
+        );
       }
-      if (typeof payload.iat === 'number' && payload.iat > (opts.now?.() ?? Date.now()) / 1000 + (opts.clockSkewSeconds ?? 5)) return fail('iat in the future');
+      if (typeof payload.iat === 'number' && payload.iat > (opts.now?.() ?? Date.now()) / 1000 + (opts.clockSkewSeconds ?? 5))
+        return fail('iat in the future');
       const sub = payload.sub as string;
       return { userId: `${provider.id}:${sub}`, providerId: provider.id, sub, issuer: provider.issuer, claims: payload };
     },

@@ -36,7 +36,13 @@ export function traceFrom(header: string | string[] | undefined): TraceContext {
   if (m !== null && !/^0+$/.test(m[1] as string) && !/^0+$/.test(m[2] as string)) {
     const traceId = m[1] as string;
     const flags = m[3] as string;
-    return { traceId, spanId, parentSpanId: m[2], sampled: (parseInt(flags, 16) & 1) === 1, traceparent: `00-${traceId}-${spanId}-${flags}` };
+    return {
+      traceId,
+      spanId,
+      parentSpanId: m[2],
+      sampled: (parseInt(flags, 16) & 1) === 1,
+      traceparent: `00-${traceId}-${spanId}-${flags}`,
+    };
   }
   const traceId = timeOrderedTraceId();
   return { traceId, spanId, parentSpanId: undefined, sampled: true, traceparent: `00-${traceId}-${spanId}-01` };

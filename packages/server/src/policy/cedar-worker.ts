@@ -16,7 +16,10 @@ const schemaOk = cedar.preparseSchema(SCHEMA_ID, WRIT_CEDAR_SCHEMA);
 if (schemaOk.type !== 'success') throw new Error(`Writ Cedar schema does not parse: ${JSON.stringify(schemaOk.errors)}`);
 cedar.preparsePolicySet(POLICY_SET_ID, { staticPolicies: {} });
 
-function describe(e: { message: string; help?: string | null; sourceLocations?: Array<{ start: number; end: number }> }, text?: string): string {
+function describe(
+  e: { message: string; help?: string | null; sourceLocations?: Array<{ start: number; end: number }> },
+  text?: string,
+): string {
   const loc = e.sourceLocations?.[0];
   let where = '';
   if (loc !== undefined && text !== undefined) {
@@ -44,7 +47,10 @@ function validateText(text: string): ValidationResult {
   const v = cedar.validate({ schema: WRIT_CEDAR_SCHEMA, policies: { staticPolicies: parts }, validationSettings: { mode: 'strict' } });
   if (v.type !== 'success') return { ok: false, errors: v.errors.map((e) => describe(e)) };
   if (v.validationErrors.length > 0) {
-    return { ok: false, errors: v.validationErrors.map((e) => `policy ${Number(e.policyId.split('.').pop()) + 1}: ${describe(e.error, parts[e.policyId])}`) };
+    return {
+      ok: false,
+      errors: v.validationErrors.map((e) => `policy ${Number(e.policyId.split('.').pop()) + 1}: ${describe(e.error, parts[e.policyId])}`),
+    };
   }
   return { ok: true, policyCount: count };
 }
@@ -77,8 +83,8 @@ function authorize(req: CedarRequest): Decision {
     principal: req.principal,
     action: req.action,
     resource: req.resource,
-    context: req.context as cedar.Context,
-    entities: req.entities as unknown as cedar.Entities,
+    context: req.context,
+    entities: req.entities,
     preparsedPolicySetId: POLICY_SET_ID,
     preparsedSchemaName: SCHEMA_ID,
     validateRequest: true,

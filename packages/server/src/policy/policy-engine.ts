@@ -50,8 +50,8 @@ export function createPolicyEngine(opts: { workerUrl?: URL } = {}): PolicyEngine
         return;
       }
       const id = nextId++;
-      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      worker.postMessage({ ...body, id } as WorkerRequest);
+      pending.set(id, { resolve: resolve, reject });
+      worker.postMessage({ ...body, id });
     });
 
   const start = (): void => {

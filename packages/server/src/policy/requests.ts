@@ -33,7 +33,15 @@ function entity(uid: EntityRef, attrs: Record<string, CedarValue>): CedarEntity 
   return { uid, attrs, parents: [] };
 }
 
-export function httpRequest(input: { agent: AgentAttrs; user: UserAttrs; resource: ResourceAttrs; method: string; path: string; purpose: string; depth: number }): CedarRequest {
+export function httpRequest(input: {
+  agent: AgentAttrs;
+  user: UserAttrs;
+  resource: ResourceAttrs;
+  method: string;
+  path: string;
+  purpose: string;
+  depth: number;
+}): CedarRequest {
   const user = userUid(input.user.idp, input.user.sub);
   return {
     principal: agentUid(input.agent.id),
@@ -41,7 +49,12 @@ export function httpRequest(input: { agent: AgentAttrs; user: UserAttrs; resourc
     resource: resourceUid(input.resource.id),
     context: { user: { __entity: user }, method: input.method, path: input.path, purpose: input.purpose, depth: input.depth },
     entities: [
-      entity(agentUid(input.agent.id), { name: input.agent.name, owner: input.agent.owner, kind: input.agent.kind, status: input.agent.status }),
+      entity(agentUid(input.agent.id), {
+        name: input.agent.name,
+        owner: input.agent.owner,
+        kind: input.agent.kind,
+        status: input.agent.status,
+      }),
       entity(resourceUid(input.resource.id), { kind: input.resource.kind, name: input.resource.name }),
       entity(user, { idp: input.user.idp, sub: input.user.sub, ...(input.user.email !== undefined ? { email: input.user.email } : {}) }),
     ],

@@ -38,6 +38,4 @@ export type WorkerRequest =
   | { id: number; op: 'load'; grants: { id: string; text: string }[] }
   | { id: number; op: 'authorize'; requests: CedarRequest[] };
 
-export type WorkerResponse =
-  | { id: number; ok: true; result: unknown }
-  | { id: number; ok: false; error: string };
+export type WorkerResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };

@@ -43,9 +43,23 @@ export const identityProviderInput = z
 export type IdentityProviderInput = z.input<typeof identityProviderInput>;
 
 export const injectionInput = z.discriminatedUnion('mode', [
-  z.strictObject({ mode: z.literal('header'), name: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'an HTTP header name'), prefix: z.string().max(100).regex(/^[^\r\n]*$/).optional() }),
+  z.strictObject({
+    mode: z.literal('header'),
+    name: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'an HTTP header name'),
+    prefix: z
+      .string()
+      .max(100)
+      .regex(/^[^\r\n]*$/)
+      .optional(),
+  }),
   z.strictObject({ mode: z.literal('bearer') }),
-  z.strictObject({ mode: z.literal('basic'), username: z.string().max(200).regex(/^[^:\r\n]*$/, 'no ":" or line breaks') }),
+  z.strictObject({
+    mode: z.literal('basic'),
+    username: z
+      .string()
+      .max(200)
+      .regex(/^[^:\r\n]*$/, 'no ":" or line breaks'),
+  }),
   z.strictObject({ mode: z.literal('query'), name: z.string().min(1).max(100) }),
 ]);
 
@@ -53,9 +67,7 @@ export const resourceInput = z
   .strictObject({
     id: registerId,
     kind: z.literal('http').default('http'),
-    baseUrl: z
-      .url({ protocol: /^https?$/ })
-      .refine((u) => !u.includes('?') && !u.includes('#'), 'no query or fragment'),
+    baseUrl: z.url({ protocol: /^https?$/ }).refine((u) => !u.includes('?') && !u.includes('#'), 'no query or fragment'),
     secretId: registerId.optional(),
     inject: injectionInput.optional(),
     description: z.string().max(2000).default(''),

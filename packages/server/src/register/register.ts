@@ -107,16 +107,31 @@ export class Register {
       try {
         await importJWK(key as Parameters<typeof importJWK>[0], typeof key.alg === 'string' ? key.alg : defaultAlg(key.kty));
       } catch (err) {
-        throw new AdminError('ERR_ADMIN_INVALID_REQUEST', `jwks: key ${key.kid ?? ''} is not a usable public key: ${(err as Error).message}`);
+        throw new AdminError(
+          'ERR_ADMIN_INVALID_REQUEST',
+          `jwks: key ${key.kid ?? ''} is not a usable public key: ${(err as Error).message}`,
+        );
       }
     }
     const now = this.#now();
-    await this.#insert(() =>
-      this.#db
-        .insertInto('agents')
-        .values({ id: a.id, name: a.name, owner: a.owner, kind: a.kind, status: 'active', jwks: JSON.stringify(a.jwks), description: a.description, created_at: now, updated_at: now })
-        .execute(),
-    `agent ${a.id} already exists`);
+    await this.#insert(
+      () =>
+        this.#db
+          .insertInto('agents')
+          .values({
+            id: a.id,
+            name: a.name,
+            owner: a.owner,
+            kind: a.kind,
+            status: 'active',
+            jwks: JSON.stringify(a.jwks),
+            description: a.description,
+            created_at: now,
+            updated_at: now,
+          })
+          .execute(),
+      `agent ${a.id} already exists`,
+    );
     this.#changed({ kind: 'agent', id: a.id }, actor, 'agent.created', { owner: a.owner, kind: a.kind });
     return this.getAgent(a.id);
   }
@@ -139,7 +154,11 @@ export class Register {
 
   async setAgentStatus(id: string, input: unknown, actor: string): Promise<Agent> {
     const s = parse(agentStatusInput, input);
-    const res = await this.#db.updateTable('agents').set({ status: s.status, updated_at: this.#now() }).where('id', '=', id).executeTakeFirst();
+    const res = await this.#db
+      .updateTable('agents')
+      .set({ status: s.status, updated_at: this.#now() })
+      .where('id', '=', id)
+      .executeTakeFirst();
     if (res.numUpdatedRows === 0n) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no agent ${id}`);
     this.#changed({ kind: 'agent', id }, actor, 'agent.status', { status: s.status, reason: s.reason ?? '' });
     return this.getAgent(id);
@@ -150,12 +169,22 @@ export class Register {
   async createIdentityProvider(input: IdentityProviderInput, actor: string): Promise<IdentityProvider> {
     const p = parse(identityProviderInput, input);
     const now = this.#now();
-    await this.#insert(() =>
-      this.#db
-        .insertInto('identity_providers')
-        .values({ id: p.id, issuer: p.issuer, jwks_uri: p.jwksUri ?? null, discovery: p.discovery ? 1 : 0, audience: p.audience, created_at: now, updated_at: now })
-        .execute(),
-    `identity provider ${p.id} or issuer ${p.issuer} already exists`);
+    await this.#insert(
+      () =>
+        this.#db
+          .insertInto('identity_providers')
+          .values({
+            id: p.id,
+            issuer: p.issuer,
+            jwks_uri: p.jwksUri ?? null,
+            discovery: p.discovery ? 1 : 0,
+            audience: p.audience,
+            created_at: now,
+            updated_at: now,
+          })
+          .execute(),
+      `identity provider ${p.id} or issuer ${p.issuer} already exists`,
+    );
     this.#changed({ kind: 'identity_provider', id: p.id }, actor, 'identity_provider.created', { issuer: p.issuer });
     return this.getIdentityProvider(p.id);
   }
@@ -183,12 +212,23 @@ export class Register {
     const r = parse(resourceInput, input);
     if (r.secretId !== undefined) await this.#requireSecret(r.secretId);
     const now = this.#now();
-    await this.#insert(() =>
-      this.#db
-        .insertInto('resources')
-        .values({ id: r.id, kind: r.kind, base_url: r.baseUrl.replace(/\/+$/, ''), secret_id: r.secretId ?? null, inject: r.inject === undefined ? null : JSON.stringify(r.inject), description: r.description, created_at: now, updated_at: now })
-        .execute(),
-    `resource ${r.id} already exists`);
+    await this.#insert(
+      () =>
+        this.#db
+          .insertInto('resources')
+          .values({
+            id: r.id,
+            kind: r.kind,
+            base_url: r.baseUrl.replace(/\/+$/, ''),
+            secret_id: r.secretId ?? null,
+            inject: r.inject === undefined ? null : JSON.stringify(r.inject),
+            description: r.description,
+            created_at: now,
+            updated_at: now,
+          })
+          .execute(),
+      `resource ${r.id} already exists`,
+    );
     this.#changed({ kind: 'resource', id: r.id }, actor, 'resource.created', { baseUrl: r.baseUrl, secretId: r.secretId ?? null });
     return this.getResource(r.id);
   }
@@ -216,14 +256,17 @@ export class Register {
   async createGrant(input: GrantInput, actor: string): Promise<Grant> {
     const g = parse(grantInput, input);
     const result = await this.#policy.validate(g.policy);
-    if (!result.ok) throw new AdminError('ERR_ADMIN_POLICY_INVALID', `grant ${g.id}: policy does not validate against the Writ schema`, result.errors);
+    if (!result.ok)
+      throw new AdminError('ERR_ADMIN_POLICY_INVALID', `grant ${g.id}: policy does not validate against the Writ schema`, result.errors);
     const now = this.#now();
-    await this.#insert(() =>
-      this.#db
-        .insertInto('grants')
-        .values({ id: g.id, description: g.description, policy: g.policy, enabled: g.enabled ? 1 : 0, created_at: now, updated_at: now })
-        .execute(),
-    `grant ${g.id} already exists`);
+    await this.#insert(
+      () =>
+        this.#db
+          .insertInto('grants')
+          .values({ id: g.id, description: g.description, policy: g.policy, enabled: g.enabled ? 1 : 0, created_at: now, updated_at: now })
+          .execute(),
+      `grant ${g.id} already exists`,
+    );
     await this.reloadPolicies();
     this.#changed({ kind: 'grant', id: g.id }, actor, 'grant.created', { policyCount: result.policyCount, enabled: g.enabled });
     return this.getGrant(g.id);
@@ -276,7 +319,14 @@ export class Register {
 
   #changed(change: RegisterChange, actor: string, what: string, data: Record<string, unknown>): void {
     this.#version++;
-    this.#audit.record({ type: 'admin.change', actor_chain: [actor], decision: 'allow', reason: what, data: { [change.kind]: change.id, ...data }, ...(change.kind === 'agent' ? { agent_id: change.id } : {}) });
+    this.#audit.record({
+      type: 'admin.change',
+      actor_chain: [actor],
+      decision: 'allow',
+      reason: what,
+      data: { [change.kind]: change.id, ...data },
+      ...(change.kind === 'agent' ? { agent_id: change.id } : {}),
+    });
     this.#events.emit('change', change);
   }
 }
@@ -300,14 +350,40 @@ function defaultAlg(kty: unknown): string {
 }
 
 function agentFromRow(r: AgentRow): Agent {
-  return { id: r.id, name: r.name, owner: r.owner, kind: r.kind, status: r.status, jwks: JSON.parse(r.jwks) as Agent['jwks'], description: r.description, createdAt: r.created_at, updatedAt: r.updated_at };
+  return {
+    id: r.id,
+    name: r.name,
+    owner: r.owner,
+    kind: r.kind,
+    status: r.status,
+    jwks: JSON.parse(r.jwks) as Agent['jwks'],
+    description: r.description,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
 }
 function resourceFromRow(r: ResourceRow): Resource {
-  return { id: r.id, kind: r.kind, baseUrl: r.base_url, secretId: r.secret_id, inject: r.inject === null ? null : (JSON.parse(r.inject) as InjectionRule), description: r.description, createdAt: r.created_at, updatedAt: r.updated_at };
+  return {
+    id: r.id,
+    kind: r.kind,
+    baseUrl: r.base_url,
+    secretId: r.secret_id,
+    inject: r.inject === null ? null : (JSON.parse(r.inject) as InjectionRule),
+    description: r.description,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
 }
 function idpFromRow(r: IdentityProviderRow): IdentityProvider {
   return { id: r.id, issuer: r.issuer, jwksUri: r.jwks_uri, discovery: r.discovery === 1, audience: r.audience, createdAt: r.created_at };
 }
 function grantFromRow(r: GrantRow): Grant {
-  return { id: r.id, description: r.description, policy: r.policy, enabled: r.enabled === 1, createdAt: r.created_at, updatedAt: r.updated_at };
+  return {
+    id: r.id,
+    description: r.description,
+    policy: r.policy,
+    enabled: r.enabled === 1,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
 }

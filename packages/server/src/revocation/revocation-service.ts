@@ -73,7 +73,15 @@ export class RevocationService {
     const { type, id } = targetKey(target);
     const row = await this.#db
       .insertInto('revocations')
-      .values({ target_type: type, target_id: id, before: needsBefore(target) ? nowSec : null, expires_at: expiresAt, reason: opts.reason, actor: opts.actor, created_at: now })
+      .values({
+        target_type: type,
+        target_id: id,
+        before: needsBefore(target) ? nowSec : null,
+        expires_at: expiresAt,
+        reason: opts.reason,
+        actor: opts.actor,
+        created_at: now,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
     this.#set.apply(entryFromRow(row));
@@ -103,7 +111,14 @@ export class RevocationService {
       .orderBy('seq')
       .limit(Math.min(opts.limit ?? 100, 1000))
       .execute();
-    return rows.map((r) => ({ seq: r.seq, target: targetFromRow(r), reason: r.reason, actor: r.actor, createdAt: r.created_at, expiresAt: r.expires_at }));
+    return rows.map((r) => ({
+      seq: r.seq,
+      target: targetFromRow(r),
+      reason: r.reason,
+      actor: r.actor,
+      createdAt: r.created_at,
+      expiresAt: r.expires_at,
+    }));
   }
 
   /** Drops entries no live token can match any more (memory stays bounded by the token lifetime). */

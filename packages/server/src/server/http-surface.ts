@@ -35,17 +35,25 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
 
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof OAuthError) {
-      void reply.code(err.status).headers({ 'cache-control': 'no-store', ...err.headers }).send(err.toJSON());
+      void reply
+        .code(err.status)
+        .headers({ 'cache-control': 'no-store', ...err.headers })
+        .send(err.toJSON());
       return;
     }
     if (err instanceof AdminError) {
-      void reply.code(err.status).send({ code: err.code, message: err.message, ...(err.details.length > 0 ? { details: err.details } : {}) });
+      void reply
+        .code(err.status)
+        .send({ code: err.code, message: err.message, ...(err.details.length > 0 ? { details: err.details } : {}) });
       return;
     }
     if (err instanceof WritError) {
       const info = ERROR_CODES[err.code];
       const body: DenialBody = { error: info.challenge ?? 'invalid_request', error_description: info.message, code: err.code };
-      void reply.code(info.status).header('www-authenticate', `DPoP error="${info.challenge ?? 'invalid_request'}", algs="${DPOP_ALGS.join(' ')}"`).send(body);
+      void reply
+        .code(info.status)
+        .header('www-authenticate', `DPoP error="${info.challenge ?? 'invalid_request'}", algs="${DPOP_ALGS.join(' ')}"`)
+        .send(body);
       return;
     }
     const status = (err as { statusCode?: number }).statusCode;
@@ -58,11 +66,18 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
       return;
     }
     deps.logger.error({ err }, 'unhandled error');
-    void reply.code(500).send(req.url.startsWith('/oauth2/') ? { error: 'server_error', error_description: 'internal error' } : { code: 'ERR_ADMIN_INTERNAL', message: 'internal error' });
+    void reply
+      .code(500)
+      .send(
+        req.url.startsWith('/oauth2/')
+          ? { error: 'server_error', error_description: 'internal error' }
+          : { code: 'ERR_ADMIN_INTERNAL', message: 'internal error' },
+      );
   });
 
   app.post(PATHS.token, async (req, reply) => {
-    if (!(req.body instanceof URLSearchParams)) throw new OAuthError('invalid_request', 'the request body must be application/x-www-form-urlencoded');
+    if (!(req.body instanceof URLSearchParams))
+      throw new OAuthError('invalid_request', 'the request body must be application/x-www-form-urlencoded');
     const trace = traceFrom(req.headers.traceparent);
     const dpop = rawHeaderValues(req.raw.rawHeaders, 'dpop');
     const response = await exchangeToken({ body: req.body, dpop, traceId: trace.traceId }, deps.tokenService);
@@ -79,7 +94,7 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
     response_types_supported: [],
     token_endpoint_auth_methods_supported: ['private_key_jwt'],
     token_endpoint_auth_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256', 'PS256'],
-    dpop_signing_alg_values_supported: [...deps.check.algorithms ?? DPOP_ALGS],
+    dpop_signing_alg_values_supported: [...(deps.check.algorithms ?? DPOP_ALGS)],
     authorization_details_types_supported: ['http'],
     service_documentation: 'https://github.com/writ-dev/writ/tree/main/docs',
   }));
@@ -92,7 +107,7 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
       resource: `${issuer}${PATHS.httpResourcePrefix}${id}`,
       authorization_servers: [issuer],
       bearer_methods_supported: ['header'],
-      dpop_signing_alg_values_supported: [...deps.check.algorithms ?? DPOP_ALGS],
+      dpop_signing_alg_values_supported: [...(deps.check.algorithms ?? DPOP_ALGS)],
       dpop_bound_access_tokens_required: true,
       authorization_details_types_supported: ['http'],
       resource_name: resource.description !== '' ? resource.description : id,
@@ -103,10 +118,19 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
   // this endpoint checks everything but the audience.
   app.post(PATHS.taskComplete, async (req, reply) => {
     const { claims } = await checkCall(
-      { method: 'POST', url: `${issuer}${PATHS.taskComplete}`, authorization: rawHeaderValues(req.raw.rawHeaders, 'authorization'), dpop: rawHeaderValues(req.raw.rawHeaders, 'dpop') },
+      {
+        method: 'POST',
+        url: `${issuer}${PATHS.taskComplete}`,
+        authorization: rawHeaderValues(req.raw.rawHeaders, 'authorization'),
+        dpop: rawHeaderValues(req.raw.rawHeaders, 'dpop'),
+      },
       { ...deps.check, audience: null },
     );
-    const task = await deps.tasks.end(claims.task_id, { status: 'completed', reason: 'completed by its agent', actor: `agent:${claims.client_id}` });
+    const task = await deps.tasks.end(claims.task_id, {
+      status: 'completed',
+      reason: 'completed by its agent',
+      actor: `agent:${claims.client_id}`,
+    });
     return reply.code(200).send({ task_id: task.id, status: task.status });
   });
 

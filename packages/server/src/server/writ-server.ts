@@ -53,7 +53,14 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
   const store = opts.store ?? (await openStore({ databaseUrl: config.storage.databaseUrl, sqlitePath: config.storage.sqlitePath }));
   const closers: Array<() => Promise<void> | void> = opts.store === undefined ? [() => store.close()] : [];
   try {
-    const audit = createAuditWriter({ db: store.db, dialect: store.dialect, ...(store.sqlite !== undefined ? { sqlite: store.sqlite } : {}), flushIntervalMs: config.audit.flushIntervalMs, maxBuffered: config.audit.maxBufferedEvents, logger });
+    const audit = createAuditWriter({
+      db: store.db,
+      dialect: store.dialect,
+      ...(store.sqlite !== undefined ? { sqlite: store.sqlite } : {}),
+      flushIntervalMs: config.audit.flushIntervalMs,
+      maxBuffered: config.audit.maxBufferedEvents,
+      logger,
+    });
     closers.unshift(() => audit.close());
     const policy: PolicyEngine = createPolicyEngine();
     closers.unshift(() => policy.close());
@@ -62,8 +69,9 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     const vault = createVault({ db: store.db, kek });
 
     // Bind first, so that with port 0 (tests) the issuer and every resource URI name the real port.
-    let dispatch: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+    const route: { dispatch?: (req: IncomingMessage, res: ServerResponse) => void } = {};
     const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+      const dispatch = route.dispatch;
       if (dispatch === undefined) {
         res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end('{"code":"ERR_NOT_READY","message":"starting"}');
         return;
@@ -85,7 +93,13 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     const url = `http://${hostForUrl(addr.address)}:${addr.port}`;
     const publicUrl = config.server.publicUrl ?? url;
     const revocationSet = new RevocationSet();
-    const revocations = new RevocationService({ db: store.db, set: revocationSet, audit, maxTokenLifetimeSeconds: config.tokens.maxLifetimeSeconds, now });
+    const revocations = new RevocationService({
+      db: store.db,
+      set: revocationSet,
+      audit,
+      maxTokenLifetimeSeconds: config.tokens.maxLifetimeSeconds,
+      now,
+    });
     await revocations.load();
     const tasks = new TaskService({ db: store.db, revocations, audit, now });
     const keys = new SigningKeys({ db: store.db, kek, now });
@@ -112,7 +126,11 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       clockSkewSeconds: config.tokens.clockSkewSeconds,
       now: () => now() / 1000,
     };
-    const users = createUserTokenVerifier({ listProviders: () => register.listIdentityProviders(), clockSkewSeconds: config.tokens.clockSkewSeconds, now });
+    const users = createUserTokenVerifier({
+      listProviders: () => register.listIdentityProviders(),
+      clockSkewSeconds: config.tokens.clockSkewSeconds,
+      now,
+    });
     register.onChange((c) => {
       if (c.kind === 'identity_provider') users.invalidate();
     });
@@ -193,7 +211,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     await app.ready();
     const fastifyDispatch = fastifyHandler;
     if (fastifyDispatch === undefined) throw new Error('fastify did not hand over its request handler');
-    dispatch = (req, res) => {
+    route.dispatch = (req, res) => {
       if (req.url !== undefined && req.url.startsWith(PATHS.httpResourcePrefix)) gateway.handle(req, res);
       else fastifyDispatch(req, res);
     };
@@ -201,7 +219,11 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
 
     const pruneTimer = setInterval(() => {
       revocations.prune();
-      void store.db.deleteFrom('client_assertions').where('expires_at', '<', now()).execute().catch(() => undefined);
+      void store.db
+        .deleteFrom('client_assertions')
+        .where('expires_at', '<', now())
+        .execute()
+        .catch(() => undefined);
     }, 60_000);
     pruneTimer.unref();
     closers.unshift(() => clearInterval(pruneTimer));

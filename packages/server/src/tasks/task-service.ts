@@ -57,7 +57,10 @@ export class TaskService {
     if (q.agentId !== undefined) query = query.where('agent_id', '=', q.agentId);
     if (q.userId !== undefined) query = query.where('user_id', '=', q.userId);
     if (q.status !== undefined) query = query.where('status', '=', q.status);
-    const rows = await query.orderBy('created_at', 'desc').limit(Math.min(q.limit ?? 100, 1000)).execute();
+    const rows = await query
+      .orderBy('created_at', 'desc')
+      .limit(Math.min(q.limit ?? 100, 1000))
+      .execute();
     return rows.map((r) => this.#withExpiry(taskFromRow(r)));
   }
 
@@ -90,7 +93,11 @@ export class TaskService {
 
   async #descendantIds(id: string): Promise<string[]> {
     // Task ids are random base64url, so a JSON-quoted id cannot occur by accident inside another chain.
-    const rows = await this.#db.selectFrom('tasks').select('id').where('chain', 'like', `%${JSON.stringify(id)}%`).execute();
+    const rows = await this.#db
+      .selectFrom('tasks')
+      .select('id')
+      .where('chain', 'like', `%${JSON.stringify(id)}%`)
+      .execute();
     return rows.map((r) => r.id);
   }
 

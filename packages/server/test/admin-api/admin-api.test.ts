@@ -13,10 +13,18 @@ describeEachStore('admin API', (kind) => {
     await h?.close();
   });
 
-  async function raw(method: string, path: string, body?: unknown, token: string | null = h.adminToken): Promise<{ status: number; text: string; json: () => Record<string, unknown> }> {
+  async function raw(
+    method: string,
+    path: string,
+    body?: unknown,
+    token: string | null = h.adminToken,
+  ): Promise<{ status: number; text: string; json: () => Record<string, unknown> }> {
     const res = await fetch(`${h.writ.url}/admin/v1${path}`, {
       method,
-      headers: { ...(token !== null ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        ...(token !== null ? { authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const text = await res.text();
@@ -37,14 +45,23 @@ describeEachStore('admin API', (kind) => {
 
   test('a bad request gets a clear error and changes nothing', async () => {
     const before = (await h.admin.get<unknown[]>('/agents')).length;
-    const r = await raw('POST', '/agents', { id: 'Bad Id', name: 'x', owner: 'o', jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'a', y: 'b', d: 'secret' }] } });
+    const r = await raw('POST', '/agents', {
+      id: 'Bad Id',
+      name: 'x',
+      owner: 'o',
+      jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'a', y: 'b', d: 'secret' }] },
+    });
     assert.equal(r.status, 400);
     assert.equal(r.json()['code'], 'ERR_ADMIN_INVALID_REQUEST');
     assert.match(r.text, /id: lower-case/);
     assert.match(r.text, /public keys only/);
     assert.equal((await h.admin.get<unknown[]>('/agents')).length, before);
     assert.equal((await raw('POST', '/resources', { id: 'r1', baseUrl: 'ftp://x' })).status, 400);
-    assert.equal((await raw('POST', '/resources', { id: 'r1', baseUrl: 'http://127.0.0.1:1', secretId: 'missing', inject: { mode: 'bearer' } })).status, 404);
+    assert.equal(
+      (await raw('POST', '/resources', { id: 'r1', baseUrl: 'http://127.0.0.1:1', secretId: 'missing', inject: { mode: 'bearer' } }))
+        .status,
+      404,
+    );
     assert.equal((await raw('GET', '/agents/nope')).status, 404);
   });
 
@@ -53,10 +70,15 @@ describeEachStore('admin API', (kind) => {
     assert.equal(bad.status, 400);
     assert.equal(bad.json()['code'], 'ERR_ADMIN_POLICY_INVALID');
     assert.ok(Array.isArray(bad.json()['details']) && (bad.json()['details'] as unknown[]).length > 0);
-    const typo = await raw('POST', '/grants', { id: 'typo', policy: 'permit (principal, action == Writ::Action::"http", resource) when { context.pathh == "/" };' });
+    const typo = await raw('POST', '/grants', {
+      id: 'typo',
+      policy: 'permit (principal, action == Writ::Action::"http", resource) when { context.pathh == "/" };',
+    });
     assert.equal(typo.status, 400);
     assert.equal((await raw('GET', '/grants/bad')).status, 404);
-    const v = await raw('POST', '/grants/validate', { policy: 'permit (principal, action == Writ::Action::"http", resource) when { context.method == "GET" };' });
+    const v = await raw('POST', '/grants/validate', {
+      policy: 'permit (principal, action == Writ::Action::"http", resource) when { context.method == "GET" };',
+    });
     assert.equal(v.status, 200);
     assert.equal(v.json()['ok'], true);
   });
@@ -67,7 +89,8 @@ describeEachStore('admin API', (kind) => {
     assert.equal(put.status, 200);
     const again = await raw('PUT', '/secrets/pay', { value: `${value}-v2` });
     assert.equal(again.json()['current_version'], 2);
-    for (const r of [put, again, await raw('GET', '/secrets'), await raw('GET', '/secrets/pay')]) assert.ok(!r.text.includes('super_secret'), r.text);
+    for (const r of [put, again, await raw('GET', '/secrets'), await raw('GET', '/secrets/pay')])
+      assert.ok(!r.text.includes('super_secret'), r.text);
     const rows = await h.store.db.selectFrom('secret_versions').selectAll().execute();
     assert.ok(!JSON.stringify(rows).includes('super_secret'), 'secrets are encrypted at rest');
     await h.writ.flushAudit();
@@ -77,19 +100,35 @@ describeEachStore('admin API', (kind) => {
 
   test('admin changes are audited with the operator', async () => {
     await h.admin.post('/resources', { id: 'audited', baseUrl: 'http://127.0.0.1:9' });
-    const events = await h.admin.get<Array<{ type: string; reason: string; actor_chain?: string[] }>>('/audit?type=admin.change&limit=1000');
+    const events = await h.admin.get<Array<{ type: string; reason: string; actor_chain?: string[] }>>(
+      '/audit?type=admin.change&limit=1000',
+    );
     const e = events.find((x) => x.reason === 'resource.created');
     assert.ok(e !== undefined);
     assert.deepEqual(e.actor_chain, ['admin:WRIT_ADMIN_TOKEN']);
   });
 
   test('serves an OpenAPI document describing every route', async () => {
-    const doc = (await (await fetch(`${h.writ.url}/admin/v1/openapi.json`)).json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    const doc = (await (await fetch(`${h.writ.url}/admin/v1/openapi.json`)).json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, unknown>>;
+    };
     assert.equal(doc.openapi, '3.1.0');
-    for (const p of ['/admin/v1/agents', '/admin/v1/resources', '/admin/v1/secrets/{id}', '/admin/v1/grants', '/admin/v1/tasks/{id}/revoke', '/admin/v1/revocations', '/admin/v1/audit', '/admin/v1/audit/verify']) {
+    for (const p of [
+      '/admin/v1/agents',
+      '/admin/v1/resources',
+      '/admin/v1/secrets/{id}',
+      '/admin/v1/grants',
+      '/admin/v1/tasks/{id}/revoke',
+      '/admin/v1/revocations',
+      '/admin/v1/audit',
+      '/admin/v1/audit/verify',
+    ]) {
       assert.ok(doc.paths[p] !== undefined, `missing ${p}`);
     }
-    const putSecret = doc.paths['/admin/v1/secrets/{id}']?.['put'] as { requestBody: { content: { 'application/json': { schema: { properties: Record<string, unknown> } } } } };
+    const putSecret = doc.paths['/admin/v1/secrets/{id}']?.['put'] as {
+      requestBody: { content: { 'application/json': { schema: { properties: Record<string, unknown> } } } };
+    };
     assert.ok('value' in putSecret.requestBody.content['application/json'].schema.properties);
   });
 

@@ -22,7 +22,10 @@ test('defaults: loopback, port 7420, SQLite, ten-minute tokens', () => {
 
 test('environment overrides the file, flags override both', () => {
   const p = file('server:\n  port: 8000\nlog:\n  level: debug\n');
-  const c = loadConfig({ file: p, env: { WRIT_PORT: '9000', WRIT_DATABASE_URL: 'postgres://x@127.0.0.1/db', WRIT_ADMIN_TOKEN: 'a'.repeat(20) } });
+  const c = loadConfig({
+    file: p,
+    env: { WRIT_PORT: '9000', WRIT_DATABASE_URL: 'postgres://x@127.0.0.1/db', WRIT_ADMIN_TOKEN: 'a'.repeat(20) },
+  });
   assert.equal(c.server.port, 9000);
   assert.equal(c.log.level, 'debug');
   assert.equal(c.storage.databaseUrl, 'postgres://x@127.0.0.1/db');

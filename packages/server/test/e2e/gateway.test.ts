@@ -34,12 +34,28 @@ describeEachStore('gateway', (kind) => {
   });
 
   /** A raw call with a fresh, correct proof unless the test overrides pieces of it. */
-  async function call(token: string, o: { method?: string; path: string; proofMethod?: string; proofUrl?: string; extraHeaders?: Array<[string, string]>; scheme?: string; body?: string; proof?: string | null }): Promise<RawResponse> {
+  async function call(
+    token: string,
+    o: {
+      method?: string;
+      path: string;
+      proofMethod?: string;
+      proofUrl?: string;
+      extraHeaders?: Array<[string, string]>;
+      scheme?: string;
+      body?: string;
+      proof?: string | null;
+    },
+  ): Promise<RawResponse> {
     const method = o.method ?? 'GET';
     const base = new URL(h.writ.publicUrl);
     const proof =
       o.proof === undefined
-        ? await createDpopProof(agent.dpopKey, { htm: o.proofMethod ?? method, htu: o.proofUrl ?? `${h.writ.publicUrl}${o.path.split('?')[0] ?? ''}`, accessToken: token })
+        ? await createDpopProof(agent.dpopKey, {
+            htm: o.proofMethod ?? method,
+            htu: o.proofUrl ?? `${h.writ.publicUrl}${o.path.split('?')[0] ?? ''}`,
+            accessToken: token,
+          })
         : o.proof;
     const headers: Array<[string, string]> = [['authorization', `${o.scheme ?? 'DPoP'} ${token}`]];
     if (proof !== null) headers.push(['dpop', proof]);
@@ -64,9 +80,11 @@ describeEachStore('gateway', (kind) => {
     assert.equal(ev.reason, code);
   }
 
-  test('a permitted call reaches the upstream with the injected secret and none of the agent\'s credentials', async () => {
+  test("a permitted call reaches the upstream with the injected secret and none of the agent's credentials", async () => {
     const task = await h.startTask(agent, { details: READ });
-    const res = await task.fetch(`${h.resourceUri('api')}/v1/projects?sort=name`, { headers: { cookie: 'session=stolen', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } });
+    const res = await task.fetch(`${h.resourceUri('api')}/v1/projects?sort=name`, {
+      headers: { cookie: 'session=stolen', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+    });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('x-upstream'), 'yes');
     assert.equal(res.headers.get('x-hop'), null, 'headers named in Connection are hop-by-hop');
@@ -98,7 +116,7 @@ describeEachStore('gateway', (kind) => {
     assert.equal(prm['dpop_bound_access_tokens_required'], true);
   });
 
-  test('an action outside the task\'s authorization details is refused with insufficient_scope', async () => {
+  test("an action outside the task's authorization details is refused with insufficient_scope", async () => {
     const task = await h.startTask(agent, { details: READ });
     const n = h.upstream.requests.length;
     const res = await call(task.token, { method: 'POST', path: '/r/api/v1/projects', body: '{}' });
@@ -125,7 +143,12 @@ describeEachStore('gateway', (kind) => {
     await expectDenied(await call(task.token, { path, proof: foreign }), 401, 'ERR_DPOP_BINDING', m);
     const wrongAth = await createDpopProof(agent.dpopKey, { htm: 'GET', htu: `${h.writ.publicUrl}${path}`, accessToken: `${task.token}x` });
     await expectDenied(await call(task.token, { path, proof: wrongAth }), 401, 'ERR_DPOP_ATH', m);
-    await expectDenied(await call(task.token, { path, extraHeaders: [['authorization', 'Bearer upstream-token-the-agent-found']] }), 400, 'ERR_AUTH_MULTIPLE', m);
+    await expectDenied(
+      await call(task.token, { path, extraHeaders: [['authorization', 'Bearer upstream-token-the-agent-found']] }),
+      400,
+      'ERR_AUTH_MULTIPLE',
+      m,
+    );
   });
 
   test('forged and stale tokens are refused', async () => {
@@ -139,11 +162,15 @@ describeEachStore('gateway', (kind) => {
     await expectDenied(await call(none, { path }), 401, 'ERR_TOKEN_ALG', n);
     // HS256 "signed" with the public key bytes: the classic algorithm confusion.
     const jwks = (await (await fetch(`${h.writ.url}/.well-known/jwks.json`)).json()) as { keys: Array<Record<string, string>> };
-    const hs = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: jwks.keys[0]?.['kid'] ?? '' }).sign(new TextEncoder().encode(JSON.stringify(jwks.keys[0])));
+    const hs = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: jwks.keys[0]?.['kid'] ?? '' })
+      .sign(new TextEncoder().encode(JSON.stringify(jwks.keys[0])));
     await expectDenied(await call(hs, { path }), 401, 'ERR_TOKEN_ALG', n);
     const { privateKey, publicKey } = await generateKeyPair('ES256');
     void (await exportJWK(publicKey));
-    const unknownKid = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'not-a-writ-key' }).sign(privateKey);
+    const unknownKid = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'not-a-writ-key' })
+      .sign(privateKey);
     await expectDenied(await call(unknownKid, { path }), 401, 'ERR_TOKEN_KID_UNKNOWN', n);
     const realKid = JSON.parse(Buffer.from(header, 'base64url').toString()).kid as string;
     const forged = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: realKid }).sign(privateKey);
@@ -171,7 +198,15 @@ describeEachStore('gateway', (kind) => {
   test('paths that try to leave the authorized prefix are refused before anything is forwarded', async () => {
     const task = await h.startTask(agent, { details: READ });
     const n = h.upstream.requests.length;
-    for (const path of ['/r/api/v1/projects/../admin', '/r/api/v1/projects/%2e%2e/admin', '/r/api/v1/projects/.%2E/admin', '/r/api/v1//projects', '/r/api/v1/projects%2f..%2fadmin', '/r/api/v1/projects%5c..%5cadmin', '/r/api/v1/projects/%00']) {
+    for (const path of [
+      '/r/api/v1/projects/../admin',
+      '/r/api/v1/projects/%2e%2e/admin',
+      '/r/api/v1/projects/.%2E/admin',
+      '/r/api/v1//projects',
+      '/r/api/v1/projects%2f..%2fadmin',
+      '/r/api/v1/projects%5c..%5cadmin',
+      '/r/api/v1/projects/%00',
+    ]) {
       const res = await call(task.token, { path });
       assert.ok(res.status === 400 || res.status === 403, `${path}: ${res.status} ${res.body}`);
       assert.equal(h.upstream.requests.length, n, `${path} must not reach the upstream`);
@@ -184,10 +219,16 @@ describeEachStore('gateway', (kind) => {
 
   test('an agent cannot set the injected header itself', async () => {
     await h.admin.put('/secrets/hdr-key', { value: 'header-secret-abcdefghijklmnop' });
-    await h.admin.post('/resources', { id: 'hdr', baseUrl: h.upstream.url, secretId: 'hdr-key', inject: { mode: 'header', name: 'X-Api-Key' } });
+    await h.admin.post('/resources', {
+      id: 'hdr',
+      baseUrl: h.upstream.url,
+      secretId: 'hdr-key',
+      inject: { mode: 'header', name: 'X-Api-Key' },
+    });
     await h.admin.post('/grants', {
       id: 'hdr',
-      policy: 'permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"http", resource == Writ::Resource::"hdr") when { context.path like "/v1/*" };',
+      policy:
+        'permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"http", resource == Writ::Resource::"hdr") when { context.path like "/v1/*" };',
     });
     const task = await h.startTask(agent, { resource: 'hdr', details: READ });
     const res = await task.fetch(`${h.resourceUri('hdr')}/v1/projects`, { headers: { 'x-api-key': 'agent-chosen-value' } });
@@ -217,7 +258,10 @@ describeEachStore('gateway', (kind) => {
     await h.admin.post(`/tasks/${t2.id}/revoke`, { reason: 'operator stop' });
     await expectDenied(await call(t2.token, { path: '/r/api/v1/projects' }), 401, 'ERR_REVOKED_TASK', n);
     const t3 = await h.startTask(agent, { details: READ });
-    await h.admin.post('/revocations', { target: { type: 'token', jti: JSON.parse(Buffer.from(t3.token.split('.')[1] ?? '', 'base64url').toString()).jti as string }, reason: 'leaked' });
+    await h.admin.post('/revocations', {
+      target: { type: 'token', jti: JSON.parse(Buffer.from(t3.token.split('.')[1] ?? '', 'base64url').toString()).jti as string },
+      reason: 'leaked',
+    });
     await h.restart();
     await expectDenied(await call(task.token, { path: '/r/api/v1/projects' }), 401, 'ERR_REVOKED_TASK', n);
     await expectDenied(await call(t3.token, { path: '/r/api/v1/projects' }), 401, 'ERR_REVOKED_TOKEN', n);
@@ -227,7 +271,10 @@ describeEachStore('gateway', (kind) => {
 
   test('revoking the agent suspends it and refuses its live tokens', async () => {
     const b = await h.registerAgent('agent-b');
-    await h.admin.post('/grants', { id: 'agent-b', policy: 'permit (principal == Writ::Agent::"agent-b", action == Writ::Action::"http", resource == Writ::Resource::"api");' });
+    await h.admin.post('/grants', {
+      id: 'agent-b',
+      policy: 'permit (principal == Writ::Agent::"agent-b", action == Writ::Action::"http", resource == Writ::Resource::"api");',
+    });
     const task = await h.startTask(b, { details: READ });
     assert.equal((await task.fetch(`${h.resourceUri('api')}/v1/projects`)).status, 200);
     await h.admin.post('/revocations', { target: { type: 'agent', agentId: 'agent-b' }, reason: 'compromised' });

@@ -11,20 +11,26 @@ export interface RawResponse {
   json(): unknown;
 }
 
-export function rawRequest(base: string, opts: { method: string; path: string; headers?: Array<[string, string]>; body?: Buffer | string }): Promise<RawResponse> {
+export function rawRequest(
+  base: string,
+  opts: { method: string; path: string; headers?: Array<[string, string]>; body?: Buffer | string },
+): Promise<RawResponse> {
   const url = new URL(base);
   return new Promise((resolve, reject) => {
     const flat: string[] = ['host', url.host];
     for (const [k, v] of opts.headers ?? []) flat.push(k, v);
-    const req = request({ host: url.hostname, port: url.port, method: opts.method, path: opts.path, headers: flat, setHost: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) as unknown });
-      });
-      res.on('error', reject);
-    });
+    const req = request(
+      { host: url.hostname, port: url.port, method: opts.method, path: opts.path, headers: flat, setHost: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) as unknown });
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     if (opts.body !== undefined) req.write(opts.body);
     req.end();

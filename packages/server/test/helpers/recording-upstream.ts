@@ -22,10 +22,21 @@ export async function startRecordingUpstream(): Promise<RecordingUpstream> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const rec: RecordedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.concat(chunks) };
+      const rec: RecordedRequest = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body: Buffer.concat(chunks),
+      };
       requests.push(rec);
       const json = JSON.stringify({ method: rec.method, url: rec.url, bodyLength: rec.body.length });
-      res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'yes', connection: 'keep-alive, x-hop', 'x-hop': 'must-not-pass' });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'x-upstream': 'yes',
+        connection: 'keep-alive, x-hop',
+        'x-hop': 'must-not-pass',
+      });
       res.end(json);
     });
   });

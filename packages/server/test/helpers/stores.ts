@@ -47,7 +47,8 @@ const postgresKind: StoreKind = {
     const url = TEST_DATABASE_URL;
     if (url === undefined) throw new Error('WRIT_TEST_DATABASE_URL not set');
     const pgSchema = `writ_test_${randomBytes(6).toString('hex')}`;
-    const drop = (): Promise<void> => withSchemaLock(url, (c) => c.query(`DROP SCHEMA IF EXISTS ${pgSchema} CASCADE`).then(() => undefined));
+    const drop = (): Promise<void> =>
+      withSchemaLock(url, (c) => c.query(`DROP SCHEMA IF EXISTS ${pgSchema} CASCADE`).then(() => undefined));
     let store: Store;
     try {
       // Test files run in parallel processes; catalog changes (CREATE/DROP SCHEMA, migrations) are serialised so

@@ -43,7 +43,10 @@ export interface Harness {
   resourceUri(id: string): string;
   userToken(username: 'alice' | 'bob'): Promise<string>;
   registerAgent(id: string): Promise<TestAgent>;
-  startTask(agent: TestAgent, opts: { user?: 'alice' | 'bob'; resource?: string; details: AuthorizationDetail[]; purpose?: string }): ReturnType<WritAgent['startTask']>;
+  startTask(
+    agent: TestAgent,
+    opts: { user?: 'alice' | 'bob'; resource?: string; details: AuthorizationDetail[]; purpose?: string },
+  ): ReturnType<WritAgent['startTask']>;
   /** Restart Writ on the same store (durability tests). */
   restart(): Promise<void>;
   close(): Promise<void>;
@@ -59,7 +62,11 @@ export async function startHarness(kind: StoreKind, opts: { grant?: string; conf
   const adminToken = `test_admin_${randomBytes(16).toString('hex')}`;
   const idp = await startDevIdentityProvider({ host: '127.0.0.1', port: 0 });
   const upstream = await startRecordingUpstream();
-  const config = loadConfig({ file: null, env: { WRIT_KEK: kek, WRIT_ADMIN_TOKEN: adminToken }, overrides: { 'server.port': 0, 'log.level': 'silent', 'audit.flushIntervalMs': 5, ...opts.config } });
+  const config = loadConfig({
+    file: null,
+    env: { WRIT_KEK: kek, WRIT_ADMIN_TOKEN: adminToken },
+    overrides: { 'server.port': 0, 'log.level': 'silent', 'audit.flushIntervalMs': 5, ...opts.config },
+  });
   let writ = await startWritServer({ config, logger: silentLogger(), now: clock.now, store });
   let admin = new AdminClient(writ.url, adminToken);
   await admin.post('/identity-providers', { id: 'dev', issuer: idp.issuer, discovery: true, audience: idp.audience });
@@ -116,7 +123,11 @@ export async function startHarness(kind: StoreKind, opts: { grant?: string; conf
       // Same port, so the issuer and resource URIs — and so the tokens already issued — stay the same.
       const port = Number(new URL(writ.url).port);
       await writ.close();
-      const again = loadConfig({ file: null, env: { WRIT_KEK: kek, WRIT_ADMIN_TOKEN: adminToken }, overrides: { 'server.port': port, 'log.level': 'silent', 'audit.flushIntervalMs': 5, ...opts.config } });
+      const again = loadConfig({
+        file: null,
+        env: { WRIT_KEK: kek, WRIT_ADMIN_TOKEN: adminToken },
+        overrides: { 'server.port': port, 'log.level': 'silent', 'audit.flushIntervalMs': 5, ...opts.config },
+      });
       writ = await startWritServer({ config: again, logger: silentLogger(), now: clock.now, store });
       admin = new AdminClient(writ.url, adminToken);
     },

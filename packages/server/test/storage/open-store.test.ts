@@ -23,9 +23,21 @@ describeEachStore('storage', (kind) => {
     const store = await kind.open();
     try {
       const now = 1_763_000_000_123;
-      const row = { target_type: 'task' as const, target_id: 't1', before: null, expires_at: now, reason: 'r', actor: 'a', created_at: now };
+      const row = {
+        target_type: 'task' as const,
+        target_id: 't1',
+        before: null,
+        expires_at: now,
+        reason: 'r',
+        actor: 'a',
+        created_at: now,
+      };
       const a = await store.db.insertInto('revocations').values(row).returning('seq').executeTakeFirstOrThrow();
-      const b = await store.db.insertInto('revocations').values({ ...row, target_id: 't2' }).returning('seq').executeTakeFirstOrThrow();
+      const b = await store.db
+        .insertInto('revocations')
+        .values({ ...row, target_id: 't2' })
+        .returning('seq')
+        .executeTakeFirstOrThrow();
       assert.equal(typeof a.seq, 'number');
       assert.ok(b.seq > a.seq);
       const back = await store.db.selectFrom('revocations').select(['created_at']).where('seq', '=', a.seq).executeTakeFirstOrThrow();

@@ -25,9 +25,20 @@ describeEachStore('token exchange', (kind) => {
 
   const endpoint = (): string => `${h.writ.publicUrl}/oauth2/token`;
 
-  async function post(fields: Record<string, string | undefined>, o: { proof?: string | null; assertion?: string | null } = {}): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  async function post(
+    fields: Record<string, string | undefined>,
+    o: { proof?: string | null; assertion?: string | null } = {},
+  ): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
     const form = new URLSearchParams();
-    const assertion = o.assertion === undefined ? await createClientAssertion({ clientId: agent.id, audience: endpoint(), key: agent.clientKey, kid: agent.publicJwk.kid as string }) : o.assertion;
+    const assertion =
+      o.assertion === undefined
+        ? await createClientAssertion({
+            clientId: agent.id,
+            audience: endpoint(),
+            key: agent.clientKey,
+            kid: agent.publicJwk.kid as string,
+          })
+        : o.assertion;
     const all: Record<string, string | undefined> = {
       grant_type: GRANT_TYPE_TOKEN_EXCHANGE,
       subject_token: await h.userToken('alice'),
@@ -41,7 +52,11 @@ describeEachStore('token exchange', (kind) => {
     };
     for (const [k, v] of Object.entries(all)) if (v !== undefined) form.append(k, v);
     const proof = o.proof === undefined ? await createDpopProof(agent.dpopKey, { htm: 'POST', htu: endpoint() }) : o.proof;
-    const res = await fetch(endpoint(), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...(proof !== null ? { dpop: proof } : {}) }, body: form });
+    const res = await fetch(endpoint(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(proof !== null ? { dpop: proof } : {}) },
+      body: form,
+    });
     return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
   }
 
@@ -66,7 +81,9 @@ describeEachStore('token exchange', (kind) => {
     assert.deepEqual(payload['cnf'], { jkt: agent.dpopKey.jkt });
     assert.equal(payload['task_id'], r.body['task_id']);
     assert.deepEqual(payload['task_chain'], []);
-    assert.deepEqual(payload['authorization_details'], [{ type: 'http', locations: [h.resourceUri('api')], actions: ['GET'], paths: ['/v1/projects/*'] }]);
+    assert.deepEqual(payload['authorization_details'], [
+      { type: 'http', locations: [h.resourceUri('api')], actions: ['GET'], paths: ['/v1/projects/*'] },
+    ]);
     assert.deepEqual(r.body['authorization_details'], payload['authorization_details']);
     const meta = (await (await fetch(`${h.writ.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
     assert.equal(meta['issuer'], h.writ.publicUrl);
@@ -76,9 +93,13 @@ describeEachStore('token exchange', (kind) => {
   });
 
   test('grants only what was both requested and granted', async () => {
-    const r = await post({ authorization_details: JSON.stringify([{ type: 'http', actions: ['GET', 'DELETE'], paths: ['/v1/projects/*', '/admin/*'] }]) });
+    const r = await post({
+      authorization_details: JSON.stringify([{ type: 'http', actions: ['GET', 'DELETE'], paths: ['/v1/projects/*', '/admin/*'] }]),
+    });
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    assert.deepEqual(r.body['authorization_details'], [{ type: 'http', locations: [h.resourceUri('api')], actions: ['GET'], paths: ['/v1/projects/*'] }]);
+    assert.deepEqual(r.body['authorization_details'], [
+      { type: 'http', locations: [h.resourceUri('api')], actions: ['GET'], paths: ['/v1/projects/*'] },
+    ]);
     const none = await post({ authorization_details: JSON.stringify([{ type: 'http', actions: ['DELETE'], paths: ['/v1/projects/*'] }]) });
     assert.equal(none.status, 400);
     assert.equal(none.body['error'], 'invalid_authorization_details');
@@ -88,14 +109,24 @@ describeEachStore('token exchange', (kind) => {
     const before = await h.admin.get<unknown[]>('/tasks?limit=1000');
     const cases: Array<[string, Promise<{ status: number; body: Record<string, unknown> }>, number, string]> = [
       ['no DPoP proof', post({}, { proof: null }), 400, 'invalid_dpop_proof'],
-      ['proof for another URL', (async () => post({}, { proof: await createDpopProof(agent.dpopKey, { htm: 'POST', htu: `${h.writ.publicUrl}/other` }) }))(), 400, 'invalid_dpop_proof'],
+      [
+        'proof for another URL',
+        (async () => post({}, { proof: await createDpopProof(agent.dpopKey, { htm: 'POST', htu: `${h.writ.publicUrl}/other` }) }))(),
+        400,
+        'invalid_dpop_proof',
+      ],
       ['no client authentication', post({}, { assertion: null }), 401, 'invalid_client'],
       ['wrong grant type', post({ grant_type: 'client_credentials' }), 400, 'unsupported_grant_type'],
       ['unknown resource', post({ resource: `${h.writ.publicUrl}/r/nope` }), 400, 'invalid_target'],
       ['resource with fragment', post({ resource: `${h.resourceUri('api')}#x` }), 400, 'invalid_target'],
       ['unknown detail type', post({ authorization_details: '[{"type":"payment"}]' }), 400, 'invalid_authorization_details'],
       ['malformed details', post({ authorization_details: '{"type":"http"}' }), 400, 'invalid_authorization_details'],
-      ['path escaping', post({ authorization_details: JSON.stringify([{ type: 'http', actions: ['GET'], paths: ['/v1/../admin'] }]) }), 400, 'invalid_authorization_details'],
+      [
+        'path escaping',
+        post({ authorization_details: JSON.stringify([{ type: 'http', actions: ['GET'], paths: ['/v1/../admin'] }]) }),
+        400,
+        'invalid_authorization_details',
+      ],
       ['garbage subject token', post({ subject_token: 'not.a.jwt' }), 400, 'invalid_request'],
       ['unsupported subject token type', post({ subject_token_type: 'urn:ietf:params:oauth:token-type:saml2' }), 400, 'invalid_request'],
     ];
@@ -111,14 +142,25 @@ describeEachStore('token exchange', (kind) => {
 
   test('a user token from an untrusted issuer is refused', async () => {
     const { privateKey } = await generateKeyPair('ES256');
-    const forged = await new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'ES256' }).setIssuer('http://127.0.0.1:1/evil').setAudience(h.idp.audience).setExpirationTime('5m').setIssuedAt().sign(privateKey);
+    const forged = await new SignJWT({ sub: 'alice' })
+      .setProtectedHeader({ alg: 'ES256' })
+      .setIssuer('http://127.0.0.1:1/evil')
+      .setAudience(h.idp.audience)
+      .setExpirationTime('5m')
+      .setIssuedAt()
+      .sign(privateKey);
     const r = await post({ subject_token: forged });
     assert.equal(r.status, 400);
     assert.equal(r.body['error'], 'invalid_request');
   });
 
   test('a client assertion cannot be used twice', async () => {
-    const assertion = await createClientAssertion({ clientId: agent.id, audience: endpoint(), key: agent.clientKey, kid: agent.publicJwk.kid as string });
+    const assertion = await createClientAssertion({
+      clientId: agent.id,
+      audience: endpoint(),
+      key: agent.clientKey,
+      kid: agent.publicJwk.kid as string,
+    });
     assert.equal((await post({}, { assertion })).status, 200);
     const again = await post({}, { assertion });
     assert.equal(again.status, 401);

@@ -31,7 +31,7 @@ function patternsOf(d: HttpAuthorizationDetail): CompiledPattern[] | null {
 }
 
 function isHttp(d: AuthorizationDetail): d is HttpAuthorizationDetail {
-  return typeof d === 'object' && d !== null && d.type === 'http' && Array.isArray((d as HttpAuthorizationDetail).actions);
+  return typeof d === 'object' && d !== null && d.type === 'http' && Array.isArray(d.actions);
 }
 
 export function matchAuthorizationDetails(details: readonly AuthorizationDetail[], call: HttpCall): boolean {

@@ -51,10 +51,19 @@ export async function verifyDpopProof(proofs: readonly string[], opts: DpopCheck
   if (!verifyJwsSignature(jws, alg, imported.key)) throw new WritError('ERR_DPOP_SIGNATURE');
 
   const { jti, htm, htu, iat, ath, nonce } = payload;
-  if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI || typeof htm !== 'string' || typeof htu !== 'string' || typeof iat !== 'number' || !Number.isFinite(iat)) {
+  if (
+    typeof jti !== 'string' ||
+    jti.length === 0 ||
+    jti.length > MAX_JTI ||
+    typeof htm !== 'string' ||
+    typeof htu !== 'string' ||
+    typeof iat !== 'number' ||
+    !Number.isFinite(iat)
+  ) {
     throw new WritError('ERR_DPOP_CLAIMS', 'jti, htm, htu and iat are required');
   }
-  if ((ath !== undefined && typeof ath !== 'string') || (nonce !== undefined && typeof nonce !== 'string')) throw new WritError('ERR_DPOP_CLAIMS', 'ath and nonce must be strings');
+  if ((ath !== undefined && typeof ath !== 'string') || (nonce !== undefined && typeof nonce !== 'string'))
+    throw new WritError('ERR_DPOP_CLAIMS', 'ath and nonce must be strings');
   if (htm !== opts.method) throw new WritError('ERR_DPOP_HTM', `htm ${htm} for ${opts.method}`);
   const expectedHtu = normalizeHtu(opts.url);
   if (expectedHtu === undefined || normalizeHtu(htu) !== expectedHtu) throw new WritError('ERR_DPOP_HTU', `htu ${htu.slice(0, 200)}`);
@@ -80,6 +89,13 @@ export async function verifyDpopProof(proofs: readonly string[], opts: DpopCheck
     throw err;
   }
   if (!fresh) throw new WritError('ERR_DPOP_REPLAY', `jti ${jti.slice(0, 64)}`);
-  const claims: DpopProofClaims = { jti, htm, htu, iat, ...(typeof ath === 'string' ? { ath } : {}), ...(typeof nonce === 'string' ? { nonce } : {}) };
+  const claims: DpopProofClaims = {
+    jti,
+    htm,
+    htu,
+    iat,
+    ...(typeof ath === 'string' ? { ath } : {}),
+    ...(typeof nonce === 'string' ? { nonce } : {}),
+  };
   return { jkt: imported.jkt, jwk: imported.jwk, claims };
 }

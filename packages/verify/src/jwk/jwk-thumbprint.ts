@@ -30,5 +30,7 @@ export function jwkThumbprint(jwk: PublicJwk): string {
     if (typeof v !== 'string' || v === '') throw new TypeError(`JWK member ${m} missing`);
     parts.push(`${JSON.stringify(m)}:${JSON.stringify(v)}`);
   }
-  return createHash('sha256').update(`{${parts.join(',')}}`).digest('base64url');
+  return createHash('sha256')
+    .update(`{${parts.join(',')}}`)
+    .digest('base64url');
 }

@@ -52,7 +52,9 @@ export function keyFitsAlg(key: KeyObject, alg: string): boolean {
     case 'RS256':
       return key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
     case 'PS256':
-      return (key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss') && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
+      return (
+        (key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss') && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048
+      );
     default:
       return false;
   }

@@ -43,7 +43,9 @@ export class RevocationSet {
   }
 
   get size(): number {
-    return this.#tokens.size + this.#tasks.size + this.#agents.size + this.#users.size + this.#keys.size + (this.#all === undefined ? 0 : 1);
+    return (
+      this.#tokens.size + this.#tasks.size + this.#agents.size + this.#users.size + this.#keys.size + (this.#all === undefined ? 0 : 1)
+    );
   }
 
   apply(entry: RevocationEntry): void {
@@ -66,7 +68,8 @@ export class RevocationSet {
         keepLater(this.#keys, t.jkt, { ...until, before: t.before });
         break;
       case 'all':
-        if (this.#all === undefined || t.before >= this.#all.before) this.#all = { before: t.before, expiresAt: Math.max(entry.expiresAt, this.#all?.expiresAt ?? 0) };
+        if (this.#all === undefined || t.before >= this.#all.before)
+          this.#all = { before: t.before, expiresAt: Math.max(entry.expiresAt, this.#all?.expiresAt ?? 0) };
         break;
     }
     if (entry.seq > this.#lastSeq) this.#lastSeq = entry.seq;

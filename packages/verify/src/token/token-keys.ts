@@ -1,5 +1,5 @@
 /** Where task-token verification finds Writ's public keys: by `kid`. */
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 
 export interface TokenKeys {
   get(kid: string): { alg: string; key: KeyObject } | undefined;
@@ -14,7 +14,7 @@ export function tokenKeysFromJwks(jwks: { keys: ReadonlyArray<Record<string, unk
     const members: Record<string, unknown> = {};
     for (const m of ['kty', 'crv', 'x', 'y', 'n', 'e']) if (jwk[m] !== undefined) members[m] = jwk[m];
     try {
-      map.set(kid, { alg, key: createPublicKey({ key: members as import('node:crypto').JsonWebKey, format: 'jwk' }) });
+      map.set(kid, { alg, key: createPublicKey({ key: members as JsonWebKey, format: 'jwk' }) });
     } catch {
       // A key we cannot read is a key we do not trust; tokens naming it fail as "unknown kid".
     }

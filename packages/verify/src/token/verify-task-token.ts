@@ -38,7 +38,8 @@ function verifySignatureAndShape(token: string, opts: TaskTokenCheckOptions): Ta
   const alg = jws.header['alg'] as string;
   if (!(opts.algorithms ?? JWS_ALGS).includes(alg)) throw new WritError('ERR_TOKEN_ALG', `alg ${alg}`);
   const typ = jws.header['typ'];
-  if (typeof typ !== 'string' || !['at+jwt', 'application/at+jwt'].includes(typ.toLowerCase())) throw new WritError('ERR_TOKEN_TYPE', `typ ${JSON.stringify(typ ?? null)}`);
+  if (typeof typ !== 'string' || !['at+jwt', 'application/at+jwt'].includes(typ.toLowerCase()))
+    throw new WritError('ERR_TOKEN_TYPE', `typ ${JSON.stringify(typ ?? null)}`);
   const kid = jws.header['kid'];
   const entry = typeof kid === 'string' ? opts.keys.get(kid) : undefined;
   if (entry === undefined) throw new WritError('ERR_TOKEN_KID_UNKNOWN', `kid ${JSON.stringify(kid ?? null)}`);
@@ -51,7 +52,8 @@ function verifySignatureAndShape(token: string, opts: TaskTokenCheckOptions): Ta
 }
 
 function shapeProblem(p: Record<string, unknown>): string | undefined {
-  for (const name of ['iss', 'sub', 'client_id', 'jti', 'task_id'] as const) if (typeof p[name] !== 'string' || p[name] === '') return `${name} missing`;
+  for (const name of ['iss', 'sub', 'client_id', 'jti', 'task_id'] as const)
+    if (typeof p[name] !== 'string' || p[name] === '') return `${name} missing`;
   for (const name of ['iat', 'exp'] as const) if (typeof p[name] !== 'number' || !Number.isFinite(p[name])) return `${name} missing`;
   if (p['nbf'] !== undefined && (typeof p['nbf'] !== 'number' || !Number.isFinite(p['nbf']))) return 'nbf invalid';
   const aud = p['aud'];
@@ -75,9 +77,11 @@ function checkTimeAndAudience(c: TaskTokenClaims, opts: TaskTokenCheckOptions): 
   if (c.iss !== opts.issuer) throw new WritError('ERR_TOKEN_ISSUER', `iss ${c.iss}`);
   if (opts.audience !== null) {
     const aud = c.aud as string | string[];
-    if (!(aud === opts.audience || (Array.isArray(aud) && aud.includes(opts.audience)))) throw new WritError('ERR_TOKEN_AUDIENCE', `aud ${JSON.stringify(aud)}`);
+    if (!(aud === opts.audience || (Array.isArray(aud) && aud.includes(opts.audience))))
+      throw new WritError('ERR_TOKEN_AUDIENCE', `aud ${JSON.stringify(aud)}`);
   }
   const now = opts.now?.() ?? Date.now() / 1000;
   if (c.exp <= now - opts.clockSkewSeconds) throw new WritError('ERR_TOKEN_EXPIRED', `exp ${c.exp}, now ${Math.floor(now)}`);
-  if ((c.nbf !== undefined && c.nbf > now + opts.clockSkewSeconds) || c.iat > now + opts.clockSkewSeconds) throw new WritError('ERR_TOKEN_NOT_YET_VALID', `iat ${c.iat}, now ${Math.floor(now)}`);
+  if ((c.nbf !== undefined && c.nbf > now + opts.clockSkewSeconds) || c.iat > now + opts.clockSkewSeconds)
+    throw new WritError('ERR_TOKEN_NOT_YET_VALID', `iat ${c.iat}, now ${Math.floor(now)}`);
 }

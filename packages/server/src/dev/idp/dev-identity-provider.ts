@@ -30,7 +30,10 @@ export interface DevIdentityProvider {
   jwksUri: string;
   accounts: DevAccount[];
   /** Signs `username` in through authorization code + PKCE and returns the tokens. */
-  loginAs(username: string, password?: string): Promise<{ idToken: string; accessToken: string | undefined; claims: Record<string, unknown> }>;
+  loginAs(
+    username: string,
+    password?: string,
+  ): Promise<{ idToken: string; accessToken: string | undefined; claims: Record<string, unknown> }>;
   close(): Promise<void>;
 }
 
@@ -48,15 +51,17 @@ const DEFAULT_ACCOUNTS = [
 
 export async function startDevIdentityProvider(opts: DevIdentityProviderOptions = {}): Promise<DevIdentityProvider> {
   const host = opts.host ?? '127.0.0.1';
-  if (host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') throw new TypeError('the dev identity provider listens on loopback only');
+  if (host !== '127.0.0.1' && host !== '::1' && host !== 'localhost')
+    throw new TypeError('the dev identity provider listens on loopback only');
   const given: Array<Omit<DevAccount, 'password'> & { password?: string }> = opts.accounts ?? DEFAULT_ACCOUNTS;
   const accounts: DevAccount[] = given.map((a) => ({ ...a, password: a.password ?? randomBytes(9).toString('base64url') }));
   const clientId = opts.clientId ?? 'writ-demo';
   // The redirect target is never served: the scripted browser stops at the redirect and reads the code from it.
   const redirectUri = 'http://127.0.0.1/writ-dev-callback';
 
-  let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
-  const server = createServer((req, res) => (handler !== undefined ? handler(req, res) : res.writeHead(503).end()));
+  // The provider needs its issuer URL, which needs the port: listen first, route once the provider exists.
+  const route: { handler?: (req: IncomingMessage, res: ServerResponse) => void } = {};
+  const server = createServer((req, res) => (route.handler !== undefined ? route.handler(req, res) : res.writeHead(503).end()));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, host, () => resolve());
@@ -75,12 +80,23 @@ export async function startDevIdentityProvider(opts: DevIdentityProviderOptions 
   const byUsername = new Map(accounts.map((a) => [a.username, a]));
   const provider = new Provider(issuer, {
     adapter: memoryAdapter(),
-    clients: [{ client_id: clientId, token_endpoint_auth_method: 'none', redirect_uris: [redirectUri], grant_types: ['authorization_code'], response_types: ['code'], id_token_signed_response_alg: 'ES256' }],
+    clients: [
+      {
+        client_id: clientId,
+        token_endpoint_auth_method: 'none',
+        redirect_uris: [redirectUri],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        id_token_signed_response_alg: 'ES256',
+      },
+    ],
     jwks: { keys },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     findAccount: (_ctx: unknown, id: string) => {
       const a = byUsername.get(id);
-      return a === undefined ? undefined : { accountId: id, claims: () => ({ sub: id, name: a.name, email: a.email, email_verified: true }) };
+      return a === undefined
+        ? undefined
+        : { accountId: id, claims: () => ({ sub: id, name: a.name, email: a.email, email_verified: true }) };
     },
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
     conformIdTokenClaims: false,
@@ -95,7 +111,7 @@ export async function startDevIdentityProvider(opts: DevIdentityProviderOptions 
   });
   const callback = provider.callback();
 
-  handler = (req, res) => {
+  route.handler = (req, res) => {
     const url = req.url ?? '/';
     if (!url.startsWith('/interaction/')) {
       callback(req, res);
@@ -135,11 +151,15 @@ export async function startDevIdentityProvider(opts: DevIdentityProviderOptions 
       const form = await browser.get(location);
       const action = /action="([^"]+)"/.exec(form)?.[1];
       if (action === undefined) throw new Error('login form not found');
-      location = await browser.post(new URL(action, issuer).toString(), { username, password: password ?? account?.password ?? '' }, redirectUri);
+      location = await browser.post(
+        new URL(action, issuer).toString(),
+        { username, password: password ?? account?.password ?? '' },
+        redirectUri,
+      );
       if (!location.startsWith(redirectUri)) throw new Error(`login failed for ${username}`);
       const tokens = await oidc.authorizationCodeGrant(config, new URL(location), { pkceCodeVerifier: verifier, expectedState: state });
       if (tokens.id_token === undefined) throw new Error('no ID token');
-      return { idToken: tokens.id_token, accessToken: tokens.access_token, claims: (tokens.claims() ?? {}) as Record<string, unknown> };
+      return { idToken: tokens.id_token, accessToken: tokens.access_token, claims: tokens.claims() ?? {} };
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -149,7 +169,13 @@ export async function startDevIdentityProvider(opts: DevIdentityProviderOptions 
   };
 }
 
-async function interaction(provider: Provider, req: IncomingMessage, res: ServerResponse, accounts: Map<string, DevAccount>, demoClient: string): Promise<void> {
+async function interaction(
+  provider: Provider,
+  req: IncomingMessage,
+  res: ServerResponse,
+  accounts: Map<string, DevAccount>,
+  demoClient: string,
+): Promise<void> {
   const details = await provider.interactionDetails(req, res);
   if (details.prompt.name === 'consent') {
     // Auto-consent for the demo client only: it is the dev provider's own client.
@@ -164,8 +190,12 @@ async function interaction(provider: Provider, req: IncomingMessage, res: Server
   if (req.method === 'POST') {
     const body = new URLSearchParams(await readBody(req));
     const account = accounts.get(body.get('username') ?? '');
-    const given = createHash('sha256').update(body.get('password') ?? '').digest();
-    const expected = createHash('sha256').update(account?.password ?? randomBytes(16).toString('hex')).digest();
+    const given = createHash('sha256')
+      .update(body.get('password') ?? '')
+      .digest();
+    const expected = createHash('sha256')
+      .update(account?.password ?? randomBytes(16).toString('hex'))
+      .digest();
     if (account === undefined || !timingSafeEqual(given, expected)) {
       res.writeHead(401, { 'content-type': 'text/html' }).end(loginPage(details.uid, 'wrong username or password'));
       return;
@@ -212,7 +242,12 @@ class ScriptedBrowser {
   }
 
   async post(url: string, form: Record<string, string>, stopAt: string): Promise<string> {
-    const res = await fetch(url, { method: 'POST', redirect: 'manual', headers: { ...this.#headers(), 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+    const res = await fetch(url, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { ...this.#headers(), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form).toString(),
+    });
     this.#store(res);
     await res.body?.cancel();
     const next = res.headers.get('location');

@@ -2,7 +2,17 @@
  * RFC 9110 §7.6.1: hop-by-hop fields are consumed by each hop and never forwarded, and neither are the fields the
  * `Connection` header names.
  */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
 
 export function connectionListed(value: string | string[] | undefined): Set<string> {
   const out = new Set<string>();

@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import { Pool } from 'undici';
-import { ERROR_CODES, PATHS, WritError, type ErrorCode, type TaskTokenClaims } from '@writ/protocol';
+import { ERROR_CODES, PATHS, WritError, type TaskTokenClaims } from '@writ/protocol';
 import { checkCall, matchAuthorizationDetails, normalizeRequestPath, type CheckCallContext } from '@writ/verify';
 import type { Agent, Resource } from '../../register/index.js';
 import { applyInjection, type SecretValue } from '../../vault/index.js';
@@ -72,7 +72,14 @@ export class HttpGateway {
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
-    const state: CallState = { trace: traceFrom(req.headers.traceparent), started: Date.now(), resourceId: undefined, method: req.method ?? 'GET', path: undefined, claims: undefined };
+    const state: CallState = {
+      trace: traceFrom(req.headers.traceparent),
+      started: Date.now(),
+      resourceId: undefined,
+      method: req.method ?? 'GET',
+      path: undefined,
+      claims: undefined,
+    };
     this.#handle(req, res, state).catch((err: unknown) => {
       const e = err instanceof WritError ? err : new WritError('ERR_INTERNAL', String((err as Error)?.stack ?? err));
       if (e.code === 'ERR_INTERNAL') this.#deps.logger.error({ err: e.detail, trace_id: state.trace.traceId }, 'gateway internal error');
@@ -111,7 +118,8 @@ export class HttpGateway {
     state.path = path;
 
     const agent = deps.agents.get(claims.client_id);
-    if (agent === undefined || agent.status !== 'active') throw new WritError('ERR_REVOKED_AGENT', `agent ${claims.client_id} is ${agent?.status ?? 'unknown'}`);
+    if (agent === undefined || agent.status !== 'active')
+      throw new WritError('ERR_REVOKED_AGENT', `agent ${claims.client_id} is ${agent?.status ?? 'unknown'}`);
     if (!matchAuthorizationDetails(claims.authorization_details, { resource: audience, method: state.method, path })) {
       throw new WritError('ERR_ACTION_NOT_AUTHORIZED', `${state.method} ${path} not in the task's authorization_details`);
     }
@@ -128,16 +136,28 @@ export class HttpGateway {
     const pending = deps.decisions.decide(decisionInput, deps.entitiesVersion());
     const decision = pending instanceof Promise ? await pending : pending;
     if (decision.decision !== 'allow') {
-      throw new WritError('ERR_POLICY_DENIED', decision.errors.length > 0 ? `policy errors: ${decision.errors.join('; ')}` : 'no grant permits this call');
+      throw new WritError(
+        'ERR_POLICY_DENIED',
+        decision.errors.length > 0 ? `policy errors: ${decision.errors.join('; ')}` : 'no grant permits this call',
+      );
     }
 
     const declared = req.headers['content-length'];
-    if (declared !== undefined && Number(declared) > deps.maxBodyBytes) throw new WritError('ERR_BODY_TOO_LARGE', `content-length ${declared}`);
+    if (declared !== undefined && Number(declared) > deps.maxBodyBytes)
+      throw new WritError('ERR_BODY_TOO_LARGE', `content-length ${declared}`);
 
     await this.#forward(req, res, state, resource, path, query, decision.reasons);
   }
 
-  async #forward(req: IncomingMessage, res: ServerResponse, state: CallState, resource: Resource, path: string, query: string, grants: string[]): Promise<void> {
+  async #forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    state: CallState,
+    resource: Resource,
+    path: string,
+    query: string,
+    grants: string[],
+  ): Promise<void> {
     const deps = this.#deps;
     const listed = connectionListed(req.headers.connection);
     const headers: Record<string, string> = {};
@@ -156,14 +176,15 @@ export class HttpGateway {
     }
     const qs = searchParams.toString();
     const upstreamPath = `${base.pathname.replace(/\/+$/, '')}${path}${qs === '' ? '' : `?${qs}`}`;
-    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+    const hasBody =
+      req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
     const limiter = hasBody ? new BodyLimit(deps.maxBodyBytes) : undefined;
     let status = 0;
     try {
       await this.#pool(resource).stream(
         {
           path: upstreamPath,
-          method: state.method as 'GET',
+          method: state.method,
           headers,
           body: limiter === undefined ? null : req.pipe(limiter),
           headersTimeout: deps.upstreamTimeoutMs,
@@ -185,7 +206,10 @@ export class HttpGateway {
         return;
       }
       const code = (err as { code?: string }).code;
-      throw new WritError(code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'ERR_UPSTREAM_TIMEOUT' : 'ERR_UPSTREAM_UNAVAILABLE', `${code ?? ''} ${String(err)}`);
+      throw new WritError(
+        code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'ERR_UPSTREAM_TIMEOUT' : 'ERR_UPSTREAM_UNAVAILABLE',
+        `${code ?? ''} ${String(err)}`,
+      );
     }
     this.#deps.audit.call(state, { decision: 'allow', reason: 'allowed', status, grants });
   }
@@ -200,9 +224,18 @@ export class HttpGateway {
   }
 
   #deny(req: IncomingMessage, res: ServerResponse, state: CallState, err: WritError): void {
-    this.#deps.audit.call(state, { decision: 'deny', reason: err.code, status: ERROR_CODES[err.code].status, grants: [], detail: err.detail ?? '' });
-    const metadata = state.resourceId === undefined ? undefined : `${this.#deps.publicUrl}${PATHS.protectedResourceMetadata}${PATHS.httpResourcePrefix}${state.resourceId}`;
-    writeDenial(res, err.code as ErrorCode, { algs: this.#deps.dpopAlgs, resourceMetadata: metadata });
+    this.#deps.audit.call(state, {
+      decision: 'deny',
+      reason: err.code,
+      status: ERROR_CODES[err.code].status,
+      grants: [],
+      detail: err.detail ?? '',
+    });
+    const metadata =
+      state.resourceId === undefined
+        ? undefined
+        : `${this.#deps.publicUrl}${PATHS.protectedResourceMetadata}${PATHS.httpResourcePrefix}${state.resourceId}`;
+    writeDenial(res, err.code, { algs: this.#deps.dpopAlgs, resourceMetadata: metadata });
     // Drain what the client still sends so the connection can be reused, but never more than the body limit.
     if (!req.complete) req.resume();
   }
@@ -212,7 +245,19 @@ export class HttpGateway {
  * Request headers never forwarded: the agent's own credentials (Writ injects the upstream's), cookies (upstream
  * sessions are credentials too), `host` (set for the upstream by the client), and Writ's trace header (replaced).
  */
-const STRIPPED_REQUEST_HEADERS = new Set(['authorization', 'dpop', 'proxy-authorization', 'cookie', 'host', 'traceparent', 'tracestate', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
+const STRIPPED_REQUEST_HEADERS = new Set([
+  'authorization',
+  'dpop',
+  'proxy-authorization',
+  'cookie',
+  'host',
+  'traceparent',
+  'tracestate',
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+]);
 
 function filterResponseHeaders(h: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
   const listed = connectionListed(h['connection']);

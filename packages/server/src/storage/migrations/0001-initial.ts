@@ -151,5 +151,4 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
     .addColumn('created_at', ms, (c) => c.notNull())
     .addColumn('retire_at', ms)
     .execute();
-
 }

@@ -2,7 +2,7 @@
  * Client authentication by `private_key_jwt` (RFC 7523 §2.2 and §3, OpenID Connect Core §9): the agent signs an
  * assertion with a key registered in its JWKS. The assertion's `jti` is single use (stored until it expires).
  */
-import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, errors as joseErrors, jwtVerify } from 'jose';
 import type { Kysely } from 'kysely';
 import { CLIENT_ASSERTION_TYPE_JWT_BEARER } from '@writ/protocol';
 import { OAuthError } from '../../errors/index.js';
@@ -25,7 +25,9 @@ export interface ClientAuthDeps {
 
 export async function authenticateClient(params: TokenRequestParams, deps: ClientAuthDeps): Promise<Agent> {
   if (params.client_assertion_type !== CLIENT_ASSERTION_TYPE_JWT_BEARER || params.client_assertion === undefined) {
-    throw new OAuthError('invalid_client', 'client authentication by private_key_jwt is required', { detail: 'missing or unsupported client_assertion_type' });
+    throw new OAuthError('invalid_client', 'client authentication by private_key_jwt is required', {
+      detail: 'missing or unsupported client_assertion_type',
+    });
   }
   const assertion = params.client_assertion;
   let unverifiedIss: unknown;
@@ -40,11 +42,12 @@ export async function authenticateClient(params: TokenRequestParams, deps: Clien
     throw new OAuthError('invalid_client', 'client_id does not match the client assertion');
   }
   const agent = await deps.findAgent(unverifiedIss);
-  if (agent === undefined) throw new OAuthError('invalid_client', 'client authentication failed', { detail: `unknown agent ${unverifiedIss}` });
+  if (agent === undefined)
+    throw new OAuthError('invalid_client', 'client authentication failed', { detail: `unknown agent ${unverifiedIss}` });
   const nowSec = Math.floor(deps.now() / 1000);
   let payload;
   try {
-    ({ payload } = await jwtVerify(assertion, createLocalJWKSet(agent.jwks as JSONWebKeySet), {
+    ({ payload } = await jwtVerify(assertion, createLocalJWKSet(agent.jwks), {
       issuer: agent.id,
       subject: agent.id,
       audience: deps.audiences,

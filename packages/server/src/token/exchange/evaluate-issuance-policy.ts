@@ -17,14 +17,26 @@ export interface IssuanceDecision {
 }
 
 export async function evaluateIssuancePolicy(
-  input: { agent: Agent; user: VerifiedUser; resource: Resource; resourceUri: string; requested: HttpAuthorizationDetail[]; purpose: string; depth: number },
+  input: {
+    agent: Agent;
+    user: VerifiedUser;
+    resource: Resource;
+    resourceUri: string;
+    requested: HttpAuthorizationDetail[];
+    purpose: string;
+    depth: number;
+  },
   engine: PolicyEngine,
 ): Promise<IssuanceDecision> {
   const atoms = atomsOf(input.requested);
   const requests = atoms.map((a) =>
     httpRequest({
       agent: { id: input.agent.id, name: input.agent.name, owner: input.agent.owner, kind: input.agent.kind, status: input.agent.status },
-      user: { idp: input.user.providerId, sub: input.user.sub, ...(typeof input.user.claims['email'] === 'string' ? { email: input.user.claims['email'] } : {}) },
+      user: {
+        idp: input.user.providerId,
+        sub: input.user.sub,
+        ...(typeof input.user.claims['email'] === 'string' ? { email: input.user.claims['email'] } : {}),
+      },
       resource: { id: input.resource.id, kind: input.resource.kind, name: input.resource.id },
       method: a.method,
       path: a.path,

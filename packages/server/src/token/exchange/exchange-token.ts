@@ -70,7 +70,9 @@ export async function exchangeToken(ctx: TokenRequestContext, deps: TokenService
       }));
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'ERR_DPOP_MALFORMED';
-      throw new OAuthError('invalid_dpop_proof', code === 'ERR_DPOP_MISSING' ? 'a DPoP proof is required' : 'DPoP proof is invalid', { detail: `${code}: ${(err as { detail?: string }).detail ?? ''}` });
+      throw new OAuthError('invalid_dpop_proof', code === 'ERR_DPOP_MISSING' ? 'a DPoP proof is required' : 'DPoP proof is invalid', {
+        detail: `${code}: ${(err as { detail?: string }).detail ?? ''}`,
+      });
     }
     const user = await deps.users.verify(params.subject_token as string, params.subject_token_type as string);
     userId = user.userId;
@@ -80,7 +82,17 @@ export async function exchangeToken(ctx: TokenRequestContext, deps: TokenService
     const decision = await evaluateIssuancePolicy({ agent, user, resource, resourceUri: uri, requested, purpose, depth: 0 }, deps.policy);
     const lifetime = Math.min(deps.defaultLifetimeSeconds, deps.maxLifetimeSeconds);
     const { token, claims } = await mintTaskToken(
-      { issuer: deps.issuer, userId: user.userId, agentId: agent.id, resourceId: resource.id, resourceUri: uri, jkt, purpose, authorizationDetails: decision.granted, lifetimeSeconds: lifetime },
+      {
+        issuer: deps.issuer,
+        userId: user.userId,
+        agentId: agent.id,
+        resourceId: resource.id,
+        resourceUri: uri,
+        jkt,
+        purpose,
+        authorizationDetails: decision.granted,
+        lifetimeSeconds: lifetime,
+      },
       { db: deps.db, keys: deps.keys, now: deps.now },
     );
     deps.audit.record({
@@ -112,7 +124,8 @@ export async function exchangeToken(ctx: TokenRequestContext, deps: TokenService
       task_id: claims.task_id,
     };
   } catch (err) {
-    const e = err instanceof OAuthError ? err : new OAuthError('server_error', 'internal error', { detail: String((err as Error)?.stack ?? err) });
+    const e =
+      err instanceof OAuthError ? err : new OAuthError('server_error', 'internal error', { detail: String((err as Error)?.stack ?? err) });
     deps.audit.record({
       type: 'token.denied',
       trace_id: ctx.traceId,

@@ -23,7 +23,10 @@ export interface MintInput {
   parentChain?: string[];
 }
 
-export async function mintTaskToken(input: MintInput, deps: { db: Kysely<Database>; keys: SigningKeys; now: () => number }): Promise<{ token: string; claims: TaskTokenClaims }> {
+export async function mintTaskToken(
+  input: MintInput,
+  deps: { db: Kysely<Database>; keys: SigningKeys; now: () => number },
+): Promise<{ token: string; claims: TaskTokenClaims }> {
   const now = deps.now();
   const iat = Math.floor(now / 1000);
   const exp = iat + input.lifetimeSeconds;
@@ -67,7 +70,16 @@ export async function mintTaskToken(input: MintInput, deps: { db: Kysely<Databas
       .execute();
     await trx
       .insertInto('tokens')
-      .values({ jti, task_id: taskId, agent_id: input.agentId, user_id: input.userId, jkt: input.jkt, audience: input.resourceUri, issued_at: now, expires_at: exp * 1000 })
+      .values({
+        jti,
+        task_id: taskId,
+        agent_id: input.agentId,
+        user_id: input.userId,
+        jkt: input.jkt,
+        audience: input.resourceUri,
+        issued_at: now,
+        expires_at: exp * 1000,
+      })
       .execute();
   });
   return { token, claims };

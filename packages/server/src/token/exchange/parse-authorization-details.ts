@@ -19,7 +19,8 @@ const httpDetail = z.strictObject({
 });
 
 export function parseAuthorizationDetails(raw: string | undefined, resourceUri: string): HttpAuthorizationDetail[] {
-  if (raw === undefined) throw new OAuthError('invalid_authorization_details', 'authorization_details is required: a task starts with nothing');
+  if (raw === undefined)
+    throw new OAuthError('invalid_authorization_details', 'authorization_details is required: a task starts with nothing');
   let json: unknown;
   try {
     json = JSON.parse(raw);
@@ -31,11 +32,18 @@ export function parseAuthorizationDetails(raw: string | undefined, resourceUri: 
   }
   return json.map((item, i): HttpAuthorizationDetail => {
     const type = (item as { type?: unknown } | null)?.type;
-    if (type !== 'http') throw new OAuthError('invalid_authorization_details', `authorization_details[${i}]: unsupported type ${JSON.stringify(type ?? null)}`);
+    if (type !== 'http')
+      throw new OAuthError(
+        'invalid_authorization_details',
+        `authorization_details[${i}]: unsupported type ${JSON.stringify(type ?? null)}`,
+      );
     const r = httpDetail.safeParse(item);
     if (!r.success) {
       const issue = r.error.issues[0];
-      throw new OAuthError('invalid_authorization_details', `authorization_details[${i}].${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
+      throw new OAuthError(
+        'invalid_authorization_details',
+        `authorization_details[${i}].${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
+      );
     }
     const d = r.data;
     if (d.locations !== undefined && !d.locations.every((l) => l === resourceUri)) {
@@ -45,7 +53,11 @@ export function parseAuthorizationDetails(raw: string | undefined, resourceUri: 
       try {
         return canonicalPathPattern(p);
       } catch (err) {
-        throw new OAuthError('invalid_authorization_details', `authorization_details[${i}].paths: ${JSON.stringify(p)} is not a valid path pattern`, { detail: String(err) });
+        throw new OAuthError(
+          'invalid_authorization_details',
+          `authorization_details[${i}].paths: ${JSON.stringify(p)} is not a valid path pattern`,
+          { detail: String(err) },
+        );
       }
     });
     return { type: 'http', locations: [resourceUri], actions: [...new Set(d.actions)], paths: [...new Set(paths)] };

@@ -20,9 +20,8 @@ const SINGLE = [
   'client_assertion',
   'client_assertion_type',
 ] as const;
-const MULTI = ['resource', 'audience'] as const;
 
-export type TokenRequestParams = { [K in (typeof SINGLE)[number]]?: string } & { [K in (typeof MULTI)[number]]: string[] };
+export type TokenRequestParams = { [K in (typeof SINGLE)[number]]?: string } & { resource: string[]; audience: string[] };
 
 export function parseTokenRequest(body: URLSearchParams): TokenRequestParams {
   const params = { resource: body.getAll('resource'), audience: body.getAll('audience') } as TokenRequestParams;
@@ -33,13 +32,15 @@ export function parseTokenRequest(body: URLSearchParams): TokenRequestParams {
     if (v !== undefined && v !== '') params[name] = v;
   }
   if (params.grant_type === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
-  if (params.grant_type !== GRANT_TYPE_TOKEN_EXCHANGE) throw new OAuthError('unsupported_grant_type', 'only token exchange (RFC 8693) is supported');
+  if (params.grant_type !== GRANT_TYPE_TOKEN_EXCHANGE)
+    throw new OAuthError('unsupported_grant_type', 'only token exchange (RFC 8693) is supported');
   if (params.subject_token === undefined) throw new OAuthError('invalid_request', 'subject_token is required');
   if (params.subject_token_type === undefined) throw new OAuthError('invalid_request', 'subject_token_type is required');
   if ((params.actor_token === undefined) !== (params.actor_token_type === undefined)) {
     throw new OAuthError('invalid_request', 'actor_token and actor_token_type go together');
   }
-  if (params.actor_token !== undefined) throw new OAuthError('invalid_request', 'actor_token is not supported yet; authenticate the agent with private_key_jwt');
+  if (params.actor_token !== undefined)
+    throw new OAuthError('invalid_request', 'actor_token is not supported yet; authenticate the agent with private_key_jwt');
   if (params.requested_token_type !== undefined && params.requested_token_type !== 'urn:ietf:params:oauth:token-type:access_token') {
     throw new OAuthError('invalid_request', 'requested_token_type must be urn:ietf:params:oauth:token-type:access_token');
   }

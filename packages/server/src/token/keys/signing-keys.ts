@@ -4,7 +4,7 @@
  * on request. (Scheduled rotation with overlapping publication is the token-service issue's; the table already
  * keeps retired keys published until `retire_at`.)
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, type JsonWebKey as NodeJsonWebKey, type KeyObject } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, calculateJwkThumbprint, type JWK, type CryptoKey } from 'jose';
 import type { Kysely } from 'kysely';
 import type { TaskTokenClaims, TokenSigningAlg } from '@writ/protocol';
@@ -48,7 +48,11 @@ export class SigningKeys {
     const kid = await calculateJwkThumbprint(publicJwk);
     const now = this.#now();
     await this.#db.transaction().execute(async (trx) => {
-      await trx.updateTable('signing_keys').set({ status: 'retired', retire_at: now + publishRetiredForMs }).where('status', '=', 'active').execute();
+      await trx
+        .updateTable('signing_keys')
+        .set({ status: 'retired', retire_at: now + publishRetiredForMs })
+        .where('status', '=', 'active')
+        .execute();
       await trx
         .insertInto('signing_keys')
         .values({
@@ -68,9 +72,7 @@ export class SigningKeys {
 
   async sign(claims: TaskTokenClaims): Promise<string> {
     const key = this.#requireActive();
-    return new SignJWT({ ...claims })
-      .setProtectedHeader({ alg: key.alg, typ: 'at+jwt', kid: key.kid })
-      .sign(key.privateKey);
+    return new SignJWT({ ...claims }).setProtectedHeader({ alg: key.alg, typ: 'at+jwt', kid: key.kid }).sign(key.privateKey);
   }
 
   get activeAlg(): TokenSigningAlg {
@@ -103,7 +105,13 @@ export class SigningKeys {
       const publicJwk = JSON.parse(row.public_jwk) as JWK;
       const privateJwk = JSON.parse(openEnvelope(this.#kek, row.private_envelope, `signing-key:${row.kid}`).toString('utf8')) as JWK;
       const privateKey = (await importJWK(privateJwk, row.alg)) as CryptoKey | KeyObject;
-      const loaded: LoadedKey = { kid: row.kid, alg: row.alg as TokenSigningAlg, privateKey, publicJwk, publicKey: createPublicKey({ key: publicJwk as import('node:crypto').JsonWebKey, format: 'jwk' }) };
+      const loaded: LoadedKey = {
+        kid: row.kid,
+        alg: row.alg as TokenSigningAlg,
+        privateKey,
+        publicJwk,
+        publicKey: createPublicKey({ key: publicJwk as NodeJsonWebKey, format: 'jwk' }),
+      };
       published.push(loaded);
       if (row.status === 'active' && active === undefined) active = loaded;
     }
