@@ -1,0 +1,59 @@
+/**
+ * The Writ process under soak: the real server on SQLite (the embedded default, where cedar-wasm and
+ * better-sqlite3 would share a process), a dev identity provider, seeded for one agent whose public key the
+ * driver sends. Reports memory (after a full GC, so the figure is live data, not garbage) on request.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { AdminClient, loadConfig, silentLogger, startWritServer } from '@writ/server';
+import { startDevIdentityProvider } from '@writ/server/dev';
+
+interface Setup {
+  upstream: string;
+  agentJwk: Record<string, unknown>;
+}
+
+async function main(setup: Setup): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'writ-soak-'));
+  const adminToken = `soak_${randomBytes(16).toString('hex')}`;
+  const idp = await startDevIdentityProvider({ port: 0 });
+  const config = loadConfig({
+    file: null,
+    env: { WRIT_KEK: randomBytes(32).toString('base64'), WRIT_ADMIN_TOKEN: adminToken },
+    overrides: { 'server.port': 0, 'storage.sqlitePath': join(dir, 'writ.db'), 'log.level': 'warn' },
+  });
+  const writ = await startWritServer({ config, logger: silentLogger() });
+  const admin = new AdminClient(writ.url, adminToken);
+  await admin.post('/identity-providers', { id: 'dev', issuer: idp.issuer, discovery: true, audience: idp.audience });
+  await admin.put('/secrets/api-key', { value: 'soak-upstream-secret-0123456789' });
+  await admin.post('/resources', { id: 'api', baseUrl: setup.upstream, secretId: 'api-key', inject: { mode: 'bearer' } });
+  await admin.post('/grants', {
+    id: 'soak',
+    policy:
+      'permit (principal == Writ::Agent::"soak-agent", action == Writ::Action::"http", resource == Writ::Resource::"api") when { context.user == Writ::User::"dev:alice" && ["GET", "POST"].contains(context.method) && context.path like "/v1/*" };',
+  });
+  await admin.post('/agents', { id: 'soak-agent', name: 'soak', owner: 'soak', jwks: { keys: [setup.agentJwk] } });
+  const alice = idp.accounts.find((a) => a.username === 'alice');
+  const { idToken } = await idp.loginAs('alice', alice?.password);
+  process.on('message', (m: { mem?: boolean; exit?: boolean }) => {
+    if (m.mem === true) {
+      (globalThis as { gc?: () => void }).gc?.();
+      const mu = process.memoryUsage();
+      process.send?.({
+        mem: { rss: mu.rss, heapUsed: mu.heapUsed, external: mu.external, arrayBuffers: mu.arrayBuffers },
+        cpu: process.cpuUsage(),
+      });
+    }
+    if (m.exit === true) void writ.close().then(() => process.exit(0));
+  });
+  process.send?.({ ready: { url: writ.publicUrl, adminToken, idToken } });
+}
+
+process.once('message', (m: { setup: Setup }) => {
+  main(m.setup).catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+});

@@ -1,0 +1,32 @@
+/** The package's public surface is deliberate: this list changes only on purpose. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as verify from '@writ/verify';
+
+test('@writ/verify exports exactly its public API', () => {
+  assert.deepEqual(Object.keys(verify).sort(), [
+    'InMemoryReplayCache',
+    'JWS_ALGS',
+    'MAX_PATH_LENGTH',
+    'PathPatternError',
+    'ReplayCacheFullError',
+    'RevocationSet',
+    'VerifiedTokenCache',
+    'canonicalPathPattern',
+    'checkCall',
+    'compilePathPattern',
+    'extractDpopToken',
+    'importPublicJwk',
+    'isSubsetOf',
+    'jwkThumbprint',
+    'keyFitsAlg',
+    'matchAuthorizationDetails',
+    'normalizeHtu',
+    'normalizeRequestPath',
+    'parseCompactJws',
+    'tokenKeysFromJwks',
+    'verifyDpopProof',
+    'verifyJwsSignature',
+    'verifyTaskToken',
+  ]);
+});
