@@ -120,7 +120,8 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       keys,
       replay,
       revocations: revocationSet,
-      tokenCache: new VerifiedTokenCache({ maxEntries: 100_000 }),
+      // ~1.5 KB per entry: 20k tokens in flight is a busy node; past that, the oldest pay the signature check again.
+      tokenCache: new VerifiedTokenCache({ maxEntries: 20_000 }),
       algorithms: DPOP_ALGS,
       maxAgeSeconds: config.dpop.proofMaxAgeSeconds,
       clockSkewSeconds: config.tokens.clockSkewSeconds,
