@@ -163,3 +163,12 @@ test('a proof that fails a check does not occupy the replay cache', async () => 
   await code(verifyDpopProof([await proof(key, { htm: 'POST', htu: URL_ })], opts({ replay })));
   assert.equal(replay.size, 0);
 });
+
+test('the replay cache forgets expired proofs as it goes, without waiting to be full', () => {
+  let clock = NOW;
+  const cache = new InMemoryReplayCache({ maxEntries: 1_000_000, now: () => clock });
+  for (let i = 0; i < 1000; i++) cache.checkAndStore(`k${i}`, clock + 60);
+  clock += 61;
+  for (let i = 0; i < 200; i++) cache.checkAndStore(`n${i}`, clock + 60);
+  assert.ok(cache.size < 1000, `expired entries are dropped while new ones arrive (size ${cache.size})`);
+});

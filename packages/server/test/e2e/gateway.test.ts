@@ -243,6 +243,21 @@ describeEachStore('gateway', (kind) => {
     const n = h.upstream.requests.length;
     const big = 'x'.repeat(11 * 1024 * 1024);
     await expectDenied(await call(task.token, { method: 'POST', path: '/r/api/v1/upload', body: big }), 413, 'ERR_BODY_TOO_LARGE', n);
+    const chunk = Buffer.alloc(1024 * 1024, 120);
+    const streamed = await rawRequest(new URL(h.writ.publicUrl).origin, {
+      method: 'POST',
+      path: '/r/api/v1/upload',
+      headers: [
+        ['authorization', `DPoP ${task.token}`],
+        [
+          'dpop',
+          await createDpopProof(agent.dpopKey, { htm: 'POST', htu: `${h.writ.publicUrl}/r/api/v1/upload`, accessToken: task.token }),
+        ],
+      ],
+      chunks: Array.from({ length: 11 }, () => chunk),
+    });
+    assert.equal(streamed.status, 413, streamed.body);
+    assert.equal((streamed.json() as { code: string }).code, 'ERR_BODY_TOO_LARGE');
     const small = await call(task.token, { method: 'POST', path: '/r/api/v1/upload', body: 'hello' });
     assert.equal(small.status, 200);
     assert.deepEqual(small.json(), { method: 'POST', url: '/v1/upload', bodyLength: 5 });

@@ -13,7 +13,7 @@ export interface RawResponse {
 
 export function rawRequest(
   base: string,
-  opts: { method: string; path: string; headers?: Array<[string, string]>; body?: Buffer | string },
+  opts: { method: string; path: string; headers?: Array<[string, string]>; body?: Buffer | string; chunks?: Buffer[] },
 ): Promise<RawResponse> {
   const url = new URL(base);
   return new Promise((resolve, reject) => {
@@ -32,7 +32,10 @@ export function rawRequest(
       },
     );
     req.on('error', reject);
+    req.on('error', () => undefined);
     if (opts.body !== undefined) req.write(opts.body);
+    // Chunked transfer (no Content-Length): the body's size is only known as it streams.
+    for (const c of opts.chunks ?? []) req.write(c);
     req.end();
   });
 }

@@ -32,6 +32,7 @@ export class InMemoryReplayCache implements ReplayCache {
 
   checkAndStore(key: string, expiresAt: number): boolean {
     const now = this.#now();
+    this.#dropExpiredHead(now);
     const seen = this.#entries.get(key);
     if (seen !== undefined && seen >= now) return false;
     if (this.#entries.size >= this.#max) {
@@ -41,6 +42,15 @@ export class InMemoryReplayCache implements ReplayCache {
     this.#entries.delete(key);
     this.#entries.set(key, expiresAt);
     return true;
+  }
+
+  /** Amortised O(1): entries arrive roughly in expiry order, so expired ones gather at the head of the map. */
+  #dropExpiredHead(now: number): void {
+    for (let i = 0; i < 8; i++) {
+      const first = this.#entries.entries().next();
+      if (first.done === true || first.value[1] >= now) return;
+      this.#entries.delete(first.value[0]);
+    }
   }
 
   #prune(now: number): void {

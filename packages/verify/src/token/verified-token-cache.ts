@@ -22,7 +22,15 @@ export class VerifiedTokenCache {
     return this.#map.get(key);
   }
 
-  set(key: string, claims: TaskTokenClaims): void {
+  /** `nowSeconds` lets the cache drop expired tokens from its head (tokens arrive roughly in expiry order). */
+  set(key: string, claims: TaskTokenClaims, nowSeconds?: number): void {
+    if (nowSeconds !== undefined) {
+      for (let i = 0; i < 8; i++) {
+        const first = this.#map.entries().next();
+        if (first.done === true || first.value[1].exp >= nowSeconds) break;
+        this.#map.delete(first.value[0]);
+      }
+    }
     if (this.#map.size >= this.#max) this.#map.delete(this.#map.keys().next().value as string);
     this.#map.set(key, claims);
   }

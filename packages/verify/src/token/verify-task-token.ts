@@ -25,7 +25,7 @@ export function verifyTaskToken(token: string, opts: TaskTokenCheckOptions): Tas
   let claims = cacheKey !== undefined ? opts.cache?.get(cacheKey) : undefined;
   if (claims === undefined) {
     claims = verifySignatureAndShape(token, opts);
-    if (cacheKey !== undefined) opts.cache?.set(cacheKey, claims);
+    if (cacheKey !== undefined) opts.cache?.set(cacheKey, claims, opts.now?.() ?? Date.now() / 1000);
   }
   checkTimeAndAudience(claims, opts);
   return claims;
