@@ -73,18 +73,16 @@ test('exchangeToken sends RFC 8693 parameters, retries once on use_dpop_nonce, a
       res.writeHead(400, { 'content-type': 'application/json', 'dpop-nonce': 'server-nonce' }).end('{"error":"use_dpop_nonce"}');
       return;
     }
-    res
-      .writeHead(200, { 'content-type': 'application/json' })
-      .end(
-        JSON.stringify({
-          access_token: 'tok',
-          issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-          token_type: unbound ? 'Bearer' : 'DPoP',
-          expires_in: 600,
-          authorization_details: [],
-          task_id: 'task_1',
-        }),
-      );
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        access_token: 'tok',
+        issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        token_type: unbound ? 'Bearer' : 'DPoP',
+        expires_in: 600,
+        authorization_details: [],
+        task_id: 'task_1',
+      }),
+    );
   });
   try {
     const r = await exchangeToken({
@@ -155,18 +153,16 @@ test('WritAgent starts and completes a task', async () => {
   let completed = false;
   const srv = await serve((req, _body, res) => {
     if (req.url === '/oauth2/token') {
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(
-          JSON.stringify({
-            access_token: 'tok',
-            issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-            token_type: 'DPoP',
-            expires_in: 600,
-            authorization_details: [{ type: 'http', actions: ['GET'], paths: ['/x'] }],
-            task_id: 'task_9',
-          }),
-        );
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          access_token: 'tok',
+          issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+          token_type: 'DPoP',
+          expires_in: 600,
+          authorization_details: [{ type: 'http', actions: ['GET'], paths: ['/x'] }],
+          task_id: 'task_9',
+        }),
+      );
     } else if (req.url === '/agent/v1/task/complete') {
       completed = req.headers.authorization === 'DPoP tok' && decodeProtectedHeader(String(req.headers.dpop)).typ === 'dpop+jwt';
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');

@@ -30,7 +30,7 @@ export function ath(token: string): string {
 
 export async function proof(key: TestKey, claims: Record<string, unknown>, header: Record<string, unknown> = {}): Promise<string> {
   return new SignJWT({ jti: randomBytes(12).toString('base64url'), iat: NOW, ...claims })
-    .setProtectedHeader({ typ: 'dpop+jwt', alg: key.alg, jwk: key.publicJwk, ...header } as never)
+    .setProtectedHeader({ typ: 'dpop+jwt', alg: key.alg, jwk: key.publicJwk, ...header })
     .sign(key.privateKey);
 }
 

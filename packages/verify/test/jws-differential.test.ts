@@ -3,7 +3,14 @@
  * on accept/reject, and on the payload when they accept. This is what licenses the fast path (CONVENTIONS, jose).
  */
 import assert from 'node:assert/strict';
-import { createPublicKey, generateKeyPairSync, createHmac, sign as nodeSign, type KeyObject } from 'node:crypto';
+import {
+  createPublicKey,
+  generateKeyPairSync,
+  createHmac,
+  sign as nodeSign,
+  type KeyObject,
+  type JsonWebKey as NodeJwk,
+} from 'node:crypto';
 import { test } from 'node:test';
 import { compactVerify, importJWK, SignJWT, type CryptoKey } from 'jose';
 import { parseCompactJws, verifyJwsSignature } from '../src/index.js';
@@ -68,12 +75,12 @@ test('agrees with jose on valid tokens and on hundreds of mutations, for every a
   for (const alg of ALGS) keys.push(await testKey(alg));
   let cases = 0;
   for (const key of keys) {
-    const kobj = createPublicKey({ key: key.publicJwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+    const kobj = createPublicKey({ key: key.publicJwk as NodeJwk, format: 'jwk' });
     const token = await new SignJWT({ sub: 'x', n: 1 }).setProtectedHeader({ alg: key.alg, typ: 'at+jwt' }).sign(key.privateKey);
     const other = await new SignJWT({ sub: 'y', n: 2 }).setProtectedHeader({ alg: key.alg, typ: 'at+jwt' }).sign(key.privateKey);
     for (const candidate of mutations(token, other)) {
       for (const verifyWith of keys) {
-        const vk = createPublicKey({ key: verifyWith.publicJwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+        const vk = createPublicKey({ key: verifyWith.publicJwk as NodeJwk, format: 'jwk' });
         const joseKey = await importJWK(verifyWith.publicJwk, verifyWith.alg);
         if (joseKey instanceof Uint8Array) throw new TypeError('unexpected symmetric key');
         const jose = await joseAccepts(candidate, joseKey, verifyWith.alg);
@@ -92,7 +99,7 @@ test('agrees with jose on valid tokens and on hundreds of mutations, for every a
 
 test('algorithm confusion and unsupported constructs are refused by both', async () => {
   const es = await testKey('ES256');
-  const kobj = createPublicKey({ key: es.publicJwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+  const kobj = createPublicKey({ key: es.publicJwk as NodeJwk, format: 'jwk' });
   const payload = b64({ sub: 'x' });
   const pem = kobj.export({ type: 'spki', format: 'pem' });
   const attacks: string[] = [];
@@ -105,7 +112,7 @@ test('algorithm confusion and unsupported constructs are refused by both', async
   }
   // crit and b64:false
   const critToken = await new SignJWT({ sub: 'x' })
-    .setProtectedHeader({ alg: 'ES256', crit: ['exp'] } as never)
+    .setProtectedHeader({ alg: 'ES256', crit: ['exp'] })
     .sign(es.privateKey)
     .catch(() => undefined);
   if (critToken !== undefined) attacks.push(critToken);
@@ -151,5 +158,5 @@ test('keys that do not fit the algorithm are refused: P-384 for ES256, RSA-1024,
 async function keyObjectOf(k: TestKey): Promise<KeyObject> {
   const { createPrivateKey } = await import('node:crypto');
   const { exportJWK } = await import('jose');
-  return createPrivateKey({ key: (await exportJWK(k.privateKey)) as import('node:crypto').JsonWebKey, format: 'jwk' });
+  return createPrivateKey({ key: (await exportJWK(k.privateKey)) as NodeJwk, format: 'jwk' });
 }

@@ -43,7 +43,7 @@ async function setup(): Promise<{
     task_chain: ['task_root', 'task_parent'],
   };
   const sign = (c: Record<string, unknown>, h: Record<string, unknown> = {}): Promise<string> =>
-    new SignJWT(c).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'k1', ...h } as never).sign(signer.privateKey);
+    new SignJWT(c).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'k1', ...h }).sign(signer.privateKey);
   return { signer, keysJwks, dpop, claims, sign };
 }
 
