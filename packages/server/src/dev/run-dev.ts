@@ -183,8 +183,8 @@ Writ keeps running. Try it:
   curl -s $WRIT_URL/healthz; curl -s $WRIT_URL/.well-known/oauth-authorization-server
   curl -s -H "authorization: Bearer $WRIT_ADMIN_TOKEN" $WRIT_URL/admin/v1/agents
   curl -si $WRIT_URL/r/demo-api/v1/projects          # no token: 401 with a DPoP challenge
-  npx writ tasks list; npx writ audit list --agent demo-agent; npx writ audit verify
-  npx writ revoke agent demo-agent --reason "demo"   # the kill switch
+  writ tasks list; writ audit list --agent demo-agent; writ audit verify    # in a clone: ./bin/writ
+  writ revoke agent demo-agent --reason "demo"   # the kill switch
 Dev accounts: ${idp.accounts.map((a) => `${a.username} / ${a.password}`).join(', ')}
 Press Ctrl-C to stop.`);
 

@@ -12,7 +12,7 @@ import type { SigningKeys } from '../token/index.js';
 import type { TaskService } from '../tasks/index.js';
 import { traceFrom, type Logger } from '../observability/index.js';
 import { registerAdminApi, type AdminAuth, type AdminServices } from '../admin-api/index.js';
-import type { Resource } from '../register/index.js';
+import type { AuditPort, Resource } from '../register/index.js';
 
 export interface SurfaceDeps {
   publicUrl: string;
@@ -24,6 +24,7 @@ export interface SurfaceDeps {
   admin: AdminServices;
   findResource(id: string): Resource | undefined;
   readiness(): Promise<{ ready: boolean; checks: Record<string, unknown> }>;
+  audit: AuditPort;
   logger: Logger;
 }
 
@@ -76,9 +77,17 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
   });
 
   app.post(PATHS.token, async (req, reply) => {
-    if (!(req.body instanceof URLSearchParams))
-      throw new OAuthError('invalid_request', 'the request body must be application/x-www-form-urlencoded');
     const trace = traceFrom(req.headers.traceparent);
+    if (!(req.body instanceof URLSearchParams)) {
+      deps.audit.record({
+        type: 'token.denied',
+        trace_id: trace.traceId,
+        decision: 'deny',
+        reason: 'invalid_request',
+        detail: 'body is not application/x-www-form-urlencoded',
+      });
+      throw new OAuthError('invalid_request', 'the request body must be application/x-www-form-urlencoded');
+    }
     const dpop = rawHeaderValues(req.raw.rawHeaders, 'dpop');
     const response = await exchangeToken({ body: req.body, dpop, traceId: trace.traceId }, deps.tokenService);
     return reply.code(200).headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);
@@ -117,15 +126,31 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
   // The agent ends its own task with its own (DPoP-bound) task token; the token's audience is its resource, so
   // this endpoint checks everything but the audience.
   app.post(PATHS.taskComplete, async (req, reply) => {
-    const { claims } = await checkCall(
-      {
-        method: 'POST',
-        url: `${issuer}${PATHS.taskComplete}`,
-        authorization: rawHeaderValues(req.raw.rawHeaders, 'authorization'),
-        dpop: rawHeaderValues(req.raw.rawHeaders, 'dpop'),
-      },
-      { ...deps.check, audience: null },
-    );
+    const trace = traceFrom(req.headers.traceparent);
+    let claims;
+    try {
+      ({ claims } = await checkCall(
+        {
+          method: 'POST',
+          url: `${issuer}${PATHS.taskComplete}`,
+          authorization: rawHeaderValues(req.raw.rawHeaders, 'authorization'),
+          dpop: rawHeaderValues(req.raw.rawHeaders, 'dpop'),
+        },
+        { ...deps.check, audience: null },
+      ));
+    } catch (err) {
+      // Every denial leaves an audit event, here as at the gateway.
+      const code = err instanceof WritError ? err.code : 'ERR_INTERNAL';
+      deps.audit.record({
+        type: 'call.denied',
+        trace_id: trace.traceId,
+        action: `POST ${PATHS.taskComplete}`,
+        decision: 'deny',
+        reason: code,
+        detail: (err as { detail?: string }).detail ?? '',
+      });
+      throw err;
+    }
     const task = await deps.tasks.end(claims.task_id, {
       status: 'completed',
       reason: 'completed by its agent',

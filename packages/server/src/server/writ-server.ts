@@ -207,6 +207,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         checks['revocation'] = { last_seq: revocationSet.lastSeq, entries: revocationSet.size, mode: 'embedded' };
         return { ready, checks };
       },
+      audit,
       logger,
     });
     await app.ready();

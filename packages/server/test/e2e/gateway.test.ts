@@ -280,6 +280,23 @@ describeEachStore('gateway', (kind) => {
     await h.restart();
     await expectDenied(await call(task.token, { path: '/r/api/v1/projects' }), 401, 'ERR_REVOKED_TASK', n);
     await expectDenied(await call(t3.token, { path: '/r/api/v1/projects' }), 401, 'ERR_REVOKED_TOKEN', n);
+    // Completing with a revoked token is refused, and the refusal is audited too.
+    const again = await rawRequest(new URL(h.writ.publicUrl).origin, {
+      method: 'POST',
+      path: '/agent/v1/task/complete',
+      headers: [
+        ['authorization', `DPoP ${t3.token}`],
+        [
+          'dpop',
+          await createDpopProof(agent.dpopKey, { htm: 'POST', htu: `${h.writ.publicUrl}/agent/v1/task/complete`, accessToken: t3.token }),
+        ],
+        ['content-length', '0'],
+      ],
+    });
+    assert.equal(again.status, 401);
+    const denied = await lastAudit();
+    assert.equal(denied.type, 'call.denied');
+    assert.equal(denied.reason, 'ERR_REVOKED_TOKEN');
     const status = await h.admin.get<{ status: string }>(`/tasks/${task.id}`);
     assert.equal(status.status, 'completed');
   });
