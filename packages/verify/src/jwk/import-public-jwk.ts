@@ -18,9 +18,28 @@ export interface ImportedJwk {
   jwk: PublicJwk;
 }
 
+/** Imports of JWK objects already seen (the same frozen header object comes back for each proof of an agent). */
+const byObject = new WeakMap<object, Map<string, ImportedJwk | null>>();
+
 /** Returns undefined for anything that is not a usable public key for `alg`. */
 export function importPublicJwk(value: unknown, alg: string): ImportedJwk | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  if (Object.isFrozen(value)) {
+    let perAlg = byObject.get(value);
+    const seen = perAlg?.get(alg);
+    if (seen !== undefined) return seen ?? undefined;
+    const imported = importUncached(value, alg);
+    if (perAlg === undefined) {
+      perAlg = new Map();
+      byObject.set(value, perAlg);
+    }
+    perAlg.set(alg, imported ?? null);
+    return imported;
+  }
+  return importUncached(value, alg);
+}
+
+function importUncached(value: object, alg: string): ImportedJwk | undefined {
   const jwk = value as PublicJwk;
   if (typeof jwk.kty !== 'string' || KTY_FOR_ALG[alg] !== jwk.kty) return undefined;
   for (const m of PRIVATE_MEMBERS) if (m in jwk) return undefined;

@@ -14,7 +14,7 @@ export type JwsAlg = (typeof JWS_ALGS)[number];
 export const MAX_JWS_LENGTH = 16 * 1024;
 
 export interface ParsedJws {
-  header: Record<string, unknown>;
+  header: Readonly<Record<string, unknown>>;
   payload: Record<string, unknown>;
   signingInput: Buffer;
   signature: Buffer;
@@ -22,17 +22,42 @@ export interface ParsedJws {
 
 export type JwsParseFailure = 'malformed' | 'crit' | 'alg';
 
+/**
+ * Decoded protected headers, by their encoded form. An agent's proofs (and Writ's tokens) repeat the same header, so
+ * decoding it once saves the base64 and JSON work per call — and gives a stable object identity that the JWK import
+ * cache keys on. Returned objects are frozen: shared, so never to be changed.
+ */
+const headers = new Map<string, Readonly<Record<string, unknown>> | null>();
+const HEADER_CACHE_MAX = 10_000;
+
+function decodeHeader(segment: string): Readonly<Record<string, unknown>> | undefined {
+  const hit = headers.get(segment);
+  if (hit !== undefined) return hit ?? undefined;
+  const bytes = decodeBase64url(segment);
+  const parsed = bytes === undefined ? undefined : parseJsonObject(bytes);
+  if (headers.size >= HEADER_CACHE_MAX) headers.delete(headers.keys().next().value as string);
+  headers.set(segment, parsed === undefined ? null : deepFreeze(parsed));
+  return parsed;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null) {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}
+
 /** Splits and decodes; checks nothing cryptographic. Returns the failure kind instead of throwing (hot path). */
 export function parseCompactJws(token: string): ParsedJws | JwsParseFailure {
   if (typeof token !== 'string' || token.length === 0 || token.length > MAX_JWS_LENGTH) return 'malformed';
   const a = token.indexOf('.');
   const b = a === -1 ? -1 : token.indexOf('.', a + 1);
   if (a <= 0 || b === -1 || token.indexOf('.', b + 1) !== -1) return 'malformed';
-  const headerBytes = decodeBase64url(token.slice(0, a));
+  const header = decodeHeader(token.slice(0, a));
   const payloadBytes = decodeBase64url(token.slice(a + 1, b));
   const signature = decodeBase64url(token.slice(b + 1));
-  if (headerBytes === undefined || payloadBytes === undefined || signature === undefined) return 'malformed';
-  const header = parseJsonObject(headerBytes);
+  if (payloadBytes === undefined || signature === undefined) return 'malformed';
   const payload = parseJsonObject(payloadBytes);
   if (header === undefined || payload === undefined) return 'malformed';
   // RFC 7515 §4.1.11: a `crit` we do not understand makes the JWS invalid; Writ understands none (this also refuses
