@@ -22,7 +22,7 @@ export const AUDIT_EVENT_TYPES = [
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number] | (string & {});
 
 export interface AuditEvent {
-  /** UUID v4. */
+  /** UUID (v7, time-ordered, when the writer assigns it). */
   id: string;
   /** Epoch milliseconds. */
   time: number;

@@ -22,18 +22,18 @@ export interface CallAuditEvent {
   data: Record<string, unknown>;
 }
 
+/** What a call has established so far: filled in step by step, audited whatever step it ends at. */
+export interface CallState {
+  trace: TraceContext;
+  started: number;
+  resourceId: string | undefined;
+  method: string;
+  path: string | undefined;
+  claims: TaskTokenClaims | undefined;
+}
+
 export interface GatewayAudit {
-  call(
-    state: {
-      trace: TraceContext;
-      started: number;
-      resourceId: string | undefined;
-      method: string;
-      path: string | undefined;
-      claims: TaskTokenClaims | undefined;
-    },
-    outcome: { decision: 'allow' | 'deny'; reason: string; status: number; grants: string[]; detail?: string },
-  ): void;
+  call(state: CallState, outcome: { decision: 'allow' | 'deny'; reason: string; status: number; grants: string[]; detail?: string }): void;
 }
 
 /** The delegation chain, oldest first: the user, then each agent from the root task's down to the current actor. */

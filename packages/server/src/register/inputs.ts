@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { registerId } from './ids.js';
+import { injectionRuleSchema } from '../vault/index.js';
 
 const publicJwk = z
   .looseObject({
@@ -42,26 +43,8 @@ export const identityProviderInput = z
   .refine((p) => p.discovery || p.jwksUri !== undefined, 'give jwksUri, or set discovery: true');
 export type IdentityProviderInput = z.input<typeof identityProviderInput>;
 
-export const injectionInput = z.discriminatedUnion('mode', [
-  z.strictObject({
-    mode: z.literal('header'),
-    name: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'an HTTP header name'),
-    prefix: z
-      .string()
-      .max(100)
-      .regex(/^[^\r\n]*$/)
-      .optional(),
-  }),
-  z.strictObject({ mode: z.literal('bearer') }),
-  z.strictObject({
-    mode: z.literal('basic'),
-    username: z
-      .string()
-      .max(200)
-      .regex(/^[^:\r\n]*$/, 'no ":" or line breaks'),
-  }),
-  z.strictObject({ mode: z.literal('query'), name: z.string().min(1).max(100) }),
-]);
+/** The vault's injection-rule schema, re-exported: one definition of how a secret may be injected. */
+export const injectionInput = injectionRuleSchema;
 
 export const resourceInput = z
   .strictObject({

@@ -7,26 +7,12 @@ export interface PolicyPort {
   load(grants: { id: string; text: string }[]): Promise<number>;
 }
 
-/** An audit record as the domain modules produce it; the audit writer adds id, time (if absent), seq and hash. */
-export interface AuditRecord {
-  type: string;
-  time?: number;
-  trace_id?: string;
-  span_id?: string;
-  task_id?: string;
-  agent_id?: string;
-  user_id?: string;
-  actor_chain?: string[];
-  resource?: string;
-  action?: string;
-  decision?: 'allow' | 'deny';
-  reason?: string;
-  detail?: string;
-  data?: Record<string, unknown>;
-}
+/** An audit record as the domain modules produce it: the audit module's own input type, so the two cannot drift. */
+export type { AuditEventInput as AuditRecord } from '../audit/index.js';
+import type { AuditEventInput } from '../audit/index.js';
 
 export interface AuditPort {
-  record(event: AuditRecord): void;
+  record(event: AuditEventInput): void;
 }
 
 export type Clock = () => number;

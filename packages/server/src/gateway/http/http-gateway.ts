@@ -10,16 +10,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import { Pool } from 'undici';
-import { ERROR_CODES, PATHS, WritError, type TaskTokenClaims } from '@writ/protocol';
+import { ERROR_CODES, PATHS, WritError } from '@writ/protocol';
 import { checkCall, matchAuthorizationDetails, normalizeRequestPath, type CheckCallContext } from '@writ/verify';
 import type { Agent, Resource } from '../../register/index.js';
 import { applyInjection, type SecretValue } from '../../vault/index.js';
 import { httpRequest, type CallDecisionCache } from '../../policy/index.js';
-import { traceFrom, type TraceContext } from '../../observability/index.js';
+import { traceFrom } from '../../observability/index.js';
 import type { Logger } from '../../observability/index.js';
 import { connectionListed, isHopByHop } from './hop-by-hop.js';
 import { writeDenial } from '../write-denial.js';
-import type { GatewayAudit } from '../gateway-audit.js';
+import type { CallState, GatewayAudit } from '../gateway-audit.js';
 
 export interface HttpGatewayDeps {
   publicUrl: string;
@@ -37,15 +37,6 @@ export interface HttpGatewayDeps {
   ready(): boolean;
   dpopAlgs: readonly string[];
   logger: Logger;
-}
-
-interface CallState {
-  trace: TraceContext;
-  started: number;
-  resourceId: string | undefined;
-  method: string;
-  path: string | undefined;
-  claims: TaskTokenClaims | undefined;
 }
 
 export class HttpGateway {
