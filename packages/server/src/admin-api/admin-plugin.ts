@@ -6,11 +6,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodType } from 'zod';
 import { PATHS } from '@writ/protocol';
 import { AdminError } from '../errors/index.js';
+import type { AuditPort } from '../register/index.js';
 import type { AdminAuth } from './admin-auth.js';
 import { ADMIN_ROUTES, type AdminServices } from './routes.js';
 import { buildOpenApi } from './openapi.js';
 
-export function registerAdminApi(app: FastifyInstance, deps: { auth: AdminAuth; services: AdminServices; publicUrl: string }): void {
+export function registerAdminApi(
+  app: FastifyInstance,
+  deps: { auth: AdminAuth; services: AdminServices; publicUrl: string; audit: AuditPort },
+): void {
   const openapi = buildOpenApi(ADMIN_ROUTES, deps.publicUrl);
   app.get(PATHS.openapi, async () => openapi);
   for (const route of ADMIN_ROUTES) {
@@ -19,8 +23,16 @@ export function registerAdminApi(app: FastifyInstance, deps: { auth: AdminAuth; 
       url: `${PATHS.admin}${route.url}`,
       handler: async (req: FastifyRequest, reply: FastifyReply) => {
         const principal = await deps.auth.authenticate(req.headers.authorization);
-        if (principal === undefined)
+        if (principal === undefined) {
+          // A refused operator is a denial like any other: on the record, without the token it tried.
+          deps.audit.record({
+            type: 'admin.denied',
+            action: `${route.method} ${PATHS.admin}${route.url}`,
+            decision: 'deny',
+            reason: 'ERR_ADMIN_UNAUTHENTICATED',
+          });
           throw new AdminError('ERR_ADMIN_UNAUTHENTICATED', 'a valid admin token is required (Authorization: Bearer …)');
+        }
         const params = req.params as Record<string, string>;
         for (const v of Object.values(params))
           if (v.length > 400) throw new AdminError('ERR_ADMIN_INVALID_REQUEST', 'path parameter too long');

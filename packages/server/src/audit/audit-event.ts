@@ -16,6 +16,7 @@ export const AUDIT_EVENT_TYPES = [
   'task.revoked',
   'revocation.created',
   'admin.change',
+  'admin.denied',
 ] as const;
 
 // `string & {}` keeps the literal union visible to editors while accepting any string.

@@ -165,7 +165,7 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
     return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not_ready', checks: r.checks });
   });
 
-  registerAdminApi(app, { auth: deps.adminAuth, services: deps.admin, publicUrl: issuer });
+  registerAdminApi(app, { auth: deps.adminAuth, services: deps.admin, publicUrl: issuer, audit: deps.audit });
 }
 
 export function rawHeaderValues(raw: string[], lower: string): string[] {

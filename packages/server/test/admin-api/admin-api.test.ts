@@ -37,6 +37,8 @@ describeEachStore('admin API', (kind) => {
       assert.equal(r.status, 401);
       assert.equal(r.json()['code'], 'ERR_ADMIN_UNAUTHENTICATED');
     }
+    const refused = await h.admin.get<Array<{ reason: string; action: string }>>('/audit?type=admin.denied&limit=1000');
+    assert.ok(refused.length >= 3 && refused.every((e) => e.reason === 'ERR_ADMIN_UNAUTHENTICATED' && e.action === 'GET /admin/v1/agents'));
     const created = await h.writ.adminAuth.create('second');
     assert.equal((await raw('GET', '/agents', undefined, created.token)).status, 200);
     const stored = await h.store.db.selectFrom('admin_tokens').select('token_hash').execute();
