@@ -17,6 +17,7 @@ export const AUDIT_EVENT_TYPES = [
   'revocation.created',
   'admin.change',
   'admin.denied',
+  'token.revoke_ignored',
 ] as const;
 
 // `string & {}` keeps the literal union visible to editors while accepting any string.

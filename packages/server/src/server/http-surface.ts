@@ -7,7 +7,7 @@ import { DPOP_ALGS, PATHS, type DenialBody } from '@writ/protocol';
 import { checkCall, type CheckCallContext } from '@writ/verify';
 import { WritError, ERROR_CODES } from '@writ/protocol';
 import { AdminError, OAuthError } from '../errors/index.js';
-import { exchangeToken, type TokenServiceDeps } from '../token/index.js';
+import { exchangeToken, introspectToken, revokeToken, type IntrospectionDeps, type TokenServiceDeps } from '../token/index.js';
 import type { SigningKeys } from '../token/index.js';
 import type { TaskService } from '../tasks/index.js';
 import { traceFrom, type Logger } from '../observability/index.js';
@@ -25,6 +25,8 @@ export interface SurfaceDeps {
   findResource(id: string): Resource | undefined;
   readiness(): Promise<{ ready: boolean; checks: Record<string, unknown> }>;
   audit: AuditPort;
+  /** Introspection and revocation (RFC 7662, RFC 7009); `audiences` is filled in per endpoint. */
+  introspection: Omit<IntrospectionDeps, 'audiences'>;
   logger: Logger;
 }
 
@@ -93,6 +95,28 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
     return reply.code(200).headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);
   });
 
+  // RFC 7662 and RFC 7009: client-authenticated like the token endpoint; the client assertion may name this
+  // endpoint, the token endpoint or the issuer as its audience.
+  const formOf = (body: unknown): URLSearchParams => {
+    if (!(body instanceof URLSearchParams))
+      throw new OAuthError('invalid_request', 'the request body must be application/x-www-form-urlencoded');
+    return body;
+  };
+  app.post(PATHS.introspect, async (req, reply) => {
+    const result = await introspectToken(formOf(req.body), {
+      ...deps.introspection,
+      audiences: [`${issuer}${PATHS.introspect}`, `${issuer}${PATHS.token}`, issuer],
+    });
+    return reply.code(200).headers({ 'cache-control': 'no-store' }).send(result);
+  });
+  app.post(PATHS.revoke, async (req, reply) => {
+    await revokeToken(formOf(req.body), {
+      ...deps.introspection,
+      audiences: [`${issuer}${PATHS.revoke}`, `${issuer}${PATHS.token}`, issuer],
+    });
+    return reply.code(200).headers({ 'cache-control': 'no-store' }).send();
+  });
+
   app.get(PATHS.jwks, async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(deps.keys.jwks()));
 
   app.get(PATHS.asMetadata, async () => ({
@@ -103,6 +127,12 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
     response_types_supported: [],
     token_endpoint_auth_methods_supported: ['private_key_jwt'],
     token_endpoint_auth_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256', 'PS256'],
+    introspection_endpoint: `${issuer}${PATHS.introspect}`,
+    introspection_endpoint_auth_methods_supported: ['private_key_jwt'],
+    introspection_endpoint_auth_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256', 'PS256'],
+    revocation_endpoint: `${issuer}${PATHS.revoke}`,
+    revocation_endpoint_auth_methods_supported: ['private_key_jwt'],
+    revocation_endpoint_auth_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256', 'PS256'],
     dpop_signing_alg_values_supported: [...(deps.check.algorithms ?? DPOP_ALGS)],
     authorization_details_types_supported: ['http'],
     service_documentation: 'https://github.com/writ-dev/writ/tree/main/docs',

@@ -208,6 +208,17 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         return { ready, checks };
       },
       audit,
+      introspection: {
+        db: store.db,
+        issuer: publicUrl,
+        keys,
+        revocations: revocationSet,
+        revocationService: revocations,
+        audit,
+        findAgent: (id) => register.findAgent(id),
+        clockSkewSeconds: config.tokens.clockSkewSeconds,
+        now,
+      },
       logger,
     });
     await app.ready();

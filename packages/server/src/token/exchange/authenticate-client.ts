@@ -23,7 +23,10 @@ export interface ClientAuthDeps {
   now: () => number;
 }
 
-export async function authenticateClient(params: TokenRequestParams, deps: ClientAuthDeps): Promise<Agent> {
+/** The client-authentication parameters of any token-service endpoint (token, introspection, revocation). */
+export type ClientAuthParams = Pick<TokenRequestParams, 'client_id' | 'client_assertion' | 'client_assertion_type'>;
+
+export async function authenticateClient(params: ClientAuthParams, deps: ClientAuthDeps): Promise<Agent> {
   if (params.client_assertion_type !== CLIENT_ASSERTION_TYPE_JWT_BEARER || params.client_assertion === undefined) {
     throw new OAuthError('invalid_client', 'client authentication by private_key_jwt is required', {
       detail: 'missing or unsupported client_assertion_type',
