@@ -24,9 +24,16 @@ import type { Database } from '../storage/index.js';
 import { AdminError } from '../errors/index.js';
 import type { AdminPrincipal } from './admin-auth.js';
 import type { PolicyEngine } from '../policy/index.js';
+import type { SigningKeys } from '../token/index.js';
+import type { AuditPort } from '../register/index.js';
+import { TOKEN_SIGNING_ALGS } from '@writ/protocol';
 
 export interface AdminServices {
   db: Kysely<Database>;
+  keys: SigningKeys;
+  /** How long a retired signing key stays published: the longest token life plus skew, so no valid token fails. */
+  retiredKeyPublishMs: number;
+  audit: AuditPort;
   register: Register;
   tasks: TaskService;
   revocations: RevocationService;
@@ -87,6 +94,7 @@ const taskQuery = z.strictObject({
 });
 
 const reasonInput = z.strictObject({ reason: z.string().min(1).max(500) });
+const rotateInput = z.strictObject({ alg: z.enum(TOKEN_SIGNING_ALGS).optional() });
 const validateInput = z.strictObject({ policy: z.string().min(1).max(100_000) });
 
 function actor(p: AdminPrincipal): string {
@@ -296,6 +304,32 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     handler: async ({ params, services }) => {
       await services.flushAudit();
       return taskChain(services.db, params['id'] as string);
+    },
+  },
+  {
+    method: 'GET',
+    url: '/keys',
+    tag: 'keys',
+    summary: 'List the published token-signing keys (public information only)',
+    handler: async ({ services }) => services.keys.list(),
+  },
+  {
+    method: 'POST',
+    url: '/keys/rotate',
+    tag: 'keys',
+    summary: 'Rotate the token-signing key now; the previous key stays published until every token it signed has expired',
+    body: rotateInput,
+    handler: async ({ body, principal, services }) => {
+      const alg = (body as z.output<typeof rotateInput>).alg ?? services.keys.activeAlg;
+      const kid = await services.keys.rotate(alg, services.retiredKeyPublishMs);
+      services.audit.record({
+        type: 'admin.change',
+        actor_chain: [actor(principal)],
+        decision: 'allow',
+        reason: 'signing_key.rotated',
+        data: { kid, alg },
+      });
+      return { kid, alg, keys: services.keys.list() };
     },
   },
   {

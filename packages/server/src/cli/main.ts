@@ -199,6 +199,17 @@ revoke
     output(await client().post('/revocations', { target: { type: 'all' }, reason: o.reason }), true),
   );
 
+const keys = program.command('keys').description('token-signing keys');
+keys
+  .command('list')
+  .addOption(jsonOpt)
+  .action(async (o: { json?: boolean }) => output(await client().get('/keys'), o.json === true, ['kid', 'alg', 'active']));
+keys
+  .command('rotate')
+  .description('a new signing key now; the previous one stays published until its tokens have expired')
+  .option('--alg <alg>', 'ES256 | EdDSA | RS256 (default: the current one)')
+  .action(async (o: { alg?: string }) => output(await client().post('/keys/rotate', o.alg !== undefined ? { alg: o.alg } : {}), true));
+
 const audit = program.command('audit').description('the tamper-evident audit log');
 audit
   .command('list')

@@ -190,7 +190,18 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       tasks,
       check,
       adminAuth,
-      admin: { db: store.db, register, tasks, revocations, vault, policy, flushAudit: () => audit.flush() },
+      admin: {
+        db: store.db,
+        register,
+        tasks,
+        revocations,
+        vault,
+        policy,
+        keys,
+        retiredKeyPublishMs: (config.tokens.maxLifetimeSeconds + config.tokens.clockSkewSeconds + 60) * 1000,
+        audit,
+        flushAudit: () => audit.flush(),
+      },
       findResource: (id) => cache.resource(id),
       readiness: async () => {
         const checks: Record<string, unknown> = {};

@@ -75,6 +75,17 @@ export class SigningKeys {
     return new SignJWT({ ...claims }).setProtectedHeader({ alg: key.alg, typ: 'at+jwt', kid: key.kid }).sign(key.privateKey);
   }
 
+  /** Published keys, newest first, without private material. */
+  list(): Array<{ kid: string; alg: string; active: boolean }> {
+    return this.#published.map((k) => ({ kid: k.kid, alg: k.alg, active: k === this.#active }));
+  }
+
+  /** Age of the active key in milliseconds (for scheduled rotation). */
+  async activeAgeMs(): Promise<number> {
+    const row = await this.#db.selectFrom('signing_keys').select('created_at').where('status', '=', 'active').executeTakeFirst();
+    return row === undefined ? Infinity : this.#now() - row.created_at;
+  }
+
   get activeAlg(): TokenSigningAlg {
     return this.#requireActive().alg;
   }
