@@ -6,7 +6,6 @@ import { PATHS, type AuthorizationDetail } from '@writ/protocol';
 import type { CryptoKey, KeyObject } from 'jose';
 import { generateDpopKey, type DpopKey } from './dpop-key.js';
 import { createDpopFetch } from './dpop-fetch.js';
-import { createDpopProof } from './dpop-proof.js';
 import { exchangeToken } from './token-exchange.js';
 
 export interface WritAgentOptions {
@@ -95,18 +94,16 @@ export class WritAgent {
       fetch: doFetch,
     });
     const token = r.access_token;
+    const taskFetch = createDpopFetch({ accessToken: token, key, fetch: doFetch });
     return {
       id: r.task_id,
       token,
       expiresAt: Math.floor(Date.now() / 1000) + r.expires_in,
       authorizationDetails: r.authorization_details,
-      fetch: createDpopFetch({ accessToken: token, key, fetch: doFetch }),
+      fetch: taskFetch,
       complete: async () => {
-        const url = `${issuer}${PATHS.taskComplete}`;
-        const res = await doFetch(url, {
-          method: 'POST',
-          headers: { authorization: `DPoP ${token}`, dpop: await createDpopProof(key, { htm: 'POST', htu: url, accessToken: token }) },
-        });
+        // Through the task's own DPoP fetch, so a server nonce challenge is answered like anywhere else.
+        const res = await taskFetch(`${issuer}${PATHS.taskComplete}`, { method: 'POST' });
         if (!res.ok) throw new TaskCompletionError(res.status, await res.text());
         await res.body?.cancel();
       },

@@ -42,6 +42,7 @@ export const ERROR_CODES = {
   ERR_DPOP_REPLAY: { status: 401, challenge: 'invalid_dpop_proof', message: 'DPoP proof was already used' },
   ERR_DPOP_ATH: { status: 401, challenge: 'invalid_dpop_proof', message: 'DPoP proof does not match the access token' },
   ERR_DPOP_BINDING: { status: 401, challenge: 'invalid_token', message: 'invalid DPoP key binding' },
+  ERR_DPOP_NONCE: { status: 401, challenge: 'use_dpop_nonce', message: 'a fresh DPoP nonce is required' },
   ERR_REVOKED_TOKEN: { status: 401, challenge: 'invalid_token', message: 'access token revoked' },
   ERR_REVOKED_TASK: { status: 401, challenge: 'invalid_token', message: 'task is no longer active' },
   ERR_REVOKED_AGENT: { status: 401, challenge: 'invalid_token', message: 'agent revoked' },

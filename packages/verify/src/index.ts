@@ -31,3 +31,5 @@ export { matchAuthorizationDetails, isSubsetOf } from './authorization/match-aut
 export type { HttpCall } from './authorization/match-authorization-details.js';
 export { RevocationSet } from './revocation/revocation-set.js';
 export type { RevocationEntry, RevocationEntryTarget } from './revocation/revocation-set.js';
+export { createDpopNonces } from './dpop/dpop-nonce.js';
+export type { DpopNonces } from './dpop/dpop-nonce.js';

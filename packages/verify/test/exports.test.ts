@@ -1,7 +1,7 @@
 /** The package's public surface is deliberate: this list changes only on purpose. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import * as verify from '@writ/verify';
+import * as verify from '../src/index.js';
 
 test('@writ/verify exports exactly its public API', () => {
   assert.deepEqual(Object.keys(verify).sort(), [
@@ -15,6 +15,7 @@ test('@writ/verify exports exactly its public API', () => {
     'canonicalPathPattern',
     'checkCall',
     'compilePathPattern',
+    'createDpopNonces',
     'extractDpopToken',
     'importPublicJwk',
     'isSubsetOf',

@@ -2,7 +2,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WritError, type AuthorizationDetail } from '@writ/protocol';
-import { canonicalPathPattern, isSubsetOf, matchAuthorizationDetails, normalizeRequestPath, PathPatternError } from '../src/index.js';
+import {
+  canonicalPathPattern,
+  compilePathPattern,
+  isSubsetOf,
+  matchAuthorizationDetails,
+  MAX_PATH_LENGTH,
+  normalizeRequestPath,
+  PathPatternError,
+} from '../src/index.js';
 
 test('canonical request paths', () => {
   const ok: Array<[string, string]> = [
@@ -127,4 +135,172 @@ test('isSubsetOf decides attenuation structurally', () => {
     ),
     false,
   );
+});
+
+test('canonical request paths: more spellings, and the length limit', () => {
+  const ok: Array<[string, string]> = [
+    ['/v1/%41%62', '/v1/Ab'],
+    ['/v1/%2A', '/v1/%2A'],
+    ['/v1/%2a', '/v1/%2A'],
+    ['/v1/%25', '/v1/%25'],
+    ['/v1/%3f', '/v1/%3F'],
+    ['/v1/%2d%2E%5f%7E', '/v1/-._~'],
+    ['/a/', '/a/'],
+    ['/.well-known/x', '/.well-known/x'],
+    ['/v1/...', '/v1/...'],
+    ['/v1/a.', '/v1/a.'],
+    [`/${'a'.repeat(4095)}`, `/${'a'.repeat(4095)}`],
+  ];
+  for (const [raw, canonical] of ok) assert.equal(normalizeRequestPath(raw), canonical, raw.slice(0, 40));
+  assert.equal(MAX_PATH_LENGTH, 4096);
+  // Canonicalisation is idempotent.
+  for (const [raw] of ok) assert.equal(normalizeRequestPath(normalizeRequestPath(raw)), normalizeRequestPath(raw));
+  const bad = [
+    '/v1/a/..',
+    '/v1/a/.',
+    '/./',
+    '/../',
+    '/v1/%2e%2E',
+    '/v1//',
+    '/v1/%2',
+    '/v1/%',
+    '/v1/a%0D',
+    '/v1/%1f',
+    '/v1/a\tb',
+    '/v1/a?b',
+    '/v1/a#b',
+    '/v1/"',
+    '/v1/<x>',
+    '/v1/a%5Cb',
+    '/v1/\u0000',
+    '\\v1',
+  ];
+  for (const raw of bad)
+    assert.throws(
+      () => normalizeRequestPath(raw),
+      (e: unknown) => e instanceof WritError && e.code === 'ERR_PATH_INVALID',
+      JSON.stringify(raw),
+    );
+});
+
+test('path patterns: more valid and invalid spellings', () => {
+  for (const [p, c] of [
+    ['/**', '/**'],
+    ['/v1/*/x', '/v1/*/x'],
+    ['/v1/*/*', '/v1/*/*'],
+    ['/v1/%2a', '/v1/%2A'],
+    ['/v1/%7e', '/v1/~'],
+  ] as const)
+    assert.equal(canonicalPathPattern(p), c, p);
+  for (const bad of [
+    '',
+    '/v1/**/**',
+    '/**/x',
+    '/v1/*a',
+    '/v1/a**',
+    '/v1/./x',
+    '/v1/%2e%2e/x',
+    '/v1/a b',
+    '/v1//x',
+    '/v1/a%5cb',
+    '/v1/?',
+    '*',
+  ])
+    assert.throws(() => canonicalPathPattern(bad), PathPatternError, JSON.stringify(bad));
+  // compilePathPattern gives the segments.
+  assert.deepEqual(compilePathPattern('/v1/*/**'), ['v1', '*', '**']);
+  assert.deepEqual(compilePathPattern('/'), ['']);
+});
+
+test('matching table: the three segment kinds, root, trailing slashes, encodings', () => {
+  const cases: Array<[string, string, boolean]> = [
+    ['/', '/', true],
+    ['/', '/x', false],
+    ['/**', '/', true],
+    ['/**', '/x/y/', true],
+    ['/*', '/', false],
+    ['/*', '/x', true],
+    ['/*', '/x/', false],
+    ['/v1/**', '/v1', true],
+    ['/v1/**', '/v1/', true],
+    ['/v1/**', '/v1x', false],
+    ['/v1/**', '/v2/a', false],
+    ['/v1/*/x', '/v1/a/x', true],
+    ['/v1/*/x', '/v1/a/b/x', false],
+    ['/v1/*/x', '/v1/a/x/', false],
+    ['/v1/a', '/v1/A', false],
+    ['/v1/%2A', normalizeRequestPath('/v1/%2a'), true],
+    ['/v1/%2A', '/v1/*', false],
+    ['/v1/~', normalizeRequestPath('/v1/%7E'), true],
+    ['/v1/x', '/v1/x/', false],
+  ];
+  for (const [pattern, path, expected] of cases)
+    assert.equal(allows([{ type: 'http', actions: ['GET'], paths: [pattern] }], 'GET', path), expected, `${pattern} vs ${path}`);
+});
+
+test('matchAuthorizationDetails: methods, locations, types, invalid details', () => {
+  const d = (extra: Record<string, unknown>): AuthorizationDetail => ({ type: 'http', actions: ['GET'], paths: ['/**'], ...extra });
+  assert.equal(allows([d({ locations: [R] })], 'GET', '/x'), true, 'this location');
+  assert.equal(allows([d({ locations: ['https://writ.example/r/other', R] })], 'GET', '/x'), true, 'one of the locations');
+  assert.equal(allows([d({ locations: [] })], 'GET', '/x'), false, 'no location');
+  assert.equal(allows([d({ locations: [`${R}/`] })], 'GET', '/x'), false, 'locations compare exactly');
+  assert.equal(allows([d({ actions: ['GET', 'POST'] })], 'POST', '/x'), true);
+  assert.equal(allows([d({ actions: [] })], 'GET', '/x'), false, 'no action');
+  assert.equal(allows([d({ paths: [] })], 'GET', '/x'), false, 'no path');
+  assert.equal(allows([d({ paths: undefined })], 'GET', '/x'), false, 'paths missing');
+  assert.equal(allows([d({ paths: ['/v1/**/x', '/x'] })], 'GET', '/x'), false, 'one invalid pattern voids the whole detail');
+  assert.equal(allows([d({ paths: ['/v1/../x'] }), d({ paths: ['/x'] })], 'GET', '/x'), true, 'but not the others');
+  assert.equal(allows([d({ type: 'HTTP' })], 'GET', '/x'), false, 'type compares exactly');
+  assert.equal(allows([d({ actions: undefined })], 'GET', '/x'), false, 'actions missing');
+  assert.equal(
+    allows([{ type: 'openid_credential', format: 'x' } as unknown as AuthorizationDetail, d({})], 'GET', '/x'),
+    true,
+    'unknown types are skipped',
+  );
+});
+
+test('isSubsetOf: a table of contained and not contained pairs', () => {
+  const h = (paths: string[], actions = ['GET'], locations?: string[]): AuthorizationDetail =>
+    ({ type: 'http', actions, paths, ...(locations !== undefined ? { locations } : {}) }) as AuthorizationDetail;
+  const table: Array<[string, AuthorizationDetail[], AuthorizationDetail[], boolean]> = [
+    ['/v1/* ⊆ /v1/**', [h(['/v1/*'])], [h(['/v1/**'])], true],
+    ['/v1/** ⊄ /v1/*', [h(['/v1/**'])], [h(['/v1/*'])], false],
+    ['/v1/x ⊆ /v1/*', [h(['/v1/x'])], [h(['/v1/*'])], true],
+    ['/v1/* ⊄ /v1/x', [h(['/v1/*'])], [h(['/v1/x'])], false],
+    ['/v1 ⊆ /v1/**', [h(['/v1'])], [h(['/v1/**'])], true],
+    ['/v1/*/x ⊆ /v1/**', [h(['/v1/*/x'])], [h(['/v1/**'])], true],
+    ['/v1/*/x ⊆ /v1/*/*', [h(['/v1/*/x'])], [h(['/v1/*/*'])], true],
+    ['/v1/*/* ⊄ /v1/*/x', [h(['/v1/*/*'])], [h(['/v1/*/x'])], false],
+    ['/ ⊆ /**', [h(['/'])], [h(['/**'])], true],
+    ['/ ⊄ /*', [h(['/'])], [h(['/*'])], false],
+    ['/** ⊄ /', [h(['/**'])], [h(['/'])], false],
+    ['/** ⊆ /**', [h(['/**'])], [h(['/**'])], true],
+    ['two child paths covered by two parent details', [h(['/a', '/b/c'])], [h(['/a']), h(['/b/*'])], true],
+    ['one child path not covered', [h(['/a', '/c'])], [h(['/a']), h(['/b/*'])], false],
+    ['GET ⊆ GET,POST', [h(['/x'])], [h(['/x'], ['GET', 'POST'])], true],
+    ['GET,POST ⊄ GET', [h(['/x'], ['GET', 'POST'])], [h(['/x'])], false],
+    ['GET,POST ⊆ GET + POST in two details', [h(['/x'], ['GET', 'POST'])], [h(['/x']), h(['/x'], ['POST'])], true],
+    ['method and path must come from the same parent', [h(['/y'], ['POST'])], [h(['/y']), h(['/x'], ['POST'])], false],
+    ['located ⊆ unlocated', [h(['/x'], ['GET'], ['a'])], [h(['/x'])], true],
+    ['unlocated ⊄ located', [h(['/x'])], [h(['/x'], ['GET'], ['a'])], false],
+    ['[a] ⊆ [a, b]', [h(['/x'], ['GET'], ['a'])], [h(['/x'], ['GET'], ['a', 'b'])], true],
+    ['[a, b] ⊄ [a]', [h(['/x'], ['GET'], ['a', 'b'])], [h(['/x'], ['GET'], ['a'])], false],
+    ['child of an unknown type', [{ type: 'mcp', tools: ['x'] } as unknown as AuthorizationDetail], [h(['/**'])], false],
+    ['parent of an unknown type covers nothing', [h(['/x'])], [{ type: 'mcp', tools: ['x'] } as unknown as AuthorizationDetail], false],
+    ['child with an invalid pattern', [h(['/v1/../x'])], [h(['/**'])], false],
+    ['parent with an invalid pattern', [h(['/x'])], [h(['/x', '/v1/**/y'])], false],
+    ['child with paths missing', [{ type: 'http', actions: ['GET'] } as unknown as AuthorizationDetail], [h(['/**'])], false],
+    ['nothing ⊆ anything', [], [], true],
+    ['something ⊄ nothing', [h(['/x'])], [], false],
+  ];
+  for (const [name, child, parent, expected] of table) assert.equal(isSubsetOf(child, parent), expected, name);
+  // Consistency with matching: whatever a contained child allows, the parent allows.
+  const paths = ['/', '/v1', '/v1/', '/v1/x', '/v1/x/y', '/v1/a/x', '/a', '/b/c', '/x', '/y'];
+  for (const [name, child, parent, expected] of table) {
+    if (!expected) continue;
+    for (const method of ['GET', 'POST'])
+      for (const path of paths)
+        if (matchAuthorizationDetails(child, { resource: 'a', method, path }))
+          assert.ok(matchAuthorizationDetails(parent, { resource: 'a', method, path }), `${name}: ${method} ${path}`);
+  }
 });

@@ -1,6 +1,7 @@
 /** Task-token verification (RFC 9068 §4), the verified-token cache, and the whole per-call check with revocation. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { createHmac, createPrivateKey, createPublicKey, sign as nodeSign, type JsonWebKey as NodeJwk } from 'node:crypto';
 import { SignJWT, exportJWK } from 'jose';
 import { WritError, type TaskTokenClaims } from '@writ/protocol';
 import {
@@ -196,4 +197,309 @@ test('RevocationSet: lastSeq, size, pruning only what can no longer hit', () => 
   assert.equal(set.size, 2);
   assert.equal(set.prune(201), 2);
   assert.equal(set.size, 0);
+});
+
+function b64(o: unknown): string {
+  return Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64url');
+}
+
+test('task token: algorithm, type and key refusals', async () => {
+  const { signer, keysJwks, claims, sign } = await setup();
+  const keys = tokenKeysFromJwks(keysJwks);
+  const verify = (t: string, over: Partial<Parameters<typeof verifyTaskToken>[1]> = {}): string =>
+    codeOf(() => verifyTaskToken(t, { issuer: ISS, audience: AUD, keys, clockSkewSeconds: 5, now: () => NOW, ...over }));
+  const payload = b64(claims);
+  const priv = createPrivateKey({ key: (await exportJWK(signer.privateKey)) as NodeJwk, format: 'jwk' });
+  const spki = createPublicKey(priv).export({ type: 'spki', format: 'pem' }) as string;
+  const hs = (secret: string | Buffer): string => {
+    const h = b64({ alg: 'HS256', typ: 'at+jwt', kid: 'k1' });
+    return `${h}.${payload}.${createHmac('sha256', secret).update(`${h}.${payload}`).digest('base64url')}`;
+  };
+  const raw = (header: Record<string, unknown>, body = payload): string => {
+    const h = b64(header);
+    return `${h}.${body}.${nodeSign('sha256', Buffer.from(`${h}.${body}`), { key: priv, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+  };
+  const other = await testKey('ES256');
+  const cases: Array<[string, string | Promise<string>, string, Partial<Parameters<typeof verifyTaskToken>[1]>?]> = [
+    ['control: node-signed token', raw({ alg: 'ES256', typ: 'at+jwt', kid: 'k1' }), 'accepted'],
+    ['typ missing', raw({ alg: 'ES256', kid: 'k1' }), 'ERR_TOKEN_TYPE'],
+    ['typ dpop+jwt', sign({ ...claims }, { typ: 'dpop+jwt' }), 'ERR_TOKEN_TYPE'],
+    ['typ AT+JWT (media types are case-insensitive)', sign({ ...claims }, { typ: 'AT+JWT' }), 'accepted'],
+    ['typ a number', raw({ alg: 'ES256', typ: 1, kid: 'k1' }), 'ERR_TOKEN_TYPE'],
+    ['alg none', `${b64({ alg: 'none', typ: 'at+jwt', kid: 'k1' })}.${payload}.`, 'ERR_TOKEN_ALG'],
+    ['alg missing', raw({ typ: 'at+jwt', kid: 'k1' }), 'ERR_TOKEN_ALG'],
+    ['HS256 keyed with the public key PEM', hs(spki), 'ERR_TOKEN_ALG'],
+    ['HS256 keyed with the public JWK JSON', hs(JSON.stringify(keysJwks.keys[0])), 'ERR_TOKEN_ALG'],
+    ['ES256 not among the allowed algorithms', sign({ ...claims }), 'ERR_TOKEN_ALG', { algorithms: ['EdDSA'] }],
+    ['kid missing', raw({ alg: 'ES256', typ: 'at+jwt' }), 'ERR_TOKEN_KID_UNKNOWN'],
+    ['kid a number', raw({ alg: 'ES256', typ: 'at+jwt', kid: 1 }), 'ERR_TOKEN_KID_UNKNOWN'],
+    [
+      'signed by another key under the known kid',
+      new SignJWT({ ...claims }).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'k1' }).sign(other.privateKey),
+      'ERR_TOKEN_SIGNATURE',
+    ],
+    ['crit header', raw({ alg: 'ES256', typ: 'at+jwt', kid: 'k1', crit: ['exp'] }), 'ERR_TOKEN_MALFORMED'],
+    ['payload an array', raw({ alg: 'ES256', typ: 'at+jwt', kid: 'k1' }, b64([claims])), 'ERR_TOKEN_MALFORMED'],
+    ['empty', '', 'ERR_TOKEN_MALFORMED'],
+  ];
+  for (const [name, t, expected, over] of cases) assert.equal(verify(await t, over), expected, name);
+  // A JWKS entry without kid or alg, or one that cannot be read, is not a key: tokens naming it have an unknown kid.
+  const partial = tokenKeysFromJwks({
+    keys: [
+      { ...keysJwks.keys[0], kid: undefined },
+      { ...keysJwks.keys[0], kid: 'k1', alg: undefined },
+      { kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA', kid: 'k1', alg: 'ES256' },
+    ],
+  });
+  assert.equal(verify(await sign({ ...claims }), { keys: partial }), 'ERR_TOKEN_KID_UNKNOWN');
+});
+
+test('task token: time, issuer and audience edges', async () => {
+  const { keysJwks, claims, sign } = await setup();
+  const keys = tokenKeysFromJwks(keysJwks);
+  const verify = async (c: Record<string, unknown>, over: Partial<Parameters<typeof verifyTaskToken>[1]> = {}): Promise<string> => {
+    const t = await sign(c);
+    return codeOf(() => verifyTaskToken(t, { issuer: ISS, audience: AUD, keys, clockSkewSeconds: 5, now: () => NOW, ...over }));
+  };
+  const table: Array<[string, Record<string, unknown>, string]> = [
+    ['exp exactly now − skew', { ...claims, exp: NOW - 5 }, 'ERR_TOKEN_EXPIRED'],
+    ['exp just after now − skew', { ...claims, exp: NOW - 4.999 }, 'accepted'],
+    ['nbf within the skew', { ...claims, nbf: NOW + 5 }, 'accepted'],
+    ['nbf just beyond the skew', { ...claims, nbf: NOW + 5.001 }, 'ERR_TOKEN_NOT_YET_VALID'],
+    ['iat within the skew', { ...claims, iat: NOW + 5 }, 'accepted'],
+    ['iat just beyond the skew', { ...claims, iat: NOW + 5.001 }, 'ERR_TOKEN_NOT_YET_VALID'],
+    ['iss with a trailing slash', { ...claims, iss: `${ISS}/` }, 'ERR_TOKEN_ISSUER'],
+    ['iss in upper case', { ...claims, iss: ISS.toUpperCase() }, 'ERR_TOKEN_ISSUER'],
+    ['aud an array without this resource', { ...claims, aud: ['https://writ.example/r/other', ISS] }, 'ERR_TOKEN_AUDIENCE'],
+    ['aud an array with this resource', { ...claims, aud: ['https://writ.example/r/other', AUD] }, 'accepted'],
+    ['aud a prefix of this resource', { ...claims, aud: 'https://writ.example/r/ap' }, 'ERR_TOKEN_AUDIENCE'],
+    ['aud this resource with a trailing slash', { ...claims, aud: `${AUD}/` }, 'ERR_TOKEN_AUDIENCE'],
+  ];
+  for (const [name, c, expected] of table) assert.equal(await verify(c), expected, name);
+  assert.equal(await verify({ ...claims, aud: ['https://writ.example/r/other'] }, { audience: null }), 'accepted', 'audience null skips');
+  assert.equal(
+    await verify({ ...claims, exp: NOW - 60 }, { audience: null }),
+    'ERR_TOKEN_EXPIRED',
+    'audience null skips only the audience',
+  );
+});
+
+test('task token: every claim Writ relies on, missing or of the wrong type', async () => {
+  const { keysJwks, claims, sign } = await setup();
+  const keys = tokenKeysFromJwks(keysJwks);
+  const verify = async (c: Record<string, unknown>): Promise<string> => {
+    const t = await sign(c);
+    return codeOf(() => verifyTaskToken(t, { issuer: ISS, audience: AUD, keys, clockSkewSeconds: 5, now: () => NOW }));
+  };
+  let deep: Record<string, unknown> = { sub: 'leaf' };
+  for (let i = 0; i < 40; i++) deep = { sub: `a${i}`, act: deep };
+  const bad: Array<[string, Record<string, unknown>]> = [];
+  for (const name of ['iss', 'sub', 'client_id', 'jti', 'task_id']) {
+    bad.push([`${name} missing`, { ...claims, [name]: undefined }]);
+    bad.push([`${name} empty`, { ...claims, [name]: '' }]);
+    bad.push([`${name} a number`, { ...claims, [name]: 1 }]);
+  }
+  for (const name of ['iat', 'exp']) {
+    bad.push([`${name} missing`, { ...claims, [name]: undefined }]);
+    bad.push([`${name} a string`, { ...claims, [name]: String(NOW) }]);
+    bad.push([`${name} null`, { ...claims, [name]: null }]);
+  }
+  bad.push(
+    ['nbf a string', { ...claims, nbf: String(NOW) }],
+    ['nbf null', { ...claims, nbf: null }],
+    ['aud missing', { ...claims, aud: undefined }],
+    ['aud an empty array', { ...claims, aud: [] }],
+    ['aud an array with a number', { ...claims, aud: [AUD, 1] }],
+    ['aud a number', { ...claims, aud: 1 }],
+    ['cnf missing', { ...claims, cnf: undefined }],
+    ['cnf null', { ...claims, cnf: null }],
+    ['cnf a string', { ...claims, cnf: 'jkt' }],
+    ['cnf.jkt missing', { ...claims, cnf: { 'x5t#S256': 'abc' } }],
+    ['cnf.jkt a number', { ...claims, cnf: { jkt: 1 } }],
+    ['task_chain missing', { ...claims, task_chain: undefined }],
+    ['task_chain a string', { ...claims, task_chain: 'task_root' }],
+    ['task_chain with a number', { ...claims, task_chain: ['task_root', 2] }],
+    ['authorization_details missing', { ...claims, authorization_details: undefined }],
+    ['authorization_details an object', { ...claims, authorization_details: { type: 'http' } }],
+    ['act missing', { ...claims, act: undefined }],
+    ['act a string', { ...claims, act: 'child' }],
+    ['act.sub a number', { ...claims, act: { sub: 1 } }],
+    ['nested act without sub', { ...claims, act: { sub: 'child', act: {} } }],
+    ['nested act null', { ...claims, act: { sub: 'child', act: null } }],
+    ['act chain deeper than 32', { ...claims, act: deep }],
+    ['purpose a number', { ...claims, purpose: 1 }],
+  );
+  for (const [name, c] of bad) assert.equal(await verify(c), 'ERR_TOKEN_CLAIMS', name);
+  for (const [name, c] of [
+    ['all present', { ...claims }],
+    ['purpose a string', { ...claims, purpose: 'triage' }],
+    ['task_chain empty (a root task)', { ...claims, task_chain: [] }],
+    ['authorization_details empty', { ...claims, authorization_details: [] }],
+    ['act with no nested act', { ...claims, act: { sub: 'child' } }],
+  ] as const)
+    assert.equal(await verify(c), 'accepted', name);
+});
+
+test('the verified-token cache: hits skip the signature, only the identical token hits, expiry still applies', async () => {
+  const { keysJwks, claims, sign } = await setup();
+  const keys = tokenKeysFromJwks(keysJwks);
+  const noKeys = tokenKeysFromJwks({ keys: [] });
+  const cache = new VerifiedTokenCache({ maxEntries: 2 });
+  const base = { issuer: ISS, audience: AUD, clockSkewSeconds: 5, cache, now: () => NOW };
+  const token = await sign({ ...claims });
+  // A miss with no keys fails and leaves nothing behind.
+  assert.equal(
+    codeOf(() => verifyTaskToken(token, { ...base, keys: noKeys })),
+    'ERR_TOKEN_KID_UNKNOWN',
+  );
+  assert.equal(cache.size, 0);
+  assert.equal(
+    codeOf(() => verifyTaskToken(token, { ...base, keys })),
+    'accepted',
+  );
+  assert.equal(cache.size, 1);
+  assert.equal(
+    codeOf(() => verifyTaskToken(token, { ...base, keys: noKeys })),
+    'accepted',
+    'a hit needs no key',
+  );
+  assert.equal(
+    codeOf(() => verifyTaskToken(token, { ...base, keys: noKeys, now: () => NOW + 605 })),
+    'ERR_TOKEN_EXPIRED',
+    'expiry on a hit',
+  );
+  assert.equal(
+    codeOf(() => verifyTaskToken(token, { ...base, keys: noKeys, issuer: 'https://other.example' })),
+    'ERR_TOKEN_ISSUER',
+  );
+  const [h, p, s] = token.split('.') as [string, string, string];
+  // Not hits — each is checked afresh (and, with no keys, refused):
+  const sig = Buffer.from(s, 'base64url');
+  const n = BigInt('0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551');
+  const highS = Buffer.concat([
+    sig.subarray(0, 32),
+    Buffer.from((n - BigInt(`0x${sig.subarray(32).toString('hex')}`)).toString(16).padStart(64, '0'), 'hex'),
+  ]);
+  const otherPayload = b64({
+    ...claims,
+    jti: 'tok_forged',
+    authorization_details: [{ type: 'http', actions: ['DELETE'], paths: ['/**'] }],
+  });
+  for (const [name, t] of [
+    ['the same signature on other claims', `${h}.${otherPayload}.${s}`],
+    ['the same signature under another header', `${b64({ alg: 'ES256', typ: 'at+jwt', kid: 'k1', x: 1 })}.${p}.${s}`],
+    ['the same claims with the twin (high-S) signature', `${h}.${p}.${highS.toString('base64url')}`],
+  ] as const) {
+    assert.equal(
+      codeOf(() => verifyTaskToken(t, { ...base, keys: noKeys })),
+      'ERR_TOKEN_KID_UNKNOWN',
+      name,
+    );
+  }
+  assert.equal(
+    codeOf(() => verifyTaskToken(`${h}.${otherPayload}.${s}`, { ...base, keys })),
+    'ERR_TOKEN_SIGNATURE',
+  );
+  assert.equal(
+    codeOf(() => verifyTaskToken(`${h}.${p}.${highS.toString('base64url')}`, { ...base, keys })),
+    'accepted',
+    'the twin verifies on its own',
+  );
+  // Bounded: with room for two, a third token evicts the oldest, which then needs its key again.
+  const t2 = await sign({ ...claims, jti: 'tok_2' });
+  const t3 = await sign({ ...claims, jti: 'tok_3' });
+  verifyTaskToken(t2, { ...base, keys });
+  verifyTaskToken(t3, { ...base, keys });
+  assert.equal(cache.size, 2);
+  assert.equal(
+    codeOf(() => verifyTaskToken(t3, { ...base, keys: noKeys })),
+    'accepted',
+  );
+  assert.equal(
+    codeOf(() => verifyTaskToken(token, { ...base, keys: noKeys })),
+    'ERR_TOKEN_KID_UNKNOWN',
+    'evicted',
+  );
+});
+
+test('checkCall: the remaining refusals, and revocations that spare tokens issued after them', async () => {
+  const { keysJwks, dpop, claims, sign } = await setup();
+  const token = await sign({ ...claims });
+  const ctx = (revocations = new RevocationSet()): CheckCallContext => ({
+    issuer: ISS,
+    audience: AUD,
+    keys: tokenKeysFromJwks(keysJwks),
+    replay: new InMemoryReplayCache({ now: () => NOW }),
+    revocations,
+    maxAgeSeconds: 60,
+    clockSkewSeconds: 5,
+    now: () => NOW,
+  });
+  const run = async (req: Partial<Parameters<typeof checkCall>[0]>, c = ctx()): Promise<string> =>
+    checkCall(
+      {
+        method: 'GET',
+        url: URL_,
+        authorization: [`DPoP ${token}`],
+        dpop: [await proof(dpop, { htm: 'GET', htu: URL_, ath: ath(token) })],
+        ...req,
+      },
+      c,
+    ).then(
+      () => 'accepted',
+      (e: unknown) => {
+        if (e instanceof WritError) return e.code;
+        throw e;
+      },
+    );
+  assert.equal(await run({}), 'accepted');
+  assert.equal(await run({ authorization: [`dpop ${token}`] }), 'accepted', 'the scheme is case-insensitive');
+  assert.equal(await run({ authorization: [`DPoP ${token}`, `DPoP ${token}`] }), 'ERR_AUTH_MULTIPLE', 'even the same value twice');
+  assert.equal(await run({ authorization: [`bearer ${token}`] }), 'ERR_AUTH_SCHEME');
+  assert.equal(await run({ authorization: [token] }), 'ERR_AUTH_MALFORMED', 'no scheme');
+  assert.equal(await run({ authorization: ['DPoP '] }), 'ERR_AUTH_MALFORMED', 'no token');
+  assert.equal(await run({ authorization: [`DPoP ${token}\r\nX: y`] }), 'ERR_AUTH_MALFORMED', 'header injection');
+  assert.equal(await run({ authorization: ['DPoP not-a-jwt'] }), 'ERR_TOKEN_MALFORMED');
+  assert.equal(await run({ dpop: [] }), 'ERR_DPOP_MISSING');
+  assert.equal(await run({ dpop: [await proof(dpop, { htm: 'GET', htu: URL_ })] }), 'ERR_DPOP_ATH', 'proof without ath');
+  assert.equal(await run({ dpop: [await proof(dpop, { htm: 'GET', htu: URL_, ath: ath(`${token}x`) })] }), 'ERR_DPOP_ATH');
+  assert.equal(await run({ method: 'POST' }), 'ERR_DPOP_HTM');
+  assert.equal(await run({}, { ...ctx(), audience: 'https://writ.example/r/other' }), 'ERR_TOKEN_AUDIENCE');
+  assert.equal(await run({}, { ...ctx(), audience: null }), 'accepted');
+  // A token bound to one key, a proof (with the right ath) by another: the binding check, never the revocation check.
+  const thief = await testKey('ES256');
+  assert.equal(await run({ dpop: [await proof(thief, { htm: 'GET', htu: URL_, ath: ath(token) })] }), 'ERR_DPOP_BINDING');
+
+  // `before` is inclusive: a token issued at `before` is revoked, one issued a second later is not.
+  const iat = claims.iat;
+  const targets: Array<[string, (before: number) => Parameters<RevocationSet['apply']>[0]['target'], string]> = [
+    ['agent (client_id)', (before) => ({ type: 'agent', agentId: 'child', before }), 'ERR_REVOKED_AGENT'],
+    ['agent (in the act chain)', (before) => ({ type: 'agent', agentId: 'parent', before }), 'ERR_REVOKED_AGENT'],
+    ['user', (before) => ({ type: 'user', userId: 'dev:alice', before }), 'ERR_REVOKED_USER'],
+    ['key', (before) => ({ type: 'key', jkt: dpop.jkt, before }), 'ERR_REVOKED_KEY'],
+    ['all', (before) => ({ type: 'all', before }), 'ERR_REVOKED_ALL'],
+  ];
+  for (const [name, target, expected] of targets) {
+    for (const [before, want] of [
+      [iat, expected],
+      [iat + 1, expected],
+      [iat - 1, 'accepted'],
+    ] as const) {
+      const set = new RevocationSet();
+      set.apply({ seq: 1, target: target(before), expiresAt: NOW + 3600 });
+      assert.equal(await run({}, ctx(set)), want, `${name} revoked before ${before - iat} (relative to iat)`);
+    }
+  }
+  // Revocations of other subjects do not touch this token.
+  const others = new RevocationSet();
+  let seq = 0;
+  for (const target of [
+    { type: 'token', jti: 'tok_other' },
+    { type: 'task', taskId: 'task_other' },
+    { type: 'agent', agentId: 'someone', before: NOW },
+    { type: 'user', userId: 'dev:bob', before: NOW },
+    { type: 'key', jkt: (await testKey('ES256')).jkt, before: NOW },
+  ] as const)
+    others.apply({ seq: ++seq, target, expiresAt: NOW + 3600 });
+  assert.equal(await run({}, ctx(others)), 'accepted');
 });

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createHash } from 'node:crypto';
-import { jwkThumbprint, verifyDpopProof, InMemoryReplayCache } from '../src/index.js';
+import { WritError } from '@writ/protocol';
+import { jwkThumbprint, verifyDpopProof, InMemoryReplayCache, parseCompactJws, type DpopCheckOptions } from '../src/index.js';
 
 test('RFC 7638 §3.1: the RSA key thumbprint', () => {
   const jwk = {
@@ -13,28 +14,94 @@ test('RFC 7638 §3.1: the RSA key thumbprint', () => {
     kid: '2011-04-29',
   };
   assert.equal(jwkThumbprint(jwk), 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs');
+  // Only the required members count, in their order, whatever the object's own order and extra members.
+  const { n, e } = jwk;
+  assert.equal(jwkThumbprint({ n, e, kty: 'RSA', use: 'sig' }), 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs');
+  assert.notEqual(jwkThumbprint({ kty: 'RSA', n, e: 'AQAA' }), 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs');
+  assert.throws(() => jwkThumbprint({ kty: 'RSA', n }), TypeError);
+  assert.throws(() => jwkThumbprint({ kty: 'oct', k: 'AAAA' }), TypeError);
 });
 
 // RFC 9449 §4.1, the proof of the token request (Figure 4), and §6.1's jkt of its key.
 const RFC9449_PROOF =
   'eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Imt0eSI6IkVDIiwieCI6Imw4dEZyaHgtMzR0VjNoUklDUkRZOXpDa0RscEJoRjQyVVFVZldWQVdCRnMiLCJ5IjoiOVZFNGpmX09rX282NHpiVFRsY3VOSmFqSG10NnY5VERWclUwQ2R2R1JEQSIsImNydiI6IlAtMjU2In19.eyJqdGkiOiItQndDM0VTYzZhY2MybFRjIiwiaHRtIjoiUE9TVCIsImh0dSI6Imh0dHBzOi8vc2VydmVyLmV4YW1wbGUuY29tL3Rva2VuIiwiaWF0IjoxNTYyMjYyNjE2fQ.2-GxA6T8lP4vfrg8v-FdWP0A0zdrj8igiMLvqRMUvwnQg4PtFLbdLXiOSsX0x7NVY-FNyJK70nfbV37xRZT3Lg';
+const RFC9449_JKT = '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I';
+// RFC 9449 §7.1, the access token of Figure 12 and the resource request proof of Figure 13 (same key).
+const RFC9449_ACCESS_TOKEN = 'Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU';
+const RFC9449_RESOURCE_PROOF =
+  'eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Imt0eSI6IkVDIiwieCI6Imw4dEZyaHgtMzR0VjNoUklDUkRZOXpDa0RscEJoRjQyVVFVZldWQVdCRnMiLCJ5IjoiOVZFNGpmX09rX282NHpiVFRsY3VOSmFqSG10NnY5VERWclUwQ2R2R1JEQSIsImNydiI6IlAtMjU2In19.eyJqdGkiOiJlMWozVl9iS2ljOC1MQUVCIiwiaHRtIjoiR0VUIiwiaHR1IjoiaHR0cHM6Ly9yZXNvdXJjZS5leGFtcGxlLm9yZy9wcm90ZWN0ZWRyZXNvdXJjZSIsImlhdCI6MTU2MjI2MjYxOCwiYXRoIjoiZlVIeU8ycjJaM0RaNTNFc05yV0JiMHhXWG9hTnk1OUlpS0NBcWtzbVFFbyJ9.2oW9RP35yRqzhrtNP86L-Ey71EOptxRimPPToA1plemAgR6pxHF8y6-yqyVnmcw6Fy1dqd-jfxSYoMxhAJpLjA';
 
-test("RFC 9449 §4.1/§6.1: the specification's proof verifies and its key thumbprint is the §6.1 jkt", async () => {
-  const r = await verifyDpopProof([RFC9449_PROOF], {
+function tokenRequest(over: Partial<DpopCheckOptions> = {}): DpopCheckOptions {
+  return {
     method: 'POST',
     url: 'https://server.example.com/token',
-    replay: new InMemoryReplayCache(),
+    replay: new InMemoryReplayCache({ now: () => 1562262616 }),
     algorithms: ['ES256'],
     maxAgeSeconds: 60,
     clockSkewSeconds: 5,
     now: () => 1562262616,
+    ...over,
+  };
+}
+
+async function code(p: Promise<unknown>): Promise<string> {
+  return p.then(
+    () => 'accepted',
+    (e: unknown) => {
+      if (e instanceof WritError) return e.code;
+      throw e;
+    },
+  );
+}
+
+test('RFC 9449 §6.1: the thumbprint of the §4.1 proof header jwk is the §6.1 jkt', () => {
+  const jws = parseCompactJws(RFC9449_PROOF);
+  assert.ok(typeof jws !== 'string');
+  assert.deepEqual(jws.header['jwk'], {
+    kty: 'EC',
+    x: 'l8tFrhx-34tV3hRICRDY9zCkDlpBhF42UQUfWVAWBFs',
+    y: '9VE4jf_Ok_o64zbTTlcuNJajHmt6v9TDVrU0CdvGRDA',
+    crv: 'P-256',
   });
-  assert.equal(r.jkt, '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I');
-  assert.equal(r.claims.jti, '-BwC3ESc6acc2lTc');
+  assert.equal(jwkThumbprint(jws.header['jwk'] as { kty: string }), RFC9449_JKT);
 });
 
-test('RFC 9449 §7.1: ath of the example access token', () => {
-  // The access token of Figure 12 and the ath of its proof (Figure 13).
-  const token = 'Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU';
-  assert.equal(createHash('sha256').update(token, 'ascii').digest('base64url'), 'fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo');
+test("RFC 9449 §4.1: the specification's token-request proof verifies with its own jwk", async () => {
+  const r = await verifyDpopProof([RFC9449_PROOF], tokenRequest());
+  assert.equal(r.jkt, RFC9449_JKT);
+  assert.deepEqual(r.claims, { jti: '-BwC3ESc6acc2lTc', htm: 'POST', htu: 'https://server.example.com/token', iat: 1562262616 });
+  // The same vector fails each check it is not made for: the test can fail.
+  assert.equal(await code(verifyDpopProof([RFC9449_PROOF], tokenRequest({ method: 'GET' }))), 'ERR_DPOP_HTM');
+  assert.equal(await code(verifyDpopProof([RFC9449_PROOF], tokenRequest({ url: 'https://server.example.com/authorize' }))), 'ERR_DPOP_HTU');
+  assert.equal(await code(verifyDpopProof([RFC9449_PROOF], tokenRequest({ now: () => 1562262616 + 3600 }))), 'ERR_DPOP_IAT');
+  assert.equal(await code(verifyDpopProof([RFC9449_PROOF], tokenRequest({ algorithms: ['EdDSA'] }))), 'ERR_DPOP_ALG');
+  const [h, p, s] = RFC9449_PROOF.split('.') as [string, string, string];
+  const sig = Buffer.from(s, 'base64url');
+  sig[10] = (sig[10] as number) ^ 1;
+  assert.equal(await code(verifyDpopProof([`${h}.${p}.${sig.toString('base64url')}`], tokenRequest())), 'ERR_DPOP_SIGNATURE');
+  const replay = new InMemoryReplayCache({ now: () => 1562262616 });
+  assert.equal(await code(verifyDpopProof([RFC9449_PROOF], tokenRequest({ replay }))), 'accepted');
+  assert.equal(await code(verifyDpopProof([RFC9449_PROOF], tokenRequest({ replay }))), 'ERR_DPOP_REPLAY');
+});
+
+test('RFC 9449 §7.1: ath of the example access token, and the Figure 13 resource proof that carries it', async () => {
+  assert.equal(
+    createHash('sha256').update(RFC9449_ACCESS_TOKEN, 'ascii').digest('base64url'),
+    'fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo',
+  );
+  const resource = {
+    method: 'GET',
+    url: 'https://resource.example.org/protectedresource',
+    accessToken: RFC9449_ACCESS_TOKEN,
+    now: () => 1562262618,
+  };
+  const r = await verifyDpopProof([RFC9449_RESOURCE_PROOF], tokenRequest(resource));
+  assert.equal(r.jkt, RFC9449_JKT);
+  assert.equal(r.claims.ath, 'fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo');
+  assert.equal(
+    await code(verifyDpopProof([RFC9449_RESOURCE_PROOF], tokenRequest({ ...resource, accessToken: `${RFC9449_ACCESS_TOKEN}x` }))),
+    'ERR_DPOP_ATH',
+  );
+  // The token-request proof has no ath: refused when presented with an access token.
+  assert.equal(await code(verifyDpopProof([RFC9449_PROOF], tokenRequest({ accessToken: RFC9449_ACCESS_TOKEN }))), 'ERR_DPOP_ATH');
 });

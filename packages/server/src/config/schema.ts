@@ -60,6 +60,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** How long after its `iat` a DPoP proof is accepted, seconds (RFC 9449 §11.1). */
       proofMaxAgeSeconds: z.number().int().positive().max(600).default(60),
+      /** Require server-issued nonces in every proof (RFC 9449 §8/§9): stronger freshness, one extra round trip. */
+      requireNonce: z.boolean().default(false),
+      /** How long a nonce stays fresh: its window and the next, seconds each. */
+      nonceWindowSeconds: z.number().int().min(5).max(3600).default(60),
       /** Bound on remembered proof `jti`s; past it, new proofs are refused rather than old ones forgotten. */
       replayCacheSize: z.number().int().positive().default(1_000_000),
     })

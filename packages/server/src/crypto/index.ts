@@ -1,6 +1,6 @@
 /** All key material is created and used here (CONVENTIONS §9); other modules get types and functions only. */
 export { SecretValue } from './secret-value.js';
-export { KeyEncryptionKey } from './key-encryption-key.js';
+export { KeyEncryptionKey, deriveKey } from './key-encryption-key.js';
 export { sealEnvelope, openEnvelope, envelopeKekId } from './envelope.js';
 export type { Envelope } from './envelope.js';
 export { CryptoError, CRYPTO_ERROR_CODES } from './crypto-error.js';

@@ -3,7 +3,7 @@
  * (`vault.kek` / `WRIT_KEK`) and never leaves this module: the raw bytes are reachable only through
  * `kekBytes()`, which `envelope.ts` uses and `index.ts` does not export.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, hkdfSync } from 'node:crypto';
 import { inspect } from 'node:util';
 import { CryptoError } from './crypto-error.js';
 import { SecretValue } from './secret-value.js';
@@ -85,4 +85,12 @@ export function kekBytes(kek: KeyEncryptionKey): Buffer {
 
 function checkId(id: string): void {
   if (typeof id !== 'string' || !ID.test(id)) throw new TypeError('KEK id must be 1-64 characters of [A-Za-z0-9._:-]');
+}
+
+/**
+ * A key for another purpose derived from the KEK (HKDF-SHA256, RFC 5869), so every node that shares the KEK derives
+ * the same key (e.g. for stateless DPoP nonces) and the KEK itself is never used for two things.
+ */
+export function deriveKey(kek: KeyEncryptionKey, purpose: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', kekBytes(kek), Buffer.alloc(0), `writ:${purpose}`, 32));
 }

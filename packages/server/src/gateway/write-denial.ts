@@ -9,7 +9,7 @@ import { ERROR_CODES, type DenialBody, type ErrorCode } from '@writ/protocol';
 export function writeDenial(
   res: ServerResponse,
   code: ErrorCode,
-  opts: { algs: readonly string[]; resourceMetadata?: string | undefined },
+  opts: { algs: readonly string[]; resourceMetadata?: string | undefined; nonce?: string },
 ): void {
   if (res.headersSent) {
     res.destroy();
@@ -29,6 +29,8 @@ export function writeDenial(
     'content-length': String(Buffer.byteLength(json)),
     'cache-control': 'no-store',
   };
+  // RFC 9449 §9: a resource server's nonce travels in DPoP-Nonce (required with use_dpop_nonce, welcome otherwise).
+  if (opts.nonce !== undefined) headers['dpop-nonce'] = opts.nonce;
   if (info.status === 401 || info.status === 403 || (info.status === 400 && info.challenge !== null))
     headers['www-authenticate'] = `DPoP ${params.join(', ')}`;
   res.writeHead(info.status, headers);

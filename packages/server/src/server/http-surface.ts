@@ -53,9 +53,13 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
     if (err instanceof WritError) {
       const info = ERROR_CODES[err.code];
       const body: DenialBody = { error: info.challenge ?? 'invalid_request', error_description: info.message, code: err.code };
+      const nonce = deps.tokenService.nonces?.current();
       void reply
         .code(info.status)
-        .header('www-authenticate', `DPoP error="${info.challenge ?? 'invalid_request'}", algs="${DPOP_ALGS.join(' ')}"`)
+        .headers({
+          'www-authenticate': `DPoP error="${info.challenge ?? 'invalid_request'}", algs="${DPOP_ALGS.join(' ')}"`,
+          ...(nonce !== undefined ? { 'dpop-nonce': nonce } : {}),
+        })
         .send(body);
       return;
     }
@@ -92,7 +96,11 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
     }
     const dpop = rawHeaderValues(req.raw.rawHeaders, 'dpop');
     const response = await exchangeToken({ body: req.body, dpop, traceId: trace.traceId }, deps.tokenService);
-    return reply.code(200).headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);
+    const nonce = deps.tokenService.nonces?.current();
+    return reply
+      .code(200)
+      .headers({ 'cache-control': 'no-store', pragma: 'no-cache', ...(nonce !== undefined ? { 'dpop-nonce': nonce } : {}) })
+      .send(response);
   });
 
   // RFC 7662 and RFC 7009: client-authenticated like the token endpoint; the client assertion may name this

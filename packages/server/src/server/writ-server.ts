@@ -6,10 +6,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { DPOP_ALGS, PATHS } from '@writ/protocol';
-import { InMemoryReplayCache, RevocationSet, VerifiedTokenCache, type CheckCallContext } from '@writ/verify';
+import { createDpopNonces, InMemoryReplayCache, RevocationSet, VerifiedTokenCache, type CheckCallContext } from '@writ/verify';
 import { hostForUrl, type WritConfig } from '../config/index.js';
 import { openStore, type Store } from '../storage/index.js';
-import { KeyEncryptionKey } from '../crypto/index.js';
+import { deriveKey, KeyEncryptionKey } from '../crypto/index.js';
 import { createVault } from '../vault/index.js';
 import { createAuditWriter } from '../audit/index.js';
 import { createPolicyEngine, createCallDecisionCache, type PolicyEngine } from '../policy/index.js';
@@ -115,6 +115,10 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     });
 
     const replay = new InMemoryReplayCache({ maxEntries: config.dpop.replayCacheSize });
+    // Derived from the KEK, so every node that shares the KEK accepts every other node's nonces.
+    const nonces = config.dpop.requireNonce
+      ? createDpopNonces({ key: deriveKey(kek, 'dpop-nonce'), windowSeconds: config.dpop.nonceWindowSeconds, now: () => now() / 1000 })
+      : undefined;
     const check: Omit<CheckCallContext, 'audience'> = {
       issuer: publicUrl,
       keys,
@@ -126,6 +130,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       maxAgeSeconds: config.dpop.proofMaxAgeSeconds,
       clockSkewSeconds: config.tokens.clockSkewSeconds,
       now: () => now() / 1000,
+      ...(nonces !== undefined ? { nonces } : {}),
     };
     const users = createUserTokenVerifier({
       listProviders: () => register.listIdentityProviders(),
@@ -152,6 +157,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       clockSkewSeconds: config.tokens.clockSkewSeconds,
       proofMaxAgeSeconds: config.dpop.proofMaxAgeSeconds,
       dpopAlgs: DPOP_ALGS,
+      ...(nonces !== undefined ? { nonces } : {}),
       now,
     };
 
@@ -168,6 +174,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       maxBodyBytes: config.server.maxBodyBytes,
       upstreamTimeoutMs: config.server.upstreamTimeoutMs,
       ready: () => audit.healthy(),
+      ...(nonces !== undefined ? { nonces } : {}),
       dpopAlgs: DPOP_ALGS,
       logger,
     });

@@ -11,6 +11,7 @@ import type { VerifiedTokenCache } from '../token/verified-token-cache.js';
 import { verifyDpopProof } from '../dpop/verify-dpop-proof.js';
 import type { ReplayCache } from '../dpop/replay-cache.js';
 import type { RevocationSet } from '../revocation/revocation-set.js';
+import type { DpopNonces } from '../dpop/dpop-nonce.js';
 
 export interface CallRequest {
   method: string;
@@ -36,6 +37,8 @@ export interface CheckCallContext {
   clockSkewSeconds: number;
   /** Current time in epoch seconds. */
   now?: () => number;
+  /** When set, every proof must carry a current server nonce (RFC 9449 §9); refusals are ERR_DPOP_NONCE. */
+  nonces?: DpopNonces;
 }
 
 export interface VerifiedCall {
@@ -76,6 +79,7 @@ export async function checkCall(request: CallRequest, ctx: CheckCallContext): Pr
     maxAgeSeconds: ctx.maxAgeSeconds,
     clockSkewSeconds: ctx.clockSkewSeconds,
     ...(ctx.now !== undefined ? { now: ctx.now } : {}),
+    ...(ctx.nonces !== undefined ? { checkNonce: ctx.nonces.check } : {}),
   });
   if (proof.jkt !== claims.cnf.jkt) throw new WritError('ERR_DPOP_BINDING', 'proof key is not the token key');
   const revoked = ctx.revocations.check(claims, proof.jkt);

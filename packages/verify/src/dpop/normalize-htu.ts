@@ -19,3 +19,20 @@ export function normalizeHtu(value: string): string | undefined {
   });
   return `${url.protocol}//${url.host}${path}`;
 }
+
+/**
+ * True only for URLs that `normalizeHtu` provably leaves unchanged (a conservative allow-list: lower-case DNS name or
+ * dotted-decimal IPv4, no default port, no `%`, no dot segments, no query or fragment). The fast path in
+ * `verifyDpopProof` may skip URL parsing only for these: its replay key must be the canonical URI, or one proof could
+ * be replayed once per spelling of the same URI.
+ */
+const PLAIN_URL =
+  /^(https?):\/\/(?:(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)|(?:[a-z0-9]+(?:-[a-z0-9]+)*\.)*[a-z][a-z0-9]*(?:-[a-z0-9]+)*)(?::([1-9]\d{0,4}))?(\/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*)$/;
+
+export function isCanonicalHtu(value: string): boolean {
+  const m = PLAIN_URL.exec(value);
+  if (m === null) return false;
+  const port = m[2];
+  if (port !== undefined && (Number(port) > 65535 || port === (m[1] === 'https' ? '443' : '80'))) return false;
+  return !/\/\.{1,2}(?=\/|$)/.test(m[3] as string);
+}

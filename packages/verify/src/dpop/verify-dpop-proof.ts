@@ -7,7 +7,7 @@ import { WritError, type DpopProofClaims } from '@writ/protocol';
 import { parseCompactJws, verifyJwsSignature } from '../jws/verify-compact-jws.js';
 import { importPublicJwk } from '../jwk/import-public-jwk.js';
 import type { PublicJwk } from '../jwk/jwk-thumbprint.js';
-import { normalizeHtu } from './normalize-htu.js';
+import { isCanonicalHtu, normalizeHtu } from './normalize-htu.js';
 import { ReplayCacheFullError, type ReplayCache } from './replay-cache.js';
 
 export interface DpopCheckOptions {
@@ -65,8 +65,9 @@ export async function verifyDpopProof(proofs: readonly string[], opts: DpopCheck
   if ((ath !== undefined && typeof ath !== 'string') || (nonce !== undefined && typeof nonce !== 'string'))
     throw new WritError('ERR_DPOP_CLAIMS', 'ath and nonce must be strings');
   if (htm !== opts.method) throw new WritError('ERR_DPOP_HTM', `htm ${htm} for ${opts.method}`);
-  // Fast path: a client that sends exactly the URL it called (the SDKs do) needs no URL parsing.
-  const exact = htu === opts.url && !opts.url.includes('?') && !opts.url.includes('#');
+  // Fast path: a client that sends exactly the URL it called (the SDKs do) needs no URL parsing — when that URL is
+  // already canonical, since it is also the replay key (a non-canonical spelling would let one proof be used twice).
+  const exact = htu === opts.url && isCanonicalHtu(opts.url);
   const expectedHtu = exact ? opts.url : normalizeHtu(opts.url);
   if (expectedHtu === undefined || (!exact && normalizeHtu(htu) !== expectedHtu))
     throw new WritError('ERR_DPOP_HTU', `htu ${htu.slice(0, 200)}`);
@@ -74,7 +75,8 @@ export async function verifyDpopProof(proofs: readonly string[], opts: DpopCheck
   if (iat > now + opts.clockSkewSeconds || iat < now - opts.maxAgeSeconds - opts.clockSkewSeconds) {
     throw new WritError('ERR_DPOP_IAT', `iat ${iat}, now ${Math.floor(now)}`);
   }
-  if (opts.checkNonce !== undefined && !opts.checkNonce(nonce)) throw new WritError('ERR_DPOP_CLAIMS', 'nonce missing or stale');
+  if (opts.checkNonce !== undefined && !opts.checkNonce(nonce))
+    throw new WritError('ERR_DPOP_NONCE', nonce === undefined ? 'nonce missing' : 'nonce stale or unknown');
   if (opts.accessToken !== undefined) {
     const expected = createHash('sha256').update(opts.accessToken, 'ascii').digest();
     const given = typeof ath === 'string' ? Buffer.from(ath, 'base64url') : Buffer.alloc(0);

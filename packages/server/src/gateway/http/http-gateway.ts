@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import { Pool } from 'undici';
 import { ERROR_CODES, PATHS, WritError } from '@writ/protocol';
-import { checkCall, matchAuthorizationDetails, normalizeRequestPath, type CheckCallContext } from '@writ/verify';
+import { checkCall, matchAuthorizationDetails, normalizeRequestPath, type CheckCallContext, type DpopNonces } from '@writ/verify';
 import type { Agent, Resource } from '../../register/index.js';
 import { applyInjection, type SecretValue } from '../../vault/index.js';
 import { httpRequest, type CallDecisionCache } from '../../policy/index.js';
@@ -36,6 +36,8 @@ export interface HttpGatewayDeps {
   /** False when the enforcement point cannot vouch for its state (audit backlog, stale revocations): refuse. */
   ready(): boolean;
   dpopAlgs: readonly string[];
+  /** Server nonces, when required: handed out on every answer, demanded in every proof. */
+  nonces?: DpopNonces;
   logger: Logger;
 }
 
@@ -184,6 +186,7 @@ export class HttpGateway {
         ({ statusCode, headers: upstreamHeaders }) => {
           status = statusCode;
           const out = filterResponseHeaders(upstreamHeaders);
+          if (deps.nonces !== undefined) out['dpop-nonce'] = deps.nonces.current();
           res.writeHead(statusCode, out);
           return res;
         },
@@ -226,7 +229,11 @@ export class HttpGateway {
       state.resourceId === undefined
         ? undefined
         : `${this.#deps.publicUrl}${PATHS.protectedResourceMetadata}${PATHS.httpResourcePrefix}${state.resourceId}`;
-    writeDenial(res, err.code, { algs: this.#deps.dpopAlgs, resourceMetadata: metadata });
+    writeDenial(res, err.code, {
+      algs: this.#deps.dpopAlgs,
+      resourceMetadata: metadata,
+      ...(this.#deps.nonces !== undefined ? { nonce: this.#deps.nonces.current() } : {}),
+    });
     // Drain what the client still sends so the connection can be reused, but never more than the body limit.
     if (!req.complete) req.resume();
   }

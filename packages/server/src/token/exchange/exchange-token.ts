@@ -4,7 +4,7 @@
  * parse authorization details → issuance-time policy → mint. Every outcome is audited.
  */
 import { TOKEN_TYPE, type TokenExchangeResponse } from '@writ/protocol';
-import { verifyDpopProof, type ReplayCache } from '@writ/verify';
+import { verifyDpopProof, type DpopNonces, type ReplayCache } from '@writ/verify';
 import { OAuthError } from '../../errors/index.js';
 import type { Agent, AuditPort, Resource } from '../../register/index.js';
 import type { PolicyEngine } from '../../policy/index.js';
@@ -35,6 +35,8 @@ export interface TokenServiceDeps {
   clockSkewSeconds: number;
   proofMaxAgeSeconds: number;
   dpopAlgs: readonly string[];
+  /** When set, proofs must carry a current server nonce; missing or stale → `use_dpop_nonce` (RFC 9449 §8). */
+  nonces?: DpopNonces;
   now: () => number;
 }
 
@@ -67,9 +69,15 @@ export async function exchangeToken(ctx: TokenRequestContext, deps: TokenService
         maxAgeSeconds: deps.proofMaxAgeSeconds,
         clockSkewSeconds: deps.clockSkewSeconds,
         now: () => deps.now() / 1000,
+        ...(deps.nonces !== undefined ? { checkNonce: deps.nonces.check } : {}),
       }));
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'ERR_DPOP_MALFORMED';
+      if (code === 'ERR_DPOP_NONCE' && deps.nonces !== undefined) {
+        throw new OAuthError('use_dpop_nonce', 'Authorization server requires nonce in DPoP proof', {
+          headers: { 'DPoP-Nonce': deps.nonces.current() },
+        });
+      }
       throw new OAuthError('invalid_dpop_proof', code === 'ERR_DPOP_MISSING' ? 'a DPoP proof is required' : 'DPoP proof is invalid', {
         detail: `${code}: ${(err as { detail?: string }).detail ?? ''}`,
       });
