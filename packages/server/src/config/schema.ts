@@ -52,6 +52,8 @@ export const configSchema = z.strictObject({
       /** Upper bound for any requested task lifetime in seconds. */
       maxLifetimeSeconds: z.number().int().positive().max(86_400).default(3600),
       signingAlg: z.enum(TOKEN_SIGNING_ALGS).default('ES256'),
+      /** Rotate the token-signing key when it is older than this many hours (0: only on command). */
+      signingKeyRotationHours: z.number().min(0).max(8760).default(0),
       /** Accepted clock skew for `exp`/`nbf`/`iat`, seconds. */
       clockSkewSeconds: z.number().int().min(0).max(300).default(5),
     })

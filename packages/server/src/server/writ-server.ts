@@ -248,6 +248,33 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     };
     closers.unshift(() => app.close());
 
+    const rotationMs = config.tokens.signingKeyRotationHours * 3600_000;
+    if (rotationMs > 0) {
+      const publishMs = (config.tokens.maxLifetimeSeconds + config.tokens.clockSkewSeconds + 60) * 1000;
+      const rotateTimer = setInterval(
+        () => {
+          keys
+            .rotateIfDue(rotationMs, publishMs)
+            .then((kid) => {
+              if (kid !== undefined) {
+                audit.record({
+                  type: 'admin.change',
+                  actor_chain: ['system:schedule'],
+                  decision: 'allow',
+                  reason: 'signing_key.rotated',
+                  data: { kid, scheduled: true },
+                });
+                logger.info({ kid }, 'signing key rotated on schedule');
+              }
+            })
+            .catch((err: unknown) => logger.error({ err }, 'scheduled signing key rotation failed'));
+        },
+        Math.min(rotationMs / 10, 3600_000),
+      );
+      rotateTimer.unref();
+      closers.unshift(() => clearInterval(rotateTimer));
+    }
+
     const pruneTimer = setInterval(() => {
       revocations.prune();
       void store.db

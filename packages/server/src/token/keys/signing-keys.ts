@@ -75,6 +75,15 @@ export class SigningKeys {
     return new SignJWT({ ...claims }).setProtectedHeader({ alg: key.alg, typ: 'at+jwt', kid: key.kid }).sign(key.privateKey);
   }
 
+  /**
+   * Scheduled rotation: a new key when the active one is older than `maxAgeMs`. Returns the new kid, or undefined
+   * when the active key is still young.
+   */
+  async rotateIfDue(maxAgeMs: number, publishRetiredForMs: number): Promise<string | undefined> {
+    if ((await this.activeAgeMs()) < maxAgeMs) return undefined;
+    return this.rotate(this.activeAlg, publishRetiredForMs);
+  }
+
   /** Published keys, newest first, without private material. */
   list(): Array<{ kid: string; alg: string; active: boolean }> {
     return this.#published.map((k) => ({ kid: k.kid, alg: k.alg, active: k === this.#active }));
