@@ -35,8 +35,27 @@ export interface OpenStoreOptions {
   pgPoolSize?: number;
 }
 
+/**
+ * PostgreSQL advisory lock held while a schema is created and migrated: several Writ nodes starting at once on one
+ * database (or test processes creating and dropping schemas) migrate one after another, never over each other.
+ */
+export const PG_MIGRATION_LOCK = 7420001;
+
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
-  const store = opts.databaseUrl !== undefined ? await openPostgres(opts.databaseUrl, opts) : openSqlite(opts.sqlitePath ?? ':memory:');
+  if (opts.databaseUrl === undefined) return migrated(openSqlite(opts.sqlitePath ?? ':memory:'));
+  const url = opts.databaseUrl;
+  const lock = new pg.Client({ connectionString: url });
+  await lock.connect();
+  try {
+    await lock.query('SELECT pg_advisory_lock($1)', [PG_MIGRATION_LOCK]);
+    return await migrated(await openPostgres(url, opts, lock));
+  } finally {
+    await lock.query('SELECT pg_advisory_unlock($1)', [PG_MIGRATION_LOCK]).catch(() => undefined);
+    await lock.end();
+  }
+}
+
+async function migrated(store: Store): Promise<Store> {
   try {
     await migrate(store);
   } catch (err) {
@@ -58,17 +77,11 @@ function openSqlite(path: string): Store {
   return { db, dialect: 'sqlite', location: `sqlite:${path}`, sqlite, close: () => db.destroy() };
 }
 
-async function openPostgres(url: string, opts: OpenStoreOptions): Promise<Store> {
+async function openPostgres(url: string, opts: OpenStoreOptions, admin: pg.Client): Promise<Store> {
   const schema = opts.pgSchema;
   if (schema !== undefined) {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new TypeError(`invalid PostgreSQL schema name ${schema}`);
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-    } finally {
-      await client.end();
-    }
+    await admin.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
   }
   const pool = new pg.Pool({
     connectionString: url,

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe } from 'node:test';
 import pg from 'pg';
-import { openStore, type Store } from '../../src/storage/index.js';
+import { openStore, PG_MIGRATION_LOCK, type Store } from '../../src/storage/index.js';
 
 export const TEST_DATABASE_URL = process.env['WRIT_TEST_DATABASE_URL'];
 
@@ -53,7 +53,8 @@ const postgresKind: StoreKind = {
     try {
       // Test files run in parallel processes; catalog changes (CREATE/DROP SCHEMA, migrations) are serialised so
       // one test's DROP never races another's migration.
-      store = await withSchemaLock(url, () => openStore({ databaseUrl: url, pgSchema, pgPoolSize: 4 }));
+      // openStore creates and migrates the schema under the same advisory lock that DROP takes below.
+      store = await openStore({ databaseUrl: url, pgSchema, pgPoolSize: 4 });
     } catch (err) {
       await drop();
       throw err;
@@ -73,10 +74,10 @@ async function withSchemaLock<T>(url: string, fn: (client: pg.Client) => Promise
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    await client.query('SELECT pg_advisory_lock(7420001)');
+    await client.query('SELECT pg_advisory_lock($1)', [PG_MIGRATION_LOCK]);
     return await fn(client);
   } finally {
-    await client.query('SELECT pg_advisory_unlock(7420001)').catch(() => undefined);
+    await client.query('SELECT pg_advisory_unlock($1)', [PG_MIGRATION_LOCK]).catch(() => undefined);
     await client.end();
   }
 }
