@@ -1,6 +1,9 @@
 /**
- * A `fetch` that presents a task token the RFC 9449 §7 way: `Authorization: DPoP <token>` and a fresh proof for
- * each request's method and URL. Retries once on a `use_dpop_nonce` challenge when the body can be sent again.
+ * RFC 9449 §7.1: presenting a DPoP-bound access token. Every request gets `Authorization: DPoP <token>` and a fresh
+ * proof for its own method and URL (with `ath`). RFC 9449 §9: a resource that wants a nonce answers 401 with
+ * `WWW-Authenticate: DPoP error="use_dpop_nonce"` and a `DPoP-Nonce` header; the request is then sent once more with a
+ * new proof carrying that nonce, but only when its body can be sent twice. The latest nonce per origin is remembered,
+ * since servers may hand out the next one on any answer.
  */
 import type { DpopKey } from './dpop-key.js';
 import { createDpopProof } from './dpop-proof.js';
@@ -9,44 +12,70 @@ import { parseWwwAuthenticate } from './www-authenticate.js';
 export interface DpopFetchOptions {
   accessToken: string;
   key: DpopKey;
+  /** Defaults to the global fetch. */
   fetch?: typeof fetch;
+  /** Last `DPoP-Nonce` per origin; share one map between fetches (and `exchangeToken`) talking to the same servers. */
+  nonces?: Map<string, string>;
 }
 
+/**
+ * @example
+ * const f = createDpopFetch({ accessToken: task.token, key });
+ * const res = await f('https://writ.example/r/api/v1/projects?limit=5');
+ */
 export function createDpopFetch(opts: DpopFetchOptions): typeof fetch {
-  const doFetch = opts.fetch ?? fetch;
-  const nonces = new Map<string, string>();
-  const dpopFetch = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
-    const url = new URL(input instanceof Request ? input.url : input.toString());
-    const method = (init.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
-    const replayable =
-      init.body === undefined ||
-      init.body === null ||
-      typeof init.body === 'string' ||
-      init.body instanceof Uint8Array ||
-      init.body instanceof URLSearchParams;
+  const doFetch = opts.fetch ?? globalThis.fetch;
+  const nonces = opts.nonces ?? new Map<string, string>();
+
+  return async function dpopFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    // Let the Request constructor apply fetch's own rules (method normalisation, Request + init merging), so the
+    // proof describes exactly the request that is sent.
+    const request = new Request(input, init);
+    const origin = new URL(request.url).origin;
+    // A body given as a value can be sent twice; a stream (or a Request's own body) cannot.
+    const canReplay = request.body === null || (init?.body !== undefined && init.body !== null && isReplayableBody(init.body));
+
     for (let attempt = 0; ; attempt++) {
-      const nonce = nonces.get(url.origin);
-      const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
+      const mayRetry = attempt === 0 && canReplay;
+      // Keep the original intact while a retry is still possible: a sent body cannot be read again.
+      const base = mayRetry && request.body !== null ? request.clone() : request;
+      const nonce = nonces.get(origin);
+      const headers = new Headers(base.headers);
       headers.set('authorization', `DPoP ${opts.accessToken}`);
       headers.set(
         'dpop',
         await createDpopProof(opts.key, {
-          htm: method,
-          htu: url.toString(),
+          htm: request.method,
+          htu: request.url,
           accessToken: opts.accessToken,
           ...(nonce !== undefined ? { nonce } : {}),
         }),
       );
-      const res = await doFetch(input instanceof Request ? input.url : url, { ...init, method, headers });
+      const res = await doFetch(new Request(base, { headers }));
       const next = res.headers.get('dpop-nonce');
-      if (next !== null) nonces.set(url.origin, next);
-      const challenge = parseWwwAuthenticate(res.headers.get('www-authenticate')).find((c) => c.scheme.toLowerCase() === 'dpop');
-      if (res.status === 401 && challenge?.params['error'] === 'use_dpop_nonce' && next !== null && attempt === 0 && replayable) {
+      if (next !== null) nonces.set(origin, next);
+      if (mayRetry && next !== null && res.status === 401 && asksForNonce(res.headers.get('www-authenticate'))) {
+        // Free the connection; this answer is replaced by the retry's.
         await res.body?.cancel();
         continue;
       }
       return res;
     }
   };
-  return dpopFetch;
+}
+
+function asksForNonce(header: string | null): boolean {
+  return parseWwwAuthenticate(header).some((c) => c.scheme.toLowerCase() === 'dpop' && c.params['error'] === 'use_dpop_nonce');
+}
+
+/** Bodies that are values rather than one-shot streams, so the same bytes go out again on a retry. */
+function isReplayableBody(body: NonNullable<RequestInit['body']>): boolean {
+  return (
+    typeof body === 'string' ||
+    body instanceof Uint8Array ||
+    body instanceof ArrayBuffer ||
+    ArrayBuffer.isView(body) ||
+    body instanceof URLSearchParams ||
+    body instanceof Blob
+  );
 }

@@ -1,30 +1,42 @@
-/** RFC 9449 §4.2 DPoP proof: typ `dpop+jwt`, the public `jwk`, a fresh `jti`, `htm`, `htu` (no query, no fragment), `iat`, and `ath`/`nonce` when needed. */
-import { createHash, randomBytes } from 'node:crypto';
-import { SignJWT } from 'jose';
+/**
+ * RFC 9449 §4.2 DPoP proof JWT: header `typ: dpop+jwt`, `alg`, `jwk` (public key only); claims `jti`, `htm`, `htu`
+ * (without query and fragment), `iat`, plus `ath` (§4.2, base64url SHA-256 of the access token) when one is presented
+ * and `nonce` (§8, §9) when the server supplied one.
+ */
+import { base64url, SignJWT } from 'jose';
 import type { DpopKey } from './dpop-key.js';
+import { htuOf, normalizeMethod } from './http-target.js';
+import { randomId } from './random-id.js';
 
 export interface DpopProofInput {
+  /** The request method, as sent. */
   htm: string;
-  htu: string;
+  /** The request URL; query and fragment are removed here. */
+  htu: string | URL;
+  /** The access token the request presents; adds `ath`. */
   accessToken?: string;
+  /** The server's latest `DPoP-Nonce`. */
   nonce?: string;
+}
+
+/** RFC 9449 §4.2 `ath`: base64url(SHA-256(ASCII(access token))). */
+async function accessTokenHash(accessToken: string): Promise<string> {
+  // Access tokens are ASCII (RFC 6750 b64token), so the UTF-8 encoding is the ASCII encoding the RFC names.
+  return base64url.encode(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(accessToken))));
 }
 
 /**
  * @example
- * const proof = await createDpopProof(key, { htm: 'GET', htu: 'http://127.0.0.1:7420/r/demo-api/v1/projects', accessToken });
+ * const proof = await createDpopProof(key, { htm: 'GET', htu: 'https://writ.example/r/api/v1/projects', accessToken });
  */
 export async function createDpopProof(key: DpopKey, input: DpopProofInput): Promise<string> {
-  const url = new URL(input.htu);
-  url.search = '';
-  url.hash = '';
   const payload: Record<string, unknown> = {
-    jti: randomBytes(18).toString('base64url'),
-    htm: input.htm.toUpperCase(),
-    htu: url.toString(),
+    jti: randomId(),
+    htm: normalizeMethod(input.htm),
+    htu: htuOf(input.htu),
     iat: Math.floor(Date.now() / 1000),
   };
-  if (input.accessToken !== undefined) payload['ath'] = createHash('sha256').update(input.accessToken, 'ascii').digest('base64url');
+  if (input.accessToken !== undefined) payload['ath'] = await accessTokenHash(input.accessToken);
   if (input.nonce !== undefined) payload['nonce'] = input.nonce;
-  return new SignJWT(payload).setProtectedHeader({ typ: 'dpop+jwt', alg: key.alg, jwk: key.publicJwk }).sign(key.privateKey);
+  return new SignJWT(payload).setProtectedHeader({ typ: 'dpop+jwt', alg: key.alg, jwk: { ...key.publicJwk } }).sign(key.privateKey);
 }

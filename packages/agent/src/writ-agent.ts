@@ -1,54 +1,57 @@
 /**
- * `WritAgent`: an agent's whole life with Writ in a few calls — start a task for a user (token exchange bound to
- * the agent's DPoP key), call tools with the task's DPoP `fetch`, complete the task.
+ * An agent's life with Writ in three calls (SPEC "Main flows" 2, 3 and 5): start a task for a user with an RFC 8693
+ * token exchange bound to the agent's DPoP key (RFC 9449 §5), call tools with the task's DPoP fetch (RFC 9449 §7.1),
+ * and complete the task, which kills its token at every enforcement point.
  */
 import { PATHS, type AuthorizationDetail } from '@writ/protocol';
 import type { CryptoKey, KeyObject } from 'jose';
-import { generateDpopKey, type DpopKey } from './dpop-key.js';
 import { createDpopFetch } from './dpop-fetch.js';
+import { generateDpopKey, type DpopKey } from './dpop-key.js';
+import { readJsonObject } from './read-json-object.js';
+import { TaskCompletionError } from './task-completion-error.js';
 import { exchangeToken } from './token-exchange.js';
 
 export interface WritAgentOptions {
-  /** Writ's base URL (its issuer identifier). */
+  /** Writ's base URL (its issuer identifier), e.g. `http://127.0.0.1:7420`. */
   issuer: string;
+  /** The registered agent id (the OAuth `client_id`). */
   agentId: string;
-  /** The private key whose public half is registered for the agent (private_key_jwt). */
+  /** The private key whose public half is in the agent's registered JWKS (private_key_jwt). */
   clientKey: CryptoKey | KeyObject;
   clientKid?: string;
+  /** Defaults to the algorithm the key implies. */
   clientAlg?: string;
-  /** The DPoP key; one is generated when absent. */
+  /** The DPoP key tokens are bound to; an ES256 key is generated on first use when absent. */
   dpopKey?: DpopKey;
   fetch?: typeof fetch;
 }
 
 export interface StartTaskOptions {
+  /** The user's token from the trusted IdP (or, for a sub-agent, the parent's task token). */
   subjectToken: string;
+  /** Defaults to `urn:ietf:params:oauth:token-type:jwt`. */
   subjectTokenType?: string;
+  /** The resource URI the task is for (RFC 8707), e.g. `${issuer}/r/github`. */
   resource: string;
-  authorizationDetails: AuthorizationDetail[];
+  /** The actions asked for (RFC 9396); Writ grants these or fewer. */
+  authorizationDetails: readonly AuthorizationDetail[];
+  /** Why the task exists, in a sentence; recorded and visible to grants. */
   purpose: string;
   scope?: string;
 }
 
 export interface Task {
-  id: string;
-  token: string;
-  /** Epoch seconds. */
-  expiresAt: number;
-  /** What was granted (may be less than what was asked). */
-  authorizationDetails: AuthorizationDetail[];
+  readonly id: string;
+  /** The DPoP-bound task token; useless without the agent's DPoP key. */
+  readonly token: string;
+  /** When the token expires, in seconds since the epoch (like a JWT `exp`). */
+  readonly expiresAt: number;
+  /** What was granted, which may be less than what was asked. */
+  readonly authorizationDetails: readonly AuthorizationDetail[];
   /** A fetch that presents the task token with a fresh DPoP proof on every request. */
-  fetch: typeof fetch;
+  readonly fetch: typeof fetch;
+  /** Ends the task at Writ; its token (and every descendant's) stops working at once. */
   complete(): Promise<void>;
-}
-
-export class TaskCompletionError extends Error {
-  readonly status: number;
-  constructor(status: number, body: string) {
-    super(`task completion refused (${status}): ${body.slice(0, 200)}`);
-    this.name = 'TaskCompletionError';
-    this.status = status;
-  }
 }
 
 /**
@@ -62,24 +65,30 @@ export class TaskCompletionError extends Error {
  */
 export class WritAgent {
   readonly #opts: WritAgentOptions;
-  #dpopKey: DpopKey | undefined;
+  readonly #issuer: string;
+  #dpopKey: Promise<DpopKey> | undefined;
+  // One nonce memory for the token endpoint and every task's fetch: Writ serves both from one origin and one nonce
+  // space, so a nonce from one answer saves the next request a refusal (RFC 9449 §8.2, §9).
+  readonly #nonces = new Map<string, string>();
 
   constructor(opts: WritAgentOptions) {
     this.#opts = opts;
-    this.#dpopKey = opts.dpopKey;
+    this.#issuer = opts.issuer.replace(/\/+$/, '');
+    if (opts.dpopKey !== undefined) this.#dpopKey = Promise.resolve(opts.dpopKey);
   }
 
-  async dpopKey(): Promise<DpopKey> {
-    this.#dpopKey ??= await generateDpopKey();
+  /** The agent's DPoP key (generated once, on first use, when none was given). */
+  dpopKey(): Promise<DpopKey> {
+    // The promise is kept, not the key, so that concurrent first calls share one key.
+    this.#dpopKey ??= generateDpopKey();
     return this.#dpopKey;
   }
 
   async startTask(o: StartTaskOptions): Promise<Task> {
     const key = await this.dpopKey();
-    const issuer = this.#opts.issuer.replace(/\/+$/, '');
-    const doFetch = this.#opts.fetch ?? fetch;
+    const doFetch = this.#opts.fetch ?? globalThis.fetch;
     const r = await exchangeToken({
-      issuer,
+      issuer: this.#issuer,
       clientId: this.#opts.agentId,
       clientKey: this.#opts.clientKey,
       ...(this.#opts.clientKid !== undefined ? { clientKid: this.#opts.clientKid } : {}),
@@ -91,22 +100,43 @@ export class WritAgent {
       authorizationDetails: o.authorizationDetails,
       purpose: o.purpose,
       ...(o.scope !== undefined ? { scope: o.scope } : {}),
+      nonces: this.#nonces,
       fetch: doFetch,
     });
-    const token = r.access_token;
-    const taskFetch = createDpopFetch({ accessToken: token, key, fetch: doFetch });
-    return {
+    const taskFetch = createDpopFetch({ accessToken: r.access_token, key, fetch: doFetch, nonces: this.#nonces });
+    const completeUrl = `${this.#issuer}${PATHS.taskComplete}`;
+    let completed: Promise<void> | undefined;
+    const complete = async (): Promise<void> => {
+      // Through the task's own DPoP fetch, so a nonce challenge is answered like anywhere else.
+      const res = await taskFetch(completeUrl, { method: 'POST' });
+      if (res.status === 200 || res.status === 204) {
+        await res.body?.cancel();
+        return;
+      }
+      const body = await readJsonObject(res);
+      const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+      const error = str(body?.['error']);
+      const description = str(body?.['error_description']);
+      const code = str(body?.['code']);
+      throw new TaskCompletionError(res.status, {
+        ...(error !== undefined ? { error } : {}),
+        ...(description !== undefined ? { error_description: description } : {}),
+        ...(code !== undefined ? { code } : {}),
+      });
+    };
+    return Object.freeze({
       id: r.task_id,
-      token,
+      token: r.access_token,
       expiresAt: Math.floor(Date.now() / 1000) + r.expires_in,
       authorizationDetails: r.authorization_details,
       fetch: taskFetch,
-      complete: async () => {
-        // Through the task's own DPoP fetch, so a server nonce challenge is answered like anywhere else.
-        const res = await taskFetch(`${issuer}${PATHS.taskComplete}`, { method: 'POST' });
-        if (!res.ok) throw new TaskCompletionError(res.status, await res.text());
-        await res.body?.cancel();
-      },
-    };
+      // Completing twice is not an error: the second call returns the first call's outcome. A failed attempt is
+      // forgotten so that it can be tried again.
+      complete: (): Promise<void> =>
+        (completed ??= complete().catch((err: unknown) => {
+          completed = undefined;
+          throw err;
+        })),
+    });
   }
 }
