@@ -1,2 +1,3 @@
 export { createUserTokenVerifier } from './user-token-verifier.js';
-export type { TrustedProvider, VerifiedUser, UserTokenVerifier } from './user-token-verifier.js';
+export type { TrustedProvider, VerifiedUser, UserTokenVerifier, UserTokenVerifierOptions } from './user-token-verifier.js';
+export { isAllowedProviderUrl, isLoopbackHost } from './provider-url.js';
