@@ -16,16 +16,19 @@ const schemaOk = cedar.preparseSchema(SCHEMA_ID, WRIT_CEDAR_SCHEMA);
 if (schemaOk.type !== 'success') throw new Error(`Writ Cedar schema does not parse: ${JSON.stringify(schemaOk.errors)}`);
 cedar.preparsePolicySet(POLICY_SET_ID, { staticPolicies: {} });
 
+/** `offset`: where the located text starts inside `text` (a policy's position inside its grant). */
 function describe(
   e: { message: string; help?: string | null; sourceLocations?: Array<{ start: number; end: number }> },
   text?: string,
+  offset = 0,
 ): string {
   const loc = e.sourceLocations?.[0];
   let where = '';
   if (loc !== undefined && text !== undefined) {
-    const before = text.slice(0, loc.start);
+    const start = offset + loc.start;
+    const before = text.slice(0, start);
     const line = before.split('\n').length;
-    const column = loc.start - before.lastIndexOf('\n');
+    const column = start - before.lastIndexOf('\n');
     where = ` (line ${line}, column ${column})`;
   }
   return `${e.message}${where}${e.help ? `: ${e.help}` : ''}`;
@@ -47,9 +50,23 @@ function validateText(text: string): ValidationResult {
   const v = cedar.validate({ schema: WRIT_CEDAR_SCHEMA, policies: { staticPolicies: parts }, validationSettings: { mode: 'strict' } });
   if (v.type !== 'success') return { ok: false, errors: v.errors.map((e) => describe(e)) };
   if (v.validationErrors.length > 0) {
+    // Validation locates errors inside each policy; report them as lines and columns of the grant as written.
+    const offsets = new Map<string, number>();
+    let from = 0;
+    for (const [id, policy] of Object.entries(parts)) {
+      const at = text.indexOf(policy, from);
+      if (at >= 0) {
+        offsets.set(id, at);
+        from = at + policy.length;
+      }
+    }
+    const located = (e: (typeof v.validationErrors)[number]): string => {
+      const at = offsets.get(e.policyId);
+      return at !== undefined ? describe(e.error, text, at) : describe(e.error, parts[e.policyId]);
+    };
     return {
       ok: false,
-      errors: v.validationErrors.map((e) => `policy ${Number(e.policyId.split('.').pop()) + 1}: ${describe(e.error, parts[e.policyId])}`),
+      errors: v.validationErrors.map((e) => `policy ${Number(e.policyId.split('.').pop()) + 1}: ${located(e)}`),
     };
   }
   return { ok: true, policyCount: count };

@@ -64,7 +64,12 @@ export function createPolicyEngine(opts: { workerUrl?: URL } = {}): PolicyEngine
       if (msg.ok) p.resolve(msg.result);
       else p.reject(new PolicyEngineError(msg.error));
     });
+    // A worker that throws emits 'error' and then 'exit': handle its death once, or a second restart would reject the
+    // new worker's reload and leak a worker.
+    let dead = false;
     const died = (why: string): void => {
+      if (dead) return;
+      dead = true;
       for (const p of pending.values()) p.reject(new PolicyEngineError(`policy worker stopped: ${why}`));
       pending.clear();
       if (closed) return;

@@ -1,0 +1,285 @@
+/**
+ * The call-decision cache must decide exactly as Cedar would. The differential test is what licenses it: several
+ * policy sets that read different parts of the context (or none, or all of it), thousands of random requests from
+ * small pools (so keys repeat), policy reloads and entities changes interleaved — also racing with lookups — and
+ * every answer from the cache equals a full evaluation of the same request by the engine.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import {
+  createCallDecisionCache,
+  createPolicyEngine,
+  type CallDecisionCache,
+  type CedarRequest,
+  type Decision,
+  type PolicyEngine,
+} from '../../src/policy/index.js';
+import { demoGrant, request } from './fixtures/requests.js';
+
+let engine: PolicyEngine;
+before(() => {
+  engine = createPolicyEngine();
+});
+after(() => engine.close());
+
+type Grants = Array<{ id: string; text: string }>;
+const HTTP = 'action == Writ::Action::"http"';
+
+const SETS: Record<string, Grants> = {
+  // context.user, context.method and context.path (== and like)
+  path: [{ id: 'demo', text: demoGrant('a1', 'api', 'dev:alice') }],
+  // only context.method
+  method: [{ id: 'get', text: `permit (principal, ${HTTP}, resource) when { context.method == "GET" };` }],
+  // nothing from context; entity attributes only (so the entities version matters)
+  entities: [
+    { id: 'active', text: 'permit (principal, action, resource) when { principal.status == "active" && resource.kind == "http" };' },
+    { id: 'no-a3', text: 'forbid (principal == Writ::Agent::"a3", action, resource);' },
+  ],
+  // `context has ...`, and an optional attribute of the user entity
+  has: [
+    {
+      id: 'ops',
+      text: `permit (principal, ${HTTP}, resource) when { context has purpose && context.purpose == "ops" && context.depth < 1 };`,
+    },
+    {
+      id: 'mail',
+      text: `permit (principal, ${HTTP}, resource) when { context.user has email && context.user.email like "*@example.com" };`,
+    },
+  ],
+  // the whole context
+  whole: [
+    {
+      id: 'exact',
+      text: `permit (principal, ${HTTP}, resource) when { context == { user: Writ::User::"dev:alice", method: "GET", path: "/", purpose: "ops", depth: 0 } };`,
+    },
+    { id: 'wrapped', text: `permit (principal, ${HTTP}, resource) when { { c: context }.c.method == "HEAD" };` },
+  ],
+  // forbid over permit, on context and on entities
+  forbid: [
+    { id: 'all', text: 'permit (principal, action, resource);' },
+    { id: 'admin', text: 'forbid (principal == Writ::Agent::"a2", action, resource) when { context.path like "/admin*" };' },
+    { id: 'grpc', text: `forbid (principal, ${HTTP}, resource) when { context.method == "DELETE" && resource.kind == "grpc" };` },
+  ],
+  // evaluation errors for some requests (overflow when depth > 0): denied, never cached
+  errors: [
+    { id: 'get', text: `permit (principal, ${HTTP}, resource) when { context.method == "GET" };` },
+    { id: 'overflow', text: `forbid (principal, ${HTTP}, resource) when { context.depth + 9223372036854775807 < 0 };` },
+  ],
+  // a grant that does not parse: the load fails and everything is denied
+  broken: [{ id: 'broken', text: 'permit (principal, action, resource' }],
+};
+const NAMES = Object.keys(SETS);
+
+/** Small deterministic PRNG (mulberry32); the seed is printed with any failure. */
+function prng(seed: number): (n: number) => number {
+  let a = seed >>> 0;
+  return (n) => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) % n;
+  };
+}
+
+const AGENTS = ['a1', 'a2', 'a3'];
+const USERS = ['dev:alice', 'dev:bob'];
+const RESOURCES = ['api', 'other'];
+const METHODS = ['GET', 'HEAD', 'POST', 'DELETE'];
+const PATHS = ['/', '/v1/projects', '/v1/projects/7', '/admin', '/admin/users', '/v1/projectsX'];
+const PURPOSES = ['', 'ops'];
+
+/**
+ * The entities are a function of the entities version (that is the contract: the register version changes whenever
+ * an agent or resource does), and they do change from one version to the next.
+ */
+function randomRequest(rand: (n: number) => number, entitiesVersion: number): CedarRequest {
+  const agent = rand(AGENTS.length);
+  const user = rand(USERS.length);
+  const resource = rand(RESOURCES.length);
+  return request({
+    agent: AGENTS[agent] as string,
+    agentStatus: (agent + entitiesVersion) % 3 === 0 ? 'suspended' : 'active',
+    user: USERS[user] as string,
+    ...((user + entitiesVersion) % 2 === 0 ? { email: `${USERS[user]?.slice(4)}@example.com` } : {}),
+    resource: RESOURCES[resource] as string,
+    resourceKind: (resource + entitiesVersion) % 2 === 0 ? 'http' : 'grpc',
+    method: METHODS[rand(METHODS.length)] as string,
+    path: PATHS[rand(PATHS.length)] as string,
+    purpose: PURPOSES[rand(PURPOSES.length)] as string,
+    depth: rand(2),
+  });
+}
+
+const norm = (d: Decision | undefined): Decision | undefined =>
+  d === undefined ? undefined : { decision: d.decision, reasons: [...d.reasons].sort(), errors: [...d.errors].sort() };
+
+test('differential: every call-decision cache answer equals a full Cedar evaluation, across reloads and entity changes', async () => {
+  const seed = Number(process.env['WRIT_TEST_SEED'] ?? 20261122);
+  const rand = prng(seed);
+  // A large cache and a tiny one (eviction on almost every miss) must both be exact.
+  const caches: Array<[string, CallDecisionCache]> = [
+    ['cache', createCallDecisionCache(engine)],
+    ['tiny cache', createCallDecisionCache(engine, { maxEntries: 40 })],
+  ];
+  let entitiesVersion = 1;
+  let current = 'path';
+  await engine.load(SETS[current] as Grants);
+  const hitsPerSet = new Map<string, number>();
+  let compared = 0;
+  let syncHits = 0;
+  let step = 0;
+
+  const loadSet = async (name: string): Promise<void> => {
+    current = name;
+    if (name === 'broken') await assert.rejects(engine.load(SETS[name] as Grants), /does not parse/);
+    else await engine.load(SETS[name] as Grants);
+  };
+  const check = (r: CedarRequest, via: string, got: Decision, want: Decision | undefined): void => {
+    assert.deepEqual(
+      norm(got),
+      norm(want),
+      `seed ${seed}, step ${step}, set ${current}, ${via}, entities v${entitiesVersion}: ${JSON.stringify({ p: r.principal.id, r: r.resource.id, c: r.context, e: r.entities })}`,
+    );
+    compared++;
+  };
+  const viaCache = (cache: CallDecisionCache, r: CedarRequest): Decision | Promise<Decision> => {
+    const hits = cache.stats().hits;
+    const out = cache.decide(r, String(entitiesVersion));
+    const hit = cache.stats().hits > hits;
+    // A hit answers synchronously; a miss asks the worker.
+    assert.equal(out instanceof Promise, !hit, 'hits are synchronous, misses are not');
+    if (hit) {
+      syncHits++;
+      hitsPerSet.set(current, (hitsPerSet.get(current) ?? 0) + 1);
+    }
+    return out;
+  };
+
+  for (step = 0; step < 3000; step++) {
+    const op = rand(1000);
+    if (op < 7) {
+      await loadSet(NAMES[rand(NAMES.length)] as string);
+    } else if (op < 14) {
+      entitiesVersion++;
+    } else if (op < 60) {
+      // A burst of concurrent lookups (with repeats, so concurrent misses share evaluations), against one batch.
+      const burst = Array.from({ length: 12 }, () => randomRequest(rand, entitiesVersion));
+      burst.push(...burst.slice(0, 4));
+      for (const [name, cache] of caches) {
+        const got = await Promise.all(burst.map(async (r) => viaCache(cache, r)));
+        const want = await engine.authorize(burst);
+        burst.forEach((r, i) => check(r, `${name} burst`, got[i] as Decision, want[i]));
+      }
+    } else if (op < 65) {
+      // A reload racing with lookups: answers during the race may come from either set, but once it is over, nothing
+      // decided under the old set may be served.
+      const next = NAMES[rand(NAMES.length)] as string;
+      const racing = Array.from({ length: 8 }, () => randomRequest(rand, entitiesVersion));
+      const cache = (caches[rand(caches.length)] as [string, CallDecisionCache])[1];
+      const before = racing.map((r) => cache.decide(r, String(entitiesVersion)));
+      const loading = loadSet(next);
+      const during = racing.map((r) => cache.decide(r, String(entitiesVersion)));
+      await Promise.all([loading, ...before, ...during]);
+      const want = await engine.authorize(racing);
+      for (const [name, c] of caches)
+        for (const [i, r] of racing.entries()) check(r, `${name} after a racing reload`, await viaCache(c, r), want[i]);
+    } else {
+      const r = randomRequest(rand, entitiesVersion);
+      const [want] = await engine.authorize([r]);
+      for (const [name, cache] of caches) check(r, name, await viaCache(cache, r), want);
+    }
+  }
+
+  const big = (caches[0] as [string, CallDecisionCache])[1].stats();
+  const tiny = (caches[1] as [string, CallDecisionCache])[1].stats();
+  const lookups = big.hits + big.misses;
+  assert.ok(compared > 6000, `compared ${compared}`);
+  // Proof that the test proves something: the cache answered a large share by itself, for every kind of policy set.
+  assert.ok(big.hits > lookups / 3, `hits ${big.hits} of ${lookups}`);
+  assert.ok(big.misses > 100 && tiny.misses > big.misses, JSON.stringify({ big, tiny }));
+  assert.ok(tiny.size <= 40);
+  for (const name of ['path', 'method', 'entities', 'has', 'whole', 'forbid', 'errors', 'broken'])
+    assert.ok((hitsPerSet.get(name) ?? 0) > 0, `no cache hit under policy set "${name}": ${JSON.stringify([...hitsPerSet])}`);
+  assert.ok(syncHits > 0);
+});
+
+/** An engine wrapper that counts full evaluations. */
+function counting(inner: PolicyEngine): PolicyEngine & { evaluations: number } {
+  const wrapper = Object.create(inner) as PolicyEngine & { evaluations: number };
+  Object.defineProperties(wrapper, {
+    version: { get: () => inner.version },
+    contextUse: { get: () => inner.contextUse },
+    authorize: {
+      value: (requests: CedarRequest[]) => {
+        wrapper.evaluations++;
+        return inner.authorize(requests);
+      },
+    },
+    evaluations: { value: 0, writable: true },
+  });
+  return wrapper;
+}
+
+test('the key holds only what can change the answer', async () => {
+  const e = counting(engine);
+  await engine.load(SETS['method'] as Grants);
+  const cache = createCallDecisionCache(e);
+  const first = cache.decide(request({ path: '/a', purpose: 'x', depth: 0 }), '1');
+  assert.ok(first instanceof Promise);
+  assert.equal((await first).decision, 'allow');
+  // Path, purpose, depth and user are read by no policy: same key, answered synchronously.
+  const hit = cache.decide(request({ path: '/b', purpose: 'y', depth: 1, user: 'dev:bob' }), '1');
+  assert.equal(hit instanceof Promise, false);
+  assert.deepEqual(hit, { decision: 'allow', reasons: ['get.0'], errors: [] });
+  // What can change it: method (read), principal, resource, entities version.
+  const misses: Array<Promise<Decision>> = [];
+  for (const [r, ev] of [
+    [request({ method: 'POST' }), '1'],
+    [request({ agent: 'other' }), '1'],
+    [request({ resource: 'other' }), '1'],
+    [request(), '2'],
+  ] as const) {
+    const d = cache.decide(r, ev);
+    assert.ok(d instanceof Promise, JSON.stringify([r.principal, r.resource, r.context['method'], ev]));
+    misses.push(d);
+  }
+  assert.deepEqual(cache.stats(), { hits: 1, misses: 5, size: 1 });
+  await Promise.all(misses);
+  assert.equal(e.evaluations, 5);
+});
+
+test('concurrent misses share one evaluation; a reload drops every entry', async () => {
+  const e = counting(engine);
+  await engine.load(SETS['path'] as Grants);
+  const cache = createCallDecisionCache(e);
+  const r = request({ agent: 'a1', resource: 'api' });
+  const answers = await Promise.all([cache.decide(r, '1'), cache.decide(r, '1'), cache.decide(r, '1')]);
+  assert.equal(e.evaluations, 1);
+  assert.deepEqual(
+    answers.map((a) => a.decision),
+    ['allow', 'allow', 'allow'],
+  );
+  assert.equal(cache.stats().size, 1);
+
+  await engine.load(SETS['path'] as Grants); // the same text is still a new version
+  const after = cache.decide(r, '1');
+  assert.ok(after instanceof Promise, 'nothing survives a reload');
+  assert.equal(cache.stats().size, 0);
+  await after;
+  assert.equal(e.evaluations, 2);
+});
+
+test('decisions with evaluation errors are never cached', async () => {
+  const e = counting(engine);
+  await engine.load(SETS['errors'] as Grants);
+  const cache = createCallDecisionCache(e);
+  const r = request({ depth: 1 });
+  for (let i = 0; i < 3; i++) {
+    const d = cache.decide(r, '1');
+    assert.ok(d instanceof Promise);
+    assert.equal((await d).decision, 'deny');
+  }
+  assert.equal(e.evaluations, 3);
+  assert.equal(cache.stats().size, 0);
+});
