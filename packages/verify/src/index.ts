@@ -15,6 +15,7 @@ export type { TaskTokenCheckOptions } from './token/verify-task-token.js';
 export { tokenKeysFromJwks } from './token/token-keys.js';
 export type { TokenKeys } from './token/token-keys.js';
 export { VerifiedTokenCache } from './token/verified-token-cache.js';
+export type { VerifiedToken } from './token/verified-token-cache.js';
 export { verifyDpopProof } from './dpop/verify-dpop-proof.js';
 export type { DpopCheckOptions, VerifiedDpopProof } from './dpop/verify-dpop-proof.js';
 export { InMemoryReplayCache, ReplayCacheFullError } from './dpop/replay-cache.js';

@@ -10,36 +10,14 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { test } from 'node:test';
-import { WritError } from '@writ/protocol';
 import { exportJWK, SignJWT } from 'jose';
 import { InMemoryReplayCache, normalizeHtu, verifyDpopProof, type DpopCheckOptions } from '../src/index.js';
 import { isCanonicalHtu } from '../src/dpop/normalize-htu.js';
-import { ath, b64, NOW, proof, testKey } from './helpers.js';
+import { ath, b64, dpopOptions, NOW, PROOF_URL, proof, refusalCode, testKey } from './helpers.js';
 
-const URL_ = 'https://writ.example/r/api/v1/projects';
-
-function opts(over: Partial<DpopCheckOptions> = {}): DpopCheckOptions {
-  return {
-    method: 'GET',
-    url: URL_,
-    replay: new InMemoryReplayCache({ now: () => NOW }),
-    algorithms: ['ES256', 'EdDSA', 'RS256', 'PS256'],
-    maxAgeSeconds: 60,
-    clockSkewSeconds: 5,
-    now: () => NOW,
-    ...over,
-  };
-}
-
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'accepted';
-  } catch (err) {
-    if (err instanceof WritError) return err.code;
-    throw err;
-  }
-}
+const URL_ = PROOF_URL;
+const opts = dpopOptions;
+const code = refusalCode;
 
 test('a correct proof is accepted and its key thumbprint returned, for ES256, EdDSA, RS256 and PS256', async () => {
   for (const alg of ['ES256', 'EdDSA', 'RS256', 'PS256'] as const) {

@@ -96,31 +96,94 @@ test('task token checks, each with its code', async () => {
 test('the verified-token cache skips the signature on a hit but still enforces time, issuer and audience', async () => {
   const { keysJwks, claims, sign } = await setup();
   const cache = new VerifiedTokenCache({ maxEntries: 10 });
+  const keys = tokenKeysFromJwks(keysJwks);
   const token = await sign({ ...claims });
-  const base = { issuer: ISS, audience: AUD, clockSkewSeconds: 5, cache };
-  verifyTaskToken(token, { ...base, keys: tokenKeysFromJwks(keysJwks), now: () => NOW });
-  const noKeys = tokenKeysFromJwks({ keys: [] });
+  const base = { issuer: ISS, audience: AUD, clockSkewSeconds: 5, cache, keys };
+  verifyTaskToken(token, { ...base, now: () => NOW });
+  assert.equal(cache.size, 1);
+  // Proof that a hit skips the signature: an entry planted for a string that was never signed is accepted.
+  const key = keys.get('k1')?.key;
+  assert.ok(key !== undefined);
+  const unsigned = `${token.split('.').slice(0, 2).join('.')}.AAAA`;
   assert.equal(
-    codeOf(() => verifyTaskToken(token, { ...base, keys: noKeys, now: () => NOW })),
-    'accepted',
-    'hit: no key needed',
+    codeOf(() => verifyTaskToken(unsigned, { ...base, now: () => NOW })),
+    'ERR_TOKEN_SIGNATURE',
+    'control: not a hit yet',
   );
+  cache.set(unsigned, { claims, kid: 'k1', key });
   assert.equal(
-    codeOf(() => verifyTaskToken(token, { ...base, keys: noKeys, now: () => NOW + 700 })),
+    codeOf(() => verifyTaskToken(unsigned, { ...base, now: () => NOW })),
+    'accepted',
+    'hit: no signature check',
+  );
+  // ... but every call still checks time, issuer and audience.
+  assert.equal(
+    codeOf(() => verifyTaskToken(token, { ...base, now: () => NOW + 700 })),
     'ERR_TOKEN_EXPIRED',
   );
   assert.equal(
-    codeOf(() => verifyTaskToken(token, { ...base, keys: noKeys, now: () => NOW, audience: 'https://writ.example/r/other' })),
+    codeOf(() => verifyTaskToken(token, { ...base, now: () => NOW - 100 })),
+    'ERR_TOKEN_NOT_YET_VALID',
+  );
+  assert.equal(
+    codeOf(() => verifyTaskToken(token, { ...base, now: () => NOW, audience: 'https://writ.example/r/other' })),
     'ERR_TOKEN_AUDIENCE',
+  );
+  assert.equal(
+    codeOf(() => verifyTaskToken(token, { ...base, now: () => NOW, issuer: 'https://other.example' })),
+    'ERR_TOKEN_ISSUER',
+  );
+  assert.equal(
+    codeOf(() => verifyTaskToken(token, { ...base, now: () => NOW })),
+    'accepted',
+    'and the entry survives refusals',
   );
   // Same signature segment, other claims: not a hit, and the signature fails.
   const [, , sig] = token.split('.');
   const other = await sign({ ...claims, jti: 'tok_2' });
   const spliced = `${other.split('.').slice(0, 2).join('.')}.${sig}`;
   assert.equal(
-    codeOf(() => verifyTaskToken(spliced, { ...base, keys: tokenKeysFromJwks(keysJwks), now: () => NOW })),
+    codeOf(() => verifyTaskToken(spliced, { ...base, now: () => NOW })),
     'ERR_TOKEN_SIGNATURE',
   );
+});
+
+test('the verified-token cache: a hit counts only while the kid still names the key that verified it', async () => {
+  const { keysJwks, claims, sign } = await setup();
+  const cache = new VerifiedTokenCache();
+  const keys = tokenKeysFromJwks(keysJwks);
+  const token = await sign({ ...claims });
+  const base = { issuer: ISS, audience: AUD, clockSkewSeconds: 5, cache, now: () => NOW };
+  verifyTaskToken(token, { ...base, keys });
+  // The signing key withdrawn from the JWKS: the cached token dies with it.
+  assert.equal(
+    codeOf(() => verifyTaskToken(token, { ...base, keys: tokenKeysFromJwks({ keys: [] }) })),
+    'ERR_TOKEN_KID_UNKNOWN',
+  );
+  // The kid now names another key (a cache shared with another key set, or a replaced key): verified afresh.
+  const impostor = await testKey('ES256');
+  const otherKeys = tokenKeysFromJwks({ keys: [{ ...(await exportJWK(impostor.publicKey)), kid: 'k1', alg: 'ES256' }] });
+  assert.equal(
+    codeOf(() => verifyTaskToken(token, { ...base, keys: otherKeys })),
+    'ERR_TOKEN_SIGNATURE',
+  );
+  // The same key material re-read (a JWKS refresh): one fresh verification, then hits again.
+  const refreshed = tokenKeysFromJwks(keysJwks);
+  assert.equal(
+    codeOf(() => verifyTaskToken(token, { ...base, keys: refreshed })),
+    'accepted',
+  );
+  // This call's algorithm list applies to hits too.
+  assert.equal(
+    codeOf(() => verifyTaskToken(token, { ...base, keys: refreshed, algorithms: ['EdDSA'] })),
+    'ERR_TOKEN_ALG',
+  );
+  // Claims are shared between calls, so they are frozen.
+  const c = verifyTaskToken(token, { ...base, keys: refreshed });
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.authorization_details[0]) && Object.isFrozen(c.act.act));
+  assert.throws(() => {
+    (c as { jti: string }).jti = 'x';
+  }, TypeError);
 });
 
 test('checkCall: authorization header rules, binding and every revocation target', async () => {
@@ -340,16 +403,15 @@ test('task token: every claim Writ relies on, missing or of the wrong type', asy
     assert.equal(await verify(c), 'accepted', name);
 });
 
-test('the verified-token cache: hits skip the signature, only the identical token hits, expiry still applies', async () => {
+test('the verified-token cache: only the identical token hits, expiry still applies, bounded LRU', async () => {
   const { keysJwks, claims, sign } = await setup();
   const keys = tokenKeysFromJwks(keysJwks);
-  const noKeys = tokenKeysFromJwks({ keys: [] });
   const cache = new VerifiedTokenCache({ maxEntries: 2 });
   const base = { issuer: ISS, audience: AUD, clockSkewSeconds: 5, cache, now: () => NOW };
   const token = await sign({ ...claims });
-  // A miss with no keys fails and leaves nothing behind.
+  // A miss that fails leaves nothing behind.
   assert.equal(
-    codeOf(() => verifyTaskToken(token, { ...base, keys: noKeys })),
+    codeOf(() => verifyTaskToken(token, { ...base, keys: tokenKeysFromJwks({ keys: [] }) })),
     'ERR_TOKEN_KID_UNKNOWN',
   );
   assert.equal(cache.size, 0);
@@ -359,21 +421,12 @@ test('the verified-token cache: hits skip the signature, only the identical toke
   );
   assert.equal(cache.size, 1);
   assert.equal(
-    codeOf(() => verifyTaskToken(token, { ...base, keys: noKeys })),
-    'accepted',
-    'a hit needs no key',
-  );
-  assert.equal(
-    codeOf(() => verifyTaskToken(token, { ...base, keys: noKeys, now: () => NOW + 605 })),
+    codeOf(() => verifyTaskToken(token, { ...base, keys, now: () => NOW + 605 })),
     'ERR_TOKEN_EXPIRED',
     'expiry on a hit',
   );
-  assert.equal(
-    codeOf(() => verifyTaskToken(token, { ...base, keys: noKeys, issuer: 'https://other.example' })),
-    'ERR_TOKEN_ISSUER',
-  );
   const [h, p, s] = token.split('.') as [string, string, string];
-  // Not hits — each is checked afresh (and, with no keys, refused):
+  // Not hits — each is checked afresh:
   const sig = Buffer.from(s, 'base64url');
   const n = BigInt('0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551');
   const highS = Buffer.concat([
@@ -388,38 +441,30 @@ test('the verified-token cache: hits skip the signature, only the identical toke
   for (const [name, t] of [
     ['the same signature on other claims', `${h}.${otherPayload}.${s}`],
     ['the same signature under another header', `${b64({ alg: 'ES256', typ: 'at+jwt', kid: 'k1', x: 1 })}.${p}.${s}`],
-    ['the same claims with the twin (high-S) signature', `${h}.${p}.${highS.toString('base64url')}`],
   ] as const) {
     assert.equal(
-      codeOf(() => verifyTaskToken(t, { ...base, keys: noKeys })),
-      'ERR_TOKEN_KID_UNKNOWN',
+      codeOf(() => verifyTaskToken(t, { ...base, keys })),
+      'ERR_TOKEN_SIGNATURE',
       name,
     );
   }
+  assert.equal(cache.size, 1, 'refused tokens are not cached');
+  const twin = `${h}.${p}.${highS.toString('base64url')}`;
   assert.equal(
-    codeOf(() => verifyTaskToken(`${h}.${otherPayload}.${s}`, { ...base, keys })),
-    'ERR_TOKEN_SIGNATURE',
-  );
-  assert.equal(
-    codeOf(() => verifyTaskToken(`${h}.${p}.${highS.toString('base64url')}`, { ...base, keys })),
+    codeOf(() => verifyTaskToken(twin, { ...base, keys })),
     'accepted',
-    'the twin verifies on its own',
+    'the twin (high-S) signature verifies on its own, as its own entry',
   );
-  // Bounded: with room for two, a third token evicts the oldest, which then needs its key again.
-  const t2 = await sign({ ...claims, jti: 'tok_2' });
+  assert.equal(cache.size, 2);
+  // Bounded, least recently used out first: touch `token`, add a third, and the twin (untouched) goes.
+  verifyTaskToken(token, { ...base, keys });
   const t3 = await sign({ ...claims, jti: 'tok_3' });
-  verifyTaskToken(t2, { ...base, keys });
   verifyTaskToken(t3, { ...base, keys });
   assert.equal(cache.size, 2);
-  assert.equal(
-    codeOf(() => verifyTaskToken(t3, { ...base, keys: noKeys })),
-    'accepted',
-  );
-  assert.equal(
-    codeOf(() => verifyTaskToken(token, { ...base, keys: noKeys })),
-    'ERR_TOKEN_KID_UNKNOWN',
-    'evicted',
-  );
+  assert.ok(cache.get(token) !== undefined, 'recently used: kept');
+  assert.ok(cache.get(t3) !== undefined);
+  assert.equal(cache.get(twin), undefined, 'least recently used: evicted');
+  assert.throws(() => new VerifiedTokenCache({ maxEntries: 0 }), TypeError);
 });
 
 test('checkCall: the remaining refusals, and revocations that spare tokens issued after them', async () => {

@@ -1,7 +1,8 @@
-/** Standards test vectors: RFC 7638 §3.1 and RFC 9449 §4.1, §6.1 and §7.1. */
+/** Standards test vectors: RFC 7638 §3.1, RFC 8037 §A.3 and RFC 9449 §4.1, §6.1 and §7.1; thumbprints against jose. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { calculateJwkThumbprint, type JWK } from 'jose';
 import { WritError } from '@writ/protocol';
 import { jwkThumbprint, verifyDpopProof, InMemoryReplayCache, parseCompactJws, type DpopCheckOptions } from '../src/index.js';
 
@@ -104,4 +105,37 @@ test('RFC 9449 §7.1: ath of the example access token, and the Figure 13 resourc
   );
   // The token-request proof has no ath: refused when presented with an access token.
   assert.equal(await code(verifyDpopProof([RFC9449_PROOF], tokenRequest({ accessToken: RFC9449_ACCESS_TOKEN }))), 'ERR_DPOP_ATH');
+});
+
+test('RFC 8037 §A.3: the Ed25519 (OKP) key thumbprint', () => {
+  assert.equal(
+    jwkThumbprint({ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' }),
+    'kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k',
+  );
+});
+
+test('jwkThumbprint agrees with jose.calculateJwkThumbprint for EC, OKP and RSA keys, whatever the member order and extras', async () => {
+  const keys: Array<Record<string, unknown>> = [];
+  for (let i = 0; i < 8; i++) {
+    keys.push(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }));
+    keys.push(generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }));
+  }
+  keys.push(generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'jwk' }));
+  for (const bits of [2048, 3072]) keys.push(generateKeyPairSync('rsa', { modulusLength: bits }).publicKey.export({ format: 'jwk' }));
+  let n = 0;
+  for (const jwk of keys) {
+    const variants = [
+      jwk,
+      Object.fromEntries(Object.entries(jwk).reverse()),
+      { ...jwk, kid: 'k', alg: 'x', use: 'sig', key_ops: ['verify'], ext: true },
+    ];
+    for (const v of variants) {
+      assert.equal(jwkThumbprint(v as { kty: string }), await calculateJwkThumbprint(v as JWK), JSON.stringify(v).slice(0, 80));
+      n++;
+    }
+  }
+  assert.ok(n >= 50);
+  // Both refuse a key without its required members.
+  await assert.rejects(calculateJwkThumbprint({ kty: 'EC', crv: 'P-256', x: 'AAAA' }));
+  assert.throws(() => jwkThumbprint({ kty: 'EC', crv: 'P-256', x: 'AAAA' }), TypeError);
 });

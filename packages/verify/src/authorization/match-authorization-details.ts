@@ -1,6 +1,7 @@
 /**
- * Is a call covered by a token's RFC 9396 `authorization_details`? Only `http` details can cover an HTTP call;
- * unknown types never match; an empty list matches nothing. `isSubsetOf` decides attenuation structurally: does the
+ * Is a call covered by a token's RFC 9396 `authorization_details` (§2: `type`, `locations`, `actions`; Writ's `http`
+ * type adds `paths`)? Only `http` details can cover an HTTP call; unknown types never match; an empty list matches
+ * nothing; a detail with any invalid pattern grants nothing. `isSubsetOf` decides attenuation structurally: does the
  * parent allow every call the child allows?
  */
 import type { AuthorizationDetail, HttpAuthorizationDetail } from '@writ/protocol';
@@ -31,9 +32,22 @@ function patternsOf(d: HttpAuthorizationDetail): CompiledPattern[] | null {
 }
 
 function isHttp(d: AuthorizationDetail): d is HttpAuthorizationDetail {
-  return typeof d === 'object' && d !== null && d.type === 'http' && Array.isArray(d.actions);
+  return (
+    typeof d === 'object' &&
+    d !== null &&
+    d.type === 'http' &&
+    Array.isArray(d.actions) &&
+    (d.locations === undefined || Array.isArray(d.locations))
+  );
 }
 
+/**
+ * True when some `http` detail allows this method on this (canonical) path at this resource.
+ *
+ * @example
+ * const path = normalizeRequestPath('/v1/projects/42');
+ * matchAuthorizationDetails([{ type: 'http', actions: ['GET'], paths: ['/v1/projects/*'] }], { resource: aud, method: 'GET', path }); // true
+ */
 export function matchAuthorizationDetails(details: readonly AuthorizationDetail[], call: HttpCall): boolean {
   const segments = call.path === '/' ? [''] : call.path.slice(1).split('/');
   for (const d of details) {
@@ -46,7 +60,15 @@ export function matchAuthorizationDetails(details: readonly AuthorizationDetail[
   return false;
 }
 
-/** True when every (location, method, path) the child details allow is allowed by the parent details. */
+/**
+ * True when every (location, method, path) the child details allow is allowed by the parent details, decided per
+ * child pattern by pattern containment (sound: never true when some call escapes; it may answer false when only the
+ * union of several parent patterns covers a child pattern). A child detail without `locations` is covered only by a
+ * parent detail without `locations`; the token service narrows the audience separately.
+ *
+ * @example
+ * isSubsetOf([{ type: 'http', actions: ['GET'], paths: ['/v1/a/*'] }], [{ type: 'http', actions: ['GET', 'POST'], paths: ['/v1/**'] }]); // true
+ */
 export function isSubsetOf(child: readonly AuthorizationDetail[], parent: readonly AuthorizationDetail[]): boolean {
   const parents = parent.filter(isHttp);
   for (const c of child) {

@@ -12,6 +12,9 @@ export function normalizeHtu(value: string): string | undefined {
     return undefined;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  // Userinfo is no part of a target URI a client may sign for (RFC 9110 §4.2.4 deprecates it in http(s) URIs);
+  // dropping it silently would let `https://anything@host/` stand for `https://host/`.
+  if (url.username !== '' || url.password !== '' || /^[a-z][a-z0-9+.-]*:\/*[^/?#]*@/i.test(value)) return undefined;
   // WHATWG URL already lower-cases scheme and host, drops default ports and turns an empty path into "/".
   const path = url.pathname.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => {
     const ch = String.fromCharCode(parseInt(hex, 16));

@@ -20,6 +20,11 @@ export class InMemoryReplayCache implements ReplayCache {
   readonly #now: () => number;
   /** Insertion order is expiry order for a fixed acceptance window, so pruning looks at the oldest first. */
   readonly #entries = new Map<string, number>();
+  /**
+   * After a full sweep found nothing to reclaim: the earliest expiry it saw. Until then the cache cannot have room,
+   * so refusing costs O(1) — without this, a flood of fresh proofs against a full cache would each scan it whole.
+   */
+  #fullUntil = -Infinity;
 
   constructor(opts: { maxEntries?: number; now?: () => number } = {}) {
     this.#max = opts.maxEntries ?? 1_000_000;
@@ -36,6 +41,7 @@ export class InMemoryReplayCache implements ReplayCache {
     const seen = this.#entries.get(key);
     if (seen !== undefined && seen >= now) return false;
     if (this.#entries.size >= this.#max) {
+      if (now <= this.#fullUntil) throw new ReplayCacheFullError();
       this.#prune(now);
       if (this.#entries.size >= this.#max) throw new ReplayCacheFullError();
     }
@@ -59,6 +65,13 @@ export class InMemoryReplayCache implements ReplayCache {
       else if (this.#entries.size < this.#max) break;
     }
     // Entries are not strictly ordered by expiry when windows differ; sweep fully only if the cheap pass failed.
-    if (this.#entries.size >= this.#max) for (const [k, exp] of this.#entries) if (exp < now) this.#entries.delete(k);
+    if (this.#entries.size >= this.#max) {
+      let earliest = Infinity;
+      for (const [k, exp] of this.#entries) {
+        if (exp < now) this.#entries.delete(k);
+        else if (exp < earliest) earliest = exp;
+      }
+      if (this.#entries.size >= this.#max) this.#fullUntil = earliest;
+    }
   }
 }

@@ -4,7 +4,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { WritError, type DpopProofClaims } from '@writ/protocol';
-import { parseCompactJws, verifyJwsSignature } from '../jws/verify-compact-jws.js';
+import { JWS_ALGS, parseCompactJws, verifyJwsSignature } from '../jws/verify-compact-jws.js';
 import { importPublicJwk } from '../jwk/import-public-jwk.js';
 import type { PublicJwk } from '../jwk/jwk-thumbprint.js';
 import { isCanonicalHtu, normalizeHtu } from './normalize-htu.js';
@@ -17,7 +17,7 @@ export interface DpopCheckOptions {
   /** When the proof accompanies an access token (at a resource), its `ath` must match it. */
   accessToken?: string;
   replay: ReplayCache;
-  /** Accepted proof algorithms; asymmetric only. */
+  /** Accepted proof algorithms: a subset of JWS_ALGS (asymmetric only; anything else is a TypeError). */
   algorithms: readonly string[];
   /** How long after its `iat` a proof is accepted, seconds. */
   maxAgeSeconds: number;
@@ -36,8 +36,19 @@ export interface VerifiedDpopProof {
 }
 
 const MAX_JTI = 256;
+const SUPPORTED: readonly string[] = JWS_ALGS;
 
+/**
+ * Checks the `DPoP` header values of one request (RFC 9449 §4.3) and returns the proof's key and its thumbprint.
+ *
+ * @example
+ * const { jkt } = await verifyDpopProof(dpopHeaderValues, {
+ *   method: 'GET', url: 'https://writ.example/r/api/v1/x', accessToken, replay, algorithms: ['ES256', 'EdDSA'],
+ *   maxAgeSeconds: 60, clockSkewSeconds: 5,
+ * });
+ */
 export async function verifyDpopProof(proofs: readonly string[], opts: DpopCheckOptions): Promise<VerifiedDpopProof> {
+  for (const a of opts.algorithms) if (!SUPPORTED.includes(a)) throw new TypeError(`DPoP algorithm ${a} is not supported`);
   if (proofs.length === 0) throw new WritError('ERR_DPOP_MISSING');
   if (proofs.length > 1) throw new WritError('ERR_DPOP_MULTIPLE', `${proofs.length} DPoP headers`);
   const jws = parseCompactJws(proofs[0] as string);
@@ -78,14 +89,17 @@ export async function verifyDpopProof(proofs: readonly string[], opts: DpopCheck
   if (opts.checkNonce !== undefined && !opts.checkNonce(nonce))
     throw new WritError('ERR_DPOP_NONCE', nonce === undefined ? 'nonce missing' : 'nonce stale or unknown');
   if (opts.accessToken !== undefined) {
-    const expected = createHash('sha256').update(opts.accessToken, 'ascii').digest();
+    // RFC 9449 §4.2 hashes the ASCII token; 'utf8' is the same for ASCII and, unlike Node's lossy 'ascii', never
+    // lets two different non-ASCII strings hash alike.
+    const expected = createHash('sha256').update(opts.accessToken, 'utf8').digest();
     const given = typeof ath === 'string' ? Buffer.from(ath, 'base64url') : Buffer.alloc(0);
     if (given.length !== expected.length || !timingSafeEqual(given, expected) || given.toString('base64url') !== ath) {
       throw new WritError('ERR_DPOP_ATH', ath === undefined ? 'ath missing' : 'ath mismatch');
     }
   }
-  // RFC 9449 §11.1: remember the jti per target URI for as long as the proof could be accepted.
-  const replayKey = `${jti}\n${expectedHtu}`;
+  // RFC 9449 §11.1: remember the jti per target URI for as long as the proof could be accepted — as a fixed-size
+  // hash, so an entry costs the same whatever the jti and URI lengths, and a shared store never sees either.
+  const replayKey = createHash('sha256').update(jti).update('\n').update(expectedHtu).digest('base64url');
   let fresh: boolean;
   try {
     fresh = await opts.replay.checkAndStore(replayKey, iat + opts.maxAgeSeconds + opts.clockSkewSeconds);

@@ -1,7 +1,11 @@
 /**
  * Turns the `jwk` of a DPoP proof header into a `KeyObject`, refusing private or malformed keys and keys that do not
  * fit the proof's `alg` (RFC 9449 §4.3 items 5–7). Keys are cached by thumbprint: an agent signs many proofs with one
- * key, and `createPublicKey` costs more than the cache lookup.
+ * key, and `createPublicKey` costs more than the cache lookup. *
+ * The members must be the key's canonical encoding (RFC 7518 §6.2.1 fixed-length coordinates, §6.3.1 minimal-length
+ * RSA integers): `node:crypto` also reads an EC `x` with a leading zero octet, or an RSA `e` of `AAEAAQ`, as the same
+ * key, and every such spelling has another RFC 7638 thumbprint. One key must have exactly one `jkt`, or a holder of a
+ * key revoked by `jkt` could present it under a fresh one. (jose accepts these spellings; Writ refuses them.)
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { keyFitsAlg } from '../jws/verify-compact-jws.js';
@@ -58,6 +62,8 @@ function importUncached(value: object, alg: string): ImportedJwk | undefined {
       const members: Record<string, string> = { kty: jwk.kty };
       for (const m of ['crv', 'x', 'y', 'n', 'e'] as const) if (typeof jwk[m] === 'string') members[m] = jwk[m];
       key = createPublicKey({ key: members, format: 'jwk' });
+      const exported = key.export({ format: 'jwk' }) as Record<string, unknown>;
+      for (const m of Object.keys(members)) if (exported[m] !== members[m]) return undefined;
     } catch {
       return undefined;
     }

@@ -68,8 +68,7 @@ export class RevocationSet {
         keepLater(this.#keys, t.jkt, { ...until, before: t.before });
         break;
       case 'all':
-        if (this.#all === undefined || t.before >= this.#all.before)
-          this.#all = { before: t.before, expiresAt: Math.max(entry.expiresAt, this.#all?.expiresAt ?? 0) };
+        this.#all = this.#all === undefined ? { ...until, before: t.before } : merge(this.#all, { ...until, before: t.before });
         break;
     }
     if (entry.seq > this.#lastSeq) this.#lastSeq = entry.seq;
@@ -117,10 +116,14 @@ function keepLonger(map: Map<string, Until>, key: string, v: Until): void {
   if (old === undefined || old.expiresAt < v.expiresAt) map.set(key, v);
 }
 
+/** Entries for one target merge to the widest: the later `before` and the later expiry, in any order of arrival. */
 function keepLater(map: Map<string, Before>, key: string, v: Before): void {
   const old = map.get(key);
-  if (old === undefined) map.set(key, v);
-  else map.set(key, { before: Math.max(old.before, v.before), expiresAt: Math.max(old.expiresAt, v.expiresAt) });
+  map.set(key, old === undefined ? v : merge(old, v));
+}
+
+function merge(a: Before, b: Before): Before {
+  return { before: Math.max(a.before, b.before), expiresAt: Math.max(a.expiresAt, b.expiresAt) };
 }
 
 function hitBefore(map: Map<string, Before>, key: string, iat: number): boolean {
