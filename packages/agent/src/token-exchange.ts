@@ -24,16 +24,26 @@ import { TokenExchangeError } from './token-exchange-error.js';
 export interface ExchangeTokenOptions {
   /** Writ's base URL (its issuer identifier); the token endpoint is `${issuer}/oauth2/token`. */
   issuer: string;
-  /** The agent id: `client_id` and the assertion's iss/sub. */
-  clientId: string;
-  /** The agent's registered private key (private_key_jwt). */
-  clientKey: CryptoKey | KeyObject;
+  /** The agent id: `client_id` and the assertion's iss/sub. Optional with a workload `actorToken`. */
+  clientId?: string;
+  /**
+   * The agent's registered private key (private_key_jwt). Leave it out when the agent authenticates with a workload
+   * token as `actorToken`, or when a parent delegates (its task token and proof authenticate it).
+   */
+  clientKey?: CryptoKey | KeyObject;
   clientKid?: string;
   /** Defaults to the algorithm the key implies. */
   clientAlg?: string;
-  /** The key the issued token will be bound to (`cnf.jkt`). */
+  /**
+   * The key of this request's DPoP proof: the key the issued token is bound to (`cnf.jkt`), or, when delegating,
+   * the parent's key, proving possession of the parent task token given as `subjectToken`.
+   */
   dpopKey: DpopKey;
   subjectToken: string;
+  /** Delegation: the proof carries `ath` of the parent task token (`subjectToken`). */
+  proveSubjectToken?: boolean;
+  /** Delegation to a workload sub-agent: the thumbprint of the key the child token is bound to. */
+  dpopJkt?: string;
   /** Defaults to `urn:ietf:params:oauth:token-type:jwt`. */
   subjectTokenType?: string;
   actorToken?: string;
@@ -83,21 +93,30 @@ export async function exchangeToken(opts: ExchangeTokenOptions): Promise<TokenEx
     if (opts.authorizationDetails !== undefined) form.set('authorization_details', JSON.stringify(opts.authorizationDetails));
     if (opts.scope !== undefined) form.set('scope', opts.scope);
     if (opts.purpose !== undefined) form.set('purpose', opts.purpose);
-    form.set('client_id', opts.clientId);
-    form.set('client_assertion_type', CLIENT_ASSERTION_TYPE_JWT_BEARER);
-    // A new assertion per attempt: the server remembers jtis, so the first one is spent even when refused.
-    form.set(
-      'client_assertion',
-      await createClientAssertion({
-        clientId: opts.clientId,
-        audience: endpoint,
-        key: opts.clientKey,
-        ...(opts.clientKid !== undefined ? { kid: opts.clientKid } : {}),
-        ...(opts.clientAlg !== undefined ? { alg: opts.clientAlg } : {}),
-      }),
-    );
+    if (opts.dpopJkt !== undefined) form.set('dpop_jkt', opts.dpopJkt);
+    if (opts.clientId !== undefined) form.set('client_id', opts.clientId);
+    if (opts.clientKey !== undefined) {
+      if (opts.clientId === undefined) throw new TypeError('clientKey needs clientId');
+      form.set('client_assertion_type', CLIENT_ASSERTION_TYPE_JWT_BEARER);
+      // A new assertion per attempt: the server remembers jtis, so the first one is spent even when refused.
+      form.set(
+        'client_assertion',
+        await createClientAssertion({
+          clientId: opts.clientId,
+          audience: endpoint,
+          key: opts.clientKey,
+          ...(opts.clientKid !== undefined ? { kid: opts.clientKid } : {}),
+          ...(opts.clientAlg !== undefined ? { alg: opts.clientAlg } : {}),
+        }),
+      );
+    }
     const nonce = nonces.get(origin);
-    const proof = await createDpopProof(opts.dpopKey, { htm: 'POST', htu: endpoint, ...(nonce !== undefined ? { nonce } : {}) });
+    const proof = await createDpopProof(opts.dpopKey, {
+      htm: 'POST',
+      htu: endpoint,
+      ...(nonce !== undefined ? { nonce } : {}),
+      ...(opts.proveSubjectToken === true ? { accessToken: opts.subjectToken } : {}),
+    });
     const res = await doFetch(endpoint, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', dpop: proof },

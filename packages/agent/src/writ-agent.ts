@@ -3,7 +3,8 @@
  * token exchange bound to the agent's DPoP key (RFC 9449 §5), call tools with the task's DPoP fetch (RFC 9449 §7.1),
  * and complete the task, which kills its token at every enforcement point.
  */
-import { PATHS, type AuthorizationDetail } from '@writ/protocol';
+import { PATHS, TOKEN_TYPE, type AuthorizationDetail, type TokenExchangeResponse } from '@writ/protocol';
+import { createActorAssertion } from './actor-assertion.js';
 import type { CryptoKey, KeyObject } from 'jose';
 import { createDpopFetch } from './dpop-fetch.js';
 import { generateDpopKey, type DpopKey } from './dpop-key.js';
@@ -17,7 +18,14 @@ export interface WritAgentOptions {
   /** The registered agent id (the OAuth `client_id`). */
   agentId: string;
   /** The private key whose public half is in the agent's registered JWKS (private_key_jwt). */
-  clientKey: CryptoKey | KeyObject;
+  clientKey?: CryptoKey | KeyObject;
+  /**
+   * Workload identity instead of a key: returns the platform's current token for this workload (a Kubernetes
+   * projected service-account token, a SPIFFE JWT-SVID, a CI OIDC token), read afresh for every exchange.
+   */
+  workloadToken?: () => string | Promise<string>;
+  /** Defaults to `urn:ietf:params:oauth:token-type:jwt`. */
+  workloadTokenType?: string;
   clientKid?: string;
   /** Defaults to the algorithm the key implies. */
   clientAlg?: string;
@@ -52,6 +60,24 @@ export interface Task {
   readonly fetch: typeof fetch;
   /** Ends the task at Writ; its token (and every descendant's) stops working at once. */
   complete(): Promise<void>;
+  /**
+   * Asks Writ for a child task for a sub-agent (SPEC flow 4): a subset of this task's authorization details, for no
+   * longer than this task lives. Returns the token response for the sub-agent, which only the sub-agent can use
+   * (it is bound to the sub-agent's key): pass it to the sub-agent's `WritAgent.adoptTask`.
+   */
+  delegate(o: DelegateOptions): Promise<TokenExchangeResponse>;
+}
+
+export interface DelegateOptions {
+  /** From the sub-agent: its `actorAssertion()`, or its workload token together with `dpopJkt`. */
+  actorToken: string;
+  actorTokenType?: string;
+  /** With a workload `actorToken`: the thumbprint of the sub-agent's DPoP key. */
+  dpopJkt?: string;
+  authorizationDetails?: readonly AuthorizationDetail[];
+  scope?: string;
+  /** Defaults to the parent task's purpose. */
+  purpose?: string;
 }
 
 /**
@@ -77,6 +103,10 @@ export class WritAgent {
     if (opts.dpopKey !== undefined) this.#dpopKey = Promise.resolve(opts.dpopKey);
   }
 
+  #fetch(): typeof fetch {
+    return this.#opts.fetch ?? globalThis.fetch;
+  }
+
   /** The agent's DPoP key (generated once, on first use, when none was given). */
   dpopKey(): Promise<DpopKey> {
     // The promise is kept, not the key, so that concurrent first calls share one key.
@@ -84,13 +114,29 @@ export class WritAgent {
     return this.#dpopKey;
   }
 
+  /** The actor assertion a parent needs to delegate to this agent (this agent's id, key and DPoP key). */
+  async actorAssertion(): Promise<string> {
+    if (this.#opts.clientKey === undefined) throw new TypeError('an actor assertion needs the agent clientKey');
+    return createActorAssertion({
+      agentId: this.#opts.agentId,
+      audience: `${this.#issuer}${PATHS.token}`,
+      key: this.#opts.clientKey,
+      dpopKey: await this.dpopKey(),
+      ...(this.#opts.clientKid !== undefined ? { kid: this.#opts.clientKid } : {}),
+      ...(this.#opts.clientAlg !== undefined ? { alg: this.#opts.clientAlg } : {}),
+    });
+  }
+
   async startTask(o: StartTaskOptions): Promise<Task> {
     const key = await this.dpopKey();
-    const doFetch = this.#opts.fetch ?? globalThis.fetch;
+    const workload = this.#opts.workloadToken !== undefined ? await this.#opts.workloadToken() : undefined;
     const r = await exchangeToken({
       issuer: this.#issuer,
       clientId: this.#opts.agentId,
-      clientKey: this.#opts.clientKey,
+      ...(workload === undefined && this.#opts.clientKey !== undefined ? { clientKey: this.#opts.clientKey } : {}),
+      ...(workload !== undefined
+        ? { actorToken: workload, ...(this.#opts.workloadTokenType !== undefined ? { actorTokenType: this.#opts.workloadTokenType } : {}) }
+        : {}),
       ...(this.#opts.clientKid !== undefined ? { clientKid: this.#opts.clientKid } : {}),
       ...(this.#opts.clientAlg !== undefined ? { clientAlg: this.#opts.clientAlg } : {}),
       dpopKey: key,
@@ -101,8 +147,15 @@ export class WritAgent {
       purpose: o.purpose,
       ...(o.scope !== undefined ? { scope: o.scope } : {}),
       nonces: this.#nonces,
-      fetch: doFetch,
+      fetch: this.#fetch(),
     });
+    return this.adoptTask(r);
+  }
+
+  /** A task from a token response: one this agent got itself, or one its parent delegated to it. */
+  async adoptTask(r: TokenExchangeResponse): Promise<Task> {
+    const key = await this.dpopKey();
+    const doFetch = this.#fetch();
     const taskFetch = createDpopFetch({ accessToken: r.access_token, key, fetch: doFetch, nonces: this.#nonces });
     const completeUrl = `${this.#issuer}${PATHS.taskComplete}`;
     let completed: Promise<void> | undefined;
@@ -130,6 +183,22 @@ export class WritAgent {
       expiresAt: Math.floor(Date.now() / 1000) + r.expires_in,
       authorizationDetails: r.authorization_details,
       fetch: taskFetch,
+      delegate: (d: DelegateOptions) =>
+        exchangeToken({
+          issuer: this.#issuer,
+          dpopKey: key,
+          subjectToken: r.access_token,
+          subjectTokenType: TOKEN_TYPE.accessToken,
+          proveSubjectToken: true,
+          actorToken: d.actorToken,
+          ...(d.actorTokenType !== undefined ? { actorTokenType: d.actorTokenType } : {}),
+          ...(d.dpopJkt !== undefined ? { dpopJkt: d.dpopJkt } : {}),
+          ...(d.authorizationDetails !== undefined ? { authorizationDetails: d.authorizationDetails } : {}),
+          ...(d.scope !== undefined ? { scope: d.scope } : {}),
+          ...(d.purpose !== undefined ? { purpose: d.purpose } : {}),
+          nonces: this.#nonces,
+          fetch: doFetch,
+        }),
       // Completing twice is not an error: the second call returns the first call's outcome. A failed attempt is
       // forgotten so that it can be tried again.
       complete: (): Promise<void> =>

@@ -9,6 +9,7 @@ test('@writ/agent exports exactly its public API', () => {
     'TaskCompletionError',
     'TokenExchangeError',
     'WritAgent',
+    'createActorAssertion',
     'createClientAssertion',
     'createDpopFetch',
     'createDpopProof',

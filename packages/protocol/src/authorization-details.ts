@@ -5,6 +5,23 @@
  * `http`: `actions` are HTTP methods (upper case), `paths` are path patterns relative to the resource's base URL:
  * segments separated by `/`, where a segment `*` matches exactly one non-empty segment and a final segment `**`
  * matches zero or more segments. Everything else matches literally, after normalisation.
+ *
+ * `mcp`: MCP `tools/call` requests to an MCP resource.
+ * - `tools` are MCP tool names (1–128 characters of `[A-Za-z0-9_.-]`) matched exactly; a name followed by a single
+ *   `*` matches every tool name that starts with it (`read*` covers `read`, `read_file` and `readme_delete` alike:
+ *   a prefix is a plain string prefix, not a word boundary), and `*` alone matches every tool.
+ * - `arguments` constrains named top-level arguments of every call the detail covers (all its tools). A call is
+ *   covered only when each named argument is present as the call's own member and satisfies its constraint; a
+ *   missing constrained argument does not match. Arguments the detail does not name are not constrained.
+ * - An {@link ArgumentConstraint} is exactly one of:
+ *   - `{ enum: [...] }` — 1 to 64 JSON scalars; the value must equal one of them, type included (`1` is not `"1"`);
+ *   - `{ prefix: "..." }` — the value is a string that starts with it;
+ *   - `{ range: { min?, max? } }` — the value is a finite number with `min ≤ value ≤ max` (bounds inclusive);
+ *   - `{ maxLength: n }` — the value is a string of at most `n` Unicode code points (JSON Schema's way of counting).
+ *   Nothing else — no regular expressions, no nested paths — so that enforcement points agree and attenuation can be
+ *   decided structurally (a sub-agent's constraint must imply its parent's). Arrays and objects never satisfy a
+ *   constraint. `__proto__` is not a valid argument name.
+ * In both types a detail that is malformed in any way grants nothing.
  */
 
 export const AUTHORIZATION_DETAIL_TYPES = ['http', 'mcp'] as const;
@@ -21,11 +38,22 @@ export interface HttpAuthorizationDetail {
   paths: string[];
 }
 
-/** MCP tool calls (filled in by the MCP gateway issue); kept here so the token format is stable. */
+/** A JSON scalar an `enum` constraint may list. */
+export type ArgumentScalar = string | number | boolean;
+
+/** A condition on one top-level tool-call argument; exactly one member. */
+export type ArgumentConstraint =
+  { enum: ArgumentScalar[] } | { prefix: string } | { range: { min?: number; max?: number } } | { maxLength: number };
+
+/** MCP tool calls: which tools, and conditions on their arguments. */
 export interface McpAuthorizationDetail {
   type: 'mcp';
+  /** Resource URIs this detail applies to (RFC 9396 §2.2 `locations`); defaults to the token's audience. */
   locations?: string[];
+  /** Exact tool names, `prefix*` patterns, or `*`. */
   tools: string[];
+  /** Argument name → constraint, applied to every call of every tool above. */
+  arguments?: Record<string, ArgumentConstraint>;
 }
 
 export type AuthorizationDetail = HttpAuthorizationDetail | McpAuthorizationDetail;

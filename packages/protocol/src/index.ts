@@ -15,6 +15,8 @@ export {
 export type { TokenTypeUri, DpopAlg, TokenSigningAlg, OAuthTokenErrorCode, ResourceErrorCode, TokenExchangeResponse } from './oauth.js';
 export { AUTHORIZATION_DETAIL_TYPES, HTTP_METHODS } from './authorization-details.js';
 export type {
+  ArgumentConstraint,
+  ArgumentScalar,
   AuthorizationDetail,
   AuthorizationDetailType,
   HttpAuthorizationDetail,

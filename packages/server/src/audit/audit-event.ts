@@ -9,6 +9,7 @@ import { canonicalJson } from './canonical-json.js';
 /** The types Writ itself writes; others (plugins, later features) may add their own dotted names. */
 export const AUDIT_EVENT_TYPES = [
   'token.issued',
+  'token.delegated',
   'token.denied',
   'call.allowed',
   'call.denied',

@@ -62,10 +62,11 @@ agents
   .command('create <id>')
   .requiredOption('--name <name>')
   .requiredOption('--owner <owner>')
-  .requiredOption('--jwks <file>', "file with the agent's public JWKS")
+  .option('--jwks <file>', "file with the agent's public JWKS (private_key_jwt)")
+  .option('--workload <issuer=pattern>', 'workload-identity binding: workload issuer id and sub pattern (repeatable)', collect, [])
   .option('--kind <kind>', 'agent | service_account | workload', 'agent')
   .option('--description <text>', '', '')
-  .action(async (id: string, o: { name: string; owner: string; jwks: string; kind: string; description: string }) =>
+  .action(async (id: string, o: { name: string; owner: string; jwks?: string; workload: string[]; kind: string; description: string }) =>
     output(
       await client().post('/agents', {
         id,
@@ -73,7 +74,8 @@ agents
         owner: o.owner,
         kind: o.kind,
         description: o.description,
-        jwks: JSON.parse(readFileSync(o.jwks, 'utf8')) as unknown,
+        ...(o.jwks !== undefined ? { jwks: JSON.parse(readFileSync(o.jwks, 'utf8')) as unknown } : {}),
+        workload: o.workload.map(parseBinding),
       }),
       true,
     ),
@@ -90,6 +92,39 @@ for (const [cmd, status] of [
       output(await client().post(`/agents/${enc(id)}/status`, { status, ...(o.reason !== undefined ? { reason: o.reason } : {}) }), true),
     );
 }
+
+const workloadIssuers = program
+  .command('workload-issuers')
+  .description('trusted workload-identity issuers (Kubernetes, SPIFFE, OIDC workload tokens)');
+workloadIssuers
+  .command('list')
+  .addOption(jsonOpt)
+  .action(async (o: { json?: boolean }) =>
+    output(await client().get('/workload-issuers'), o.json === true, ['id', 'kind', 'issuer', 'audience']),
+  );
+workloadIssuers
+  .command('create <id>')
+  .requiredOption('--kind <kind>', 'kubernetes | spiffe | oidc')
+  .requiredOption('--issuer <url>', "the tokens' iss, exactly")
+  .requiredOption('--audience <aud>', "what the tokens' aud must contain (usually Writ's public URL)")
+  .option('--discovery', 'find the keys through OpenID discovery at the issuer')
+  .option('--jwks-uri <url>', 'fetch the keys from this URL')
+  .option('--jwks <file>', 'a static JWKS file (e.g. a SPIFFE trust bundle)')
+  .action(async (id: string, o: { kind: string; issuer: string; audience: string; discovery?: boolean; jwksUri?: string; jwks?: string }) =>
+    output(
+      await client().post('/workload-issuers', {
+        id,
+        kind: o.kind,
+        issuer: o.issuer,
+        audience: o.audience,
+        discovery: o.discovery === true,
+        ...(o.jwksUri !== undefined ? { jwksUri: o.jwksUri } : {}),
+        ...(o.jwks !== undefined ? { jwks: JSON.parse(readFileSync(o.jwks, 'utf8')) as unknown } : {}),
+      }),
+      true,
+    ),
+  );
+workloadIssuers.command('delete <id>').action(async (id: string) => client().delete(`/workload-issuers/${enc(id)}`));
 
 const resources = program.command('resources').description('upstreams reached through the gateway');
 resources
@@ -298,3 +333,13 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   }
   process.exit(1);
 });
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parseBinding(value: string): { issuer: string; subject: string } {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new Error(`--workload wants <issuer>=<subject pattern>, got ${value}`);
+  return { issuer: value.slice(0, eq), subject: value.slice(eq + 1) };
+}

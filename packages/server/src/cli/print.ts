@@ -45,7 +45,7 @@ export function printAuditChain(input: unknown, out: (line: string) => void = co
     byTask.set(key, list);
   }
   for (const [taskId, list] of byTask) {
-    const issued = list.find((e) => e.type === 'token.issued');
+    const issued = list.find((e) => e.type === 'token.issued' || e.type === 'token.delegated');
     const chain = issued?.actor_chain ?? list.find((e) => e.actor_chain !== undefined)?.actor_chain ?? [];
     const [user, ...agents] = chain;
     const purpose = typeof issued?.data?.['purpose'] === 'string' && issued.data['purpose'] !== '' ? `  "${issued.data['purpose']}"` : '';

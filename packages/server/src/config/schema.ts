@@ -56,6 +56,8 @@ export const configSchema = z.strictObject({
       signingKeyRotationHours: z.number().min(0).max(8760).default(0),
       /** Accepted clock skew for `exp`/`nbf`/`iat`, seconds. */
       clockSkewSeconds: z.number().int().min(0).max(300).default(5),
+      /** How many sub-agent levels a task tree may have below its root task (0: no delegation). */
+      maxDelegationDepth: z.number().int().min(0).max(16).default(3),
     })
     .prefault({}),
   dpop: z
@@ -68,6 +70,11 @@ export const configSchema = z.strictObject({
       nonceWindowSeconds: z.number().int().min(5).max(3600).default(60),
       /** Bound on remembered proof `jti`s; past it, new proofs are refused rather than old ones forgotten. */
       replayCacheSize: z.number().int().positive().default(1_000_000),
+      /**
+       * Where proof `jti`s are remembered: `memory` (this node only), `database` (shared by every node on the same
+       * database; a round trip per new proof) or `auto` (database on PostgreSQL, memory on the embedded SQLite).
+       */
+      replayStore: z.enum(['auto', 'memory', 'database']).default('auto'),
     })
     .prefault({}),
   audit: z

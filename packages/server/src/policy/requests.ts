@@ -33,6 +33,22 @@ function entity(uid: EntityRef, attrs: Record<string, CedarValue>): CedarEntity 
   return { uid, attrs, parents: [] };
 }
 
+function agentEntity(a: AgentAttrs): CedarEntity {
+  return entity(agentUid(a.id), { name: a.name, owner: a.owner, kind: a.kind, status: a.status });
+}
+function userEntity(u: UserAttrs): CedarEntity {
+  return entity(userUid(u.idp, u.sub), { idp: u.idp, sub: u.sub, ...(u.email !== undefined ? { email: u.email } : {}) });
+}
+function resourceEntity(r: ResourceAttrs): CedarEntity {
+  return entity(resourceUid(r.id), { kind: r.kind, name: r.name });
+}
+
+/**
+ * Action `http`: an HTTP call (method, path) on a resource.
+ *
+ * @example
+ * httpRequest({ agent, user: { idp: 'dev', sub: 'alice' }, resource: { id: 'api', kind: 'http', name: 'api' }, method: 'GET', path: '/v1/projects/*', purpose, depth: 0 });
+ */
 export function httpRequest(input: {
   agent: AgentAttrs;
   user: UserAttrs;
@@ -48,15 +64,52 @@ export function httpRequest(input: {
     action: { type: 'Writ::Action', id: 'http' },
     resource: resourceUid(input.resource.id),
     context: { user: { __entity: user }, method: input.method, path: input.path, purpose: input.purpose, depth: input.depth },
+    entities: [agentEntity(input.agent), resourceEntity(input.resource), userEntity(input.user)],
+  };
+}
+
+/**
+ * Action `mcp_tool`: a tool of an MCP resource. At issuance `tool` is the requested pattern as written.
+ *
+ * @example
+ * mcpToolRequest({ agent, user: { idp: 'dev', sub: 'alice' }, resource: { id: 'files', kind: 'mcp', name: 'files' }, tool: 'read*', purpose, depth: 0 });
+ */
+export function mcpToolRequest(input: {
+  agent: AgentAttrs;
+  user: UserAttrs;
+  resource: ResourceAttrs;
+  tool: string;
+  purpose: string;
+  depth: number;
+}): CedarRequest {
+  const user = userUid(input.user.idp, input.user.sub);
+  return {
+    principal: agentUid(input.agent.id),
+    action: { type: 'Writ::Action', id: 'mcp_tool' },
+    resource: resourceUid(input.resource.id),
+    context: { user: { __entity: user }, tool: input.tool, purpose: input.purpose, depth: input.depth },
+    entities: [agentEntity(input.agent), resourceEntity(input.resource), userEntity(input.user)],
+  };
+}
+
+/**
+ * Action `delegate`: may the parent agent hand work for this user to the child agent, `depth` levels below the root
+ * task? Principal is the parent, resource the child; both are in the entities (once, when they are the same agent).
+ *
+ * @example
+ * delegateRequest({ parent: planner, child: researcher, user: { idp: 'dev', sub: 'alice' }, depth: 1 });
+ */
+export function delegateRequest(input: { parent: AgentAttrs; child: AgentAttrs; user: UserAttrs; depth: number }): CedarRequest {
+  const user = userUid(input.user.idp, input.user.sub);
+  return {
+    principal: agentUid(input.parent.id),
+    action: { type: 'Writ::Action', id: 'delegate' },
+    resource: agentUid(input.child.id),
+    context: { user: { __entity: user }, depth: input.depth },
     entities: [
-      entity(agentUid(input.agent.id), {
-        name: input.agent.name,
-        owner: input.agent.owner,
-        kind: input.agent.kind,
-        status: input.agent.status,
-      }),
-      entity(resourceUid(input.resource.id), { kind: input.resource.kind, name: input.resource.name }),
-      entity(user, { idp: input.user.idp, sub: input.user.sub, ...(input.user.email !== undefined ? { email: input.user.email } : {}) }),
+      agentEntity(input.parent),
+      ...(input.child.id !== input.parent.id ? [agentEntity(input.child)] : []),
+      userEntity(input.user),
     ],
   };
 }

@@ -7,8 +7,13 @@
  * - `Resource`: a registered upstream, id = resource id.
  * - action `http`: an agent calls an HTTP resource for a user. At issuance `context.path` is the requested path
  *   pattern as written; at call time the concrete canonical path. Both decisions must permit.
- * - action `delegate`: reserved for sub-agent delegation (an agent acting under another).
- * Later issues add `mcp_tool` (tool name and arguments in context).
+ * - action `mcp_tool`: an agent calls a tool of an MCP resource for a user. At issuance `context.tool` is the
+ *   requested tool pattern as written (`search`, `read*`, or `*`): a grant that means "tools starting with read" says
+ *   `context.tool like "read*"`, which permits the pattern `read*` itself as well as `read_file`, and nothing wider.
+ *   Argument constraints travel in the token's authorization details, not here; the call-time request with the
+ *   concrete tool name and its arguments in context is added by the MCP gateway issue.
+ * - action `delegate`: an agent (principal) hands part of its task to a sub-agent (resource) for a user, at
+ *   `context.depth` levels below the root task.
  */
 export const WRIT_CEDAR_SCHEMA = `
 namespace Writ {
@@ -20,6 +25,12 @@ namespace Writ {
     principal: [Agent],
     resource: [Resource],
     context: { user: User, method: String, path: String, purpose: String, depth: Long }
+  };
+
+  action "mcp_tool" appliesTo {
+    principal: [Agent],
+    resource: [Resource],
+    context: { user: User, tool: String, purpose: String, depth: Long }
   };
 
   action "delegate" appliesTo {

@@ -1,15 +1,27 @@
 export { Register } from './register.js';
-export type { Agent, Resource, IdentityProvider, Grant, InjectionRule, RegisterChange, RegisterDeps } from './register.js';
+export type {
+  Agent,
+  Resource,
+  IdentityProvider,
+  WorkloadIssuer,
+  WorkloadBinding,
+  Grant,
+  InjectionRule,
+  RegisterChange,
+  RegisterDeps,
+} from './register.js';
 export {
   agentInput,
   agentStatusInput,
   identityProviderInput,
+  workloadIssuerInput,
+  workloadBindingInput,
   resourceInput,
   grantInput,
   secretInput,
   injectionInput,
   jwksInput,
 } from './inputs.js';
-export type { AgentInput, IdentityProviderInput, ResourceInput, GrantInput } from './inputs.js';
+export type { AgentInput, IdentityProviderInput, WorkloadIssuerInput, ResourceInput, GrantInput } from './inputs.js';
 export { registerId, randomId } from './ids.js';
 export type { PolicyPort, AuditPort, AuditRecord, Clock } from './ports.js';

@@ -5,6 +5,9 @@
 import { z } from 'zod';
 import { registerId } from './ids.js';
 import { injectionRuleSchema } from '../vault/index.js';
+import { HTTP_METHODS, TOKEN_TYPE, type AuthorizationDetail, type HttpAuthorizationDetail } from '@writ/protocol';
+import { canonicalMcpDetail, canonicalPathPattern } from '@writ/verify';
+import { compileSubjectPattern } from '../identity/subject-pattern.js';
 
 const publicJwk = z
   .looseObject({
@@ -17,14 +20,29 @@ const publicJwk = z
 
 export const jwksInput = z.strictObject({ keys: z.array(publicJwk).min(1).max(10) });
 
-export const agentInput = z.strictObject({
-  id: registerId,
-  name: z.string().min(1).max(200),
-  owner: z.string().min(1).max(200),
-  kind: z.enum(['agent', 'service_account', 'workload']).default('agent'),
-  jwks: jwksInput,
-  description: z.string().max(2000).default(''),
+const subjectPattern = z.string().superRefine((p, ctx) => {
+  try {
+    compileSubjectPattern(p);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
 });
+
+/** Which workload tokens stand for an agent: a trusted workload issuer (by id) and a pattern for the token's `sub`. */
+export const workloadBindingInput = z.strictObject({ issuer: registerId, subject: subjectPattern });
+
+export const agentInput = z
+  .strictObject({
+    id: registerId,
+    name: z.string().min(1).max(200),
+    owner: z.string().min(1).max(200),
+    kind: z.enum(['agent', 'service_account', 'workload']).default('agent'),
+    /** Public keys for `private_key_jwt`; may be omitted when the agent authenticates by workload identity. */
+    jwks: z.strictObject({ keys: z.array(publicJwk).max(10) }).default({ keys: [] }),
+    workload: z.array(workloadBindingInput).max(10).default([]),
+    description: z.string().max(2000).default(''),
+  })
+  .refine((a) => a.jwks.keys.length > 0 || a.workload.length > 0, 'an agent needs a jwks (private_key_jwt) or a workload binding, or both');
 export type AgentInput = z.input<typeof agentInput>;
 
 export const agentStatusInput = z.strictObject({
@@ -39,23 +57,126 @@ export const identityProviderInput = z
     jwksUri: z.url({ protocol: /^https?$/ }).optional(),
     discovery: z.boolean().default(false),
     audience: z.string().min(1).max(500),
+    /** `subject_token_type`s this provider's tokens may arrive as (RFC 8693 §3); default: all three JWT types. */
+    tokenTypes: z
+      .array(z.enum([TOKEN_TYPE.idToken, TOKEN_TYPE.accessToken, TOKEN_TYPE.jwt]))
+      .min(1)
+      .max(3)
+      .optional(),
   })
   .refine((p) => p.discovery || p.jwksUri !== undefined, 'give jwksUri, or set discovery: true');
 export type IdentityProviderInput = z.input<typeof identityProviderInput>;
 
+/**
+ * A workload-identity issuer agents may authenticate with (`actor_token`): a Kubernetes cluster's service-account
+ * issuer, a SPIFFE trust domain's JWT-SVID issuer, or any OIDC issuer of workload tokens (a CI system). Keys come
+ * from discovery, a JWKS URL, or a static JWKS (e.g. the JWT authorities of a SPIFFE trust bundle).
+ */
+export const workloadIssuerInput = z
+  .strictObject({
+    id: registerId,
+    kind: z.enum(['kubernetes', 'spiffe', 'oidc']),
+    issuer: z.url({ protocol: /^https?$/ }),
+    jwksUri: z.url({ protocol: /^https?$/ }).optional(),
+    discovery: z.boolean().default(false),
+    jwks: z.strictObject({ keys: z.array(publicJwk).min(1).max(20) }).optional(),
+    /** What the token's `aud` must contain; Writ's issuer URL is the usual choice. */
+    audience: z.string().min(1).max(500),
+  })
+  .refine(
+    (p) => [p.discovery, p.jwksUri !== undefined, p.jwks !== undefined].filter(Boolean).length === 1,
+    'give exactly one of jwksUri, jwks, or discovery: true',
+  );
+export type WorkloadIssuerInput = z.input<typeof workloadIssuerInput>;
+
 /** The vault's injection-rule schema, re-exported: one definition of how a secret may be injected. */
 export const injectionInput = injectionRuleSchema;
 
+/** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
+const MAX_SCOPES = 32;
+const MAX_SCOPE_DETAILS = 32;
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const scopePath = z
+  .string()
+  .min(1)
+  .max(1024)
+  .transform((p, ctx) => {
+    try {
+      return canonicalPathPattern(p);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(p)} is not a valid path pattern` });
+      return z.NEVER;
+    }
+  });
+
+const httpScopeDetail = z
+  .strictObject({
+    type: z.literal('http'),
+    actions: z.array(z.enum(HTTP_METHODS)).min(1).max(HTTP_METHODS.length),
+    paths: z.array(scopePath).min(1).max(64),
+  })
+  .transform((d): HttpAuthorizationDetail => ({ type: 'http', actions: [...new Set(d.actions)], paths: [...new Set(d.paths)] }));
+
+/** A detail of a scope: `http` or `mcp` (@writ/protocol), without `locations` — the resource is its location. */
+const scopeDetail = z.unknown().transform((v, ctx): AuthorizationDetail => {
+  const type = isPlainObject(v) ? v['type'] : undefined;
+  if (isPlainObject(v) && 'locations' in v) ctx.addIssue({ code: 'custom', message: 'a scope detail has no locations' });
+  else if (type === 'http') {
+    const r = httpScopeDetail.safeParse(v);
+    if (r.success) return r.data;
+    for (const i of r.error.issues) ctx.addIssue({ code: 'custom', message: i.message, path: i.path });
+  } else if (type === 'mcp') {
+    try {
+      return canonicalMcpDetail(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  } else ctx.addIssue({ code: 'custom', message: `unsupported authorization detail type ${JSON.stringify(type ?? null)}` });
+  return z.NEVER;
+});
+
+// Not z.record: it drops a `__proto__` member silently; scope names are read as own members only.
+const scopesInput = z
+  .custom<Record<string, unknown[]>>(isPlainObject, 'scopes must be an object of scope name → authorization details')
+  .transform((v, ctx) => {
+    const out: Record<string, AuthorizationDetail[]> = {};
+    const names = Object.keys(v);
+    if (names.length > MAX_SCOPES) ctx.addIssue({ code: 'custom', message: `at most ${MAX_SCOPES} scopes` });
+    for (const name of names) {
+      if (!SCOPE_TOKEN.test(name) || name === '__proto__') {
+        ctx.addIssue({ code: 'custom', message: `${JSON.stringify(name)} is not a scope name (RFC 6749 §3.3)`, path: [name] });
+        continue;
+      }
+      const r = z.array(scopeDetail).min(1).max(MAX_SCOPE_DETAILS).safeParse(v[name]);
+      if (r.success) out[name] = r.data;
+      else for (const i of r.error.issues) ctx.addIssue({ code: 'custom', message: i.message, path: [name, ...i.path] });
+    }
+    return out;
+  });
+
+/**
+ * An upstream: an HTTP API (`kind: 'http'`, `baseUrl` its base URL) or an MCP server (`kind: 'mcp'`, `baseUrl` its
+ * Streamable HTTP endpoint). `scopes` names bundles of authorization details of the resource's own kind that a task
+ * may ask for with the OAuth `scope` parameter instead of (or besides) `authorization_details`.
+ */
 export const resourceInput = z
   .strictObject({
     id: registerId,
-    kind: z.literal('http').default('http'),
+    kind: z.enum(['http', 'mcp']).default('http'),
     baseUrl: z.url({ protocol: /^https?$/ }).refine((u) => !u.includes('?') && !u.includes('#'), 'no query or fragment'),
     secretId: registerId.optional(),
     inject: injectionInput.optional(),
+    scopes: scopesInput.optional(),
     description: z.string().max(2000).default(''),
   })
-  .refine((r) => (r.inject === undefined) === (r.secretId === undefined), 'secretId and inject go together');
+  .refine((r) => (r.inject === undefined) === (r.secretId === undefined), 'secretId and inject go together')
+  .refine((r) => Object.values(r.scopes ?? {}).every((ds) => ds.every((d) => d.type === r.kind)), {
+    message: 'every scope detail must be of the resource kind',
+    path: ['scopes'],
+  });
 export type ResourceInput = z.input<typeof resourceInput>;
 
 export const grantInput = z.strictObject({

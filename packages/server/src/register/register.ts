@@ -4,16 +4,19 @@
  */
 import { EventEmitter } from 'node:events';
 import { importJWK } from 'jose';
+import { TOKEN_TYPE, type AuthorizationDetail } from '@writ/protocol';
 import type { Kysely } from 'kysely';
 import { AdminError } from '../errors/index.js';
-import type { AgentRow, Database, GrantRow, IdentityProviderRow, ResourceRow } from '../storage/index.js';
+import type { AgentRow, Database, GrantRow, IdentityProviderRow, ResourceRow, WorkloadIssuerRow } from '../storage/index.js';
 import {
   agentInput,
   agentStatusInput,
   grantInput,
   identityProviderInput,
   resourceInput,
+  workloadIssuerInput,
   type AgentInput,
+  type WorkloadIssuerInput,
   type GrantInput,
   type IdentityProviderInput,
   type ResourceInput,
@@ -30,18 +33,29 @@ export interface Agent {
   owner: string;
   kind: AgentRow['kind'];
   status: AgentRow['status'];
+  /** Public keys for `private_key_jwt`; empty when the agent authenticates by workload identity only. */
   jwks: { keys: Record<string, unknown>[] };
+  /** Workload tokens that stand for this agent: issuer id and `sub` pattern. */
+  workload: WorkloadBinding[];
   description: string;
   createdAt: number;
   updatedAt: number;
 }
 
+export interface WorkloadBinding {
+  issuer: string;
+  subject: string;
+}
+
 export interface Resource {
   id: string;
-  kind: 'http';
+  /** `http`: an HTTP API at `baseUrl`; `mcp`: an MCP server whose Streamable HTTP endpoint is `baseUrl`. */
+  kind: 'http' | 'mcp';
   baseUrl: string;
   secretId: string | null;
   inject: InjectionRule | null;
+  /** Scope name (RFC 6749 §3.3) → the authorization details it stands for, without `locations`; `{}` when none. */
+  scopes: Record<string, AuthorizationDetail[]>;
   description: string;
   createdAt: number;
   updatedAt: number;
@@ -52,6 +66,19 @@ export interface IdentityProvider {
   issuer: string;
   jwksUri: string | null;
   discovery: boolean;
+  audience: string;
+  /** Accepted `subject_token_type`s. */
+  tokenTypes: string[];
+  createdAt: number;
+}
+
+export interface WorkloadIssuer {
+  id: string;
+  kind: WorkloadIssuerRow['kind'];
+  issuer: string;
+  jwksUri: string | null;
+  discovery: boolean;
+  jwks: { keys: Record<string, unknown>[] } | null;
   audience: string;
   createdAt: number;
 }
@@ -65,7 +92,10 @@ export interface Grant {
   updatedAt: number;
 }
 
-export type RegisterChange = { kind: 'agent' | 'resource' | 'grant' | 'identity_provider' | 'secret'; id: string };
+export type RegisterChange = {
+  kind: 'agent' | 'resource' | 'grant' | 'identity_provider' | 'workload_issuer' | 'secret';
+  id: string;
+};
 
 export interface RegisterDeps {
   db: Kysely<Database>;
@@ -103,16 +133,8 @@ export class Register {
 
   async createAgent(input: AgentInput, actor: string): Promise<Agent> {
     const a = parse(agentInput, input);
-    for (const key of a.jwks.keys) {
-      try {
-        await importJWK(key as Parameters<typeof importJWK>[0], typeof key.alg === 'string' ? key.alg : defaultAlg(key.kty));
-      } catch (err) {
-        throw new AdminError(
-          'ERR_ADMIN_INVALID_REQUEST',
-          `jwks: key ${key.kid ?? ''} is not a usable public key: ${(err as Error).message}`,
-        );
-      }
-    }
+    for (const key of a.jwks.keys) await requireUsableKey(key);
+    for (const b of a.workload) await this.#requireWorkloadIssuer(b.issuer);
     const now = this.#now();
     await this.#insert(
       () =>
@@ -125,6 +147,7 @@ export class Register {
             kind: a.kind,
             status: 'active',
             jwks: JSON.stringify(a.jwks),
+            workload: JSON.stringify(a.workload),
             description: a.description,
             created_at: now,
             updated_at: now,
@@ -132,7 +155,7 @@ export class Register {
           .execute(),
       `agent ${a.id} already exists`,
     );
-    this.#changed({ kind: 'agent', id: a.id }, actor, 'agent.created', { owner: a.owner, kind: a.kind });
+    this.#changed({ kind: 'agent', id: a.id }, actor, 'agent.created', { owner: a.owner, kind: a.kind, workload: a.workload });
     return this.getAgent(a.id);
   }
 
@@ -179,6 +202,7 @@ export class Register {
             jwks_uri: p.jwksUri ?? null,
             discovery: p.discovery ? 1 : 0,
             audience: p.audience,
+            token_types: p.tokenTypes === undefined ? null : JSON.stringify([...new Set(p.tokenTypes)]),
             created_at: now,
             updated_at: now,
           })
@@ -206,6 +230,52 @@ export class Register {
     this.#changed({ kind: 'identity_provider', id }, actor, 'identity_provider.deleted', {});
   }
 
+  // ---- workload issuers ----------------------------------------------------------------------------------
+
+  async createWorkloadIssuer(input: WorkloadIssuerInput, actor: string): Promise<WorkloadIssuer> {
+    const p = parse(workloadIssuerInput, input);
+    for (const key of p.jwks?.keys ?? []) await requireUsableKey(key);
+    const now = this.#now();
+    await this.#insert(
+      () =>
+        this.#db
+          .insertInto('workload_issuers')
+          .values({
+            id: p.id,
+            kind: p.kind,
+            issuer: p.issuer,
+            jwks_uri: p.jwksUri ?? null,
+            discovery: p.discovery ? 1 : 0,
+            jwks: p.jwks === undefined ? null : JSON.stringify(p.jwks),
+            audience: p.audience,
+            created_at: now,
+            updated_at: now,
+          })
+          .execute(),
+      `workload issuer ${p.id} or issuer ${p.issuer} already exists`,
+    );
+    this.#changed({ kind: 'workload_issuer', id: p.id }, actor, 'workload_issuer.created', { issuer: p.issuer, kind: p.kind });
+    return this.getWorkloadIssuer(p.id);
+  }
+
+  async getWorkloadIssuer(id: string): Promise<WorkloadIssuer> {
+    const row = await this.#db.selectFrom('workload_issuers').selectAll().where('id', '=', id).executeTakeFirst();
+    if (row === undefined) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no workload issuer ${id}`);
+    return workloadIssuerFromRow(row);
+  }
+
+  async listWorkloadIssuers(): Promise<WorkloadIssuer[]> {
+    const rows = await this.#db.selectFrom('workload_issuers').selectAll().orderBy('id').execute();
+    return rows.map(workloadIssuerFromRow);
+  }
+
+  /** Agents bound to the issuer stop authenticating by it at once: bindings to a missing issuer match nothing. */
+  async deleteWorkloadIssuer(id: string, actor: string): Promise<void> {
+    const res = await this.#db.deleteFrom('workload_issuers').where('id', '=', id).executeTakeFirst();
+    if (res.numDeletedRows === 0n) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no workload issuer ${id}`);
+    this.#changed({ kind: 'workload_issuer', id }, actor, 'workload_issuer.deleted', {});
+  }
+
   // ---- resources ------------------------------------------------------------------------------------------
 
   async createResource(input: ResourceInput, actor: string): Promise<Resource> {
@@ -222,6 +292,7 @@ export class Register {
             base_url: r.baseUrl.replace(/\/+$/, ''),
             secret_id: r.secretId ?? null,
             inject: r.inject === undefined ? null : JSON.stringify(r.inject),
+            scopes: r.scopes === undefined || Object.keys(r.scopes).length === 0 ? null : JSON.stringify(r.scopes),
             description: r.description,
             created_at: now,
             updated_at: now,
@@ -229,7 +300,12 @@ export class Register {
           .execute(),
       `resource ${r.id} already exists`,
     );
-    this.#changed({ kind: 'resource', id: r.id }, actor, 'resource.created', { baseUrl: r.baseUrl, secretId: r.secretId ?? null });
+    this.#changed({ kind: 'resource', id: r.id }, actor, 'resource.created', {
+      kind: r.kind,
+      baseUrl: r.baseUrl,
+      secretId: r.secretId ?? null,
+      scopes: Object.keys(r.scopes ?? {}),
+    });
     return this.getResource(r.id);
   }
 
@@ -303,6 +379,11 @@ export class Register {
 
   // ---- internals ------------------------------------------------------------------------------------------
 
+  async #requireWorkloadIssuer(id: string): Promise<void> {
+    const row = await this.#db.selectFrom('workload_issuers').select('id').where('id', '=', id).executeTakeFirst();
+    if (row === undefined) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no workload issuer ${id}`);
+  }
+
   async #requireSecret(id: string): Promise<void> {
     const row = await this.#db.selectFrom('secrets').select('id').where('id', '=', id).executeTakeFirst();
     if (row === undefined) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no secret ${id}`);
@@ -345,6 +426,14 @@ function isUniqueViolation(err: unknown): boolean {
   return e.code === '23505' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e.code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
+async function requireUsableKey(key: { kty: string; kid?: string | undefined; alg?: string | undefined }): Promise<void> {
+  try {
+    await importJWK(key as Parameters<typeof importJWK>[0], typeof key.alg === 'string' ? key.alg : defaultAlg(key.kty));
+  } catch (err) {
+    throw new AdminError('ERR_ADMIN_INVALID_REQUEST', `jwks: key ${key.kid ?? ''} is not a usable public key: ${(err as Error).message}`);
+  }
+}
+
 function defaultAlg(kty: unknown): string {
   return kty === 'OKP' ? 'EdDSA' : kty === 'RSA' ? 'RS256' : 'ES256';
 }
@@ -357,6 +446,7 @@ function agentFromRow(r: AgentRow): Agent {
     kind: r.kind,
     status: r.status,
     jwks: JSON.parse(r.jwks) as Agent['jwks'],
+    workload: JSON.parse(r.workload) as WorkloadBinding[],
     description: r.description,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
@@ -369,13 +459,37 @@ function resourceFromRow(r: ResourceRow): Resource {
     baseUrl: r.base_url,
     secretId: r.secret_id,
     inject: r.inject === null ? null : (JSON.parse(r.inject) as InjectionRule),
+    scopes: r.scopes === null ? {} : (JSON.parse(r.scopes) as Resource['scopes']),
     description: r.description,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
 }
+/** Providers registered before token types were configurable accept every JWT type, as they did then. */
+const ALL_USER_TOKEN_TYPES = [TOKEN_TYPE.idToken, TOKEN_TYPE.accessToken, TOKEN_TYPE.jwt];
+
 function idpFromRow(r: IdentityProviderRow): IdentityProvider {
-  return { id: r.id, issuer: r.issuer, jwksUri: r.jwks_uri, discovery: r.discovery === 1, audience: r.audience, createdAt: r.created_at };
+  return {
+    id: r.id,
+    issuer: r.issuer,
+    jwksUri: r.jwks_uri,
+    discovery: r.discovery === 1,
+    audience: r.audience,
+    tokenTypes: r.token_types === null ? [...ALL_USER_TOKEN_TYPES] : (JSON.parse(r.token_types) as string[]),
+    createdAt: r.created_at,
+  };
+}
+function workloadIssuerFromRow(r: WorkloadIssuerRow): WorkloadIssuer {
+  return {
+    id: r.id,
+    kind: r.kind,
+    issuer: r.issuer,
+    jwksUri: r.jwks_uri,
+    discovery: r.discovery === 1,
+    jwks: r.jwks === null ? null : (JSON.parse(r.jwks) as WorkloadIssuer['jwks']),
+    audience: r.audience,
+    createdAt: r.created_at,
+  };
 }
 function grantFromRow(r: GrantRow): Grant {
   return {

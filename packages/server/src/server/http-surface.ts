@@ -3,7 +3,7 @@
  * admin API. (The gateway's `/r/` calls bypass Fastify: see gateway/http/http-gateway.ts.)
  */
 import type { FastifyInstance } from 'fastify';
-import { DPOP_ALGS, PATHS, type DenialBody } from '@writ/protocol';
+import { AUTHORIZATION_DETAIL_TYPES, DPOP_ALGS, PATHS, type DenialBody } from '@writ/protocol';
 import { checkCall, type CheckCallContext } from '@writ/verify';
 import { WritError, ERROR_CODES } from '@writ/protocol';
 import { AdminError, OAuthError } from '../errors/index.js';
@@ -142,7 +142,7 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
     revocation_endpoint_auth_methods_supported: ['private_key_jwt'],
     revocation_endpoint_auth_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256', 'PS256'],
     dpop_signing_alg_values_supported: [...(deps.check.algorithms ?? DPOP_ALGS)],
-    authorization_details_types_supported: ['http'],
+    authorization_details_types_supported: [...AUTHORIZATION_DETAIL_TYPES],
     service_documentation: 'https://github.com/writ-dev/writ/tree/main/docs',
   }));
 
@@ -156,7 +156,7 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
       bearer_methods_supported: ['header'],
       dpop_signing_alg_values_supported: [...(deps.check.algorithms ?? DPOP_ALGS)],
       dpop_bound_access_tokens_required: true,
-      authorization_details_types_supported: ['http'],
+      authorization_details_types_supported: [resource.kind],
       resource_name: resource.description !== '' ? resource.description : id,
     };
   });

@@ -17,7 +17,8 @@ import { Register, type Agent, type Resource } from '../register/index.js';
 import { RevocationService } from '../revocation/index.js';
 import { TaskService } from '../tasks/index.js';
 import { SigningKeys, type TokenServiceDeps } from '../token/index.js';
-import { createUserTokenVerifier } from '../identity/index.js';
+import { createUserTokenVerifier, createWorkloadTokenVerifier } from '../identity/index.js';
+import { SharedReplayCache } from '../dpop/index.js';
 import { HttpGateway, createGatewayAudit } from '../gateway/index.js';
 import { AdminAuth } from '../admin-api/index.js';
 import type { Logger } from '../observability/index.js';
@@ -114,7 +115,11 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       if (change.kind === 'secret') vault.invalidate(change.id);
     });
 
-    const replay = new InMemoryReplayCache({ maxEntries: config.dpop.replayCacheSize });
+    const sharedReplay =
+      config.dpop.replayStore === 'database' || (config.dpop.replayStore === 'auto' && store.dialect === 'postgres')
+        ? new SharedReplayCache({ db: store.db, maxLocalEntries: config.dpop.replayCacheSize, now: () => now() / 1000 })
+        : undefined;
+    const replay = sharedReplay ?? new InMemoryReplayCache({ maxEntries: config.dpop.replayCacheSize });
     // Derived from the KEK, so every node that shares the KEK accepts every other node's nonces.
     const nonces = config.dpop.requireNonce
       ? createDpopNonces({ key: deriveKey(kek, 'dpop-nonce'), windowSeconds: config.dpop.nonceWindowSeconds, now: () => now() / 1000 })
@@ -137,8 +142,14 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       clockSkewSeconds: config.tokens.clockSkewSeconds,
       now,
     });
+    const workloads = createWorkloadTokenVerifier({
+      listIssuers: () => register.listWorkloadIssuers(),
+      clockSkewSeconds: config.tokens.clockSkewSeconds,
+      now,
+    });
     register.onChange((c) => {
       if (c.kind === 'identity_provider') users.invalidate();
+      if (c.kind === 'workload_issuer') workloads.invalidate();
     });
 
     const tokenService: TokenServiceDeps = {
@@ -148,12 +159,16 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       keys,
       policy,
       users,
+      workloads,
       replay,
       audit,
+      check,
       findAgent: (id) => register.findAgent(id),
+      listAgents: () => register.listAgents(),
       findResource: async (id) => cache.resource(id),
       defaultLifetimeSeconds: config.tokens.defaultLifetimeSeconds,
       maxLifetimeSeconds: config.tokens.maxLifetimeSeconds,
+      maxDelegationDepth: config.tokens.maxDelegationDepth,
       clockSkewSeconds: config.tokens.clockSkewSeconds,
       proofMaxAgeSeconds: config.dpop.proofMaxAgeSeconds,
       dpopAlgs: DPOP_ALGS,
@@ -282,6 +297,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         .where('expires_at', '<', now())
         .execute()
         .catch(() => undefined);
+      void sharedReplay?.prune().catch(() => undefined);
     }, 60_000);
     pruneTimer.unref();
     closers.unshift(() => clearInterval(pruneTimer));

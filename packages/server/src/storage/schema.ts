@@ -10,8 +10,10 @@ export interface AgentsTable {
   owner: string;
   kind: 'agent' | 'service_account' | 'workload';
   status: 'active' | 'suspended' | 'offboarded';
-  /** Public JWKS (JSON) for private_key_jwt. */
+  /** Public JWKS (JSON) for private_key_jwt; `{"keys":[]}` for an agent that authenticates by workload identity only. */
   jwks: string;
+  /** Workload-identity bindings (JSON array of `{ issuer, subject }`): workload issuer id and subject pattern. */
+  workload: Generated<string>;
   description: string;
   created_at: number;
   updated_at: number;
@@ -25,17 +27,44 @@ export interface IdentityProvidersTable {
   audience: string;
   /** 1 when the JWKS URL comes from OIDC discovery. */
   discovery: number;
+  /** Accepted `subject_token_type` URIs (JSON array); null: every JWT type Writ knows. */
+  token_types: string | null;
   created_at: number;
   updated_at: number;
 }
 
+export interface WorkloadIssuersTable {
+  id: string;
+  kind: 'kubernetes' | 'spiffe' | 'oidc';
+  /** Compared with the workload token's `iss` exactly. */
+  issuer: string;
+  jwks_uri: string | null;
+  /** 1 when the JWKS URL comes from OIDC discovery. */
+  discovery: number;
+  /** A static JWKS (JSON), e.g. a SPIFFE trust bundle's JWT authorities; null when fetched. */
+  jwks: string | null;
+  /** What the workload token's `aud` must contain. */
+  audience: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DpopReplayTable {
+  /** SHA-256 of the proof's jti and target URI (see @writ/verify). */
+  key: string;
+  expires_at: number;
+}
+
 export interface ResourcesTable {
   id: string;
-  kind: 'http';
+  /** `http`: an HTTP API at base_url; `mcp`: an MCP server whose Streamable HTTP endpoint is base_url. */
+  kind: 'http' | 'mcp';
   base_url: string;
   secret_id: string | null;
   /** Injection rule (JSON): { mode: header|bearer|basic|query, name?, prefix?, username? }. */
   inject: string | null;
+  /** Scopes (JSON): { [scope name]: authorization details without locations }; null when the resource has none. */
+  scopes: string | null;
   description: string;
   created_at: number;
   updated_at: number;
@@ -156,6 +185,8 @@ export interface SigningKeysTable {
 export interface Database {
   agents: AgentsTable;
   identity_providers: IdentityProvidersTable;
+  workload_issuers: WorkloadIssuersTable;
+  dpop_replay: DpopReplayTable;
   resources: ResourcesTable;
   secrets: SecretsTable;
   secret_versions: SecretVersionsTable;
@@ -173,6 +204,7 @@ export type AgentRow = Selectable<AgentsTable>;
 export type NewAgentRow = Insertable<AgentsTable>;
 export type AgentUpdate = Updateable<AgentsTable>;
 export type IdentityProviderRow = Selectable<IdentityProvidersTable>;
+export type WorkloadIssuerRow = Selectable<WorkloadIssuersTable>;
 export type ResourceRow = Selectable<ResourcesTable>;
 export type SecretRow = Selectable<SecretsTable>;
 export type SecretVersionRow = Selectable<SecretVersionsTable>;

@@ -2,10 +2,11 @@
  * Is a call covered by a token's RFC 9396 `authorization_details` (§2: `type`, `locations`, `actions`; Writ's `http`
  * type adds `paths`)? Only `http` details can cover an HTTP call; unknown types never match; an empty list matches
  * nothing; a detail with any invalid pattern grants nothing. `isSubsetOf` decides attenuation structurally: does the
- * parent allow every call the child allows?
+ * parent allow every call the child allows? (`mcp` details: match-mcp-tool-call.ts.)
  */
 import type { AuthorizationDetail, HttpAuthorizationDetail } from '@writ/protocol';
 import { compilePathPattern, matchSegments, patternContains, type CompiledPattern } from './path-pattern.js';
+import { mcpDetailCovered } from './match-mcp-tool-call.js';
 
 export interface HttpCall {
   /** The resource identifier (the token's audience). */
@@ -61,17 +62,25 @@ export function matchAuthorizationDetails(details: readonly AuthorizationDetail[
 }
 
 /**
- * True when every (location, method, path) the child details allow is allowed by the parent details, decided per
- * child pattern by pattern containment (sound: never true when some call escapes; it may answer false when only the
- * union of several parent patterns covers a child pattern). A child detail without `locations` is covered only by a
+ * True when every call the child details allow is allowed by the parent details (sound: never true when some call
+ * escapes; false when unsure). `http`: decided per (method, child pattern) by pattern containment, so it may answer
+ * false when only the union of several parent patterns covers a child pattern. `mcp`: decided per child tool
+ * pattern — one parent detail must contain the pattern, and each of that detail's argument constraints must be
+ * implied by the child detail's constraint on the same argument. An `http` detail never covers an `mcp` one or the
+ * reverse; unknown types are never covered. A child detail without `locations` is covered only by a
  * parent detail without `locations`; the token service narrows the audience separately.
  *
  * @example
  * isSubsetOf([{ type: 'http', actions: ['GET'], paths: ['/v1/a/*'] }], [{ type: 'http', actions: ['GET', 'POST'], paths: ['/v1/**'] }]); // true
+ * isSubsetOf([{ type: 'mcp', tools: ['read_file'], arguments: { path: { prefix: '/srv/a/' } } }], [{ type: 'mcp', tools: ['read*'], arguments: { path: { prefix: '/srv/' } } }]); // true
  */
 export function isSubsetOf(child: readonly AuthorizationDetail[], parent: readonly AuthorizationDetail[]): boolean {
   const parents = parent.filter(isHttp);
   for (const c of child) {
+    if (typeof c === 'object' && c !== null && c.type === 'mcp') {
+      if (!mcpDetailCovered(c, parent)) return false;
+      continue;
+    }
     if (!isHttp(c)) return false;
     const cp = patternsOf(c);
     if (cp === null) return false;

@@ -95,9 +95,10 @@ function shapeProblem(p: Record<string, unknown>): string | undefined {
 }
 
 /**
- * RFC 9396 §2: an array of objects, each with a string `type`. For Writ's `http` type the members the matcher reads
- * must have their types too, so that, for example, a string `locations` can never be read as a substring test.
- * Other types are left to their own matchers (and never match an HTTP call).
+ * RFC 9396 §2: an array of objects, each with a string `type`. For Writ's `http` and `mcp` types the members the
+ * matchers read must have their types too, so that, for example, a string `locations` can never be read as a
+ * substring test. Finer checks (tool patterns, constraint shapes) are the matchers' own, which grant nothing through
+ * a malformed detail. Other types are left to their own matchers (and never match a call).
  */
 function authorizationDetailsProblem(v: unknown): string | undefined {
   if (!Array.isArray(v)) return 'authorization_details missing';
@@ -106,6 +107,11 @@ function authorizationDetailsProblem(v: unknown): string | undefined {
     if (d['type'] === 'http') {
       if (!isStringArray(d['actions']) || !isStringArray(d['paths'])) return 'http authorization detail malformed';
       if (d['locations'] !== undefined && !isStringArray(d['locations'])) return 'http authorization detail locations malformed';
+    }
+    if (d['type'] === 'mcp') {
+      if (!isStringArray(d['tools'])) return 'mcp authorization detail malformed';
+      if (d['arguments'] !== undefined && !isObject(d['arguments'])) return 'mcp authorization detail arguments malformed';
+      if (d['locations'] !== undefined && !isStringArray(d['locations'])) return 'mcp authorization detail locations malformed';
     }
   }
   return undefined;

@@ -2,6 +2,8 @@
 import type { Kysely } from 'kysely';
 import type { Dialect } from '../open-store.js';
 import * as m0001 from './0001-initial.js';
+import * as m0002 from './0002-resource-kind-and-scopes.js';
+import * as m0003 from './0003-workload-identity-and-shared-replay.js';
 
 export interface WritMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -9,4 +11,6 @@ export interface WritMigration {
 
 export const MIGRATIONS: Readonly<Record<string, WritMigration>> = {
   '0001-initial': m0001,
+  '0002-resource-kind-and-scopes': m0002,
+  '0003-workload-identity-and-shared-replay': m0003,
 };

@@ -1,64 +1,110 @@
 /**
- * Issuance-time policy: Cedar decides each requested (method, path pattern) on its own. The token holds only what
- * was both requested and granted; when nothing is granted, nothing is issued. Evaluation errors deny.
+ * Issuance-time policy: Cedar decides each requested atom on its own — (method, path pattern) with action `http`,
+ * (tool pattern) with action `mcp_tool`. A scope is coarse: it is granted only when every atom it stands for is, and
+ * a scope that is not granted contributes nothing. The token holds only what was both requested and granted; when
+ * nothing is granted, nothing is issued. Evaluation errors deny.
  */
-import type { AuthorizationDetail, HttpAuthorizationDetail } from '@writ/protocol';
+import type { AuthorizationDetail } from '@writ/protocol';
 import { OAuthError } from '../../errors/index.js';
 import type { Agent, Resource } from '../../register/index.js';
-import { httpRequest, type PolicyEngine } from '../../policy/index.js';
-import { atomsOf, detailsFromAtoms, type HttpAtom } from './parse-authorization-details.js';
+import { httpRequest, mcpToolRequest, type CedarRequest, type Decision, type PolicyEngine } from '../../policy/index.js';
 import type { VerifiedUser } from '../../identity/index.js';
+import { scopeDetails } from './parse-authorization-details.js';
+import { atomsOf, detailsFromAtoms, questionOf, unionOfAtoms, type Atom } from './issuance-atoms.js';
+
+export interface IssuanceInput {
+  agent: Agent;
+  user: VerifiedUser;
+  resource: Resource;
+  resourceUri: string;
+  /** As parseRequestedDetails returns it: the explicit details, then the expansion of `scopes`, in order. */
+  requested: AuthorizationDetail[];
+  scopes: string[];
+  purpose: string;
+  depth: number;
+}
 
 export interface IssuanceDecision {
+  /** What the token holds. */
   granted: AuthorizationDetail[];
-  denied: HttpAtom[];
-  /** Grant ids behind each permitted atom, for the audit trail. */
+  /** Requested scopes whose every atom was granted. */
+  grantedScopes: string[];
+  /** Human-readable denials for the audit trail: `GET /v1/x`, `tool search`, `scope files.write`. */
+  denied: string[];
+  /** Grant ids behind what was granted, for the audit trail. */
   reasons: string[];
 }
 
-export async function evaluateIssuancePolicy(
-  input: {
-    agent: Agent;
-    user: VerifiedUser;
-    resource: Resource;
-    resourceUri: string;
-    requested: HttpAuthorizationDetail[];
-    purpose: string;
-    depth: number;
-  },
-  engine: PolicyEngine,
-): Promise<IssuanceDecision> {
-  const atoms = atomsOf(input.requested);
-  const requests = atoms.map((a) =>
-    httpRequest({
-      agent: { id: input.agent.id, name: input.agent.name, owner: input.agent.owner, kind: input.agent.kind, status: input.agent.status },
-      user: {
-        idp: input.user.providerId,
-        sub: input.user.sub,
-        ...(typeof input.user.claims['email'] === 'string' ? { email: input.user.claims['email'] } : {}),
-      },
-      resource: { id: input.resource.id, kind: input.resource.kind, name: input.resource.id },
-      method: a.method,
-      path: a.path,
-      purpose: input.purpose,
-      depth: input.depth,
-    }),
-  );
-  const decisions = await engine.authorize(requests);
-  const granted: HttpAtom[] = [];
-  const denied: HttpAtom[] = [];
-  const reasons = new Set<string>();
-  atoms.forEach((a, i) => {
-    const d = decisions[i];
-    if (d?.decision === 'allow') {
-      granted.push(a);
-      for (const r of d.reasons) reasons.add(r);
-    } else denied.push(a);
-  });
-  if (granted.length === 0) {
-    throw new OAuthError('invalid_authorization_details', 'no grant permits the requested authorization details', {
-      detail: `denied: ${denied.map((a) => `${a.method} ${a.path}`).join(', ')}`,
-    });
+/**
+ * @example
+ * const { requested, scopes } = parseRequestedDetails(params, resource, uri);
+ * const decision = await evaluateIssuancePolicy({ agent, user, resource, resourceUri: uri, requested, scopes, purpose, depth: 0 }, engine);
+ */
+export async function evaluateIssuancePolicy(input: IssuanceInput, engine: PolicyEngine): Promise<IssuanceDecision> {
+  const expansions = input.scopes.map((name) => ({ name, atoms: atomsOf(scopeDetails(input.resource, name, input.resourceUri)) }));
+  const explicit = atomsOf(explicitPart(input));
+  const answers = await decide([...explicit, ...expansions.flatMap((e) => e.atoms)], input, engine);
+  const allowed = (a: Atom): boolean => answers.get(questionOf(a))?.decision === 'allow';
+
+  const denied = new Set<string>();
+  for (const a of explicit) if (!allowed(a)) denied.add(questionOf(a));
+  const grantedScopes: string[] = [];
+  const scopeAtoms: Atom[][] = [];
+  for (const e of expansions) {
+    if (e.atoms.every(allowed)) {
+      grantedScopes.push(e.name);
+      scopeAtoms.push(e.atoms);
+    } else {
+      denied.add(`scope ${e.name}`);
+      for (const a of e.atoms) if (!allowed(a)) denied.add(questionOf(a));
+    }
   }
-  return { granted: detailsFromAtoms(granted, input.resourceUri), denied, reasons: [...reasons] };
+  const granted = unionOfAtoms(explicit.filter(allowed), ...scopeAtoms);
+  if (granted.length === 0) {
+    const onlyScope = explicit.length === 0 && expansions.length > 0;
+    throw new OAuthError(
+      onlyScope ? 'invalid_scope' : 'invalid_authorization_details',
+      onlyScope ? 'no grant permits the requested scope' : 'no grant permits the requested authorization details',
+      { detail: `denied: ${[...denied].join(', ')}` },
+    );
+  }
+  const reasons = new Set(granted.flatMap((a) => answers.get(questionOf(a))?.reasons ?? []));
+  return { granted: detailsFromAtoms(granted, input.resourceUri), grantedScopes, denied: [...denied], reasons: [...reasons] };
+}
+
+/** The explicitly requested details: `requested` without the scope expansion parseRequestedDetails appended. */
+function explicitPart(input: IssuanceInput): AuthorizationDetail[] {
+  const tail = input.scopes.flatMap((name) => scopeDetails(input.resource, name, input.resourceUri));
+  const head = input.requested.slice(0, input.requested.length - tail.length);
+  const rest = input.requested.slice(head.length);
+  if (rest.length !== tail.length || rest.some((d, i) => JSON.stringify(d) !== JSON.stringify(tail[i]))) {
+    throw new TypeError('requested must be what parseRequestedDetails returned: the explicit details, then the expansion of scopes');
+  }
+  return head;
+}
+
+/** One Cedar evaluation per distinct question, in one batch. */
+async function decide(atoms: readonly Atom[], input: IssuanceInput, engine: PolicyEngine): Promise<Map<string, Decision>> {
+  const questions = new Map<string, CedarRequest>();
+  const agent = {
+    id: input.agent.id,
+    name: input.agent.name,
+    owner: input.agent.owner,
+    kind: input.agent.kind,
+    status: input.agent.status,
+  };
+  const email = input.user.claims['email'];
+  const user = { idp: input.user.providerId, sub: input.user.sub, ...(typeof email === 'string' ? { email } : {}) };
+  const resource = { id: input.resource.id, kind: input.resource.kind, name: input.resource.id };
+  const common = { agent, user, resource, purpose: input.purpose, depth: input.depth };
+  for (const a of atoms) {
+    const q = questionOf(a);
+    if (questions.has(q)) continue;
+    questions.set(
+      q,
+      a.type === 'http' ? httpRequest({ ...common, method: a.method, path: a.path }) : mcpToolRequest({ ...common, tool: a.tool }),
+    );
+  }
+  const decisions = await engine.authorize([...questions.values()]);
+  return new Map([...questions.keys()].map((q, i) => [q, decisions[i] ?? { decision: 'deny', reasons: [], errors: ['no answer'] }]));
 }

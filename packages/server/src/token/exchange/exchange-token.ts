@@ -1,23 +1,33 @@
 /**
- * The token endpoint's token exchange (RFC 8693) as an ordered list of named steps, each its own module:
- * parse → authenticate the agent → check the DPoP proof → validate the user's token → resolve the resource →
- * parse authorization details → issuance-time policy → mint. Every outcome is audited.
+ * The token endpoint's token exchange (RFC 8693) as ordered steps, each its own module. Two flows, told apart by
+ * the subject token:
+ * - a user's token from a trusted identity provider → a root task: authenticate the agent (`private_key_jwt` or a
+ *   workload `actor_token`) → the DPoP proof of the key the token is bound to → the user's token → the resource →
+ *   the requested details → issuance-time policy → mint;
+ * - a Writ task token → a child task for a sub-agent (delegation): the parent's token and its proof (the gateway's
+ *   own check) → the sub-agent as actor → depth bound → `delegate` grant → the resource (the parent's) → details
+ *   that are a subset of the parent's → issuance-time policy for the sub-agent → mint, never outliving the parent.
+ * Every outcome is audited.
  */
-import { TOKEN_TYPE, type TokenExchangeResponse } from '@writ/protocol';
-import { verifyDpopProof, type DpopNonces, type ReplayCache } from '@writ/verify';
+import { TOKEN_TYPE, type ActorClaim, type TokenExchangeResponse } from '@writ/protocol';
+import { isSubsetOf, verifyDpopProof, type CheckCallContext, type DpopNonces, type ReplayCache } from '@writ/verify';
+import type { Kysely } from 'kysely';
 import { OAuthError } from '../../errors/index.js';
 import type { Agent, AuditPort, Resource } from '../../register/index.js';
-import type { PolicyEngine } from '../../policy/index.js';
-import type { UserTokenVerifier } from '../../identity/index.js';
-import type { Kysely } from 'kysely';
+import { delegateRequest, type PolicyEngine } from '../../policy/index.js';
+import type { UserTokenVerifier, VerifiedUser, WorkloadTokenVerifier } from '../../identity/index.js';
 import type { Database } from '../../storage/index.js';
 import type { SigningKeys } from '../keys/signing-keys.js';
-import { parseTokenRequest } from './parse-token-request.js';
+import { parseTokenRequest, type TokenRequestParams } from './parse-token-request.js';
+import { authenticateAgent } from './authenticate-agent.js';
 import { authenticateClient } from './authenticate-client.js';
 import { resolveResource } from './resolve-resource.js';
-import { parseAuthorizationDetails } from './parse-authorization-details.js';
+import { parseRequestedDetails } from './parse-authorization-details.js';
 import { evaluateIssuancePolicy } from './evaluate-issuance-policy.js';
 import { mintTaskToken } from './mint-task-token.js';
+import { checkParentToken } from './check-parent-token.js';
+import { resolveSubAgent } from './resolve-sub-agent.js';
+import { unverifiedIssuer } from './verify-agent-assertion.js';
 
 export interface TokenServiceDeps {
   db: Kysely<Database>;
@@ -26,12 +36,18 @@ export interface TokenServiceDeps {
   keys: SigningKeys;
   policy: PolicyEngine;
   users: UserTokenVerifier;
+  workloads: WorkloadTokenVerifier;
   replay: ReplayCache;
   audit: AuditPort;
   findAgent(id: string): Promise<Agent | undefined>;
+  listAgents(): Promise<Agent[]>;
   findResource(id: string): Promise<Resource | undefined>;
+  /** The per-call check the gateway runs, used on a parent's task token in delegation. */
+  check: Omit<CheckCallContext, 'audience'>;
   defaultLifetimeSeconds: number;
   maxLifetimeSeconds: number;
+  /** Sub-agent levels below a root task; a child at a greater depth is refused. */
+  maxDelegationDepth: number;
   clockSkewSeconds: number;
   proofMaxAgeSeconds: number;
   dpopAlgs: readonly string[];
@@ -46,103 +62,280 @@ export interface TokenRequestContext {
   traceId: string;
 }
 
+/** What the audit record of a refusal can say about who asked. */
+interface Asker {
+  agentId?: string;
+  userId?: string;
+  taskId?: string;
+}
+
 export async function exchangeToken(ctx: TokenRequestContext, deps: TokenServiceDeps): Promise<TokenExchangeResponse> {
-  let agentId: string | undefined;
-  let userId: string | undefined;
+  const asker: Asker = {};
   try {
     const params = parseTokenRequest(ctx.body);
-    const agent = await authenticateClient(params, {
-      db: deps.db,
-      findAgent: deps.findAgent,
-      audiences: [deps.tokenEndpoint, deps.issuer],
-      clockSkewSeconds: deps.clockSkewSeconds,
-      now: deps.now,
-    });
-    agentId = agent.id;
-    let jkt: string;
-    try {
-      ({ jkt } = await verifyDpopProof(ctx.dpop, {
-        method: 'POST',
-        url: deps.tokenEndpoint,
-        replay: deps.replay,
-        algorithms: deps.dpopAlgs,
-        maxAgeSeconds: deps.proofMaxAgeSeconds,
-        clockSkewSeconds: deps.clockSkewSeconds,
-        now: () => deps.now() / 1000,
-        ...(deps.nonces !== undefined ? { checkNonce: deps.nonces.check } : {}),
-      }));
-    } catch (err) {
-      const code = (err as { code?: string }).code ?? 'ERR_DPOP_MALFORMED';
-      if (code === 'ERR_DPOP_NONCE' && deps.nonces !== undefined) {
-        throw new OAuthError('use_dpop_nonce', 'Authorization server requires nonce in DPoP proof', {
-          headers: { 'DPoP-Nonce': deps.nonces.current() },
-        });
-      }
-      throw new OAuthError('invalid_dpop_proof', code === 'ERR_DPOP_MISSING' ? 'a DPoP proof is required' : 'DPoP proof is invalid', {
-        detail: `${code}: ${(err as { detail?: string }).detail ?? ''}`,
-      });
-    }
-    const user = await deps.users.verify(params.subject_token as string, params.subject_token_type as string);
-    userId = user.userId;
-    const { resource, uri } = await resolveResource(params, { publicUrl: deps.issuer, findResource: deps.findResource });
-    const requested = parseAuthorizationDetails(params.authorization_details, uri);
-    const purpose = (params.purpose ?? '').slice(0, 500);
-    const decision = await evaluateIssuancePolicy({ agent, user, resource, resourceUri: uri, requested, purpose, depth: 0 }, deps.policy);
-    const lifetime = Math.min(deps.defaultLifetimeSeconds, deps.maxLifetimeSeconds);
-    const { token, claims } = await mintTaskToken(
-      {
-        issuer: deps.issuer,
-        userId: user.userId,
-        agentId: agent.id,
-        resourceId: resource.id,
-        resourceUri: uri,
-        jkt,
-        purpose,
-        authorizationDetails: decision.granted,
-        lifetimeSeconds: lifetime,
-      },
-      { db: deps.db, keys: deps.keys, now: deps.now },
-    );
-    deps.audit.record({
-      type: 'token.issued',
-      trace_id: ctx.traceId,
-      task_id: claims.task_id,
-      agent_id: agent.id,
-      user_id: user.userId,
-      actor_chain: [user.userId, agent.id],
-      resource: resource.id,
-      decision: 'allow',
-      reason: decision.denied.length === 0 ? 'granted' : 'partially_granted',
-      data: {
-        jti: claims.jti,
-        jkt,
-        purpose,
-        grants: decision.reasons,
-        granted: decision.granted,
-        denied: decision.denied.map((a) => `${a.method} ${a.path}`),
-        exp: claims.exp,
-      },
-    });
-    return {
-      access_token: token,
-      issued_token_type: TOKEN_TYPE.accessToken,
-      token_type: 'DPoP',
-      expires_in: claims.exp - claims.iat,
-      authorization_details: decision.granted,
-      task_id: claims.task_id,
-    };
+    const subjectIssuer = unverifiedIssuer(params.subject_token as string);
+    return subjectIssuer === deps.issuer && params.subject_token_type === TOKEN_TYPE.accessToken
+      ? await delegate(params, ctx, deps, asker)
+      : await issueForUser(params, ctx, deps, asker);
   } catch (err) {
     const e =
       err instanceof OAuthError ? err : new OAuthError('server_error', 'internal error', { detail: String((err as Error)?.stack ?? err) });
     deps.audit.record({
       type: 'token.denied',
       trace_id: ctx.traceId,
-      ...(agentId !== undefined ? { agent_id: agentId } : {}),
-      ...(userId !== undefined ? { user_id: userId } : {}),
+      ...(asker.agentId !== undefined ? { agent_id: asker.agentId } : {}),
+      ...(asker.userId !== undefined ? { user_id: asker.userId } : {}),
+      ...(asker.taskId !== undefined ? { task_id: asker.taskId } : {}),
       decision: 'deny',
       reason: e.error,
       detail: `${e.description}${e.detail !== undefined ? ` (${e.detail})` : ''}`,
     });
     throw e;
   }
+}
+
+async function issueForUser(
+  params: TokenRequestParams,
+  ctx: TokenRequestContext,
+  deps: TokenServiceDeps,
+  asker: Asker,
+): Promise<TokenExchangeResponse> {
+  const { agent, method, workload } = await authenticateAgent(params, assertionDeps(deps));
+  asker.agentId = agent.id;
+  if (params.dpop_jkt !== undefined) throw new OAuthError('invalid_request', 'dpop_jkt is only for delegation to a workload sub-agent');
+  const jkt = await proofKey(ctx.dpop, deps);
+  const user = await deps.users.verify(params.subject_token as string, params.subject_token_type as string);
+  asker.userId = user.userId;
+  const { resource, uri } = await resolveResource(params, { publicUrl: deps.issuer, findResource: deps.findResource });
+  const requested = parseRequestedDetails(params, resource, uri);
+  const purpose = (params.purpose ?? '').slice(0, 500);
+  const decision = await evaluateIssuancePolicy(
+    { agent, user, resource, resourceUri: uri, requested: requested.requested, scopes: requested.scopes, purpose, depth: 0 },
+    deps.policy,
+  );
+  const lifetime = Math.min(deps.defaultLifetimeSeconds, deps.maxLifetimeSeconds);
+  const scope = decision.grantedScopes.join(' ');
+  const { token, claims } = await mintTaskToken(
+    {
+      issuer: deps.issuer,
+      userId: user.userId,
+      agentId: agent.id,
+      resourceId: resource.id,
+      resourceUri: uri,
+      jkt,
+      purpose,
+      authorizationDetails: decision.granted,
+      lifetimeSeconds: lifetime,
+      ...(requested.scopes.length > 0 ? { scope } : {}),
+    },
+    { db: deps.db, keys: deps.keys, now: deps.now },
+  );
+  deps.audit.record({
+    type: 'token.issued',
+    trace_id: ctx.traceId,
+    task_id: claims.task_id,
+    agent_id: agent.id,
+    user_id: user.userId,
+    actor_chain: [user.userId, agent.id],
+    resource: resource.id,
+    decision: 'allow',
+    reason: decision.denied.length === 0 ? 'granted' : 'partially_granted',
+    data: {
+      jti: claims.jti,
+      jkt,
+      purpose,
+      authentication: method,
+      ...(workload !== undefined ? { workload } : {}),
+      grants: decision.reasons,
+      granted: decision.granted,
+      ...(requested.scopes.length > 0 ? { scope } : {}),
+      denied: decision.denied,
+      exp: claims.exp,
+    },
+  });
+  return response(token, claims, decision.granted, requested.scopes.length > 0 ? scope : undefined);
+}
+
+async function delegate(
+  params: TokenRequestParams,
+  ctx: TokenRequestContext,
+  deps: TokenServiceDeps,
+  asker: Asker,
+): Promise<TokenExchangeResponse> {
+  const parent = await checkParentToken(params.subject_token as string, ctx.dpop, {
+    db: deps.db,
+    tokenEndpoint: deps.tokenEndpoint,
+    check: deps.check,
+    ...(deps.nonces !== undefined ? { nonces: deps.nonces } : {}),
+    now: deps.now,
+  });
+  const p = parent.claims;
+  asker.agentId = p.client_id;
+  asker.userId = p.sub;
+  asker.taskId = p.task_id;
+  // Possession of the parent token is the parent's authentication; a client assertion, when sent, must be its own.
+  if (params.client_assertion !== undefined || params.client_assertion_type !== undefined) {
+    const client = await authenticateClient(params, assertionDeps(deps));
+    if (client.id !== p.client_id) throw new OAuthError('invalid_client', 'the client is not the agent of the subject token');
+  }
+  const parentAgent = await deps.findAgent(p.client_id);
+  if (parentAgent?.status !== 'active') {
+    throw new OAuthError('invalid_request', 'subject_token is invalid', { detail: `parent agent ${p.client_id} is not active` });
+  }
+  const sub = await resolveSubAgent(params, assertionDeps(deps));
+  const depth = p.task_chain.length + 1;
+  if (depth > deps.maxDelegationDepth) {
+    throw new OAuthError('invalid_request', 'delegation depth limit reached', { detail: `depth ${depth} > ${deps.maxDelegationDepth}` });
+  }
+  const user = userOf(p.sub);
+  const allowed = await deps.policy.authorize([
+    delegateRequest({
+      parent: agentAttrs(parentAgent),
+      child: agentAttrs(sub.agent),
+      user: { idp: user.providerId, sub: user.sub },
+      depth,
+    }),
+  ]);
+  if (allowed[0]?.decision !== 'allow') {
+    throw new OAuthError('invalid_request', 'actor_token is invalid', {
+      detail: `no grant lets ${p.client_id} delegate to ${sub.agent.id}`,
+    });
+  }
+  // The child acts on the parent's resource only: a task token is issued for exactly one.
+  const named = params.resource.length + params.audience.length > 0;
+  const { resource, uri } = named
+    ? await resolveResource(params, { publicUrl: deps.issuer, findResource: deps.findResource })
+    : await resolveResource({ ...params, resource: [p.aud] }, { publicUrl: deps.issuer, findResource: deps.findResource });
+  if (uri !== p.aud)
+    throw new OAuthError('invalid_target', 'a sub-agent acts on its parent task resource only', { detail: `${uri} != ${p.aud}` });
+  const requested = parseRequestedDetails(params, resource, uri);
+  for (const d of requested.requested) {
+    if (!isSubsetOf([d], p.authorization_details)) {
+      throw new OAuthError('invalid_authorization_details', 'the requested authorization details exceed the parent task', {
+        detail: JSON.stringify(d),
+      });
+    }
+  }
+  const purpose = (params.purpose ?? p.purpose ?? '').slice(0, 500);
+  const decision = await evaluateIssuancePolicy(
+    { agent: sub.agent, user, resource, resourceUri: uri, requested: requested.requested, scopes: requested.scopes, purpose, depth },
+    deps.policy,
+  );
+  const nowSec = Math.floor(deps.now() / 1000);
+  const lifetime = Math.min(deps.defaultLifetimeSeconds, deps.maxLifetimeSeconds, p.exp - nowSec);
+  if (lifetime <= 0) throw new OAuthError('invalid_request', 'subject_token is invalid', { detail: 'parent expires now' });
+  const act: ActorClaim = { sub: sub.agent.id, act: p.act };
+  const scope = decision.grantedScopes.join(' ');
+  const { token, claims } = await mintTaskToken(
+    {
+      issuer: deps.issuer,
+      userId: p.sub,
+      agentId: sub.agent.id,
+      resourceId: resource.id,
+      resourceUri: uri,
+      jkt: sub.jkt,
+      purpose,
+      authorizationDetails: decision.granted,
+      lifetimeSeconds: lifetime,
+      parentTaskId: p.task_id,
+      parentChain: p.task_chain,
+      act,
+      ...(requested.scopes.length > 0 ? { scope } : {}),
+    },
+    { db: deps.db, keys: deps.keys, now: deps.now },
+  );
+  deps.audit.record({
+    type: 'token.delegated',
+    trace_id: ctx.traceId,
+    task_id: claims.task_id,
+    agent_id: sub.agent.id,
+    user_id: p.sub,
+    actor_chain: [p.sub, ...parent.agents, sub.agent.id],
+    resource: resource.id,
+    decision: 'allow',
+    reason: decision.denied.length === 0 ? 'granted' : 'partially_granted',
+    data: {
+      jti: claims.jti,
+      jkt: sub.jkt,
+      parent_task_id: p.task_id,
+      parent_agent_id: p.client_id,
+      task_chain: claims.task_chain,
+      depth,
+      purpose,
+      authentication: sub.method,
+      grants: [...allowed[0].reasons, ...decision.reasons],
+      granted: decision.granted,
+      ...(requested.scopes.length > 0 ? { scope } : {}),
+      denied: decision.denied,
+      exp: claims.exp,
+    },
+  });
+  return response(token, claims, decision.granted, requested.scopes.length > 0 ? scope : undefined);
+}
+
+/** The DPoP proof of the key a new token is bound to (RFC 9449 §5). */
+async function proofKey(dpop: string[], deps: TokenServiceDeps): Promise<string> {
+  try {
+    const { jkt } = await verifyDpopProof(dpop, {
+      method: 'POST',
+      url: deps.tokenEndpoint,
+      replay: deps.replay,
+      algorithms: deps.dpopAlgs,
+      maxAgeSeconds: deps.proofMaxAgeSeconds,
+      clockSkewSeconds: deps.clockSkewSeconds,
+      now: () => deps.now() / 1000,
+      ...(deps.nonces !== undefined ? { checkNonce: deps.nonces.check } : {}),
+    });
+    return jkt;
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? 'ERR_DPOP_MALFORMED';
+    if (code === 'ERR_DPOP_NONCE' && deps.nonces !== undefined) {
+      throw new OAuthError('use_dpop_nonce', 'Authorization server requires nonce in DPoP proof', {
+        headers: { 'DPoP-Nonce': deps.nonces.current() },
+      });
+    }
+    if (code === 'ERR_NOT_READY') throw new OAuthError('temporarily_unavailable', 'try again shortly', { detail: code });
+    throw new OAuthError('invalid_dpop_proof', code === 'ERR_DPOP_MISSING' ? 'a DPoP proof is required' : 'DPoP proof is invalid', {
+      detail: `${code}: ${(err as { detail?: string }).detail ?? ''}`,
+    });
+  }
+}
+
+function assertionDeps(deps: TokenServiceDeps) {
+  return {
+    db: deps.db,
+    findAgent: deps.findAgent,
+    listAgents: deps.listAgents,
+    workloads: deps.workloads,
+    audiences: [deps.tokenEndpoint, deps.issuer],
+    clockSkewSeconds: deps.clockSkewSeconds,
+    now: deps.now,
+  };
+}
+
+/** A Writ user id is `<provider id>:<subject>`; provider ids never contain ':'. */
+function userOf(userId: string): VerifiedUser {
+  const i = userId.indexOf(':');
+  return { userId, providerId: userId.slice(0, i), sub: userId.slice(i + 1), issuer: '', claims: {} };
+}
+
+function agentAttrs(a: Agent) {
+  return { id: a.id, name: a.name, owner: a.owner, kind: a.kind, status: a.status };
+}
+
+function response(
+  token: string,
+  claims: { exp: number; iat: number; task_id: string },
+  granted: TokenExchangeResponse['authorization_details'],
+  scope: string | undefined,
+): TokenExchangeResponse {
+  return {
+    access_token: token,
+    issued_token_type: TOKEN_TYPE.accessToken,
+    token_type: 'DPoP',
+    expires_in: claims.exp - claims.iat,
+    ...(scope !== undefined ? { scope } : {}),
+    authorization_details: granted,
+    task_id: claims.task_id,
+  };
 }

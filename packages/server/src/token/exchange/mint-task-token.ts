@@ -1,10 +1,10 @@
 /**
  * Creates the task and signs its token (RFC 9068 `at+jwt`): `sub` the user, `client_id` and `act.sub` the agent,
  * `aud` the resource, `cnf.jkt` the DPoP key, the granted `authorization_details`, the task id and its chain.
- * `exp` never passes the task's end.
+ * `exp` never passes the task's end; a child task's never passes its parent's (the caller bounds the lifetime).
  */
 import type { Kysely } from 'kysely';
-import type { AuthorizationDetail, TaskTokenClaims } from '@writ/protocol';
+import type { ActorClaim, AuthorizationDetail, TaskTokenClaims } from '@writ/protocol';
 import { randomId } from '../../register/index.js';
 import type { Database } from '../../storage/index.js';
 import type { SigningKeys } from '../keys/signing-keys.js';
@@ -21,6 +21,10 @@ export interface MintInput {
   lifetimeSeconds: number;
   parentTaskId?: string;
   parentChain?: string[];
+  /** The whole actor chain, current actor outermost (RFC 8693 §4.1); default: the agent alone. */
+  act?: ActorClaim;
+  /** Granted scope names (RFC 8693 §4.2), when scopes were requested. */
+  scope?: string;
 }
 
 export async function mintTaskToken(
@@ -38,12 +42,13 @@ export async function mintTaskToken(
     sub: input.userId,
     aud: input.resourceUri,
     client_id: input.agentId,
-    act: { sub: input.agentId },
+    act: input.act ?? { sub: input.agentId },
     authorization_details: input.authorizationDetails,
     cnf: { jkt: input.jkt },
     jti,
     iat,
     exp,
+    ...(input.scope !== undefined && input.scope !== '' ? { scope: input.scope } : {}),
     ...(input.purpose !== '' ? { purpose: input.purpose } : {}),
     task_id: taskId,
     task_chain: chain,

@@ -1,15 +1,22 @@
 /**
- * RFC 9396 `authorization_details`: a JSON array of typed objects. Unknown types, missing or malformed fields, or
- * `locations` other than the requested resource are `invalid_authorization_details` (RFC 9396 §5). Path patterns
- * are validated and put in canonical form by the shared implementation in @writ/verify.
+ * What a task asks for: RFC 9396 `authorization_details` (a JSON array of typed objects) and/or the OAuth `scope`
+ * (RFC 6749 §3.3: space-separated scope names the resource defines, each standing for a bundle of details). At
+ * least one of the two — a task starts with nothing. A detail must be of the resource's kind (`http` details for an
+ * HTTP API, `mcp` details for an MCP server); unknown types, missing or malformed fields, or `locations` other than
+ * the requested resource are `invalid_authorization_details` (RFC 9396 §5); a malformed or unknown scope name is
+ * `invalid_scope` (RFC 6749 §5.2). Path patterns and `mcp` details are validated and put in canonical form by the
+ * shared implementation in @writ/verify, so issuance and enforcement read them the same way.
  */
 import { z } from 'zod';
-import { HTTP_METHODS, type AuthorizationDetail, type HttpAuthorizationDetail } from '@writ/protocol';
-import { canonicalPathPattern } from '@writ/verify';
+import { HTTP_METHODS, type AuthorizationDetail, type HttpAuthorizationDetail, type McpAuthorizationDetail } from '@writ/protocol';
+import { canonicalMcpDetail, canonicalPathPattern, McpDetailError } from '@writ/verify';
 import { OAuthError } from '../../errors/index.js';
+import type { Resource } from '../../register/index.js';
 
 const MAX_DETAILS = 32;
 const MAX_ITEMS = 64;
+/** RFC 6749 §3.3 scope-token. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 const httpDetail = z.strictObject({
   type: z.literal('http'),
@@ -18,7 +25,58 @@ const httpDetail = z.strictObject({
   paths: z.array(z.string().min(1).max(1024)).min(1).max(MAX_ITEMS),
 });
 
-export function parseAuthorizationDetails(raw: string | undefined, resourceUri: string): HttpAuthorizationDetail[] {
+export interface RequestedDetails {
+  /** The parsed `authorization_details`, then each requested scope's details, in the order the scopes were named. */
+  requested: AuthorizationDetail[];
+  /** The requested scope names, without duplicates. */
+  scopes: string[];
+}
+
+/**
+ * Parses what the token request asks for on this resource. Details get `locations: [resourceUri]`.
+ *
+ * @example
+ * parseRequestedDetails({ scope: 'files.read' }, resource, 'https://writ.example/r/files');
+ * // { requested: [{ type: 'mcp', tools: ['read_file'], locations: ['https://writ.example/r/files'] }], scopes: ['files.read'] }
+ */
+export function parseRequestedDetails(
+  input: { authorization_details?: string; scope?: string },
+  resource: Resource,
+  resourceUri: string,
+): RequestedDetails {
+  if (input.authorization_details === undefined && input.scope === undefined) {
+    throw new OAuthError('invalid_request', 'authorization_details or scope is required: a task starts with nothing');
+  }
+  const explicit =
+    input.authorization_details === undefined ? [] : parseAuthorizationDetails(input.authorization_details, resourceUri, resource.kind);
+  const scopes = input.scope === undefined ? [] : parseScope(input.scope);
+  return { requested: [...explicit, ...scopes.flatMap((s) => scopeDetails(resource, s, resourceUri))], scopes };
+}
+
+/** RFC 6749 §3.3: `scope-token *( SP scope-token )`; repeated names count once. */
+function parseScope(scope: string): string[] {
+  const names = scope.split(' ');
+  if (names.some((n) => !SCOPE_TOKEN.test(n))) throw new OAuthError('invalid_scope', 'scope is malformed (RFC 6749 §3.3)');
+  return [...new Set(names)];
+}
+
+/** The details a resource's scope stands for, located at the resource; an unknown name is `invalid_scope`. */
+export function scopeDetails(resource: Resource, name: string, resourceUri: string): AuthorizationDetail[] {
+  // Own members only: a scope named like an Object.prototype member must not find one.
+  const details = Object.prototype.hasOwnProperty.call(resource.scopes, name) ? resource.scopes[name] : undefined;
+  if (details === undefined) throw new OAuthError('invalid_scope', `unknown scope ${JSON.stringify(name)}`);
+  return details.map((d) => ({ ...d, locations: [resourceUri] }));
+}
+
+/**
+ * RFC 9396 `authorization_details` for a resource of the given kind (`http` when not given), in canonical form with
+ * `locations: [resourceUri]`.
+ */
+export function parseAuthorizationDetails(
+  raw: string | undefined,
+  resourceUri: string,
+  kind: Resource['kind'] = 'http',
+): AuthorizationDetail[] {
   if (raw === undefined)
     throw new OAuthError('invalid_authorization_details', 'authorization_details is required: a task starts with nothing');
   let json: unknown;
@@ -30,79 +88,60 @@ export function parseAuthorizationDetails(raw: string | undefined, resourceUri: 
   if (!Array.isArray(json) || json.length === 0 || json.length > MAX_DETAILS) {
     throw new OAuthError('invalid_authorization_details', `authorization_details must be a JSON array of 1 to ${MAX_DETAILS} objects`);
   }
-  return json.map((item, i): HttpAuthorizationDetail => {
+  return json.map((item: unknown, i): AuthorizationDetail => {
     const type = (item as { type?: unknown } | null)?.type;
-    if (type !== 'http')
+    if (type !== 'http' && type !== 'mcp')
       throw new OAuthError(
         'invalid_authorization_details',
         `authorization_details[${i}]: unsupported type ${JSON.stringify(type ?? null)}`,
       );
-    const r = httpDetail.safeParse(item);
-    if (!r.success) {
-      const issue = r.error.issues[0];
-      throw new OAuthError(
-        'invalid_authorization_details',
-        `authorization_details[${i}].${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
-      );
+    if (type !== kind) {
+      throw new OAuthError('invalid_authorization_details', `authorization_details[${i}]: type ${type} does not fit an ${kind} resource`);
     }
-    const d = r.data;
+    const d = type === 'http' ? parseHttpDetail(item, i) : parseMcpDetail(item, i);
     if (d.locations !== undefined && !d.locations.every((l) => l === resourceUri)) {
       throw new OAuthError('invalid_authorization_details', `authorization_details[${i}].locations must name the requested resource`);
     }
-    const paths = d.paths.map((p) => {
-      try {
-        return canonicalPathPattern(p);
-      } catch (err) {
-        throw new OAuthError(
-          'invalid_authorization_details',
-          `authorization_details[${i}].paths: ${JSON.stringify(p)} is not a valid path pattern`,
-          { detail: String(err) },
-        );
-      }
-    });
-    return { type: 'http', locations: [resourceUri], actions: [...new Set(d.actions)], paths: [...new Set(paths)] };
+    return { ...d, locations: [resourceUri] };
   });
 }
 
-/** One (method, path pattern) pair: the unit that policy decides. */
-export interface HttpAtom {
-  method: (typeof HTTP_METHODS)[number];
-  path: string;
-}
-
-export function atomsOf(details: HttpAuthorizationDetail[]): HttpAtom[] {
-  const seen = new Set<string>();
-  const atoms: HttpAtom[] = [];
-  for (const d of details) {
-    for (const method of d.actions) {
-      for (const path of d.paths) {
-        const key = `${method} ${path}`;
-        if (!seen.has(key)) {
-          seen.add(key);
-          atoms.push({ method, path });
-        }
-      }
+function parseHttpDetail(item: unknown, i: number): HttpAuthorizationDetail {
+  const r = httpDetail.safeParse(item);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new OAuthError(
+      'invalid_authorization_details',
+      `authorization_details[${i}].${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
+    );
+  }
+  const d = r.data;
+  const paths = d.paths.map((p) => {
+    try {
+      return canonicalPathPattern(p);
+    } catch (err) {
+      throw new OAuthError(
+        'invalid_authorization_details',
+        `authorization_details[${i}].paths: ${JSON.stringify(p)} is not a valid path pattern`,
+        {
+          detail: String(err),
+        },
+      );
     }
-  }
-  return atoms;
+  });
+  return {
+    type: 'http',
+    ...(d.locations !== undefined ? { locations: d.locations } : {}),
+    actions: [...new Set(d.actions)],
+    paths: [...new Set(paths)],
+  };
 }
 
-/** Rebuilds details from the granted atoms: one detail per path with its granted methods, in request order. */
-export function detailsFromAtoms(atoms: HttpAtom[], resourceUri: string): AuthorizationDetail[] {
-  const byPath = new Map<string, Set<HttpAtom['method']>>();
-  for (const a of atoms) {
-    const set = byPath.get(a.path) ?? new Set();
-    set.add(a.method);
-    byPath.set(a.path, set);
+function parseMcpDetail(item: unknown, i: number): McpAuthorizationDetail {
+  try {
+    return canonicalMcpDetail(item);
+  } catch (err) {
+    if (!(err instanceof McpDetailError)) throw err;
+    throw new OAuthError('invalid_authorization_details', `authorization_details[${i}]: ${err.message}`);
   }
-  // Group paths that share the same method set, so the token stays small.
-  const groups = new Map<string, { actions: HttpAtom['method'][]; paths: string[] }>();
-  for (const [path, methods] of byPath) {
-    const actions = HTTP_METHODS.filter((m) => methods.has(m));
-    const key = actions.join(',');
-    const g = groups.get(key) ?? { actions, paths: [] };
-    g.paths.push(path);
-    groups.set(key, g);
-  }
-  return [...groups.values()].map((g) => ({ type: 'http', locations: [resourceUri], actions: g.actions, paths: g.paths }));
 }

@@ -19,6 +19,7 @@ const SINGLE = [
   'client_id',
   'client_assertion',
   'client_assertion_type',
+  'dpop_jkt',
 ] as const;
 
 export type TokenRequestParams = { [K in (typeof SINGLE)[number]]?: string } & { resource: string[]; audience: string[] };
@@ -39,8 +40,6 @@ export function parseTokenRequest(body: URLSearchParams): TokenRequestParams {
   if ((params.actor_token === undefined) !== (params.actor_token_type === undefined)) {
     throw new OAuthError('invalid_request', 'actor_token and actor_token_type go together');
   }
-  if (params.actor_token !== undefined)
-    throw new OAuthError('invalid_request', 'actor_token is not supported yet; authenticate the agent with private_key_jwt');
   if (params.requested_token_type !== undefined && params.requested_token_type !== 'urn:ietf:params:oauth:token-type:access_token') {
     throw new OAuthError('invalid_request', 'requested_token_type must be urn:ietf:params:oauth:token-type:access_token');
   }

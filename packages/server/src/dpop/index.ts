@@ -1,0 +1,1 @@
+export { SharedReplayCache } from './shared-replay-cache.js';

@@ -1,0 +1,69 @@
+/**
+ * A JWT an agent signs with a key of its registered JWKS to say who it is: the RFC 7523 client assertion of
+ * `private_key_jwt`, and the actor assertion a sub-agent gives its parent for delegation. Both are checked alike:
+ * `iss` = `sub` = the agent id, `aud` Writ's token endpoint or issuer, a short life, and a `jti` used only once — one
+ * namespace for both kinds, so an assertion can never be spent twice, whatever it is presented as.
+ */
+import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import type { Kysely } from 'kysely';
+import type { Agent } from '../../register/index.js';
+import type { Database } from '../../storage/index.js';
+
+/** Assertions valid for longer than this are refused, which bounds how long their `jti`s must be remembered. */
+export const MAX_ASSERTION_LIFETIME_SECONDS = 300;
+const ASSERTION_ALGS = ['ES256', 'EdDSA', 'RS256', 'PS256'];
+
+export interface AgentAssertionDeps {
+  db: Kysely<Database>;
+  /** Values the assertion's `aud` may hold: the token endpoint URL and the issuer identifier. */
+  audiences: string[];
+  clockSkewSeconds: number;
+  now: () => number;
+}
+
+export type AgentAssertionResult = { ok: true; payload: JWTPayload } | { ok: false; reason: string; replayed?: boolean };
+
+/** The unverified `iss` of a JWT: it only chooses whose keys to try. */
+export function unverifiedIssuer(jwt: string): string | undefined {
+  try {
+    const payload = jwt.split('.')[1] ?? '';
+    const iss = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { iss?: unknown }).iss;
+    return typeof iss === 'string' ? iss : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function verifyAgentAssertion(jwt: string, agent: Agent, deps: AgentAssertionDeps): Promise<AgentAssertionResult> {
+  if (agent.jwks.keys.length === 0) return { ok: false, reason: `agent ${agent.id} has no registered keys` };
+  const nowSec = Math.floor(deps.now() / 1000);
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(jwt, createLocalJWKSet(agent.jwks), {
+      issuer: agent.id,
+      subject: agent.id,
+      audience: deps.audiences,
+      algorithms: ASSERTION_ALGS,
+      clockTolerance: deps.clockSkewSeconds,
+      requiredClaims: ['exp', 'jti'],
+      currentDate: new Date(deps.now()),
+    }));
+  } catch (err) {
+    return { ok: false, reason: err instanceof joseErrors.JOSEError ? `${err.code}: ${err.message}` : String(err) };
+  }
+  const exp = payload.exp as number;
+  if (exp - nowSec > MAX_ASSERTION_LIFETIME_SECONDS) return { ok: false, reason: `lifetime too long: exp ${exp - nowSec}s ahead` };
+  if (typeof payload.jti !== 'string' || payload.jti.length === 0 || payload.jti.length > 256) return { ok: false, reason: 'jti invalid' };
+  try {
+    await deps.db
+      .insertInto('client_assertions')
+      .values({ key: `${agent.id} ${payload.jti}`, expires_at: (exp + deps.clockSkewSeconds) * 1000 })
+      .execute();
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY')
+      return { ok: false, reason: `jti ${payload.jti} replayed`, replayed: true };
+    throw err;
+  }
+  return { ok: true, payload };
+}

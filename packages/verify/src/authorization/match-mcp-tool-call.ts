@@ -1,0 +1,144 @@
+/**
+ * `mcp` authorization details (RFC 9396; semantics in @writ/protocol): is an MCP `tools/call` covered, is a detail
+ * well formed, and does one detail cover another (attenuation). A detail that is malformed in any way grants
+ * nothing and covers nothing; so does a call whose tool name or arguments are malformed.
+ */
+import type { ArgumentConstraint, AuthorizationDetail, McpAuthorizationDetail } from '@writ/protocol';
+import {
+  argumentConstraintProblem,
+  canonicalArgumentConstraint,
+  constraintImplies,
+  isPlainObject,
+  satisfiesConstraint,
+} from './argument-constraint.js';
+import { isMcpToolName, isMcpToolPattern, toolPatternContains, toolPatternMatches } from './mcp-tool-pattern.js';
+
+export const MAX_MCP_TOOLS = 64;
+export const MAX_MCP_ARGUMENTS = 32;
+const MAX_LOCATIONS = 4;
+const MEMBERS = new Set(['type', 'locations', 'tools', 'arguments']);
+
+export interface McpToolCall {
+  /** The resource identifier (the token's audience). */
+  resource: string;
+  /** `params.name` of the `tools/call` request. */
+  tool: string;
+  /** `params.arguments` of the request, as received; absent means no arguments. */
+  arguments?: unknown;
+}
+
+export class McpDetailError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'McpDetailError';
+  }
+}
+
+/** Why a value is not a well-formed `mcp` detail, or undefined when it is one. */
+export function mcpDetailProblem(d: unknown): string | undefined {
+  if (!isPlainObject(d) || d['type'] !== 'mcp') return 'not an mcp authorization detail';
+  const extra = Object.keys(d).find((k) => !MEMBERS.has(k));
+  if (extra !== undefined) return `unknown member ${JSON.stringify(extra)}`;
+  const { locations, tools, arguments: args } = d;
+  if (locations !== undefined && !(isStringArray(locations) && locations.length >= 1 && locations.length <= MAX_LOCATIONS)) {
+    return `locations must be 1 to ${MAX_LOCATIONS} strings`;
+  }
+  if (!Array.isArray(tools) || tools.length === 0 || tools.length > MAX_MCP_TOOLS) return `tools must list 1 to ${MAX_MCP_TOOLS} tools`;
+  const bad = tools.find((t) => !isMcpToolPattern(t));
+  if (bad !== undefined) return `tools: ${JSON.stringify(bad)} is not an MCP tool name, a name followed by "*", or "*"`;
+  if (args === undefined) return undefined;
+  if (!isPlainObject(args)) return 'arguments must be an object';
+  const names = Object.keys(args);
+  if (names.length > MAX_MCP_ARGUMENTS) return `arguments may constrain at most ${MAX_MCP_ARGUMENTS} arguments`;
+  for (const name of names) {
+    // `__proto__` cannot be rebuilt as an own member by ordinary code, so a constraint on it could be lost on the way.
+    if (name === '' || name.length > 128 || name === '__proto__') return `arguments: ${JSON.stringify(name)} is not a valid argument name`;
+    const problem = argumentConstraintProblem(args[name]);
+    if (problem !== undefined) return `arguments.${name}: ${problem}`;
+  }
+  return undefined;
+}
+
+function isMcp(d: unknown): d is McpAuthorizationDetail {
+  return mcpDetailProblem(d) === undefined;
+}
+
+/**
+ * The canonical form of an `mcp` detail: tools and locations without duplicates, constraints canonical, an empty
+ * `arguments` dropped. Throws McpDetailError when the value is not a well-formed `mcp` detail.
+ *
+ * @example
+ * canonicalMcpDetail({ type: 'mcp', tools: ['search', 'search'], arguments: { q: { maxLength: 200 } } });
+ * // { type: 'mcp', tools: ['search'], arguments: { q: { maxLength: 200 } } }
+ */
+export function canonicalMcpDetail(value: unknown): McpAuthorizationDetail {
+  const problem = mcpDetailProblem(value);
+  if (problem !== undefined) throw new McpDetailError(problem);
+  const d = value as McpAuthorizationDetail;
+  const args = d.arguments === undefined ? [] : Object.entries(d.arguments);
+  return {
+    type: 'mcp',
+    ...(d.locations !== undefined ? { locations: [...new Set(d.locations)] } : {}),
+    tools: [...new Set(d.tools)],
+    ...(args.length > 0 ? { arguments: Object.fromEntries(args.map(([n, c]) => [n, canonicalArgumentConstraint(c)])) } : {}),
+  };
+}
+
+/**
+ * True when some well-formed `mcp` detail covers this tool call: its `locations` (when present) include the
+ * resource, one of its tool patterns matches the tool name, and every argument it constrains is an own member of
+ * the call's arguments that satisfies the constraint. `http` details never cover a tool call.
+ *
+ * @example
+ * const details = [{ type: 'mcp', tools: ['search'], arguments: { q: { maxLength: 200 } } }];
+ * matchMcpToolCall(details, { resource: aud, tool: 'search', arguments: { q: 'writ' } }); // true
+ * matchMcpToolCall(details, { resource: aud, tool: 'search', arguments: {} }); // false: q is constrained, so required
+ */
+export function matchMcpToolCall(details: readonly AuthorizationDetail[], call: McpToolCall): boolean {
+  if (typeof call.resource !== 'string' || !isMcpToolName(call.tool)) return false;
+  const args = call.arguments === undefined ? {} : call.arguments;
+  if (!isPlainObject(args)) return false;
+  for (const d of details) {
+    if (!isMcp(d)) continue;
+    if (d.locations !== undefined && !d.locations.includes(call.resource)) continue;
+    if (!d.tools.some((t) => toolPatternMatches(t, call.tool))) continue;
+    if (d.arguments === undefined || Object.entries(d.arguments).every(([name, c]) => argumentSatisfies(args, name, c))) return true;
+  }
+  return false;
+}
+
+function argumentSatisfies(args: object, name: string, c: ArgumentConstraint): boolean {
+  // Own data members only: an inherited `constructor` or a getter is not an argument the caller sent.
+  const member = Object.getOwnPropertyDescriptor(args, name);
+  return member !== undefined && 'value' in member && satisfiesConstraint(c, member.value);
+}
+
+/**
+ * Do the parent details allow every call the child detail allows? Decided per child tool pattern: some one parent
+ * detail must have compatible locations (as for `http`: a child without `locations` only under a parent without
+ * them), a tool pattern containing it, and every argument constraint implied by the child's constraint on the same
+ * argument. A call the child allows names a tool of one of its patterns and satisfies all its constraints, so that
+ * parent detail allows it too. False for anything malformed.
+ */
+export function mcpDetailCovered(child: unknown, parents: readonly unknown[]): boolean {
+  if (!isMcp(child)) return false;
+  const candidates = parents.filter(isMcp).filter((p) => locationsCover(p, child) && constraintsCover(p, child));
+  return child.tools.every((t) => candidates.some((p) => p.tools.some((pt) => toolPatternContains(pt, t))));
+}
+
+function locationsCover(parent: McpAuthorizationDetail, child: McpAuthorizationDetail): boolean {
+  return parent.locations === undefined || (child.locations !== undefined && child.locations.every((l) => parent.locations?.includes(l)));
+}
+
+function constraintsCover(parent: McpAuthorizationDetail, child: McpAuthorizationDetail): boolean {
+  if (parent.arguments === undefined) return true;
+  const childArgs = child.arguments ?? {};
+  return Object.entries(parent.arguments).every(([name, pc]) => {
+    const cc = Object.prototype.hasOwnProperty.call(childArgs, name) ? childArgs[name] : undefined;
+    return cc !== undefined && constraintImplies(cc, pc);
+  });
+}
+
+function isStringArray(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((x) => typeof x === 'string');
+}
