@@ -58,14 +58,7 @@ export function httpRequest(input: {
   purpose: string;
   depth: number;
 }): CedarRequest {
-  const user = userUid(input.user.idp, input.user.sub);
-  return {
-    principal: agentUid(input.agent.id),
-    action: { type: 'Writ::Action', id: 'http' },
-    resource: resourceUid(input.resource.id),
-    context: { user: { __entity: user }, method: input.method, path: input.path, purpose: input.purpose, depth: input.depth },
-    entities: [agentEntity(input.agent), resourceEntity(input.resource), userEntity(input.user)],
-  };
+  return onResource('http', input, { method: input.method, path: input.path });
 }
 
 /**
@@ -82,12 +75,20 @@ export function mcpToolRequest(input: {
   purpose: string;
   depth: number;
 }): CedarRequest {
-  const user = userUid(input.user.idp, input.user.sub);
+  return onResource('mcp_tool', input, { tool: input.tool });
+}
+
+/** An agent acting on a resource for a user: the shape every resource action shares; `extra` is the action's own context. */
+function onResource(
+  action: 'http' | 'mcp_tool',
+  input: { agent: AgentAttrs; user: UserAttrs; resource: ResourceAttrs; purpose: string; depth: number },
+  extra: Record<string, CedarValue>,
+): CedarRequest {
   return {
     principal: agentUid(input.agent.id),
-    action: { type: 'Writ::Action', id: 'mcp_tool' },
+    action: { type: 'Writ::Action', id: action },
     resource: resourceUid(input.resource.id),
-    context: { user: { __entity: user }, tool: input.tool, purpose: input.purpose, depth: input.depth },
+    context: { user: { __entity: userUid(input.user.idp, input.user.sub) }, ...extra, purpose: input.purpose, depth: input.depth },
     entities: [agentEntity(input.agent), resourceEntity(input.resource), userEntity(input.user)],
   };
 }

@@ -232,7 +232,7 @@ describeEachStore('sub-agent delegation', (kind) => {
     assert.equal(r.body['error'], 'invalid_dpop_proof');
   });
 
-  test('a forged or truncated act chain is refused', async () => {
+  test('a forged or truncated act chain is refused (the signature no longer holds)', async () => {
     const root = await parentTask();
     const level1 = (await delegateTo(root, worker)).task;
     const [header, payload, signature] = level1.token.split('.') as [string, string, string];
@@ -259,6 +259,38 @@ describeEachStore('sub-agent delegation', (kind) => {
       assert.equal(r.status, 400);
       assert.equal(r.body['error'], 'invalid_request');
     }
+  });
+
+  test('the store must agree with a validly signed parent token: an ended task or a rewritten chain is refused', async () => {
+    // These reach past the signature and the revocation set: only the cross-check against the task records stops them.
+    const root = await parentTask();
+    const level1 = (await delegateTo(root, worker)).task;
+    const delegateFromLevel1 = async () =>
+      postTokenRequest(
+        endpoint(),
+        {
+          subject_token: level1.token,
+          subject_token_type: TOKEN_TYPE.accessToken,
+          actor_token: await helper.sdk.actorAssertion(),
+          actor_token_type: TOKEN_TYPE.jwt,
+          authorization_details: JSON.stringify(CHILD_DETAILS),
+        },
+        await createDpopProof(worker.dpopKey, { htm: 'POST', htu: endpoint(), accessToken: level1.token }),
+      );
+    const db = h.store.db;
+    await db.updateTable('tasks').set({ chain: '[]', parent_id: null }).where('id', '=', level1.id).execute();
+    assert.equal((await delegateFromLevel1()).body['error'], 'invalid_request', 'chain rewritten');
+    await db
+      .updateTable('tasks')
+      .set({ chain: JSON.stringify([root.id]), parent_id: root.id })
+      .where('id', '=', level1.id)
+      .execute();
+    await db.updateTable('tasks').set({ agent_id: 'outsider' }).where('id', '=', root.id).execute();
+    assert.equal((await delegateFromLevel1()).body['error'], 'invalid_request', 'ancestor agent differs from act');
+    await db.updateTable('tasks').set({ agent_id: 'planner', status: 'completed' }).where('id', '=', root.id).execute();
+    assert.equal((await delegateFromLevel1()).body['error'], 'invalid_request', 'ancestor ended');
+    await db.updateTable('tasks').set({ status: 'active' }).where('id', '=', root.id).execute();
+    assert.equal((await delegateFromLevel1()).status, 200, 'records restored: accepted');
   });
 
   test('actor assertions: single use, signed by the sub-agent, naming its key', async () => {
