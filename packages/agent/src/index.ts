@@ -15,6 +15,8 @@ export type { ExchangeTokenOptions } from './token-exchange.js';
 export { TokenExchangeError } from './token-exchange-error.js';
 export { createDpopFetch } from './dpop-fetch.js';
 export type { DpopFetchOptions } from './dpop-fetch.js';
+export { createMcpFetch } from './mcp-fetch.js';
+export type { McpFetchOptions } from './mcp-fetch.js';
 export { WritAgent } from './writ-agent.js';
 export type { WritAgentOptions, StartTaskOptions, Task, DelegateOptions } from './writ-agent.js';
 export { TaskCompletionError } from './task-completion-error.js';

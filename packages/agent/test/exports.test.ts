@@ -13,6 +13,7 @@ test('@writ/agent exports exactly its public API', () => {
     'createClientAssertion',
     'createDpopFetch',
     'createDpopProof',
+    'createMcpFetch',
     'exchangeToken',
     'generateDpopKey',
     'parseWwwAuthenticate',

@@ -17,7 +17,11 @@
  *   - `{ enum: [...] }` — 1 to 64 JSON scalars; the value must equal one of them, type included (`1` is not `"1"`);
  *   - `{ prefix: "..." }` — the value is a string that starts with it;
  *   - `{ range: { min?, max? } }` — the value is a finite number with `min ≤ value ≤ max` (bounds inclusive);
- *   - `{ maxLength: n }` — the value is a string of at most `n` Unicode code points (JSON Schema's way of counting).
+ *   - `{ maxLength: n }` — the value is a string of at most `n` Unicode code points (JSON Schema's way of counting);
+ *   - `{ pathPrefix: "/srv/data" }` — the value is a canonical absolute POSIX path (starts with `/`; no empty, `.` or
+ *     `..` segments; no trailing `/`; no backslash or NUL) that is the given directory or lies below it, segment-wise
+ *     (`/srv/data2` is not under `/srv/data`). A plain `prefix` cannot say this: `/srv/data/../../etc` starts with
+ *     `/srv/data/`. A path that is not canonical never matches: an agent spells paths plainly or not at all.
  *   Nothing else — no regular expressions, no nested paths — so that enforcement points agree and attenuation can be
  *   decided structurally (a sub-agent's constraint must imply its parent's). Arrays and objects never satisfy a
  *   constraint. `__proto__` is not a valid argument name.
@@ -43,7 +47,11 @@ export type ArgumentScalar = string | number | boolean;
 
 /** A condition on one top-level tool-call argument; exactly one member. */
 export type ArgumentConstraint =
-  { enum: ArgumentScalar[] } | { prefix: string } | { range: { min?: number; max?: number } } | { maxLength: number };
+  | { enum: ArgumentScalar[] }
+  | { prefix: string }
+  | { range: { min?: number; max?: number } }
+  | { maxLength: number }
+  | { pathPrefix: string };
 
 /** MCP tool calls: which tools, and conditions on their arguments. */
 export interface McpAuthorizationDetail {

@@ -77,6 +77,20 @@ export const configSchema = z.strictObject({
       replayStore: z.enum(['auto', 'memory', 'database']).default('auto'),
     })
     .prefault({}),
+  mcp: z
+    .strictObject({
+      /** An MCP session (and its upstream connection) unused this long is closed, seconds. */
+      sessionIdleSeconds: z.number().int().positive().max(86_400).default(1800),
+      /** Bound on open MCP sessions on this node; past it, new sessions are refused. */
+      maxSessions: z.number().int().positive().default(10_000),
+      /** Largest single JSON-RPC message accepted from an upstream, bytes. */
+      maxUpstreamMessageBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(16 * 1024 * 1024),
+    })
+    .prefault({}),
   audit: z
     .strictObject({
       /** Longest time an audit event waits in memory before it is written, milliseconds. */

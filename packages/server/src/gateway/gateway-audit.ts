@@ -30,10 +30,23 @@ export interface CallState {
   method: string;
   path: string | undefined;
   claims: TaskTokenClaims | undefined;
+  /** What the call did, when it is not an HTTP method and path (MCP: `tools/call read_file`). */
+  action?: string;
 }
 
 export interface GatewayAudit {
-  call(state: CallState, outcome: { decision: 'allow' | 'deny'; reason: string; status: number; grants: string[]; detail?: string }): void;
+  call(
+    state: CallState,
+    outcome: {
+      decision: 'allow' | 'deny';
+      reason: string;
+      status: number;
+      grants: string[];
+      detail?: string;
+      /** What else the enforcement point knows of the call (MCP: the JSON-RPC method, tool, argument digest). */
+      data?: Record<string, unknown>;
+    },
+  ): void;
 }
 
 /** The delegation chain, oldest first: the user, then each agent from the root task's down to the current actor. */
@@ -56,7 +69,7 @@ export function createGatewayAudit(sink: { record(e: CallAuditEvent): void }): G
         trace_id: state.trace.traceId,
         span_id: state.trace.spanId,
         time: state.started,
-        action: `${state.method} ${state.path ?? '(unparsed)'}`,
+        action: state.action ?? `${state.method} ${state.path ?? '(unparsed)'}`,
         decision: outcome.decision,
         reason: outcome.reason,
         data: {
@@ -64,6 +77,7 @@ export function createGatewayAudit(sink: { record(e: CallAuditEvent): void }): G
           duration_ms: Date.now() - state.started,
           ...(outcome.grants.length > 0 ? { grants: outcome.grants } : {}),
           ...(c !== undefined ? { jti: c.jti } : {}),
+          ...outcome.data,
         },
         ...(state.resourceId !== undefined ? { resource: state.resourceId } : {}),
         ...(outcome.detail !== undefined && outcome.detail !== '' ? { detail: outcome.detail.slice(0, 2000) } : {}),

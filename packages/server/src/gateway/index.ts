@@ -3,3 +3,5 @@ export type { HttpGatewayDeps } from './http/http-gateway.js';
 export { writeDenial } from './write-denial.js';
 export { createGatewayAudit, actorChain } from './gateway-audit.js';
 export type { GatewayAudit, CallAuditEvent } from './gateway-audit.js';
+export { McpGateway, UpstreamFactory } from './mcp/index.js';
+export type { McpGatewayDeps, UpstreamFactoryDeps } from './mcp/index.js';

@@ -2,6 +2,8 @@ export { Register } from './register.js';
 export type {
   Agent,
   Resource,
+  McpResourceConfig,
+  McpUpstreamConfig,
   IdentityProvider,
   WorkloadIssuer,
   WorkloadBinding,
@@ -17,6 +19,7 @@ export {
   workloadIssuerInput,
   workloadBindingInput,
   resourceInput,
+  mcpConfigInput,
   grantInput,
   secretInput,
   injectionInput,

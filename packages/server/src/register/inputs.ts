@@ -162,17 +162,75 @@ const scopesInput = z
  * Streamable HTTP endpoint). `scopes` names bundles of authorization details of the resource's own kind that a task
  * may ask for with the OAuth `scope` parameter instead of (or besides) `authorization_details`.
  */
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment variable name');
+const processFields = {
+  /** The program, run directly (never through a shell). */
+  command: z.string().min(1).max(1024),
+  args: z.array(z.string().max(4096)).max(64).default([]),
+  /** The child's whole environment besides PATH and HOME: Writ's own (its KEK, admin tokens) never passes through. */
+  env: z.record(envName, z.string().max(8192)).default({}),
+  cwd: z.string().min(1).max(1024).optional(),
+};
+/** A composite's upstream names prefix their tool and prompt names (`github.create_issue`): MCP tool-name characters. */
+const upstreamName = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'lower-case letters, digits, _ and -, starting with a letter');
+
+export const mcpUpstreamInput = z.discriminatedUnion('transport', [
+  z.strictObject({ name: upstreamName.default('main'), transport: z.literal('http'), url: z.url({ protocol: /^https?$/ }) }),
+  z.strictObject({ name: upstreamName.default('main'), transport: z.literal('stdio'), ...processFields }),
+  /** A Streamable HTTP server that Writ starts itself, forced onto a loopback port it picks (passed as PORT). */
+  z.strictObject({
+    name: upstreamName.default('main'),
+    transport: z.literal('http-process'),
+    ...processFields,
+    path: z
+      .string()
+      .regex(/^\/[A-Za-z0-9/_.-]{0,200}$/)
+      .default('/mcp'),
+  }),
+]);
+
+export const mcpConfigInput = z
+  .strictObject({
+    /** One upstream, or several: a composite that serves all their tools as one server, names prefixed. */
+    upstreams: z.array(mcpUpstreamInput).min(1).max(16),
+    /**
+     * MCP hosts that cannot sign DPoP proofs may present bearer task tokens here (MCP authorization spec); such
+     * tokens live at most `maxLifetimeSeconds`, and every call with one is marked in the audit.
+     */
+    bearer: z
+      .strictObject({ allowed: z.boolean().default(false), maxLifetimeSeconds: z.int().min(30).max(900).default(300) })
+      .default({ allowed: false, maxLifetimeSeconds: 300 }),
+  })
+  .refine((c) => new Set(c.upstreams.map((u) => u.name)).size === c.upstreams.length, 'upstream names must be unique');
+export type McpConfigInput = z.input<typeof mcpConfigInput>;
+
+/**
+ * An upstream: an HTTP API (`kind: 'http'`, `baseUrl` its base URL) or an MCP server (`kind: 'mcp'`: `baseUrl` its
+ * Streamable HTTP endpoint, or `mcp.upstreams` for stdio servers, servers Writ starts, and composites). `scopes`
+ * names bundles of authorization details of the resource's own kind that a task may ask for with the OAuth `scope`
+ * parameter instead of (or besides) `authorization_details`.
+ */
 export const resourceInput = z
   .strictObject({
     id: registerId,
     kind: z.enum(['http', 'mcp']).default('http'),
-    baseUrl: z.url({ protocol: /^https?$/ }).refine((u) => !u.includes('?') && !u.includes('#'), 'no query or fragment'),
+    baseUrl: z
+      .url({ protocol: /^https?$/ })
+      .refine((u) => !u.includes('?') && !u.includes('#'), 'no query or fragment')
+      .optional(),
+    mcp: mcpConfigInput.optional(),
     secretId: registerId.optional(),
     inject: injectionInput.optional(),
     scopes: scopesInput.optional(),
     description: z.string().max(2000).default(''),
   })
   .refine((r) => (r.inject === undefined) === (r.secretId === undefined), 'secretId and inject go together')
+  .refine((r) => r.kind === 'mcp' || (r.baseUrl !== undefined && r.mcp === undefined), {
+    message: 'an http resource has a baseUrl and no mcp section',
+  })
+  .refine((r) => r.kind === 'http' || (r.baseUrl === undefined) !== (r.mcp === undefined), {
+    message: 'an mcp resource has either a baseUrl (its Streamable HTTP endpoint) or an mcp section',
+  })
   .refine((r) => Object.values(r.scopes ?? {}).every((ds) => ds.every((d) => d.type === r.kind)), {
     message: 'every scope detail must be of the resource kind',
     path: ['scopes'],

@@ -23,7 +23,7 @@ import {
 } from './inputs.js';
 import type { AuditPort, Clock, PolicyPort } from './ports.js';
 import type { z } from 'zod';
-import type { injectionInput } from './inputs.js';
+import type { injectionInput, mcpConfigInput } from './inputs.js';
 
 export type InjectionRule = z.output<typeof injectionInput>;
 
@@ -49,9 +49,12 @@ export interface WorkloadBinding {
 
 export interface Resource {
   id: string;
-  /** `http`: an HTTP API at `baseUrl`; `mcp`: an MCP server whose Streamable HTTP endpoint is `baseUrl`. */
+  /** `http`: an HTTP API at `baseUrl`; `mcp`: an MCP server (or several), see `mcp`. */
   kind: 'http' | 'mcp';
+  /** The HTTP API's base URL; for an MCP resource its Streamable HTTP endpoint when it has one upstream there, else ''. */
   baseUrl: string;
+  /** MCP resources: the upstreams and bearer acceptance (always present for `kind: 'mcp'`); null for HTTP APIs. */
+  mcp: McpResourceConfig | null;
   secretId: string | null;
   inject: InjectionRule | null;
   /** Scope name (RFC 6749 §3.3) → the authorization details it stands for, without `locations`; `{}` when none. */
@@ -60,6 +63,9 @@ export interface Resource {
   createdAt: number;
   updatedAt: number;
 }
+
+export type McpResourceConfig = z.output<typeof mcpConfigInput>;
+export type McpUpstreamConfig = McpResourceConfig['upstreams'][number];
 
 export interface IdentityProvider {
   id: string;
@@ -289,7 +295,8 @@ export class Register {
           .values({
             id: r.id,
             kind: r.kind,
-            base_url: r.baseUrl.replace(/\/+$/, ''),
+            base_url: r.baseUrl?.replace(/\/+$/, '') ?? '',
+            mcp: r.mcp === undefined ? null : JSON.stringify(r.mcp),
             secret_id: r.secretId ?? null,
             inject: r.inject === undefined ? null : JSON.stringify(r.inject),
             scopes: r.scopes === undefined || Object.keys(r.scopes).length === 0 ? null : JSON.stringify(r.scopes),
@@ -302,7 +309,8 @@ export class Register {
     );
     this.#changed({ kind: 'resource', id: r.id }, actor, 'resource.created', {
       kind: r.kind,
-      baseUrl: r.baseUrl,
+      baseUrl: r.baseUrl ?? null,
+      upstreams: r.mcp?.upstreams.map((u) => ({ name: u.name, transport: u.transport })) ?? [],
       secretId: r.secretId ?? null,
       scopes: Object.keys(r.scopes ?? {}),
     });
@@ -457,6 +465,7 @@ function resourceFromRow(r: ResourceRow): Resource {
     id: r.id,
     kind: r.kind,
     baseUrl: r.base_url,
+    mcp: mcpConfigOf(r),
     secretId: r.secret_id,
     inject: r.inject === null ? null : (JSON.parse(r.inject) as InjectionRule),
     scopes: r.scopes === null ? {} : (JSON.parse(r.scopes) as Resource['scopes']),
@@ -465,6 +474,13 @@ function resourceFromRow(r: ResourceRow): Resource {
     updatedAt: r.updated_at,
   };
 }
+/** An MCP resource registered with a `baseUrl` only is one Streamable HTTP upstream there, DPoP only. */
+function mcpConfigOf(r: ResourceRow): McpResourceConfig | null {
+  if (r.kind !== 'mcp') return null;
+  if (r.mcp !== null) return JSON.parse(r.mcp) as McpResourceConfig;
+  return { upstreams: [{ name: 'main', transport: 'http', url: r.base_url }], bearer: { allowed: false, maxLifetimeSeconds: 300 } };
+}
+
 /** Providers registered before token types were configurable accept every JWT type, as they did then. */
 const ALL_USER_TOKEN_TYPES = [TOKEN_TYPE.idToken, TOKEN_TYPE.accessToken, TOKEN_TYPE.jwt];
 

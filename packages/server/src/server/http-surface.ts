@@ -146,20 +146,26 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
     service_documentation: 'https://github.com/writ-dev/writ/tree/main/docs',
   }));
 
-  app.get(`${PATHS.protectedResourceMetadata}${PATHS.httpResourcePrefix}:id`, async (req, reply) => {
-    const id = (req.params as { id: string }).id;
-    const resource = deps.findResource(id);
-    if (resource === undefined) return reply.code(404).send({ code: 'ERR_RESOURCE_UNKNOWN', message: 'unknown resource' });
-    return {
-      resource: `${issuer}${PATHS.httpResourcePrefix}${id}`,
-      authorization_servers: [issuer],
-      bearer_methods_supported: ['header'],
-      dpop_signing_alg_values_supported: [...(deps.check.algorithms ?? DPOP_ALGS)],
-      dpop_bound_access_tokens_required: true,
-      authorization_details_types_supported: [resource.kind],
-      resource_name: resource.description !== '' ? resource.description : id,
-    };
-  });
+  // RFC 9728 §3: one document per resource, at the well-known path followed by the resource's own path.
+  for (const prefix of [PATHS.httpResourcePrefix, PATHS.mcpResourcePrefix]) {
+    app.get(`${PATHS.protectedResourceMetadata}${prefix}:id`, async (req, reply) => {
+      const id = (req.params as { id: string }).id;
+      const resource = deps.findResource(id);
+      const kind = prefix === PATHS.mcpResourcePrefix ? 'mcp' : 'http';
+      if (resource === undefined || resource.kind !== kind)
+        return reply.code(404).send({ code: 'ERR_RESOURCE_UNKNOWN', message: 'unknown resource' });
+      return {
+        resource: `${issuer}${prefix}${id}`,
+        authorization_servers: [issuer],
+        bearer_methods_supported: ['header'],
+        dpop_signing_alg_values_supported: [...(deps.check.algorithms ?? DPOP_ALGS)],
+        dpop_bound_access_tokens_required: true,
+        authorization_details_types_supported: [resource.kind],
+        ...(resource.kind === 'mcp' ? { scopes_supported: Object.keys(resource.scopes) } : {}),
+        resource_name: resource.description !== '' ? resource.description : id,
+      };
+    });
+  }
 
   // The agent ends its own task with its own (DPoP-bound) task token; the token's audience is its resource, so
   // this endpoint checks everything but the audience.

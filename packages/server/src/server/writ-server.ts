@@ -19,7 +19,7 @@ import { TaskService } from '../tasks/index.js';
 import { SigningKeys, type TokenServiceDeps } from '../token/index.js';
 import { createUserTokenVerifier, createWorkloadTokenVerifier } from '../identity/index.js';
 import { SharedReplayCache } from '../dpop/index.js';
-import { HttpGateway, createGatewayAudit } from '../gateway/index.js';
+import { HttpGateway, McpGateway, UpstreamFactory, createGatewayAudit } from '../gateway/index.js';
 import { AdminAuth } from '../admin-api/index.js';
 import type { Logger } from '../observability/index.js';
 import { registerHttpSurface } from './http-surface.js';
@@ -177,23 +177,47 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     };
 
     const decisions = createCallDecisionCache(policy, { maxEntries: 100_000 });
-    const gateway = new HttpGateway({
+    // What both gateways (HTTP and MCP) need for the per-call check and the call-time grants.
+    const enforcement = {
       publicUrl,
       check,
-      resources: { get: (id) => cache.resource(id) },
-      agents: { get: (id) => cache.agent(id) },
+      resources: { get: (id: string) => cache.resource(id) },
+      agents: { get: (id: string) => cache.agent(id) },
       entitiesVersion: () => String(register.version),
       decisions,
+      ready: () => audit.healthy(),
+      dpopAlgs: DPOP_ALGS,
+      ...(nonces !== undefined ? { nonces } : {}),
+      logger,
+    };
+    const gateway = new HttpGateway({
+      ...enforcement,
       secrets: { get: (id) => vault.getSecretValue(id) },
       audit: createGatewayAudit(audit),
       maxBodyBytes: config.server.maxBodyBytes,
       upstreamTimeoutMs: config.server.upstreamTimeoutMs,
-      ready: () => audit.healthy(),
-      ...(nonces !== undefined ? { nonces } : {}),
-      dpopAlgs: DPOP_ALGS,
-      logger,
     });
     closers.unshift(() => gateway.close());
+
+    const upstreams = new UpstreamFactory({
+      secrets: { get: (id) => vault.getSecretValue(id) },
+      timeoutMs: config.server.upstreamTimeoutMs,
+      maxMessageBytes: config.mcp.maxUpstreamMessageBytes,
+      logger,
+    });
+    closers.unshift(() => upstreams.close());
+    const mcpGateway = new McpGateway({
+      ...enforcement,
+      audit: createGatewayAudit(audit),
+      connect: (resource) => upstreams.connect(resource),
+      maxBodyBytes: config.server.maxBodyBytes,
+      sessionIdleMs: config.mcp.sessionIdleSeconds * 1000,
+      maxSessions: config.mcp.maxSessions,
+    });
+    closers.unshift(() => mcpGateway.close());
+    // The kill switch reaches open MCP sessions at once, not only at their next request.
+    const offRevoked = revocations.onRevoked(() => mcpGateway.revoked());
+    closers.unshift(offRevoked);
 
     const adminAuth = new AdminAuth({ db: store.db, fixedToken: config.adminToken });
     let fastifyHandler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
@@ -259,6 +283,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     if (fastifyDispatch === undefined) throw new Error('fastify did not hand over its request handler');
     route.dispatch = (req, res) => {
       if (req.url !== undefined && req.url.startsWith(PATHS.httpResourcePrefix)) gateway.handle(req, res);
+      else if (req.url !== undefined && req.url.startsWith(PATHS.mcpResourcePrefix)) mcpGateway.handle(req, res);
       else fastifyDispatch(req, res);
     };
     closers.unshift(() => app.close());

@@ -65,6 +65,8 @@ export interface ResourcesTable {
   inject: string | null;
   /** Scopes (JSON): { [scope name]: authorization details without locations }; null when the resource has none. */
   scopes: string | null;
+  /** MCP upstreams and bearer acceptance (JSON, `McpResourceConfig`); null: an MCP server at base_url, DPoP only. */
+  mcp: string | null;
   description: string;
   created_at: number;
   updated_at: number;

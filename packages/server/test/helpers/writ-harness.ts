@@ -41,11 +41,13 @@ export interface Harness {
   upstream: RecordingUpstream;
   idp: Awaited<ReturnType<typeof startDevIdentityProvider>>;
   resourceUri(id: string): string;
+  /** `${publicUrl}/mcp/{id}`: an MCP resource's endpoint, its token audience. */
+  mcpUri(id: string): string;
   userToken(username: 'alice' | 'bob'): Promise<string>;
   registerAgent(id: string): Promise<TestAgent>;
   startTask(
     agent: TestAgent,
-    opts: { user?: 'alice' | 'bob'; resource?: string; details: AuthorizationDetail[]; purpose?: string },
+    opts: { user?: 'alice' | 'bob'; resource?: string; resourceUri?: string; details: AuthorizationDetail[]; purpose?: string },
   ): ReturnType<WritAgent['startTask']>;
   /** Restart Writ on the same store (durability tests). */
   restart(): Promise<void>;
@@ -90,6 +92,7 @@ export async function startHarness(kind: StoreKind, opts: { grant?: string; conf
     upstream,
     idp,
     resourceUri: (id) => `${writ.publicUrl}/r/${id}`,
+    mcpUri: (id) => `${writ.publicUrl}/mcp/${id}`,
     async userToken(username) {
       const cached = tokens.get(username);
       if (cached !== undefined) return cached;
@@ -114,7 +117,7 @@ export async function startHarness(kind: StoreKind, opts: { grant?: string; conf
       return agent.sdk.startTask({
         subjectToken: await h.userToken(o.user ?? 'alice'),
         subjectTokenType: TOKEN_TYPE.idToken,
-        resource: h.resourceUri(o.resource ?? 'api'),
+        resource: o.resourceUri ?? h.resourceUri(o.resource ?? 'api'),
         authorizationDetails: o.details,
         purpose: o.purpose ?? 'test',
       });

@@ -13,7 +13,7 @@ import type { VerifiedUser } from '../../src/identity/index.js';
 import { parseRequestedDetails } from '../../src/token/exchange/parse-authorization-details.js';
 import { evaluateIssuancePolicy } from '../../src/token/exchange/evaluate-issuance-policy.js';
 
-const FILES_URI = 'https://writ.example/r/files';
+const FILES_URI = 'https://writ.example/mcp/files';
 const API_URI = 'https://writ.example/r/api';
 
 function resourceOf(input: ResourceInput): Resource {
@@ -21,7 +21,8 @@ function resourceOf(input: ResourceInput): Resource {
   return {
     id: r.id,
     kind: r.kind,
-    baseUrl: r.baseUrl,
+    baseUrl: r.baseUrl ?? '',
+    mcp: null,
     secretId: null,
     inject: null,
     scopes: r.scopes ?? {},

@@ -25,7 +25,7 @@ function isScalar(v: unknown): v is ArgumentScalar {
 export function argumentConstraintProblem(c: unknown): string | undefined {
   if (!isPlainObject(c)) return 'a constraint must be an object';
   const keys = Object.keys(c);
-  if (keys.length !== 1) return 'a constraint has exactly one of enum, prefix, range, maxLength';
+  if (keys.length !== 1) return 'a constraint has exactly one of enum, prefix, range, maxLength, pathPrefix';
   const v = c[keys[0] as string];
   switch (keys[0]) {
     case 'enum':
@@ -40,6 +40,10 @@ export function argumentConstraintProblem(c: unknown): string | undefined {
         if (b !== undefined && !(typeof b === 'number' && Number.isFinite(b))) return 'range bounds must be finite numbers';
       return typeof min === 'number' && typeof max === 'number' && min > max ? 'range min must not exceed max' : undefined;
     }
+    case 'pathPrefix':
+      return typeof v === 'string' && v.length <= MAX_CONSTRAINT_STRING && isCanonicalPath(v)
+        ? undefined
+        : 'pathPrefix must be a canonical absolute path (no empty, "." or ".." segments, no trailing "/")';
     case 'maxLength':
       return Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= MAX_MAX_LENGTH
         ? undefined
@@ -69,9 +73,29 @@ function withinLength(s: string, max: number): boolean {
   return true;
 }
 
+/**
+ * A canonical absolute POSIX path: `/`, or `/` followed by segments that are neither empty, `.` nor `..`, without
+ * backslashes or NUL. Servers resolve `..`, `//` and `\\` in their own ways; a path with none of them means the same
+ * to every reader, so a prefix check on it is a check on the directory.
+ */
+export function isCanonicalPath(p: string): boolean {
+  if (p === '/') return true;
+  if (!p.startsWith('/') || p.endsWith('/') || p.includes('\0') || p.includes('\\')) return false;
+  return p
+    .slice(1)
+    .split('/')
+    .every((seg) => seg !== '' && seg !== '.' && seg !== '..');
+}
+
+/** Is canonical path `p` the directory `dir` (canonical) or below it? */
+function withinDirectory(p: string, dir: string): boolean {
+  return dir === '/' || p === dir || p.startsWith(`${dir}/`);
+}
+
 /** Does a value (already read from the call) satisfy a valid constraint? */
 export function satisfiesConstraint(c: ArgumentConstraint, v: unknown): boolean {
   if ('enum' in c) return c.enum.some((e) => e === v);
+  if ('pathPrefix' in c) return typeof v === 'string' && v.length <= 4096 && isCanonicalPath(v) && withinDirectory(v, c.pathPrefix);
   if ('prefix' in c) return typeof v === 'string' && v.startsWith(c.prefix);
   if ('range' in c) {
     const { min, max } = c.range;
@@ -84,6 +108,11 @@ export function satisfiesConstraint(c: ArgumentConstraint, v: unknown): boolean 
 export function constraintImplies(child: ArgumentConstraint, parent: ArgumentConstraint): boolean {
   if ('enum' in child) return child.enum.every((v) => satisfiesConstraint(parent, v));
   if ('prefix' in child) return 'prefix' in parent && child.prefix.startsWith(parent.prefix);
+  if ('pathPrefix' in child) {
+    // Every value is the directory or below it, so starts with the directory's own spelling.
+    if ('pathPrefix' in parent) return withinDirectory(child.pathPrefix, parent.pathPrefix);
+    return 'prefix' in parent && child.pathPrefix.startsWith(parent.prefix);
+  }
   if ('range' in child) {
     const { min, max } = child.range;
     if ('range' in parent) {

@@ -107,6 +107,21 @@ export function matchMcpToolCall(details: readonly AuthorizationDetail[], call: 
   return false;
 }
 
+/**
+ * May the task call this tool with some arguments? True when a well-formed `mcp` detail for this resource names it,
+ * whatever arguments it constrains: what `tools/list` shows the agent. Each call is still decided by
+ * {@link matchMcpToolCall}.
+ *
+ * @example
+ * mcpToolPermitted([{ type: 'mcp', tools: ['read*'], arguments: { path: { pathPrefix: '/srv' } } }], aud, 'read_file'); // true
+ */
+export function mcpToolPermitted(details: readonly AuthorizationDetail[], resource: string, tool: string): boolean {
+  if (!isMcpToolName(tool)) return false;
+  return details.some(
+    (d) => isMcp(d) && (d.locations === undefined || d.locations.includes(resource)) && d.tools.some((t) => toolPatternMatches(t, tool)),
+  );
+}
+
 function argumentSatisfies(args: object, name: string, c: ArgumentConstraint): boolean {
   // Own data members only: an inherited `constructor` or a getter is not an argument the caller sent.
   const member = Object.getOwnPropertyDescriptor(args, name);

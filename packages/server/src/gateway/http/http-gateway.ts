@@ -18,6 +18,7 @@ import { httpRequest, type CallDecisionCache } from '../../policy/index.js';
 import { traceFrom } from '../../observability/index.js';
 import type { Logger } from '../../observability/index.js';
 import { connectionListed, isHopByHop } from './hop-by-hop.js';
+import { headerValues } from '../header-values.js';
 import { writeDenial } from '../write-denial.js';
 import type { CallState, GatewayAudit } from '../gateway-audit.js';
 
@@ -263,16 +264,6 @@ function filterResponseHeaders(h: Record<string, string | string[] | undefined>)
   for (const [name, value] of Object.entries(h)) {
     if (value === undefined || isHopByHop(name, listed)) continue;
     out[name] = value;
-  }
-  return out;
-}
-
-function headerValues(req: IncomingMessage, lower: string): string[] {
-  // Node folds repeated headers (and drops repeats of some, such as Authorization); count from the raw list so a
-  // second Authorization header can never hide behind the first.
-  const out: string[] = [];
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    if ((req.rawHeaders[i] as string).toLowerCase() === lower) out.push(req.rawHeaders[i + 1] as string);
   }
   return out;
 }

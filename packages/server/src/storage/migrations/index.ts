@@ -4,6 +4,7 @@ import type { Dialect } from '../open-store.js';
 import * as m0001 from './0001-initial.js';
 import * as m0002 from './0002-resource-kind-and-scopes.js';
 import * as m0003 from './0003-workload-identity-and-shared-replay.js';
+import * as m0004 from './0004-mcp-upstreams.js';
 
 export interface WritMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -13,4 +14,5 @@ export const MIGRATIONS: Readonly<Record<string, WritMigration>> = {
   '0001-initial': m0001,
   '0002-resource-kind-and-scopes': m0002,
   '0003-workload-identity-and-shared-replay': m0003,
+  '0004-mcp-upstreams': m0004,
 };

@@ -1,14 +1,17 @@
 /**
- * RFC 8707 `resource` (absolute URI of a Writ resource, `{publicUrl}/r/{id}`) or RFC 8693 `audience` (its logical
- * name, the resource id) name exactly one registered resource; anything else is `invalid_target`.
+ * RFC 8707 `resource` (absolute URI of a Writ resource: `{publicUrl}/r/{id}` for an HTTP API, `{publicUrl}/mcp/{id}`
+ * for an MCP server — the URL stock MCP clients connect to and name as their resource) or RFC 8693 `audience` (its
+ * logical name, the resource id) name exactly one registered resource; anything else is `invalid_target`. The
+ * token's audience is always the canonical URI of the resource's kind, so an MCP token never works at `/r/` and the
+ * other way round.
  */
 import { PATHS } from '@writ/protocol';
 import { OAuthError } from '../../errors/index.js';
 import type { Resource } from '../../register/index.js';
 import type { TokenRequestParams } from './parse-token-request.js';
 
-export function resourceUri(publicUrl: string, id: string): string {
-  return `${publicUrl}${PATHS.httpResourcePrefix}${id}`;
+export function resourceUri(publicUrl: string, resource: Pick<Resource, 'id' | 'kind'>): string {
+  return `${publicUrl}${resource.kind === 'mcp' ? PATHS.mcpResourcePrefix : PATHS.httpResourcePrefix}${resource.id}`;
 }
 
 export async function resolveResource(
@@ -26,8 +29,8 @@ export async function resolveResource(
       throw new OAuthError('invalid_target', 'resource must be an absolute URI');
     }
     if (url.hash !== '' || r.includes('#')) throw new OAuthError('invalid_target', 'resource must not contain a fragment');
-    const prefix = `${deps.publicUrl}${PATHS.httpResourcePrefix}`;
-    if (!r.startsWith(prefix)) throw new OAuthError('invalid_target', 'resource is not served by this Writ', { detail: r });
+    const prefix = [PATHS.httpResourcePrefix, PATHS.mcpResourcePrefix].map((p) => `${deps.publicUrl}${p}`).find((p) => r.startsWith(p));
+    if (prefix === undefined) throw new OAuthError('invalid_target', 'resource is not served by this Writ', { detail: r });
     const id = r.slice(prefix.length);
     if (!/^[a-z][a-z0-9-]{0,63}$/.test(id)) throw new OAuthError('invalid_target', 'unknown resource', { detail: r });
     ids.add(id);
@@ -37,5 +40,9 @@ export async function resolveResource(
   const [id] = [...ids] as [string];
   const resource = await deps.findResource(id);
   if (resource === undefined) throw new OAuthError('invalid_target', 'unknown resource', { detail: id });
-  return { resource, uri: resourceUri(deps.publicUrl, id) };
+  const uri = resourceUri(deps.publicUrl, resource);
+  // Named by URI, the URI must be the resource's own: `/r/files` does not name the MCP resource `files`.
+  if (params.resource.some((r) => r !== uri))
+    throw new OAuthError('invalid_target', 'unknown resource', { detail: params.resource.join(' ') });
+  return { resource, uri };
 }

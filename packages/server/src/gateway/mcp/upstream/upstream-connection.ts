@@ -28,11 +28,10 @@ export interface UpstreamConnection {
 }
 
 export class UpstreamError extends Error {
-  constructor(
-    readonly code: 'ERR_UPSTREAM_UNAVAILABLE' | 'ERR_UPSTREAM_TIMEOUT',
-    message: string,
-  ) {
+  readonly code: 'ERR_UPSTREAM_UNAVAILABLE' | 'ERR_UPSTREAM_TIMEOUT';
+  constructor(code: 'ERR_UPSTREAM_UNAVAILABLE' | 'ERR_UPSTREAM_TIMEOUT', message: string) {
     super(message);
     this.name = 'UpstreamError';
+    this.code = code;
   }
 }

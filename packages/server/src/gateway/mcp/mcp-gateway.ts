@@ -1,0 +1,491 @@
+/**
+ * The MCP gateway: `/mcp/{resource}` speaks MCP Streamable HTTP (2025-03-26, 2025-06-18, 2025-11-25) to agents and
+ * relays each session over its own upstream connection. Every HTTP request is authenticated with the shared per-call
+ * check from @writ/verify (DPoP task token for this MCP resource, proof, revocation); every JSON-RPC request is then
+ * decided on its own (authorize-mcp-message.ts): `tools/list` is filtered to what the task may call, each
+ * `tools/call` is checked against the task's authorization details (tool and arguments) and the call-time grants,
+ * and leaves one audit event with the tool, the decision, the reason and a digest of the arguments. The agent's
+ * token never reaches the upstream: the upstream gets the credential Writ injects, and `traceparent`.
+ *
+ * Like the HTTP gateway it runs on raw `node:http`, beside Fastify.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ERROR_CODES, PATHS, WritError, type ErrorCode, type TaskTokenClaims } from '@writ/protocol';
+import { checkCall, matchMcpToolCall, mcpToolPermitted, type CheckCallContext, type DpopNonces } from '@writ/verify';
+import type { Agent, Resource } from '../../register/index.js';
+import { mcpToolRequest, type CallDecisionCache } from '../../policy/index.js';
+import { traceFrom, type Logger } from '../../observability/index.js';
+import { canonicalJson } from '../../audit/index.js';
+import { sha256Hex } from '../../crypto/index.js';
+import { headerValues } from '../header-values.js';
+import { writeDenial } from '../write-denial.js';
+import type { CallState, GatewayAudit } from '../gateway-audit.js';
+import { classifyMessage, JsonRpcShapeError, RPC, rpcError, rpcResult, type ClassifiedMessage, type JsonRpcId } from './json-rpc.js';
+import { LIST_MEMBER, methodRule, RELAYED_NOTIFICATIONS } from './authorize-mcp-message.js';
+import { McpSession, type SessionBinding } from './mcp-session.js';
+import { SseWriter } from './sse.js';
+import type { JsonRpcMessage, UpstreamConnection } from './upstream/upstream-connection.js';
+
+/** Protocol revisions served with sessions; the header is optional before 2025-06-18 (MCP: assume 2025-03-26). */
+export const SESSION_PROTOCOL_VERSIONS = ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25'] as const;
+
+export interface McpGatewayDeps {
+  publicUrl: string;
+  check: Omit<CheckCallContext, 'audience'>;
+  resources: { get(id: string): Resource | undefined };
+  agents: { get(id: string): Agent | undefined };
+  entitiesVersion(): string;
+  decisions: CallDecisionCache;
+  audit: GatewayAudit;
+  /** Opens a fresh upstream connection for one agent session. */
+  connect(resource: Resource): Promise<UpstreamConnection>;
+  maxBodyBytes: number;
+  ready(): boolean;
+  dpopAlgs: readonly string[];
+  nonces?: DpopNonces;
+  /** A session unused this long is closed. */
+  sessionIdleMs: number;
+  maxSessions: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+interface Caller {
+  claims: TaskTokenClaims;
+  jkt: string;
+  agent: Agent;
+  resource: Resource;
+  audience: string;
+}
+
+/** A JSON-RPC level refusal: answered in the JSON-RPC error, audited with the Writ code. */
+class RpcDenial extends Error {
+  readonly code: ErrorCode;
+  readonly rpcCode: number;
+  readonly detail: string;
+  constructor(code: ErrorCode, rpcCode: number, detail: string) {
+    super(ERROR_CODES[code].message);
+    this.code = code;
+    this.rpcCode = rpcCode;
+    this.detail = detail;
+  }
+}
+
+const MAX_TOOL_PAGES = 20;
+
+export class McpGateway {
+  readonly #deps: McpGatewayDeps;
+  readonly #sessions = new Map<string, McpSession>();
+  readonly #now: () => number;
+  readonly #sweep: NodeJS.Timeout;
+
+  constructor(deps: McpGatewayDeps) {
+    this.#deps = deps;
+    this.#now = deps.now ?? Date.now;
+    this.#sweep = setInterval(() => this.#closeIdle(), Math.min(60_000, deps.sessionIdleMs)).unref();
+  }
+
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /**
+   * After a revocation: close every session whose last token it hits, so a revoked task's open streams are cut now
+   * rather than at its next request.
+   */
+  revoked(): void {
+    const revocations = this.#deps.check.revocations;
+    for (const s of this.#sessions.values()) {
+      if (s.claims !== undefined && revocations.check(s.claims, s.binding.jkt ?? '') !== null) void s.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#sweep);
+    await Promise.all([...this.#sessions.values()].map((s) => s.close()));
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    const state: CallState = {
+      trace: traceFrom(req.headers.traceparent),
+      started: Date.now(),
+      resourceId: undefined,
+      method: req.method ?? 'GET',
+      path: undefined,
+      claims: undefined,
+    };
+    this.#handle(req, res, state).catch((err: unknown) => {
+      const e = err instanceof WritError ? err : new WritError('ERR_INTERNAL', String((err as Error)?.stack ?? err));
+      if (e.code === 'ERR_INTERNAL')
+        this.#deps.logger.error({ err: e.detail, trace_id: state.trace.traceId }, 'mcp gateway internal error');
+      this.#deny(req, res, state, e);
+    });
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse, state: CallState): Promise<void> {
+    const deps = this.#deps;
+    if (!deps.ready()) throw new WritError('ERR_NOT_READY', 'enforcement point not ready');
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
+    const id = rawPath.slice(PATHS.mcpResourcePrefix.length);
+    const resource = /^[a-z][a-z0-9-]{0,63}$/.test(id) ? deps.resources.get(id) : undefined;
+    if (resource === undefined || resource.kind !== 'mcp')
+      throw new WritError('ERR_RESOURCE_UNKNOWN', `mcp resource ${JSON.stringify(id.slice(0, 80))}`);
+    state.resourceId = resource.id;
+    // MCP Streamable HTTP: servers MUST validate Origin (DNS rebinding); agents are not browsers and send none.
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== new URL(deps.publicUrl).origin)
+      throw new WritError('ERR_ORIGIN_REFUSED', `origin ${origin.slice(0, 200)}`);
+    const audience = `${deps.publicUrl}${PATHS.mcpResourcePrefix}${resource.id}`;
+    const { claims, jkt } = await checkCall(
+      {
+        method: state.method,
+        url: `${deps.publicUrl}${rawPath}`,
+        authorization: headerValues(req, 'authorization'),
+        dpop: headerValues(req, 'dpop'),
+      },
+      { ...deps.check, audience },
+    );
+    state.claims = claims;
+    const agent = deps.agents.get(claims.client_id);
+    if (agent === undefined || agent.status !== 'active')
+      throw new WritError('ERR_REVOKED_AGENT', `agent ${claims.client_id} is ${agent?.status ?? 'unknown'}`);
+    const version = req.headers['mcp-protocol-version'];
+    if (version !== undefined && (typeof version !== 'string' || !(SESSION_PROTOCOL_VERSIONS as readonly string[]).includes(version))) {
+      throw new WritError('ERR_MCP_PROTOCOL_VERSION', `MCP-Protocol-Version ${String(version).slice(0, 40)}`);
+    }
+    const caller: Caller = { claims, jkt, agent, resource, audience };
+    if (state.method === 'POST') return this.#post(req, res, state, caller);
+    const session = this.#session(req, caller);
+    if (state.method === 'GET') return this.#get(req, res, state, session);
+    if (state.method === 'DELETE') {
+      state.action = 'session';
+      await session.close();
+      this.#deps.audit.call(state, { decision: 'allow', reason: 'session_ended', status: 200, grants: [] });
+      res.writeHead(200, this.#headers()).end();
+      return;
+    }
+    throw new WritError('ERR_MCP_MESSAGE_INVALID', `method ${state.method}`);
+  }
+
+  /** The caller's session: it must exist and belong to the same task, agent and key. */
+  #session(req: IncomingMessage, caller: Caller): McpSession {
+    const sid = req.headers['mcp-session-id'];
+    if (typeof sid !== 'string' || sid === '') throw new WritError('ERR_MCP_SESSION_REQUIRED', 'no Mcp-Session-Id');
+    const s = this.#sessions.get(sid);
+    const b = s?.binding;
+    if (
+      s === undefined ||
+      s.closed ||
+      b?.resourceId !== caller.resource.id ||
+      b.taskId !== caller.claims.task_id ||
+      b.clientId !== caller.claims.client_id ||
+      b.jkt !== caller.jkt
+    ) {
+      throw new WritError('ERR_MCP_SESSION_UNKNOWN', 'no such session for this task');
+    }
+    s.lastUsed = this.#now();
+    s.claims = caller.claims;
+    return s;
+  }
+
+  async #post(req: IncomingMessage, res: ServerResponse, state: CallState, caller: Caller): Promise<void> {
+    const type = String(req.headers['content-type'] ?? '').toLowerCase();
+    if (!type.startsWith('application/json')) throw new WritError('ERR_MCP_MESSAGE_INVALID', `content-type ${type.slice(0, 80)}`);
+    const body = await readBody(req, this.#deps.maxBodyBytes);
+    let msg: ClassifiedMessage;
+    try {
+      msg = classifyMessage(JSON.parse(body) as unknown);
+    } catch (err) {
+      const detail = err instanceof JsonRpcShapeError ? err.message : 'invalid JSON';
+      state.action = '(invalid)';
+      this.#deps.audit.call(state, { decision: 'deny', reason: 'ERR_MCP_MESSAGE_INVALID', status: 400, grants: [], detail });
+      const id = err instanceof JsonRpcShapeError ? err.id : null;
+      this.#json(res, 400, rpcError(id, err instanceof JsonRpcShapeError ? RPC.invalidRequest : RPC.parseError, detail), undefined);
+      return;
+    }
+    if (msg.kind === 'request' && msg.method === 'initialize') {
+      if (req.headers['mcp-session-id'] !== undefined) throw new WritError('ERR_MCP_MESSAGE_INVALID', 'initialize inside a session');
+      return this.#initialize(res, state, caller, msg);
+    }
+    const session = this.#session(req, caller);
+    if (msg.kind === 'notification') {
+      state.action = msg.method;
+      let out: JsonRpcMessage | undefined = RELAYED_NOTIFICATIONS.has(msg.method) ? msg.message : undefined;
+      if (msg.method === 'notifications/cancelled') out = session.cancelledFor(msg.params?.['requestId']);
+      if (out !== undefined) await session.upstream.send(out, { traceparent: state.trace.traceparent }).catch(() => undefined);
+      res.writeHead(202, this.#headers(session)).end();
+      return;
+    }
+    if (msg.kind === 'response') {
+      if (!session.takeServerRequest(msg.id)) throw new WritError('ERR_MCP_UNEXPECTED_RESPONSE', `id ${String(msg.id).slice(0, 80)}`);
+      await session.upstream.send(msg.message, { traceparent: state.trace.traceparent });
+      res.writeHead(202, this.#headers(session)).end();
+      return;
+    }
+    await this.#request(req, res, state, caller, session, msg);
+  }
+
+  async #initialize(
+    res: ServerResponse,
+    state: CallState,
+    caller: Caller,
+    msg: Extract<ClassifiedMessage, { kind: 'request' }>,
+  ): Promise<void> {
+    state.action = 'initialize';
+    if (this.#sessions.size >= this.#deps.maxSessions) throw new WritError('ERR_NOT_READY', 'MCP session limit reached');
+    const upstream = await this.#deps.connect(caller.resource);
+    const binding: SessionBinding = {
+      resourceId: caller.resource.id,
+      taskId: caller.claims.task_id,
+      clientId: caller.claims.client_id,
+      jkt: caller.jkt,
+    };
+    const session = new McpSession(randomBytes(24).toString('base64url'), binding, upstream, this.#deps.logger, this.#now());
+    session.claims = caller.claims;
+    // The agent's roots never reach the upstream (a filesystem server would take them as its allowed directories).
+    const params = { ...(msg.params ?? {}) };
+    const { roots: _roots, ...capabilities } = (params['capabilities'] ?? {}) as Record<string, unknown>;
+    params['capabilities'] = capabilities;
+    session.clientCapabilities = capabilities;
+    const answer = await session.request({ ...msg.message, params }, msg.id, state.trace.traceparent, () => undefined);
+    const result = answer['result'] as { protocolVersion?: unknown } | undefined;
+    if (result === undefined || typeof result.protocolVersion !== 'string') {
+      await session.close();
+      this.#deps.audit.call(state, {
+        decision: 'deny',
+        reason: 'ERR_UPSTREAM_UNAVAILABLE',
+        status: 502,
+        grants: [],
+        detail: 'initialize failed upstream',
+      });
+      this.#json(res, 200, answer, undefined);
+      return;
+    }
+    session.protocolVersion = result.protocolVersion;
+    this.#sessions.set(session.id, session);
+    session.onClose = () => this.#sessions.delete(session.id);
+    this.#deps.audit.call(state, {
+      decision: 'allow',
+      reason: 'allowed',
+      status: 200,
+      grants: [],
+      data: { rpc_method: 'initialize', session: sessionTag(session.id), protocol_version: session.protocolVersion },
+    });
+    this.#json(res, 200, answer, session);
+  }
+
+  async #request(
+    req: IncomingMessage,
+    res: ServerResponse,
+    state: CallState,
+    caller: Caller,
+    session: McpSession,
+    msg: Extract<ClassifiedMessage, { kind: 'request' }>,
+  ): Promise<void> {
+    state.action = msg.method;
+    const data: Record<string, unknown> = { rpc_method: msg.method, session: sessionTag(session.id) };
+    let grants: string[] = [];
+    try {
+      const rule = methodRule(msg.method);
+      if (rule === undefined) throw new RpcDenial('ERR_MCP_METHOD_NOT_ALLOWED', RPC.methodNotFound, `method ${msg.method.slice(0, 128)}`);
+      if (rule === 'refuse') throw new RpcDenial('ERR_MCP_METHOD_NOT_ALLOWED', RPC.forbidden, `${msg.method} is not granted to any task`);
+      if (rule === 'local-ping') return this.#json(res, 200, rpcResult(msg.id, {}), session);
+      if (rule === 'empty-list') {
+        this.#deps.audit.call(state, { decision: 'allow', reason: 'allowed', status: 200, grants, data: { ...data, listed: 0 } });
+        return this.#json(res, 200, rpcResult(msg.id, { [LIST_MEMBER[msg.method] as string]: [] }), session);
+      }
+      if (rule === 'tools-call') grants = await this.#authorizeToolCall(state, caller, session, msg, data);
+    } catch (err) {
+      if (!(err instanceof RpcDenial)) throw err;
+      this.#deps.audit.call(state, {
+        decision: 'deny',
+        reason: err.code,
+        status: ERROR_CODES[err.code].status,
+        grants: [],
+        detail: err.detail,
+        data,
+      });
+      return this.#json(res, 200, rpcError(msg.id, err.rpcCode, err.message, { code: err.code }), session);
+    }
+
+    const streaming = String(req.headers.accept ?? '').includes('text/event-stream');
+    const sse = streaming ? new SseWriter(res, this.#headers(session)) : undefined;
+    let answer = await session.request(msg.message, msg.id, state.trace.traceparent, (m) => sse?.send(m));
+    if (msg.method === 'tools/list') answer = this.#filterTools(answer, caller, session, data);
+    const failed = answer['error'] !== undefined;
+    this.#deps.audit.call(state, {
+      decision: 'allow',
+      reason: failed ? 'upstream_error' : 'allowed',
+      status: 200,
+      grants,
+      data,
+    });
+    if (sse !== undefined) {
+      sse.send(answer);
+      sse.end();
+    } else this.#json(res, 200, answer, session);
+  }
+
+  async #authorizeToolCall(
+    state: CallState,
+    caller: Caller,
+    session: McpSession,
+    msg: Extract<ClassifiedMessage, { kind: 'request' }>,
+    data: Record<string, unknown>,
+  ): Promise<string[]> {
+    const name = msg.params?.['name'];
+    const args = msg.params?.['arguments'];
+    if (typeof name !== 'string') throw new RpcDenial('ERR_MCP_MESSAGE_INVALID', RPC.invalidParams, 'tools/call without a tool name');
+    data['tool'] = name.slice(0, 128);
+    data['arguments_digest'] = sha256Hex(canonicalJson(args ?? {}));
+    state.action = `tools/call ${name.slice(0, 128)}`;
+    // Only a tool the upstream itself lists, by its exact name: a case or look-alike variant never reaches it.
+    const known = session.knownTools ?? (await this.#loadTools(session, state));
+    if (!known.has(name))
+      throw new RpcDenial('ERR_MCP_TOOL_UNKNOWN', RPC.invalidParams, `unknown tool ${JSON.stringify(name.slice(0, 128))}`);
+    if (!matchMcpToolCall(caller.claims.authorization_details, { resource: caller.audience, tool: name, arguments: args })) {
+      throw new RpcDenial(
+        'ERR_ACTION_NOT_AUTHORIZED',
+        RPC.forbidden,
+        `tools/call ${name} with these arguments is not in the task's authorization_details`,
+      );
+    }
+    const [idp, ...subParts] = caller.claims.sub.split(':');
+    const a = caller.agent;
+    const pending = this.#deps.decisions.decide(
+      mcpToolRequest({
+        agent: { id: a.id, name: a.name, owner: a.owner, kind: a.kind, status: a.status },
+        user: { idp: idp ?? '', sub: subParts.join(':') },
+        resource: { id: caller.resource.id, kind: caller.resource.kind, name: caller.resource.id },
+        tool: name,
+        purpose: caller.claims.purpose ?? '',
+        depth: caller.claims.task_chain.length,
+      }),
+      this.#deps.entitiesVersion(),
+    );
+    const decision = pending instanceof Promise ? await pending : pending;
+    if (decision.decision !== 'allow') {
+      throw new RpcDenial(
+        'ERR_POLICY_DENIED',
+        RPC.forbidden,
+        decision.errors.length > 0 ? `policy errors: ${decision.errors.join('; ')}` : 'no grant permits this call',
+      );
+    }
+    return decision.reasons;
+  }
+
+  /** Every tool the upstream lists, all pages, asked by the gateway itself. */
+  async #loadTools(session: McpSession, state: CallState): Promise<Set<string>> {
+    const names = new Set<string>();
+    let cursor: unknown;
+    for (let page = 0; page < MAX_TOOL_PAGES; page++) {
+      const result = await session.ownRequest('tools/list', cursor === undefined ? {} : { cursor }, state.trace.traceparent);
+      for (const t of Array.isArray(result['tools']) ? (result['tools'] as unknown[]) : []) {
+        const n = (t as { name?: unknown } | null)?.name;
+        if (typeof n === 'string') names.add(n);
+      }
+      cursor = result['nextCursor'];
+      if (typeof cursor !== 'string') break;
+    }
+    session.knownTools = names;
+    return names;
+  }
+
+  #filterTools(answer: JsonRpcMessage, caller: Caller, session: McpSession, data: Record<string, unknown>): JsonRpcMessage {
+    const result = answer['result'] as { tools?: unknown } | undefined;
+    if (result === undefined || !Array.isArray(result.tools)) return answer;
+    const all = result.tools as { name?: unknown }[];
+    const known = session.knownTools ?? new Set<string>();
+    for (const t of all) if (typeof t.name === 'string') known.add(t.name);
+    session.knownTools = known;
+    const shown = all.filter(
+      (t) => typeof t.name === 'string' && mcpToolPermitted(caller.claims.authorization_details, caller.audience, t.name),
+    );
+    data['listed'] = shown.length;
+    data['hidden'] = all.length - shown.length;
+    return { ...answer, result: { ...result, tools: shown } };
+  }
+
+  async #get(req: IncomingMessage, res: ServerResponse, state: CallState, session: McpSession): Promise<void> {
+    state.action = 'stream';
+    if (!String(req.headers.accept ?? '').includes('text/event-stream'))
+      throw new WritError('ERR_MCP_MESSAGE_INVALID', 'GET needs Accept: text/event-stream');
+    if (!session.attachGetStream(new SseWriter(res, this.#headers(session)))) {
+      throw new WritError('ERR_MCP_STREAM_CONFLICT', 'a GET stream is already open for this session');
+    }
+    const keepalive = setInterval(() => res.write(': keepalive\n\n'), 25_000).unref();
+    res.on('close', () => clearInterval(keepalive));
+    this.#deps.audit.call(state, {
+      decision: 'allow',
+      reason: 'allowed',
+      status: 200,
+      grants: [],
+      data: { rpc_method: 'GET', session: sessionTag(session.id) },
+    });
+  }
+
+  #headers(session?: McpSession): Record<string, string> {
+    const h: Record<string, string> = {};
+    if (session !== undefined) h['mcp-session-id'] = session.id;
+    if (this.#deps.nonces !== undefined) h['dpop-nonce'] = this.#deps.nonces.current();
+    return h;
+  }
+
+  #json(res: ServerResponse, status: number, body: JsonRpcMessage, session: McpSession | undefined): void {
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      ...this.#headers(session),
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(text)),
+    });
+    res.end(text);
+  }
+
+  #closeIdle(): void {
+    const cutoff = this.#now() - this.#deps.sessionIdleMs;
+    for (const s of this.#sessions.values()) if (s.lastUsed < cutoff) void s.close();
+  }
+
+  #deny(req: IncomingMessage, res: ServerResponse, state: CallState, err: WritError): void {
+    this.#deps.audit.call(state, {
+      decision: 'deny',
+      reason: err.code,
+      status: ERROR_CODES[err.code].status,
+      grants: [],
+      detail: err.detail ?? '',
+    });
+    const metadata =
+      state.resourceId === undefined
+        ? undefined
+        : `${this.#deps.publicUrl}${PATHS.protectedResourceMetadata}${PATHS.mcpResourcePrefix}${state.resourceId}`;
+    writeDenial(res, err.code, {
+      algs: this.#deps.dpopAlgs,
+      resourceMetadata: metadata,
+      ...(this.#deps.nonces !== undefined ? { nonce: this.#deps.nonces.current() } : {}),
+    });
+    if (!req.complete) req.resume();
+  }
+}
+
+/** Session ids are bearer-like handles: the audit log keeps a digest, never the id. */
+function sessionTag(id: string): string {
+  return sha256Hex(id).slice(0, 16);
+}
+
+async function readBody(req: IncomingMessage, max: number): Promise<string> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > max) throw new WritError('ERR_BODY_TOO_LARGE', `content-length ${declared}`);
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    n += chunk.length;
+    if (n > max) throw new WritError('ERR_BODY_TOO_LARGE', `more than ${max} bytes`);
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+export type { JsonRpcId };

@@ -1,0 +1,205 @@
+/**
+ * One agent's MCP session through the gateway, relayed over its own upstream connection. The session is bound to
+ * the task, the agent and the DPoP key that opened it (MCP authorization: session ids are never authentication, and
+ * every request is authenticated anyway); a request whose token names another task or key does not find it.
+ *
+ * Request ids are rewritten: each request the agent sends goes upstream under an id of the gateway's own, so the
+ * gateway's own requests (the upstream's tool list) can never collide with an agent's, and an answer reaches exactly
+ * the request that asked. Messages the upstream starts (notifications, its own requests) go to the agent's GET
+ * stream, or to a request stream that is still open.
+ */
+import type { TaskTokenClaims } from '@writ/protocol';
+import type { Logger } from '../../observability/index.js';
+import { rpcError, rpcResult, type JsonRpcId } from './json-rpc.js';
+import type { SseWriter } from './sse.js';
+import { UpstreamError, type JsonRpcMessage, type UpstreamConnection } from './upstream/upstream-connection.js';
+
+export interface SessionBinding {
+  resourceId: string;
+  taskId: string;
+  clientId: string;
+  /** The DPoP key's thumbprint; null for a bearer session. */
+  jkt: string | null;
+}
+
+interface Pending {
+  agentId: JsonRpcId | null;
+  progressToken: unknown;
+  deliver(message: JsonRpcMessage): void;
+}
+
+/** Server-to-client requests the gateway relays to the agent, by the capability the agent must have declared. */
+const RELAYED_SERVER_REQUESTS: Readonly<Record<string, string>> = {
+  'sampling/createMessage': 'sampling',
+  'elicitation/create': 'elicitation',
+};
+
+export class McpSession {
+  readonly id: string;
+  readonly binding: SessionBinding;
+  readonly upstream: UpstreamConnection;
+  protocolVersion = '2025-03-26';
+  clientCapabilities: Record<string, unknown> = {};
+  /** Tool names the upstream listed; undefined until known (and again after `tools/list_changed`). */
+  knownTools: Set<string> | undefined;
+  lastUsed: number;
+  /** Claims of the token that last used the session: what a revocation is checked against. */
+  claims: TaskTokenClaims | undefined;
+  #getStream: SseWriter | undefined;
+  readonly #pending = new Map<string, Pending>();
+  readonly #serverRequests = new Set<JsonRpcId>();
+  #next = 0;
+  #closed = false;
+  readonly #logger: Logger;
+  onClose: (() => void) | undefined;
+
+  constructor(id: string, binding: SessionBinding, upstream: UpstreamConnection, logger: Logger, now: number) {
+    this.id = id;
+    this.binding = binding;
+    this.upstream = upstream;
+    this.lastUsed = now;
+    this.#logger = logger;
+    upstream.onMessage = (m) => this.#fromUpstream(m);
+    upstream.onClose = (reason) => {
+      this.#logger.info({ session: id, reason }, 'mcp upstream connection closed');
+      void this.close();
+    };
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Binds the agent's GET stream; only one at a time, as the SDK's own server does. */
+  attachGetStream(stream: SseWriter): boolean {
+    if (this.#getStream?.open === true) return false;
+    this.#getStream = stream;
+    return true;
+  }
+
+  /**
+   * Sends an agent's request upstream and resolves with the upstream's answer (id restored). Related progress
+   * notifications go to `related` while it waits.
+   */
+  request(
+    message: JsonRpcMessage,
+    agentId: JsonRpcId | null,
+    traceparent: string,
+    related: (m: JsonRpcMessage) => void,
+  ): Promise<JsonRpcMessage> {
+    const gatewayId = `writ-${++this.#next}`;
+    const params = message['params'] as { _meta?: { progressToken?: unknown } } | undefined;
+    return new Promise<JsonRpcMessage>((resolve) => {
+      this.#pending.set(gatewayId, {
+        agentId,
+        progressToken: params?._meta?.progressToken,
+        deliver: (m) => {
+          if (m['method'] !== undefined) {
+            related(m);
+            return;
+          }
+          this.#pending.delete(gatewayId);
+          resolve({ ...m, id: agentId });
+        },
+      });
+      this.upstream.send({ ...message, id: gatewayId }, { traceparent }).catch((err: unknown) => {
+        this.#pending.delete(gatewayId);
+        const code = err instanceof UpstreamError ? err.code : 'ERR_UPSTREAM_UNAVAILABLE';
+        resolve(rpcError(agentId, -32603, code === 'ERR_UPSTREAM_TIMEOUT' ? 'upstream timed out' : 'upstream unavailable', { code }));
+      });
+    });
+  }
+
+  /** The gateway's own request upstream (no agent id); rejects on a JSON-RPC error. */
+  async ownRequest(method: string, params: Record<string, unknown>, traceparent: string): Promise<Record<string, unknown>> {
+    const answer = await this.request({ jsonrpc: '2.0', method, params }, null, traceparent, () => undefined);
+    const result = answer['result'];
+    if (typeof result !== 'object' || result === null) throw new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', `${method} failed upstream`);
+    return result as Record<string, unknown>;
+  }
+
+  /** Maps an agent's `notifications/cancelled` to the gateway id the upstream knows; undefined when nothing is pending. */
+  cancelledFor(requestId: unknown): JsonRpcMessage | undefined {
+    for (const [gid, p] of this.#pending) {
+      if (p.agentId !== null && p.agentId === requestId) {
+        return { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: gid } };
+      }
+    }
+    return undefined;
+  }
+
+  /** Accepts the agent's answer to a request the upstream made, once. */
+  takeServerRequest(id: JsonRpcId): boolean {
+    return this.#serverRequests.delete(id);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const [gid, p] of this.#pending) {
+      this.#pending.delete(gid);
+      p.deliver(rpcError(null, -32603, 'session closed'));
+    }
+    this.#getStream?.end();
+    this.onClose?.();
+    await this.upstream.close();
+  }
+
+  #fromUpstream(m: JsonRpcMessage): void {
+    const method = m['method'];
+    const id = m['id'];
+    if (typeof method !== 'string') {
+      const p = typeof id === 'string' ? this.#pending.get(id) : undefined;
+      if (p !== undefined) p.deliver(m);
+      return;
+    }
+    if (id !== undefined && id !== null) {
+      this.#serverRequest(method, id as JsonRpcId, m);
+      return;
+    }
+    if (method === 'notifications/tools/list_changed') this.knownTools = undefined;
+    if (method === 'notifications/progress') {
+      const token = (m['params'] as { progressToken?: unknown } | undefined)?.progressToken;
+      for (const p of this.#pending.values()) {
+        if (p.progressToken !== undefined && p.progressToken === token) {
+          p.deliver(m);
+          return;
+        }
+      }
+      return;
+    }
+    this.#toAgent(m);
+  }
+
+  #serverRequest(method: string, id: JsonRpcId, m: JsonRpcMessage): void {
+    const traceparent = '';
+    if (method === 'ping') {
+      void this.upstream.send(rpcResult(id, {}), { traceparent }).catch(() => undefined);
+      return;
+    }
+    const capability = RELAYED_SERVER_REQUESTS[method];
+    // Roots are never relayed: an agent's roots would widen what a server such as server-filesystem may reach.
+    if (capability === undefined || !(capability in this.clientCapabilities) || !this.#toAgent(m)) {
+      void this.upstream
+        .send(rpcError(id, -32601, `${method} is not available through the gateway`), { traceparent })
+        .catch(() => undefined);
+      return;
+    }
+    this.#serverRequests.add(id);
+  }
+
+  /** To the GET stream, else to a request stream still open; false when the agent cannot be reached. */
+  #toAgent(m: JsonRpcMessage): boolean {
+    if (this.#getStream?.open === true) {
+      this.#getStream.send(m);
+      return true;
+    }
+    const last = [...this.#pending.values()].filter((p) => p.agentId !== null).pop();
+    if (last !== undefined) {
+      last.deliver(m);
+      return true;
+    }
+    this.#logger.debug({ session: this.id, method: m['method'] }, 'mcp upstream message dropped: no open agent stream');
+    return false;
+  }
+}

@@ -1,0 +1,273 @@
+/**
+ * The MCP gateway end to end, on every store, with the stock MCP SDK client (Streamable HTTP, sessions) through Writ
+ * to a real MCP SDK server: results are the upstream's own, `tools/list` shows only what the task may call, each
+ * `tools/call` is decided on its own (tool, arguments, grants) and audited, the agent's token never reaches the
+ * upstream, and revoking the task cuts the open session.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { createMcpFetch, createDpopProof, type Task } from '@writ/agent';
+import type { AuthorizationDetail } from '@writ/protocol';
+import { describeEachStore } from '../helpers/stores.js';
+import { startHarness, type Harness, type TestAgent } from '../helpers/writ-harness.js';
+import { startMcpTestUpstream, type McpTestUpstream } from '../helpers/mcp-test-upstream.js';
+
+const GRANT = `
+permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"mcp_tool", resource == Writ::Resource::"tools")
+when { context.user == Writ::User::"dev:alice" && (["echo", "add", "read_file", "slow_count"].contains(context.tool) || context.tool like "delete*") };
+forbid (principal, action == Writ::Action::"mcp_tool", resource == Writ::Resource::"tools") when { context.tool == "delete_everything" };
+`;
+
+const DETAILS: AuthorizationDetail[] = [
+  { type: 'mcp', tools: ['echo', 'slow_count'] },
+  { type: 'mcp', tools: ['add'], arguments: { a: { range: { min: 0, max: 100 } } } },
+  { type: 'mcp', tools: ['read_file'], arguments: { path: { pathPrefix: '/srv/data' } } },
+];
+
+interface AuditRow {
+  type: string;
+  decision: string;
+  reason: string;
+  action?: string;
+  resource?: string;
+  task_id?: string;
+  trace_id?: string;
+  user_id?: string;
+  actor_chain?: string[];
+  data: Record<string, unknown>;
+}
+
+describeEachStore('mcp gateway', (kind) => {
+  let h: Harness;
+  let agent: TestAgent;
+  let upstream: McpTestUpstream;
+
+  before(async () => {
+    upstream = await startMcpTestUpstream();
+    h = await startHarness(kind);
+    agent = await h.registerAgent('agent-a');
+    await h.admin.put('/secrets/tools-key', { value: 'mcp-upstream-secret-0987654321', description: 'test' });
+    await h.admin.post('/resources', {
+      id: 'tools',
+      kind: 'mcp',
+      baseUrl: upstream.url,
+      secretId: 'tools-key',
+      inject: { mode: 'header', name: 'x-api-key' },
+    });
+    await h.admin.post('/grants', { id: 'tools', policy: GRANT });
+  });
+  after(async () => {
+    await h?.close();
+    await upstream?.close();
+  });
+
+  async function connect(task: Task): Promise<Client> {
+    const url = h.mcpUri('tools');
+    const client = new Client({ name: 'test-agent', version: '1.0.0' }, { capabilities: { roots: { listChanged: true } } });
+    await client.connect(new StreamableHTTPClientTransport(new URL(url), { fetch: createMcpFetch({ task, url }) }));
+    return client;
+  }
+
+  async function auditFor(taskId: string): Promise<AuditRow[]> {
+    await h.writ.flushAudit();
+    return h.admin.get<AuditRow[]>(`/audit?task=${taskId}&limit=500`);
+  }
+
+  function newTask(details: AuthorizationDetail[] = DETAILS): Promise<Task> {
+    return h.startTask(agent, { resourceUri: h.mcpUri('tools'), details, purpose: 'mcp test' });
+  }
+
+  test("a permitted tool call returns exactly what the upstream returns; tools/list shows only the task's tools", async () => {
+    const task = await newTask();
+    const client = await connect(task);
+    const listed = await client.listTools();
+    assert.deepEqual(listed.tools.map((t) => t.name).sort(), ['add', 'echo', 'read_file', 'slow_count']);
+    const echo = await client.callTool({ name: 'echo', arguments: { message: 'hello' } });
+    assert.deepEqual(echo, { content: [{ type: 'text', text: 'echo: hello' }] });
+    const add = await client.callTool({ name: 'add', arguments: { a: 2, b: 40 } });
+    assert.deepEqual(add, { content: [{ type: 'text', text: '42' }], structuredContent: { sum: 42 } });
+    // Direct to the upstream, the same call gives the same result.
+    const direct = new Client({ name: 'direct', version: '1.0.0' });
+    await direct.connect(new StreamableHTTPClientTransport(new URL(upstream.url)));
+    assert.deepEqual(await direct.callTool({ name: 'add', arguments: { a: 2, b: 40 } }), add);
+    await direct.close();
+    await client.close();
+  });
+
+  test("the upstream gets the injected credential and traceparent, never the agent's token, proof or roots", async () => {
+    const task = await newTask();
+    const before = upstream.requests.length;
+    const client = await connect(task);
+    await client.callTool({ name: 'echo', arguments: { message: 'x' } });
+    const seen = upstream.requests.slice(before);
+    assert.ok(seen.length >= 2);
+    for (const r of seen) {
+      assert.equal(r.headers['x-api-key'], 'mcp-upstream-secret-0987654321');
+      assert.equal(r.headers['authorization'], undefined);
+      assert.equal(r.headers['dpop'], undefined);
+      assert.ok(!JSON.stringify(r.headers).includes(task.token.slice(0, 40)));
+    }
+    const init = seen.find((r) => (r.body as { method?: string } | undefined)?.method === 'initialize');
+    const caps = (init?.body as { params: { capabilities: Record<string, unknown> } }).params.capabilities;
+    assert.equal(caps['roots'], undefined, "the agent's roots capability is not passed on");
+    const call = seen.find((r) => (r.body as { method?: string } | undefined)?.method === 'tools/call');
+    assert.match(String(call?.headers['traceparent']), /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+    const rows = await auditFor(task.id);
+    const allowed = rows.find((r) => r.type === 'call.allowed' && r.action === 'tools/call echo');
+    assert.ok(allowed, 'the call is audited');
+    assert.equal(allowed.trace_id, String(call?.headers['traceparent']).split('-')[1]);
+    assert.equal(allowed.user_id, 'dev:alice');
+    assert.deepEqual(allowed.actor_chain, ['dev:alice', 'agent-a']);
+    assert.equal(allowed.data['tool'], 'echo');
+    assert.match(String(allowed.data['arguments_digest']), /^[0-9a-f]{64}$/);
+    await client.close();
+  });
+
+  test('each tools/call is decided on its own: tool, arguments and grants; denials are JSON-RPC errors, audited', async () => {
+    // At issuance `delete*` is a pattern the grant permits; at call time the concrete tool is forbidden.
+    const task = await newTask([...DETAILS, { type: 'mcp', tools: ['delete*'] }]);
+    const client = await connect(task);
+    const callsBefore = upstream.calls.length;
+    const refusals: [string, Record<string, unknown>, string][] = [
+      ['add', { a: 500, b: 1 }, 'ERR_ACTION_NOT_AUTHORIZED'],
+      ['add', { b: 1 }, 'ERR_ACTION_NOT_AUTHORIZED'],
+      ['read_file', { path: '/srv/data/../../etc/passwd' }, 'ERR_ACTION_NOT_AUTHORIZED'],
+      ['read_file', { path: '/srv/database' }, 'ERR_ACTION_NOT_AUTHORIZED'],
+      ['read_file', { path: '/etc/passwd' }, 'ERR_ACTION_NOT_AUTHORIZED'],
+      ['delete_everything', {}, 'ERR_POLICY_DENIED'],
+      ['Echo', { message: 'x' }, 'ERR_MCP_TOOL_UNKNOWN'],
+      ['echo\u200b', { message: 'x' }, 'ERR_MCP_TOOL_UNKNOWN'],
+      ['еcho', { message: 'x' }, 'ERR_MCP_TOOL_UNKNOWN'],
+    ];
+    for (const [name, args, code] of refusals) {
+      await assert.rejects(
+        client.callTool({ name, arguments: args }),
+        (err: { code?: number; data?: { code?: string } }) => err.data?.code === code,
+        `${name} ${JSON.stringify(args)} → ${code}`,
+      );
+    }
+    assert.equal(upstream.calls.length, callsBefore, 'no refused call reached the upstream');
+    const ok = await client.callTool({ name: 'read_file', arguments: { path: '/srv/data/report.txt' } });
+    assert.deepEqual(ok, { content: [{ type: 'text', text: 'contents of /srv/data/report.txt' }] });
+    const rows = await auditFor(task.id);
+    const denied = rows.filter((r) => r.type === 'call.denied');
+    assert.equal(denied.length, refusals.length);
+    assert.ok(denied.every((r) => typeof r.data['arguments_digest'] === 'string' || r.reason === 'ERR_MCP_TOOL_UNKNOWN'));
+    assert.deepEqual(new Set(denied.map((r) => r.reason)), new Set(refusals.map((r) => r[2])));
+    await client.close();
+  });
+
+  test('resources, prompts, completions and unknown methods are refused or empty; progress notifications arrive', async () => {
+    const task = await newTask();
+    const client = await connect(task);
+    assert.deepEqual((await client.listResources()).resources, []);
+    assert.deepEqual((await client.listPrompts()).prompts, []);
+    await assert.rejects(
+      client.readResource({ uri: 'notes://secret' }),
+      (e: { data?: { code?: string } }) => e.data?.code === 'ERR_MCP_METHOD_NOT_ALLOWED',
+    );
+    await assert.rejects(
+      client.getPrompt({ name: 'greet' }),
+      (e: { data?: { code?: string } }) => e.data?.code === 'ERR_MCP_METHOD_NOT_ALLOWED',
+    );
+    const progress: number[] = [];
+    const r = await client.callTool({ name: 'slow_count', arguments: { n: 3 } }, undefined, {
+      onprogress: (p) => progress.push(p.progress),
+    });
+    assert.deepEqual(r, { content: [{ type: 'text', text: 'counted 3' }] });
+    assert.deepEqual(progress, [1, 2, 3]);
+    await client.close();
+  });
+
+  test('revoking the task cuts the open session: the next request is refused with 401', async () => {
+    const task = await newTask();
+    const client = await connect(task);
+    await client.callTool({ name: 'echo', arguments: { message: 'before' } });
+    await h.admin.post('/revocations', { target: { type: 'task', taskId: task.id }, reason: 'test kill switch' });
+    await assert.rejects(client.callTool({ name: 'echo', arguments: { message: 'after' } }), /401|Unauthorized|invalid_token/i);
+    await h.writ.flushAudit();
+    const denied = await h.admin.get<AuditRow[]>('/audit?type=call.denied&limit=1000');
+    assert.ok(denied.some((r) => r.reason === 'ERR_REVOKED_TASK' && r.resource === 'tools'));
+    await client.close().catch(() => undefined);
+  });
+
+  test('raw protocol attacks: batches, sessions of another task, a token for another resource, no token', async () => {
+    const url = h.mcpUri('tools');
+    const task = await newTask();
+    const post = async (t: Task, body: unknown, headers: Record<string, string> = {}): Promise<Response> =>
+      t.fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+        body: JSON.stringify(body),
+      });
+    const init = await post(task, {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    });
+    assert.equal(init.status, 200);
+    const sid = init.headers.get('mcp-session-id');
+    assert.ok(sid !== null && sid.length >= 32);
+    await init.text();
+    const inSession = { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' };
+
+    const batch = await post(task, [{ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'delete_everything' } }], inSession);
+    assert.equal(batch.status, 400);
+    assert.equal(((await batch.json()) as { error: { code: number } }).error.code, -32600);
+
+    const unknown = await post(task, { jsonrpc: '2.0', id: 3, method: 'Tools/Call', params: { name: 'echo' } }, inSession);
+    assert.equal(((await unknown.json()) as { error: { code: number } }).error.code, -32601);
+
+    const other = await newTask();
+    const stolenSession = await post(other, { jsonrpc: '2.0', id: 4, method: 'tools/list' }, inSession);
+    assert.equal(stolenSession.status, 404, 'a session belongs to the task that opened it');
+    await stolenSession.text();
+
+    const badVersion = await post(
+      task,
+      { jsonrpc: '2.0', id: 5, method: 'tools/list' },
+      { ...inSession, 'mcp-protocol-version': '1999-01-01' },
+    );
+    assert.equal(badVersion.status, 400);
+    await badVersion.text();
+
+    const httpTask = await h.startTask(agent, { details: [{ type: 'http', actions: ['GET'], paths: ['/v1/projects'] }] });
+    const wrongAudience = await post(httpTask, { jsonrpc: '2.0', id: 6, method: 'tools/list' }, inSession);
+    assert.equal(wrongAudience.status, 401);
+    assert.equal(((await wrongAudience.json()) as { code: string }).code, 'ERR_TOKEN_AUDIENCE');
+
+    const none = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(none.status, 401);
+    const challenge = none.headers.get('www-authenticate') ?? '';
+    assert.match(challenge, /^DPoP /);
+    assert.ok(challenge.includes(`resource_metadata="${h.writ.publicUrl}/.well-known/oauth-protected-resource/mcp/tools"`));
+    await none.text();
+    const prm = (await (await fetch(`${h.writ.publicUrl}/.well-known/oauth-protected-resource/mcp/tools`)).json()) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(prm['resource'], url);
+    assert.deepEqual(prm['authorization_servers'], [h.writ.publicUrl]);
+
+    const foreignOrigin = await post(
+      task,
+      { jsonrpc: '2.0', id: 7, method: 'tools/list' },
+      { ...inSession, origin: 'http://evil.example' },
+    );
+    assert.equal(foreignOrigin.status, 403);
+    await foreignOrigin.text();
+
+    // A proof for another URL does not open the MCP endpoint.
+    const proof = await createDpopProof(agent.dpopKey, { htm: 'POST', htu: `${h.writ.publicUrl}/mcp/other`, accessToken: task.token });
+    const wrongHtu = await fetch(url, {
+      method: 'POST',
+      headers: { authorization: `DPoP ${task.token}`, dpop: proof, 'content-type': 'application/json', ...inSession },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'tools/list' }),
+    });
+    assert.equal(wrongHtu.status, 401);
+    await wrongHtu.text();
+  });
+});

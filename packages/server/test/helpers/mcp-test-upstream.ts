@@ -1,0 +1,102 @@
+/**
+ * A real MCP server (the SDK's McpServer over its own Streamable HTTP server transport, with sessions) on loopback,
+ * recording the headers of every request it receives, so tests can prove what Writ forwards and what it never does.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { z } from 'zod';
+
+export interface McpTestUpstream {
+  url: string;
+  /** Headers of every HTTP request, in order. */
+  requests: { method: string; headers: IncomingHttpHeaders; body: unknown }[];
+  /** Tool calls the server executed, in order. */
+  calls: { tool: string; args: unknown }[];
+  close(): Promise<void>;
+}
+
+function build(calls: McpTestUpstream['calls']): McpServer {
+  const server = new McpServer({ name: 'test-upstream', version: '1.0.0' }, { capabilities: { logging: {} } });
+  server.registerTool('echo', { description: 'echo a message', inputSchema: { message: z.string() } }, async ({ message }) => {
+    calls.push({ tool: 'echo', args: { message } });
+    return { content: [{ type: 'text', text: `echo: ${message}` }] };
+  });
+  server.registerTool('add', { description: 'add numbers', inputSchema: { a: z.number(), b: z.number() } }, async ({ a, b }) => {
+    calls.push({ tool: 'add', args: { a, b } });
+    return { content: [{ type: 'text', text: String(a + b) }], structuredContent: { sum: a + b } };
+  });
+  server.registerTool('read_file', { description: 'pretend to read', inputSchema: { path: z.string() } }, async ({ path }) => {
+    calls.push({ tool: 'read_file', args: { path } });
+    return { content: [{ type: 'text', text: `contents of ${path}` }] };
+  });
+  server.registerTool('delete_everything', { description: 'never call this' }, async () => {
+    calls.push({ tool: 'delete_everything', args: {} });
+    return { content: [{ type: 'text', text: 'deleted' }] };
+  });
+  server.registerTool('slow_count', { description: 'counts with progress', inputSchema: { n: z.number() } }, async ({ n }, extra) => {
+    calls.push({ tool: 'slow_count', args: { n } });
+    const token = extra._meta?.progressToken;
+    for (let i = 1; i <= n; i++) {
+      if (token !== undefined)
+        await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: i, total: n } });
+    }
+    return { content: [{ type: 'text', text: `counted ${n}` }] };
+  });
+  server.registerResource('secret-notes', 'notes://secret', { description: 'private' }, async () => ({
+    contents: [{ uri: 'notes://secret', text: 'the secret notes' }],
+  }));
+  server.registerPrompt('greet', { description: 'a greeting' }, () => ({
+    messages: [{ role: 'user', content: { type: 'text', text: 'hi' } }],
+  }));
+  return server;
+}
+
+export async function startMcpTestUpstream(): Promise<McpTestUpstream> {
+  const requests: McpTestUpstream['requests'] = [];
+  const calls: McpTestUpstream['calls'] = [];
+  const transports = new Map<string, StreamableHTTPServerTransport>();
+  const http: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const body: unknown = text === '' ? undefined : JSON.parse(text);
+      requests.push({ method: req.method ?? '', headers: req.headers, body });
+      const sid = req.headers['mcp-session-id'];
+      let transport = typeof sid === 'string' ? transports.get(sid) : undefined;
+      if (transport === undefined) {
+        if (req.method !== 'POST' || (body as { method?: string } | undefined)?.method !== 'initialize') {
+          res.writeHead(typeof sid === 'string' ? 404 : 400).end();
+          return;
+        }
+        const t: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+          sessionIdGenerator: () => randomUUID(),
+          onsessioninitialized: (id: string): void => {
+            transports.set(id, t);
+          },
+        });
+        t.onclose = () => {
+          if (t.sessionId !== undefined) transports.delete(t.sessionId);
+        };
+        transport = t;
+        void build(calls).connect(t);
+      }
+      void transport.handleRequest(req, res, body);
+    });
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const { port } = http.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    requests,
+    calls,
+    async close() {
+      await Promise.all([...transports.values()].map((t) => t.close()));
+      http.closeAllConnections();
+      await new Promise<void>((r) => http.close(() => r()));
+    },
+  };
+}
