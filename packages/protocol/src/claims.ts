@@ -19,7 +19,12 @@ export interface TaskTokenClaims {
   client_id: string;
   act: ActorClaim;
   authorization_details: AuthorizationDetail[];
-  cnf: { jkt: string };
+  /**
+   * RFC 9449 §6.1: the DPoP key the token is bound to. Absent only on a bearer task token, which Writ issues just
+   * for MCP resources whose operator lets standard clients without DPoP in (short-lived, every use marked in the
+   * audit); such a token is refused wherever bearer tokens are not explicitly accepted.
+   */
+  cnf?: { jkt: string };
   jti: string;
   iat: number;
   nbf?: number;

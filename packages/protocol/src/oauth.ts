@@ -56,7 +56,8 @@ export type ResourceErrorCode = (typeof RESOURCE_ERRORS)[number];
 export interface TokenExchangeResponse {
   access_token: string;
   issued_token_type: typeof TOKEN_TYPE.accessToken;
-  token_type: 'DPoP';
+  /** `DPoP` for every token the agent SDK gets; `Bearer` only without a proof, at an MCP resource that allows it. */
+  token_type: 'DPoP' | 'Bearer';
   expires_in: number;
   scope?: string;
   authorization_details: AuthorizationDetail[];

@@ -77,6 +77,8 @@ export function createGatewayAudit(sink: { record(e: CallAuditEvent): void }): G
           duration_ms: Date.now() - state.started,
           ...(outcome.grants.length > 0 ? { grants: outcome.grants } : {}),
           ...(c !== undefined ? { jti: c.jti } : {}),
+          // A bearer task token (no DPoP binding): every such call is marked.
+          ...(c !== undefined && c.cnf === undefined ? { bearer: true } : {}),
           ...outcome.data,
         },
         ...(state.resourceId !== undefined ? { resource: state.resourceId } : {}),

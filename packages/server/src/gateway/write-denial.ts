@@ -9,7 +9,13 @@ import { ERROR_CODES, type DenialBody, type ErrorCode } from '@writ/protocol';
 export function writeDenial(
   res: ServerResponse,
   code: ErrorCode,
-  opts: { algs: readonly string[]; resourceMetadata?: string | undefined; nonce?: string },
+  opts: {
+    algs: readonly string[];
+    resourceMetadata?: string | undefined;
+    nonce?: string;
+    /** The resource also accepts bearer task tokens: a second, Bearer challenge (RFC 6750 §3) follows the DPoP one. */
+    bearer?: boolean;
+  },
 ): void {
   if (res.headersSent) {
     res.destroy();
@@ -32,7 +38,10 @@ export function writeDenial(
   // RFC 9449 §9: a resource server's nonce travels in DPoP-Nonce (required with use_dpop_nonce, welcome otherwise).
   if (opts.nonce !== undefined) headers['dpop-nonce'] = opts.nonce;
   if (info.status === 401 || info.status === 403 || (info.status === 400 && info.challenge !== null))
-    headers['www-authenticate'] = `DPoP ${params.join(', ')}`;
+    headers['www-authenticate'] =
+      opts.bearer === true
+        ? `DPoP ${params.join(', ')}, Bearer ${params.filter((p) => !p.startsWith('algs=')).join(', ')}`
+        : `DPoP ${params.join(', ')}`;
   res.writeHead(info.status, headers);
   res.end(json);
 }

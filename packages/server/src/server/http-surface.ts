@@ -159,7 +159,7 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
         authorization_servers: [issuer],
         bearer_methods_supported: ['header'],
         dpop_signing_alg_values_supported: [...(deps.check.algorithms ?? DPOP_ALGS)],
-        dpop_bound_access_tokens_required: true,
+        dpop_bound_access_tokens_required: resource.mcp?.bearer.allowed !== true,
         authorization_details_types_supported: [resource.kind],
         ...(resource.kind === 'mcp' ? { scopes_supported: Object.keys(resource.scopes) } : {}),
         resource_name: resource.description !== '' ? resource.description : id,

@@ -65,7 +65,7 @@ function activeClaims(token: string, deps: IntrospectionDeps): TaskTokenClaims |
       clockSkewSeconds: deps.clockSkewSeconds,
       now: () => deps.now() / 1000,
     });
-    return deps.revocations.check(claims, claims.cnf.jkt) === null ? claims : undefined;
+    return deps.revocations.check(claims, claims.cnf?.jkt ?? '') === null ? claims : undefined;
   } catch {
     return undefined;
   }

@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { createMcpFetch, createDpopProof, type Task } from '@writ/agent';
-import type { AuthorizationDetail } from '@writ/protocol';
+import { createClientAssertion, createMcpFetch, createDpopProof, type Task } from '@writ/agent';
+import { CLIENT_ASSERTION_TYPE_JWT_BEARER, TOKEN_TYPE, type AuthorizationDetail } from '@writ/protocol';
+import { postTokenRequest } from '../helpers/token-request.js';
 import { describeEachStore } from '../helpers/stores.js';
 import { startHarness, type Harness, type TestAgent } from '../helpers/writ-harness.js';
 import { startMcpTestUpstream, type McpTestUpstream } from '../helpers/mcp-test-upstream.js';
@@ -57,6 +58,15 @@ describeEachStore('mcp gateway', (kind) => {
       inject: { mode: 'header', name: 'x-api-key' },
     });
     await h.admin.post('/grants', { id: 'tools', policy: GRANT });
+    await h.admin.post('/resources', {
+      id: 'tools-bearer',
+      kind: 'mcp',
+      mcp: { upstreams: [{ transport: 'http', url: upstream.url }], bearer: { allowed: true, maxLifetimeSeconds: 120 } },
+    });
+    await h.admin.post('/grants', {
+      id: 'tools-bearer',
+      policy: GRANT.replaceAll('Writ::Resource::"tools"', 'Writ::Resource::"tools-bearer"'),
+    });
   });
   after(async () => {
     await h?.close();
@@ -269,5 +279,69 @@ describeEachStore('mcp gateway', (kind) => {
     });
     assert.equal(wrongHtu.status, 401);
     await wrongHtu.text();
+  });
+
+  test('bearer task tokens: only at a resource that allows them, short-lived, each call marked in the audit', async () => {
+    const bearerToken = async (resource: string): Promise<{ status: number; body: Record<string, unknown> }> =>
+      postTokenRequest(
+        `${h.writ.publicUrl}/oauth2/token`,
+        {
+          client_id: agent.id,
+          client_assertion_type: CLIENT_ASSERTION_TYPE_JWT_BEARER,
+          client_assertion: await createClientAssertion({
+            clientId: agent.id,
+            audience: `${h.writ.publicUrl}/oauth2/token`,
+            key: agent.clientKey,
+            kid: String(agent.publicJwk.kid),
+          }),
+          subject_token: await h.userToken('alice'),
+          subject_token_type: TOKEN_TYPE.idToken,
+          resource,
+          authorization_details: JSON.stringify([{ type: 'mcp', tools: ['echo'] }]),
+        },
+        null,
+      );
+    const refused = await bearerToken(h.mcpUri('tools'));
+    assert.equal(refused.status, 400, 'no proof, no token, where bearer is not allowed');
+    assert.equal(refused.body['error'], 'invalid_dpop_proof');
+    const issued = await bearerToken(h.mcpUri('tools-bearer'));
+    assert.equal(issued.status, 200, JSON.stringify(issued.body));
+    assert.equal(issued.body['token_type'], 'Bearer');
+    assert.ok(Number(issued.body['expires_in']) <= 120);
+    const token = String(issued.body['access_token']);
+    const url = h.mcpUri('tools-bearer');
+    // The stock SDK client as an MCP host without DPoP uses it: Authorization: Bearer on every request.
+    const client = new Client({ name: 'host', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }),
+    );
+    assert.deepEqual(
+      (await client.listTools()).tools.map((t) => t.name),
+      ['echo'],
+    );
+    assert.deepEqual(await client.callTool({ name: 'echo', arguments: { message: 'b' } }), {
+      content: [{ type: 'text', text: 'echo: b' }],
+    });
+    await client.close();
+    const rows = await auditFor(String(issued.body['task_id']));
+    const calls = rows.filter((r) => r.type.startsWith('call.'));
+    assert.ok(calls.length >= 2);
+    assert.ok(
+      calls.every((r) => r.data['bearer'] === true),
+      'every bearer call is marked',
+    );
+    // The same bearer token is refused at a resource that does not allow bearer tokens, and at the HTTP gateway.
+    const elsewhere = await fetch(h.mcpUri('tools'), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    assert.equal(elsewhere.status, 401);
+    assert.equal(((await elsewhere.json()) as { code: string }).code, 'ERR_AUTH_SCHEME');
+    const prm = (await (await fetch(`${h.writ.publicUrl}/.well-known/oauth-protected-resource/mcp/tools-bearer`)).json()) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(prm['dpop_bound_access_tokens_required'], false);
   });
 });

@@ -39,29 +39,43 @@ export interface CheckCallContext {
   now?: () => number;
   /** When set, every proof must carry a current server nonce (RFC 9449 §9); refusals are ERR_DPOP_NONCE. */
   nonces?: DpopNonces;
+  /**
+   * Accept bearer task tokens (`Authorization: Bearer`, no proof) — only tokens issued without `cnf`, for an MCP
+   * resource whose operator allows standard clients that cannot sign DPoP proofs. Never a DPoP-bound token presented
+   * as Bearer (RFC 9449 §7.2: a downgrade). Default false: every token must be DPoP-bound and proven.
+   */
+  acceptBearer?: boolean;
 }
 
 export interface VerifiedCall {
   claims: TaskTokenClaims;
-  jkt: string;
+  /** The thumbprint of the key the call was proven with; null for a bearer call. */
+  jkt: string | null;
 }
 
 const DEFAULT_ALGS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
 
-export function extractDpopToken(authorization: readonly string[]): string {
+function extractToken(authorization: readonly string[]): { scheme: 'dpop' | 'bearer'; token: string } {
   if (authorization.length === 0) throw new WritError('ERR_AUTH_MISSING');
   if (authorization.length > 1) throw new WritError('ERR_AUTH_MULTIPLE', `${authorization.length} Authorization headers`);
   const value = authorization[0] as string;
   const m = /^([A-Za-z]+) +([A-Za-z0-9\-._~+/]+=*)$/.exec(value);
   if (m === null) throw new WritError('ERR_AUTH_MALFORMED');
   const scheme = (m[1] as string).toLowerCase();
-  // RFC 9449 §7.2: a DPoP-bound token presented as Bearer is a downgrade; every Writ task token is DPoP-bound.
-  if (scheme !== 'dpop') throw new WritError(scheme === 'bearer' ? 'ERR_AUTH_SCHEME' : 'ERR_AUTH_MALFORMED', `scheme ${scheme}`);
-  return m[2] as string;
+  if (scheme !== 'dpop' && scheme !== 'bearer') throw new WritError('ERR_AUTH_MALFORMED', `scheme ${scheme}`);
+  return { scheme, token: m[2] as string };
+}
+
+export function extractDpopToken(authorization: readonly string[]): string {
+  const { scheme, token } = extractToken(authorization);
+  // RFC 9449 §7.2: a DPoP-bound token presented as Bearer is a downgrade.
+  if (scheme !== 'dpop') throw new WritError('ERR_AUTH_SCHEME', `scheme ${scheme}`);
+  return token;
 }
 
 export async function checkCall(request: CallRequest, ctx: CheckCallContext): Promise<VerifiedCall> {
-  const token = extractDpopToken(request.authorization);
+  const { scheme, token } = extractToken(request.authorization);
+  if (scheme === 'bearer' && ctx.acceptBearer !== true) throw new WritError('ERR_AUTH_SCHEME', 'scheme bearer');
   const claims = verifyTaskToken(token, {
     issuer: ctx.issuer,
     audience: ctx.audience,
@@ -70,6 +84,14 @@ export async function checkCall(request: CallRequest, ctx: CheckCallContext): Pr
     ...(ctx.now !== undefined ? { now: ctx.now } : {}),
     ...(ctx.tokenCache !== undefined ? { cache: ctx.tokenCache } : {}),
   });
+  if (scheme === 'bearer') {
+    if (claims.cnf !== undefined) throw new WritError('ERR_AUTH_SCHEME', 'a DPoP-bound token presented as Bearer');
+    const revoked = ctx.revocations.check(claims, '');
+    if (revoked !== null) throw new WritError(revoked, `task ${claims.task_id}`);
+    return { claims, jkt: null };
+  }
+  // An unbound (bearer) token never authenticates a DPoP call: it was issued for bearer use only.
+  if (claims.cnf === undefined) throw new WritError('ERR_DPOP_BINDING', 'the token is not DPoP-bound');
   const proof = await verifyDpopProof(request.dpop, {
     method: request.method,
     url: request.url,

@@ -88,7 +88,9 @@ export class RevocationSet {
       act = act.act;
     }
     if (hitBefore(this.#users, claims.sub, iat)) return 'ERR_REVOKED_USER';
-    if (hitBefore(this.#keys, jkt, iat) || (jkt !== claims.cnf.jkt && hitBefore(this.#keys, claims.cnf.jkt, iat))) return 'ERR_REVOKED_KEY';
+    const bound = claims.cnf?.jkt;
+    if ((jkt !== '' && hitBefore(this.#keys, jkt, iat)) || (bound !== undefined && bound !== jkt && hitBefore(this.#keys, bound, iat)))
+      return 'ERR_REVOKED_KEY';
     return null;
   }
 

@@ -85,7 +85,8 @@ function shapeProblem(p: Record<string, unknown>): string | undefined {
   const aud = p['aud'];
   if (!((typeof aud === 'string' && aud !== '') || (isStringArray(aud) && aud.length > 0))) return 'aud missing';
   const cnf = p['cnf'];
-  if (!isObject(cnf) || typeof cnf['jkt'] !== 'string' || !JKT.test(cnf['jkt'])) return 'cnf.jkt missing or malformed';
+  // A bearer task token has no cnf at all; whether bearer tokens are accepted is the per-call check's decision.
+  if (cnf !== undefined && (!isObject(cnf) || typeof cnf['jkt'] !== 'string' || !JKT.test(cnf['jkt']))) return 'cnf.jkt malformed';
   if (!isStringArray(p['task_chain'])) return 'task_chain missing';
   const detailsProblem = authorizationDetailsProblem(p['authorization_details']);
   if (detailsProblem !== undefined) return detailsProblem;

@@ -53,7 +53,8 @@ export interface McpGatewayDeps {
 
 interface Caller {
   claims: TaskTokenClaims;
-  jkt: string;
+  /** null: a bearer call (the resource allows them). */
+  jkt: string | null;
   agent: Agent;
   resource: Resource;
   audience: string;
@@ -146,7 +147,7 @@ export class McpGateway {
         authorization: headerValues(req, 'authorization'),
         dpop: headerValues(req, 'dpop'),
       },
-      { ...deps.check, audience },
+      { ...deps.check, audience, acceptBearer: resource.mcp?.bearer.allowed === true },
     );
     state.claims = claims;
     const agent = deps.agents.get(claims.client_id);

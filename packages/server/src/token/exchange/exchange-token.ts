@@ -103,7 +103,12 @@ async function issueForUser(
   const { agent, method, workload } = await authenticateAgent(params, assertionDeps(deps));
   asker.agentId = agent.id;
   if (params.dpop_jkt !== undefined) throw new OAuthError('invalid_request', 'dpop_jkt is only for delegation to a workload sub-agent');
-  const jkt = await proofKey(ctx.dpop, deps);
+  // A request without a proof gets a bearer token only for an MCP resource that lets standard clients in; anywhere
+  // else it is refused exactly as a missing proof always is.
+  const bearer =
+    ctx.dpop.length === 0 &&
+    bearerAllowed((await resolveResource(params, { publicUrl: deps.issuer, findResource: deps.findResource })).resource);
+  const jkt = bearer ? null : await proofKey(ctx.dpop, deps);
   const user = await deps.users.verify(params.subject_token as string, params.subject_token_type as string);
   asker.userId = user.userId;
   const { resource, uri } = await resolveResource(params, { publicUrl: deps.issuer, findResource: deps.findResource });
@@ -113,7 +118,11 @@ async function issueForUser(
     { agent, user, resource, resourceUri: uri, requested: requested.requested, scopes: requested.scopes, purpose, depth: 0 },
     deps.policy,
   );
-  const lifetime = Math.min(deps.defaultLifetimeSeconds, deps.maxLifetimeSeconds);
+  const lifetime = Math.min(
+    deps.defaultLifetimeSeconds,
+    deps.maxLifetimeSeconds,
+    bearer ? (resource.mcp?.bearer.maxLifetimeSeconds ?? 0) : Infinity,
+  );
   const scope = decision.grantedScopes.join(' ');
   const { token, claims } = await mintTaskToken(
     {
@@ -143,6 +152,7 @@ async function issueForUser(
     data: {
       jti: claims.jti,
       jkt,
+      ...(bearer ? { bearer: true } : {}),
       purpose,
       authentication: method,
       ...(workload !== undefined ? { workload } : {}),
@@ -154,6 +164,10 @@ async function issueForUser(
     },
   });
   return response(token, claims, decision.granted, requested.scopes.length > 0 ? scope : undefined);
+}
+
+function bearerAllowed(resource: Resource): boolean {
+  return resource.kind === 'mcp' && resource.mcp?.bearer.allowed === true;
 }
 
 async function delegate(
@@ -325,14 +339,14 @@ function agentAttrs(a: Agent) {
 
 function response(
   token: string,
-  claims: { exp: number; iat: number; task_id: string },
+  claims: { exp: number; iat: number; task_id: string; cnf?: { jkt: string } },
   granted: TokenExchangeResponse['authorization_details'],
   scope: string | undefined,
 ): TokenExchangeResponse {
   return {
     access_token: token,
     issued_token_type: TOKEN_TYPE.accessToken,
-    token_type: 'DPoP',
+    token_type: claims.cnf === undefined ? 'Bearer' : 'DPoP',
     expires_in: claims.exp - claims.iat,
     ...(scope !== undefined ? { scope } : {}),
     authorization_details: granted,

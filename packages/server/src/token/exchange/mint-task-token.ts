@@ -15,7 +15,8 @@ export interface MintInput {
   agentId: string;
   resourceId: string;
   resourceUri: string;
-  jkt: string;
+  /** The DPoP key the token is bound to; null for a bearer token (MCP resources that allow them only). */
+  jkt: string | null;
   purpose: string;
   authorizationDetails: AuthorizationDetail[];
   lifetimeSeconds: number;
@@ -44,7 +45,7 @@ export async function mintTaskToken(
     client_id: input.agentId,
     act: input.act ?? { sub: input.agentId },
     authorization_details: input.authorizationDetails,
-    cnf: { jkt: input.jkt },
+    ...(input.jkt !== null ? { cnf: { jkt: input.jkt } } : {}),
     jti,
     iat,
     exp,
@@ -80,7 +81,7 @@ export async function mintTaskToken(
         task_id: taskId,
         agent_id: input.agentId,
         user_id: input.userId,
-        jkt: input.jkt,
+        jkt: input.jkt ?? '',
         audience: input.resourceUri,
         issued_at: now,
         expires_at: exp * 1000,
