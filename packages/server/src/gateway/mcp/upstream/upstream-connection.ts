@@ -28,11 +28,12 @@ export interface UpstreamConnection {
 }
 
 export class UpstreamError extends Error {
-  constructor(
-    readonly code: 'ERR_UPSTREAM_UNAVAILABLE' | 'ERR_UPSTREAM_TIMEOUT',
-    message: string,
-  ) {
+  // A declared field, not a constructor parameter property: `erasableSyntaxOnly` rejects parameter properties.
+  readonly code: 'ERR_UPSTREAM_UNAVAILABLE' | 'ERR_UPSTREAM_TIMEOUT';
+
+  constructor(code: 'ERR_UPSTREAM_UNAVAILABLE' | 'ERR_UPSTREAM_TIMEOUT', message: string) {
     super(message);
+    this.code = code;
     this.name = 'UpstreamError';
   }
 }
