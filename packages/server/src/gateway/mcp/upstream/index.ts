@@ -1,0 +1,18 @@
+/**
+ * The upstream side of the MCP gateway: one connection per agent session to an upstream MCP server, and the
+ * supervised processes that local upstreams run in. Explicit exports only; everything else here is internal.
+ */
+export { UpstreamError, type JsonRpcMessage, type UpstreamConnection, type UpstreamSendContext } from './upstream-connection.js';
+export {
+  SupervisedProcess,
+  DEFAULT_BACKOFF,
+  SYSTEM_CLOCK,
+  minimalEnv,
+  type BackoffOptions,
+  type SupervisedExit,
+  type SupervisedProcessEvents,
+  type SupervisedProcessOptions,
+  type SupervisedRestart,
+  type SupervisedStart,
+  type SupervisorClock,
+} from './supervised-process.js';
