@@ -16,3 +16,4 @@ export {
   type SupervisedStart,
   type SupervisorClock,
 } from './supervised-process.js';
+export { StdioUpstream, UPSTREAM_RESTARTED_CODE, type StdioUpstreamOptions } from './stdio-upstream.js';
