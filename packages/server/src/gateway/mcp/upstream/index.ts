@@ -17,3 +17,12 @@ export {
   type SupervisorClock,
 } from './supervised-process.js';
 export { StdioUpstream, UPSTREAM_RESTARTED_CODE, type StdioUpstreamOptions } from './stdio-upstream.js';
+export {
+  LoopbackHttpProcess,
+  LOOPBACK_PRELOAD_URL,
+  freeLoopbackPort,
+  type LoopbackHttpProcessEvents,
+  type LoopbackHttpProcessOptions,
+  type LoopbackReady,
+} from './loopback-http-process.js';
+export { loopbackListenArgs, isLoopbackHost, LOOPBACK_HOST } from './loopback-listen-args.js';
