@@ -172,7 +172,7 @@ export class SupervisedProcess extends EventEmitter<SupervisedProcessEvents> {
 
   /** Spawns the first run; resolves with its pid, rejects (and closes) when it cannot be started at all. */
   async start(): Promise<number> {
-    if (this.#state !== 'idle') throw new TypeError('SupervisedProcess.start() called twice');
+    if (this.#state !== 'idle') throw new TypeError('SupervisedProcess.start() after start() or close()');
     const run = this.#spawn();
     await new Promise<void>((resolve, reject) => {
       run.child.once('spawn', resolve);
