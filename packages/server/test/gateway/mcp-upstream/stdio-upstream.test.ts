@@ -16,6 +16,7 @@ import {
   UpstreamError,
   UPSTREAM_RESTARTED_CODE,
   type JsonRpcMessage,
+  type StdioUpstreamOptions,
   type SupervisedStart,
 } from '../../../src/gateway/mcp/upstream/index.js';
 import { FILESYSTEM_SERVER, isAlive, manualClock, memoryLog, nextEvent, rpcPeer } from './upstream-test-kit.js';
@@ -28,6 +29,17 @@ interface ToolResult {
   isError?: boolean;
   tools?: { name: string }[];
 }
+/** The fixture server as a session's upstream; the options a test cares about on top. */
+function fixtureUpstream(overrides: Partial<StdioUpstreamOptions> = {}): StdioUpstream {
+  return new StdioUpstream({
+    resourceId: 'fixture',
+    command: process.execPath,
+    args: [FIXTURE_SERVER],
+    logger: memoryLog().logger,
+    ...overrides,
+  });
+}
+
 const resultOf = (m: JsonRpcMessage): ToolResult => {
   assert.ok('result' in m, `expected a result, got ${JSON.stringify(m)}`);
   return m.result as ToolResult;
@@ -118,13 +130,7 @@ test(
   { timeout: 30_000 },
   async () => {
     const clock = manualClock();
-    const upstream = new StdioUpstream({
-      resourceId: 'fixture',
-      command: process.execPath,
-      args: [FIXTURE_SERVER],
-      logger: memoryLog().logger,
-      clock,
-    });
+    const upstream = fixtureUpstream({ clock });
     const peer = rpcPeer(upstream);
     try {
       await upstream.start();
@@ -174,13 +180,7 @@ test(
 
 test('fixture: lines that are not one JSON-RPC object, or are over the cap, are logged and dropped', { timeout: 30_000 }, async () => {
   const log = memoryLog();
-  const upstream = new StdioUpstream({
-    resourceId: 'fixture',
-    command: process.execPath,
-    args: [FIXTURE_SERVER],
-    logger: log.logger,
-    maxLineBytes: 1_024,
-  });
+  const upstream = fixtureUpstream({ logger: log.logger, maxLineBytes: 1_024 });
   const peer = rpcPeer(upstream);
   try {
     await upstream.start();
@@ -212,12 +212,7 @@ test('fixture: lines that are not one JSON-RPC object, or are over the cap, are 
 });
 
 test('send() before start() and after close() is refused with ERR_UPSTREAM_UNAVAILABLE', { timeout: 30_000 }, async () => {
-  const upstream = new StdioUpstream({
-    resourceId: 'fixture',
-    command: process.execPath,
-    args: [FIXTURE_SERVER],
-    logger: memoryLog().logger,
-  });
+  const upstream = fixtureUpstream();
   const peer = rpcPeer(upstream);
   const unavailable = (err: unknown): boolean => err instanceof UpstreamError && err.code === 'ERR_UPSTREAM_UNAVAILABLE';
   await assert.rejects(peer.request('stats'), unavailable);
@@ -226,4 +221,26 @@ test('send() before start() and after close() is refused with ERR_UPSTREAM_UNAVA
   await upstream.close();
   assert.equal(isAlive(pid), false);
   await assert.rejects(peer.request('stats'), unavailable);
+});
+
+test('fixture: an initialize that died in flight is not replayed; the relay sends it again itself', { timeout: 30_000 }, async () => {
+  const clock = manualClock();
+  const upstream = fixtureUpstream({ clock });
+  const peer = rpcPeer(upstream);
+  try {
+    await upstream.start();
+    const pid = upstream.process.pid as number;
+    const init = peer.begin('initialize', { ...INITIALIZE, clientInfo: { name: 'never-answered', version: '0' } });
+    await init.sent;
+    process.kill(pid, 'SIGKILL');
+    assert.deepEqual((await init.answer).error, { code: -32603, message: 'upstream restarted' });
+    const started = nextEvent(upstream.process, 'started');
+    clock.fire();
+    await started;
+    const stats = resultOf(await peer.request('stats')) as unknown as { initialize: unknown[]; methods: string[] };
+    assert.deepEqual(stats.methods, ['stats'], 'nothing replayed into the new process');
+    assert.ok('result' in (await peer.request('initialize', INITIALIZE)), 'the relay initializes the new process');
+  } finally {
+    await upstream.close();
+  }
 });

@@ -4,7 +4,7 @@
  * session, so nothing a server keeps per session is ever shared between agents.
  *
  * A crash must not end the agent's session: when the supervisor restarts the process, this connection replays the
- * session's first `initialize` (its response swallowed) and `notifications/initialized`, holding new messages until
+ * session's first `initialize` that the server accepted (its response swallowed) and `notifications/initialized`, holding new messages until
  * the replay is answered, so the relay above carries on. Requests that were in flight when the process died are
  * answered here with a JSON-RPC error, so no caller waits for an answer that can no longer come.
  */
@@ -58,7 +58,10 @@ export class StdioUpstream implements UpstreamConnection {
   #stdin: Writable | undefined;
   /** Requests we relayed upstream that have no response yet, by id. */
   readonly #pending = new Map<string, JsonRpcId>();
+  /** The session's initialize, once the server accepted it: what a restarted process is given again. */
   #initialize: JsonRpcMessage | undefined;
+  /** The initialize sent but not yet answered, by request key. */
+  #initializeSent: { key: string; message: JsonRpcMessage } | undefined;
   #initialized: JsonRpcMessage | undefined;
   #queue: Queued[] = [];
   #replayId: string | undefined;
@@ -116,8 +119,10 @@ export class StdioUpstream implements UpstreamConnection {
   }
 
   #remember(message: JsonRpcMessage): void {
-    if (message.method === 'initialize' && 'id' in message && this.#initialize === undefined) {
-      this.#initialize = structuredClone(message);
+    const key = requestKey(message.id);
+    if (message.method === 'initialize' && key !== undefined && this.#initialize === undefined && this.#initializeSent === undefined) {
+      // Replayed only once the server accepted it: an initialize that died in flight is the relay's to send again.
+      this.#initializeSent = { key, message: structuredClone(message) };
     } else if (message.method === 'notifications/initialized' && this.#initialized === undefined) {
       this.#initialized = structuredClone(message);
     }
@@ -132,6 +137,7 @@ export class StdioUpstream implements UpstreamConnection {
       stdin.write(`${JSON.stringify(message)}\n`, (err) => {
         if (err === null || err === undefined) return resolve();
         if (key !== undefined) this.#pending.delete(key);
+        if (key !== undefined && key === this.#initializeSent?.key) this.#initializeSent = undefined;
         reject(new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', `write to upstream process failed: ${err.message}`));
       });
     });
@@ -181,6 +187,10 @@ export class StdioUpstream implements UpstreamConnection {
       }
       const key = requestKey(message.id);
       if (key !== undefined) this.#pending.delete(key);
+      if (key !== undefined && key === this.#initializeSent?.key) {
+        if ('result' in message) this.#initialize = this.#initializeSent.message;
+        this.#initializeSent = undefined;
+      }
     }
     this.onMessage?.(message);
   }
@@ -223,6 +233,7 @@ export class StdioUpstream implements UpstreamConnection {
   #failPending(message: string): void {
     const ids = [...this.#pending.values()];
     this.#pending.clear();
+    this.#initializeSent = undefined;
     for (const id of ids) this.onMessage?.({ jsonrpc: '2.0', id, error: { code: UPSTREAM_RESTARTED_CODE, message } });
   }
 
