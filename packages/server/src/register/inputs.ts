@@ -177,15 +177,21 @@ const upstreamName = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'lower-case let
 export const mcpUpstreamInput = z.discriminatedUnion('transport', [
   z.strictObject({ name: upstreamName.default('main'), transport: z.literal('http'), url: z.url({ protocol: /^https?$/ }) }),
   z.strictObject({ name: upstreamName.default('main'), transport: z.literal('stdio'), ...processFields }),
-  /** A Streamable HTTP server that Writ starts itself, forced onto a loopback port it picks (passed as PORT). */
+  /**
+   * A Node.js Streamable HTTP server that Writ starts itself (`node <args>`), forced onto a loopback port it picks
+   * (passed as `portEnv`, default PORT) whatever interface the server asks for.
+   */
   z.strictObject({
     name: upstreamName.default('main'),
     transport: z.literal('http-process'),
-    ...processFields,
+    args: z.array(z.string().max(4096)).min(1).max(64),
+    env: processFields.env,
+    cwd: processFields.cwd,
     path: z
       .string()
       .regex(/^\/[A-Za-z0-9/_.-]{0,200}$/)
       .default('/mcp'),
+    portEnv: envName.default('PORT'),
   }),
 ]);
 

@@ -111,7 +111,10 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     await cache.refresh();
     register.onChange((change) => {
       void cache.refresh().catch((err: unknown) => logger.error({ err }, 'register snapshot refresh failed'));
-      if (change.kind === 'resource') gateway.invalidate(change.id);
+      if (change.kind === 'resource') {
+        gateway.invalidate(change.id);
+        upstreams.invalidate(change.id);
+      }
       if (change.kind === 'secret') vault.invalidate(change.id);
     });
 

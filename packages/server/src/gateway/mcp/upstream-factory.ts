@@ -1,14 +1,16 @@
 /**
  * Opens the upstream connection for one agent session of an MCP resource: Streamable HTTP to a URL (with the
- * vault's credential injected per message), a stdio server spawned for the session, or an HTTP server Writ runs
- * itself on loopback (one process per resource, shared by its sessions, which the server keeps apart).
+ * vault's credential injected per message), a stdio server spawned for this session alone (its state — a
+ * filesystem server's roots, say — is never shared with another agent), or an HTTP server Writ runs itself on
+ * loopback, one process per resource whose sessions the server keeps apart. Several upstreams make a composite.
  */
 import { Agent as UndiciAgent } from 'undici';
 import type { McpUpstreamConfig, Resource } from '../../register/index.js';
 import { applyInjection, type SecretValue } from '../../vault/index.js';
 import type { Logger } from '../../observability/index.js';
 import { HttpUpstream } from './upstream/http-upstream.js';
-import { UpstreamError, type UpstreamConnection } from './upstream/upstream-connection.js';
+import { LoopbackHttpProcess, StdioUpstream, UpstreamError, type UpstreamConnection } from './upstream/index.js';
+import { CompositeUpstream } from './composite-upstream.js';
 
 export interface UpstreamFactoryDeps {
   secrets: { get(id: string): SecretValue | Promise<SecretValue> };
@@ -20,6 +22,8 @@ export interface UpstreamFactoryDeps {
 export class UpstreamFactory {
   readonly #deps: UpstreamFactoryDeps;
   readonly #dispatcher = new UndiciAgent({ connections: 64, keepAliveTimeout: 30_000 });
+  /** Running HTTP servers Writ started, by resource id and upstream name; started on first use. */
+  readonly #processes = new Map<string, Promise<LoopbackHttpProcess>>();
 
   constructor(deps: UpstreamFactoryDeps) {
     this.#deps = deps;
@@ -27,28 +31,74 @@ export class UpstreamFactory {
 
   async connect(resource: Resource): Promise<UpstreamConnection> {
     const upstreams = resource.mcp?.upstreams ?? [];
-    if (upstreams.length !== 1)
-      throw new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', `resource ${resource.id} has ${upstreams.length} upstreams`);
-    return this.#connectOne(resource, upstreams[0] as McpUpstreamConfig);
+    if (upstreams.length === 0) throw new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', `resource ${resource.id} has no upstream`);
+    if (upstreams.length === 1) return this.#connectOne(resource, upstreams[0] as McpUpstreamConfig);
+    const parts = await Promise.all(upstreams.map(async (u) => ({ name: u.name, connection: await this.#connectOne(resource, u) })));
+    return new CompositeUpstream(parts, this.#deps.logger.child({ resource: resource.id }));
+  }
+
+  /** A resource changed or was deleted: stop the servers Writ ran for it (the next session starts them anew). */
+  invalidate(resourceId: string): void {
+    for (const [key, p] of this.#processes) {
+      if (!key.startsWith(`${resourceId}\0`)) continue;
+      this.#processes.delete(key);
+      void p.then((proc) => proc.close()).catch(() => undefined);
+    }
   }
 
   async close(): Promise<void> {
+    const procs = [...this.#processes.values()];
+    this.#processes.clear();
+    await Promise.all(procs.map((p) => p.then((proc) => proc.close()).catch(() => undefined)));
     await this.#dispatcher.close();
   }
 
   async #connectOne(resource: Resource, u: McpUpstreamConfig): Promise<UpstreamConnection> {
-    if (u.transport === 'http') return this.#http(resource, u.url);
-    throw new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', `transport ${u.transport} is not available`);
+    const logger = this.#deps.logger.child({ resource: resource.id, upstream: u.name });
+    if (u.transport === 'http') return this.#http(resource, u.url, logger);
+    if (u.transport === 'stdio') {
+      const s = new StdioUpstream({
+        resourceId: resource.id,
+        command: u.command,
+        args: u.args,
+        env: u.env,
+        ...(u.cwd !== undefined ? { cwd: u.cwd } : {}),
+        logger,
+        maxLineBytes: this.#deps.maxMessageBytes,
+      });
+      await s.start();
+      return s;
+    }
+    const key = `${resource.id}\0${u.name}`;
+    let proc = this.#processes.get(key);
+    if (proc === undefined) {
+      proc = LoopbackHttpProcess.start({
+        resourceId: resource.id,
+        args: u.args,
+        env: u.env,
+        ...(u.cwd !== undefined ? { cwd: u.cwd } : {}),
+        path: u.path,
+        portEnv: u.portEnv,
+        logger,
+      });
+      this.#processes.set(key, proc);
+      // A server that could not start is forgotten, so the next session tries again.
+      proc.catch(() => this.#processes.delete(key));
+    }
+    const running = await proc.catch((err: unknown) => {
+      throw new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', `could not start ${u.name}: ${String(err)}`);
+    });
+    return this.#http(resource, running.url, logger);
   }
 
-  #http(resource: Resource, url: string): UpstreamConnection {
+  #http(resource: Resource, url: string, logger: Logger): UpstreamConnection {
     const deps = this.#deps;
     return new HttpUpstream({
       url,
       dispatcher: this.#dispatcher,
       timeoutMs: deps.timeoutMs,
       maxMessageBytes: deps.maxMessageBytes,
-      logger: deps.logger.child({ resource: resource.id }),
+      logger,
       credential: async () => {
         const headers: Record<string, string> = {};
         const query = new URLSearchParams();
