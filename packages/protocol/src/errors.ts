@@ -61,6 +61,7 @@ export const ERROR_CODES = {
   ERR_MCP_MESSAGE_INVALID: { status: 400, challenge: null, message: 'not a valid MCP message' },
   ERR_MCP_PROTOCOL_VERSION: { status: 400, challenge: null, message: 'unsupported MCP protocol version' },
   ERR_MCP_HEADER_MISMATCH: { status: 400, challenge: null, message: 'MCP request headers do not match the message' },
+  ERR_MCP_HTTP_METHOD: { status: 405, challenge: null, message: 'HTTP method not allowed on this MCP endpoint' },
   ERR_MCP_SESSION_REQUIRED: { status: 400, challenge: null, message: 'an MCP session is required' },
   ERR_MCP_SESSION_UNKNOWN: { status: 404, challenge: null, message: 'unknown or ended MCP session' },
   ERR_MCP_METHOD_NOT_ALLOWED: { status: 403, challenge: null, message: 'this MCP method is not available through the gateway' },

@@ -344,4 +344,93 @@ describeEachStore('mcp gateway', (kind) => {
     >;
     assert.equal(prm['dpop_bound_access_tokens_required'], false);
   });
+
+  test('MCP 2026-07-28, sessionless: headers must match the body, server/discover, filtered lists, no session ids', async () => {
+    const url = h.mcpUri('tools');
+    const task = await newTask();
+    const meta = {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientInfo': { name: 'modern', version: '1' },
+    };
+    const send = async (
+      body: Record<string, unknown>,
+      headers: Record<string, string>,
+    ): Promise<{ status: number; json: Record<string, unknown>; sid: string | null }> => {
+      const res = await task.fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', 'mcp-protocol-version': '2026-07-28', ...headers },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, json: (await res.json()) as Record<string, unknown>, sid: res.headers.get('mcp-session-id') };
+    };
+    const rpc = (id: number, method: string, params: Record<string, unknown> = {}): Record<string, unknown> => ({
+      jsonrpc: '2.0',
+      id,
+      method,
+      params: { ...params, _meta: meta },
+    });
+    const discover = await send(rpc(1, 'server/discover'), { 'mcp-method': 'server/discover' });
+    assert.equal(discover.status, 200, JSON.stringify(discover.json));
+    const d = discover.json['result'] as Record<string, unknown>;
+    assert.ok((d['supportedVersions'] as string[]).includes('2026-07-28'));
+    assert.ok((d['capabilities'] as Record<string, unknown>)['tools'] !== undefined);
+    assert.equal(discover.sid, null, 'no session id is ever minted');
+
+    const list = await send(rpc(2, 'tools/list'), { 'mcp-method': 'tools/list' });
+    const listed = list.json['result'] as { tools: { name: string }[]; cacheScope: string; resultType: string };
+    assert.deepEqual(listed.tools.map((x) => x.name).sort(), ['add', 'echo', 'read_file', 'slow_count']);
+    assert.equal(listed.cacheScope, 'private', 'a list filtered for one task is never public');
+    assert.equal(listed.resultType, 'complete');
+
+    const call = await send(rpc(3, 'tools/call', { name: 'echo', arguments: { message: 'modern' } }), {
+      'mcp-method': 'tools/call',
+      'mcp-name': 'echo',
+    });
+    assert.deepEqual((call.json['result'] as { content: unknown }).content, [{ type: 'text', text: 'echo: modern' }]);
+    const encoded = await send(rpc(4, 'tools/call', { name: 'echo', arguments: { message: 'b64' } }), {
+      'mcp-method': 'tools/call',
+      'mcp-name': `=?base64?${Buffer.from('echo').toString('base64')}?=`,
+    });
+    assert.equal(encoded.status, 200, 'a base64-encoded Mcp-Name is decoded');
+
+    const callsBefore = upstream.calls.length;
+    const mismatches: [string, Record<string, unknown>, Record<string, string>][] = [
+      [
+        'Mcp-Name names another tool',
+        rpc(5, 'tools/call', { name: 'delete_everything', arguments: {} }),
+        { 'mcp-method': 'tools/call', 'mcp-name': 'echo' },
+      ],
+      [
+        'Mcp-Method names another method',
+        rpc(6, 'tools/call', { name: 'echo', arguments: { message: 'x' } }),
+        { 'mcp-method': 'tools/list' },
+      ],
+      ['Mcp-Method missing', rpc(7, 'tools/call', { name: 'echo', arguments: { message: 'x' } }), { 'mcp-name': 'echo' }],
+      ['Mcp-Name missing', rpc(8, 'tools/call', { name: 'echo', arguments: { message: 'x' } }), { 'mcp-method': 'tools/call' }],
+      [
+        'Mcp-Name in another case',
+        rpc(9, 'tools/call', { name: 'echo', arguments: { message: 'x' } }),
+        { 'mcp-method': 'tools/call', 'mcp-name': 'ECHO' },
+      ],
+      ['_meta version missing', { jsonrpc: '2.0', id: 10, method: 'tools/list', params: {} }, { 'mcp-method': 'tools/list' }],
+    ];
+    for (const [name, body, headers] of mismatches) {
+      const r = await send(body, headers);
+      assert.equal(r.status, 400, name);
+      assert.equal((r.json['error'] as { code: number }).code, -32020, name);
+    }
+    assert.equal(upstream.calls.length, callsBefore, 'no mismatched request reached the upstream');
+
+    const unknown = await send(rpc(11, 'tools/frobnicate'), { 'mcp-method': 'tools/frobnicate' });
+    assert.equal(unknown.status, 404);
+    assert.equal((unknown.json['error'] as { code: number }).code, -32601);
+    const unsupported = await send(rpc(12, 'tools/list'), { 'mcp-method': 'tools/list', 'mcp-protocol-version': '2099-01-01' });
+    assert.equal(unsupported.status, 400);
+    assert.equal((unsupported.json['error'] as { code: number }).code, -32022);
+    const get = await task.fetch(url, { headers: { accept: 'text/event-stream', 'mcp-protocol-version': '2026-07-28' } });
+    assert.equal(get.status, 405);
+    await get.text();
+    const rows = await auditFor(task.id);
+    assert.equal(rows.filter((r) => r.reason === 'ERR_MCP_HEADER_MISMATCH').length, mismatches.length, 'every mismatch is audited');
+  });
 });

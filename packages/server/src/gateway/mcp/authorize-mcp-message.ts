@@ -10,10 +10,11 @@
  *   read a resource or get a prompt yet: their lists come back empty and their reads are refused;
  * - `completion/complete` could reveal prompt and resource content: refused; so are tasks (not yet modelled).
  */
-export type MethodRule = 'local-ping' | 'relay' | 'tools-list' | 'tools-call' | 'empty-list' | 'refuse';
+export type MethodRule = 'local-ping' | 'discover' | 'relay' | 'tools-list' | 'tools-call' | 'empty-list' | 'refuse';
 
 const REQUEST_RULES: Readonly<Record<string, MethodRule>> = {
   ping: 'local-ping',
+  'server/discover': 'discover',
   'tools/list': 'tools-list',
   'tools/call': 'tools-call',
   'logging/setLevel': 'relay',
@@ -25,6 +26,8 @@ const REQUEST_RULES: Readonly<Record<string, MethodRule>> = {
   'resources/unsubscribe': 'refuse',
   'prompts/get': 'refuse',
   'completion/complete': 'refuse',
+  // 2026-07-28's replacement for the GET stream: not offered (upstream notifications need a session).
+  'subscriptions/listen': 'refuse',
 };
 
 /** Which member of an empty list result holds the items. */

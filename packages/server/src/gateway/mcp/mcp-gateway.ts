@@ -29,6 +29,10 @@ import type { JsonRpcMessage, UpstreamConnection } from './upstream/upstream-con
 
 /** Protocol revisions served with sessions; the header is optional before 2025-06-18 (MCP: assume 2025-03-26). */
 export const SESSION_PROTOCOL_VERSIONS = ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25'] as const;
+/** The sessionless revision: every POST stands alone and names its method (and tool) in headers. */
+export const MODERN_VERSION = '2026-07-28';
+/** What Writ speaks to upstreams for a sessionless agent: the newest revision with sessions. */
+const UPSTREAM_VERSION_FOR_MODERN = '2025-11-25';
 
 export interface McpGatewayDeps {
   publicUrl: string;
@@ -78,6 +82,8 @@ const MAX_TOOL_PAGES = 20;
 export class McpGateway {
   readonly #deps: McpGatewayDeps;
   readonly #sessions = new Map<string, McpSession>();
+  /** Upstream sessions held for sessionless (2026-07-28) agents; never reachable by an Mcp-Session-Id. */
+  readonly #stateless = new Map<string, McpSession>();
   readonly #now: () => number;
   readonly #sweep: NodeJS.Timeout;
 
@@ -97,14 +103,14 @@ export class McpGateway {
    */
   revoked(): void {
     const revocations = this.#deps.check.revocations;
-    for (const s of this.#sessions.values()) {
+    for (const s of [...this.#sessions.values(), ...this.#stateless.values()]) {
       if (s.claims !== undefined && revocations.check(s.claims, s.binding.jkt ?? '') !== null) void s.close();
     }
   }
 
   async close(): Promise<void> {
     clearInterval(this.#sweep);
-    await Promise.all([...this.#sessions.values()].map((s) => s.close()));
+    await Promise.all([...this.#sessions.values(), ...this.#stateless.values()].map((s) => s.close()));
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
@@ -153,14 +159,31 @@ export class McpGateway {
     const agent = deps.agents.get(claims.client_id);
     if (agent === undefined || agent.status !== 'active')
       throw new WritError('ERR_REVOKED_AGENT', `agent ${claims.client_id} is ${agent?.status ?? 'unknown'}`);
-    const version = req.headers['mcp-protocol-version'];
-    if (version !== undefined && (typeof version !== 'string' || !(SESSION_PROTOCOL_VERSIONS as readonly string[]).includes(version))) {
-      throw new WritError('ERR_MCP_PROTOCOL_VERSION', `MCP-Protocol-Version ${String(version).slice(0, 40)}`);
-    }
+    const versions = headerValues(req, 'mcp-protocol-version');
+    const version = versions[0];
     const caller: Caller = { claims, jkt, agent, resource, audience };
+    if (version === MODERN_VERSION && versions.length === 1) {
+      if (state.method !== 'POST') throw new WritError('ERR_MCP_HTTP_METHOD', `${state.method} is not part of MCP ${MODERN_VERSION}`);
+      return this.#postModern(req, res, state, caller);
+    }
+    if (versions.length > 1 || (version !== undefined && !(SESSION_PROTOCOL_VERSIONS as readonly string[]).includes(version))) {
+      state.action = '(unsupported version)';
+      this.#deps.audit.call(state, {
+        decision: 'deny',
+        reason: 'ERR_MCP_PROTOCOL_VERSION',
+        status: 400,
+        grants: [],
+        detail: `MCP-Protocol-Version ${String(version).slice(0, 40)}`,
+      });
+      const error = rpcError(null, RPC.unsupportedProtocolVersion, 'unsupported protocol version', {
+        code: 'ERR_MCP_PROTOCOL_VERSION',
+        supported: [...SESSION_PROTOCOL_VERSIONS, MODERN_VERSION],
+      });
+      return this.#json(res, 400, error, undefined);
+    }
     if (state.method === 'POST') return this.#post(req, res, state, caller);
+    if (state.method !== 'GET' && state.method !== 'DELETE') throw new WritError('ERR_MCP_HTTP_METHOD', `method ${state.method}`);
     const session = this.#session(req, caller);
-    if (state.method === 'GET') return this.#get(req, res, state, session);
     if (state.method === 'DELETE') {
       state.action = 'session';
       await session.close();
@@ -168,7 +191,7 @@ export class McpGateway {
       res.writeHead(200, this.#headers()).end();
       return;
     }
-    throw new WritError('ERR_MCP_MESSAGE_INVALID', `method ${state.method}`);
+    return this.#get(req, res, state, session);
   }
 
   /** The caller's session: it must exist and belong to the same task, agent and key. */
@@ -229,6 +252,103 @@ export class McpGateway {
     await this.#request(req, res, state, caller, session, msg);
   }
 
+  /**
+   * MCP 2026-07-28: no handshake and no session; each POST carries its protocol version in `_meta` and names its
+   * method (and, for calls, the tool, resource or prompt) in `Mcp-Method`/`Mcp-Name`. A gateway that authorized on
+   * headers while the server read the body could be bypassed, so both must say the same, or the request is refused
+   * (400, -32020) before anything else. Upstreams keep their sessions: Writ holds one per task and key.
+   */
+  async #postModern(req: IncomingMessage, res: ServerResponse, state: CallState, caller: Caller): Promise<void> {
+    const type = String(req.headers['content-type'] ?? '').toLowerCase();
+    if (!type.startsWith('application/json')) throw new WritError('ERR_MCP_MESSAGE_INVALID', `content-type ${type.slice(0, 80)}`);
+    const body = await readBody(req, this.#deps.maxBodyBytes);
+    let msg: ClassifiedMessage;
+    try {
+      msg = classifyMessage(JSON.parse(body) as unknown);
+    } catch (err) {
+      const detail = err instanceof JsonRpcShapeError ? err.message : 'invalid JSON';
+      state.action = '(invalid)';
+      this.#deps.audit.call(state, { decision: 'deny', reason: 'ERR_MCP_MESSAGE_INVALID', status: 400, grants: [], detail });
+      const id = err instanceof JsonRpcShapeError ? err.id : null;
+      this.#json(res, 400, rpcError(id, err instanceof JsonRpcShapeError ? RPC.invalidRequest : RPC.parseError, detail), undefined);
+      return;
+    }
+    const mismatch = headerMismatch(req, msg);
+    if (mismatch !== undefined) {
+      state.action = msg.kind === 'response' ? '(response)' : msg.method;
+      this.#deps.audit.call(state, { decision: 'deny', reason: 'ERR_MCP_HEADER_MISMATCH', status: 400, grants: [], detail: mismatch });
+      const id = msg.kind === 'notification' ? null : msg.id;
+      this.#json(
+        res,
+        400,
+        rpcError(id, RPC.headerMismatch, 'header mismatch', { code: 'ERR_MCP_HEADER_MISMATCH', detail: mismatch }),
+        undefined,
+      );
+      return;
+    }
+    if (msg.kind === 'response') throw new WritError('ERR_MCP_UNEXPECTED_RESPONSE', 'responses have no session to go to');
+    const session = await this.#statelessSession(caller, msg, state);
+    if (msg.kind === 'notification') {
+      state.action = msg.method;
+      const out = msg.method === 'notifications/cancelled' ? session.cancelledFor(msg.params?.['requestId']) : undefined;
+      if (out !== undefined) await session.upstream.send(out, { traceparent: state.trace.traceparent }).catch(() => undefined);
+      res.writeHead(202, this.#headers()).end();
+      return;
+    }
+    if (msg.method === 'initialize') throw new WritError('ERR_MCP_MESSAGE_INVALID', `MCP ${MODERN_VERSION} has no initialize`);
+    await this.#request(req, res, state, caller, session, msg, true);
+  }
+
+  /** The upstream session Writ keeps for a sessionless agent: one per resource, task and key, opened on first use. */
+  async #statelessSession(caller: Caller, msg: ClassifiedMessage, state: CallState): Promise<McpSession> {
+    const key = `${caller.resource.id}\0${caller.claims.task_id}\0${caller.jkt ?? 'bearer'}\0${caller.claims.client_id}`;
+    const existing = this.#stateless.get(key);
+    if (existing !== undefined && !existing.closed) {
+      existing.lastUsed = this.#now();
+      existing.claims = caller.claims;
+      return existing;
+    }
+    if (this.#sessions.size + this.#stateless.size >= this.#deps.maxSessions)
+      throw new WritError('ERR_NOT_READY', 'MCP session limit reached');
+    const binding: SessionBinding = {
+      resourceId: caller.resource.id,
+      taskId: caller.claims.task_id,
+      clientId: caller.claims.client_id,
+      jkt: caller.jkt,
+    };
+    const session = new McpSession(
+      randomBytes(24).toString('base64url'),
+      binding,
+      await this.#deps.connect(caller.resource),
+      this.#deps.logger,
+      this.#now(),
+    );
+    session.claims = caller.claims;
+    const meta = (msg.kind !== 'response' ? msg.params?.['_meta'] : undefined) as Record<string, unknown> | undefined;
+    const { roots: _roots, ...capabilities } = (meta?.['io.modelcontextprotocol/clientCapabilities'] ?? {}) as Record<string, unknown>;
+    session.clientCapabilities = capabilities;
+    const clientInfo = meta?.['io.modelcontextprotocol/clientInfo'] ?? { name: 'writ-gateway', version: '1.0.0' };
+    const answer = await session.request(
+      { jsonrpc: '2.0', method: 'initialize', params: { protocolVersion: UPSTREAM_VERSION_FOR_MODERN, capabilities, clientInfo } },
+      null,
+      state.trace.traceparent,
+      () => undefined,
+    );
+    const result = answer['result'] as Record<string, unknown> | undefined;
+    if (result === undefined || typeof result['protocolVersion'] !== 'string') {
+      await session.close();
+      throw new WritError('ERR_UPSTREAM_UNAVAILABLE', 'initialize failed upstream');
+    }
+    session.protocolVersion = result['protocolVersion'];
+    session.serverInitialize = result;
+    await session.upstream.send({ jsonrpc: '2.0', method: 'notifications/initialized' }, { traceparent: state.trace.traceparent });
+    this.#stateless.set(key, session);
+    session.onClose = () => {
+      if (this.#stateless.get(key) === session) this.#stateless.delete(key);
+    };
+    return session;
+  }
+
   async #initialize(
     res: ServerResponse,
     state: CallState,
@@ -266,6 +386,7 @@ export class McpGateway {
       return;
     }
     session.protocolVersion = result.protocolVersion;
+    session.serverInitialize = result as Record<string, unknown>;
     this.#sessions.set(session.id, session);
     session.onClose = () => this.#sessions.delete(session.id);
     this.#deps.audit.call(state, {
@@ -285,18 +406,30 @@ export class McpGateway {
     caller: Caller,
     session: McpSession,
     msg: Extract<ClassifiedMessage, { kind: 'request' }>,
+    modern = false,
   ): Promise<void> {
     state.action = msg.method;
-    const data: Record<string, unknown> = { rpc_method: msg.method, session: sessionTag(session.id) };
+    const data: Record<string, unknown> = {
+      rpc_method: msg.method,
+      session: sessionTag(session.id),
+      ...(modern ? { protocol_version: MODERN_VERSION } : {}),
+    };
+    // Sessionless clients are never told an id: there is no session for them to name.
+    const shown = modern ? undefined : session;
     let grants: string[] = [];
     try {
       const rule = methodRule(msg.method);
       if (rule === undefined) throw new RpcDenial('ERR_MCP_METHOD_NOT_ALLOWED', RPC.methodNotFound, `method ${msg.method.slice(0, 128)}`);
       if (rule === 'refuse') throw new RpcDenial('ERR_MCP_METHOD_NOT_ALLOWED', RPC.forbidden, `${msg.method} is not granted to any task`);
-      if (rule === 'local-ping') return this.#json(res, 200, rpcResult(msg.id, {}), session);
+      if (rule === 'local-ping') return this.#json(res, 200, rpcResult(msg.id, {}), shown);
+      if (rule === 'discover') {
+        if (!modern) throw new RpcDenial('ERR_MCP_METHOD_NOT_ALLOWED', RPC.methodNotFound, 'server/discover is a 2026-07-28 method');
+        this.#deps.audit.call(state, { decision: 'allow', reason: 'allowed', status: 200, grants, data });
+        return this.#json(res, 200, rpcResult(msg.id, discoverResult(session)), undefined);
+      }
       if (rule === 'empty-list') {
         this.#deps.audit.call(state, { decision: 'allow', reason: 'allowed', status: 200, grants, data: { ...data, listed: 0 } });
-        return this.#json(res, 200, rpcResult(msg.id, { [LIST_MEMBER[msg.method] as string]: [] }), session);
+        return this.#json(res, 200, modernize(rpcResult(msg.id, { [LIST_MEMBER[msg.method] as string]: [] }), msg.method, modern), shown);
       }
       if (rule === 'tools-call') grants = await this.#authorizeToolCall(state, caller, session, msg, data);
     } catch (err) {
@@ -309,13 +442,25 @@ export class McpGateway {
         detail: err.detail,
         data,
       });
-      return this.#json(res, 200, rpcError(msg.id, err.rpcCode, err.message, { code: err.code }), session);
+      // MCP 2026-07-28: an unknown method is a 404; before it, JSON-RPC errors travel with 200.
+      const status = modern && err.rpcCode === RPC.methodNotFound ? 404 : 200;
+      return this.#json(res, status, rpcError(msg.id, err.rpcCode, err.message, { code: err.code }), shown);
     }
 
     const streaming = String(req.headers.accept ?? '').includes('text/event-stream');
-    const sse = streaming ? new SseWriter(res, this.#headers(session)) : undefined;
+    const sse = streaming ? new SseWriter(res, this.#headers(shown)) : undefined;
+    let finished = false;
+    if (modern) {
+      // 2026-07-28: closing the response stream cancels the request.
+      res.on('close', () => {
+        const cancel = finished ? undefined : session.cancelledFor(msg.id);
+        if (cancel !== undefined) void session.upstream.send(cancel, { traceparent: state.trace.traceparent }).catch(() => undefined);
+      });
+    }
     let answer = await session.request(msg.message, msg.id, state.trace.traceparent, (m) => sse?.send(m));
+    finished = true;
     if (msg.method === 'tools/list') answer = this.#filterTools(answer, caller, session, data);
+    answer = modernize(answer, msg.method, modern);
     const failed = answer['error'] !== undefined;
     this.#deps.audit.call(state, {
       decision: 'allow',
@@ -327,7 +472,7 @@ export class McpGateway {
     if (sse !== undefined) {
       sse.send(answer);
       sse.end();
-    } else this.#json(res, 200, answer, session);
+    } else this.#json(res, 200, answer, shown);
   }
 
   async #authorizeToolCall(
@@ -447,7 +592,7 @@ export class McpGateway {
 
   #closeIdle(): void {
     const cutoff = this.#now() - this.#deps.sessionIdleMs;
-    for (const s of this.#sessions.values()) if (s.lastUsed < cutoff) void s.close();
+    for (const s of [...this.#sessions.values(), ...this.#stateless.values()]) if (s.lastUsed < cutoff) void s.close();
   }
 
   #deny(req: IncomingMessage, res: ServerResponse, state: CallState, err: WritError): void {
@@ -469,6 +614,66 @@ export class McpGateway {
     });
     if (!req.complete) req.resume();
   }
+}
+
+/** Methods whose target travels in `Mcp-Name` (MCP 2026-07-28), and the params member it mirrors. */
+const NAMED_METHODS: Readonly<Record<string, 'name' | 'uri'>> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' };
+
+/** Why the request metadata headers disagree with the body, or undefined when they agree (MCP 2026-07-28). */
+function headerMismatch(req: IncomingMessage, msg: ClassifiedMessage): string | undefined {
+  if (msg.kind === 'response') return undefined;
+  const methods = headerValues(req, 'mcp-method');
+  if (methods.length !== 1)
+    return msg.kind === 'request' || methods.length > 1 ? `Mcp-Method header ${methods.length === 0 ? 'missing' : 'repeated'}` : undefined;
+  if (decodeHeaderValue(methods[0] as string) !== msg.method) return 'Mcp-Method does not match the method';
+  const member = NAMED_METHODS[msg.method];
+  const names = headerValues(req, 'mcp-name');
+  if (member !== undefined) {
+    if (names.length !== 1) return `Mcp-Name header ${names.length === 0 ? 'missing' : 'repeated'}`;
+    const target = msg.params?.[member];
+    if (typeof target !== 'string' || decodeHeaderValue(names[0] as string) !== target) return `Mcp-Name does not match params.${member}`;
+  } else if (names.length > 0) return 'Mcp-Name on a method that names nothing';
+  if (msg.kind === 'request') {
+    const meta = msg.params?.['_meta'] as Record<string, unknown> | undefined;
+    if (meta?.['io.modelcontextprotocol/protocolVersion'] !== MODERN_VERSION)
+      return '_meta protocolVersion does not match MCP-Protocol-Version';
+  }
+  return undefined;
+}
+
+/** MCP 2026-07-28 header values: plain ASCII, or `=?base64?<base64 of UTF-8>?=` for anything else. */
+function decodeHeaderValue(v: string): string | undefined {
+  const m = /^=\?base64\?([A-Za-z0-9+/]*={0,2})\?=$/.exec(v.trim());
+  if (m === null) return v.trim();
+  const bytes = Buffer.from(m[1] as string, 'base64');
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+  // A value that does not round-trip was not base64 of UTF-8: it matches nothing.
+  return Buffer.from(text, 'utf8').equals(bytes) ? text : undefined;
+}
+
+/** The `server/discover` answer, from what the upstream said at initialize. */
+function discoverResult(session: McpSession): Record<string, unknown> {
+  const init = session.serverInitialize ?? {};
+  return {
+    supportedVersions: [MODERN_VERSION, ...[...SESSION_PROTOCOL_VERSIONS].reverse()],
+    capabilities: init['capabilities'] ?? {},
+    serverInfo: init['serverInfo'] ?? { name: 'writ-gateway', version: '1.0.0' },
+    ...(typeof init['instructions'] === 'string' ? { instructions: init['instructions'] } : {}),
+    ttlMs: 60_000,
+    cacheScope: 'private',
+  };
+}
+
+/**
+ * Results for a 2026-07-28 client: `resultType`, and on list results `ttlMs`/`cacheScope`. A list Writ filtered
+ * for one task is never `public`: another caller may see a different one.
+ */
+function modernize(answer: JsonRpcMessage, method: string, modern: boolean): JsonRpcMessage {
+  const result = answer['result'];
+  if (!modern || typeof result !== 'object' || result === null) return answer;
+  const r = { resultType: 'complete', ...(result as Record<string, unknown>) };
+  if (method.endsWith('/list')) Object.assign(r, { ttlMs: 60_000, cacheScope: 'private' });
+  return { ...answer, result: r };
 }
 
 /** Session ids are bearer-like handles: the audit log keeps a digest, never the id. */

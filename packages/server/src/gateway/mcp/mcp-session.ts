@@ -40,6 +40,8 @@ export class McpSession {
   readonly upstream: UpstreamConnection;
   protocolVersion = '2025-03-26';
   clientCapabilities: Record<string, unknown> = {};
+  /** The upstream's InitializeResult (capabilities, serverInfo, instructions). */
+  serverInitialize: Record<string, unknown> | undefined;
   /** Tool names the upstream listed; undefined until known (and again after `tools/list_changed`). */
   knownTools: Set<string> | undefined;
   lastUsed: number;
