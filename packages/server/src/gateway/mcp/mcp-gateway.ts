@@ -386,7 +386,7 @@ export class McpGateway {
       return;
     }
     session.protocolVersion = result.protocolVersion;
-    session.serverInitialize = result as Record<string, unknown>;
+    session.serverInitialize = result;
     this.#sessions.set(session.id, session);
     session.onClose = () => this.#sessions.delete(session.id);
     this.#deps.audit.call(state, {
