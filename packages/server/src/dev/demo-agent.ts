@@ -5,8 +5,10 @@
  * result for `writ dev`.
  */
 import { importJWK, type JWK } from 'jose';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { TOKEN_TYPE, type AuthorizationDetail } from '@writ/protocol';
-import { WritAgent } from '@writ/agent';
+import { WritAgent, createMcpFetch } from '@writ/agent';
 
 interface DemoInput {
   issuer: string;
@@ -14,6 +16,8 @@ interface DemoInput {
   clientKeyJwk: JWK;
   subjectToken: string;
   resource: string;
+  /** The MCP resource (server-everything behind Writ). */
+  mcpResource: string;
 }
 
 const say = (line: string): void => console.log(`  agent › ${line}`);
@@ -60,7 +64,51 @@ async function main(): Promise<void> {
   await task.complete();
   say(`completed task ${task.id}; the very next call with the same token:`);
   results['afterComplete'] = await call('GET', '/v1/projects');
-  console.log(`WRIT_DEMO_RESULT ${JSON.stringify({ taskId: task.id, results })}`);
+
+  // The same agent as an MCP client: the stock MCP SDK, with Writ's DPoP fetch. Every tools/call is decided on its own.
+  const tools: AuthorizationDetail[] = [{ type: 'mcp', tools: ['echo', 'get-sum'] }];
+  say(`now an MCP task at ${input.mcpResource}: ${JSON.stringify(tools)}`);
+  const mcpTask = await agent.startTask({
+    subjectToken: input.subjectToken,
+    subjectTokenType: TOKEN_TYPE.idToken,
+    resource: input.mcpResource,
+    authorizationDetails: tools,
+    purpose: 'try the MCP tools',
+  });
+  const client = new Client({ name: 'writ-demo-agent', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(input.mcpResource), { fetch: createMcpFetch({ task: mcpTask, url: input.mcpResource }) }),
+  );
+  const listed = (await client.listTools()).tools.map((t) => t.name);
+  say(`MCP tools/list → ${JSON.stringify(listed)} (server-everything has many more; Writ shows only the task's)`);
+  results['mcpListed'] = listed.length;
+  const echo = await client.callTool({ name: 'echo', arguments: { message: 'hello through Writ' } });
+  say(`MCP tools/call echo → ${JSON.stringify(echo.content)}`);
+  results['mcpEcho'] = echo.isError === true ? 500 : 200;
+  const sum = await client.callTool({ name: 'get-sum', arguments: { a: 19, b: 23 } });
+  say(`MCP tools/call get-sum(19, 23) → ${JSON.stringify(sum.content)}`);
+  say("now tries get-env, which would hand it the server's environment:");
+  try {
+    await client.callTool({ name: 'get-env', arguments: {} });
+    results['mcpEnv'] = 200;
+    say('MCP tools/call get-env → allowed (bug!)');
+  } catch (err) {
+    const e = err as { code?: number; message?: string; data?: { code?: string } };
+    results['mcpEnv'] = e.data?.code === 'ERR_ACTION_NOT_AUTHORIZED' ? 403 : 500;
+    say(`MCP tools/call get-env → JSON-RPC error ${e.code ?? '?'} ${e.data?.code ?? ''}: ${e.message ?? ''}`);
+  }
+  await mcpTask.complete();
+  say(`completed MCP task ${mcpTask.id}; the open session's next call:`);
+  try {
+    await client.callTool({ name: 'echo', arguments: { message: 'again' } });
+    results['mcpAfterComplete'] = 200;
+  } catch (err) {
+    const e = err as { code?: unknown; message?: string };
+    results['mcpAfterComplete'] = e.code === 401 || /ERR_REVOKED_TASK/.test(String(e.message)) ? 401 : 500;
+    say(`MCP tools/call echo → refused: ${String((err as Error).message).slice(0, 160)}`);
+  }
+  await client.close().catch(() => undefined);
+  console.log(`WRIT_DEMO_RESULT ${JSON.stringify({ taskId: task.id, mcpTaskId: mcpTask.id, results })}`);
 }
 
 main().catch((err: unknown) => {

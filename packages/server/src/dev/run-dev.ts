@@ -4,6 +4,7 @@
  * the product's point. Afterwards Writ keeps running for you to poke at.
  */
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,6 +49,20 @@ permit (
   context.user == Writ::User::"${userId}" &&
   ["GET", "HEAD"].contains(context.method) &&
   (context.path == "/v1/projects" || context.path like "/v1/projects/*")
+};
+`;
+
+const MCP_GRANT = (
+  agentId: string,
+  resourceId: string,
+  userId: string,
+): string => `// The demo MCP grant: ${agentId} may use two tools of ${resourceId} for alice — not get-env, not the rest.
+permit (
+  principal == Writ::Agent::"${agentId}",
+  action == Writ::Action::"mcp_tool",
+  resource == Writ::Resource::"${resourceId}"
+) when {
+  context.user == Writ::User::"${userId}" && ["echo", "get-sum"].contains(context.tool)
 };
 `;
 
@@ -132,8 +147,26 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
       policy: GRANT(agentId, resourceId, userId),
     }),
   );
+  // The MCP part: the reference server-everything, started by Writ itself on a loopback port (it binds every
+  // interface unless made not to), behind the MCP resource "demo".
+  const everything = createRequire(import.meta.url).resolve('@modelcontextprotocol/server-everything/dist/index.js');
+  await ignoreConflict(
+    admin.post('/resources', {
+      id: 'demo',
+      kind: 'mcp',
+      mcp: { upstreams: [{ name: 'everything', transport: 'http-process', args: [everything, 'streamableHttp'] }] },
+      description: 'MCP server-everything, run by Writ on loopback',
+    }),
+  );
+  await ignoreConflict(
+    admin.post('/grants', {
+      id: 'demo-mcp-tools',
+      description: 'demo-agent may use echo and get-sum for alice',
+      policy: MCP_GRANT(agentId, 'demo', userId),
+    }),
+  );
   out(
-    'seeded: identity provider "dev", secret "demo-api-key" (write-only), resource "demo-api", agent "demo-agent", grant "demo-read-projects"',
+    'seeded: identity provider "dev", secret "demo-api-key" (write-only), resources "demo-api" (HTTP) and "demo" (MCP), agent "demo-agent", grants "demo-read-projects" and "demo-mcp-tools"',
   );
 
   let demoOk: boolean | undefined;
@@ -150,6 +183,7 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
         clientKeyJwk: agentKey.privateJwk,
         subjectToken: login.idToken,
         resource: `${writ.publicUrl}/r/${resourceId}`,
+        mcpResource: `${writ.publicUrl}/mcp/demo`,
       },
       out,
     );
@@ -160,6 +194,10 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
       step(3, `the audit trail of task ${result.taskId}, as a chain`);
       const chain = await admin.get(`/tasks/${encodeURIComponent(result.taskId)}/audit`);
       printAuditChain(chain, out);
+      if (result.mcpTaskId !== undefined) {
+        out(`\n  and of the MCP task ${result.mcpTaskId}:`);
+        printAuditChain(await admin.get(`/tasks/${encodeURIComponent(result.mcpTaskId)}/audit`), out);
+      }
       const verify = await admin.get<{ ok: boolean; count?: number; firstBadSeq?: number; problem?: string }>('/audit/verify');
       out(
         verify.ok
@@ -168,7 +206,16 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
       );
       const r = result.results;
       demoOk =
-        verify.ok && r['list'] === 200 && r['read'] === 200 && r['delete'] === 403 && r['admin'] === 403 && r['afterComplete'] === 401;
+        verify.ok &&
+        r['list'] === 200 &&
+        r['read'] === 200 &&
+        r['delete'] === 403 &&
+        r['admin'] === 403 &&
+        r['afterComplete'] === 401 &&
+        r['mcpListed'] === 2 &&
+        r['mcpEcho'] === 200 &&
+        r['mcpEnv'] === 403 &&
+        r['mcpAfterComplete'] === 401;
       out(
         demoOk
           ? '\nDemo complete: allowed, refused, completed, refused again — and every step is on the record.'
@@ -183,6 +230,7 @@ Writ keeps running. Try it:
   curl -s $WRIT_URL/healthz; curl -s $WRIT_URL/.well-known/oauth-authorization-server
   curl -s -H "authorization: Bearer $WRIT_ADMIN_TOKEN" $WRIT_URL/admin/v1/agents
   curl -si $WRIT_URL/r/demo-api/v1/projects          # no token: 401 with a DPoP challenge
+  curl -s $WRIT_URL/.well-known/oauth-protected-resource/mcp/demo   # the MCP resource "demo" (server-everything)
   writ tasks list; writ audit list --agent demo-agent; writ audit verify    # in a clone: ./bin/writ
   writ revoke agent demo-agent --reason "demo"   # the kill switch
 Dev accounts: ${idp.accounts.map((a) => `${a.username} / ${a.password}`).join(', ')}
@@ -205,11 +253,11 @@ Press Ctrl-C to stop.`);
 async function runDemoAgent(
   input: Record<string, unknown>,
   out: (line: string) => void,
-): Promise<{ taskId: string; results: Record<string, number> } | undefined> {
+): Promise<{ taskId: string; mcpTaskId?: string; results: Record<string, number> } | undefined> {
   const script = fileURLToPath(new URL('./demo-agent.js', import.meta.url));
   const child = spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin.end(JSON.stringify(input));
-  let result: { taskId: string; results: Record<string, number> } | undefined;
+  let result: { taskId: string; mcpTaskId?: string; results: Record<string, number> } | undefined;
   let buffered = '';
   const onLine = (line: string): void => {
     if (line.startsWith('WRIT_DEMO_RESULT ')) result = JSON.parse(line.slice('WRIT_DEMO_RESULT '.length)) as typeof result;

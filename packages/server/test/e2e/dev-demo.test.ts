@@ -27,6 +27,11 @@ test('writ dev runs the demo: allowed, refused, completed, refused again, audit 
     assert.match(text, /DENY +DELETE \/v1\/projects\/1 → 403 +\(ERR_ACTION_NOT_AUTHORIZED\)/);
     assert.match(text, /task\.completed/);
     assert.match(text, /hash chain verified: \d+ events, untampered/);
+    assert.match(text, /agent › MCP tools\/list → \["echo","get-sum"\]/);
+    assert.match(text, /agent › MCP tools\/call echo → \[\{"type":"text","text":"Echo: hello through Writ"\}\]/);
+    assert.match(text, /agent › MCP tools\/call get-env → JSON-RPC error -32003 ERR_ACTION_NOT_AUTHORIZED/);
+    assert.match(text, /agent › MCP tools\/call echo → refused: .*ERR_REVOKED_TASK/);
+    assert.match(text, /DENY +tools\/call get-env → 403 +\(ERR_ACTION_NOT_AUTHORIZED\)/);
     assert.match(text, /Writ keeps running/);
     assert.doesNotMatch(text, /demo_sk_/, 'the upstream API key never appears in the output');
   } finally {
