@@ -135,16 +135,22 @@ resources
   );
 resources
   .command('create <id>')
-  .requiredOption('--base-url <url>')
+  .option('--kind <kind>', 'http | mcp', 'http')
+  .option('--base-url <url>', "the HTTP API base URL, or an MCP server's Streamable HTTP endpoint")
+  .option('--mcp <json>', "an MCP resource's upstreams and bearer setting, as JSON or @file (docs/mcp.md)")
   .option('--secret <id>', 'secret to inject')
   .option('--inject <rule>', 'bearer | basic:<username> | header:<Name>[:<prefix>] | query:<name>')
   .option('--description <text>', '', '')
-  .action(async (id: string, o: { baseUrl: string; secret?: string; inject?: string; description: string }) =>
+  .action(async (id: string, o: { kind: string; baseUrl?: string; mcp?: string; secret?: string; inject?: string; description: string }) =>
     output(
       await client().post('/resources', {
         id,
-        baseUrl: o.baseUrl,
+        kind: o.kind,
         description: o.description,
+        ...(o.baseUrl !== undefined ? { baseUrl: o.baseUrl } : {}),
+        ...(o.mcp !== undefined
+          ? { mcp: JSON.parse(o.mcp.startsWith('@') ? readFileSync(o.mcp.slice(1), 'utf8') : o.mcp) as unknown }
+          : {}),
         ...(o.secret !== undefined ? { secretId: o.secret } : {}),
         ...(o.inject !== undefined ? { inject: parseInject(o.inject) } : {}),
       }),
