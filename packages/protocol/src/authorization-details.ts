@@ -6,11 +6,18 @@
  * segments separated by `/`, where a segment `*` matches exactly one non-empty segment and a final segment `**`
  * matches zero or more segments. Everything else matches literally, after normalisation.
  *
- * `mcp`: MCP `tools/call` requests to an MCP resource.
+ * `mcp`: requests to an MCP resource — tool calls, resource reads, prompt gets. A detail names at least one of:
  * - `tools` are MCP tool names (1–128 characters of `[A-Za-z0-9_.-]`) matched exactly; a name followed by a single
  *   `*` matches every tool name that starts with it (`read*` covers `read`, `read_file` and `readme_delete` alike:
  *   a prefix is a plain string prefix, not a word boundary), and `*` alone matches every tool.
- * - `arguments` constrains named top-level arguments of every call the detail covers (all its tools). A call is
+ * - `resources` are resource URIs (`resources/read`, `resources/subscribe`), 1–2048 printable ASCII characters,
+ *   matched exactly, or with a final `*` as a plain string prefix (`file:///srv/reports/*`). A URI matches a prefix
+ *   only when it has no `.` or `..` path segments, no percent-encoded `.`, `/` or `\`, no backslash and no control
+ *   characters, so a prefix cannot be escaped by a spelling the server resolves differently; `*` alone matches
+ *   every URI.
+ * - `prompts` are prompt names (`prompts/get`), with the same syntax and matching as `tools`.
+ * - `arguments` constrains named top-level arguments of every call the detail covers (its tools and prompts; a
+ *   resource read has no arguments). A call is
  *   covered only when each named argument is present as the call's own member and satisfies its constraint; a
  *   missing constrained argument does not match. Arguments the detail does not name are not constrained.
  * - An {@link ArgumentConstraint} is exactly one of:
@@ -59,8 +66,12 @@ export interface McpAuthorizationDetail {
   /** Resource URIs this detail applies to (RFC 9396 §2.2 `locations`); defaults to the token's audience. */
   locations?: string[];
   /** Exact tool names, `prefix*` patterns, or `*`. */
-  tools: string[];
-  /** Argument name → constraint, applied to every call of every tool above. */
+  tools?: string[];
+  /** Resource URIs: exact, `prefix*`, or `*`. */
+  resources?: string[];
+  /** Prompt names: exact, `prefix*`, or `*`. */
+  prompts?: string[];
+  /** Argument name → constraint, applied to every call of every tool and prompt above. */
   arguments?: Record<string, ArgumentConstraint>;
 }
 

@@ -30,7 +30,15 @@ export { normalizeRequestPath, MAX_PATH_LENGTH } from './path/normalize-request-
 export { canonicalPathPattern, compilePathPattern, PathPatternError } from './authorization/path-pattern.js';
 export { matchAuthorizationDetails, isSubsetOf } from './authorization/match-authorization-details.js';
 export type { HttpCall } from './authorization/match-authorization-details.js';
-export { matchMcpToolCall, mcpToolPermitted, canonicalMcpDetail, McpDetailError } from './authorization/match-mcp-tool-call.js';
+export {
+  matchMcpToolCall,
+  matchMcpPromptGet,
+  mcpToolPermitted,
+  mcpPromptPermitted,
+  mcpResourcePermitted,
+  canonicalMcpDetail,
+  McpDetailError,
+} from './authorization/match-mcp-tool-call.js';
 export { isCanonicalPath } from './authorization/argument-constraint.js';
 export type { McpToolCall } from './authorization/match-mcp-tool-call.js';
 export { RevocationSet } from './revocation/revocation-set.js';

@@ -310,7 +310,7 @@ test('isSubsetOf is sound for mcp: when it says yes, no call the child allows es
 
 /** A child that is often, but not always, a subset of `d`: tools and constraints tightened or loosened at random. */
 function narrow(d: McpAuthorizationDetail, r: () => number, pick: <T>(xs: readonly T[]) => T): McpAuthorizationDetail {
-  const tools = r() < 0.7 ? d.tools.filter(() => r() < 0.7) : [pick(TOOL_PATTERNS)];
+  const tools = r() < 0.7 ? (d.tools ?? []).filter(() => r() < 0.7) : [pick(TOOL_PATTERNS)];
   const args: Record<string, ArgumentConstraint> = { ...(d.arguments ?? {}) };
   for (const name of ARG_NAMES) {
     const x = r();

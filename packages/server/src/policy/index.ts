@@ -5,6 +5,15 @@ export type { PolicyEngine } from './policy-engine.js';
 export { createCallDecisionCache } from './call-decision-cache.js';
 export type { CallDecisionCache } from './call-decision-cache.js';
 export { contextUseOf } from './context-use.js';
-export { httpRequest, mcpToolRequest, delegateRequest, userUid, agentUid, resourceUid } from './requests.js';
+export {
+  httpRequest,
+  mcpToolRequest,
+  mcpResourceRequest,
+  mcpPromptRequest,
+  delegateRequest,
+  userUid,
+  agentUid,
+  resourceUid,
+} from './requests.js';
 export type { AgentAttrs, ResourceAttrs, UserAttrs } from './requests.js';
 export type { CedarRequest, CedarEntity, CedarValue, Decision, EntityRef, ValidationResult, ContextUse } from './types.js';

@@ -78,9 +78,36 @@ export function mcpToolRequest(input: {
   return onResource('mcp_tool', input, { tool: input.tool });
 }
 
+/**
+ * Action `mcp_resource`: reading (or subscribing to) a resource URI of an MCP resource. At issuance `uri` is the
+ * requested pattern as written (`file:///srv/reports/*`); at call time the concrete URI.
+ */
+export function mcpResourceRequest(input: {
+  agent: AgentAttrs;
+  user: UserAttrs;
+  resource: ResourceAttrs;
+  uri: string;
+  purpose: string;
+  depth: number;
+}): CedarRequest {
+  return onResource('mcp_resource', input, { uri: input.uri });
+}
+
+/** Action `mcp_prompt`: getting a prompt of an MCP resource. At issuance `prompt` is the requested pattern. */
+export function mcpPromptRequest(input: {
+  agent: AgentAttrs;
+  user: UserAttrs;
+  resource: ResourceAttrs;
+  prompt: string;
+  purpose: string;
+  depth: number;
+}): CedarRequest {
+  return onResource('mcp_prompt', input, { prompt: input.prompt });
+}
+
 /** An agent acting on a resource for a user: the shape every resource action shares; `extra` is the action's own context. */
 function onResource(
-  action: 'http' | 'mcp_tool',
+  action: 'http' | 'mcp_tool' | 'mcp_resource' | 'mcp_prompt',
   input: { agent: AgentAttrs; user: UserAttrs; resource: ResourceAttrs; purpose: string; depth: number },
   extra: Record<string, CedarValue>,
 ): CedarRequest {

@@ -11,7 +11,9 @@
  *   requested tool pattern as written (`search`, `read*`, or `*`): a grant that means "tools starting with read" says
  *   `context.tool like "read*"`, which permits the pattern `read*` itself as well as `read_file`, and nothing wider.
  *   Argument constraints travel in the token's authorization details, not here; the call-time request with the
- *   concrete tool name and its arguments in context is added by the MCP gateway issue.
+ *   concrete tool name is made by the MCP gateway for every `tools/call`.
+ * - actions `mcp_resource` (`context.uri`) and `mcp_prompt` (`context.prompt`): reading a resource URI, getting a
+ *   prompt; the requested pattern at issuance, the concrete URI or name at call time.
  * - action `delegate`: an agent (principal) hands part of its task to a sub-agent (resource) for a user, at
  *   `context.depth` levels below the root task.
  */
@@ -31,6 +33,18 @@ namespace Writ {
     principal: [Agent],
     resource: [Resource],
     context: { user: User, tool: String, purpose: String, depth: Long }
+  };
+
+  action "mcp_resource" appliesTo {
+    principal: [Agent],
+    resource: [Resource],
+    context: { user: User, uri: String, purpose: String, depth: Long }
+  };
+
+  action "mcp_prompt" appliesTo {
+    principal: [Agent],
+    resource: [Resource],
+    context: { user: User, prompt: String, purpose: String, depth: Long }
   };
 
   action "delegate" appliesTo {

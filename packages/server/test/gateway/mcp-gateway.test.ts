@@ -19,6 +19,8 @@ const GRANT = `
 permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"mcp_tool", resource == Writ::Resource::"tools")
 when { context.user == Writ::User::"dev:alice" && (["echo", "add", "read_file", "slow_count"].contains(context.tool) || context.tool like "delete*") };
 forbid (principal, action == Writ::Action::"mcp_tool", resource == Writ::Resource::"tools") when { context.tool == "delete_everything" };
+permit (principal == Writ::Agent::"agent-a", action in [Writ::Action::"mcp_resource", Writ::Action::"mcp_prompt"], resource == Writ::Resource::"tools")
+when { context.user == Writ::User::"dev:alice" };
 `;
 
 const DETAILS: AuthorizationDetail[] = [
@@ -169,19 +171,54 @@ describeEachStore('mcp gateway', (kind) => {
     await client.close();
   });
 
-  test('resources, prompts, completions and unknown methods are refused or empty; progress notifications arrive', async () => {
+  test('resources and prompts follow the same rule: lists filtered, each read and get decided on its own', async () => {
+    const none = await newTask();
+    const c1 = await connect(none);
+    assert.deepEqual((await c1.listResources()).resources, [], "the task names no resource: the upstream's are hidden");
+    assert.deepEqual((await c1.listPrompts()).prompts, []);
+    await assert.rejects(
+      c1.readResource({ uri: 'notes://secret' }),
+      (e: { data?: { code?: string } }) => e.data?.code === 'ERR_ACTION_NOT_AUTHORIZED',
+    );
+    await assert.rejects(
+      c1.getPrompt({ name: 'greet' }),
+      (e: { data?: { code?: string } }) => e.data?.code === 'ERR_ACTION_NOT_AUTHORIZED',
+    );
+    await assert.rejects(
+      c1.complete({ ref: { type: 'ref/prompt', name: 'greet' }, argument: { name: 'x', value: 'y' } }),
+      (e: { data?: { code?: string } }) => e.data?.code === 'ERR_MCP_METHOD_NOT_ALLOWED',
+    );
+    await c1.close();
+
+    const some = await newTask([...DETAILS, { type: 'mcp', resources: ['notes://secret'], prompts: ['greet'] }]);
+    const c2 = await connect(some);
+    assert.deepEqual(
+      (await c2.listResources()).resources.map((r) => r.uri),
+      ['notes://secret'],
+    );
+    assert.deepEqual(
+      (await c2.listPrompts()).prompts.map((p) => p.name),
+      ['greet'],
+    );
+    assert.deepEqual(await c2.readResource({ uri: 'notes://secret' }), { contents: [{ uri: 'notes://secret', text: 'the secret notes' }] });
+    assert.deepEqual((await c2.getPrompt({ name: 'greet' })).messages, [{ role: 'user', content: { type: 'text', text: 'hi' } }]);
+    await c2.close();
+
+    const prefix = await newTask([...DETAILS, { type: 'mcp', resources: ['notes://public/*'] }]);
+    const c3 = await connect(prefix);
+    for (const uri of ['notes://secret', 'notes://public/../secret', 'notes://public/%2e%2e/secret', 'notes://public/..%2fsecret']) {
+      await assert.rejects(
+        c3.readResource({ uri }),
+        (e: { data?: { code?: string } }) => e.data?.code === 'ERR_ACTION_NOT_AUTHORIZED',
+        uri,
+      );
+    }
+    await c3.close();
+  });
+
+  test('progress notifications of a tools/call reach the agent', async () => {
     const task = await newTask();
     const client = await connect(task);
-    assert.deepEqual((await client.listResources()).resources, []);
-    assert.deepEqual((await client.listPrompts()).prompts, []);
-    await assert.rejects(
-      client.readResource({ uri: 'notes://secret' }),
-      (e: { data?: { code?: string } }) => e.data?.code === 'ERR_MCP_METHOD_NOT_ALLOWED',
-    );
-    await assert.rejects(
-      client.getPrompt({ name: 'greet' }),
-      (e: { data?: { code?: string } }) => e.data?.code === 'ERR_MCP_METHOD_NOT_ALLOWED',
-    );
     const progress: number[] = [];
     const r = await client.callTool({ name: 'slow_count', arguments: { n: 3 } }, undefined, {
       onprogress: (p) => progress.push(p.progress),

@@ -1,7 +1,7 @@
 /**
- * `mcp` authorization details (RFC 9396; semantics in @writ/protocol): is an MCP `tools/call` covered, is a detail
- * well formed, and does one detail cover another (attenuation). A detail that is malformed in any way grants
- * nothing and covers nothing; so does a call whose tool name or arguments are malformed.
+ * `mcp` authorization details (RFC 9396; semantics in @writ/protocol): is an MCP `tools/call`, `prompts/get` or
+ * resource read covered, is a detail well formed, and does one detail cover another (attenuation). A detail that is
+ * malformed in any way grants nothing and covers nothing; so does a call whose name or arguments are malformed.
  */
 import type { ArgumentConstraint, AuthorizationDetail, McpAuthorizationDetail } from '@writ/protocol';
 import {
@@ -11,12 +11,20 @@ import {
   isPlainObject,
   satisfiesConstraint,
 } from './argument-constraint.js';
-import { isMcpToolName, isMcpToolPattern, toolPatternContains, toolPatternMatches } from './mcp-tool-pattern.js';
+import {
+  isMcpResourcePattern,
+  isMcpToolName,
+  isMcpToolPattern,
+  resourcePatternMatches,
+  toolPatternContains,
+  toolPatternMatches,
+} from './mcp-tool-pattern.js';
 
 export const MAX_MCP_TOOLS = 64;
+export const MAX_MCP_RESOURCES = 64;
 export const MAX_MCP_ARGUMENTS = 32;
 const MAX_LOCATIONS = 4;
-const MEMBERS = new Set(['type', 'locations', 'tools', 'arguments']);
+const MEMBERS = new Set(['type', 'locations', 'tools', 'resources', 'prompts', 'arguments']);
 
 export interface McpToolCall {
   /** The resource identifier (the token's audience). */
@@ -39,13 +47,22 @@ export function mcpDetailProblem(d: unknown): string | undefined {
   if (!isPlainObject(d) || d['type'] !== 'mcp') return 'not an mcp authorization detail';
   const extra = Object.keys(d).find((k) => !MEMBERS.has(k));
   if (extra !== undefined) return `unknown member ${JSON.stringify(extra)}`;
-  const { locations, tools, arguments: args } = d;
+  const { locations, tools, resources, prompts, arguments: args } = d;
   if (locations !== undefined && !(isStringArray(locations) && locations.length >= 1 && locations.length <= MAX_LOCATIONS)) {
     return `locations must be 1 to ${MAX_LOCATIONS} strings`;
   }
-  if (!Array.isArray(tools) || tools.length === 0 || tools.length > MAX_MCP_TOOLS) return `tools must list 1 to ${MAX_MCP_TOOLS} tools`;
-  const bad = tools.find((t) => !isMcpToolPattern(t));
-  if (bad !== undefined) return `tools: ${JSON.stringify(bad)} is not an MCP tool name, a name followed by "*", or "*"`;
+  if (tools === undefined && resources === undefined && prompts === undefined) return 'an mcp detail names tools, resources or prompts';
+  for (const [member, list, valid, what] of [
+    ['tools', tools, isMcpToolPattern, 'an MCP tool name, a name followed by "*", or "*"'],
+    ['prompts', prompts, isMcpToolPattern, 'a prompt name, a name followed by "*", or "*"'],
+    ['resources', resources, isMcpResourcePattern, 'a resource URI of printable ASCII, optionally ending in "*"'],
+  ] as const) {
+    if (list === undefined) continue;
+    if (!Array.isArray(list) || list.length === 0 || list.length > MAX_MCP_TOOLS)
+      return `${member} must list 1 to ${MAX_MCP_TOOLS} entries`;
+    const bad = (list as unknown[]).find((t) => !valid(t));
+    if (bad !== undefined) return `${member}: ${JSON.stringify(bad)} is not ${what}`;
+  }
   if (args === undefined) return undefined;
   if (!isPlainObject(args)) return 'arguments must be an object';
   const names = Object.keys(args);
@@ -79,7 +96,9 @@ export function canonicalMcpDetail(value: unknown): McpAuthorizationDetail {
   return {
     type: 'mcp',
     ...(d.locations !== undefined ? { locations: [...new Set(d.locations)] } : {}),
-    tools: [...new Set(d.tools)],
+    ...(d.tools !== undefined ? { tools: [...new Set(d.tools)] } : {}),
+    ...(d.resources !== undefined ? { resources: [...new Set(d.resources)] } : {}),
+    ...(d.prompts !== undefined ? { prompts: [...new Set(d.prompts)] } : {}),
     ...(args.length > 0 ? { arguments: Object.fromEntries(args.map(([n, c]) => [n, canonicalArgumentConstraint(c)])) } : {}),
   };
 }
@@ -95,16 +114,62 @@ export function canonicalMcpDetail(value: unknown): McpAuthorizationDetail {
  * matchMcpToolCall(details, { resource: aud, tool: 'search', arguments: {} }); // false: q is constrained, so required
  */
 export function matchMcpToolCall(details: readonly AuthorizationDetail[], call: McpToolCall): boolean {
-  if (typeof call.resource !== 'string' || !isMcpToolName(call.tool)) return false;
-  const args = call.arguments === undefined ? {} : call.arguments;
+  return matchNamedCall(details, 'tools', call.resource, call.tool, call.arguments);
+}
+
+/**
+ * True when some well-formed `mcp` detail covers this `prompts/get`: as for tools, with `prompts` for `tools`.
+ *
+ * @example
+ * matchMcpPromptGet([{ type: 'mcp', prompts: ['summarise'] }], { resource: aud, prompt: 'summarise' }); // true
+ */
+export function matchMcpPromptGet(
+  details: readonly AuthorizationDetail[],
+  call: { resource: string; prompt: string; arguments?: unknown },
+): boolean {
+  return matchNamedCall(details, 'prompts', call.resource, call.prompt, call.arguments);
+}
+
+function matchNamedCall(
+  details: readonly AuthorizationDetail[],
+  member: 'tools' | 'prompts',
+  resource: unknown,
+  name: unknown,
+  argsIn: unknown,
+): boolean {
+  if (typeof resource !== 'string' || !isMcpToolName(name)) return false;
+  const args = argsIn === undefined ? {} : argsIn;
   if (!isPlainObject(args)) return false;
   for (const d of details) {
     if (!isMcp(d)) continue;
-    if (d.locations !== undefined && !d.locations.includes(call.resource)) continue;
-    if (!d.tools.some((t) => toolPatternMatches(t, call.tool))) continue;
-    if (d.arguments === undefined || Object.entries(d.arguments).every(([name, c]) => argumentSatisfies(args, name, c))) return true;
+    if (d.locations !== undefined && !d.locations.includes(resource)) continue;
+    if (!(d[member] ?? []).some((t) => toolPatternMatches(t, name))) continue;
+    if (d.arguments === undefined || Object.entries(d.arguments).every(([n, c]) => argumentSatisfies(args, n, c))) return true;
   }
   return false;
+}
+
+/**
+ * May the task read (or subscribe to) this resource URI? True when a well-formed `mcp` detail for this MCP resource
+ * names it, exactly or by a prefix (prefixes only ever match plain URIs, without dot segments or encoded slashes).
+ *
+ * @example
+ * mcpResourcePermitted([{ type: 'mcp', resources: ['file:///srv/reports/*'] }], aud, 'file:///srv/reports/q3.pdf'); // true
+ * mcpResourcePermitted([{ type: 'mcp', resources: ['file:///srv/reports/*'] }], aud, 'file:///srv/reports/../keys'); // false
+ */
+export function mcpResourcePermitted(details: readonly AuthorizationDetail[], resource: string, uri: unknown): boolean {
+  if (typeof uri !== 'string') return false;
+  return details.some(
+    (d) =>
+      isMcp(d) &&
+      (d.locations === undefined || d.locations.includes(resource)) &&
+      (d.resources ?? []).some((p) => resourcePatternMatches(p, uri)),
+  );
+}
+
+/** May the task get this prompt with some arguments? What `prompts/list` shows. */
+export function mcpPromptPermitted(details: readonly AuthorizationDetail[], resource: string, prompt: string): boolean {
+  return namedPermitted(details, 'prompts', resource, prompt);
 }
 
 /**
@@ -116,9 +181,16 @@ export function matchMcpToolCall(details: readonly AuthorizationDetail[], call: 
  * mcpToolPermitted([{ type: 'mcp', tools: ['read*'], arguments: { path: { pathPrefix: '/srv' } } }], aud, 'read_file'); // true
  */
 export function mcpToolPermitted(details: readonly AuthorizationDetail[], resource: string, tool: string): boolean {
-  if (!isMcpToolName(tool)) return false;
+  return namedPermitted(details, 'tools', resource, tool);
+}
+
+function namedPermitted(details: readonly AuthorizationDetail[], member: 'tools' | 'prompts', resource: string, name: string): boolean {
+  if (!isMcpToolName(name)) return false;
   return details.some(
-    (d) => isMcp(d) && (d.locations === undefined || d.locations.includes(resource)) && d.tools.some((t) => toolPatternMatches(t, tool)),
+    (d) =>
+      isMcp(d) &&
+      (d.locations === undefined || d.locations.includes(resource)) &&
+      (d[member] ?? []).some((t) => toolPatternMatches(t, name)),
   );
 }
 
@@ -137,8 +209,18 @@ function argumentSatisfies(args: object, name: string, c: ArgumentConstraint): b
  */
 export function mcpDetailCovered(child: unknown, parents: readonly unknown[]): boolean {
   if (!isMcp(child)) return false;
-  const candidates = parents.filter(isMcp).filter((p) => locationsCover(p, child) && constraintsCover(p, child));
-  return child.tools.every((t) => candidates.some((p) => p.tools.some((pt) => toolPatternContains(pt, t))));
+  const located = parents.filter(isMcp).filter((p) => locationsCover(p, child));
+  // Tools and prompts carry the detail's argument constraints; resources have none.
+  const constrained = located.filter((p) => constraintsCover(p, child));
+  const covered = (member: 'tools' | 'prompts' | 'resources', candidates: McpAuthorizationDetail[]): boolean =>
+    (child[member] ?? []).every((t) => candidates.some((p) => (p[member] ?? []).some((pt) => patternContains(member, pt, t))));
+  return covered('tools', constrained) && covered('prompts', constrained) && covered('resources', located);
+}
+
+/** Containment of patterns: a resource prefix matches only plain URIs, so it never covers an exact non-plain one. */
+function patternContains(member: 'tools' | 'prompts' | 'resources', outer: string, inner: string): boolean {
+  if (member !== 'resources' || !outer.endsWith('*') || inner.endsWith('*')) return toolPatternContains(outer, inner);
+  return resourcePatternMatches(outer, inner);
 }
 
 function locationsCover(parent: McpAuthorizationDetail, child: McpAuthorizationDetail): boolean {

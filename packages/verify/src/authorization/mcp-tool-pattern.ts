@@ -25,3 +25,26 @@ export function toolPatternContains(outer: string, inner: string): boolean {
   // `inner` as written starts with the prefix: an exact name, or a prefix pattern that only extends it (`*` is `""*`).
   return inner.startsWith(outer.slice(0, -1));
 }
+
+const URI_PATTERN = /^[\x21-\x7e]{1,2048}$/;
+
+/** A resource URI pattern: 1–2048 printable ASCII characters; a final `*` makes it a prefix. */
+export function isMcpResourcePattern(pattern: unknown): pattern is string {
+  return typeof pattern === 'string' && URI_PATTERN.test(pattern);
+}
+
+/**
+ * A URI a prefix may be checked on: printable ASCII, no `.`/`..` path segments, no percent-encoded `.`, `/` or `\\`,
+ * no backslash. Servers resolve those in their own ways; a URI with none of them means the same to every reader.
+ */
+export function isPlainUri(uri: string): boolean {
+  if (!URI_PATTERN.test(uri) || uri.includes('\\') || /%(2e|2f|5c)/i.test(uri)) return false;
+  const path = uri.replace(/^[a-z][a-z0-9+.-]*:(\/\/[^/?#]*)?/i, '').split(/[?#]/)[0] ?? '';
+  return !path.split('/').some((seg) => seg === '.' || seg === '..');
+}
+
+/** Does a (valid) resource pattern match a URI? Exact URIs match literally; prefixes only plain URIs. */
+export function resourcePatternMatches(pattern: string, uri: string): boolean {
+  if (!pattern.endsWith('*')) return pattern === uri;
+  return URI_PATTERN.test(uri) && isPlainUri(uri) && uri.startsWith(pattern.slice(0, -1));
+}

@@ -110,7 +110,8 @@ function authorizationDetailsProblem(v: unknown): string | undefined {
       if (d['locations'] !== undefined && !isStringArray(d['locations'])) return 'http authorization detail locations malformed';
     }
     if (d['type'] === 'mcp') {
-      if (!isStringArray(d['tools'])) return 'mcp authorization detail malformed';
+      const lists = ['tools', 'resources', 'prompts'].filter((m) => d[m] !== undefined);
+      if (lists.length === 0 || !lists.every((m) => isStringArray(d[m]))) return 'mcp authorization detail malformed';
       if (d['arguments'] !== undefined && !isObject(d['arguments'])) return 'mcp authorization detail arguments malformed';
       if (d['locations'] !== undefined && !isStringArray(d['locations'])) return 'mcp authorization detail locations malformed';
     }

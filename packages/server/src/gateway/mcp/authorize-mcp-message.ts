@@ -6,11 +6,25 @@
  * - `tools/call` is decided on its own: the tool must be one the upstream lists (exact name), covered by the task's
  *   authorization details with its arguments, and permitted by the call-time grants;
  * - `tools/list` is relayed and filtered to the tools the task may call;
- * - resources and prompts follow the same rule; Writ's `mcp` authorization details name tools only, so no task may
- *   read a resource or get a prompt yet: their lists come back empty and their reads are refused;
+ * - resources and prompts follow the same rule: `resources/list` and `prompts/list` are filtered to what the task's
+ *   `mcp` details name, each `resources/read` (and subscription) and `prompts/get` is decided on its own against the
+ *   details (URI, prompt name and arguments) and the call-time grants (`mcp_resource`, `mcp_prompt`); resource
+ *   templates are listed only to a task that may read every URI (`resources: ["*"]`), since a template stands for
+ *   URIs no list can check in advance;
  * - `completion/complete` could reveal prompt and resource content: refused; so are tasks (not yet modelled).
  */
-export type MethodRule = 'local-ping' | 'discover' | 'relay' | 'tools-list' | 'tools-call' | 'empty-list' | 'refuse';
+export type MethodRule =
+  | 'local-ping'
+  | 'discover'
+  | 'relay'
+  | 'tools-list'
+  | 'tools-call'
+  | 'resources-list'
+  | 'templates-list'
+  | 'resource-read'
+  | 'prompts-list'
+  | 'prompt-get'
+  | 'refuse';
 
 const REQUEST_RULES: Readonly<Record<string, MethodRule>> = {
   ping: 'local-ping',
@@ -18,23 +32,16 @@ const REQUEST_RULES: Readonly<Record<string, MethodRule>> = {
   'tools/list': 'tools-list',
   'tools/call': 'tools-call',
   'logging/setLevel': 'relay',
-  'resources/list': 'empty-list',
-  'resources/templates/list': 'empty-list',
-  'prompts/list': 'empty-list',
-  'resources/read': 'refuse',
-  'resources/subscribe': 'refuse',
-  'resources/unsubscribe': 'refuse',
-  'prompts/get': 'refuse',
+  'resources/list': 'resources-list',
+  'resources/templates/list': 'templates-list',
+  'prompts/list': 'prompts-list',
+  'resources/read': 'resource-read',
+  'resources/subscribe': 'resource-read',
+  'resources/unsubscribe': 'resource-read',
+  'prompts/get': 'prompt-get',
   'completion/complete': 'refuse',
   // 2026-07-28's replacement for the GET stream: not offered (upstream notifications need a session).
   'subscriptions/listen': 'refuse',
-};
-
-/** Which member of an empty list result holds the items. */
-export const LIST_MEMBER: Readonly<Record<string, string>> = {
-  'resources/list': 'resources',
-  'resources/templates/list': 'resourceTemplates',
-  'prompts/list': 'prompts',
 };
 
 /** The rule for a request method; undefined: unknown to the gateway (JSON-RPC "method not found"). */

@@ -12,9 +12,18 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ERROR_CODES, PATHS, WritError, type ErrorCode, type TaskTokenClaims } from '@writ/protocol';
-import { checkCall, matchMcpToolCall, mcpToolPermitted, type CheckCallContext, type DpopNonces } from '@writ/verify';
+import {
+  checkCall,
+  matchMcpPromptGet,
+  matchMcpToolCall,
+  mcpPromptPermitted,
+  mcpResourcePermitted,
+  mcpToolPermitted,
+  type CheckCallContext,
+  type DpopNonces,
+} from '@writ/verify';
 import type { Agent, Resource } from '../../register/index.js';
-import { mcpToolRequest, type CallDecisionCache } from '../../policy/index.js';
+import { mcpPromptRequest, mcpResourceRequest, mcpToolRequest, type CallDecisionCache, type CedarRequest } from '../../policy/index.js';
 import { traceFrom, type Logger } from '../../observability/index.js';
 import { canonicalJson } from '../../audit/index.js';
 import { sha256Hex } from '../../crypto/index.js';
@@ -22,7 +31,7 @@ import { headerValues } from '../header-values.js';
 import { writeDenial } from '../write-denial.js';
 import type { CallState, GatewayAudit } from '../gateway-audit.js';
 import { classifyMessage, JsonRpcShapeError, RPC, rpcError, rpcResult, type ClassifiedMessage, type JsonRpcId } from './json-rpc.js';
-import { LIST_MEMBER, methodRule, RELAYED_NOTIFICATIONS } from './authorize-mcp-message.js';
+import { methodRule, RELAYED_NOTIFICATIONS } from './authorize-mcp-message.js';
 import { McpSession, type SessionBinding } from './mcp-session.js';
 import { SseWriter } from './sse.js';
 import type { JsonRpcMessage, UpstreamConnection } from './upstream/upstream-connection.js';
@@ -417,8 +426,8 @@ export class McpGateway {
     // Sessionless clients are never told an id: there is no session for them to name.
     const shown = modern ? undefined : session;
     let grants: string[] = [];
+    const rule = methodRule(msg.method);
     try {
-      const rule = methodRule(msg.method);
       if (rule === undefined) throw new RpcDenial('ERR_MCP_METHOD_NOT_ALLOWED', RPC.methodNotFound, `method ${msg.method.slice(0, 128)}`);
       if (rule === 'refuse') throw new RpcDenial('ERR_MCP_METHOD_NOT_ALLOWED', RPC.forbidden, `${msg.method} is not granted to any task`);
       if (rule === 'local-ping') return this.#json(res, 200, rpcResult(msg.id, {}), shown);
@@ -427,11 +436,9 @@ export class McpGateway {
         this.#deps.audit.call(state, { decision: 'allow', reason: 'allowed', status: 200, grants, data });
         return this.#json(res, 200, rpcResult(msg.id, discoverResult(session)), undefined);
       }
-      if (rule === 'empty-list') {
-        this.#deps.audit.call(state, { decision: 'allow', reason: 'allowed', status: 200, grants, data: { ...data, listed: 0 } });
-        return this.#json(res, 200, modernize(rpcResult(msg.id, { [LIST_MEMBER[msg.method] as string]: [] }), msg.method, modern), shown);
-      }
       if (rule === 'tools-call') grants = await this.#authorizeToolCall(state, caller, session, msg, data);
+      if (rule === 'resource-read') grants = await this.#authorizeResourceRead(state, caller, msg, data);
+      if (rule === 'prompt-get') grants = await this.#authorizePromptGet(state, caller, msg, data);
     } catch (err) {
       if (!(err instanceof RpcDenial)) throw err;
       this.#deps.audit.call(state, {
@@ -460,6 +467,7 @@ export class McpGateway {
     let answer = await session.request(msg.message, msg.id, state.trace.traceparent, (m) => sse?.send(m));
     finished = true;
     if (msg.method === 'tools/list') answer = this.#filterTools(answer, caller, session, data);
+    if (rule === 'resources-list' || rule === 'templates-list' || rule === 'prompts-list') answer = filterList(answer, rule, caller, data);
     answer = modernize(answer, msg.method, modern);
     const failed = answer['error'] !== undefined;
     this.#deps.audit.call(state, {
@@ -499,14 +507,63 @@ export class McpGateway {
         `tools/call ${name} with these arguments is not in the task's authorization_details`,
       );
     }
+    return this.#callTimeGrant(caller, (common) => mcpToolRequest({ ...common, tool: name }));
+  }
+
+  async #authorizeResourceRead(
+    state: CallState,
+    caller: Caller,
+    msg: Extract<ClassifiedMessage, { kind: 'request' }>,
+    data: Record<string, unknown>,
+  ): Promise<string[]> {
+    const uri = msg.params?.['uri'];
+    if (typeof uri !== 'string') throw new RpcDenial('ERR_MCP_MESSAGE_INVALID', RPC.invalidParams, `${msg.method} without a uri`);
+    data['uri'] = uri.slice(0, 512);
+    state.action = `${msg.method} ${uri.slice(0, 256)}`;
+    if (!mcpResourcePermitted(caller.claims.authorization_details, caller.audience, uri)) {
+      throw new RpcDenial(
+        'ERR_ACTION_NOT_AUTHORIZED',
+        RPC.forbidden,
+        `${msg.method} ${uri.slice(0, 256)} is not in the task's authorization_details`,
+      );
+    }
+    return this.#callTimeGrant(caller, (common) => mcpResourceRequest({ ...common, uri }));
+  }
+
+  async #authorizePromptGet(
+    state: CallState,
+    caller: Caller,
+    msg: Extract<ClassifiedMessage, { kind: 'request' }>,
+    data: Record<string, unknown>,
+  ): Promise<string[]> {
+    const name = msg.params?.['name'];
+    const args = msg.params?.['arguments'];
+    if (typeof name !== 'string') throw new RpcDenial('ERR_MCP_MESSAGE_INVALID', RPC.invalidParams, 'prompts/get without a name');
+    data['prompt'] = name.slice(0, 128);
+    data['arguments_digest'] = sha256Hex(canonicalJson(args ?? {}));
+    state.action = `prompts/get ${name.slice(0, 128)}`;
+    if (!matchMcpPromptGet(caller.claims.authorization_details, { resource: caller.audience, prompt: name, arguments: args })) {
+      throw new RpcDenial(
+        'ERR_ACTION_NOT_AUTHORIZED',
+        RPC.forbidden,
+        `prompts/get ${name.slice(0, 128)} with these arguments is not in the task's authorization_details`,
+      );
+    }
+    return this.#callTimeGrant(caller, (common) => mcpPromptRequest({ ...common, prompt: name }));
+  }
+
+  /** The call-time grants, through the call-decision cache; anything but allow is a refusal. */
+  async #callTimeGrant(
+    caller: Caller,
+    build: (common: Omit<Parameters<typeof mcpToolRequest>[0], 'tool'>) => CedarRequest,
+  ): Promise<string[]> {
     const [idp, ...subParts] = caller.claims.sub.split(':');
     const a = caller.agent;
     const pending = this.#deps.decisions.decide(
-      mcpToolRequest({
+      build({
         agent: { id: a.id, name: a.name, owner: a.owner, kind: a.kind, status: a.status },
         user: { idp: idp ?? '', sub: subParts.join(':') },
         resource: { id: caller.resource.id, kind: caller.resource.kind, name: caller.resource.id },
-        tool: name,
         purpose: caller.claims.purpose ?? '',
         depth: caller.claims.task_chain.length,
       }),
@@ -649,6 +706,32 @@ function decodeHeaderValue(v: string): string | undefined {
   const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
   // A value that does not round-trip was not base64 of UTF-8: it matches nothing.
   return Buffer.from(text, 'utf8').equals(bytes) ? text : undefined;
+}
+
+/** Resource, template and prompt lists, filtered to what the task may read or get (authorize-mcp-message.ts). */
+function filterList(
+  answer: JsonRpcMessage,
+  rule: 'resources-list' | 'templates-list' | 'prompts-list',
+  caller: Caller,
+  data: Record<string, unknown>,
+): JsonRpcMessage {
+  const member = rule === 'resources-list' ? 'resources' : rule === 'templates-list' ? 'resourceTemplates' : 'prompts';
+  const result = answer['result'] as Record<string, unknown> | undefined;
+  if (result === undefined || !Array.isArray(result[member])) return answer;
+  const details = caller.claims.authorization_details;
+  const everyUri = details.some(
+    (d) => d.type === 'mcp' && (d.resources ?? []).includes('*') && (d.locations ?? [caller.audience]).includes(caller.audience),
+  );
+  const keep = (item: Record<string, unknown>): boolean => {
+    if (rule === 'resources-list') return mcpResourcePermitted(details, caller.audience, item['uri']);
+    if (rule === 'templates-list') return everyUri;
+    return typeof item['name'] === 'string' && mcpPromptPermitted(details, caller.audience, item['name']);
+  };
+  const all = result[member] as Record<string, unknown>[];
+  const shown = all.filter((i) => typeof i === 'object' && i !== null && keep(i));
+  data['listed'] = shown.length;
+  data['hidden'] = all.length - shown.length;
+  return { ...answer, result: { ...result, [member]: shown } };
 }
 
 /** The `server/discover` answer, from what the upstream said at initialize. */

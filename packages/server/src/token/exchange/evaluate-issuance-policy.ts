@@ -7,7 +7,15 @@
 import type { AuthorizationDetail } from '@writ/protocol';
 import { OAuthError } from '../../errors/index.js';
 import type { Agent, Resource } from '../../register/index.js';
-import { httpRequest, mcpToolRequest, type CedarRequest, type Decision, type PolicyEngine } from '../../policy/index.js';
+import {
+  httpRequest,
+  mcpPromptRequest,
+  mcpResourceRequest,
+  mcpToolRequest,
+  type CedarRequest,
+  type Decision,
+  type PolicyEngine,
+} from '../../policy/index.js';
 import type { VerifiedUser } from '../../identity/index.js';
 import { scopeDetails } from './parse-authorization-details.js';
 import { atomsOf, detailsFromAtoms, questionOf, unionOfAtoms, type Atom } from './issuance-atoms.js';
@@ -100,11 +108,22 @@ async function decide(atoms: readonly Atom[], input: IssuanceInput, engine: Poli
   for (const a of atoms) {
     const q = questionOf(a);
     if (questions.has(q)) continue;
-    questions.set(
-      q,
-      a.type === 'http' ? httpRequest({ ...common, method: a.method, path: a.path }) : mcpToolRequest({ ...common, tool: a.tool }),
-    );
+    questions.set(q, cedarRequestOf(a, common));
   }
   const decisions = await engine.authorize([...questions.values()]);
   return new Map([...questions.keys()].map((q, i) => [q, decisions[i] ?? { decision: 'deny', reasons: [], errors: ['no answer'] }]));
+}
+
+/** The Cedar question an atom stands for: `http`, `mcp_tool`, `mcp_prompt` or `mcp_resource`, with the pattern as written. */
+function cedarRequestOf(a: Atom, common: Parameters<typeof mcpToolRequest>[0] extends infer T ? Omit<T, 'tool'> : never): CedarRequest {
+  switch (a.type) {
+    case 'http':
+      return httpRequest({ ...common, method: a.method, path: a.path });
+    case 'mcp':
+      return mcpToolRequest({ ...common, tool: a.tool });
+    case 'mcp-prompt':
+      return mcpPromptRequest({ ...common, prompt: a.prompt });
+    case 'mcp-resource':
+      return mcpResourceRequest({ ...common, uri: a.uri });
+  }
 }

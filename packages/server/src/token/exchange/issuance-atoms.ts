@@ -1,22 +1,34 @@
 /**
- * The units issuance-time policy decides: (method, path pattern) for `http` details, (tool pattern) for `mcp`
- * details. An `mcp` atom keeps the argument constraints of the detail it came from, so that rebuilding the token's
- * details from granted atoms never drops a constraint or lends one detail's constraints to another's tools.
+ * The units issuance-time policy decides: (method, path pattern) for `http` details; a tool pattern, a prompt pattern
+ * or a resource URI pattern for `mcp` details. Tool and prompt atoms keep the argument constraints of the detail they
+ * came from, so that rebuilding the token's details from granted atoms never drops a constraint or lends one
+ * detail's constraints to another's tools.
  */
 import { HTTP_METHODS, type ArgumentConstraint, type AuthorizationDetail, type HttpMethod } from '@writ/protocol';
 
 export type Atom =
   | { type: 'http'; method: HttpMethod; path: string }
-  | { type: 'mcp'; tool: string; arguments: Record<string, ArgumentConstraint> | undefined };
+  | { type: 'mcp'; tool: string; arguments: Record<string, ArgumentConstraint> | undefined }
+  | { type: 'mcp-prompt'; prompt: string; arguments: Record<string, ArgumentConstraint> | undefined }
+  | { type: 'mcp-resource'; uri: string };
 
 /** What Cedar is asked about an atom: atoms that differ only in argument constraints share one question. */
 export function questionOf(a: Atom): string {
-  return a.type === 'http' ? `${a.method} ${a.path}` : `tool ${a.tool}`;
+  switch (a.type) {
+    case 'http':
+      return `${a.method} ${a.path}`;
+    case 'mcp':
+      return `tool ${a.tool}`;
+    case 'mcp-prompt':
+      return `prompt ${a.prompt}`;
+    case 'mcp-resource':
+      return `resource ${a.uri}`;
+  }
 }
 
-/** Identity of an atom: its question, plus its argument constraints for `mcp`. */
+/** Identity of an atom: its question, plus its argument constraints for tools and prompts. */
 function keyOf(a: Atom): string {
-  return a.type === 'http' ? questionOf(a) : `${questionOf(a)}\u0000${constraintsKey(a.arguments)}`;
+  return a.type === 'mcp' || a.type === 'mcp-prompt' ? `${questionOf(a)}\u0000${constraintsKey(a.arguments)}` : questionOf(a);
 }
 
 export function atomsOf(details: readonly AuthorizationDetail[]): Atom[] {
@@ -30,7 +42,9 @@ export function atomsOf(details: readonly AuthorizationDetail[]): Atom[] {
       for (const method of d.actions) for (const path of d.paths) add({ type: 'http', method, path });
     } else {
       const args = d.arguments !== undefined && Object.keys(d.arguments).length > 0 ? d.arguments : undefined;
-      for (const tool of d.tools) add({ type: 'mcp', tool, arguments: args });
+      for (const tool of d.tools ?? []) add({ type: 'mcp', tool, arguments: args });
+      for (const prompt of d.prompts ?? []) add({ type: 'mcp-prompt', prompt, arguments: args });
+      for (const uri of d.resources ?? []) add({ type: 'mcp-resource', uri });
     }
   }
   return [...atoms.values()];
@@ -50,16 +64,24 @@ export function unionOfAtoms(...lists: Atom[][]): Atom[] {
  */
 export function detailsFromAtoms(atoms: readonly Atom[], resourceUri: string): AuthorizationDetail[] {
   const methodsByPath = new Map<string, Set<HttpMethod>>();
-  const toolsByConstraints = new Map<string, { tools: string[]; arguments: Record<string, ArgumentConstraint> | undefined }>();
+  const toolsByConstraints = new Map<
+    string,
+    { tools: string[]; prompts: string[]; arguments: Record<string, ArgumentConstraint> | undefined }
+  >();
+  const resources: string[] = [];
   for (const a of atoms) {
     if (a.type === 'http') {
       const set = methodsByPath.get(a.path) ?? new Set();
       set.add(a.method);
       methodsByPath.set(a.path, set);
+    } else if (a.type === 'mcp-resource') {
+      if (!resources.includes(a.uri)) resources.push(a.uri);
     } else {
       const k = constraintsKey(a.arguments);
-      const g = toolsByConstraints.get(k) ?? { tools: [], arguments: a.arguments };
-      if (!g.tools.includes(a.tool)) g.tools.push(a.tool);
+      const g = toolsByConstraints.get(k) ?? { tools: [], prompts: [], arguments: a.arguments };
+      const list = a.type === 'mcp' ? g.tools : g.prompts;
+      const name = a.type === 'mcp' ? a.tool : a.prompt;
+      if (!list.includes(name)) list.push(name);
       toolsByConstraints.set(k, g);
     }
   }
@@ -82,9 +104,11 @@ export function detailsFromAtoms(atoms: readonly Atom[], resourceUri: string): A
     ...[...toolsByConstraints.values()].map((g): AuthorizationDetail => ({
       type: 'mcp',
       locations: [resourceUri],
-      tools: g.tools,
+      ...(g.tools.length > 0 ? { tools: g.tools } : {}),
+      ...(g.prompts.length > 0 ? { prompts: g.prompts } : {}),
       ...(g.arguments !== undefined ? { arguments: g.arguments } : {}),
     })),
+    ...(resources.length > 0 ? [{ type: 'mcp', locations: [resourceUri], resources } satisfies AuthorizationDetail] : []),
   ];
 }
 
