@@ -63,6 +63,7 @@ export const ERROR_CODES = {
   ERR_MCP_HEADER_MISMATCH: { status: 400, challenge: null, message: 'MCP request headers do not match the message' },
   ERR_MCP_HTTP_METHOD: { status: 405, challenge: null, message: 'HTTP method not allowed on this MCP endpoint' },
   ERR_MCP_SESSION_REQUIRED: { status: 400, challenge: null, message: 'an MCP session is required' },
+  ERR_MCP_SESSION_LIMIT: { status: 429, challenge: null, message: 'too many MCP sessions for this task' },
   ERR_MCP_SESSION_UNKNOWN: { status: 404, challenge: null, message: 'unknown or ended MCP session' },
   ERR_MCP_METHOD_NOT_ALLOWED: { status: 403, challenge: null, message: 'this MCP method is not available through the gateway' },
   ERR_MCP_STREAM_CONFLICT: { status: 409, challenge: null, message: 'a stream is already open for this session' },

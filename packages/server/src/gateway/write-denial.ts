@@ -50,6 +50,7 @@ function errorForStatus(status: number): string {
   if (status === 401) return 'invalid_request';
   if (status === 404) return 'not_found';
   if (status === 413) return 'request_too_large';
+  if (status === 429) return 'too_many_requests';
   if (status === 502 || status === 504) return 'bad_gateway';
   if (status === 503) return 'temporarily_unavailable';
   return 'server_error';

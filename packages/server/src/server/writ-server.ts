@@ -216,6 +216,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       maxBodyBytes: config.server.maxBodyBytes,
       sessionIdleMs: config.mcp.sessionIdleSeconds * 1000,
       maxSessions: config.mcp.maxSessions,
+      maxSessionsPerTask: config.mcp.maxSessionsPerTask,
     });
     closers.unshift(() => mcpGateway.close());
     // The kill switch reaches open MCP sessions at once, not only at their next request.

@@ -49,7 +49,7 @@ describeEachStore('mcp gateway', (kind) => {
 
   before(async () => {
     upstream = await startMcpTestUpstream();
-    h = await startHarness(kind);
+    h = await startHarness(kind, { config: { 'mcp.maxSessionsPerTask': 3 } });
     agent = await h.registerAgent('agent-a');
     await h.admin.put('/secrets/tools-key', { value: 'mcp-upstream-secret-0987654321', description: 'test' });
     await h.admin.post('/resources', {
@@ -469,5 +469,16 @@ describeEachStore('mcp gateway', (kind) => {
     await get.text();
     const rows = await auditFor(task.id);
     assert.equal(rows.filter((r) => r.reason === 'ERR_MCP_HEADER_MISMATCH').length, mismatches.length, 'every mismatch is audited');
+  });
+
+  test('one task cannot open sessions without bound (each may hold an upstream process)', async () => {
+    const task = await newTask();
+    const clients = [await connect(task), await connect(task), await connect(task)];
+    await assert.rejects(connect(task), (e: { code?: number }) => e.code === 429);
+    // DELETE ends a session (the SDK's terminateSession), and makes room for another.
+    await (clients[0]?.transport as StreamableHTTPClientTransport).terminateSession();
+    await clients[0]?.close();
+    const again = await connect(task);
+    await Promise.all([again, ...clients.slice(1)].map((c) => c.close()));
   });
 });

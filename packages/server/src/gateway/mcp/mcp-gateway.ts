@@ -60,6 +60,8 @@ export interface McpGatewayDeps {
   /** A session unused this long is closed. */
   sessionIdleMs: number;
   maxSessions: number;
+  /** Each session may hold an upstream process: one task may not open more than this many. */
+  maxSessionsPerTask: number;
   logger: Logger;
   now?: () => number;
 }
@@ -366,6 +368,10 @@ export class McpGateway {
   ): Promise<void> {
     state.action = 'initialize';
     if (this.#sessions.size >= this.#deps.maxSessions) throw new WritError('ERR_NOT_READY', 'MCP session limit reached');
+    let ofTask = 0;
+    for (const s of this.#sessions.values()) if (s.binding.taskId === caller.claims.task_id) ofTask++;
+    if (ofTask >= this.#deps.maxSessionsPerTask)
+      throw new WritError('ERR_MCP_SESSION_LIMIT', `task ${caller.claims.task_id} has ${ofTask} sessions`);
     const upstream = await this.#deps.connect(caller.resource);
     const binding: SessionBinding = {
       resourceId: caller.resource.id,
