@@ -17,7 +17,7 @@ import { startMcpTestUpstream, type McpTestUpstream } from '../helpers/mcp-test-
 
 const GRANT = `
 permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"mcp_tool", resource == Writ::Resource::"tools")
-when { context.user == Writ::User::"dev:alice" && (["echo", "add", "read_file", "slow_count"].contains(context.tool) || context.tool like "delete*") };
+when { context.user == Writ::User::"dev:alice" && (["echo", "add", "read_file", "slow_count", "wait"].contains(context.tool) || context.tool like "delete*") };
 forbid (principal, action == Writ::Action::"mcp_tool", resource == Writ::Resource::"tools") when { context.tool == "delete_everything" };
 permit (principal == Writ::Agent::"agent-a", action in [Writ::Action::"mcp_resource", Writ::Action::"mcp_prompt"], resource == Writ::Resource::"tools")
 when { context.user == Writ::User::"dev:alice" };
@@ -214,6 +214,19 @@ describeEachStore('mcp gateway', (kind) => {
       );
     }
     await c3.close();
+  });
+
+  test("cancellation: the agent's notifications/cancelled reaches the upstream for the request it names", async () => {
+    const task = await newTask([...DETAILS, { type: 'mcp', tools: ['wait'] }]);
+    const client = await connect(task);
+    const abort = new AbortController();
+    const pending = client.callTool({ name: 'wait', arguments: {} }, undefined, { signal: abort.signal });
+    // Cancel once the upstream is running the tool (the SDK then sends notifications/cancelled).
+    await upstream.waitForCall((c) => c.tool === 'wait');
+    abort.abort('test');
+    await assert.rejects(pending);
+    await upstream.waitForCall((c) => c.tool === 'wait' && (c.args as { cancelled?: boolean }).cancelled === true);
+    await client.close();
   });
 
   test('progress notifications of a tools/call reach the agent', async () => {

@@ -15,6 +15,8 @@ export interface McpTestUpstream {
   requests: { method: string; headers: IncomingHttpHeaders; body: unknown }[];
   /** Tool calls the server executed, in order. */
   calls: { tool: string; args: unknown }[];
+  /** Resolves once a call matching the predicate has been recorded (already, or later). */
+  waitForCall(match: (c: { tool: string; args: unknown }) => boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -45,6 +47,15 @@ function build(calls: McpTestUpstream['calls']): McpServer {
     }
     return { content: [{ type: 'text', text: `counted ${n}` }] };
   });
+  server.registerTool('wait', { description: 'waits until cancelled' }, async (extra) => {
+    calls.push({ tool: 'wait', args: {} });
+    await new Promise<void>((resolve) => {
+      if (extra.signal.aborted) resolve();
+      extra.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    calls.push({ tool: 'wait', args: { cancelled: true } });
+    return { content: [{ type: 'text', text: 'cancelled' }] };
+  });
   server.registerResource('secret-notes', 'notes://secret', { description: 'private' }, async () => ({
     contents: [{ uri: 'notes://secret', text: 'the secret notes' }],
   }));
@@ -56,7 +67,20 @@ function build(calls: McpTestUpstream['calls']): McpServer {
 
 export async function startMcpTestUpstream(): Promise<McpTestUpstream> {
   const requests: McpTestUpstream['requests'] = [];
-  const calls: McpTestUpstream['calls'] = [];
+  const waiters = new Set<{ match: (c: { tool: string; args: unknown }) => boolean; resolve: () => void }>();
+  const calls: McpTestUpstream['calls'] = new Proxy([] as McpTestUpstream['calls'], {
+    set(target, prop, value, receiver) {
+      const ok = Reflect.set(target, prop, value, receiver);
+      if (typeof prop === 'string' && /^\d+$/.test(prop)) {
+        for (const w of waiters) {
+          if (!w.match(value as { tool: string; args: unknown })) continue;
+          waiters.delete(w);
+          w.resolve();
+        }
+      }
+      return ok;
+    },
+  });
   const transports = new Map<string, StreamableHTTPServerTransport>();
   const http: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -93,6 +117,10 @@ export async function startMcpTestUpstream(): Promise<McpTestUpstream> {
     url: `http://127.0.0.1:${port}/mcp`,
     requests,
     calls,
+    waitForCall(match) {
+      if (calls.some(match)) return Promise.resolve();
+      return new Promise<void>((resolve) => waiters.add({ match, resolve }));
+    },
     async close() {
       await Promise.all([...transports.values()].map((t) => t.close()));
       http.closeAllConnections();
