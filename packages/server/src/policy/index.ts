@@ -8,3 +8,5 @@ export { contextUseOf } from './context-use.js';
 export { httpRequest, mcpToolRequest, delegateRequest, userUid, agentUid, resourceUid } from './requests.js';
 export type { AgentAttrs, ResourceAttrs, UserAttrs } from './requests.js';
 export type { CedarRequest, CedarEntity, CedarValue, Decision, EntityRef, ValidationResult, ContextUse } from './types.js';
+export { createIssuanceDecisionCache } from './issuance-decision-cache.js';
+export type { IssuanceDecisionCache } from './issuance-decision-cache.js';

@@ -12,7 +12,7 @@ import { openStore, type Store } from '../storage/index.js';
 import { deriveKey, KeyEncryptionKey } from '../crypto/index.js';
 import { createVault } from '../vault/index.js';
 import { createAuditWriter } from '../audit/index.js';
-import { createPolicyEngine, createCallDecisionCache, type PolicyEngine } from '../policy/index.js';
+import { createPolicyEngine, createCallDecisionCache, createIssuanceDecisionCache, type PolicyEngine } from '../policy/index.js';
 import { Register, type Agent, type Resource } from '../register/index.js';
 import { RevocationService } from '../revocation/index.js';
 import { TaskService } from '../tasks/index.js';
@@ -157,7 +157,9 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       issuer: publicUrl,
       tokenEndpoint: `${publicUrl}${PATHS.token}`,
       keys,
-      policy,
+      // Decisions are a function of the policy set and the request with its entities: issuance asks the worker only
+      // for questions it has not answered under the current policy set.
+      policy: createIssuanceDecisionCache(policy, { maxEntries: 50_000 }),
       users,
       workloads,
       replay,

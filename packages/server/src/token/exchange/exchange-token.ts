@@ -14,7 +14,7 @@ import { isSubsetOf, verifyDpopProof, type CheckCallContext, type DpopNonces, ty
 import type { Kysely } from 'kysely';
 import { OAuthError } from '../../errors/index.js';
 import type { Agent, AuditPort, Resource } from '../../register/index.js';
-import { delegateRequest, type PolicyEngine } from '../../policy/index.js';
+import { delegateRequest } from '../../policy/index.js';
 import type { UserTokenVerifier, VerifiedUser, WorkloadTokenVerifier } from '../../identity/index.js';
 import type { Database } from '../../storage/index.js';
 import type { SigningKeys } from '../keys/signing-keys.js';
@@ -23,7 +23,7 @@ import { authenticateAgent } from './authenticate-agent.js';
 import { authenticateClient } from './authenticate-client.js';
 import { resolveResource } from './resolve-resource.js';
 import { parseRequestedDetails } from './parse-authorization-details.js';
-import { evaluateIssuancePolicy } from './evaluate-issuance-policy.js';
+import { evaluateIssuancePolicy, type IssuancePolicy } from './evaluate-issuance-policy.js';
 import { mintTaskToken } from './mint-task-token.js';
 import { checkParentToken } from './check-parent-token.js';
 import { resolveSubAgent } from './resolve-sub-agent.js';
@@ -34,7 +34,8 @@ export interface TokenServiceDeps {
   issuer: string;
   tokenEndpoint: string;
   keys: SigningKeys;
-  policy: PolicyEngine;
+  /** The policy engine, or (in the server) the issuance-decision cache in front of it. */
+  policy: IssuancePolicy;
   users: UserTokenVerifier;
   workloads: WorkloadTokenVerifier;
   replay: ReplayCache;
