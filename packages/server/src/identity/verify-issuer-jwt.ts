@@ -4,7 +4,8 @@
  * required, `nbf` and `iat` not in the future (with skew), and a `sub` fit to become part of a Writ identifier.
  * Returns the payload or a reason (for the audit log; callers decide the public error).
  */
-import { errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { verifyJwt } from './jwt-verify.js';
 
 /**
  * Asymmetric only. Listing them is what stops `alg: none` and the HMAC-keyed-with-the-public-key confusion: jose
@@ -24,7 +25,7 @@ export async function verifyIssuerJwt(
   if (token.length > MAX_ISSUER_JWT_LENGTH) return { ok: false, reason: `token longer than ${MAX_ISSUER_JWT_LENGTH} characters` };
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(token, opts.getKey, {
+    ({ payload } = await verifyJwt(token, opts.getKey, {
       issuer: opts.issuer,
       audience: opts.audience,
       algorithms: ISSUER_JWT_ALGORITHMS,

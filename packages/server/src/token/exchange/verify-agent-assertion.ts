@@ -4,9 +4,10 @@
  * `iss` = `sub` = the agent id, `aud` Writ's token endpoint or issuer, a short life, and a `jti` used only once — one
  * namespace for both kinds, so an assertion can never be spent twice, whatever it is presented as.
  */
-import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { createLocalJWKSet, errors as joseErrors, type JWTPayload } from 'jose';
 import type { Kysely } from 'kysely';
 import type { Agent } from '../../register/index.js';
+import { verifyJwt, type JwtKeyResolver } from '../../identity/index.js';
 import type { Database } from '../../storage/index.js';
 
 /** Assertions valid for longer than this are refused, which bounds how long their `jti`s must be remembered. */
@@ -34,12 +35,30 @@ export function unverifiedIssuer(jwt: string): string | undefined {
   }
 }
 
+/**
+ * jose key sets by JWKS content. A key set imports each key once and keeps it; built anew per assertion, it imported
+ * the agent's key on every exchange. Keyed by the JWKS text, an edited JWKS is a new entry, never a stale one.
+ */
+const keySets = new Map<string, JwtKeyResolver>();
+const KEY_SETS_MAX = 1_000;
+
+function keySetOf(jwks: Agent['jwks']): JwtKeyResolver {
+  const text = JSON.stringify(jwks);
+  let set = keySets.get(text);
+  if (set === undefined) {
+    set = createLocalJWKSet(JSON.parse(text) as Agent['jwks']);
+    if (keySets.size >= KEY_SETS_MAX) keySets.delete(keySets.keys().next().value as string);
+    keySets.set(text, set);
+  }
+  return set;
+}
+
 export async function verifyAgentAssertion(jwt: string, agent: Agent, deps: AgentAssertionDeps): Promise<AgentAssertionResult> {
   if (agent.jwks.keys.length === 0) return { ok: false, reason: `agent ${agent.id} has no registered keys` };
   const nowSec = Math.floor(deps.now() / 1000);
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(jwt, createLocalJWKSet(agent.jwks), {
+    ({ payload } = await verifyJwt(jwt, keySetOf(agent.jwks), {
       issuer: agent.id,
       subject: agent.id,
       audience: deps.audiences,
