@@ -19,6 +19,7 @@ import { TaskService } from '../tasks/index.js';
 import { SigningKeys, type TokenServiceDeps } from '../token/index.js';
 import { createUserTokenVerifier, createWorkloadTokenVerifier } from '../identity/index.js';
 import { SharedReplayCache } from '../dpop/index.js';
+import { handleCommonTokenRequest, isCommonTokenRequest } from './token-fast-path.js';
 import { HttpGateway, createGatewayAudit } from '../gateway/index.js';
 import { AdminAuth } from '../admin-api/index.js';
 import type { Logger } from '../observability/index.js';
@@ -261,6 +262,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     if (fastifyDispatch === undefined) throw new Error('fastify did not hand over its request handler');
     route.dispatch = (req, res) => {
       if (req.url !== undefined && req.url.startsWith(PATHS.httpResourcePrefix)) gateway.handle(req, res);
+      else if (isCommonTokenRequest(req)) handleCommonTokenRequest(req, res, tokenService);
       else fastifyDispatch(req, res);
     };
     closers.unshift(() => app.close());
