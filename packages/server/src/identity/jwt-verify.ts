@@ -12,7 +12,7 @@
  * `jose.jwtVerify`, and so is every signature that does not verify. So this path only ever answers where jose would
  * answer the same, and failures cost what they cost before.
  */
-import { KeyObject, type webcrypto } from 'node:crypto';
+import { createHash, KeyObject, type webcrypto } from 'node:crypto';
 import {
   jwtVerify,
   UnsecuredJWT,
@@ -30,6 +30,45 @@ export type JwtKeyResolver = JWTVerifyGetKey;
 export interface JwtVerifyStats {
   fast: number;
   jose: number;
+  /** Signatures not computed again: the same token bytes, checked before by the very key the key set gives now. */
+  cached?: number;
+}
+
+/**
+ * Tokens whose signature verified, each with the key that verified it, for a token presented again (a user's ID token
+ * starts many tasks). A hit skips only the signature arithmetic, and only while the key set still hands out that very
+ * key object for the token (a refetched or rotated JWKS imports new objects: a miss). The claims are checked again on
+ * every use. Keyed by SHA-256 of the whole token, so an entry costs the same whatever the token's size.
+ */
+export class VerifiedSignatureCache {
+  readonly #entries = new Map<string, KeyObject>();
+  readonly #max: number;
+  constructor(opts: { maxEntries?: number } = {}) {
+    this.#max = opts.maxEntries ?? 10_000;
+  }
+  /** True when `token` verified before with exactly `key`. */
+  has(token: string, key: KeyObject): boolean {
+    const k = digest(token);
+    const hit = this.#entries.get(k);
+    if (hit === undefined) return false;
+    // Least recently used goes first.
+    this.#entries.delete(k);
+    this.#entries.set(k, hit);
+    return hit === key;
+  }
+  add(token: string, key: KeyObject): void {
+    const k = digest(token);
+    this.#entries.delete(k);
+    if (this.#entries.size >= this.#max) this.#entries.delete(this.#entries.keys().next().value as string);
+    this.#entries.set(k, key);
+  }
+  get size(): number {
+    return this.#entries.size;
+  }
+}
+
+function digest(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
 }
 
 /** `{"alg":"none"}`: the header under which jose's own claims validation reads the payload segment. */
@@ -46,6 +85,7 @@ export async function verifyJwt(
   getKey: JwtKeyResolver,
   options: JWTVerifyOptions & { algorithms: readonly string[] },
   stats?: JwtVerifyStats,
+  cache?: VerifiedSignatureCache,
 ): Promise<{ payload: JWTPayload; protectedHeader: JWSHeaderParameters }> {
   const viaJose = async (): Promise<{ payload: JWTPayload; protectedHeader: JWSHeaderParameters }> => {
     if (stats !== undefined) stats.jose++;
@@ -69,8 +109,13 @@ export async function verifyJwt(
   });
   const keyObject = toKeyObject(key);
   if (keyObject === undefined || keyObject.type !== 'public' || !keyFitsAlg(keyObject, alg)) return viaJose();
-  // A signature that does not verify here is handed to jose too: its verdict and its words, whatever the reason.
-  if (!verifyJwsSignature(jws, alg, keyObject)) return viaJose();
+  if (cache !== undefined && cache.has(jwt, keyObject)) {
+    if (stats !== undefined) stats.cached = (stats.cached ?? 0) + 1;
+  } else {
+    // A signature that does not verify here is handed to jose too: its verdict and its words, whatever the reason.
+    if (!verifyJwsSignature(jws, alg, keyObject)) return viaJose();
+    cache?.add(jwt, keyObject);
+  }
   if (stats !== undefined) stats.fast++;
   const { algorithms: _algorithms, crit: _crit, ...claimOptions } = options;
   const { payload } = UnsecuredJWT.decode(`${NONE_HEADER}.${payloadSegment}.`, claimOptions);

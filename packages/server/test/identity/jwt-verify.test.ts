@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { test } from 'node:test';
 import { createLocalJWKSet, jwtVerify, type JWK, type JWTVerifyOptions } from 'jose';
-import { verifyJwt, type JwtVerifyStats } from '../../src/identity/index.js';
+import { VerifiedSignatureCache, verifyJwt, type JwtVerifyStats } from '../../src/identity/index.js';
 
 const NOW = 1_764_000_000;
 const b64 = (v: unknown): string => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
@@ -161,7 +161,8 @@ test('differential: verifyJwt decides exactly as jose.jwtVerify, and takes the f
     { ...options, maxTokenAge: 30 },
   ];
 
-  const stats: JwtVerifyStats = { fast: 0, jose: 0 };
+  const stats: JwtVerifyStats = { fast: 0, jose: 0, cached: 0 };
+  const cache = new VerifiedSignatureCache();
   let compared = 0;
   let accepted = 0;
   // Three sweeps instead of the full product (which takes minutes): headers × tampering, payloads × options, and
@@ -183,13 +184,20 @@ test('differential: verifyJwt decides exactly as jose.jwtVerify, and takes the f
     const want = await outcome(jwtVerify(token, set, opts));
     const got = await outcome(verifyJwt(token, set, opts, stats));
     assert.deepEqual(got, want, `${setName}, ${JSON.stringify(opts)}: ${token}`);
+    // With the signature cache: filled by the first call, used by the second; both must still be jose's verdict.
+    for (const pass of ['fill', 'hit']) {
+      const cachedOutcome = await outcome(verifyJwt(token, set, opts, stats, cache));
+      assert.deepEqual(cachedOutcome, want, `${pass} through the signature cache, ${setName}, ${JSON.stringify(opts)}: ${token}`);
+    }
     compared++;
     if (want.ok) accepted++;
   }
   assert.ok(compared > 8_000, `compared ${compared}`);
   assert.ok(accepted > 150, `accepted ${accepted}`);
-  // Every accepted token whose header, key and options allow it was decided on the fast path, not by jose.
+  // Every accepted token whose header, key and options allow it was decided on the fast path, not by jose; and the
+  // signature cache answered for tokens seen before.
   assert.ok(stats.fast >= accepted * 0.5, JSON.stringify({ stats, accepted }));
+  assert.ok((stats.cached ?? 0) >= accepted, JSON.stringify({ stats, accepted }));
 });
 
 test('a key set error is the one jose reports, from the same key set call', async () => {
@@ -205,4 +213,29 @@ test('a key set error is the one jose reports, from the same key set call', asyn
     /^Error: JWKS fetch failed \(1\)$/,
   );
   assert.equal(calls, 1, 'the key set is asked once, as jose would ask it');
+});
+
+test('the signature cache holds a verdict only for the key object that verified it: a rotated key under the same kid is checked again', async () => {
+  const first = key('ES256', 'same-kid');
+  const second = key('ES256', 'same-kid');
+  const token = signJws(first, { alg: 'ES256', kid: 'same-kid' }, { sub: 'x', exp: NOW + 60 });
+  const opts = { algorithms: ['ES256'], currentDate: new Date(NOW * 1000) };
+  const cache = new VerifiedSignatureCache({ maxEntries: 2 });
+  const stats: JwtVerifyStats = { fast: 0, jose: 0, cached: 0 };
+  const before = createLocalJWKSet({ keys: [first.jwk] });
+  assert.equal((await verifyJwt(token, before, opts, stats, cache)).payload['sub'], 'x');
+  assert.equal((await verifyJwt(token, before, opts, stats, cache)).payload['sub'], 'x');
+  assert.equal(stats.cached, 1);
+  // The same token under a key set that now names another key (the same kid): jose's verdict, not the cached one.
+  const rotated = createLocalJWKSet({ keys: [second.jwk] });
+  await assert.rejects(verifyJwt(token, rotated, opts, stats, cache), { code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' });
+  // Even an identical JWK in a new key set is a new key object: checked again, not trusted from the cache.
+  const again = createLocalJWKSet({ keys: [first.jwk] });
+  assert.equal((await verifyJwt(token, again, opts, stats, cache)).payload['sub'], 'x');
+  assert.equal(stats.cached, 1);
+  // Claims are checked on every use: the cached signature does not carry an expired token.
+  await assert.rejects(verifyJwt(token, again, { ...opts, currentDate: new Date((NOW + 120) * 1000) }, stats, cache), {
+    code: 'ERR_JWT_EXPIRED',
+  });
+  assert.ok(cache.size <= 2);
 });
