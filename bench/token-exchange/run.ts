@@ -3,16 +3,22 @@
  * issuance path: client assertion, proof, user token, Cedar grants, task and token rows, signing, audit) next to the
  * ceiling measured in the same run: raw `jose` ES256 sign-and-verify, one at a time.
  *
- *   npm run bench:token-exchange [-- --seconds 10 --concurrency 8]
+ * The clients sign a fresh assertion and a fresh proof per exchange inside the timed window, with raw node:crypto
+ * (lean-client.ts); `--client sdk` uses the agent SDK (jose + fetch) instead. Writ's own CPU time per exchange (the
+ * Writ process, all its threads) is reported too: it does not depend on how much CPU the clients take.
+ *
+ *   npm run bench:token-exchange [-- --seconds 10 --concurrency 8 --client lean|sdk]
  */
 import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createHistogram } from 'node:perf_hooks';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
+import { generateKeyPairSync, type JsonWebKey } from 'node:crypto';
+import { calculateJwkThumbprint, generateKeyPair, importJWK, jwtVerify, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { TOKEN_TYPE } from '@writ/protocol';
-import { exchangeToken, generateDpopKey } from '@writ/agent';
+import { exchangeToken, type DpopKey } from '@writ/agent';
+import { leanExchanger } from './lean-client.js';
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -20,6 +26,14 @@ const arg = (name: string, dflt: number): number => {
 };
 const SECONDS = arg('seconds', 10);
 const CONCURRENCY = arg('concurrency', 8);
+const CLIENT = process.argv.includes('sdk') ? 'sdk' : 'lean';
+
+function es256Jwks(): { privateJwk: JsonWebKey; publicJwk: JWK } {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const privateJwk = privateKey.export({ format: 'jwk' });
+  const { kty, crv, x, y } = privateJwk;
+  return { privateJwk, publicJwk: { kty, crv, x, y } as JWK };
+}
 
 async function ceiling(ms: number): Promise<number> {
   const { privateKey, publicKey } = await generateKeyPair('ES256');
@@ -40,8 +54,8 @@ async function ceiling(ms: number): Promise<number> {
 async function main(): Promise<void> {
   const upstream = createServer((_req, res) => res.end('ok'));
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  const client = await generateKeyPair('ES256', { extractable: true });
-  const jwk = await exportJWK(client.publicKey);
+  const client = es256Jwks();
+  const jwk = client.publicJwk;
   const kid = await calculateJwkThumbprint(jwk);
   // The soak's Writ process: the real server on SQLite, a dev identity provider, one agent with a grant.
   const child = fork(fileURLToPath(new URL('../soak/writ-node.js', import.meta.url)), [], {
@@ -53,22 +67,38 @@ async function main(): Promise<void> {
   const ready = await new Promise<{ url: string; idToken: string }>((resolve) =>
     child.once('message', (m: { ready: { url: string; idToken: string } }) => resolve(m.ready)),
   );
-  const dpopKey = await generateDpopKey();
-  const once = (): Promise<unknown> =>
-    exchangeToken({
-      issuer: ready.url,
-      clientId: 'soak-agent',
-      clientKey: client.privateKey,
-      clientKid: kid,
-      dpopKey,
-      subjectToken: ready.idToken,
-      subjectTokenType: TOKEN_TYPE.idToken,
-      resource: `${ready.url}/r/api`,
-      authorizationDetails: [{ type: 'http', actions: ['GET'], paths: ['/v1/**'] }],
-      purpose: 'bench',
-    });
+  const dpop = es256Jwks();
+  const dpopKey: DpopKey = {
+    alg: 'ES256',
+    privateKey: (await importJWK({ ...dpop.privateJwk }, 'ES256')) as CryptoKey,
+    publicJwk: dpop.publicJwk,
+    jkt: await calculateJwkThumbprint(dpop.publicJwk),
+  };
+  const clientKey = (await importJWK({ ...client.privateJwk }, 'ES256')) as CryptoKey;
+  const request = {
+    subjectToken: ready.idToken,
+    subjectTokenType: TOKEN_TYPE.idToken,
+    resource: `${ready.url}/r/api`,
+    authorizationDetails: [{ type: 'http' as const, actions: ['GET' as const], paths: ['/v1/**'] }],
+    purpose: 'bench',
+  };
+  const sdk = (): Promise<unknown> =>
+    exchangeToken({ issuer: ready.url, clientId: 'soak-agent', clientKey, clientKid: kid, dpopKey, ...request });
+  const lean = leanExchanger({
+    issuer: ready.url,
+    clientId: 'soak-agent',
+    clientJwk: client.privateJwk,
+    clientKid: kid,
+    dpopJwk: dpop.privateJwk,
+    connections: CONCURRENCY,
+    ...request,
+  });
+  const once = CLIENT === 'sdk' ? sdk : lean;
+  // Both clients are accepted by the same server before anything is measured.
+  for (let i = 0; i < 20; i++) await sdk();
   for (let i = 0; i < 200; i++) await once();
   const ceilingBefore = await ceiling(3000);
+  const cpuBefore = await writCpu(child);
   const hist = createHistogram();
   let done = 0;
   const end = performance.now() + SECONDS * 1000;
@@ -84,18 +114,29 @@ async function main(): Promise<void> {
     }),
   );
   const rate = done / ((performance.now() - started) / 1000);
+  const cpuAfter = await writCpu(child);
+  const writUs = (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / done;
   const ceilingAfter = await ceiling(3000);
   const ceil = (ceilingBefore + ceilingAfter) / 2;
   child.send({ exit: true });
   upstream.close();
-  console.log(`bench/token-exchange — node ${process.version}, ${CONCURRENCY} concurrent clients, ${SECONDS}s`);
+  console.log(`bench/token-exchange — node ${process.version}, ${CONCURRENCY} concurrent ${CLIENT} clients, ${SECONDS}s`);
   console.log('| what | per second | p50 ms | p99 ms |\n|---|---|---|---|');
   console.log(`| raw jose ES256 sign + verify (ceiling, mean of before/after) | ${ceil.toFixed(0)} | — | — |`);
   console.log(
     `| Writ token exchange with DPoP (client and server on this machine) | ${rate.toFixed(0)} | ${(hist.percentile(50) / 1e6).toFixed(2)} | ${(hist.percentile(99) / 1e6).toFixed(2)} |`,
   );
+  console.log(`Writ process CPU per exchange (all threads): ${(writUs / 1000).toFixed(2)} ms`);
   console.log(`ratio: ${((rate / ceil) * 100).toFixed(1)}% of the ceiling (aim ≥ 40%)`);
   setTimeout(() => process.exit(0), 500).unref();
+}
+
+/** CPU time of the Writ process so far (process.cpuUsage there: every thread, including the policy worker). */
+function writCpu(child: ReturnType<typeof fork>): Promise<{ user: number; system: number }> {
+  return new Promise((resolve) => {
+    child.once('message', (m: { cpu: { user: number; system: number } }) => resolve(m.cpu));
+    child.send({ mem: true });
+  });
 }
 
 main().catch((err: unknown) => {

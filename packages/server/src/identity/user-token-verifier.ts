@@ -10,6 +10,7 @@ import { MAX_ISSUER_JWT_LENGTH, verifyIssuerJwt } from './verify-issuer-jwt.js';
 import { TOKEN_TYPE } from '@writ/protocol';
 import { OAuthError } from '../errors/index.js';
 import { createProviderKeys } from './provider-keys.js';
+import { VerifiedSignatureCache } from './jwt-verify.js';
 
 /** An identity provider Writ trusts (a row of `identity_providers`). */
 export interface TrustedProvider {
@@ -69,6 +70,8 @@ const PUBLIC_DESCRIPTION = 'subject_token is invalid';
 export function createUserTokenVerifier(opts: UserTokenVerifierOptions): UserTokenVerifier {
   const now = opts.now ?? Date.now;
   const skew = opts.clockSkewSeconds ?? 5;
+  // A user's token starts many tasks: its signature is checked once per key that verifies it (see jwt-verify.ts).
+  const signatures = new VerifiedSignatureCache();
   const keys = createProviderKeys({
     fetch: opts.fetch ?? fetch,
     ...(opts.kidRefetchCooldownMs !== undefined ? { kidRefetchCooldownMs: opts.kidRefetchCooldownMs } : {}),
@@ -109,6 +112,7 @@ export function createUserTokenVerifier(opts: UserTokenVerifierOptions): UserTok
         getKey,
         clockSkewSeconds: skew,
         nowMs: now(),
+        signatures,
       });
       if (!checked.ok) return fail(checked.reason);
       const { payload } = checked;

@@ -4,7 +4,8 @@
  * required, `nbf` and `iat` not in the future (with skew), and a `sub` fit to become part of a Writ identifier.
  * Returns the payload or a reason (for the audit log; callers decide the public error).
  */
-import { errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { verifyJwt, type VerifiedSignatureCache } from './jwt-verify.js';
 
 /**
  * Asymmetric only. Listing them is what stops `alg: none` and the HMAC-keyed-with-the-public-key confusion: jose
@@ -19,19 +20,33 @@ export type IssuerJwtResult = { ok: true; payload: JWTPayload & { sub: string } 
 
 export async function verifyIssuerJwt(
   token: string,
-  opts: { issuer: string; audience: string; getKey: JWTVerifyGetKey; clockSkewSeconds: number; nowMs: number },
+  opts: {
+    issuer: string;
+    audience: string;
+    getKey: JWTVerifyGetKey;
+    clockSkewSeconds: number;
+    nowMs: number;
+    /** Signatures already verified with the key the key set gives now (a token presented again). */
+    signatures?: VerifiedSignatureCache;
+  },
 ): Promise<IssuerJwtResult> {
   if (token.length > MAX_ISSUER_JWT_LENGTH) return { ok: false, reason: `token longer than ${MAX_ISSUER_JWT_LENGTH} characters` };
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(token, opts.getKey, {
-      issuer: opts.issuer,
-      audience: opts.audience,
-      algorithms: ISSUER_JWT_ALGORITHMS,
-      clockTolerance: opts.clockSkewSeconds,
-      requiredClaims: ['sub', 'exp'],
-      currentDate: new Date(opts.nowMs),
-    }));
+    ({ payload } = await verifyJwt(
+      token,
+      opts.getKey,
+      {
+        issuer: opts.issuer,
+        audience: opts.audience,
+        algorithms: ISSUER_JWT_ALGORITHMS,
+        clockTolerance: opts.clockSkewSeconds,
+        requiredClaims: ['sub', 'exp'],
+        currentDate: new Date(opts.nowMs),
+      },
+      undefined,
+      opts.signatures,
+    ));
   } catch (err) {
     if (err instanceof joseErrors.JOSEError) return { ok: false, reason: `${err.code}: ${err.message}` };
     return { ok: false, reason: `issuer keys unavailable: ${(err as Error).message}` };

@@ -12,6 +12,7 @@ import { createLocalJWKSet, decodeJwt, type JWTPayload, type JWTVerifyGetKey } f
 import { TOKEN_TYPE } from '@writ/protocol';
 import { OAuthError } from '../errors/index.js';
 import { createProviderKeys } from './provider-keys.js';
+import { VerifiedSignatureCache } from './jwt-verify.js';
 import { MAX_ISSUER_JWT_LENGTH, verifyIssuerJwt } from './verify-issuer-jwt.js';
 
 export interface TrustedWorkloadIssuer {
@@ -56,6 +57,8 @@ export function createWorkloadTokenVerifier(opts: {
   const now = opts.now ?? Date.now;
   const skew = opts.clockSkewSeconds ?? 5;
   const remote = createProviderKeys({ fetch: opts.fetch ?? fetch });
+  // Workload tokens are presented again and again (a service account's projected token lives for an hour).
+  const signatures = new VerifiedSignatureCache();
   const local = new Map<string, JWTVerifyGetKey>();
 
   function keysOf(i: TrustedWorkloadIssuer): Promise<JWTVerifyGetKey> {
@@ -106,6 +109,7 @@ export function createWorkloadTokenVerifier(opts: {
         getKey,
         clockSkewSeconds: skew,
         nowMs: now(),
+        signatures,
       });
       if (!checked.ok) fail(checked.reason);
       const sub = checked.payload.sub;

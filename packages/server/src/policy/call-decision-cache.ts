@@ -6,7 +6,8 @@
  * A hit answers synchronously; a miss asks the worker once (concurrent misses share one evaluation).
  */
 import type { PolicyEngine } from './policy-engine.js';
-import type { CedarRequest, CedarValue, Decision } from './types.js';
+import type { CedarRequest, Decision } from './types.js';
+import { requestKey } from './decision-key.js';
 
 export interface CallDecisionCache {
   decide(req: CedarRequest, entitiesVersion: string): Decision | Promise<Decision>;
@@ -22,11 +23,8 @@ export function createCallDecisionCache(engine: PolicyEngine, opts: { maxEntries
   let misses = 0;
   let seenVersion = -1;
 
-  const keyOf = (req: CedarRequest, entitiesVersion: string): string => {
-    const use = engine.contextUse;
-    const ctx = use.all ? req.context : pick(req.context, use.attributes);
-    return `${engine.version}\u0000${entitiesVersion}\u0000${req.principal.type}:${req.principal.id}\u0000${req.action.id}\u0000${req.resource.type}:${req.resource.id}\u0000${canonical(ctx)}`;
-  };
+  const keyOf = (req: CedarRequest, entitiesVersion: string): string =>
+    `${engine.version}\u0000${entitiesVersion}\u0000${requestKey(req, engine.contextUse)}`;
 
   return {
     decide(req, entitiesVersion) {
@@ -68,18 +66,4 @@ export function createCallDecisionCache(engine: PolicyEngine, opts: { maxEntries
     stats: () => ({ hits, misses, size: entries.size }),
     clear: () => entries.clear(),
   };
-}
-
-function pick(ctx: Record<string, CedarValue>, attrs: readonly string[]): Record<string, CedarValue> {
-  const out: Record<string, CedarValue> = {};
-  for (const a of attrs) if (a in ctx) out[a] = ctx[a] as CedarValue;
-  return out;
-}
-
-/** JSON with sorted keys, so equal contexts give equal keys. */
-function canonical(v: CedarValue): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v);
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  const keys = Object.keys(v).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, CedarValue>)[k] as CedarValue)}`).join(',')}}`;
 }

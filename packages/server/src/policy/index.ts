@@ -17,3 +17,5 @@ export {
 } from './requests.js';
 export type { AgentAttrs, ResourceAttrs, UserAttrs } from './requests.js';
 export type { CedarRequest, CedarEntity, CedarValue, Decision, EntityRef, ValidationResult, ContextUse } from './types.js';
+export { createIssuanceDecisionCache } from './issuance-decision-cache.js';
+export type { IssuanceDecisionCache } from './issuance-decision-cache.js';

@@ -11,6 +11,7 @@ import { exchangeToken, introspectToken, revokeToken, type IntrospectionDeps, ty
 import type { SigningKeys } from '../token/index.js';
 import type { TaskService } from '../tasks/index.js';
 import { traceFrom, type Logger } from '../observability/index.js';
+import { TOKEN_BODY_LIMIT } from './token-fast-path.js';
 import { registerAdminApi, type AdminAuth, type AdminServices } from '../admin-api/index.js';
 import type { AuditPort, Resource } from '../register/index.js';
 
@@ -32,7 +33,7 @@ export interface SurfaceDeps {
 
 export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): void {
   const issuer = deps.publicUrl;
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => {
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: TOKEN_BODY_LIMIT }, (_req, body, done) => {
     done(null, new URLSearchParams(body as string));
   });
 

@@ -12,13 +12,14 @@ import { openStore, type Store } from '../storage/index.js';
 import { deriveKey, KeyEncryptionKey } from '../crypto/index.js';
 import { createVault } from '../vault/index.js';
 import { createAuditWriter } from '../audit/index.js';
-import { createPolicyEngine, createCallDecisionCache, type PolicyEngine } from '../policy/index.js';
+import { createPolicyEngine, createCallDecisionCache, createIssuanceDecisionCache, type PolicyEngine } from '../policy/index.js';
 import { Register, type Agent, type Resource } from '../register/index.js';
 import { RevocationService } from '../revocation/index.js';
 import { TaskService } from '../tasks/index.js';
 import { SigningKeys, type TokenServiceDeps } from '../token/index.js';
 import { createUserTokenVerifier, createWorkloadTokenVerifier } from '../identity/index.js';
 import { SharedReplayCache } from '../dpop/index.js';
+import { handleCommonTokenRequest, isCommonTokenRequest } from './token-fast-path.js';
 import { HttpGateway, McpGateway, UpstreamFactory, createGatewayAudit } from '../gateway/index.js';
 import { AdminAuth } from '../admin-api/index.js';
 import type { Logger } from '../observability/index.js';
@@ -160,7 +161,9 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       issuer: publicUrl,
       tokenEndpoint: `${publicUrl}${PATHS.token}`,
       keys,
-      policy,
+      // Decisions are a function of the policy set and the request with its entities: issuance asks the worker only
+      // for questions it has not answered under the current policy set.
+      policy: createIssuanceDecisionCache(policy, { maxEntries: 50_000 }),
       users,
       workloads,
       replay,
@@ -288,6 +291,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     route.dispatch = (req, res) => {
       if (req.url !== undefined && req.url.startsWith(PATHS.httpResourcePrefix)) gateway.handle(req, res);
       else if (req.url !== undefined && req.url.startsWith(PATHS.mcpResourcePrefix)) mcpGateway.handle(req, res);
+      else if (isCommonTokenRequest(req)) handleCommonTokenRequest(req, res, tokenService);
       else fastifyDispatch(req, res);
     };
     closers.unshift(() => app.close());

@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import { MIGRATIONS } from './migrations/index.js';
 import type { Database } from './schema.js';
@@ -73,8 +73,33 @@ function openSqlite(path: string): Store {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return { db, dialect: 'sqlite', location: `sqlite:${path}`, sqlite, close: () => db.destroy() };
+}
+
+/** Distinct SQL texts Writ sends are a few dozen (plus multi-row inserts by row count); the bound is generous. */
+const STATEMENT_CACHE_MAX = 500;
+
+/**
+ * Kysely's SQLite driver prepares every query again, and preparing costs more than running a primary-key lookup.
+ * Statements are reusable: the driver runs one query at a time on its single connection (a mutex, held for the
+ * whole of a stream too), and better-sqlite3 resets a statement after each run. SQLite re-prepares a statement by
+ * itself when a migration changes the schema under it.
+ */
+function withStatementCache(sqlite: BetterSqlite3.Database): SqliteDatabase {
+  const statements = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare: (text: string) => {
+      let stmt = statements.get(text);
+      if (stmt === undefined) {
+        stmt = sqlite.prepare(text);
+        if (statements.size >= STATEMENT_CACHE_MAX) statements.delete(statements.keys().next().value as string);
+        statements.set(text, stmt);
+      }
+      return stmt;
+    },
+  };
 }
 
 async function openPostgres(url: string, opts: OpenStoreOptions, admin: pg.Client): Promise<Store> {

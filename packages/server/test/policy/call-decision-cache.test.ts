@@ -14,73 +14,14 @@ import {
   type Decision,
   type PolicyEngine,
 } from '../../src/policy/index.js';
-import { demoGrant, request } from './fixtures/requests.js';
+import { request } from './fixtures/requests.js';
+import { NAMES, prng, SETS, type Grants } from './fixtures/policy-sets.js';
 
 let engine: PolicyEngine;
 before(() => {
   engine = createPolicyEngine();
 });
 after(() => engine.close());
-
-type Grants = Array<{ id: string; text: string }>;
-const HTTP = 'action == Writ::Action::"http"';
-
-const SETS: Record<string, Grants> = {
-  // context.user, context.method and context.path (== and like)
-  path: [{ id: 'demo', text: demoGrant('a1', 'api', 'dev:alice') }],
-  // only context.method
-  method: [{ id: 'get', text: `permit (principal, ${HTTP}, resource) when { context.method == "GET" };` }],
-  // nothing from context; entity attributes only (so the entities version matters)
-  entities: [
-    { id: 'active', text: 'permit (principal, action, resource) when { principal.status == "active" && resource.kind == "http" };' },
-    { id: 'no-a3', text: 'forbid (principal == Writ::Agent::"a3", action, resource);' },
-  ],
-  // `context has ...`, and an optional attribute of the user entity
-  has: [
-    {
-      id: 'ops',
-      text: `permit (principal, ${HTTP}, resource) when { context has purpose && context.purpose == "ops" && context.depth < 1 };`,
-    },
-    {
-      id: 'mail',
-      text: `permit (principal, ${HTTP}, resource) when { context.user has email && context.user.email like "*@example.com" };`,
-    },
-  ],
-  // the whole context
-  whole: [
-    {
-      id: 'exact',
-      text: `permit (principal, ${HTTP}, resource) when { context == { user: Writ::User::"dev:alice", method: "GET", path: "/", purpose: "ops", depth: 0 } };`,
-    },
-    { id: 'wrapped', text: `permit (principal, ${HTTP}, resource) when { { c: context }.c.method == "HEAD" };` },
-  ],
-  // forbid over permit, on context and on entities
-  forbid: [
-    { id: 'all', text: 'permit (principal, action, resource);' },
-    { id: 'admin', text: 'forbid (principal == Writ::Agent::"a2", action, resource) when { context.path like "/admin*" };' },
-    { id: 'grpc', text: `forbid (principal, ${HTTP}, resource) when { context.method == "DELETE" && resource.kind == "grpc" };` },
-  ],
-  // evaluation errors for some requests (overflow when depth > 0): denied, never cached
-  errors: [
-    { id: 'get', text: `permit (principal, ${HTTP}, resource) when { context.method == "GET" };` },
-    { id: 'overflow', text: `forbid (principal, ${HTTP}, resource) when { context.depth + 9223372036854775807 < 0 };` },
-  ],
-  // a grant that does not parse: the load fails and everything is denied
-  broken: [{ id: 'broken', text: 'permit (principal, action, resource' }],
-};
-const NAMES = Object.keys(SETS);
-
-/** Small deterministic PRNG (mulberry32); the seed is printed with any failure. */
-function prng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) % n;
-  };
-}
 
 const AGENTS = ['a1', 'a2', 'a3'];
 const USERS = ['dev:alice', 'dev:bob'];

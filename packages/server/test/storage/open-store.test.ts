@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { sql } from 'kysely';
 import { openStore } from '../../src/storage/index.js';
 import { describeEachStore } from '../helpers/stores.js';
 
@@ -46,4 +47,47 @@ describeEachStore('storage', (kind) => {
       await store.dispose();
     }
   });
+});
+
+test('SQLite: cached prepared statements stay correct across schema changes, streams and failed statements', async () => {
+  const store = await openStore({});
+  try {
+    await sql`CREATE TABLE t (id TEXT PRIMARY KEY)`.execute(store.db);
+    const insert = (id: string) => sql`INSERT INTO t (id) VALUES (${id})`.execute(store.db);
+    const all = async () => (await sql<Record<string, unknown>>`SELECT * FROM t ORDER BY id`.execute(store.db)).rows;
+    await insert('a');
+    assert.deepEqual(await all(), [{ id: 'a' }]);
+    // The same SQL text after the table changed: `*` must name the new column (SQLite re-prepares).
+    await sql`ALTER TABLE t ADD COLUMN n INTEGER DEFAULT 7`.execute(store.db);
+    assert.deepEqual(await all(), [{ id: 'a', n: 7 }]);
+    // A constraint failure leaves the cached insert usable.
+    await assert.rejects(insert('a'), /UNIQUE|PRIMARY KEY/);
+    await insert('b');
+    // A stream over a cached statement, then the same statement again.
+    const streamed: unknown[] = [];
+    for await (const row of store.db
+      .selectFrom('t' as never)
+      .selectAll()
+      .stream())
+      streamed.push(row);
+    assert.equal(streamed.length, 2);
+    for await (const row of store.db
+      .selectFrom('t' as never)
+      .selectAll()
+      .stream()) {
+      streamed.push(row);
+      break;
+    }
+    assert.equal(
+      (
+        await store.db
+          .selectFrom('t' as never)
+          .selectAll()
+          .execute()
+      ).length,
+      2,
+    );
+  } finally {
+    await store.close();
+  }
 });

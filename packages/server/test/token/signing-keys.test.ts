@@ -1,8 +1,10 @@
 /** Signing keys at rest and on schedule: sealed in the store, rotated when due, the old key kept published. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 import { KeyEncryptionKey } from '../../src/crypto/index.js';
 import { SigningKeys } from '../../src/token/index.js';
+import { openStore } from '../../src/storage/index.js';
 import { describeEachStore } from '../helpers/stores.js';
 
 describeEachStore('signing keys', (kind) => {
@@ -45,4 +47,44 @@ describeEachStore('signing keys', (kind) => {
       await store.dispose();
     }
   });
+});
+
+test('a task token has the bytes jose SignJWT wrote (header members in order, the claims as JSON.stringify gives them) and verifies with jose, for every signing algorithm', async () => {
+  for (const alg of ['ES256', 'EdDSA', 'RS256'] as const) {
+    const store = await openStore({});
+    try {
+      const keys = new SigningKeys({ db: store.db, kek: KeyEncryptionKey.generate() });
+      await keys.init(alg);
+      const kid = keys.list()[0]?.kid as string;
+      const claims = {
+        iss: 'https://writ.example',
+        sub: 'dev:alice',
+        aud: 'https://writ.example/r/api',
+        client_id: 'a1',
+        act: { sub: 'a1' },
+        authorization_details: [
+          { type: 'http' as const, locations: ['https://writ.example/r/api'], actions: ['GET' as const], paths: ['/v1/**'] },
+        ],
+        cnf: { jkt: 'x'.repeat(43) },
+        jti: 'tok_1',
+        iat: 1_764_000_000,
+        exp: 1_764_000_600,
+        purpose: 'é — ünïcode',
+        task_id: 'task_1',
+        task_chain: [],
+      };
+      const token = await keys.sign(claims);
+      const [h, p] = token.split('.');
+      assert.equal(Buffer.from(h as string, 'base64url').toString(), JSON.stringify({ alg, typ: 'at+jwt', kid }));
+      assert.equal(p, Buffer.from(JSON.stringify(claims)).toString('base64url'));
+      const { payload } = await jwtVerify(token, createLocalJWKSet(keys.jwks()), {
+        algorithms: [alg],
+        currentDate: new Date(1_764_000_001_000),
+      });
+      assert.deepEqual(payload, claims);
+      await assert.rejects(keys.sign({ ...claims, exp: Number.NaN }), /finite/);
+    } finally {
+      await store.close();
+    }
+  }
 });

@@ -24,6 +24,8 @@ describeEachStore('token exchange', (kind) => {
   });
 
   const endpoint = (): string => `${h.writ.publicUrl}/oauth2/token`;
+  const freshAssertion = (a: TestAgent = agent): Promise<string> =>
+    createClientAssertion({ clientId: a.id, audience: endpoint(), key: a.clientKey, kid: a.publicJwk.kid as string });
 
   async function post(
     fields: Record<string, string | undefined>,
@@ -155,16 +157,50 @@ describeEachStore('token exchange', (kind) => {
   });
 
   test('a client assertion cannot be used twice', async () => {
-    const assertion = await createClientAssertion({
-      clientId: agent.id,
-      audience: endpoint(),
-      key: agent.clientKey,
-      kid: agent.publicJwk.kid as string,
-    });
+    const assertion = await freshAssertion();
     assert.equal((await post({}, { assertion })).status, 200);
     const again = await post({}, { assertion });
     assert.equal(again.status, 401);
     assert.equal(again.body['error'], 'invalid_client');
+  });
+
+  test('an assertion is spent by a refused exchange too: after a bad proof, the same assertion is refused', async () => {
+    const assertion = await freshAssertion();
+    const bad = await post({}, { assertion, proof: null });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body['error'], 'invalid_dpop_proof');
+    const again = await post({}, { assertion });
+    assert.equal(again.status, 401);
+    assert.equal(again.body['error'], 'invalid_client');
+    assert.equal(again.body['error_description'], 'client assertion was already used');
+  });
+
+  test('concurrent exchanges with one assertion: exactly one is issued, every other one is refused as a replay', async () => {
+    const assertion = await freshAssertion();
+    const results = await Promise.all(Array.from({ length: 8 }, () => post({}, { assertion })));
+    assert.equal(results.filter((r) => r.status === 200).length, 1, JSON.stringify(results.map((r) => [r.status, r.body['error']])));
+    for (const r of results.filter((x) => x.status !== 200)) {
+      assert.equal(r.status, 401);
+      assert.equal(r.body['error_description'], 'client assertion was already used');
+    }
+  });
+
+  test('the assertion of an agent refused as inactive is spent too', async () => {
+    const s = await h.registerAgent('agent-spent');
+    await h.admin.post('/agents/agent-spent/status', { status: 'suspended', reason: 'test' });
+    const assertion = await createClientAssertion({
+      clientId: s.id,
+      audience: endpoint(),
+      key: s.clientKey,
+      kid: s.publicJwk.kid as string,
+    });
+    const proof = (): Promise<string> => createDpopProof(s.dpopKey, { htm: 'POST', htu: endpoint() });
+    const first = await post({ client_id: s.id }, { assertion, proof: await proof() });
+    assert.equal(first.body['error_description'], 'client is not active');
+    await h.admin.post('/agents/agent-spent/status', { status: 'active', reason: 'test' });
+    const again = await post({ client_id: s.id }, { assertion, proof: await proof() });
+    assert.equal(again.status, 401);
+    assert.equal(again.body['error_description'], 'client assertion was already used');
   });
 
   test('a suspended agent gets nothing', async () => {

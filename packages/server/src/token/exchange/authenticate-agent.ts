@@ -6,7 +6,8 @@
 import { OAuthError } from '../../errors/index.js';
 import { matchesSubjectPattern, type WorkloadTokenVerifier } from '../../identity/index.js';
 import type { Agent } from '../../register/index.js';
-import { authenticateClient, type ClientAuthDeps } from './authenticate-client.js';
+import { authenticateClientSpendingLater, type ClientAuthDeps } from './authenticate-client.js';
+import type { AssertionSpend } from './verify-agent-assertion.js';
 import type { TokenRequestParams } from './parse-token-request.js';
 
 export interface AgentAuthDeps extends ClientAuthDeps {
@@ -19,6 +20,11 @@ export interface AuthenticatedAgent {
   method: 'private_key_jwt' | 'workload_identity';
   /** For workload identity: the issuer id and subject that vouched for the agent. */
   workload?: { issuer: string; sub: string };
+  /**
+   * For private_key_jwt: the assertion's `jti`, checked unspent but not yet spent. The caller spends it with the
+   * token it issues, or on whatever refusal comes first (see authenticateClientSpendingLater).
+   */
+  spend?: AssertionSpend;
 }
 
 export async function authenticateAgent(params: TokenRequestParams, deps: AgentAuthDeps): Promise<AuthenticatedAgent> {
@@ -29,7 +35,8 @@ export async function authenticateAgent(params: TokenRequestParams, deps: AgentA
     const { agent, issuer, sub } = await resolveWorkloadAgent(params.actor_token, params.actor_token_type ?? '', params.client_id, deps);
     return { agent, method: 'workload_identity', workload: { issuer, sub } };
   }
-  return { agent: await authenticateClient(params, deps), method: 'private_key_jwt' };
+  const { agent, spend } = await authenticateClientSpendingLater(params, deps);
+  return { agent, method: 'private_key_jwt', spend };
 }
 
 /**

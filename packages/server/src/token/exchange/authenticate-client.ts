@@ -6,7 +6,14 @@ import { CLIENT_ASSERTION_TYPE_JWT_BEARER } from '@writ/protocol';
 import { OAuthError } from '../../errors/index.js';
 import type { Agent } from '../../register/index.js';
 import type { TokenRequestParams } from './parse-token-request.js';
-import { unverifiedIssuer, verifyAgentAssertion, type AgentAssertionDeps } from './verify-agent-assertion.js';
+import {
+  checkUnspentAgentAssertion,
+  spendAssertion,
+  unverifiedIssuer,
+  verifyAgentAssertion,
+  type AgentAssertionDeps,
+  type AssertionSpend,
+} from './verify-agent-assertion.js';
 
 export interface ClientAuthDeps extends AgentAssertionDeps {
   findAgent(id: string): Promise<Agent | undefined>;
@@ -16,31 +23,58 @@ export interface ClientAuthDeps extends AgentAssertionDeps {
 export type ClientAuthParams = Pick<TokenRequestParams, 'client_id' | 'client_assertion' | 'client_assertion_type'>;
 
 export async function authenticateClient(params: ClientAuthParams, deps: ClientAuthDeps): Promise<Agent> {
+  const agent = await assertionAgent(params, deps);
+  const result = await verifyAgentAssertion(params.client_assertion as string, agent, deps);
+  if (!result.ok) throw refused(result);
+  requireActive(agent);
+  return agent;
+}
+
+/**
+ * authenticateClient for a caller that spends the assertion's `jti` in its own final transaction (the token
+ * endpoint, with the task and token rows: one commit instead of two). The outcome is the same: a `jti` already spent
+ * is refused here; when this refuses the client after the signature checked out, the `jti` is spent before the error
+ * is thrown; the caller must spend it on every later failure too (spendAssertion), so an assertion is never usable
+ * again once presented — and the primary key lets at most one transaction spend it.
+ */
+export async function authenticateClientSpendingLater(
+  params: ClientAuthParams,
+  deps: ClientAuthDeps,
+): Promise<{ agent: Agent; spend: AssertionSpend }> {
+  const agent = await assertionAgent(params, deps);
+  const result = await checkUnspentAgentAssertion(params.client_assertion as string, agent, deps);
+  if (!result.ok) throw refused(result);
+  if (agent.status !== 'active') {
+    if (!(await spendAssertion(deps.db, result.spend))) throw refused({ reason: `jti ${result.spend.jti} replayed`, replayed: true });
+    requireActive(agent);
+  }
+  return { agent, spend: result.spend };
+}
+
+async function assertionAgent(params: ClientAuthParams, deps: ClientAuthDeps): Promise<Agent> {
   if (params.client_assertion_type !== CLIENT_ASSERTION_TYPE_JWT_BEARER || params.client_assertion === undefined) {
     throw new OAuthError('invalid_client', 'client authentication by private_key_jwt is required', {
       detail: 'missing or unsupported client_assertion_type',
     });
   }
-  const assertion = params.client_assertion;
-  const iss = unverifiedIssuer(assertion);
+  const iss = unverifiedIssuer(params.client_assertion);
   if (iss === undefined) throw new OAuthError('invalid_client', 'client assertion is malformed', { detail: 'no iss' });
   if (params.client_id !== undefined && params.client_id !== iss) {
     throw new OAuthError('invalid_client', 'client_id does not match the client assertion');
   }
   const agent = await deps.findAgent(iss);
   if (agent === undefined) throw new OAuthError('invalid_client', 'client authentication failed', { detail: `unknown agent ${iss}` });
-  const result = await verifyAgentAssertion(assertion, agent, deps);
-  if (!result.ok) {
-    throw new OAuthError(
-      'invalid_client',
-      result.replayed === true ? 'client assertion was already used' : 'client authentication failed',
-      {
-        detail: result.reason,
-      },
-    );
-  }
+  return agent;
+}
+
+export function refused(result: { reason: string; replayed?: boolean }): OAuthError {
+  return new OAuthError('invalid_client', result.replayed === true ? 'client assertion was already used' : 'client authentication failed', {
+    detail: result.reason,
+  });
+}
+
+function requireActive(agent: Agent): void {
   if (agent.status !== 'active') {
     throw new OAuthError('invalid_client', 'client is not active', { detail: `agent status ${agent.status}` });
   }
-  return agent;
 }

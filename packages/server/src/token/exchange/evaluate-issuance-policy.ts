@@ -48,7 +48,10 @@ export interface IssuanceDecision {
  * const { requested, scopes } = parseRequestedDetails(params, resource, uri);
  * const decision = await evaluateIssuancePolicy({ agent, user, resource, resourceUri: uri, requested, scopes, purpose, depth: 0 }, engine);
  */
-export async function evaluateIssuancePolicy(input: IssuanceInput, engine: PolicyEngine): Promise<IssuanceDecision> {
+/** The engine, or the issuance-decision cache in front of it (same contract). */
+export type IssuancePolicy = Pick<PolicyEngine, 'authorize'>;
+
+export async function evaluateIssuancePolicy(input: IssuanceInput, engine: IssuancePolicy): Promise<IssuanceDecision> {
   const expansions = input.scopes.map((name) => ({ name, atoms: atomsOf(scopeDetails(input.resource, name, input.resourceUri)) }));
   const explicit = atomsOf(explicitPart(input));
   const answers = await decide([...explicit, ...expansions.flatMap((e) => e.atoms)], input, engine);
@@ -92,7 +95,7 @@ function explicitPart(input: IssuanceInput): AuthorizationDetail[] {
 }
 
 /** One Cedar evaluation per distinct question, in one batch. */
-async function decide(atoms: readonly Atom[], input: IssuanceInput, engine: PolicyEngine): Promise<Map<string, Decision>> {
+async function decide(atoms: readonly Atom[], input: IssuanceInput, engine: IssuancePolicy): Promise<Map<string, Decision>> {
   const questions = new Map<string, CedarRequest>();
   const agent = {
     id: input.agent.id,

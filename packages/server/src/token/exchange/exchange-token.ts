@@ -14,27 +14,28 @@ import { isSubsetOf, verifyDpopProof, type CheckCallContext, type DpopNonces, ty
 import type { Kysely } from 'kysely';
 import { OAuthError } from '../../errors/index.js';
 import type { Agent, AuditPort, Resource } from '../../register/index.js';
-import { delegateRequest, type PolicyEngine } from '../../policy/index.js';
+import { delegateRequest } from '../../policy/index.js';
 import type { UserTokenVerifier, VerifiedUser, WorkloadTokenVerifier } from '../../identity/index.js';
 import type { Database } from '../../storage/index.js';
 import type { SigningKeys } from '../keys/signing-keys.js';
 import { parseTokenRequest, type TokenRequestParams } from './parse-token-request.js';
-import { authenticateAgent } from './authenticate-agent.js';
-import { authenticateClient } from './authenticate-client.js';
+import { authenticateAgent, type AuthenticatedAgent } from './authenticate-agent.js';
+import { authenticateClient, refused } from './authenticate-client.js';
 import { resolveResource } from './resolve-resource.js';
 import { parseRequestedDetails } from './parse-authorization-details.js';
-import { evaluateIssuancePolicy } from './evaluate-issuance-policy.js';
+import { evaluateIssuancePolicy, type IssuancePolicy } from './evaluate-issuance-policy.js';
 import { mintTaskToken } from './mint-task-token.js';
 import { checkParentToken } from './check-parent-token.js';
 import { resolveSubAgent } from './resolve-sub-agent.js';
-import { unverifiedIssuer } from './verify-agent-assertion.js';
+import { isAlreadySpent, spendAssertion, unverifiedIssuer } from './verify-agent-assertion.js';
 
 export interface TokenServiceDeps {
   db: Kysely<Database>;
   issuer: string;
   tokenEndpoint: string;
   keys: SigningKeys;
-  policy: PolicyEngine;
+  /** The policy engine, or (in the server) the issuance-decision cache in front of it. */
+  policy: IssuancePolicy;
   users: UserTokenVerifier;
   workloads: WorkloadTokenVerifier;
   replay: ReplayCache;
@@ -100,7 +101,35 @@ async function issueForUser(
   deps: TokenServiceDeps,
   asker: Asker,
 ): Promise<TokenExchangeResponse> {
-  const { agent, method, workload } = await authenticateAgent(params, assertionDeps(deps));
+  const authenticated = await authenticateAgent(params, assertionDeps(deps));
+  const spend = authenticated.spend;
+  if (spend === undefined) return issueForAgent(params, ctx, deps, asker, authenticated);
+  // The assertion's jti is spent with the task and token rows (one commit), or, on any refusal from here on, before
+  // the refusal is answered: once presented, an assertion is never accepted again.
+  try {
+    return await issueForAgent(params, ctx, deps, asker, authenticated);
+  } catch (err) {
+    // Spending is idempotent here: false when the jti is spent already (by the mint that committed, or by another
+    // request). A mint refused by the primary key of a jti another request spent between the check and this commit
+    // gets the refusal the first check gives (and its audit record, which names no agent or user).
+    // A store that fails here fails the request with its original error: nothing was issued.
+    const spentNow = await spendAssertion(deps.db, spend).catch(() => true);
+    if (isAlreadySpent(err) && !spentNow) {
+      delete asker.agentId;
+      delete asker.userId;
+      throw refused({ reason: `jti ${spend.jti} replayed`, replayed: true });
+    }
+    throw err;
+  }
+}
+
+async function issueForAgent(
+  params: TokenRequestParams,
+  ctx: TokenRequestContext,
+  deps: TokenServiceDeps,
+  asker: Asker,
+  { agent, method, workload, spend }: AuthenticatedAgent,
+): Promise<TokenExchangeResponse> {
   asker.agentId = agent.id;
   if (params.dpop_jkt !== undefined) throw new OAuthError('invalid_request', 'dpop_jkt is only for delegation to a workload sub-agent');
   // A request without a proof gets a bearer token only for an MCP resource that lets standard clients in; anywhere
@@ -136,6 +165,7 @@ async function issueForUser(
       authorizationDetails: decision.granted,
       lifetimeSeconds: lifetime,
       ...(requested.scopes.length > 0 ? { scope } : {}),
+      ...(spend !== undefined ? { spend } : {}),
     },
     { db: deps.db, keys: deps.keys, now: deps.now },
   );

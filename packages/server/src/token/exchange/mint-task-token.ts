@@ -8,6 +8,7 @@ import type { ActorClaim, AuthorizationDetail, TaskTokenClaims } from '@writ/pro
 import { randomId } from '../../register/index.js';
 import type { Database } from '../../storage/index.js';
 import type { SigningKeys } from '../keys/signing-keys.js';
+import { insertAssertionSpend, type AssertionSpend } from './verify-agent-assertion.js';
 
 export interface MintInput {
   issuer: string;
@@ -26,6 +27,11 @@ export interface MintInput {
   act?: ActorClaim;
   /** Granted scope names (RFC 8693 §4.2), when scopes were requested. */
   scope?: string;
+  /**
+   * The client assertion's `jti`, spent in the same transaction as the task and token rows: if another request spent
+   * it first, nothing is written and the insert's primary-key error is thrown (isAlreadySpent).
+   */
+  spend?: AssertionSpend;
 }
 
 export async function mintTaskToken(
@@ -56,6 +62,7 @@ export async function mintTaskToken(
   };
   const token = await deps.keys.sign(claims);
   await deps.db.transaction().execute(async (trx) => {
+    if (input.spend !== undefined) await insertAssertionSpend(trx, input.spend);
     await trx
       .insertInto('tasks')
       .values({

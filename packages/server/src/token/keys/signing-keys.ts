@@ -4,8 +4,8 @@
  * on request. (Scheduled rotation with overlapping publication is the token-service issue's; the table already
  * keeps retired keys published until `retire_at`.)
  */
-import { createPublicKey, type JsonWebKey as NodeJsonWebKey, type KeyObject } from 'node:crypto';
-import { exportJWK, generateKeyPair, importJWK, SignJWT, calculateJwkThumbprint, type JWK, type CryptoKey } from 'jose';
+import { createPrivateKey, createPublicKey, sign, type JsonWebKey as NodeJsonWebKey, type KeyObject } from 'node:crypto';
+import { exportJWK, generateKeyPair, calculateJwkThumbprint, type JWK } from 'jose';
 import type { Kysely } from 'kysely';
 import type { TaskTokenClaims, TokenSigningAlg } from '@writ/protocol';
 import type { Database } from '../../storage/index.js';
@@ -14,7 +14,9 @@ import { openEnvelope, sealEnvelope, type KeyEncryptionKey } from '../../crypto/
 interface LoadedKey {
   kid: string;
   alg: TokenSigningAlg;
-  privateKey: CryptoKey | KeyObject;
+  privateKey: KeyObject;
+  /** The protected header every token of this key carries, encoded once. */
+  encodedHeader: string;
   publicJwk: JWK;
   publicKey: KeyObject;
 }
@@ -70,9 +72,15 @@ export class SigningKeys {
     return kid;
   }
 
+  /**
+   * A compact JWS (RFC 7515 §7.1) signed with node:crypto in the same bytes jose's SignJWT wrote (same header member
+   * order, JSON.stringify of the claims), without its async WebCrypto round trip.
+   */
   async sign(claims: TaskTokenClaims): Promise<string> {
     const key = this.#requireActive();
-    return new SignJWT({ ...claims }).setProtectedHeader({ alg: key.alg, typ: 'at+jwt', kid: key.kid }).sign(key.privateKey);
+    for (const c of ['iat', 'exp'] as const) if (!Number.isFinite(claims[c])) throw new TypeError(`"${c}" claim must be a finite number`);
+    const input = `${key.encodedHeader}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    return Promise.resolve(`${input}.${signJws(key.alg, key.privateKey, Buffer.from(input)).toString('base64url')}`);
   }
 
   /**
@@ -124,11 +132,12 @@ export class SigningKeys {
       if (row.status === 'retired' && row.retire_at !== null && row.retire_at <= now) continue;
       const publicJwk = JSON.parse(row.public_jwk) as JWK;
       const privateJwk = JSON.parse(openEnvelope(this.#kek, row.private_envelope, `signing-key:${row.kid}`).toString('utf8')) as JWK;
-      const privateKey = (await importJWK(privateJwk, row.alg)) as CryptoKey | KeyObject;
+      const alg = row.alg as TokenSigningAlg;
       const loaded: LoadedKey = {
         kid: row.kid,
-        alg: row.alg as TokenSigningAlg,
-        privateKey,
+        alg,
+        privateKey: createPrivateKey({ key: privateJwk as NodeJsonWebKey, format: 'jwk' }),
+        encodedHeader: Buffer.from(JSON.stringify({ alg, typ: 'at+jwt', kid: row.kid })).toString('base64url'),
         publicJwk,
         publicKey: createPublicKey({ key: publicJwk as NodeJsonWebKey, format: 'jwk' }),
       };
@@ -137,5 +146,16 @@ export class SigningKeys {
     }
     this.#published = published;
     this.#active = active;
+  }
+}
+
+function signJws(alg: TokenSigningAlg, key: KeyObject, input: Buffer): Buffer {
+  switch (alg) {
+    case 'ES256':
+      return sign('sha256', input, { key, dsaEncoding: 'ieee-p1363' });
+    case 'EdDSA':
+      return sign(null, input, key);
+    case 'RS256':
+      return sign('sha256', input, key);
   }
 }
