@@ -94,6 +94,16 @@ interface Sample {
   cpu: Cpu;
 }
 
+// Node prints every warning to stderr; the client's MaxListenersExceededWarning (see docs/benchmarks.md) would print
+// once per call past the limit, on the measured path. Each kind is printed once and counted.
+const warnings = new Map<string, number>();
+process.removeAllListeners('warning');
+process.on('warning', (w) => {
+  const n = warnings.get(w.name) ?? 0;
+  if (n === 0) console.error(`${w.name}: ${w.message} (further ones counted)`);
+  warnings.set(w.name, n + 1);
+});
+
 async function main(): Promise<void> {
   for (const s of [LATENCY_SECONDS, SECONDS, WARMUP_SECONDS])
     if (!(s > 0 && s <= MAX_SEGMENT_SECONDS)) throw new Error(`segment durations must be in (0, ${MAX_SEGMENT_SECONDS}] s: raise --rounds`);
@@ -297,6 +307,7 @@ function report(results: Record<string, Sample[]>, proofUs: number): void {
     `  per round p50 ms: direct ${ld.roundsP50ms.map((v) => fmt(v, 3)).join(' / ')}; Writ ${lw.roundsP50ms.map((v) => fmt(v, 3)).join(' / ')}`,
     `Throughput through Writ / direct: ${fmt((tw.callsPerSecond / td.callsPerSecond) * 100, 1)}% (${fmt(tw.callsPerSecond)} vs ${fmt(td.callsPerSecond)} calls/s; per round: direct ${td.roundsCallsPerSecond.map((v) => fmt(v)).join(' / ')}, Writ ${tw.roundsCallsPerSecond.map((v) => fmt(v)).join(' / ')})`,
     `Writ CPU per call under load: ${fmt(tw.cpuUsPerCall.writ)} µs; the upstream's own: ${fmt(td.cpuUsPerCall.upstream)} µs direct, ${fmt(tw.cpuUsPerCall.upstream)} µs through Writ`,
+    ...(warnings.size > 0 ? [`Warnings in the client process: ${[...warnings].map(([k, n]) => `${k} ×${n}`).join(', ')}`] : []),
   ];
   console.log(lines.join('\n'));
   const errors = rows.reduce((a, r) => a + r.errors, 0);
