@@ -6,7 +6,8 @@
  * since servers may hand out the next one on any answer.
  */
 import type { DpopKey } from './dpop-key.js';
-import { createDpopProof } from './dpop-proof.js';
+import { accessTokenHash, signDpopProof } from './dpop-proof.js';
+import { normalizeMethod } from './http-target.js';
 import { parseWwwAuthenticate } from './www-authenticate.js';
 
 export interface DpopFetchOptions {
@@ -26,8 +27,38 @@ export interface DpopFetchOptions {
 export function createDpopFetch(opts: DpopFetchOptions): typeof fetch {
   const doFetch = opts.fetch ?? globalThis.fetch;
   const nonces = opts.nonces ?? new Map<string, string>();
+  // One token, many requests: its `ath` is computed once.
+  let ath: Promise<string> | undefined;
+  const proof = async (htm: string, htu: string, nonce: string | undefined): Promise<string> =>
+    signDpopProof(opts.key, {
+      htm,
+      htu,
+      ath: await (ath ??= accessTokenHash(opts.accessToken)),
+      ...(nonce !== undefined ? { nonce } : {}),
+    });
 
   return async function dpopFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    // The common case — a URL and a body that is a value (or none) — needs no Request objects of its own: fetch makes
+    // one, and every extra one would also follow the caller's (often long-lived) abort signal.
+    if (!(input instanceof Request) && (init?.body === undefined || init.body === null || isReplayableBody(init.body))) {
+      const url = new URL(input).href;
+      const origin = new URL(url).origin;
+      const method = normalizeMethod(init?.method ?? 'GET');
+      for (let attempt = 0; ; attempt++) {
+        const nonce = nonces.get(origin);
+        const headers = new Headers(init?.headers);
+        headers.set('authorization', `DPoP ${opts.accessToken}`);
+        headers.set('dpop', await proof(method, url, nonce));
+        const res = await doFetch(url, { ...init, headers });
+        const next = res.headers.get('dpop-nonce');
+        if (next !== null) nonces.set(origin, next);
+        if (attempt === 0 && next !== null && res.status === 401 && asksForNonce(res.headers.get('www-authenticate'))) {
+          await res.body?.cancel();
+          continue;
+        }
+        return res;
+      }
+    }
     // Let the Request constructor apply fetch's own rules (method normalisation, Request + init merging), so the
     // proof describes exactly the request that is sent.
     const request = new Request(input, init);
@@ -42,15 +73,7 @@ export function createDpopFetch(opts: DpopFetchOptions): typeof fetch {
       const nonce = nonces.get(origin);
       const headers = new Headers(base.headers);
       headers.set('authorization', `DPoP ${opts.accessToken}`);
-      headers.set(
-        'dpop',
-        await createDpopProof(opts.key, {
-          htm: request.method,
-          htu: request.url,
-          accessToken: opts.accessToken,
-          ...(nonce !== undefined ? { nonce } : {}),
-        }),
-      );
+      headers.set('dpop', await proof(request.method, request.url, nonce));
       const res = await doFetch(new Request(base, { headers }));
       const next = res.headers.get('dpop-nonce');
       if (next !== null) nonces.set(origin, next);

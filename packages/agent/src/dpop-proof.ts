@@ -20,7 +20,7 @@ export interface DpopProofInput {
 }
 
 /** RFC 9449 §4.2 `ath`: base64url(SHA-256(ASCII(access token))). */
-async function accessTokenHash(accessToken: string): Promise<string> {
+export async function accessTokenHash(accessToken: string): Promise<string> {
   // Access tokens are ASCII (RFC 6750 b64token), so the UTF-8 encoding is the ASCII encoding the RFC names.
   return base64url.encode(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(accessToken))));
 }
@@ -30,13 +30,24 @@ async function accessTokenHash(accessToken: string): Promise<string> {
  * const proof = await createDpopProof(key, { htm: 'GET', htu: 'https://writ.example/r/api/v1/projects', accessToken });
  */
 export async function createDpopProof(key: DpopKey, input: DpopProofInput): Promise<string> {
+  const ath = input.accessToken !== undefined ? await accessTokenHash(input.accessToken) : undefined;
+  return signDpopProof(key, {
+    htm: input.htm,
+    htu: input.htu,
+    ...(ath !== undefined ? { ath } : {}),
+    ...(input.nonce !== undefined ? { nonce: input.nonce } : {}),
+  });
+}
+
+/** The proof for a token whose `ath` is already known (a fetch presents one token many times). Internal. */
+export function signDpopProof(key: DpopKey, input: { htm: string; htu: string | URL; ath?: string; nonce?: string }): Promise<string> {
   const payload: Record<string, unknown> = {
     jti: randomId(),
     htm: normalizeMethod(input.htm),
     htu: htuOf(input.htu),
     iat: Math.floor(Date.now() / 1000),
   };
-  if (input.accessToken !== undefined) payload['ath'] = await accessTokenHash(input.accessToken);
+  if (input.ath !== undefined) payload['ath'] = input.ath;
   if (input.nonce !== undefined) payload['nonce'] = input.nonce;
   return new SignJWT(payload).setProtectedHeader({ typ: 'dpop+jwt', alg: key.alg, jwk: { ...key.publicJwk } }).sign(key.privateKey);
 }

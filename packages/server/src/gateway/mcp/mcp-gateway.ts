@@ -409,7 +409,7 @@ export class McpGateway {
       reason: 'allowed',
       status: 200,
       grants: [],
-      data: { rpc_method: 'initialize', session: sessionTag(session.id), protocol_version: session.protocolVersion },
+      data: { rpc_method: 'initialize', session: session.tag, protocol_version: session.protocolVersion },
     });
     this.#json(res, 200, answer, session);
   }
@@ -426,7 +426,7 @@ export class McpGateway {
     state.action = msg.method;
     const data: Record<string, unknown> = {
       rpc_method: msg.method,
-      session: sessionTag(session.id),
+      session: session.tag,
       ...(modern ? { protocol_version: MODERN_VERSION } : {}),
     };
     // Sessionless clients are never told an id: there is no session for them to name.
@@ -461,7 +461,7 @@ export class McpGateway {
     }
 
     const streaming = String(req.headers.accept ?? '').includes('text/event-stream');
-    const sse = streaming ? new SseWriter(res, this.#headers(shown)) : undefined;
+    const sse = streaming ? new SseWriter(res, this.#headers(shown), false) : undefined;
     let finished = false;
     if (modern) {
       // 2026-07-28: closing the response stream cancels the request.
@@ -632,7 +632,7 @@ export class McpGateway {
       reason: 'allowed',
       status: 200,
       grants: [],
-      data: { rpc_method: 'GET', session: sessionTag(session.id) },
+      data: { rpc_method: 'GET', session: session.tag },
     });
   }
 
@@ -763,11 +763,6 @@ function modernize(answer: JsonRpcMessage, method: string, modern: boolean): Jso
   const r = { resultType: 'complete', ...(result as Record<string, unknown>) };
   if (method.endsWith('/list')) Object.assign(r, { ttlMs: 60_000, cacheScope: 'private' });
   return { ...answer, result: r };
-}
-
-/** Session ids are bearer-like handles: the audit log keeps a digest, never the id. */
-function sessionTag(id: string): string {
-  return sha256Hex(id).slice(0, 16);
 }
 
 async function readBody(req: IncomingMessage, max: number): Promise<string> {

@@ -9,6 +9,7 @@
  * stream, or to a request stream that is still open.
  */
 import type { TaskTokenClaims } from '@writ/protocol';
+import { sha256Hex } from '../../crypto/index.js';
 import type { Logger } from '../../observability/index.js';
 import { rpcError, rpcResult, type JsonRpcId } from './json-rpc.js';
 import type { SseWriter } from './sse.js';
@@ -36,6 +37,8 @@ const RELAYED_SERVER_REQUESTS: Readonly<Record<string, string>> = {
 
 export class McpSession {
   readonly id: string;
+  /** What the audit log records instead of the id (a bearer-like handle): a digest, computed once. */
+  readonly tag: string;
   readonly binding: SessionBinding;
   readonly upstream: UpstreamConnection;
   protocolVersion = '2025-03-26';
@@ -57,6 +60,7 @@ export class McpSession {
 
   constructor(id: string, binding: SessionBinding, upstream: UpstreamConnection, logger: Logger, now: number) {
     this.id = id;
+    this.tag = sha256Hex(id).slice(0, 16);
     this.binding = binding;
     this.upstream = upstream;
     this.lastUsed = now;

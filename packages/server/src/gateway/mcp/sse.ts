@@ -9,7 +9,8 @@ export class SseWriter {
   readonly #res: ServerResponse;
   #open = true;
 
-  constructor(res: ServerResponse, headers: Record<string, string>) {
+  /** `flush`: send the headers now (a long-lived stream); otherwise they leave with the first event, in one write. */
+  constructor(res: ServerResponse, headers: Record<string, string>, flush = true) {
     this.#res = res;
     res.writeHead(200, {
       ...headers,
@@ -17,7 +18,7 @@ export class SseWriter {
       'cache-control': 'no-cache, no-store',
       connection: 'keep-alive',
     });
-    res.flushHeaders();
+    if (flush) res.flushHeaders();
     res.on('close', () => {
       this.#open = false;
     });

@@ -21,6 +21,7 @@ export interface HttpUpstreamOptions {
 }
 
 const MAX_GET_RETRIES = 5;
+const CREDENTIAL_REUSE_MS = 1000;
 
 export class HttpUpstream implements UpstreamConnection {
   onMessage: ((message: JsonRpcMessage) => void) | undefined;
@@ -32,6 +33,8 @@ export class HttpUpstream implements UpstreamConnection {
   #closed = false;
   readonly #abort = new AbortController();
   #getStreamStarted = false;
+  /** The URL and credential headers, reused for a second: a rotated secret reaches the next message after that. */
+  #base: { until: number; url: string; headers: Record<string, string> } | undefined;
 
   constructor(o: HttpUpstreamOptions) {
     this.#o = o;
@@ -106,14 +109,19 @@ export class HttpUpstream implements UpstreamConnection {
   }
 
   async #target(traceparent: string | undefined): Promise<{ url: string; headers: Record<string, string> }> {
-    const cred = await this.#o.credential();
-    const url = new URL(this.#o.url);
-    for (const [k, v] of cred.query) url.searchParams.append(k, v);
-    const headers: Record<string, string> = { ...cred.headers };
+    const now = Date.now();
+    if (this.#base === undefined || this.#base.until < now) {
+      const cred = await this.#o.credential();
+      const u = new URL(this.#o.url);
+      for (const [k, v] of cred.query) u.searchParams.append(k, v);
+      this.#base = { until: now + CREDENTIAL_REUSE_MS, url: u.toString(), headers: cred.headers };
+    }
+    const url = this.#base.url;
+    const headers: Record<string, string> = { ...this.#base.headers };
     if (traceparent !== undefined) headers['traceparent'] = traceparent;
     if (this.#sessionId !== undefined) headers['mcp-session-id'] = this.#sessionId;
     if (this.#protocolVersion !== undefined) headers['mcp-protocol-version'] = this.#protocolVersion;
-    return { url: url.toString(), headers };
+    return { url, headers };
   }
 
   #deliverJson(text: string): void {
