@@ -83,6 +83,8 @@ export const configSchema = z.strictObject({
       sessionIdleSeconds: z.number().int().positive().max(86_400).default(1800),
       /** Bound on open MCP sessions on this node; past it, new sessions are refused. */
       maxSessions: z.number().int().positive().default(10_000),
+      /** An upstream request with neither an answer nor a progress notification for this long is answered with a timeout. */
+      requestTimeoutSeconds: z.number().int().positive().max(3600).default(60),
       /** Bound on open sessions of one task: each may hold an upstream process (stdio), so one agent cannot fork-bomb the host. */
       maxSessionsPerTask: z.number().int().positive().max(1000).default(16),
       /** Largest single JSON-RPC message accepted from an upstream, bytes. */

@@ -217,6 +217,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       audit: createGatewayAudit(audit),
       connect: (resource) => upstreams.connect(resource),
       maxBodyBytes: config.server.maxBodyBytes,
+      requestTimeoutMs: config.mcp.requestTimeoutSeconds * 1000,
       sessionIdleMs: config.mcp.sessionIdleSeconds * 1000,
       maxSessions: config.mcp.maxSessions,
       maxSessionsPerTask: config.mcp.maxSessionsPerTask,

@@ -54,6 +54,8 @@ export interface McpGatewayDeps {
   /** Opens a fresh upstream connection for one agent session. */
   connect(resource: Resource): Promise<UpstreamConnection>;
   maxBodyBytes: number;
+  /** An upstream request with neither an answer nor progress for this long is answered with a timeout error. */
+  requestTimeoutMs: number;
   ready(): boolean;
   dpopAlgs: readonly string[];
   nonces?: DpopNonces;
@@ -205,6 +207,23 @@ export class McpGateway {
     return this.#get(req, res, state, session);
   }
 
+  /** The POST's one JSON-RPC message; undefined when it was refused (answered and audited here). */
+  async #readMessage(req: IncomingMessage, res: ServerResponse, state: CallState): Promise<ClassifiedMessage | undefined> {
+    const type = String(req.headers['content-type'] ?? '').toLowerCase();
+    if (!type.startsWith('application/json')) throw new WritError('ERR_MCP_MESSAGE_INVALID', `content-type ${type.slice(0, 80)}`);
+    const body = await readBody(req, this.#deps.maxBodyBytes);
+    try {
+      return classifyMessage(JSON.parse(body) as unknown);
+    } catch (err) {
+      const detail = err instanceof JsonRpcShapeError ? err.message : 'invalid JSON';
+      state.action = '(invalid)';
+      this.#deps.audit.call(state, { decision: 'deny', reason: 'ERR_MCP_MESSAGE_INVALID', status: 400, grants: [], detail });
+      const id = err instanceof JsonRpcShapeError ? err.id : null;
+      this.#json(res, 400, rpcError(id, err instanceof JsonRpcShapeError ? RPC.invalidRequest : RPC.parseError, detail), undefined);
+      return undefined;
+    }
+  }
+
   /** The caller's session: it must exist and belong to the same task, agent and key. */
   #session(req: IncomingMessage, caller: Caller): McpSession {
     const sid = req.headers['mcp-session-id'];
@@ -227,20 +246,8 @@ export class McpGateway {
   }
 
   async #post(req: IncomingMessage, res: ServerResponse, state: CallState, caller: Caller): Promise<void> {
-    const type = String(req.headers['content-type'] ?? '').toLowerCase();
-    if (!type.startsWith('application/json')) throw new WritError('ERR_MCP_MESSAGE_INVALID', `content-type ${type.slice(0, 80)}`);
-    const body = await readBody(req, this.#deps.maxBodyBytes);
-    let msg: ClassifiedMessage;
-    try {
-      msg = classifyMessage(JSON.parse(body) as unknown);
-    } catch (err) {
-      const detail = err instanceof JsonRpcShapeError ? err.message : 'invalid JSON';
-      state.action = '(invalid)';
-      this.#deps.audit.call(state, { decision: 'deny', reason: 'ERR_MCP_MESSAGE_INVALID', status: 400, grants: [], detail });
-      const id = err instanceof JsonRpcShapeError ? err.id : null;
-      this.#json(res, 400, rpcError(id, err instanceof JsonRpcShapeError ? RPC.invalidRequest : RPC.parseError, detail), undefined);
-      return;
-    }
+    const msg = await this.#readMessage(req, res, state);
+    if (msg === undefined) return;
     if (msg.kind === 'request' && msg.method === 'initialize') {
       if (req.headers['mcp-session-id'] !== undefined) throw new WritError('ERR_MCP_MESSAGE_INVALID', 'initialize inside a session');
       return this.#initialize(res, state, caller, msg);
@@ -270,20 +277,8 @@ export class McpGateway {
    * (400, -32020) before anything else. Upstreams keep their sessions: Writ holds one per task and key.
    */
   async #postModern(req: IncomingMessage, res: ServerResponse, state: CallState, caller: Caller): Promise<void> {
-    const type = String(req.headers['content-type'] ?? '').toLowerCase();
-    if (!type.startsWith('application/json')) throw new WritError('ERR_MCP_MESSAGE_INVALID', `content-type ${type.slice(0, 80)}`);
-    const body = await readBody(req, this.#deps.maxBodyBytes);
-    let msg: ClassifiedMessage;
-    try {
-      msg = classifyMessage(JSON.parse(body) as unknown);
-    } catch (err) {
-      const detail = err instanceof JsonRpcShapeError ? err.message : 'invalid JSON';
-      state.action = '(invalid)';
-      this.#deps.audit.call(state, { decision: 'deny', reason: 'ERR_MCP_MESSAGE_INVALID', status: 400, grants: [], detail });
-      const id = err instanceof JsonRpcShapeError ? err.id : null;
-      this.#json(res, 400, rpcError(id, err instanceof JsonRpcShapeError ? RPC.invalidRequest : RPC.parseError, detail), undefined);
-      return;
-    }
+    const msg = await this.#readMessage(req, res, state);
+    if (msg === undefined) return;
     const mismatch = headerMismatch(req, msg);
     if (mismatch !== undefined) {
       state.action = msg.kind === 'response' ? '(response)' : msg.method;
@@ -333,6 +328,7 @@ export class McpGateway {
       await this.#deps.connect(caller.resource),
       this.#deps.logger,
       this.#now(),
+      this.#deps.requestTimeoutMs,
     );
     session.claims = caller.claims;
     const meta = (msg.kind !== 'response' ? msg.params?.['_meta'] : undefined) as Record<string, unknown> | undefined;
@@ -379,7 +375,14 @@ export class McpGateway {
       clientId: caller.claims.client_id,
       jkt: caller.jkt,
     };
-    const session = new McpSession(randomBytes(24).toString('base64url'), binding, upstream, this.#deps.logger, this.#now());
+    const session = new McpSession(
+      randomBytes(24).toString('base64url'),
+      binding,
+      upstream,
+      this.#deps.logger,
+      this.#now(),
+      this.#deps.requestTimeoutMs,
+    );
     session.claims = caller.claims;
     // The agent's roots never reach the upstream (a filesystem server would take them as its allowed directories).
     const params = { ...(msg.params ?? {}) };

@@ -58,7 +58,10 @@ export class McpSession {
   readonly #logger: Logger;
   onClose: (() => void) | undefined;
 
-  constructor(id: string, binding: SessionBinding, upstream: UpstreamConnection, logger: Logger, now: number) {
+  readonly #requestTimeoutMs: number;
+
+  constructor(id: string, binding: SessionBinding, upstream: UpstreamConnection, logger: Logger, now: number, requestTimeoutMs = 60_000) {
+    this.#requestTimeoutMs = requestTimeoutMs;
     this.id = id;
     this.tag = sha256Hex(id).slice(0, 16);
     this.binding = binding;
@@ -96,19 +99,40 @@ export class McpSession {
     const gatewayId = `writ-${++this.#next}`;
     const params = message['params'] as { _meta?: { progressToken?: unknown } } | undefined;
     return new Promise<JsonRpcMessage>((resolve) => {
+      // An upstream that neither answers nor reports progress for this long is given up on (and told so), so no
+      // agent request waits forever; progress restarts the clock, as the MCP SDK's own timeout does.
+      let timer: NodeJS.Timeout | undefined;
+      const arm = (): void => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          if (!this.#pending.delete(gatewayId)) return;
+          const cancel = {
+            jsonrpc: '2.0' as const,
+            method: 'notifications/cancelled',
+            params: { requestId: gatewayId, reason: 'timed out at the gateway' },
+          };
+          void this.upstream.send(cancel, { traceparent }).catch(() => undefined);
+          resolve(rpcError(agentId, -32001, 'upstream timed out', { code: 'ERR_UPSTREAM_TIMEOUT' }));
+        }, this.#requestTimeoutMs);
+        timer.unref();
+      };
+      arm();
       this.#pending.set(gatewayId, {
         agentId,
         progressToken: params?._meta?.progressToken,
         deliver: (m) => {
           if (m['method'] !== undefined) {
+            if (m['method'] === 'notifications/progress') arm();
             related(m);
             return;
           }
+          clearTimeout(timer);
           this.#pending.delete(gatewayId);
           resolve({ ...m, id: agentId });
         },
       });
       this.upstream.send({ ...message, id: gatewayId }, { traceparent }).catch((err: unknown) => {
+        clearTimeout(timer);
         this.#pending.delete(gatewayId);
         const code = err instanceof UpstreamError ? err.code : 'ERR_UPSTREAM_UNAVAILABLE';
         resolve(rpcError(agentId, -32603, code === 'ERR_UPSTREAM_TIMEOUT' ? 'upstream timed out' : 'upstream unavailable', { code }));

@@ -33,6 +33,8 @@ export class HttpUpstream implements UpstreamConnection {
   #closed = false;
   readonly #abort = new AbortController();
   #getStreamStarted = false;
+  /** Request ids whose answer is still to come on their POST's SSE stream. */
+  readonly #awaiting = new Set<unknown>();
   /** The URL and credential headers, reused for a second: a rotated secret reaches the next message after that. */
   #base: { until: number; url: string; headers: Record<string, string> } | undefined;
 
@@ -138,6 +140,7 @@ export class HttpUpstream implements UpstreamConnection {
   #deliver(m: unknown): void {
     if (typeof m !== 'object' || m === null || (m as { jsonrpc?: unknown }).jsonrpc !== '2.0') return;
     const msg = m as JsonRpcMessage;
+    if (msg['method'] === undefined) this.#awaiting.delete(msg['id']);
     if (this.#initializeId !== undefined && msg['id'] === this.#initializeId && msg['method'] === undefined) {
       const v = (msg['result'] as { protocolVersion?: unknown } | undefined)?.protocolVersion;
       if (typeof v === 'string') this.#protocolVersion = v;
