@@ -270,6 +270,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         checks['audit'] = audit.healthy() ? 'ok' : 'backlogged';
         if (!audit.healthy()) ready = false;
         checks['revocation'] = { last_seq: revocationSet.lastSeq, entries: revocationSet.size, mode: 'embedded' };
+        checks['mcp'] = mcpGateway.sessionCounts;
         return { ready, checks };
       },
       audit,

@@ -139,5 +139,6 @@ describeEachStore('admin API', (kind) => {
     const ready = (await (await fetch(`${h.writ.url}/readyz`)).json()) as { status: string; checks: Record<string, unknown> };
     assert.equal(ready.status, 'ready');
     assert.equal(ready.checks['store'], 'ok');
+    assert.deepEqual(ready.checks['mcp'], { sessions: 0, sessionless: 0 });
   });
 });

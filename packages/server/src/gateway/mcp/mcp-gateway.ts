@@ -106,8 +106,9 @@ export class McpGateway {
     this.#sweep = setInterval(() => this.#closeIdle(), Math.min(60_000, deps.sessionIdleMs)).unref();
   }
 
-  get sessionCount(): number {
-    return this.#sessions.size;
+  /** Open sessions, for /readyz: those agents opened, and those Writ holds for sessionless agents. */
+  get sessionCounts(): { sessions: number; sessionless: number } {
+    return { sessions: this.#sessions.size, sessionless: this.#stateless.size };
   }
 
   /**
