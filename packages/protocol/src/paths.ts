@@ -8,6 +8,8 @@ export const PATHS = {
   protectedResourceMetadata: '/.well-known/oauth-protected-resource',
   /** Agent API: an agent ends its own task with its task token (DPoP-authenticated). */
   taskComplete: '/agent/v1/task/complete',
+  /** Server-sent events of the revocation log, for Writ's verifier middleware (catch-up by Last-Event-ID). */
+  revocationFeed: '/revocation/v1/events',
   httpResourcePrefix: '/r/',
   mcpResourcePrefix: '/mcp/',
   admin: '/admin/v1',

@@ -1,2 +1,4 @@
 export { RevocationService, entryFromRow } from './revocation-service.js';
 export type { RevocationTarget, RevocationRecord, RevocationEntry, RevocationServiceDeps } from './revocation-service.js';
+export { RevocationFeed } from './revocation-feed.js';
+export type { RevocationFeedOptions, RevocationFeedSource } from './revocation-feed.js';

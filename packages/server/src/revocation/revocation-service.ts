@@ -43,7 +43,7 @@ export class RevocationService {
   readonly #audit: AuditPort;
   readonly #maxLife: number;
   readonly #now: Clock;
-  readonly #events = new EventEmitter();
+  readonly #events = new EventEmitter().setMaxListeners(0);
 
   constructor(deps: RevocationServiceDeps) {
     this.#db = deps.db;
@@ -95,7 +95,37 @@ export class RevocationService {
       ...(target.type === 'agent' ? { agent_id: target.agentId } : {}),
     });
     this.#events.emit('revoked', record);
+    this.#events.emit('entry', entryFromRow(row));
     return record;
+  }
+
+  /** Every entry as enforcement points apply it, once it is durable and in force here (the revocation feed). */
+  onEntry(listener: (e: RevocationEntry) => void): () => void {
+    this.#events.on('entry', listener);
+    return () => this.#events.off('entry', listener);
+  }
+
+  /** Entries after `seq` that can still hit a live token, in order: what a verifier catching up needs. */
+  async entriesAfter(seq: number, limit: number): Promise<RevocationEntry[]> {
+    const nowSec = Math.floor(this.#now() / 1000);
+    const rows = await this.#db
+      .selectFrom('revocations')
+      .selectAll()
+      .where('seq', '>', seq)
+      .where('expires_at', '>=', nowSec)
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+    return rows.map(entryFromRow);
+  }
+
+  /** The highest sequence in the durable log (0 when empty). */
+  async lastSeq(): Promise<number> {
+    const r = await this.#db
+      .selectFrom('revocations')
+      .select((eb) => eb.fn.max('seq').as('seq'))
+      .executeTakeFirst();
+    return Number(r?.seq ?? 0);
   }
 
   onRevoked(listener: (r: RevocationRecord) => void): () => void {

@@ -14,7 +14,7 @@ import { createVault } from '../vault/index.js';
 import { createAuditWriter } from '../audit/index.js';
 import { createPolicyEngine, createCallDecisionCache, createIssuanceDecisionCache, type PolicyEngine } from '../policy/index.js';
 import { Register, type Agent, type Resource } from '../register/index.js';
-import { RevocationService } from '../revocation/index.js';
+import { RevocationFeed, RevocationService } from '../revocation/index.js';
 import { TaskService } from '../tasks/index.js';
 import { SigningKeys, type TokenServiceDeps } from '../token/index.js';
 import { createUserTokenVerifier, createWorkloadTokenVerifier } from '../identity/index.js';
@@ -228,6 +228,10 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     closers.unshift(offRevoked);
 
     const adminAuth = new AdminAuth({ db: store.db, fixedToken: config.adminToken });
+    const revocationFeed = new RevocationFeed({
+      source: revocations,
+      authorize: async (authorization) => (await adminAuth.authenticate(authorization)) !== undefined,
+    });
     let fastifyHandler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
     const app = Fastify({
       logger: false,
@@ -271,6 +275,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         if (!audit.healthy()) ready = false;
         checks['revocation'] = { last_seq: revocationSet.lastSeq, entries: revocationSet.size, mode: 'embedded' };
         checks['mcp'] = mcpGateway.sessionCounts;
+        checks['revocation_feed'] = { clients: revocationFeed.clients };
         return { ready, checks };
       },
       audit,
@@ -293,6 +298,8 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     route.dispatch = (req, res) => {
       if (req.url !== undefined && req.url.startsWith(PATHS.httpResourcePrefix)) gateway.handle(req, res);
       else if (req.url !== undefined && req.url.startsWith(PATHS.mcpResourcePrefix)) mcpGateway.handle(req, res);
+      else if (req.url !== undefined && (req.url === PATHS.revocationFeed || req.url.startsWith(`${PATHS.revocationFeed}?`)))
+        revocationFeed.handle(req, res);
       else if (isCommonTokenRequest(req)) handleCommonTokenRequest(req, res, tokenService);
       else fastifyDispatch(req, res);
     };
