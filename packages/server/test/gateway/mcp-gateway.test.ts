@@ -484,6 +484,33 @@ describeEachStore('mcp gateway', (kind) => {
     assert.equal(rows.filter((r) => r.reason === 'ERR_MCP_HEADER_MISMATCH').length, mismatches.length, 'every mismatch is audited');
   });
 
+  test('an upstream that cannot be started: 502 ERR_UPSTREAM_UNAVAILABLE, audited, nothing left behind', async () => {
+    await h.admin.post('/resources', {
+      id: 'broken',
+      kind: 'mcp',
+      mcp: { upstreams: [{ transport: 'stdio', command: '/nonexistent/mcp-server' }] },
+    });
+    const task = await h
+      .startTask(agent, { resourceUri: h.mcpUri('broken'), details: [{ type: 'mcp', tools: ['*'] }] })
+      .catch(() => undefined);
+    // No grant names "broken": the task itself is refused at issuance. Open one with a grant to reach the gateway.
+    assert.equal(task, undefined);
+    await h.admin.post('/grants', {
+      id: 'broken',
+      policy: 'permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"mcp_tool", resource == Writ::Resource::"broken");',
+    });
+    const ok = await h.startTask(agent, { resourceUri: h.mcpUri('broken'), details: [{ type: 'mcp', tools: ['*'] }] });
+    const url = h.mcpUri('broken');
+    await assert.rejects(
+      new Client({ name: 'x', version: '1' }).connect(
+        new StreamableHTTPClientTransport(new URL(url), { fetch: createMcpFetch({ task: ok, url }) }),
+      ),
+      (e: { code?: number }) => e.code === 502,
+    );
+    const rows = await auditFor(ok.id);
+    assert.ok(rows.some((r) => r.type === 'call.denied' && r.reason === 'ERR_UPSTREAM_UNAVAILABLE'));
+  });
+
   test('one task cannot open sessions without bound (each may hold an upstream process)', async () => {
     const task = await newTask();
     const clients = [await connect(task), await connect(task), await connect(task)];

@@ -34,7 +34,7 @@ import { classifyMessage, JsonRpcShapeError, RPC, rpcError, rpcResult, type Clas
 import { methodRule, RELAYED_NOTIFICATIONS } from './authorize-mcp-message.js';
 import { McpSession, type SessionBinding } from './mcp-session.js';
 import { SseWriter } from './sse.js';
-import type { JsonRpcMessage, UpstreamConnection } from './upstream/upstream-connection.js';
+import { UpstreamError, type JsonRpcMessage, type UpstreamConnection } from './upstream/upstream-connection.js';
 
 /** Protocol revisions served with sessions; the header is optional before 2025-06-18 (MCP: assume 2025-03-26). */
 export const SESSION_PROTOCOL_VERSIONS = ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25'] as const;
@@ -137,7 +137,12 @@ export class McpGateway {
       claims: undefined,
     };
     this.#handle(req, res, state).catch((err: unknown) => {
-      const e = err instanceof WritError ? err : new WritError('ERR_INTERNAL', String((err as Error)?.stack ?? err));
+      const e =
+        err instanceof WritError
+          ? err
+          : err instanceof UpstreamError
+            ? new WritError(err.code, err.message)
+            : new WritError('ERR_INTERNAL', String((err as Error)?.stack ?? err));
       if (e.code === 'ERR_INTERNAL')
         this.#deps.logger.error({ err: e.detail, trace_id: state.trace.traceId }, 'mcp gateway internal error');
       this.#deny(req, res, state, e);

@@ -66,7 +66,9 @@ export class UpstreamFactory {
         logger,
         maxLineBytes: this.#deps.maxMessageBytes,
       });
-      await s.start();
+      await s.start().catch((err: unknown) => {
+        throw new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', `could not start ${u.name}: ${String(err)}`);
+      });
       return s;
     }
     const key = `${resource.id}\0${u.name}`;
