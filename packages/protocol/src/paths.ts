@@ -16,6 +16,8 @@ export const PATHS = {
   openapi: '/admin/v1/openapi.json',
   healthz: '/healthz',
   readyz: '/readyz',
+  /** Prometheus metrics (text exposition format). */
+  metrics: '/metrics',
 } as const;
 
 /** Default port of `writ dev` and `writ serve`. */

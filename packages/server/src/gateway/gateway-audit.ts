@@ -60,9 +60,13 @@ export function actorChain(claims: TaskTokenClaims): string[] {
   return [claims.sub, ...agents];
 }
 
-export function createGatewayAudit(sink: { record(e: CallAuditEvent): void }): GatewayAudit {
+export function createGatewayAudit(
+  sink: { record(e: CallAuditEvent): void },
+  counted?: (decision: 'allow' | 'deny', reason: string) => void,
+): GatewayAudit {
   return {
     call(state, outcome) {
+      counted?.(outcome.decision, outcome.reason);
       const c = state.claims;
       const event: CallAuditEvent = {
         type: outcome.decision === 'allow' ? 'call.allowed' : 'call.denied',

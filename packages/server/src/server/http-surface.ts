@@ -25,6 +25,8 @@ export interface SurfaceDeps {
   admin: AdminServices;
   findResource(id: string): Resource | undefined;
   readiness(): Promise<{ ready: boolean; checks: Record<string, unknown> }>;
+  /** The Prometheus registry served at /metrics. */
+  metrics: { contentType: string; metrics(): Promise<string> };
   audit: AuditPort;
   /** Introspection and revocation (RFC 7662, RFC 7009); `audiences` is filled in per endpoint. */
   introspection: Omit<IntrospectionDeps, 'audiences'>;
@@ -205,6 +207,7 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
   });
 
   app.get(PATHS.healthz, async () => ({ status: 'ok' }));
+  app.get(PATHS.metrics, async (_req, reply) => reply.header('content-type', deps.metrics.contentType).send(await deps.metrics.metrics()));
   app.get(PATHS.readyz, async (_req, reply) => {
     const r = await deps.readiness();
     return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not_ready', checks: r.checks });

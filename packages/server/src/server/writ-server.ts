@@ -22,7 +22,7 @@ import { SharedReplayCache } from '../dpop/index.js';
 import { handleCommonTokenRequest, isCommonTokenRequest } from './token-fast-path.js';
 import { HttpGateway, McpGateway, UpstreamFactory, createGatewayAudit } from '../gateway/index.js';
 import { AdminAuth } from '../admin-api/index.js';
-import type { Logger } from '../observability/index.js';
+import { createMetrics, type Logger } from '../observability/index.js';
 import { registerHttpSurface } from './http-surface.js';
 
 export interface WritServer {
@@ -183,6 +183,12 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     };
 
     const decisions = createCallDecisionCache(policy, { maxEntries: 100_000 });
+    // Gauges read at scrape time; the feed and the MCP gateway exist by the first scrape.
+    const metrics = createMetrics({
+      revocation: () => ({ lastSeq: revocationSet.lastSeq, entries: revocationSet.size }),
+      mcpSessions: () => mcpGateway.sessionCounts,
+      revocationFeedClients: () => revocationFeed.clients,
+    });
     // What both gateways (HTTP and MCP) need for the per-call check and the call-time grants.
     const enforcement = {
       publicUrl,
@@ -199,7 +205,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     const gateway = new HttpGateway({
       ...enforcement,
       secrets: { get: (id) => vault.getSecretValue(id) },
-      audit: createGatewayAudit(audit),
+      audit: createGatewayAudit(audit, (d, r) => metrics.decided('http', d, r)),
       maxBodyBytes: config.server.maxBodyBytes,
       upstreamTimeoutMs: config.server.upstreamTimeoutMs,
     });
@@ -214,7 +220,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     closers.unshift(() => upstreams.close());
     const mcpGateway = new McpGateway({
       ...enforcement,
-      audit: createGatewayAudit(audit),
+      audit: createGatewayAudit(audit, (d, r) => metrics.decided('mcp', d, r)),
       connect: (resource) => upstreams.connect(resource),
       maxBodyBytes: config.server.maxBodyBytes,
       requestTimeoutMs: config.mcp.requestTimeoutSeconds * 1000,
@@ -261,6 +267,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         flushAudit: () => audit.flush(),
       },
       findResource: (id) => cache.resource(id),
+      metrics: metrics.registry,
       readiness: async () => {
         const checks: Record<string, unknown> = {};
         let ready = true;

@@ -141,4 +141,25 @@ describeEachStore('admin API', (kind) => {
     assert.equal(ready.checks['store'], 'ok');
     assert.deepEqual(ready.checks['mcp'], { sessions: 0, sessionless: 0 });
   });
+
+  test('metrics: Prometheus text with decisions by reason, revocation state and MCP sessions; no identities', async () => {
+    const scrape = async (): Promise<string> => {
+      const res = await fetch(`${h.writ.url}/metrics`);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+      return res.text();
+    };
+    const unauthenticated = await fetch(`${h.writ.url}/r/api/v1/projects`);
+    assert.equal(unauthenticated.status, 401);
+    await unauthenticated.text();
+    const revoked = await h.admin.post<{ seq: number }>('/revocations', {
+      target: { type: 'user', userId: 'dev:metrics-test' },
+      reason: 'metrics',
+    });
+    const text = await scrape();
+    assert.match(text, /writ_gateway_decisions_total\{gateway="http",decision="deny",reason="ERR_AUTH_MISSING"\} [1-9]/);
+    const seq = /^writ_revocation_last_seq (\d+)$/m.exec(text);
+    assert.ok(seq !== null && Number(seq[1]) >= revoked.seq, 'the last applied sequence is reported');
+    assert.match(text, /^writ_mcp_sessions\{kind="session"\} 0$/m);
+    assert.doesNotMatch(text, /dev:metrics-test/, 'no user, agent or task in the metrics');
+  });
 });

@@ -1,0 +1,70 @@
+/**
+ * Prometheus metrics (`GET /metrics`, text exposition format): what an operator watches — decisions at the
+ * enforcement points by reason, the revocation state this node enforces (the kill switch's reach as numbers), open
+ * MCP sessions. Labels are coarse on purpose (gateway, decision, stable reason code): never an agent, user or task,
+ * which would make the metric an identity log and its cardinality unbounded. Gauges read live state at scrape time,
+ * so the per-call path pays one counter increment.
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface MetricsSources {
+  revocation(): { lastSeq: number; entries: number };
+  mcpSessions(): { sessions: number; sessionless: number };
+  revocationFeedClients(): number;
+}
+
+export interface WritMetrics {
+  readonly registry: Registry;
+  /** One call decided at a gateway: `http` or `mcp`, allow/deny, the stable reason code. */
+  decided(gateway: 'http' | 'mcp', decision: 'allow' | 'deny', reason: string): void;
+}
+
+export function createMetrics(sources: MetricsSources): WritMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'writ_process_' });
+  const calls = new Counter({
+    name: 'writ_gateway_decisions_total',
+    help: 'Calls decided at the gateways, by gateway, decision and stable reason code',
+    labelNames: ['gateway', 'decision', 'reason'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'writ_revocation_last_seq',
+    help: 'Highest revocation log sequence this node has applied',
+    registers: [registry],
+    collect() {
+      this.set(sources.revocation().lastSeq);
+    },
+  });
+  new Gauge({
+    name: 'writ_revocation_entries',
+    help: 'Revocations in force in this node (each still able to hit a live token)',
+    registers: [registry],
+    collect() {
+      this.set(sources.revocation().entries);
+    },
+  });
+  new Gauge({
+    name: 'writ_mcp_sessions',
+    help: 'Open MCP sessions: opened by agents, or held by Writ for sessionless (2026-07-28) agents',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    collect() {
+      const s = sources.mcpSessions();
+      this.set({ kind: 'session' }, s.sessions);
+      this.set({ kind: 'sessionless' }, s.sessionless);
+    },
+  });
+  new Gauge({
+    name: 'writ_revocation_feed_clients',
+    help: 'Verifiers following the revocation feed',
+    registers: [registry],
+    collect() {
+      this.set(sources.revocationFeedClients());
+    },
+  });
+  return {
+    registry,
+    decided: (gateway, decision, reason) => calls.inc({ gateway, decision, reason }),
+  };
+}
