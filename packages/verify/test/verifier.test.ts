@@ -192,9 +192,32 @@ test('a feed disconnected past maxStalenessMs refuses every call; the next catch
   assert.equal(v.state.ready, false);
   assert.equal(await refusalCode(v.verify(await call(fake, token))), 'ERR_NOT_READY');
   assert.match(v.state.lastError ?? '', /503/);
+  // A new connection that has not finished its catch-up is not current yet.
+  fake.holdReady = true;
   fake.refuseFeed = undefined;
+  await until(v, (s) => s.connected);
+  assert.equal(await refusalCode(v.verify(await call(fake, token))), 'ERR_NOT_READY');
+  fake.release();
   await until(v, (s) => s.ready);
   assert.equal(await refusalCode(v.verify(await call(fake, token))), 'accepted');
+});
+
+test('a feed that goes silent (no event, no heartbeat) is dropped and resumed', async () => {
+  const { fake, v } = await setup({ feed: { reconnectDelayMs: 2, maxReconnectDelayMs: 20, heartbeatTimeoutMs: 100 } });
+  await v.whenReady();
+  const errors: string[] = [];
+  v.onChange((s) => {
+    if (s.lastError !== null) errors.push(s.lastError);
+  });
+  const seq = fake.revoke({ type: 'token', jti: 'tok_x' }).seq;
+  await until(v, (s) => s.lastSeq >= seq);
+  // The stand-in never sends heartbeats: the verifier gives up on the silent stream and reconnects where it was.
+  const c = await fake.nextConnection();
+  assert.equal(c.lastEventId, String(seq));
+  assert.ok(
+    errors.some((e) => /heartbeat|abort/i.test(e)),
+    errors.join('; '),
+  );
 });
 
 test('a feed that refuses the feed token leaves the verifier not ready', async () => {
