@@ -1,6 +1,7 @@
 /**
- * One denial shape everywhere (SPEC principle 7): for every error code and every option, the verifier's
- * `denialResponse` says exactly what the gateway's `writeDenial` writes — status, headers, body.
+ * One denial shape everywhere (SPEC principle 7): the gateway's `writeDenial` writes the verifier's `denialResponse`,
+ * and that shape is pinned here independently, for every error code: status from the table, the RFC 6750 / 9449
+ * challenge rules, the JSON body with the stable code.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -30,13 +31,41 @@ function written(
   return out;
 }
 
-test('denialResponse answers exactly as the gateway for every code', () => {
+test('every code: the status from the table, the challenge rules, the body with the stable code; writeDenial writes it', () => {
   const variants: Array<Parameters<typeof writeDenial>[2]> = [
     { algs: ['ES256'] },
     { algs: ['ES256', 'EdDSA'], resourceMetadata: 'https://writ.example/.well-known/oauth-protected-resource/r/billing' },
     { algs: ['ES256'], nonce: 'n-1', bearer: true },
   ];
   for (const code of Object.keys(ERROR_CODES) as ErrorCode[]) {
-    for (const opts of variants) assert.deepEqual(denialResponse(code, opts), written(code, opts), `${code} ${JSON.stringify(opts)}`);
+    const info = ERROR_CODES[code];
+    for (const opts of variants) {
+      const what = `${code} ${JSON.stringify(opts)}`;
+      const out = written(code, opts);
+      assert.deepEqual(out, denialResponse(code, opts), what);
+      assert.equal(out.status, info.status, what);
+      const body = JSON.parse(out.body) as Record<string, unknown>;
+      assert.equal(body['code'], code, what);
+      assert.equal(body['error_description'], info.message, what);
+      if (info.challenge !== null) assert.equal(body['error'], info.challenge, what);
+      assert.equal(out.headers['cache-control'], 'no-store', what);
+      assert.equal(out.headers['content-length'], String(Buffer.byteLength(out.body)), what);
+      assert.equal(out.headers['dpop-nonce'], opts.nonce, what);
+      const challenged = info.status === 401 || info.status === 403 || (info.status === 400 && info.challenge !== null);
+      const www = out.headers['www-authenticate'];
+      assert.equal(www !== undefined, challenged, what);
+      if (www === undefined) continue;
+      assert.ok(www.startsWith(`DPoP ${info.challenge !== null ? `error="${info.challenge}", ` : ''}`), what);
+      assert.ok(www.includes(`algs="${opts.algs.join(' ')}"`), what);
+      if (opts.resourceMetadata !== undefined) assert.ok(www.includes(`resource_metadata="${opts.resourceMetadata}"`), what);
+      assert.equal(www.includes(', Bearer '), opts.bearer === true, what);
+    }
   }
+});
+
+test('a denial after the answer has started cuts the connection instead', () => {
+  let destroyed = false;
+  const res = { headersSent: true, destroy: () => (destroyed = true), writeHead: () => assert.fail('no second head') };
+  writeDenial(res as unknown as ServerResponse, 'ERR_POLICY_DENIED', { algs: ['ES256'] });
+  assert.equal(destroyed, true);
 });
