@@ -200,6 +200,8 @@ test('a feed disconnected past maxStalenessMs refuses every call; the next catch
   fake.release();
   await until(v, (s) => s.ready);
   assert.equal(await refusalCode(v.verify(await call(fake, token))), 'accepted');
+  await v.close();
+  assert.equal(v.state.connected, false);
 });
 
 test('a feed that goes silent (no event, no heartbeat) is dropped and resumed', async () => {

@@ -170,6 +170,11 @@ export class RevocationFeed {
       });
       const reader = res.body.getReader();
       const decoder = new TextDecoder();
+      // Aborting the fetch does not always error a body that is already being read (seen with undici while a read
+      // is pending on a quiet stream): cancel the reader ourselves so close() and the heartbeat timeout always end it.
+      const cancel = (): void => void reader.cancel(abort.signal.reason).catch(() => undefined);
+      if (abort.signal.aborted) cancel();
+      else abort.signal.addEventListener('abort', cancel, { once: true });
       try {
         for (;;) {
           const { done, value } = await reader.read();
@@ -178,6 +183,7 @@ export class RevocationFeed {
           parser.push(decoder.decode(value, { stream: true }));
         }
       } finally {
+        abort.signal.removeEventListener('abort', cancel);
         reader.releaseLock();
         abort.abort();
       }
