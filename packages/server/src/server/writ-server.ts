@@ -391,9 +391,13 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     if (fastifyDispatch === undefined) throw new Error('fastify did not hand over its request handler');
     route.dispatch = (req, res) => {
       const u = req.url ?? '';
-      if (u.startsWith(PATHS.httpResourcePrefix)) serves.gateway ? gateway.handle(req, res) : refuseForRole(res);
-      else if (u.startsWith(PATHS.mcpResourcePrefix)) serves.gateway ? mcpGateway.handle(req, res) : refuseForRole(res);
-      else if (!serves.control && !servedByEveryRole(u)) refuseForRole(res);
+      if (u.startsWith(PATHS.httpResourcePrefix)) {
+        if (serves.gateway) gateway.handle(req, res);
+        else refuseForRole(res);
+      } else if (u.startsWith(PATHS.mcpResourcePrefix)) {
+        if (serves.gateway) mcpGateway.handle(req, res);
+        else refuseForRole(res);
+      } else if (!serves.control && !servedByEveryRole(u)) refuseForRole(res);
       else if (!revocationCurrent() && revocationDependent(u)) refuseStale(res);
       else if (u === PATHS.revocationFeed || u.startsWith(`${PATHS.revocationFeed}?`)) revocationFeed.handle(req, res);
       else if (isCommonTokenRequest(req)) handleCommonTokenRequest(req, res, tokenService);
