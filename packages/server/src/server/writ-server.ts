@@ -334,7 +334,8 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         const checks: Record<string, unknown> = {};
         let ready = true;
         try {
-          await store.db.selectFrom('revocations').select('seq').limit(1).execute();
+          // Bounded: a partitioned database must make readiness answer "no", not hang the probe.
+          await withTimeout(store.db.selectFrom('revocations').select('seq').limit(1).execute(), 2_000, 'no answer within 2 s');
           checks['store'] = 'ok';
         } catch (err) {
           ready = false;
@@ -478,6 +479,14 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     for (const c of closers) await Promise.resolve(c()).catch(() => undefined);
     throw err;
   }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Paths every node serves, whatever its role: health, readiness, metrics, and the metadata clients discover first. */
