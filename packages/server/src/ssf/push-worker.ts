@@ -94,7 +94,8 @@ export class PushWorker {
     const at = await this.#o.outbox.nextRetryAt();
     clearTimeout(this.#retryTimer);
     if (at === undefined || this.#closed) return;
-    this.#retryTimer = setTimeout(() => this.wake(), Math.max(0, Math.min(at - this.#o.now(), this.#o.sweepIntervalMs ?? 5_000)));
+    // At least a few milliseconds: a SET due now but leased elsewhere must not spin this loop.
+    this.#retryTimer = setTimeout(() => this.wake(), Math.max(10, Math.min(at - this.#o.now(), this.#o.sweepIntervalMs ?? 5_000)));
     this.#retryTimer.unref();
   }
 

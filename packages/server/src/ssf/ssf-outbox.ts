@@ -114,15 +114,28 @@ export class SsfOutbox {
     return rows.map((r) => r.stream_id);
   }
 
-  /** The earliest retry time still ahead, to wake the worker then. */
+  /**
+   * When a push SET that failed before is next due: its retry time, or the end of the lease another worker holds on
+   * its stream. SETs never attempted are found by the wake-up and the sweep, not here.
+   */
   async nextRetryAt(): Promise<number | undefined> {
-    const r = await this.#db
-      .selectFrom('ssf_events')
-      .select((eb) => eb.fn.min('next_attempt_at').as('t'))
-      .where('state', '=', 'pending')
-      .where('next_attempt_at', '>', this.#now())
-      .executeTakeFirst();
-    return r?.t === null || r?.t === undefined ? undefined : Number(r.t);
+    const rows = await this.#db
+      .selectFrom('ssf_events as e')
+      .innerJoin('ssf_streams as s', 's.id', 'e.stream_id')
+      .select(['e.next_attempt_at', 's.leased_until'])
+      .where('e.state', '=', 'pending')
+      .where('e.attempts', '>', 0)
+      .where('s.delivery_method', '=', 'urn:ietf:rfc:8935')
+      .where((eb) => eb.or([eb('e.control', '=', 1), eb('s.status', '=', 'enabled')]))
+      .orderBy('e.next_attempt_at')
+      .limit(100)
+      .execute();
+    let at: number | undefined;
+    for (const r of rows) {
+      const due = Math.max(r.next_attempt_at, r.leased_until ?? 0);
+      at = at === undefined ? due : Math.min(at, due);
+    }
+    return at;
   }
 
   /** Takes the stream's lease for `ms`; false when another worker (here or on another node) holds it. */

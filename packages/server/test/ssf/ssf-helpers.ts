@@ -10,6 +10,7 @@ import type { Harness } from '../helpers/writ-harness.js';
 export interface PushedSet {
   /** What the receiver answered: only 202 answers are handed out by `take`. */
   status: number;
+  path: string;
   headers: IncomingHttpHeaders;
   body: string;
   claims: SetClaimsView;
@@ -28,10 +29,11 @@ export interface SetClaimsView {
 }
 
 export interface PushReceiver {
-  url: string;
+  /** A fresh endpoint URL, so that each stream has answers of its own. */
+  endpoint(): { url: string; path: string };
   received: PushedSet[];
-  /** What to answer the next pushes with, in order; afterwards 202. */
-  script: Array<{ status: number; body?: string }>;
+  /** What to answer the next pushes to `path` with, in order; afterwards 202. */
+  script(path: string, ...answers: Array<{ status: number; body?: string }>): void;
   /** The first pushed SET (not taken before) that matches, waiting for it if need be. */
   take(match: (s: PushedSet) => boolean): Promise<PushedSet>;
   close(): Promise<void>;
@@ -45,11 +47,12 @@ export function decodeSet(jwt: string): { header: Record<string, unknown>; claim
   };
 }
 
-export async function startPushReceiver(path = '/events'): Promise<PushReceiver> {
+export async function startPushReceiver(): Promise<PushReceiver> {
   const received: PushedSet[] = [];
   const taken = new Set<PushedSet>();
   const waiters: Array<{ match: (s: PushedSet) => boolean; resolve: (s: PushedSet) => void }> = [];
-  const script: Array<{ status: number; body?: string }> = [];
+  const scripts = new Map<string, Array<{ status: number; body?: string }>>();
+  let endpoints = 0;
   const offer = (s: PushedSet): void => {
     const i = waiters.findIndex((w) => w.match(s));
     if (i < 0) return;
@@ -62,11 +65,11 @@ export async function startPushReceiver(path = '/events'): Promise<PushReceiver>
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      const answer = req.url === path ? (script.shift() ?? { status: 202 }) : { status: 404 };
+      const path = req.url ?? '';
+      const answer = scripts.get(path)?.shift() ?? { status: 202 };
       res.writeHead(answer.status, answer.body !== undefined ? { 'content-type': 'application/json' } : {}).end(answer.body ?? '');
-      if (req.url !== path) return;
       const { header, claims } = decodeSet(body);
-      const s: PushedSet = { status: answer.status, headers: req.headers, body, claims, header };
+      const s: PushedSet = { status: answer.status, path, headers: req.headers, body, claims, header };
       received.push(s);
       if (answer.status === 202) offer(s);
     });
@@ -74,9 +77,12 @@ export async function startPushReceiver(path = '/events'): Promise<PushReceiver>
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}${path}`,
+    endpoint: () => {
+      const path = `/events/${++endpoints}`;
+      return { url: `http://127.0.0.1:${port}${path}`, path };
+    },
     received,
-    script,
+    script: (path, ...answers) => scripts.set(path, [...(scripts.get(path) ?? []), ...answers]),
     take: (match) => {
       const ready = received.find((s) => s.status === 202 && !taken.has(s) && match(s));
       if (ready !== undefined) {
