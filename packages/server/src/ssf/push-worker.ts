@@ -30,6 +30,7 @@ export interface PushWorkerOptions {
 const RETRY_CAP_MS = 300_000;
 const MAX_ERROR_BYTES = 4096;
 const STREAMS_PER_PASS = 32;
+const CONTENDED_RECHECK_MS = 50;
 
 type Outcome = { kind: 'delivered' } | { kind: 'refused'; err: string } | { kind: 'retry'; why: string };
 
@@ -42,6 +43,7 @@ export class PushWorker {
   #closed = true;
   #sweep: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
+  #contendedTimer: NodeJS.Timeout | undefined;
 
   constructor(o: PushWorkerOptions) {
     this.#o = o;
@@ -72,6 +74,7 @@ export class PushWorker {
     this.#closed = true;
     clearInterval(this.#sweep);
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#contendedTimer);
     await this.#running;
     await this.#agent.close();
   }
@@ -81,9 +84,18 @@ export class PushWorker {
       this.#again = false;
       try {
         const due = await this.#o.outbox.dueStreams(STREAMS_PER_PASS);
-        await Promise.all(due.map((id) => this.#drain(id)));
+        const contended = (await Promise.all(due.map((id) => this.#drain(id)))).some((busy) => busy);
         if (due.length === STREAMS_PER_PASS) this.#again = true;
         await this.#scheduleRetry();
+        // Another node holds a stream this node has work for: look again shortly, not only at the next sweep, since
+        // that node may have finished its pass before our SET was stored.
+        if (contended && this.#contendedTimer === undefined) {
+          this.#contendedTimer = setTimeout(() => {
+            this.#contendedTimer = undefined;
+            this.wake();
+          }, CONTENDED_RECHECK_MS);
+          this.#contendedTimer.unref();
+        }
       } catch (err) {
         this.#o.logger.error({ err }, 'ssf push pass failed');
       }
@@ -99,16 +111,16 @@ export class PushWorker {
     this.#retryTimer.unref();
   }
 
-  /** Delivers a stream's due SETs in order while this node holds its lease. */
-  async #drain(streamId: string): Promise<void> {
+  /** Delivers a stream's due SETs in order while this node holds its lease; true when another node holds it. */
+  async #drain(streamId: string): Promise<boolean> {
     const leaseMs = this.#o.timeoutMs * 2 + 5_000;
-    if (!(await this.#o.outbox.lease(streamId, this.#owner, leaseMs))) return;
+    if (!(await this.#o.outbox.lease(streamId, this.#owner, leaseMs))) return true;
     try {
       while (!this.#closed) {
         const head = await this.#o.outbox.head(streamId);
-        if (head === undefined) return;
+        if (head === undefined) return false;
         const target = await this.#o.streams.pushTarget(streamId);
-        if (target === undefined) return;
+        if (target === undefined) return false;
         const outcome = await this.#push(target.url, target.authorization?.reveal(), head.set_jwt);
         const log = { stream_id: streamId, jti: head.jti, attempt: head.attempts + 1 };
         if (outcome.kind === 'delivered') await this.#o.outbox.delivered(head.seq);
@@ -119,10 +131,11 @@ export class PushWorker {
           const delay = Math.min(RETRY_CAP_MS, this.#o.retryInitialMs * 2 ** Math.min(head.attempts, 20));
           this.#o.logger.info({ ...log, why: outcome.why, retry_in_ms: delay }, 'ssf push failed; will retry');
           await this.#o.outbox.retryLater(head.seq, head.attempts + 1, delay, outcome.why);
-          return;
+          return false;
         }
-        if (!(await this.#o.outbox.lease(streamId, this.#owner, leaseMs))) return;
+        if (!(await this.#o.outbox.lease(streamId, this.#owner, leaseMs))) return true;
       }
+      return false;
     } finally {
       await this.#o.outbox.release(streamId, this.#owner).catch(() => undefined);
     }
