@@ -38,6 +38,8 @@ export class PushWorker {
   readonly #o: PushWorkerOptions;
   readonly #owner = `node-${randomBytes(8).toString('hex')}`;
   readonly #agent: Agent;
+  /** Aborts pushes in flight when the worker closes: shutdown does not wait for a slow receiver. */
+  readonly #closing = new AbortController();
   #running: Promise<void> | undefined;
   #again = false;
   #closed = true;
@@ -51,7 +53,7 @@ export class PushWorker {
   }
 
   start(): void {
-    if (!this.#closed) return;
+    if (!this.#closed || this.#closing.signal.aborted) return;
     this.#closed = false;
     this.#sweep = setInterval(() => this.wake(), this.#o.sweepIntervalMs ?? 5_000);
     this.#sweep.unref();
@@ -72,6 +74,7 @@ export class PushWorker {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#closing.abort();
     clearInterval(this.#sweep);
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#contendedTimer);
@@ -152,7 +155,7 @@ export class PushWorker {
           ...(authorization !== undefined ? { authorization } : {}),
         },
         body: set,
-        signal: AbortSignal.timeout(this.#o.timeoutMs),
+        signal: AbortSignal.any([AbortSignal.timeout(this.#o.timeoutMs), this.#closing.signal]),
       });
       if (res.statusCode >= 200 && res.statusCode < 300) {
         await res.body.dump();

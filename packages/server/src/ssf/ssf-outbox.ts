@@ -12,6 +12,8 @@ import { setClaims, type SecurityEvent } from './security-event-token.js';
 import type { SetSigningKey } from './set-signing-key.js';
 import { EVENT_STREAM_UPDATED, EVENT_VERIFICATION } from './ssf-vocabulary.js';
 
+const INSERT_BATCH = 500;
+
 export interface OutboxTarget {
   id: string;
   aud: string;
@@ -53,7 +55,12 @@ export class SsfOutbox {
         done_at: null,
       };
     });
-    await this.#db.insertInto('ssf_events').values(rows).execute();
+    // Bounded statements: SQLite caps bound parameters per statement, and one revocation may reach many streams.
+    for (let i = 0; i < rows.length; i += INSERT_BATCH)
+      await this.#db
+        .insertInto('ssf_events')
+        .values(rows.slice(i, i + INSERT_BATCH))
+        .execute();
     this.#enqueued(streams.map((s) => s.id));
     return rows.map((r) => r.jti);
   }

@@ -4,35 +4,25 @@
  * stream lease). SQLite is one node per file, so the two-node case runs on PostgreSQL only.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/observability/index.js';
 import { startWritServer } from '../../src/server/index.js';
 import { AdminClient } from '../../src/cli/admin-client.js';
 import { describeEachStore } from '../helpers/stores.js';
-import { startHarness, type Harness } from '../helpers/writ-harness.js';
-import { createReceiver, eventually, outboxRows, revoke, ssfCall, startPushReceiver, type PushReceiver } from './ssf-helpers.js';
+import type { Harness } from '../helpers/writ-harness.js';
+import { eventually, outboxRows, pushFixture, revoke, ssfCall, type PushReceiver, type PushStream } from './ssf-helpers.js';
 
 const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
-const PUSH = 'urn:ietf:rfc:8935';
 
 describeEachStore('ssf durability', (kind) => {
+  const fx = pushFixture(kind);
   let h: Harness;
   let push: PushReceiver;
-  before(async () => {
-    h = await startHarness(kind, { config: { 'ssf.pushRetryInitialMs': 1 } });
-    push = await startPushReceiver();
+  before(() => {
+    ({ h, push } = fx);
   });
-  after(async () => {
-    await h?.close();
-    await push?.close();
-  });
-
-  async function pushStream(): Promise<{ id: string; token: string; aud: string }> {
-    const r = await createReceiver(h);
-    const res = await ssfCall(h, r.token, 'POST', '/ssf/v1/streams', { delivery: { method: PUSH, endpoint_url: push.endpoint().url } });
-    return { id: res.json()['stream_id'] as string, token: r.token, aud: r.audience };
-  }
+  const pushStream = (): Promise<PushStream> => fx.stream();
 
   test('a SET held by a paused stream survives a restart and is delivered when the stream is enabled', async () => {
     const s = await pushStream();

@@ -5,7 +5,9 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Harness } from '../helpers/writ-harness.js';
+import { after, before } from 'node:test';
+import type { StoreKind } from '../helpers/stores.js';
+import { startHarness, type Harness } from '../helpers/writ-harness.js';
 
 export interface PushedSet {
   /** What the receiver answered: only 202 answers are handed out by `take`. */
@@ -171,4 +173,65 @@ export async function outboxRows(
     .where('stream_id', '=', streamId)
     .orderBy('seq')
     .execute();
+}
+
+export interface PushStream {
+  id: string;
+  token: string;
+  aud: string;
+  /** The stream's own path on the push receiver (for scripted answers). */
+  path: string;
+  /** Deletes the stream's receiver, so later tests' revocations do not reach it. */
+  done(): Promise<void>;
+}
+
+/**
+ * A Writ (retries after 1 ms) and a push receiver for the suite, started before its tests and closed after; `stream()`
+ * makes a push stream of a fresh receiver, so that each test sees only its own SETs.
+ */
+export function pushFixture(kind: StoreKind): {
+  readonly h: Harness;
+  readonly push: PushReceiver;
+  stream(authorization?: string): Promise<PushStream>;
+} {
+  let h: Harness | undefined;
+  let push: PushReceiver | undefined;
+  before(async () => {
+    h = await startHarness(kind, { config: { 'ssf.pushRetryInitialMs': 1 } });
+    push = await startPushReceiver();
+  });
+  after(async () => {
+    await h?.close();
+    await push?.close();
+  });
+  const fixture = {
+    get h(): Harness {
+      if (h === undefined) throw new Error('the fixture is not started');
+      return h;
+    },
+    get push(): PushReceiver {
+      if (push === undefined) throw new Error('the fixture is not started');
+      return push;
+    },
+    async stream(authorization?: string): Promise<PushStream> {
+      const r = await createReceiver(fixture.h);
+      const { url, path } = fixture.push.endpoint();
+      const res = await ssfCall(fixture.h, r.token, 'POST', '/ssf/v1/streams', {
+        delivery: {
+          method: 'urn:ietf:rfc:8935',
+          endpoint_url: url,
+          ...(authorization !== undefined ? { authorization_header: authorization } : {}),
+        },
+      });
+      if (res.status !== 201) throw new Error(`stream not created: ${res.status} ${res.text}`);
+      return {
+        id: res.json()['stream_id'] as string,
+        token: r.token,
+        aud: r.audience,
+        path,
+        done: () => fixture.h.admin.delete(`/ssf/receivers/${r.id}`),
+      };
+    },
+  };
+  return fixture;
 }

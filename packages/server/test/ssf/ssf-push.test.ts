@@ -5,53 +5,26 @@
  * and delivers them in order, a disabled one drops them, and verification and stream-updated events go out.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { AuthorizationDetail } from '@writ/protocol';
 import { describeEachStore } from '../helpers/stores.js';
-import { startHarness, type Harness } from '../helpers/writ-harness.js';
-import {
-  createReceiver,
-  eventually,
-  outboxRows,
-  revoke,
-  ssfCall,
-  startPushReceiver,
-  type PushReceiver,
-  type PushedSet,
-} from './ssf-helpers.js';
+import type { Harness } from '../helpers/writ-harness.js';
+import { eventually, outboxRows, pushFixture, revoke, ssfCall, type PushReceiver, type PushedSet, type PushStream } from './ssf-helpers.js';
 
 const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
 const STREAM_UPDATED = 'https://schemas.openid.net/secevent/ssf/event-type/stream-updated';
 const VERIFICATION = 'https://schemas.openid.net/secevent/ssf/event-type/verification';
-const PUSH = 'urn:ietf:rfc:8935';
 const READ: AuthorizationDetail[] = [{ type: 'http', actions: ['GET'], paths: ['/v1/projects'] }];
 
 describeEachStore('ssf push', (kind) => {
+  const fx = pushFixture(kind);
+  const pushStream = (authorization?: string): Promise<PushStream> => fx.stream(authorization);
   let h: Harness;
   let push: PushReceiver;
-  before(async () => {
-    h = await startHarness(kind, { config: { 'ssf.pushRetryInitialMs': 1 } });
-    push = await startPushReceiver();
+  before(() => {
+    ({ h, push } = fx);
   });
-  after(async () => {
-    await h?.close();
-    await push?.close();
-  });
-
-  /** A push stream of a fresh receiver, so each test sees only its own SETs; deleted at the end of the test. */
-  async function pushStream(
-    authorization?: string,
-  ): Promise<{ id: string; token: string; aud: string; path: string; done(): Promise<void> }> {
-    const r = await createReceiver(h);
-    const { url, path } = push.endpoint();
-    const res = await ssfCall(h, r.token, 'POST', '/ssf/v1/streams', {
-      delivery: { method: PUSH, endpoint_url: url, ...(authorization !== undefined ? { authorization_header: authorization } : {}) },
-    });
-    assert.equal(res.status, 201, res.text);
-    const id = res.json()['stream_id'] as string;
-    return { id, token: r.token, aud: r.audience, path, done: () => h.admin.delete(`/ssf/receivers/${r.id}`) };
-  }
   const ofStream = (aud: string, type: string, txn?: string) => (s: PushedSet) =>
     s.claims.aud === aud && type in s.claims.events && (txn === undefined || s.claims.txn === txn);
 
