@@ -103,7 +103,10 @@ export class SsfOutbox {
     await this.#db.deleteFrom('ssf_events').where('stream_id', '=', streamId).where('state', '=', 'pending').execute();
   }
 
-  /** Push streams with a SET due now and no live lease. */
+  /**
+   * Push streams with a SET due now, leased or not: a worker that finds one leased by another node looks again soon,
+   * since that node may end its pass before it sees the SET just stored.
+   */
   async dueStreams(limit: number): Promise<string[]> {
     const now = this.#now();
     const rows = await this.#db
@@ -115,7 +118,6 @@ export class SsfOutbox {
       .where('e.next_attempt_at', '<=', now)
       .where('s.delivery_method', '=', 'urn:ietf:rfc:8935')
       .where((eb) => eb.or([eb('e.control', '=', 1), eb('s.status', '=', 'enabled')]))
-      .where((eb) => eb.or([eb('s.leased_until', 'is', null), eb('s.leased_until', '<', now)]))
       .limit(limit)
       .execute();
     return rows.map((r) => r.stream_id);
