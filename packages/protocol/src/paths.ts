@@ -18,6 +18,16 @@ export const PATHS = {
   readyz: '/readyz',
   /** Prometheus metrics (text exposition format). */
   metrics: '/metrics',
+  /** Shared Signals Framework 1.0 transmitter metadata (SSF §7.1). */
+  ssfConfiguration: '/.well-known/ssf-configuration',
+  /** SSF stream management (SSF §8.1): configuration, status, subjects, verification. */
+  ssfStreams: '/ssf/v1/streams',
+  ssfStatus: '/ssf/v1/status',
+  ssfAddSubject: '/ssf/v1/subjects/add',
+  ssfRemoveSubject: '/ssf/v1/subjects/remove',
+  ssfVerification: '/ssf/v1/verify',
+  /** RFC 8936 poll endpoint of one stream: `{ssfPollPrefix}{stream_id}`. */
+  ssfPollPrefix: '/ssf/v1/poll/',
 } as const;
 
 /** Default port of `writ dev` and `writ serve`. */
