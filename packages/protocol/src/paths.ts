@@ -32,3 +32,9 @@ export const PATHS = {
 
 /** Default port of `writ dev` and `writ serve`. */
 export const DEFAULT_PORT = 7420;
+
+/**
+ * Key ids of Writ's Security Event Token key (Shared Signals) start with this; token-signing kids are bare JWK
+ * thumbprints. Both keys are in one JWKS, so a verifier of task tokens skips this prefix: the SET key signs SETs only.
+ */
+export const SET_KID_PREFIX = 'set-';

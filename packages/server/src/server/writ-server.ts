@@ -412,7 +412,8 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       else fastifyDispatch(req, res);
     };
     closers.unshift(() => app.close());
-    ssf.start();
+    // Deliveries are the control plane's work; a gateway node only publishes the SET key in its JWKS.
+    if (serves.control) ssf.start();
 
     if (cluster !== undefined) {
       cluster.start();

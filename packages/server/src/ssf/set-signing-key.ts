@@ -7,6 +7,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Kysely } from 'kysely';
+import { SET_KID_PREFIX } from '@writ/protocol';
 import { openEnvelope, sealEnvelope, type KeyEncryptionKey } from '../crypto/index.js';
 import type { Database } from '../storage/index.js';
 import { SET_TYP } from './ssf-vocabulary.js';
@@ -39,7 +40,7 @@ export class SetSigningKey {
     if (row === undefined) {
       const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
       const jwk = publicKey.export({ format: 'jwk' }) as JWK;
-      const kid = `set-${await calculateJwkThumbprint(jwk)}`;
+      const kid = `${SET_KID_PREFIX}${await calculateJwkThumbprint(jwk)}`;
       const privateJwk = privateKey.export({ format: 'jwk' });
       await deps.db
         .insertInto('ssf_keys')

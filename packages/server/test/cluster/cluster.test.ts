@@ -11,10 +11,14 @@ import { after, before, describe, test } from 'node:test';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { createWritVerifier, type WritVerifier } from '@writ/verify';
 import { writFastify } from '@writ/verify/fastify';
 import { TEST_DATABASE_URL } from '../helpers/stores.js';
+import { startPushReceiver } from '../ssf/ssf-helpers.js';
 import { eventually, startCluster, READ, type Cluster } from './cluster-fixture.js';
+
+const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
 
 const skip = TEST_DATABASE_URL === undefined ? 'WRIT_TEST_DATABASE_URL not set: the cluster suite needs PostgreSQL (SKIPPED)' : false;
 if (skip !== false) console.log(`!!! ${skip}`);
@@ -91,6 +95,70 @@ describe('cluster: 1 control + 3 gateway processes on one PostgreSQL', { skip, t
       assert.deepEqual(await svc.call(billing.token), { status: 401, code: 'ERR_REVOKED_TASK' });
     } finally {
       await svc.close();
+    }
+  });
+
+  test("Shared Signals: a push receiver and a poll client get the revocation's SET and verify it with Writ's JWKS", async () => {
+    const push = await startPushReceiver();
+    try {
+      const receiver = await c.admin.post<{ token: string; audience: string }>('/ssf/receivers', {
+        name: 'cluster receiver',
+        audience: 'https://receiver.example/cluster',
+      });
+      const ssf = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
+        const res = await fetch(`${c.control.url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${receiver.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        assert.ok(res.status < 300, `${method} ${path}: ${res.status}`);
+        return (await res.json()) as Record<string, unknown>;
+      };
+      const discovery = (await (await fetch(`${c.control.url}/.well-known/ssf-configuration`)).json()) as Record<string, string>;
+      assert.equal(discovery['issuer'], c.publicUrl);
+      const endpoint = push.endpoint();
+      await ssf('POST', '/ssf/v1/streams', {
+        delivery: { method: 'urn:ietf:rfc:8935', endpoint_url: endpoint.url },
+        events_requested: [SESSION_REVOKED],
+      });
+      const polled = await ssf('POST', '/ssf/v1/streams', { events_requested: [SESSION_REVOKED] });
+      const pollUrl = (polled['delivery'] as { endpoint_url: string }).endpoint_url;
+
+      const t = await c.task();
+      const rev = await c.admin.post<{ seq: number }>('/revocations', {
+        target: { type: 'task', taskId: t.id },
+        reason: 'ssf in a cluster',
+      });
+      // Verified with the JWKS a gateway node serves: every node publishes the same keys.
+      const jwks = createRemoteJWKSet(new URL(`${c.gateways[0]!.url}/.well-known/jwks.json`));
+      const expectSet = async (jwt: string): Promise<void> => {
+        const { payload, protectedHeader } = await jwtVerify(jwt, jwks, {
+          issuer: c.publicUrl,
+          audience: receiver.audience,
+          typ: 'secevent+jwt',
+        });
+        assert.equal(protectedHeader.alg, 'RS256');
+        assert.equal(payload.txn, `writ-revocation-${rev.seq}`);
+        assert.deepEqual(payload['sub_id'], { format: 'complex', session: { format: 'opaque', id: t.id } });
+        assert.ok(SESSION_REVOKED in (payload['events'] as Record<string, unknown>));
+      };
+      const pushed = await push.take((s) => s.path === endpoint.path && s.claims.txn === `writ-revocation-${rev.seq}`);
+      await expectSet(pushed.body);
+      assert.equal(pushed.headers['content-type'], 'application/secevent+jwt');
+
+      const res = await fetch(pollUrl, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${receiver.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ maxEvents: 10, returnImmediately: false }),
+      });
+      const { sets } = (await res.json()) as { sets: Record<string, string> };
+      const mine = Object.values(sets).filter(
+        (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()).txn === `writ-revocation-${rev.seq}`,
+      );
+      assert.equal(mine.length, 1, JSON.stringify(sets));
+      await expectSet(mine[0]!);
+    } finally {
+      await push.close();
     }
   });
 
