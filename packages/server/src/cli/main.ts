@@ -263,7 +263,7 @@ ssfReceivers
   .command('create <name>')
   .description('a new receiver; its bearer token is printed once')
   .requiredOption('--audience <aud>', "the aud of this receiver's SETs")
-  .option('--scope <scope...>', 'ssf.manage and/or ssf.read (default: both)')
+  .option('--scope <scope...>', 'ssf.manage, ssf.read and/or writ.revocation_feed (default: ssf.manage ssf.read)')
   .action(async (name: string, o: { audience: string; scope?: string[] }) =>
     output(
       await client().post('/ssf/receivers', { name, audience: o.audience, ...(o.scope !== undefined ? { scopes: o.scope } : {}) }),

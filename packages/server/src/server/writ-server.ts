@@ -26,7 +26,7 @@ import { AdminAuth } from '../admin-api/index.js';
 import { createMetrics, type Logger } from '../observability/index.js';
 import { ClusterNode, type ClusterRole, type Freshness } from '../cluster/index.js';
 import { registerHttpSurface } from './http-surface.js';
-import { createSsfTransmitter } from '../ssf/index.js';
+import { bearerHoldsScope, createSsfTransmitter, SCOPE_REVOCATION_FEED } from '../ssf/index.js';
 
 export interface WritServer {
   /** The URL Writ listens on (loopback in dev). */
@@ -302,7 +302,10 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     closers.unshift(() => ssf.close());
     const revocationFeed = new RevocationFeed({
       source: revocations,
-      authorize: async (authorization) => (await adminAuth.authenticate(authorization)) !== undefined,
+      // An admin token, or a receiver credential made for this and nothing else (scope writ.revocation_feed).
+      authorize: async (authorization) =>
+        (await adminAuth.authenticate(authorization)) !== undefined ||
+        (await bearerHoldsScope(ssf.receivers, authorization, SCOPE_REVOCATION_FEED)),
     });
     let fastifyHandler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
     const app = Fastify({

@@ -36,6 +36,14 @@ export async function authenticateReceiver(
   return receiver;
 }
 
+/** True when `authorization` is `Bearer <token>` of a receiver that holds `scope` (for callers with their own errors). */
+export async function bearerHoldsScope(receivers: SsfReceivers, authorization: string | undefined, scope: SsfScope): Promise<boolean> {
+  const m = authorization === undefined ? null : BEARER.exec(authorization);
+  if (m === null) return false;
+  const receiver = await receivers.authenticate(m[1] as string);
+  return receiver !== undefined && receiver.scopes.includes(scope);
+}
+
 function challenge(error: 'invalid_request' | 'invalid_token' | 'insufficient_scope', description: string, scope?: string): SsfError {
   const params = [
     `realm="${REALM}"`,

@@ -1,6 +1,7 @@
 export { createSsfTransmitter } from './ssf-transmitter.js';
 export type { SsfTransmitter, SsfTransmitterDeps } from './ssf-transmitter.js';
 export { SsfReceivers, ssfReceiverInput } from './ssf-receivers.js';
+export { bearerHoldsScope } from './bearer-auth.js';
 export type { SsfReceiver } from './ssf-receivers.js';
 export { subjectIdFor } from './subject-identifier.js';
 export type { SubjectIdentifier } from './subject-identifier.js';
@@ -13,5 +14,6 @@ export {
   EVENT_VERIFICATION,
   SCOPE_MANAGE,
   SCOPE_READ,
+  SCOPE_REVOCATION_FEED,
   SET_TYP,
 } from './ssf-vocabulary.js';

@@ -10,13 +10,14 @@ import { randomId } from '../register/index.js';
 import type { AuditPort, Clock } from '../register/index.js';
 import type { Database, SsfReceiverRow } from '../storage/index.js';
 import { AdminError } from '../errors/index.js';
-import { SSF_SCOPES, type SsfScope } from './ssf-vocabulary.js';
+import { RECEIVER_SCOPES, SSF_SCOPES, type SsfScope } from './ssf-vocabulary.js';
 
 export const ssfReceiverInput = z.strictObject({
   name: z.string().min(1).max(200),
   /** The `aud` of this receiver's SETs: usually its own URL or client id. */
   audience: z.string().min(1).max(1000),
-  scopes: z.array(z.enum(SSF_SCOPES)).min(1).max(2).optional(),
+  /** Default: the two SSF scopes. `writ.revocation_feed` alone makes a credential for the verifier middleware's feed. */
+  scopes: z.array(z.enum(RECEIVER_SCOPES)).min(1).max(3).optional(),
 });
 
 export interface SsfReceiver {

@@ -18,8 +18,14 @@ export const EVENTS_SUPPORTED = [EVENT_SESSION_REVOKED] as const;
 
 export const SCOPE_MANAGE = 'ssf.manage';
 export const SCOPE_READ = 'ssf.read';
+/**
+ * Not an SSF scope: reads Writ's own revocation feed (`GET /revocation/v1/events`) for the verifier middleware — a
+ * credential that can follow revocations and do nothing else, instead of an admin token.
+ */
+export const SCOPE_REVOCATION_FEED = 'writ.revocation_feed';
 export const SSF_SCOPES = [SCOPE_MANAGE, SCOPE_READ] as const;
-export type SsfScope = (typeof SSF_SCOPES)[number];
+export const RECEIVER_SCOPES = [SCOPE_MANAGE, SCOPE_READ, SCOPE_REVOCATION_FEED] as const;
+export type SsfScope = (typeof RECEIVER_SCOPES)[number];
 
 export const STREAM_STATUSES = ['enabled', 'paused', 'disabled'] as const;
 export type StreamStatus = (typeof STREAM_STATUSES)[number];

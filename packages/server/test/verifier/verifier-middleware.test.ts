@@ -117,6 +117,30 @@ describeEachStore('verifier middleware against a real Writ', (kind) => {
     assert.equal((await other.fetch(`${svc.url}/v1/invoices`)).status, 200);
   });
 
+  test('a feed-only receiver credential follows the feed and can do nothing else; an SSF-only one cannot follow it', async () => {
+    const feedOnly = await h.admin.post<{ token: string }>('/ssf/receivers', {
+      name: 'billing verifier',
+      audience: h.resourceUri('billing'),
+      scopes: ['writ.revocation_feed'],
+    });
+    const svc = await startService(h, feedOnly.token);
+    services.push(svc);
+    await svc.verifier.whenReady();
+    const task = await h.startTask(agent, { resource: 'billing', details: DETAILS });
+    assert.equal((await task.fetch(`${svc.url}/v1/invoices`)).status, 200);
+    const streams = await fetch(`${h.writ.url}/ssf/v1/streams`, { headers: { authorization: `Bearer ${feedOnly.token}` } });
+    assert.equal(streams.status, 403, 'no SSF scope');
+    const admin = await fetch(`${h.writ.url}/admin/v1/agents`, { headers: { authorization: `Bearer ${feedOnly.token}` } });
+    assert.equal(admin.status, 401, 'not an admin token');
+
+    const ssfOnly = await h.admin.post<{ token: string }>('/ssf/receivers', { name: 'ssf only', audience: 'https://rx.example' });
+    const feed = await fetch(`${h.writ.url}/revocation/v1/events`, {
+      headers: { authorization: `Bearer ${ssfOnly.token}`, accept: 'text/event-stream' },
+    });
+    assert.equal(feed.status, 401);
+    await feed.body?.cancel();
+  });
+
   test('without a current feed (a refused feed token) the service refuses with 503 ERR_NOT_READY', async () => {
     const svc = await startService(h, 'not-an-admin-token-0123456789');
     services.push(svc);
