@@ -5,8 +5,9 @@
  * NOTIFY is fast but not a log: a node whose connection drops misses what was sent meanwhile. So the log is the truth
  * and NOTIFY only the doorbell. On every (re)connection the node catches up from the log before it counts as current;
  * while connected, a heartbeat on the listening connection itself asks the log which sequences exist and fills any
- * gap. The node is *current* only while its last confirmation is younger than `maxStalenessMs`; past that every
- * enforcement point on it refuses calls (fail closed) and `/readyz` says why. Freshness is reported as numbers.
+ * gap. The node is *current* only while its listening connection is up and caught up and its last confirmation is
+ * younger than `maxStalenessMs`; otherwise every enforcement point on it refuses calls (fail closed) and `/readyz`
+ * says why. Freshness is reported as numbers.
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database, RevocationRow } from '../storage/index.js';
@@ -50,7 +51,12 @@ export interface ClusterNodeDeps {
   monotonic?: () => number;
 }
 
-export type FreshnessState = 'starting' | 'current' | 'stale';
+/**
+ * `starting`: no catch-up yet; `catching_up`: the listening connection was lost — the node may have missed entries, so
+ * it refuses calls until it has reconnected and caught up; `current`; `stale`: connected, but no confirmation within
+ * the bound (a silent partition).
+ */
+export type FreshnessState = 'starting' | 'catching_up' | 'current' | 'stale';
 
 export interface Freshness {
   mode: 'cluster';
@@ -82,6 +88,8 @@ export class ClusterNode {
   #confirmedAt: number | null = null;
   #logSeq = 0;
   #everConnected = false;
+  /** False from the moment the listening connection is lost until the next catch-up has finished. */
+  #caughtUp = false;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #beating = false;
   #wasCurrent = false;
@@ -104,7 +112,10 @@ export class ClusterNode {
       applicationName: `writ-listener:${deps.nodeId}`.slice(0, 63),
       onNotification: (channel, payload) => this.#onNotification(channel, payload),
       onConnected: () => this.#onConnected(),
-      onLost: () => undefined,
+      onLost: () => {
+        this.#caughtUp = false;
+        void this.current;
+      },
       logger: deps.logger,
       queryTimeoutMs: Math.max(500, Math.min(deps.maxStalenessMs, 10_000)),
     });
@@ -141,7 +152,7 @@ export class ClusterNode {
   /** True while the node may serve calls: it confirmed it holds the whole log within `maxStalenessMs`. */
   get current(): boolean {
     const c = this.#confirmedAt;
-    const ok = c !== null && this.#mono() - c <= this.#d.maxStalenessMs;
+    const ok = this.#caughtUp && c !== null && this.#mono() - c <= this.#d.maxStalenessMs;
     if (ok !== this.#wasCurrent) this.#transition(ok);
     return ok;
   }
@@ -152,7 +163,7 @@ export class ClusterNode {
     const lag = c === null ? null : Math.max(0, Math.round(this.#mono() - c));
     return {
       mode: 'cluster',
-      state: c === null ? 'starting' : current ? 'current' : 'stale',
+      state: current ? 'current' : c === null ? 'starting' : !this.#caughtUp ? 'catching_up' : 'stale',
       current,
       connected: this.#listener.up,
       lastSeq: this.#d.revocations.set.lastSeq,
@@ -217,6 +228,7 @@ export class ClusterNode {
     if (this.#everConnected) await this.#d.onResync();
     this.#logSeq = await this.#d.revocations.catchUp(mark.seq, mark.at - COMMIT_WINDOW_MS);
     this.#everConnected = true;
+    this.#caughtUp = true;
     this.#confirmed(started, startedMono);
   }
 
