@@ -245,6 +245,7 @@ export class ClusterNode {
     this.#beating = true;
     const started = this.#now();
     const startedMono = this.#mono();
+    const generation = this.#listener.generation;
     try {
       const mark = this.#windowMark(started);
       const nowSec = Math.floor(started / 1000);
@@ -258,7 +259,7 @@ export class ClusterNode {
       else this.#logSeq = Math.max(logSeq, this.#logSeq);
       this.#confirmed(started, startedMono);
     } catch (err) {
-      this.#listener.reset(`heartbeat failed: ${(err as Error).message}`);
+      this.#listener.reset(`heartbeat failed: ${(err as Error).message}`, generation);
     } finally {
       this.#beating = false;
       void this.current;

@@ -31,6 +31,7 @@ export class PgListener {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #delay: number;
   #lastError: string | null = null;
+  #generation = 0;
 
   constructor(options: PgListenerOptions) {
     this.#o = options;
@@ -40,6 +41,11 @@ export class PgListener {
   /** LISTEN is established and the last `onConnected` finished. */
   get up(): boolean {
     return this.#up;
+  }
+
+  /** Counts connections: a caller that started work on one can tell whether it is still the current one. */
+  get generation(): number {
+    return this.#generation;
   }
 
   get lastError(): string | null {
@@ -58,10 +64,13 @@ export class PgListener {
     return res.rows;
   }
 
-  /** Drops the current connection (a failed heartbeat): a new one is opened and caught up. */
-  reset(reason: string): void {
+  /**
+   * Drops the connection of `generation` (a failed heartbeat): a new one is opened and caught up. A heartbeat that
+   * fails because its connection already died must not take down the one that replaced it.
+   */
+  reset(reason: string, generation: number): void {
     const client = this.#client;
-    if (client === undefined) return;
+    if (client === undefined || generation !== this.#generation) return;
     this.#lost(client, reason);
   }
 
@@ -85,6 +94,7 @@ export class PgListener {
       connectionTimeoutMillis: this.#o.queryTimeoutMs,
     });
     this.#client = client;
+    this.#generation++;
     client.on('notification', (m) => {
       if (this.#client === client && m.payload !== undefined) this.#o.onNotification(m.channel, m.payload);
     });

@@ -108,12 +108,43 @@ export class RevocationService {
     return Math.max(last, await this.lastSeq());
   }
 
-  /** Durable first, then in force on this node, then audited. Idempotent: revoking twice changes nothing more. */
+  /**
+   * Durable first, then in force on this node, then audited. Idempotent: revoking what is already revoked — the same
+   * token or task, or the same agent, user, key or everything within the same second — writes nothing new and answers
+   * with the revocation in force (audited as a repeat).
+   */
   async revoke(target: RevocationTarget, opts: { reason: string; actor: string; expiresAt?: number }): Promise<RevocationRecord> {
     const now = this.#now();
     const nowSec = Math.floor(now / 1000);
     const expiresAt = opts.expiresAt ?? (await this.#expiryFor(target, nowSec));
     const { type, id } = targetKey(target);
+    const existing = await this.#db
+      .selectFrom('revocations')
+      .selectAll()
+      .where('target_type', '=', type)
+      .where('target_id', '=', id)
+      .where('expires_at', '>=', expiresAt)
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    if (existing !== undefined && (!needsBefore(target) || (existing.before ?? 0) >= nowSec)) {
+      this.#audit.record({
+        type: 'revocation.created',
+        actor_chain: [opts.actor],
+        decision: 'deny',
+        reason: opts.reason,
+        data: { seq: existing.seq, target: type, target_id: id, repeated: true },
+        ...(target.type === 'agent' ? { agent_id: target.agentId } : {}),
+      });
+      return {
+        seq: existing.seq,
+        target,
+        reason: existing.reason,
+        actor: existing.actor,
+        createdAt: existing.created_at,
+        expiresAt: existing.expires_at,
+      };
+    }
     const write = async (db: Kysely<Database>): Promise<RevocationRow> => {
       const row = await db
         .insertInto('revocations')

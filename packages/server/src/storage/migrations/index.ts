@@ -6,6 +6,7 @@ import * as m0002 from './0002-resource-kind-and-scopes.js';
 import * as m0003 from './0003-workload-identity-and-shared-replay.js';
 import * as m0004 from './0004-mcp-upstreams.js';
 import * as m0005 from './0005-ssf.js';
+import * as m0006 from './0006-revocation-indexes.js';
 
 export interface WritMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -17,4 +18,5 @@ export const MIGRATIONS: Readonly<Record<string, WritMigration>> = {
   '0003-workload-identity-and-shared-replay': m0003,
   '0004-mcp-upstreams': m0004,
   '0005-ssf': m0005,
+  '0006-revocation-indexes': m0006,
 };
