@@ -70,6 +70,7 @@ export const ERROR_CODES = {
   ERR_MCP_TOOL_UNKNOWN: { status: 404, challenge: null, message: 'the upstream has no such tool' },
   ERR_MCP_UNEXPECTED_RESPONSE: { status: 400, challenge: null, message: 'response to no pending request' },
   ERR_NOT_READY: { status: 503, challenge: null, message: 'enforcement point not ready' },
+  ERR_ROLE_NOT_SERVED: { status: 404, challenge: null, message: "this node's cluster role does not serve this path" },
   ERR_INTERNAL: { status: 500, challenge: null, message: 'internal error' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 

@@ -7,7 +7,8 @@ export async function runServe(opts: { config?: string; port?: number }): Promis
   const config = loadConfig({ file: opts.config, overrides: { 'server.port': opts.port } });
   const logger = createLogger({ level: config.log.level });
   const server = await startWritServer({ config, logger });
-  if (config.adminToken === undefined && (await server.adminAuth.count()) === 0) {
+  // A gateway node has no admin API: the bootstrap token belongs to the control plane.
+  if (server.role !== 'gateway' && config.adminToken === undefined && (await server.adminAuth.count()) === 0) {
     const { token } = await server.adminAuth.create('bootstrap');
     // Printed once, to the terminal only: it is stored hashed and cannot be shown again.
     process.stderr.write(`\nNo admin token existed, so one was created. Store it now; it will not be shown again:\n  ${token}\n\n`);

@@ -31,6 +31,8 @@ const ENV_OVERRIDES: ReadonlyArray<[string, string[], 'string' | 'int']> = [
   ['WRIT_SQLITE_PATH', ['storage', 'sqlitePath'], 'string'],
   ['WRIT_KEK', ['vault', 'kek'], 'string'],
   ['WRIT_LOG_LEVEL', ['log', 'level'], 'string'],
+  ['WRIT_ROLE', ['cluster', 'role'], 'string'],
+  ['WRIT_NODE_ID', ['cluster', 'nodeId'], 'string'],
 ];
 
 export interface LoadConfigOptions {
@@ -80,6 +82,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): WritConfig {
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) throw new ConfigError(formatIssues(parsed.error));
   const cfg = parsed.data;
+  if (cfg.cluster.role !== 'both' && cfg.storage.databaseUrl === undefined)
+    throw new ConfigError([
+      `cluster.role: '${cfg.cluster.role}' needs storage.databaseUrl (PostgreSQL shared by the cluster); the embedded SQLite is one node`,
+    ]);
   const adminToken = env['WRIT_ADMIN_TOKEN'];
   if (adminToken !== undefined && adminToken !== '' && adminToken.length < 16) {
     throw new ConfigError(['WRIT_ADMIN_TOKEN: expected at least 16 characters']);

@@ -95,6 +95,24 @@ export const configSchema = z.strictObject({
         .default(16 * 1024 * 1024),
     })
     .prefault({}),
+  cluster: z
+    .strictObject({
+      /**
+       * What this node serves: `control` (token endpoint, admin API, revocation feed, Shared Signals), `gateway` (the
+       * HTTP and MCP gateways), or `both`. Several nodes share one PostgreSQL; the embedded SQLite allows only `both`.
+       */
+      role: z.enum(['both', 'control', 'gateway']).default('both'),
+      /** Names this node in logs, `/readyz` and `pg_stat_activity`; defaults to host name and process id. */
+      nodeId: z
+        .string()
+        .regex(/^[A-Za-z0-9._:-]{1,100}$/)
+        .optional(),
+      /** How often a node asks the revocation log whether it missed anything, on its listening connection, ms. */
+      heartbeatIntervalMs: z.number().int().min(50).max(60_000).default(500),
+      /** A node that cannot confirm it holds the whole revocation log within this bound refuses every call, ms. */
+      maxStalenessMs: z.number().int().min(100).max(600_000).default(5_000),
+    })
+    .prefault({}),
   audit: z
     .strictObject({
       /** Longest time an audit event waits in memory before it is written, milliseconds. */

@@ -8,7 +8,8 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface MetricsSources {
-  revocation(): { lastSeq: number; entries: number };
+  /** `lagMs`: time since the node last confirmed it holds the whole log (0 on the embedded store, -1 before the first). */
+  revocation(): { lastSeq: number; entries: number; lagMs: number; current: boolean };
   mcpSessions(): { sessions: number; sessionless: number };
   revocationFeedClients(): number;
 }
@@ -34,6 +35,22 @@ export function createMetrics(sources: MetricsSources): WritMetrics {
     registers: [registry],
     collect() {
       this.set(sources.revocation().lastSeq);
+    },
+  });
+  new Gauge({
+    name: 'writ_revocation_lag_ms',
+    help: 'Milliseconds since this node last confirmed it holds every entry of the revocation log (-1: not yet)',
+    registers: [registry],
+    collect() {
+      this.set(sources.revocation().lagMs);
+    },
+  });
+  new Gauge({
+    name: 'writ_revocation_current',
+    help: '1 while this node serves calls (revocation state confirmed within the bound), 0 while it refuses them',
+    registers: [registry],
+    collect() {
+      this.set(sources.revocation().current ? 1 : 0);
     },
   });
   new Gauge({

@@ -130,9 +130,29 @@ export class Register {
     return this.#version;
   }
 
-  onChange(listener: (change: RegisterChange) => void): () => void {
+  /**
+   * Every change, made here (`local`) or announced by another node of the cluster (`remote`). Caches react to both;
+   * only local changes are announced onwards.
+   */
+  onChange(listener: (change: RegisterChange, origin: 'local' | 'remote') => void): () => void {
     this.#events.on('change', listener);
     return () => this.#events.off('change', listener);
+  }
+
+  /**
+   * A change another node made to the shared store: already durable and audited there, so here it only reloads what
+   * depends on it (the policy set for grants) and tells this node's caches.
+   */
+  async applyRemoteChange(change: RegisterChange): Promise<void> {
+    this.#version++;
+    if (change.kind === 'grant') await this.reloadPolicies();
+    this.#events.emit('change', change, 'remote');
+  }
+
+  /** After a gap in what this node heard (a lost database connection): reload everything derived from the store. */
+  async resync(): Promise<void> {
+    this.#version++;
+    await this.reloadPolicies();
   }
 
   // ---- agents ---------------------------------------------------------------------------------------------
@@ -416,7 +436,7 @@ export class Register {
       data: { [change.kind]: change.id, ...data },
       ...(change.kind === 'agent' ? { agent_id: change.id } : {}),
     });
-    this.#events.emit('change', change);
+    this.#events.emit('change', change, 'local');
   }
 }
 

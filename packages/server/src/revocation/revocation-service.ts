@@ -34,8 +34,16 @@ export interface RevocationServiceDeps {
   audit: AuditPort;
   /** Longest life any task token can have, seconds: bounds how long an entry must be remembered. */
   maxTokenLifetimeSeconds: number;
+  /**
+   * Announces a new entry to the other nodes, inside the transaction that writes it (cluster mode: PostgreSQL
+   * NOTIFY, which is delivered only if and when the row commits).
+   */
+  publish?: (trx: Kysely<Database>, row: RevocationRow) => Promise<void>;
   now?: Clock;
 }
+
+/** How many recent sequences are remembered so an entry heard twice (own NOTIFY, catch-up) is announced once. */
+const SEEN_MAX = 100_000;
 
 export class RevocationService {
   readonly #db: Kysely<Database>;
@@ -43,13 +51,16 @@ export class RevocationService {
   readonly #audit: AuditPort;
   readonly #maxLife: number;
   readonly #now: Clock;
+  readonly #publish: RevocationServiceDeps['publish'];
   readonly #events = new EventEmitter().setMaxListeners(0);
+  readonly #seen = new Set<number>();
 
   constructor(deps: RevocationServiceDeps) {
     this.#db = deps.db;
     this.#set = deps.set;
     this.#audit = deps.audit;
     this.#maxLife = deps.maxTokenLifetimeSeconds;
+    this.#publish = deps.publish;
     this.#now = deps.now ?? Date.now;
   }
 
@@ -61,8 +72,40 @@ export class RevocationService {
   async load(): Promise<number> {
     const nowSec = Math.floor(this.#now() / 1000);
     const rows = await this.#db.selectFrom('revocations').selectAll().where('expires_at', '>=', nowSec).orderBy('seq').execute();
-    for (const row of rows) this.#set.apply(entryFromRow(row));
+    for (const row of rows) {
+      this.#set.apply(entryFromRow(row));
+      this.#markSeen(row.seq);
+    }
     return rows.length;
+  }
+
+  /**
+   * An entry written by another node (heard through the cluster channel or found by a catch-up): in force here at
+   * once, then announced to this node's listeners (the verifier feed, open MCP sessions) — once, however often heard.
+   */
+  applyRemote(entry: RevocationEntry): void {
+    this.#set.apply(entry);
+    if (!this.#markSeen(entry.seq)) return;
+    this.#events.emit('entry', entry);
+  }
+
+  /**
+   * Applies every live entry after `afterSeq`, and every one created since `createdSinceMs` whatever its sequence: a
+   * sequence is taken when a transaction starts but becomes visible when it commits, so a lower one can land after a
+   * higher one was already applied. Returns the log's highest sequence as this read saw it.
+   */
+  async catchUp(afterSeq: number, createdSinceMs: number): Promise<number> {
+    const nowSec = Math.floor(this.#now() / 1000);
+    const rows = await this.#db
+      .selectFrom('revocations')
+      .selectAll()
+      .where((eb) => eb.or([eb('seq', '>', afterSeq), eb('created_at', '>=', createdSinceMs)]))
+      .where('expires_at', '>=', nowSec)
+      .orderBy('seq')
+      .execute();
+    for (const row of rows) this.applyRemote(entryFromRow(row));
+    const last = rows.at(-1)?.seq ?? 0;
+    return Math.max(last, await this.lastSeq());
   }
 
   /** Durable first, then in force on this node, then audited. Idempotent: revoking twice changes nothing more. */
@@ -71,20 +114,26 @@ export class RevocationService {
     const nowSec = Math.floor(now / 1000);
     const expiresAt = opts.expiresAt ?? (await this.#expiryFor(target, nowSec));
     const { type, id } = targetKey(target);
-    const row = await this.#db
-      .insertInto('revocations')
-      .values({
-        target_type: type,
-        target_id: id,
-        before: needsBefore(target) ? nowSec : null,
-        expires_at: expiresAt,
-        reason: opts.reason,
-        actor: opts.actor,
-        created_at: now,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const write = async (db: Kysely<Database>): Promise<RevocationRow> => {
+      const row = await db
+        .insertInto('revocations')
+        .values({
+          target_type: type,
+          target_id: id,
+          before: needsBefore(target) ? nowSec : null,
+          expires_at: expiresAt,
+          reason: opts.reason,
+          actor: opts.actor,
+          created_at: now,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await this.#publish?.(db, row);
+      return row;
+    };
+    const row = this.#publish === undefined ? await write(this.#db) : await this.#db.transaction().execute(write);
     this.#set.apply(entryFromRow(row));
+    this.#markSeen(row.seq);
     const record: RevocationRecord = { seq: row.seq, target, reason: opts.reason, actor: opts.actor, createdAt: now, expiresAt };
     this.#audit.record({
       type: 'revocation.created',
@@ -99,7 +148,10 @@ export class RevocationService {
     return record;
   }
 
-  /** Every entry as enforcement points apply it, once it is durable and in force here (the revocation feed). */
+  /**
+   * Every entry as enforcement points apply it, once it is durable and in force here — made on this node or on
+   * another one of the cluster (the revocation feed, open MCP sessions).
+   */
   onEntry(listener: (e: RevocationEntry) => void): () => void {
     this.#events.on('entry', listener);
     return () => this.#events.off('entry', listener);
@@ -128,6 +180,7 @@ export class RevocationService {
     return Number(r?.seq ?? 0);
   }
 
+  /** Revocations made on this node only (each is announced once, by the node that made it: Shared Signals). */
   onRevoked(listener: (r: RevocationRecord) => void): () => void {
     this.#events.on('revoked', listener);
     return () => this.#events.off('revoked', listener);
@@ -149,6 +202,19 @@ export class RevocationService {
       createdAt: r.created_at,
       expiresAt: r.expires_at,
     }));
+  }
+
+  /** This node has applied the entry `seq` (a bounded memory of recent ones: old sequences may be forgotten). */
+  hasSeen(seq: number): boolean {
+    return this.#seen.has(seq);
+  }
+
+  /** True when `seq` had not been seen before. */
+  #markSeen(seq: number): boolean {
+    if (this.#seen.has(seq)) return false;
+    this.#seen.add(seq);
+    if (this.#seen.size > SEEN_MAX) this.#seen.delete(this.#seen.values().next().value as number);
+    return true;
   }
 
   /** Drops entries no live token can match any more (memory stays bounded by the token lifetime). */

@@ -3,9 +3,10 @@
  * Everything else receives its dependencies.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
-import { DPOP_ALGS, PATHS } from '@writ/protocol';
+import { DPOP_ALGS, ERROR_CODES, PATHS } from '@writ/protocol';
 import { createDpopNonces, InMemoryReplayCache, RevocationSet, VerifiedTokenCache, type CheckCallContext } from '@writ/verify';
 import { hostForUrl, type WritConfig } from '../config/index.js';
 import { openStore, type Store } from '../storage/index.js';
@@ -23,6 +24,7 @@ import { handleCommonTokenRequest, isCommonTokenRequest } from './token-fast-pat
 import { HttpGateway, McpGateway, UpstreamFactory, createGatewayAudit } from '../gateway/index.js';
 import { AdminAuth } from '../admin-api/index.js';
 import { createMetrics, type Logger } from '../observability/index.js';
+import { ClusterNode, type ClusterRole, type Freshness } from '../cluster/index.js';
 import { registerHttpSurface } from './http-surface.js';
 
 export interface WritServer {
@@ -34,6 +36,10 @@ export interface WritServer {
   readonly tasks: TaskService;
   readonly revocations: RevocationService;
   readonly adminAuth: AdminAuth;
+  /** What this node serves, and (on PostgreSQL) its place in the cluster. */
+  readonly role: ClusterRole;
+  /** This node's revocation freshness: null on the embedded store, where one process holds the whole log. */
+  freshness(): Freshness | null;
   flushAudit(): Promise<void>;
   close(): Promise<void>;
 }
@@ -94,29 +100,42 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     const addr = server.address() as AddressInfo;
     const url = `http://${hostForUrl(addr.address)}:${addr.port}`;
     const publicUrl = config.server.publicUrl ?? url;
+    const role = config.cluster.role;
+    const serves = { control: role !== 'gateway', gateway: role !== 'control' };
+    const nodeId = config.cluster.nodeId ?? `${hostname()}-${process.pid}`;
     const revocationSet = new RevocationSet();
+    // On PostgreSQL every node is a cluster node: what one writes, the others hear (cluster/).
+    let cluster: ClusterNode | undefined;
     const revocations = new RevocationService({
       db: store.db,
       set: revocationSet,
       audit,
       maxTokenLifetimeSeconds: config.tokens.maxLifetimeSeconds,
+      ...(store.connection !== undefined ? { publish: (trx, row) => (cluster as ClusterNode).publishRevocation(trx, row) } : {}),
       now,
     });
     await revocations.load();
     const tasks = new TaskService({ db: store.db, revocations, audit, now });
     const keys = new SigningKeys({ db: store.db, kek, now });
-    await keys.init(config.tokens.signingAlg);
+    // A gateway node verifies with the keys the control plane made; it never makes one.
+    if (serves.control) await keys.init(config.tokens.signingAlg);
+    else await keys.reload();
 
     // Hot-path snapshots of the register, refreshed on every change.
     const cache = new RegisterSnapshot(register);
     await cache.refresh();
-    register.onChange((change) => {
+    register.onChange((change, origin) => {
       void cache.refresh().catch((err: unknown) => logger.error({ err }, 'register snapshot refresh failed'));
       if (change.kind === 'resource') {
         gateway.invalidate(change.id);
         upstreams.invalidate(change.id);
       }
       if (change.kind === 'secret') vault.invalidate(change.id);
+      if (origin === 'local')
+        cluster?.publishChange(change.kind, change.id).catch((err: unknown) => logger.error({ err, change }, 'announcing a change failed'));
+    });
+    keys.onRotated((kid) => {
+      cluster?.publishChange('signing_key', kid).catch((err: unknown) => logger.error({ err, kid }, 'announcing a key rotation failed'));
     });
 
     const sharedReplay =
@@ -156,6 +175,41 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       if (c.kind === 'workload_issuer') workloads.invalidate();
     });
 
+    if (store.connection !== undefined) {
+      cluster = new ClusterNode({
+        db: store.db,
+        connection: store.connection,
+        schema: store.schema ?? 'public',
+        nodeId,
+        role,
+        revocations,
+        onRemoteChange: async (kind, id) => {
+          if (kind === 'signing_key') await keys.reload();
+          else await register.applyRemoteChange({ kind, id });
+        },
+        // After a gap in what this node heard, nothing it derived from the store is trusted.
+        onResync: async () => {
+          await register.resync();
+          await keys.reload();
+          for (const id of await cache.refresh()) {
+            gateway.invalidate(id);
+            upstreams.invalidate(id);
+          }
+          vault.invalidate();
+          users.invalidate();
+          workloads.invalidate();
+        },
+        heartbeatIntervalMs: config.cluster.heartbeatIntervalMs,
+        maxStalenessMs: config.cluster.maxStalenessMs,
+        logger,
+        now,
+      });
+      const node = cluster;
+      closers.unshift(() => node.close());
+    }
+    /** Every enforcement point on this node refuses calls while its revocation state is not confirmed current. */
+    const revocationCurrent = (): boolean => cluster?.current ?? true;
+
     const tokenService: TokenServiceDeps = {
       db: store.db,
       issuer: publicUrl,
@@ -185,7 +239,15 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     const decisions = createCallDecisionCache(policy, { maxEntries: 100_000 });
     // Gauges read at scrape time; the feed and the MCP gateway exist by the first scrape.
     const metrics = createMetrics({
-      revocation: () => ({ lastSeq: revocationSet.lastSeq, entries: revocationSet.size }),
+      revocation: () => {
+        const f = cluster?.freshness();
+        return {
+          lastSeq: revocationSet.lastSeq,
+          entries: revocationSet.size,
+          lagMs: f === undefined ? 0 : (f.lagMs ?? -1),
+          current: f?.current ?? true,
+        };
+      },
       mcpSessions: () => mcpGateway.sessionCounts,
       revocationFeedClients: () => revocationFeed.clients,
     });
@@ -197,7 +259,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       agents: { get: (id: string) => cache.agent(id) },
       entitiesVersion: () => String(register.version),
       decisions,
-      ready: () => audit.healthy(),
+      ready: () => audit.healthy() && revocationCurrent(),
       dpopAlgs: DPOP_ALGS,
       ...(nonces !== undefined ? { nonces } : {}),
       logger,
@@ -229,8 +291,8 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       maxSessionsPerTask: config.mcp.maxSessionsPerTask,
     });
     closers.unshift(() => mcpGateway.close());
-    // The kill switch reaches open MCP sessions at once, not only at their next request.
-    const offRevoked = revocations.onRevoked(() => mcpGateway.revoked());
+    // The kill switch reaches open MCP sessions at once, not only at their next request — from any node.
+    const offRevoked = revocations.onEntry(() => mcpGateway.revoked());
     closers.unshift(offRevoked);
 
     const adminAuth = new AdminAuth({ db: store.db, fixedToken: config.adminToken });
@@ -280,7 +342,32 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         }
         checks['audit'] = audit.healthy() ? 'ok' : 'backlogged';
         if (!audit.healthy()) ready = false;
-        checks['revocation'] = { last_seq: revocationSet.lastSeq, entries: revocationSet.size, mode: 'embedded' };
+        const f = cluster?.freshness();
+        if (f === undefined)
+          checks['revocation'] = {
+            mode: 'embedded',
+            state: 'current',
+            last_seq: revocationSet.lastSeq,
+            log_seq: revocationSet.lastSeq,
+            lag_ms: 0,
+            entries: revocationSet.size,
+          };
+        else {
+          checks['revocation'] = {
+            mode: f.mode,
+            state: f.state,
+            last_seq: f.lastSeq,
+            log_seq: f.logSeq,
+            lag_ms: f.lagMs,
+            max_staleness_ms: f.maxStalenessMs,
+            confirmed_at: f.confirmedAt === null ? null : new Date(f.confirmedAt).toISOString(),
+            connected: f.connected,
+            entries: revocationSet.size,
+            ...(f.current ? {} : { reason: f.lastError ?? 'no confirmation from the revocation log within the bound' }),
+          };
+          if (!f.current) ready = false;
+        }
+        checks['cluster'] = { role, node_id: nodeId };
         checks['mcp'] = mcpGateway.sessionCounts;
         checks['revocation_feed'] = { clients: revocationFeed.clients };
         return { ready, checks };
@@ -303,17 +390,31 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     const fastifyDispatch = fastifyHandler;
     if (fastifyDispatch === undefined) throw new Error('fastify did not hand over its request handler');
     route.dispatch = (req, res) => {
-      if (req.url !== undefined && req.url.startsWith(PATHS.httpResourcePrefix)) gateway.handle(req, res);
-      else if (req.url !== undefined && req.url.startsWith(PATHS.mcpResourcePrefix)) mcpGateway.handle(req, res);
-      else if (req.url !== undefined && (req.url === PATHS.revocationFeed || req.url.startsWith(`${PATHS.revocationFeed}?`)))
-        revocationFeed.handle(req, res);
+      const u = req.url ?? '';
+      if (u.startsWith(PATHS.httpResourcePrefix)) {
+        if (serves.gateway) gateway.handle(req, res);
+        else refuseForRole(res);
+      } else if (u.startsWith(PATHS.mcpResourcePrefix)) {
+        if (serves.gateway) mcpGateway.handle(req, res);
+        else refuseForRole(res);
+      } else if (!serves.control && !servedByEveryRole(u)) refuseForRole(res);
+      else if (!revocationCurrent() && revocationDependent(u)) refuseStale(res);
+      else if (u === PATHS.revocationFeed || u.startsWith(`${PATHS.revocationFeed}?`)) revocationFeed.handle(req, res);
       else if (isCommonTokenRequest(req)) handleCommonTokenRequest(req, res, tokenService);
       else fastifyDispatch(req, res);
     };
     closers.unshift(() => app.close());
 
+    if (cluster !== undefined) {
+      cluster.start();
+      // Serve only once the catch-up is done; if it cannot be within the bound, start anyway and refuse calls until
+      // it is (the node says why in /readyz and its logs).
+      if (!(await cluster.whenCurrent(config.cluster.maxStalenessMs)))
+        logger.error({ nodeId }, 'revocation state not current at start: enforcement points refuse calls until it is');
+    }
+
     const rotationMs = config.tokens.signingKeyRotationHours * 3600_000;
-    if (rotationMs > 0) {
+    if (rotationMs > 0 && serves.control) {
       const publishMs = (config.tokens.maxLifetimeSeconds + config.tokens.clockSkewSeconds + 60) * 1000;
       const rotateTimer = setInterval(
         () => {
@@ -351,7 +452,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     pruneTimer.unref();
     closers.unshift(() => clearInterval(pruneTimer));
 
-    logger.info({ url, publicUrl, store: store.location }, 'writ listening');
+    logger.info({ url, publicUrl, store: store.location, role, nodeId }, 'writ listening');
     return {
       url,
       publicUrl,
@@ -360,6 +461,8 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       tasks,
       revocations,
       adminAuth,
+      role,
+      freshness: () => cluster?.freshness() ?? null,
       flushAudit: () => audit.flush(),
       close: async () => {
         for (const c of closers) {
@@ -377,6 +480,37 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
   }
 }
 
+/** Paths every node serves, whatever its role: health, readiness, metrics, and the metadata clients discover first. */
+function servedByEveryRole(url: string): boolean {
+  const path = url.split('?', 1)[0] as string;
+  return (
+    path === PATHS.healthz ||
+    path === PATHS.readyz ||
+    path === PATHS.metrics ||
+    path === PATHS.jwks ||
+    path === PATHS.asMetadata ||
+    path.startsWith(PATHS.protectedResourceMetadata)
+  );
+}
+
+/** Answers that depend on this node's revocation state: a stale node must not vouch for a token. */
+function revocationDependent(url: string): boolean {
+  const path = url.split('?', 1)[0] as string;
+  return path === PATHS.token || path === PATHS.introspect || path === PATHS.revocationFeed || path === PATHS.taskComplete;
+}
+
+function refuseForRole(res: ServerResponse): void {
+  const info = ERROR_CODES.ERR_ROLE_NOT_SERVED;
+  res.writeHead(info.status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify({ code: 'ERR_ROLE_NOT_SERVED', message: info.message }));
+}
+
+/** OAuth endpoints answer in OAuth's shape (RFC 6749 §4.1.2.1 `temporarily_unavailable`), with Retry-After. */
+function refuseStale(res: ServerResponse): void {
+  res.writeHead(503, { 'content-type': 'application/json', 'cache-control': 'no-store', 'retry-after': '1' });
+  res.end(JSON.stringify({ error: 'temporarily_unavailable', error_description: 'revocation state of this node is not current' }));
+}
+
 /** In-memory copies of agents and resources for the per-call path; replaced whole on every register change. */
 class RegisterSnapshot {
   readonly #register: Register;
@@ -385,10 +519,15 @@ class RegisterSnapshot {
   constructor(register: Register) {
     this.#register = register;
   }
-  async refresh(): Promise<void> {
+  /** Returns the ids of resources added, changed or removed since the last refresh. */
+  async refresh(): Promise<string[]> {
     const [agents, resources] = await Promise.all([this.#register.listAgents(), this.#register.listResources()]);
+    const before = this.#resources;
     this.#agents = new Map(agents.map((a) => [a.id, a]));
     this.#resources = new Map(resources.map((r) => [r.id, r]));
+    const changed = [...before.keys()].filter((id) => !this.#resources.has(id));
+    for (const [id, r] of this.#resources) if (JSON.stringify(before.get(id)) !== JSON.stringify(r)) changed.push(id);
+    return changed;
   }
   agent(id: string): Agent | undefined {
     return this.#agents.get(id);

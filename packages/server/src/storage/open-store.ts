@@ -24,6 +24,11 @@ export interface Store {
   readonly sqlite?: BetterSqlite3.Database;
   /** Where the data lives, for logs (never includes a password). */
   readonly location: string;
+  /**
+   * PostgreSQL only: how to open a connection of one's own to the same database and schema — the cluster listener
+   * holds one for LISTEN, which a pooled connection cannot do.
+   */
+  readonly connection?: { readonly connectionString: string; readonly options?: string };
   close(): Promise<void>;
 }
 
@@ -108,10 +113,11 @@ async function openPostgres(url: string, opts: OpenStoreOptions, admin: pg.Clien
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new TypeError(`invalid PostgreSQL schema name ${schema}`);
     await admin.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
   }
+  const searchPath = schema !== undefined ? { options: `-c search_path=${schema}` } : {};
   const pool = new pg.Pool({
     connectionString: url,
     max: opts.pgPoolSize ?? 10,
-    ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
+    ...searchPath,
     // Times are epoch milliseconds in BIGINT columns; they fit a double exactly, so parse them as numbers.
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
@@ -132,6 +138,7 @@ async function openPostgres(url: string, opts: OpenStoreOptions, admin: pg.Clien
     db,
     dialect: 'postgres',
     schema: current,
+    connection: { connectionString: url, ...searchPath },
     location: `${safe.protocol}//${safe.host}${safe.pathname}${schema !== undefined ? ` schema ${schema}` : ''}`,
     close: () => db.destroy(),
   };

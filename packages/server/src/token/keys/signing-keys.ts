@@ -27,11 +27,23 @@ export class SigningKeys {
   readonly #now: () => number;
   #active: LoadedKey | undefined;
   #published: LoadedKey[] = [];
+  readonly #rotated = new Set<(kid: string) => void>();
 
   constructor(deps: { db: Kysely<Database>; kek: KeyEncryptionKey; now?: () => number }) {
     this.#db = deps.db;
     this.#kek = deps.kek;
     this.#now = deps.now ?? Date.now;
+  }
+
+  /** Reloads the published keys from the store (another node rotated them); creates none. */
+  async reload(): Promise<void> {
+    await this.#load();
+  }
+
+  /** Called after every rotation made by this process, so the cluster can tell the other nodes. */
+  onRotated(listener: (kid: string) => void): () => void {
+    this.#rotated.add(listener);
+    return () => this.#rotated.delete(listener);
   }
 
   /** Loads the published keys; creates the first key of `alg` when there is none. */
@@ -69,6 +81,7 @@ export class SigningKeys {
         .execute();
     });
     await this.#load();
+    for (const l of this.#rotated) l(kid);
     return kid;
   }
 
