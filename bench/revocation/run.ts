@@ -18,7 +18,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
@@ -162,6 +162,7 @@ interface PartA {
   revocations: number;
   byType: Record<'token' | 'task', number>;
   revokeCallMs: Record<'token' | 'task', Stats>;
+  wrongRecord: number;
   points: Array<{
     name: string;
     skipped?: string;
@@ -227,6 +228,8 @@ async function partA(env: Env): Promise<PartA> {
   points.push(point('verifier over SSE', verifier.ready.url, '/v1/projects', `${verifier.ready.url}/v1/projects`));
 
   const revokeMs: Record<'token' | 'task', number[]> = { token: [], task: [] };
+  /** Revoke responses that named another revocation than the one just made. */
+  let wrongRecord = 0;
   try {
     for (let i = 0; i < tasks.length; i++) {
       const task = tasks[i];
@@ -245,10 +248,15 @@ async function partA(env: Env): Promise<PartA> {
       );
       const proofs = factories.map((f) => f(8));
       const type = i % 2 === 0 ? 'token' : 'task';
-      const target = type === 'token' ? { type, jti: jtiOf(task.token) } : { type, taskId: task.id };
+      const jti = jtiOf(task.token);
+      const target = type === 'token' ? { type, jti } : { type, taskId: task.id };
       const sent = performance.now();
-      await admin.post('/revocations', { target, reason: 'bench' });
+      const record = await admin.post<{ target?: { taskId?: string; jti?: string } } | undefined>('/revocations', {
+        target,
+        reason: 'bench',
+      });
       const arrived = performance.now();
+      if ((type === 'task' ? record?.target?.taskId : record?.target?.jti) !== (type === 'task' ? task.id : jti)) wrongRecord++;
       revokeMs[type].push(arrived - sent);
       await Promise.all(
         live.map((p, k) => untilRefused(p, task.token, proofs[k] as string[], factories[k] as (n: number) => string[], arrived)),
@@ -261,6 +269,7 @@ async function partA(env: Env): Promise<PartA> {
       revocations: tasks.length,
       byType: { token: revokeMs.token.length, task: revokeMs.task.length },
       revokeCallMs: { token: stats(revokeMs.token), task: stats(revokeMs.task) },
+      wrongRecord,
       points: [
         ...points.map((p) => ({
           name: p.name,
@@ -475,6 +484,7 @@ function startUpstream(): Promise<{ child: ChildProcess; url: string }> {
 
 async function main(): Promise<void> {
   const started = Date.now();
+  const loadBefore = loadavg()[0] ?? 0;
   const explicitUrl = str('database-url');
   const pgUrl = explicitUrl ?? DEFAULT_PG;
   const postgres = await postgresReachable(pgUrl);
@@ -511,7 +521,15 @@ async function main(): Promise<void> {
     const b = await partB(env);
     const load = postgres ? await postgresLoad(env) : undefined;
     const m = await micro();
-    report({ storage: postgres ? pgUrl.replace(/\/\/[^@]*@/, '//') : 'sqlite', a, b, load, m, seconds: (Date.now() - started) / 1000 });
+    report({
+      storage: postgres ? pgUrl.replace(/\/\/[^@]*@/, '//') : 'sqlite',
+      a,
+      b,
+      load,
+      m,
+      seconds: (Date.now() - started) / 1000,
+      loadAverage: [loadBefore, loadavg()[0] ?? 0],
+    });
   } finally {
     for (const c of env.children) await c.stop().catch(() => undefined);
     await idp.close();
@@ -528,7 +546,16 @@ function ratioLine(name: string, x: { median: number; min: number; max: number }
   return `${name} ${x.median.toFixed(3)} [${x.min.toFixed(2)}–${x.max.toFixed(2)}] (aim ${aim}: ${ok ? 'met' : 'NOT met'})`;
 }
 
-function report(r: { storage: string; a: PartA; b: PartB; load: PostgresLoad | undefined; m: MicroResult; seconds: number }): void {
+function report(r: {
+  storage: string;
+  a: PartA;
+  b: PartB;
+  load: PostgresLoad | undefined;
+  m: MicroResult;
+  seconds: number;
+  /** The machine's 1-minute load average before and after the run (other work on the same cores skews every figure). */
+  loadAverage: [number, number];
+}): void {
   const f = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : '—');
   const { a, b, load, m } = r;
   const measured = a.points.filter((p) => p.stats !== undefined);
@@ -536,7 +563,7 @@ function report(r: { storage: string; a: PartA; b: PartB; load: PostgresLoad | u
   const clusterMeasured = a.points.some((p) => p.name === 'another cluster node' && p.stats !== undefined && p.skipped === undefined);
   const [e, full] = b.rows as [PartB['rows'][number], PartB['rows'][number]];
   const lines = [
-    `bench/revocation — ${new Date().toISOString()} — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), storage ${r.storage}; ${f(r.seconds, 0)} s`,
+    `bench/revocation — ${new Date().toISOString()} — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), storage ${r.storage}; ${f(r.seconds, 0)} s; load average ${f(r.loadAverage[0])} → ${f(r.loadAverage[1])}`,
     '',
     `Part A: revoke → first refused call, ${a.revocations} revocations (${a.byType.token} by jti, ${a.byType.task} by task), closed loop per enforcement point, a fresh DPoP proof per call`,
     '',
@@ -553,6 +580,12 @@ function report(r: { storage: string; a: PartA; b: PartB; load: PostgresLoad | u
     ),
     '',
     `the revoke call itself (admin API, request → response): by jti p50 ${f(a.revokeCallMs.token.p50)} / p99 ${f(a.revokeCallMs.token.p99)} ms; by task p50 ${f(a.revokeCallMs.task.p50)} / p99 ${f(a.revokeCallMs.task.p99)} ms`,
+    ...(a.wrongRecord > 0 ? [`!! ${a.wrongRecord} revoke responses named another revocation than the one just made`] : []),
+    ...(a.gatewayReadyz !== undefined
+      ? [
+          `gateway node /readyz after the run: ${JSON.stringify((a.gatewayReadyz as { checks?: { revocation?: unknown } }).checks?.revocation)}`,
+        ]
+      : []),
     `aim p99 < ${AIM_P99_MS} ms at every enforcement point: ${worstP99 < AIM_P99_MS ? 'met' : 'NOT met'} (worst p99 ${f(worstP99)} ms)${clusterMeasured ? '' : ' — WITHOUT the other cluster node, which was skipped'}`,
     '',
     `Part B: the gateway (embedded SQLite, as bench/gateway-overhead) with 0 and with ${b.active} active revocations (tokens, tasks, agents, users, keys; none matching), ${CONNECTIONS} connections × ${SECONDS} s and 1 connection × ${LATENCY_SECONDS} s per round, ${ROUNDS} rounds alternating; medians`,
@@ -565,7 +598,7 @@ function report(r: { storage: string; a: PartA; b: PartB; load: PostgresLoad | u
     ),
     '',
     `ratios with/without (median of the ${ROUNDS} paired rounds, [min–max]): ${ratioLine('p50 @32 conn', b.ratio.p50, 'lower')}; ${ratioLine('req/s', b.ratio.rps, 'higher')}; ${ratioLine('p50 @1 conn', b.ratio.p50At1, 'lower')}; ${ratioLine('CPU µs/req', b.ratio.cpu, 'lower')}`,
-    `memory for ${full.entries - e.entries} more entries: RSS +${f(full.rssMB - e.rssMB, 0)} MB, heap +${f(full.heapMB - e.heapMB, 0)} MB (${f(((full.heapMB - e.heapMB) * 2 ** 20) / Math.max(1, full.entries - e.entries), 0)} B/entry); start (incl. RevocationService.load()) ${f(e.startMs, 0)} → ${f(full.startMs, 0)} ms`,
+    `memory for ${full.entries - e.entries} more entries: RSS ${f(e.rssMB, 0)} → ${f(full.rssMB, 0)} MB, heap ${f(e.heapMB, 0)} → ${f(full.heapMB, 0)} MB (${f(((full.heapMB - e.heapMB) * 2 ** 20) / Math.max(1, full.entries - e.entries), 0)} B/entry); start (incl. RevocationService.load()) ${f(e.startMs, 0)} → ${f(full.startMs, 0)} ms`,
     ...(load === undefined
       ? []
       : [
