@@ -14,6 +14,7 @@
  * and a micro-benchmark of `RevocationSet.check` with 0 and `--active` entries.
  *
  *   npm run bench:revocation [-- --revocations 1000 --active 1000000 --database-url postgres://… --quick]
+ *                               [--parts a,b,micro,footprint] [--seconds 4 --latency-seconds 2 --rounds 6 --connections 32]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -32,6 +33,7 @@ import { benchAgentKeys, mintTasks, seedWrit, type BenchAgentKeys } from '../lib
 import { insertRevocations } from './bulk-revocations.js';
 import type { MicroResult } from './check-micro.js';
 import { startChild, type Child, type Sample } from './child-process.js';
+import type { VerifierReady, VerifierSetup } from './verifier-service.js';
 import type { WritNodeReady } from './writ-node.js';
 
 const argv = process.argv.slice(2);
@@ -50,6 +52,12 @@ const ROUNDS = num('rounds', 6, 2);
 const CONNECTIONS = num('connections', 32, 32);
 /** Give up on one enforcement point for one revocation after this long (and on the point after 3 in a row). */
 const TIMEOUT_MS = num('timeout-ms', 5000, 5000);
+/**
+ * Which parts run: `a` (revoke → refused), `b` (gateway cost, 0 vs ACTIVE), `micro` (RevocationSet.check), and
+ * `footprint` (on PostgreSQL: a node's start and memory, and a verifier's feed catch-up, with ACTIVE entries; not in
+ * the default run, which it would take past five minutes while a node's start with 1M entries takes a minute).
+ */
+const PARTS = new Set((str('parts') ?? 'a,b,micro').split(','));
 const DEFAULT_PG = 'postgres://postgres@127.0.0.1:5432/test';
 const AIM_P99_MS = 50;
 const AIM_RATIO = 1.1;
@@ -84,6 +92,13 @@ async function startNode(env: Env, name: string, store: Store, extra: Record<str
   const node = await startChild<WritNodeReady>(NODE, { env: ENV, overrides: { 'server.port': 0, ...store.overrides, ...extra } }, name);
   env.children.add(node);
   return node;
+}
+
+async function startVerifier(env: Env, issuer: string): Promise<Child<VerifierReady>> {
+  const setup: VerifierSetup = { issuer, audience: `${issuer}/r/api`, feedToken: ADMIN_TOKEN, readyTimeoutMs: 120_000 };
+  const verifier = await startChild<VerifierReady>(VERIFIER, setup, 'verifier service');
+  env.children.add(verifier);
+  return verifier;
 }
 
 async function stop(env: Env, child: Child<unknown> | undefined): Promise<void> {
@@ -203,12 +218,7 @@ async function partA(env: Env): Promise<PartA> {
     }
   }
   if (gatewaySkip !== undefined) console.log(`\n*** part A, "another cluster node" SKIPPED: ${gatewaySkip} ***\n`);
-  const verifier = await startChild<{ url: string }>(
-    VERIFIER,
-    { issuer: publicUrl, audience: `${publicUrl}/r/api`, feedToken: ADMIN_TOKEN },
-    'verifier service',
-  );
-  env.children.add(verifier);
+  const verifier = await startVerifier(env, publicUrl);
 
   const point = (name: string, origin: string, path: string, htu: string): Point => ({
     name,
@@ -418,31 +428,57 @@ async function partB(env: Env): Promise<PartB> {
   }
 }
 
+interface Footprint {
+  startMs: number;
+  rssMB: number;
+  heapMB: number;
+  entries: number;
+  /** A createWritVerifier service started against the node: until ready (JWKS + the feed's full catch-up), and its memory. */
+  verifierReadyMs: number;
+  verifierRssMB: number;
+  verifierHeapMB: number;
+}
+
 interface PostgresLoad {
   active: number;
   insertMs: number;
-  empty: { startMs: number; rssMB: number; heapMB: number; entries: number };
-  full: { startMs: number; rssMB: number; heapMB: number; entries: number };
+  empty: Footprint;
+  full: Footprint;
 }
 
-/** On PostgreSQL: a node's start (with `RevocationService.load()`) and memory with an empty log and with ACTIVE entries. */
+/**
+ * On PostgreSQL: a node's start (with `RevocationService.load()`) and memory with an empty log and with ACTIVE entries,
+ * and a verifier's catch-up over the feed from it.
+ */
 async function postgresLoad(env: Env): Promise<PostgresLoad> {
   const store = await env.newStore('load');
-  const startAndSample = async (): Promise<PostgresLoad['empty']> => {
+  const footprint = async (): Promise<Footprint> => {
     const node = await startNode(env, 'node (load)', store);
+    let verifier: Child<VerifierReady> | undefined;
     try {
       const m = await node.sample(true);
-      return { startMs: node.ready.startMs, rssMB: m.rss / 2 ** 20, heapMB: m.heapUsed / 2 ** 20, entries: m.entries ?? 0 };
+      verifier = await startVerifier(env, node.ready.publicUrl);
+      const v = await verifier.sample(true);
+      return {
+        startMs: node.ready.startMs,
+        rssMB: m.rss / 2 ** 20,
+        heapMB: m.heapUsed / 2 ** 20,
+        entries: m.entries ?? 0,
+        verifierReadyMs: verifier.ready.readyMs,
+        verifierRssMB: v.rss / 2 ** 20,
+        verifierHeapMB: v.heapUsed / 2 ** 20,
+      };
     } finally {
+      await stop(env, verifier);
       await stop(env, node);
     }
   };
-  await startAndSample(); // creates the schema (migrations), so the next start is a plain one
-  const empty = await startAndSample();
+  await footprint(); // creates the schema (migrations), so the next start is a plain one
+  const empty = await footprint();
   const insertMs = await insertRevocations(store.bulk, ACTIVE, Math.floor(Date.now() / 1000) + 3600);
-  const full = await startAndSample();
+  const full = await footprint();
   console.log(
-    `PostgreSQL load: ${ACTIVE} inserted in ${(insertMs / 1000).toFixed(1)} s; node start ${empty.startMs.toFixed(0)} → ${full.startMs.toFixed(0)} ms`,
+    `PostgreSQL load: ${ACTIVE} inserted in ${(insertMs / 1000).toFixed(1)} s; node start ${empty.startMs.toFixed(0)} → ${full.startMs.toFixed(0)} ms; verifier ready ${empty.verifierReadyMs.toFixed(0)} → ${full.verifierReadyMs.toFixed(0)} ms`,
   );
   return { active: ACTIVE, insertMs, empty, full };
 }
@@ -517,10 +553,11 @@ async function main(): Promise<void> {
     },
   };
   try {
-    const a = await partA(env);
-    const b = await partB(env);
-    const load = postgres ? await postgresLoad(env) : undefined;
-    const m = await micro();
+    const a = PARTS.has('a') ? await partA(env) : undefined;
+    const b = PARTS.has('b') ? await partB(env) : undefined;
+    if (PARTS.has('footprint') && !postgres) console.log('\n*** footprint: needs PostgreSQL; SKIPPED ***\n');
+    const load = PARTS.has('footprint') && postgres ? await postgresLoad(env) : undefined;
+    const m = PARTS.has('micro') ? await micro() : undefined;
     report({
       storage: postgres ? pgUrl.replace(/\/\/[^@]*@/, '//') : 'sqlite',
       a,
@@ -539,31 +576,13 @@ async function main(): Promise<void> {
   }
 }
 
-/** A with/without ratio and the aim: at most AIM_RATIO worse (for req/s: at least 1/AIM_RATIO of it). */
-function ratioLine(name: string, x: { median: number; min: number; max: number }, better: 'lower' | 'higher'): string {
-  const ok = better === 'lower' ? x.median < AIM_RATIO : x.median > 1 / AIM_RATIO;
-  const aim = better === 'lower' ? `< ${AIM_RATIO}` : `> ${(1 / AIM_RATIO).toFixed(3)}`;
-  return `${name} ${x.median.toFixed(3)} [${x.min.toFixed(2)}–${x.max.toFixed(2)}] (aim ${aim}: ${ok ? 'met' : 'NOT met'})`;
-}
+type Fmt = (n: number, d?: number) => string;
 
-function report(r: {
-  storage: string;
-  a: PartA;
-  b: PartB;
-  load: PostgresLoad | undefined;
-  m: MicroResult;
-  seconds: number;
-  /** The machine's 1-minute load average before and after the run (other work on the same cores skews every figure). */
-  loadAverage: [number, number];
-}): void {
-  const f = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : '—');
-  const { a, b, load, m } = r;
+function reportA(a: PartA, f: Fmt): string[] {
   const measured = a.points.filter((p) => p.stats !== undefined);
   const worstP99 = Math.max(...measured.map((p) => p.stats?.p99 ?? Infinity));
   const clusterMeasured = a.points.some((p) => p.name === 'another cluster node' && p.stats !== undefined && p.skipped === undefined);
-  const [e, full] = b.rows as [PartB['rows'][number], PartB['rows'][number]];
-  const lines = [
-    `bench/revocation — ${new Date().toISOString()} — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), storage ${r.storage}; ${f(r.seconds, 0)} s; load average ${f(r.loadAverage[0])} → ${f(r.loadAverage[1])}`,
+  return [
     '',
     `Part A: revoke → first refused call, ${a.revocations} revocations (${a.byType.token} by jti, ${a.byType.task} by task), closed loop per enforcement point, a fresh DPoP proof per call`,
     '',
@@ -587,6 +606,12 @@ function report(r: {
         ]
       : []),
     `aim p99 < ${AIM_P99_MS} ms at every enforcement point: ${worstP99 < AIM_P99_MS ? 'met' : 'NOT met'} (worst p99 ${f(worstP99)} ms)${clusterMeasured ? '' : ' — WITHOUT the other cluster node, which was skipped'}`,
+  ];
+}
+
+function reportB(b: PartB, f: Fmt): string[] {
+  const [e, full] = b.rows as [PartB['rows'][number], PartB['rows'][number]];
+  return [
     '',
     `Part B: the gateway (embedded SQLite, as bench/gateway-overhead) with 0 and with ${b.active} active revocations (tokens, tasks, agents, users, keys; none matching), ${CONNECTIONS} connections × ${SECONDS} s and 1 connection × ${LATENCY_SECONDS} s per round, ${ROUNDS} rounds alternating; medians`,
     '',
@@ -599,13 +624,47 @@ function report(r: {
     '',
     `ratios with/without (median of the ${ROUNDS} paired rounds, [min–max]): ${ratioLine('p50 @32 conn', b.ratio.p50, 'lower')}; ${ratioLine('req/s', b.ratio.rps, 'higher')}; ${ratioLine('p50 @1 conn', b.ratio.p50At1, 'lower')}; ${ratioLine('CPU µs/req', b.ratio.cpu, 'lower')}`,
     `memory for ${full.entries - e.entries} more entries: RSS ${f(e.rssMB, 0)} → ${f(full.rssMB, 0)} MB, heap ${f(e.heapMB, 0)} → ${f(full.heapMB, 0)} MB (${f(((full.heapMB - e.heapMB) * 2 ** 20) / Math.max(1, full.entries - e.entries), 0)} B/entry); start (incl. RevocationService.load()) ${f(e.startMs, 0)} → ${f(full.startMs, 0)} ms`,
-    ...(load === undefined
+  ];
+}
+
+function reportFootprint(load: PostgresLoad, f: Fmt): string[] {
+  return [
+    '',
+    `Footprint on PostgreSQL: ${load.active} rows inserted in ${f(load.insertMs / 1000, 1)} s (bench set-up); node start ${f(load.empty.startMs, 0)} ms with ${load.empty.entries} entries → ${f(load.full.startMs, 0)} ms with ${load.full.entries}; RSS ${f(load.empty.rssMB, 0)} → ${f(load.full.rssMB, 0)} MB, heap ${f(load.empty.heapMB, 0)} → ${f(load.full.heapMB, 0)} MB`,
+    `a verifier (createWritVerifier) started against it: ready (JWKS + the feed's whole catch-up) in ${f(load.empty.verifierReadyMs, 0)} → ${f(load.full.verifierReadyMs, 0)} ms; its RSS ${f(load.empty.verifierRssMB, 0)} → ${f(load.full.verifierRssMB, 0)} MB, heap ${f(load.empty.verifierHeapMB, 0)} → ${f(load.full.verifierHeapMB, 0)} MB`,
+  ];
+}
+
+/** A with/without ratio and the aim: at most AIM_RATIO worse (for req/s: at least 1/AIM_RATIO of it). */
+function ratioLine(name: string, x: { median: number; min: number; max: number }, better: 'lower' | 'higher'): string {
+  const ok = better === 'lower' ? x.median < AIM_RATIO : x.median > 1 / AIM_RATIO;
+  const aim = better === 'lower' ? `< ${AIM_RATIO}` : `> ${(1 / AIM_RATIO).toFixed(3)}`;
+  return `${name} ${x.median.toFixed(3)} [${x.min.toFixed(2)}–${x.max.toFixed(2)}] (aim ${aim}: ${ok ? 'met' : 'NOT met'})`;
+}
+
+function report(r: {
+  storage: string;
+  a: PartA | undefined;
+  b: PartB | undefined;
+  load: PostgresLoad | undefined;
+  m: MicroResult | undefined;
+  seconds: number;
+  /** The machine's 1-minute load average before and after the run (other work on the same cores skews every figure). */
+  loadAverage: [number, number];
+}): void {
+  const f = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : '—');
+  const { a, b, load, m } = r;
+  const lines = [
+    `bench/revocation — ${new Date().toISOString()} — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), storage ${r.storage}; ${f(r.seconds, 0)} s; load average ${f(r.loadAverage[0])} → ${f(r.loadAverage[1])}`,
+    ...(a === undefined ? [] : reportA(a, f)),
+    ...(b === undefined ? [] : reportB(b, f)),
+    ...(load === undefined ? [] : reportFootprint(load, f)),
+    ...(m === undefined
       ? []
       : [
-          `on PostgreSQL: ${load.active} rows inserted in ${f(load.insertMs / 1000, 1)} s (bench set-up); node start ${f(load.empty.startMs, 0)} ms with ${load.empty.entries} entries → ${f(load.full.startMs, 0)} ms with ${load.full.entries}; RSS ${f(load.empty.rssMB, 0)} → ${f(load.full.rssMB, 0)} MB, heap ${f(load.empty.heapMB, 0)} → ${f(load.full.heapMB, 0)} MB`,
+          '',
+          `RevocationSet.check micro-benchmark: 0 entries ${f(m.emptyNs, 1)} ns/op, ${m.active} entries ${f(m.fullNs, 1)} ns/op, ratio ${f(m.ratio, 3)}; apply ${f(m.applyNsPerEntry, 0)} ns/entry; ${f(m.heapBytesPerEntry, 0)} B heap/entry; one prune of the full set (nothing expired) ${f(m.pruneMs, 1)} ms on the event loop`,
         ]),
-    '',
-    `RevocationSet.check micro-benchmark: 0 entries ${f(m.emptyNs, 1)} ns/op, ${m.active} entries ${f(m.fullNs, 1)} ns/op, ratio ${f(m.ratio, 3)}; apply ${f(m.applyNsPerEntry, 0)} ns/entry; ${f(m.heapBytesPerEntry, 0)} B heap/entry`,
   ];
   console.log(`\n${lines.join('\n')}`);
   mkdirSync(new URL('../results/', import.meta.url), { recursive: true });

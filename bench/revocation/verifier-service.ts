@@ -14,9 +14,17 @@ export interface VerifierSetup {
   issuer: string;
   audience: string;
   feedToken: string;
+  /** Fail (rather than wait forever) when the verifier is not ready by then, ms. */
+  readyTimeoutMs: number;
 }
 
-serveChild<VerifierSetup, { url: string }>(async (setup) => {
+export interface VerifierReady {
+  url: string;
+  /** From listening until the verifier was ready: JWKS loaded and the revocation feed's catch-up done. */
+  readyMs: number;
+}
+
+serveChild<VerifierSetup, VerifierReady>(async (setup) => {
   const verifier = createWritVerifier({ issuer: setup.issuer, audience: setup.audience, feedToken: setup.feedToken });
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -24,9 +32,25 @@ serveChild<VerifierSetup, { url: string }>(async (setup) => {
   await app.register(writFastify, { verifier, publicUrl: url });
   app.get('/v1/projects', async () => ({ projects: [{ id: '1', name: 'apollo' }] }));
   await app.listen({ port, host: '127.0.0.1' });
-  await verifier.whenReady();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t0 = performance.now();
+  try {
+    await Promise.race([
+      verifier.whenReady(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`verifier not ready within ${setup.readyTimeoutMs} ms`)), setup.readyTimeoutMs);
+      }),
+    ]);
+  } catch (err) {
+    await verifier.close();
+    await app.close();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  const readyMs = performance.now() - t0;
   return {
-    ready: { url },
+    ready: { url, readyMs },
     close: async () => {
       await verifier.close();
       await app.close();
