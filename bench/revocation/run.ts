@@ -15,6 +15,7 @@
  *
  *   npm run bench:revocation [-- --revocations 1000 --active 1000000 --database-url postgres://… --quick]
  *                               [--parts a,b,micro,footprint] [--seconds 4 --latency-seconds 2 --rounds 6 --connections 32]
+ *                               [--sqlite: the embedded store only, as when PostgreSQL is not there]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -523,10 +524,12 @@ async function main(): Promise<void> {
   const loadBefore = loadavg()[0] ?? 0;
   const explicitUrl = str('database-url');
   const pgUrl = explicitUrl ?? DEFAULT_PG;
-  const postgres = await postgresReachable(pgUrl);
-  if (!postgres && explicitUrl !== undefined) throw new Error(`PostgreSQL not reachable at ${explicitUrl}`);
+  const postgres = !has('sqlite') && (await postgresReachable(pgUrl));
+  if (!postgres && explicitUrl !== undefined && !has('sqlite')) throw new Error(`PostgreSQL not reachable at ${explicitUrl}`);
   if (!postgres)
-    console.log(`\n*** PostgreSQL not reachable at ${DEFAULT_PG}: running on embedded SQLite; "another cluster node" is SKIPPED ***\n`);
+    console.log(
+      `\n*** ${has('sqlite') ? '--sqlite' : `PostgreSQL not reachable at ${DEFAULT_PG}`}: running on embedded SQLite; "another cluster node" is SKIPPED ***\n`,
+    );
   const prefix = scratchPrefix();
   const dir = mkdtempSync(join(tmpdir(), 'writ-bench-revocation-'));
   const databases: ScratchDatabase[] = [];
