@@ -26,4 +26,4 @@ export type {
 export type { ActorClaim, TaskTokenClaims, DpopProofClaims } from './claims.js';
 export { ERROR_CODES, WritError } from './errors.js';
 export type { ErrorCode, ErrorCodeInfo, DenialBody } from './errors.js';
-export { PATHS, DEFAULT_PORT } from './paths.js';
+export { PATHS, DEFAULT_PORT, SET_KID_PREFIX } from './paths.js';

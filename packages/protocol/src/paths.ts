@@ -18,7 +18,23 @@ export const PATHS = {
   readyz: '/readyz',
   /** Prometheus metrics (text exposition format). */
   metrics: '/metrics',
+  /** Shared Signals Framework 1.0 transmitter metadata (SSF §7.1). */
+  ssfConfiguration: '/.well-known/ssf-configuration',
+  /** SSF stream management (SSF §8.1): configuration, status, subjects, verification. */
+  ssfStreams: '/ssf/v1/streams',
+  ssfStatus: '/ssf/v1/status',
+  ssfAddSubject: '/ssf/v1/subjects/add',
+  ssfRemoveSubject: '/ssf/v1/subjects/remove',
+  ssfVerification: '/ssf/v1/verify',
+  /** RFC 8936 poll endpoint of one stream: `{ssfPollPrefix}{stream_id}`. */
+  ssfPollPrefix: '/ssf/v1/poll/',
 } as const;
 
 /** Default port of `writ dev` and `writ serve`. */
 export const DEFAULT_PORT = 7420;
+
+/**
+ * Key ids of Writ's Security Event Token key (Shared Signals) start with this; token-signing kids are bare JWK
+ * thumbprints. Both keys are in one JWKS, so a verifier of task tokens skips this prefix: the SET key signs SETs only.
+ */
+export const SET_KID_PREFIX = 'set-';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createHmac, createPrivateKey, createPublicKey, sign as nodeSign, type JsonWebKey as NodeJwk } from 'node:crypto';
 import { SignJWT, exportJWK } from 'jose';
-import { WritError, type TaskTokenClaims } from '@writ/protocol';
+import { SET_KID_PREFIX, WritError, type TaskTokenClaims } from '@writ/protocol';
 import {
   checkCall,
   InMemoryReplayCache,
@@ -547,4 +547,18 @@ test('checkCall: the remaining refusals, and revocations that spare tokens issue
   ] as const)
     others.apply({ seq: ++seq, target, expiresAt: NOW + 3600 });
   assert.equal(await run({}, ctx(others)), 'accepted');
+});
+
+test("the Shared Signals SET key in Writ's JWKS is never a token key, even when it signs a well-formed task token", async () => {
+  const { claims } = await setup();
+  const setKey = await testKey('RS256');
+  const kid = `${SET_KID_PREFIX}abc`;
+  const jwks = { keys: [{ ...(await exportJWK(setKey.publicKey)), kid, alg: 'RS256', use: 'sig' }] };
+  const keys = tokenKeysFromJwks(jwks);
+  assert.equal(keys.get(kid), undefined);
+  const token = await new SignJWT({ ...claims }).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid }).sign(setKey.privateKey);
+  assert.equal(
+    codeOf(() => verifyTaskToken(token, { issuer: ISS, audience: AUD, keys, now: () => NOW, clockSkewSeconds: 5 })),
+    'ERR_TOKEN_KID_UNKNOWN',
+  );
 });

@@ -28,6 +28,7 @@ import type { PolicyEngine } from '../policy/index.js';
 import type { SigningKeys } from '../token/index.js';
 import type { AuditPort } from '../register/index.js';
 import { TOKEN_SIGNING_ALGS } from '@writ/protocol';
+import { ssfReceiverInput, type SsfReceivers } from '../ssf/index.js';
 
 export interface AdminServices {
   db: Kysely<Database>;
@@ -41,6 +42,8 @@ export interface AdminServices {
   vault: Vault;
   policy: PolicyEngine;
   flushAudit(): Promise<void>;
+  /** Shared Signals receivers (the credentials of SSF stream management and polling). */
+  ssfReceivers: SsfReceivers;
 }
 
 export interface AdminRoute {
@@ -385,6 +388,30 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     tag: 'revocation',
     summary: 'List the revocation log',
     handler: ({ services }) => services.revocations.list({ limit: 1000 }),
+  },
+  {
+    method: 'GET',
+    url: '/ssf/receivers',
+    tag: 'shared signals',
+    summary: 'List Shared Signals receivers (their tokens are never shown again)',
+    handler: ({ services }) => services.ssfReceivers.list(),
+  },
+  {
+    method: 'POST',
+    url: '/ssf/receivers',
+    tag: 'shared signals',
+    summary: "Create a Shared Signals receiver; the answer holds its bearer token, once. `audience` is its SETs' aud",
+    body: ssfReceiverInput,
+    status: 201,
+    handler: ({ body, principal, services }) => services.ssfReceivers.create(body as z.output<typeof ssfReceiverInput>, actor(principal)),
+  },
+  {
+    method: 'DELETE',
+    url: '/ssf/receivers/:id',
+    tag: 'shared signals',
+    summary: 'Delete a Shared Signals receiver with its streams and the SETs queued for them',
+    status: 204,
+    handler: ({ params, principal, services }) => services.ssfReceivers.delete(params['id'] as string, actor(principal)),
   },
   {
     method: 'GET',

@@ -251,6 +251,27 @@ keys
   .option('--alg <alg>', 'ES256 | EdDSA | RS256 (default: the current one)')
   .action(async (o: { alg?: string }) => output(await client().post('/keys/rotate', o.alg !== undefined ? { alg: o.alg } : {}), true));
 
+const ssf = program.command('ssf').description('the Shared Signals transmitter (CAEP session-revoked SETs)');
+const ssfReceivers = ssf.command('receivers').description('receivers: who may create and poll SSF streams');
+ssfReceivers
+  .command('list')
+  .addOption(jsonOpt)
+  .action(async (o: { json?: boolean }) =>
+    output(await client().get('/ssf/receivers'), o.json === true, ['id', 'name', 'audience', 'scopes']),
+  );
+ssfReceivers
+  .command('create <name>')
+  .description('a new receiver; its bearer token is printed once')
+  .requiredOption('--audience <aud>', "the aud of this receiver's SETs")
+  .option('--scope <scope...>', 'ssf.manage and/or ssf.read (default: both)')
+  .action(async (name: string, o: { audience: string; scope?: string[] }) =>
+    output(
+      await client().post('/ssf/receivers', { name, audience: o.audience, ...(o.scope !== undefined ? { scopes: o.scope } : {}) }),
+      true,
+    ),
+  );
+ssfReceivers.command('delete <id>').action(async (id: string) => client().delete(`/ssf/receivers/${enc(id)}`));
+
 const audit = program.command('audit').description('the tamper-evident audit log');
 audit
   .command('list')

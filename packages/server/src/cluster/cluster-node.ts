@@ -271,7 +271,12 @@ export class ClusterNode {
 
   #transition(current: boolean): void {
     this.#wasCurrent = current;
-    const f = { lastSeq: this.#d.revocations.set.lastSeq, confirmedAt: this.#confirmedAt, maxStalenessMs: this.#d.maxStalenessMs };
+    const c = this.#confirmedAt;
+    const f = {
+      lastSeq: this.#d.revocations.set.lastSeq,
+      confirmedAt: c === null ? null : new Date(Date.now() - (this.#mono() - c)).toISOString(),
+      maxStalenessMs: this.#d.maxStalenessMs,
+    };
     if (current) this.#d.logger.info(f, 'revocation state current: serving calls');
     else
       this.#d.logger.error(

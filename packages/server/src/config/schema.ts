@@ -121,6 +121,16 @@ export const configSchema = z.strictObject({
       maxBufferedEvents: z.number().int().positive().default(100_000),
     })
     .prefault({}),
+  ssf: z
+    .strictObject({
+      /** Longest a poll request with `returnImmediately: false` waits for a SET (RFC 8936 long polling), seconds. */
+      pollMaxWaitSeconds: z.number().int().min(0).max(300).default(30),
+      /** One push delivery (RFC 8935) gives up after this long and is retried later, milliseconds. */
+      pushTimeoutMs: z.number().int().positive().max(120_000).default(10_000),
+      /** First retry delay of a failed push; it doubles per attempt up to five minutes, milliseconds. */
+      pushRetryInitialMs: z.number().int().positive().max(300_000).default(1_000),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -3,6 +3,7 @@
  * admin API. (The gateway's `/r/` calls bypass Fastify: see gateway/http/http-gateway.ts.)
  */
 import type { FastifyInstance } from 'fastify';
+import type { JWK } from 'jose';
 import { AUTHORIZATION_DETAIL_TYPES, DPOP_ALGS, PATHS, type DenialBody } from '@writ/protocol';
 import { checkCall, type CheckCallContext } from '@writ/verify';
 import { WritError, ERROR_CODES } from '@writ/protocol';
@@ -19,6 +20,8 @@ export interface SurfaceDeps {
   publicUrl: string;
   tokenService: TokenServiceDeps;
   keys: SigningKeys;
+  /** Public keys published beside the token-signing keys, never used to verify tokens (the SET signing key). */
+  extraJwks?: () => JWK[];
   tasks: TaskService;
   check: Omit<CheckCallContext, 'audience'>;
   adminAuth: AdminAuth;
@@ -128,7 +131,9 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
     return reply.code(200).headers({ 'cache-control': 'no-store' }).send();
   });
 
-  app.get(PATHS.jwks, async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(deps.keys.jwks()));
+  app.get(PATHS.jwks, async (_req, reply) =>
+    reply.header('cache-control', 'public, max-age=300').send({ keys: [...deps.keys.jwks().keys, ...(deps.extraJwks?.() ?? [])] }),
+  );
 
   app.get(PATHS.asMetadata, async () => ({
     issuer,

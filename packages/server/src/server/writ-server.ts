@@ -26,6 +26,7 @@ import { AdminAuth } from '../admin-api/index.js';
 import { createMetrics, type Logger } from '../observability/index.js';
 import { ClusterNode, type ClusterRole, type Freshness } from '../cluster/index.js';
 import { registerHttpSurface } from './http-surface.js';
+import { createSsfTransmitter } from '../ssf/index.js';
 
 export interface WritServer {
   /** The URL Writ listens on (loopback in dev). */
@@ -296,6 +297,9 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     closers.unshift(offRevoked);
 
     const adminAuth = new AdminAuth({ db: store.db, fixedToken: config.adminToken });
+    // Shared Signals transmitter (ssf/): a SET for every revocation made on this node, pushed or polled.
+    const ssf = await createSsfTransmitter({ db: store.db, kek, issuer: publicUrl, revocations, audit, logger, config: config.ssf, now });
+    closers.unshift(() => ssf.close());
     const revocationFeed = new RevocationFeed({
       source: revocations,
       authorize: async (authorization) => (await adminAuth.authenticate(authorization)) !== undefined,
@@ -313,6 +317,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       publicUrl,
       tokenService,
       keys,
+      extraJwks: () => ssf.jwks(),
       tasks,
       check,
       adminAuth,
@@ -327,6 +332,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         retiredKeyPublishMs: (config.tokens.maxLifetimeSeconds + config.tokens.clockSkewSeconds + 60) * 1000,
         audit,
         flushAudit: () => audit.flush(),
+        ssfReceivers: ssf.receivers,
       },
       findResource: (id) => cache.resource(id),
       metrics: metrics.registry,
@@ -334,7 +340,8 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         const checks: Record<string, unknown> = {};
         let ready = true;
         try {
-          await store.db.selectFrom('revocations').select('seq').limit(1).execute();
+          // Bounded: a partitioned database must make readiness answer "no", not hang the probe.
+          await withTimeout(store.db.selectFrom('revocations').select('seq').limit(1).execute(), 2_000, 'no answer within 2 s');
           checks['store'] = 'ok';
         } catch (err) {
           ready = false;
@@ -386,6 +393,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       },
       logger,
     });
+    ssf.register(app);
     await app.ready();
     const fastifyDispatch = fastifyHandler;
     if (fastifyDispatch === undefined) throw new Error('fastify did not hand over its request handler');
@@ -404,6 +412,8 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       else fastifyDispatch(req, res);
     };
     closers.unshift(() => app.close());
+    // Deliveries are the control plane's work; a gateway node only publishes the SET key in its JWKS.
+    if (serves.control) ssf.start();
 
     if (cluster !== undefined) {
       cluster.start();
@@ -478,6 +488,14 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     for (const c of closers) await Promise.resolve(c()).catch(() => undefined);
     throw err;
   }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Paths every node serves, whatever its role: health, readiness, metrics, and the metadata clients discover first. */

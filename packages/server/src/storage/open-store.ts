@@ -124,6 +124,11 @@ async function openPostgres(url: string, opts: OpenStoreOptions, admin: pg.Clien
         oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
     },
   });
+  // A connection the database (or the network) drops emits 'error': an idle one on the pool, one in use on the client
+  // itself (pg-pool listens only while it is idle). Unheard, either crashes the process. The query in flight fails
+  // on its own, the pool discards the connection and opens another on the next query — that is all it takes.
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const safe = new URL(url);
   safe.password = '';

@@ -184,6 +184,76 @@ export interface SigningKeysTable {
   retire_at: number | null;
 }
 
+/** The SET signing key of the Shared Signals transmitter (never a token-signing key). */
+export interface SsfKeysTable {
+  kid: string;
+  /** Always `set`: one key, created once even when several nodes start together. */
+  purpose: string;
+  public_jwk: string;
+  /** Private JWK sealed with the vault's envelope encryption. */
+  private_envelope: string;
+  created_at: number;
+}
+
+export interface SsfReceiversTable {
+  id: string;
+  name: string;
+  /** The `aud` of every SET on this receiver's streams. */
+  audience: string;
+  /** Granted OAuth scopes (JSON array of `ssf.manage`, `ssf.read`). */
+  scopes: string;
+  /** SHA-256 (hex) of the receiver's bearer token. */
+  token_hash: string;
+  created_at: number;
+}
+
+export interface SsfStreamsTable {
+  id: string;
+  receiver_id: string;
+  /** JSON array of event-type URIs. */
+  events_requested: string;
+  delivery_method: 'urn:ietf:rfc:8935' | 'urn:ietf:rfc:8936';
+  /** Push: the receiver's endpoint; null for poll (the endpoint is Writ's own). */
+  endpoint_url: string | null;
+  /** Push: the `Authorization` value to send, sealed with the vault's envelope encryption. */
+  authorization_envelope: string | null;
+  description: string | null;
+  status: 'enabled' | 'paused' | 'disabled';
+  status_reason: string | null;
+  last_verification_at: number | null;
+  /** Which node's push worker holds this stream, until when (epoch ms): one deliverer per stream, in order. */
+  lease_owner: string | null;
+  leased_until: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SsfSubjectsTable {
+  stream_id: string;
+  /** The subject identifier (RFC 9493) as canonical JSON. */
+  subject: string;
+  verified: number;
+  created_at: number;
+}
+
+export interface SsfEventsTable {
+  seq: Generated<number>;
+  stream_id: string;
+  jti: string;
+  event_type: string;
+  /** 1 for SSF control events (verification, stream-updated): delivered whatever the stream's status. */
+  control: number;
+  /** The signed SET, exactly as delivered (a retry sends the same bytes). */
+  set_jwt: string;
+  state: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  next_attempt_at: number;
+  /** Push: the receiver's `err` (permanent) or the last transient failure; poll: the receiver's `setErrs` entry. */
+  last_error: string | null;
+  created_at: number;
+  done_at: number | null;
+}
+
 export interface Database {
   agents: AgentsTable;
   identity_providers: IdentityProvidersTable;
@@ -200,6 +270,11 @@ export interface Database {
   audit_events: AuditEventsTable;
   admin_tokens: AdminTokensTable;
   signing_keys: SigningKeysTable;
+  ssf_keys: SsfKeysTable;
+  ssf_receivers: SsfReceiversTable;
+  ssf_streams: SsfStreamsTable;
+  ssf_subjects: SsfSubjectsTable;
+  ssf_events: SsfEventsTable;
 }
 
 export type AgentRow = Selectable<AgentsTable>;
@@ -217,3 +292,6 @@ export type RevocationRow = Selectable<RevocationsTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
 export type AdminTokenRow = Selectable<AdminTokensTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;
+export type SsfReceiverRow = Selectable<SsfReceiversTable>;
+export type SsfStreamRow = Selectable<SsfStreamsTable>;
+export type SsfEventRow = Selectable<SsfEventsTable>;

@@ -5,6 +5,7 @@ import * as m0001 from './0001-initial.js';
 import * as m0002 from './0002-resource-kind-and-scopes.js';
 import * as m0003 from './0003-workload-identity-and-shared-replay.js';
 import * as m0004 from './0004-mcp-upstreams.js';
+import * as m0005 from './0005-ssf.js';
 
 export interface WritMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -15,4 +16,5 @@ export const MIGRATIONS: Readonly<Record<string, WritMigration>> = {
   '0002-resource-kind-and-scopes': m0002,
   '0003-workload-identity-and-shared-replay': m0003,
   '0004-mcp-upstreams': m0004,
+  '0005-ssf': m0005,
 };
