@@ -11,7 +11,7 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { JsonWebKey } from 'node:crypto';
 import { runLoad, type LoadResult } from '../lib/load.js';
-import { makeProofFactory } from '../lib/dpop-proofs.js';
+import { makeProofFactory, proofHeaders } from '../lib/dpop-proofs.js';
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -80,23 +80,6 @@ async function measure(
   for (const r of [throughput, latency])
     if (r.errors > 0 || r.non2xx > 0) throw new Error(`${name}: ${r.errors} errors, ${r.non2xx} non-2xx responses`);
   return { name, throughput, latency, cpuUsPerRequest: child === undefined ? undefined : (after - before) / throughput.requests };
-}
-
-/** Headers for `count` requests: each proof used once (Writ refuses replays); generated before the clock starts. */
-function proofHeaders(
-  factory: ((n: number) => string[]) | undefined,
-  token: string | undefined,
-): (count: number) => () => Record<string, string> {
-  return (count) => {
-    if (factory === undefined) return () => ({});
-    const proofs = factory(count);
-    let i = 0;
-    return () => {
-      const proof = proofs[i++];
-      if (proof === undefined) throw new Error('ran out of pre-generated proofs: raise the estimate');
-      return token === undefined ? { dpop: proof } : { authorization: `DPoP ${token}`, dpop: proof };
-    };
-  };
 }
 
 async function main(): Promise<void> {

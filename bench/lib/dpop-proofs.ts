@@ -19,3 +19,27 @@ export function makeProofFactory(privateJwk: JsonWebKey, htu: string, accessToke
     return out;
   };
 }
+
+/**
+ * Headers for about `count` requests, each with its own proof, generated before the clock starts (signing does not
+ * load the measured run); should the estimate run out, more are made in chunks rather than failing the run.
+ * Without a factory, no headers.
+ */
+export function proofHeaders(
+  factory: ((n: number) => string[]) | undefined,
+  token: string | undefined,
+): (count: number) => () => Record<string, string> {
+  return (count) => {
+    if (factory === undefined) return () => ({});
+    let proofs = factory(count);
+    let i = 0;
+    return () => {
+      if (i === proofs.length) {
+        proofs = factory(Math.max(1000, Math.ceil(count / 10)));
+        i = 0;
+      }
+      const proof = proofs[i++] as string;
+      return token === undefined ? { dpop: proof } : { authorization: `DPoP ${token}`, dpop: proof };
+    };
+  };
+}
