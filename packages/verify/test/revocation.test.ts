@@ -124,6 +124,27 @@ test('prune drops exactly the expired entries, and the rest keep working', () =>
   assert.equal(set.lastSeq, 6, 'pruning does not change how current the set is');
 });
 
+test('prune by expiry minute: an entry extended into a later minute survives the earlier one; the index follows the set', () => {
+  const set = new RevocationSet();
+  const t0 = 1_800_000_000; // a minute boundary
+  set.apply({ seq: 1, target: { type: 'token', jti: 'tok_x' }, expiresAt: t0 + 10 });
+  set.apply({ seq: 2, target: { type: 'token', jti: 'tok_x' }, expiresAt: t0 + 130 }); // extended by two minutes
+  set.apply({ seq: 3, target: { type: 'agent', agentId: 'a', before: 1 }, expiresAt: t0 + 20 });
+  set.apply({ seq: 4, target: { type: 'agent', agentId: 'a', before: 2 }, expiresAt: t0 + 5 }); // merge keeps t0 + 20
+  for (let i = 0; i < 900; i++) set.apply({ seq: 10 + i, target: { type: 'task', taskId: `task_${i}` }, expiresAt: t0 + 30 + (i % 90) });
+  assert.equal(set.size, 902);
+  assert.equal(set.prune(t0 + 11), 0, 'tok_x was extended: its first minute no longer holds it');
+  assert.equal(set.prune(t0 + 21), 1, 'the agent, at its merged expiry');
+  assert.equal(set.prune(t0 + 60), 300, 'tasks expiring at t0+30 … t0+59, ten each');
+  assert.equal(set.prune(t0 + 120), 600);
+  assert.equal(set.size, 1, 'tok_x');
+  set.apply({ seq: 2000, target: { type: 'task', taskId: 'task_9' }, expiresAt: t0 + 200 }); // revoked again, later
+  assert.equal(set.prune(t0 + 131), 1, 'tok_x at its extended expiry; task_9 lives on');
+  assert.equal(set.size, 1);
+  assert.equal(set.prune(t0 + 201), 1);
+  assert.equal(set.size, 0);
+});
+
 test('a check costs the same with many unrelated revocations (structure sanity)', () => {
   const set = new RevocationSet();
   for (let i = 0; i < 50_000; i++) {

@@ -204,7 +204,7 @@ export class ClusterNode {
         this.#invalid++;
         return;
       }
-      this.#d.revocations.applyRemote(entryFromRow({ ...n, reason: '', actor: '' }));
+      this.#d.revocations.applyRemote(entryFromRow(n));
       return;
     }
     if (channel === this.#channels.change) {

@@ -44,6 +44,7 @@ export interface RevocationServiceDeps {
 
 /** How many recent sequences are remembered so an entry heard twice (own NOTIFY, catch-up) is announced once. */
 const SEEN_MAX = 100_000;
+const LOAD_PAGE = 10_000;
 
 export class RevocationService {
   readonly #db: Kysely<Database>;
@@ -54,6 +55,9 @@ export class RevocationService {
   readonly #publish: RevocationServiceDeps['publish'];
   readonly #events = new EventEmitter().setMaxListeners(0);
   readonly #seen = new Set<number>();
+  /** The same sequences in the order seen: the oldest is forgotten first, in O(1) (Set iteration is not). */
+  #seenOrder: number[] = [];
+  #seenHead = 0;
 
   constructor(deps: RevocationServiceDeps) {
     this.#db = deps.db;
@@ -68,15 +72,32 @@ export class RevocationService {
     return this.#set;
   }
 
-  /** Replays every revocation that can still hit a live token into the in-memory set. */
+  /**
+   * Replays every revocation that can still hit a live token into the in-memory set, a page at a time and only the
+   * columns enforcement needs, so a long log costs its entries' memory and not a copy of the table.
+   */
   async load(): Promise<number> {
     const nowSec = Math.floor(this.#now() / 1000);
-    const rows = await this.#db.selectFrom('revocations').selectAll().where('expires_at', '>=', nowSec).orderBy('seq').execute();
-    for (const row of rows) {
-      this.#set.apply(entryFromRow(row));
-      this.#markSeen(row.seq);
+    let after = 0;
+    let n = 0;
+    for (;;) {
+      const rows = await this.#db
+        .selectFrom('revocations')
+        .select(['seq', 'target_type', 'target_id', 'before', 'expires_at'])
+        .where('seq', '>', after)
+        .where('expires_at', '>=', nowSec)
+        .orderBy('seq')
+        .limit(LOAD_PAGE)
+        .execute();
+      for (const row of rows) {
+        this.#set.apply(entryFromRow(row));
+        this.#markSeen(row.seq);
+      }
+      n += rows.length;
+      const last = rows.at(-1);
+      if (rows.length < LOAD_PAGE || last === undefined) return n;
+      after = last.seq;
     }
-    return rows.length;
   }
 
   /**
@@ -244,7 +265,12 @@ export class RevocationService {
   #markSeen(seq: number): boolean {
     if (this.#seen.has(seq)) return false;
     this.#seen.add(seq);
-    if (this.#seen.size > SEEN_MAX) this.#seen.delete(this.#seen.values().next().value as number);
+    this.#seenOrder.push(seq);
+    if (this.#seen.size > SEEN_MAX) this.#seen.delete(this.#seenOrder[this.#seenHead++] as number);
+    if (this.#seenHead >= SEEN_MAX) {
+      this.#seenOrder = this.#seenOrder.slice(this.#seenHead);
+      this.#seenHead = 0;
+    }
     return true;
   }
 
@@ -305,7 +331,7 @@ function targetFromRow(r: RevocationRow): RevocationTarget {
   }
 }
 
-export function entryFromRow(r: RevocationRow): RevocationEntry {
+export function entryFromRow(r: Pick<RevocationRow, 'seq' | 'target_type' | 'target_id' | 'before' | 'expires_at'>): RevocationEntry {
   const before = r.before ?? 0;
   const base = { seq: r.seq, expiresAt: r.expires_at };
   switch (r.target_type) {

@@ -1,7 +1,8 @@
 /**
  * The revocation state every enforcement point holds in memory. A check is a handful of Map lookups — the token,
  * its task and each ancestor task, each agent of the `act` chain, the user, the key, "everything" — so its cost does
- * not grow with the number of revocations. Entries are dropped once no token they could hit can still be valid.
+ * not grow with the number of revocations. Entries are dropped once no token they could hit can still be valid; they
+ * are indexed by the minute they expire in, so pruning visits what may have expired and never walks the whole set.
  */
 import type { ActorClaim, ErrorCode, TaskTokenClaims } from '@writ/protocol';
 
@@ -28,6 +29,11 @@ interface Before extends Until {
   before: number;
 }
 
+/** Keys of one map by the minute (epoch seconds / 60) their entry expires in; an extended entry is in both minutes. */
+type ExpiryIndex = Map<number, string[]>;
+
+const minute = (epochSeconds: number): number => Math.floor(epochSeconds / 60);
+
 export class RevocationSet {
   readonly #tokens = new Map<string, Until>();
   readonly #tasks = new Map<string, Until>();
@@ -36,6 +42,13 @@ export class RevocationSet {
   readonly #keys = new Map<string, Before>();
   #all: Before | undefined;
   #lastSeq = 0;
+  readonly #expiring = new Map<Map<string, Until>, ExpiryIndex>([
+    [this.#tokens, new Map()],
+    [this.#tasks, new Map()],
+    [this.#agents, new Map()],
+    [this.#users, new Map()],
+    [this.#keys, new Map()],
+  ]);
 
   /** Highest log sequence applied: how current this node is. */
   get lastSeq(): number {
@@ -53,19 +66,19 @@ export class RevocationSet {
     const until = { expiresAt: entry.expiresAt };
     switch (t.type) {
       case 'token':
-        keepLonger(this.#tokens, t.jti, until);
+        this.#indexed(this.#tokens, t.jti, () => keepLonger(this.#tokens, t.jti, until));
         break;
       case 'task':
-        keepLonger(this.#tasks, t.taskId, until);
+        this.#indexed(this.#tasks, t.taskId, () => keepLonger(this.#tasks, t.taskId, until));
         break;
       case 'agent':
-        keepLater(this.#agents, t.agentId, { ...until, before: t.before });
+        this.#indexed(this.#agents, t.agentId, () => keepLater(this.#agents, t.agentId, { ...until, before: t.before }));
         break;
       case 'user':
-        keepLater(this.#users, t.userId, { ...until, before: t.before });
+        this.#indexed(this.#users, t.userId, () => keepLater(this.#users, t.userId, { ...until, before: t.before }));
         break;
       case 'key':
-        keepLater(this.#keys, t.jkt, { ...until, before: t.before });
+        this.#indexed(this.#keys, t.jkt, () => keepLater(this.#keys, t.jkt, { ...until, before: t.before }));
         break;
       case 'all':
         this.#all = this.#all === undefined ? { ...until, before: t.before } : merge(this.#all, { ...until, before: t.before });
@@ -94,15 +107,24 @@ export class RevocationSet {
     return null;
   }
 
-  /** Forget entries that can no longer hit a valid token. */
+  /** Forget entries that can no longer hit a valid token. Visits only the minutes that have begun, not the whole set. */
   prune(nowSeconds: number): number {
     let dropped = 0;
-    for (const map of [this.#tokens, this.#tasks, this.#agents, this.#users, this.#keys] as Array<Map<string, Until>>) {
-      for (const [k, v] of map) {
-        if (v.expiresAt < nowSeconds) {
-          map.delete(k);
-          dropped++;
+    const current = minute(nowSeconds);
+    for (const [map, index] of this.#expiring) {
+      for (const [m, keys] of index) {
+        if (m > current) continue;
+        const keep: string[] = [];
+        for (const k of keys) {
+          const v = map.get(k);
+          if (v === undefined || minute(v.expiresAt) !== m) continue; // gone, or extended into a later minute
+          if (v.expiresAt < nowSeconds) {
+            map.delete(k);
+            dropped++;
+          } else keep.push(k);
         }
+        if (keep.length === 0) index.delete(m);
+        else index.set(m, keep);
       }
     }
     if (this.#all !== undefined && this.#all.expiresAt < nowSeconds) {
@@ -110,6 +132,19 @@ export class RevocationSet {
       dropped++;
     }
     return dropped;
+  }
+
+  /** Runs `write` for `key` and files the key under its entry's expiry minute when that minute is new for it. */
+  #indexed(map: Map<string, Until>, key: string, write: () => void): void {
+    const before = map.get(key)?.expiresAt;
+    write();
+    const after = (map.get(key) as Until).expiresAt;
+    if (before !== undefined && minute(before) === minute(after)) return;
+    const index = this.#expiring.get(map) as ExpiryIndex;
+    const m = minute(after);
+    const keys = index.get(m);
+    if (keys === undefined) index.set(m, [key]);
+    else keys.push(key);
   }
 }
 
