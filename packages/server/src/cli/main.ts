@@ -30,7 +30,14 @@ program
   .description('run Writ from writ.yaml and the environment')
   .option('-c, --config <file>', 'configuration file (WRIT_CONFIG; default ./writ.yaml if present)')
   .addOption(new Option('-p, --port <port>', 'port (WRIT_PORT)').argParser(parsePort))
-  .action(async (opts: { config?: string; port?: number }) => {
+  .addOption(
+    new Option('--role <role>', 'cluster role (WRIT_ROLE): control, gateway or both; control and gateway need PostgreSQL').choices([
+      'both',
+      'control',
+      'gateway',
+    ]),
+  )
+  .action(async (opts: { config?: string; port?: number; role?: string }) => {
     const { runServe } = await import('./serve.js');
     await runServe(opts);
   });

@@ -3,8 +3,8 @@ import { loadConfig } from '../config/index.js';
 import { createLogger } from '../observability/index.js';
 import { startWritServer } from '../server/index.js';
 
-export async function runServe(opts: { config?: string; port?: number }): Promise<void> {
-  const config = loadConfig({ file: opts.config, overrides: { 'server.port': opts.port } });
+export async function runServe(opts: { config?: string; port?: number; role?: string }): Promise<void> {
+  const config = loadConfig({ file: opts.config, overrides: { 'server.port': opts.port, 'cluster.role': opts.role } });
   const logger = createLogger({ level: config.log.level });
   const server = await startWritServer({ config, logger });
   // A gateway node has no admin API: the bootstrap token belongs to the control plane.

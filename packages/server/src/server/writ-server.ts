@@ -112,7 +112,8 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       set: revocationSet,
       audit,
       maxTokenLifetimeSeconds: config.tokens.maxLifetimeSeconds,
-      ...(store.connection !== undefined ? { publish: (trx, row) => (cluster as ClusterNode).publishRevocation(trx, row) } : {}),
+      // Set before the node serves anything; were it missing, the other nodes' heartbeats would still find the entry.
+      ...(store.connection !== undefined ? { publish: async (trx, row) => cluster?.publishRevocation(trx, row) } : {}),
       now,
     });
     await revocations.load();

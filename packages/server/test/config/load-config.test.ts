@@ -42,6 +42,10 @@ test('a bad value stops the start with a message naming the key and what was exp
     ['', { WRIT_PORT: 'eighty' }, /WRIT_PORT \(server\.port\): expected an integer/],
     ['', { WRIT_ADMIN_TOKEN: 'short' }, /WRIT_ADMIN_TOKEN: expected at least 16 characters/],
     ['- a\n- b\n', {}, /must be a mapping/],
+    ['cluster:\n  role: gateway\n', {}, /cluster\.role: 'gateway' needs storage\.databaseUrl/],
+    ['', { WRIT_ROLE: 'control' }, /cluster\.role: 'control' needs storage\.databaseUrl/],
+    ['', { WRIT_ROLE: 'edge' }, /cluster\.role/],
+    ['cluster:\n  maxStalenessMs: 10\n', {}, /cluster\.maxStalenessMs/],
   ];
   for (const [yaml, env, expected] of cases) {
     assert.throws(
