@@ -205,6 +205,8 @@ export class ClusterNode {
         return;
       }
       this.#d.revocations.applyRemote(entryFromRow(n));
+      // A notification is sent at its entry's commit: the log holds at least this much.
+      if (n.seq > this.#logSeq) this.#logSeq = n.seq;
       return;
     }
     if (channel === this.#channels.change) {
