@@ -371,10 +371,12 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     handler: async ({ body, principal, services }) => {
       const input = body as z.output<typeof revocationInput>;
       const target = input.target;
-      if (target.type === 'task')
-        return services.tasks
-          .end(target.taskId, { status: 'revoked', reason: input.reason, actor: actor(principal) })
-          .then(async () => (await services.revocations.list({ limit: 1000 })).at(-1));
+      if (target.type === 'task') {
+        // Ending the task revokes it (and its subtree); answer with that revocation, or make one for an ended task.
+        await services.tasks.end(target.taskId, { status: 'revoked', reason: input.reason, actor: actor(principal) });
+        const inForce = await services.revocations.inForce(target);
+        if (inForce !== undefined) return inForce;
+      }
       if (target.type === 'agent') {
         await services.register.getAgent(target.agentId);
         await services.register.setAgentStatus(target.agentId, { status: 'suspended', reason: input.reason }, actor(principal));

@@ -34,13 +34,15 @@ export interface RevocationServiceDeps {
   audit: AuditPort;
   /** Longest life any task token can have, seconds: bounds how long an entry must be remembered. */
   maxTokenLifetimeSeconds: number;
-  /**
-   * Announces a new entry to the other nodes, inside the transaction that writes it (cluster mode: PostgreSQL
-   * NOTIFY, which is delivered only if and when the row commits).
-   */
-  publish?: (trx: Kysely<Database>, row: RevocationRow) => Promise<void>;
   now?: Clock;
 }
+
+/**
+ * Work that must commit with a new entry or not at all, run inside the transaction that writes it: the cluster's
+ * NOTIFY (PostgreSQL delivers it only at the commit), Shared Signals' outbox rows (so a crash cannot keep the
+ * revocation and lose its SETs).
+ */
+export type RevocationWriteHook = (trx: Kysely<Database>, row: RevocationRow) => Promise<void>;
 
 /** How many recent sequences are remembered so an entry heard twice (own NOTIFY, catch-up) is announced once. */
 const SEEN_MAX = 100_000;
@@ -52,7 +54,7 @@ export class RevocationService {
   readonly #audit: AuditPort;
   readonly #maxLife: number;
   readonly #now: Clock;
-  readonly #publish: RevocationServiceDeps['publish'];
+  readonly #writeHooks: RevocationWriteHook[] = [];
   readonly #events = new EventEmitter().setMaxListeners(0);
   readonly #seen = new Set<number>();
   /** The same sequences in the order seen: the oldest is forgotten first, in O(1) (Set iteration is not). */
@@ -64,7 +66,6 @@ export class RevocationService {
     this.#set = deps.set;
     this.#audit = deps.audit;
     this.#maxLife = deps.maxTokenLifetimeSeconds;
-    this.#publish = deps.publish;
     this.#now = deps.now ?? Date.now;
   }
 
@@ -139,15 +140,7 @@ export class RevocationService {
     const nowSec = Math.floor(now / 1000);
     const expiresAt = opts.expiresAt ?? (await this.#expiryFor(target, nowSec));
     const { type, id } = targetKey(target);
-    const existing = await this.#db
-      .selectFrom('revocations')
-      .selectAll()
-      .where('target_type', '=', type)
-      .where('target_id', '=', id)
-      .where('expires_at', '>=', expiresAt)
-      .orderBy('seq', 'desc')
-      .limit(1)
-      .executeTakeFirst();
+    const existing = await this.#inForce(type, id, nowSec);
     if (existing !== undefined && (!needsBefore(target) || (existing.before ?? 0) >= nowSec)) {
       this.#audit.record({
         type: 'revocation.created',
@@ -157,14 +150,7 @@ export class RevocationService {
         data: { seq: existing.seq, target: type, target_id: id, repeated: true },
         ...(target.type === 'agent' ? { agent_id: target.agentId } : {}),
       });
-      return {
-        seq: existing.seq,
-        target,
-        reason: existing.reason,
-        actor: existing.actor,
-        createdAt: existing.created_at,
-        expiresAt: existing.expires_at,
-      };
+      return recordFromRow(existing);
     }
     const write = async (db: Kysely<Database>): Promise<RevocationRow> => {
       const row = await db
@@ -180,10 +166,10 @@ export class RevocationService {
         })
         .returningAll()
         .executeTakeFirstOrThrow();
-      await this.#publish?.(db, row);
+      for (const hook of this.#writeHooks) await hook(db, row);
       return row;
     };
-    const row = this.#publish === undefined ? await write(this.#db) : await this.#db.transaction().execute(write);
+    const row = this.#writeHooks.length === 0 ? await write(this.#db) : await this.#db.transaction().execute(write);
     this.#set.apply(entryFromRow(row));
     this.#markSeen(row.seq);
     const record: RevocationRecord = { seq: row.seq, target, reason: opts.reason, actor: opts.actor, createdAt: now, expiresAt };
@@ -232,7 +218,12 @@ export class RevocationService {
     return Number(r?.seq ?? 0);
   }
 
-  /** Revocations made on this node only (each is announced once, by the node that made it: Shared Signals). */
+  /** Adds work to the transaction of every new entry (see `RevocationWriteHook`). */
+  addWriteHook(hook: RevocationWriteHook): void {
+    this.#writeHooks.push(hook);
+  }
+
+  /** Revocations made on this node only, after their transaction committed (each announced once, by its maker). */
   onRevoked(listener: (r: RevocationRecord) => void): () => void {
     this.#events.on('revoked', listener);
     return () => this.#events.off('revoked', listener);
@@ -246,19 +237,31 @@ export class RevocationService {
       .orderBy('seq')
       .limit(Math.min(opts.limit ?? 100, 1000))
       .execute();
-    return rows.map((r) => ({
-      seq: r.seq,
-      target: targetFromRow(r),
-      reason: r.reason,
-      actor: r.actor,
-      createdAt: r.created_at,
-      expiresAt: r.expires_at,
-    }));
+    return rows.map(recordFromRow);
   }
 
   /** This node has applied the entry `seq` (a bounded memory of recent ones: old sequences may be forgotten). */
   hasSeen(seq: number): boolean {
     return this.#seen.has(seq);
+  }
+
+  /** The latest revocation of `target` that can still hit a live token, if any. */
+  async inForce(target: RevocationTarget): Promise<RevocationRecord | undefined> {
+    const { type, id } = targetKey(target);
+    const row = await this.#inForce(type, id, Math.floor(this.#now() / 1000));
+    return row === undefined ? undefined : recordFromRow(row);
+  }
+
+  #inForce(type: RevocationRow['target_type'], id: string, nowSec: number): Promise<RevocationRow | undefined> {
+    return this.#db
+      .selectFrom('revocations')
+      .selectAll()
+      .where('target_type', '=', type)
+      .where('target_id', '=', id)
+      .where('expires_at', '>=', nowSec)
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
   }
 
   /** True when `seq` had not been seen before. */
@@ -329,6 +332,10 @@ function targetFromRow(r: RevocationRow): RevocationTarget {
     case 'all':
       return { type: 'all' };
   }
+}
+
+export function recordFromRow(r: RevocationRow): RevocationRecord {
+  return { seq: r.seq, target: targetFromRow(r), reason: r.reason, actor: r.actor, createdAt: r.created_at, expiresAt: r.expires_at };
 }
 
 export function entryFromRow(r: Pick<RevocationRow, 'seq' | 'target_type' | 'target_id' | 'before' | 'expires_at'>): RevocationEntry {

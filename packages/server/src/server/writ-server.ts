@@ -112,8 +112,6 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       set: revocationSet,
       audit,
       maxTokenLifetimeSeconds: config.tokens.maxLifetimeSeconds,
-      // Set before the node serves anything; were it missing, the other nodes' heartbeats would still find the entry.
-      ...(store.connection !== undefined ? { publish: async (trx, row) => cluster?.publishRevocation(trx, row) } : {}),
       now,
     });
     await revocations.load();
@@ -207,6 +205,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         now,
       });
       const node = cluster;
+      revocations.addWriteHook((trx, row) => node.publishRevocation(trx, row));
       closers.unshift(() => node.close());
     }
     /** Every enforcement point on this node refuses calls while its revocation state is not confirmed current. */

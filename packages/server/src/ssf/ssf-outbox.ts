@@ -34,8 +34,15 @@ export class SsfOutbox {
     this.#enqueued = deps.onEnqueued;
   }
 
-  /** Signs one SET per stream and stores them; returns the jtis in the order of `streams`. */
-  async enqueue(streams: readonly OutboxTarget[], event: SecurityEvent): Promise<string[]> {
+  /**
+   * Signs one SET per stream and stores them; returns the jtis in the order of `streams`. Inside a caller's transaction
+   * (`db`), nobody is woken: the caller does it once the transaction has committed (`announce: false`).
+   */
+  async enqueue(
+    streams: readonly OutboxTarget[],
+    event: SecurityEvent,
+    opts: { db?: Kysely<Database>; announce?: boolean } = {},
+  ): Promise<string[]> {
     if (streams.length === 0) return [];
     const now = this.#now();
     const control = event.type === EVENT_VERIFICATION || event.type === EVENT_STREAM_UPDATED ? 1 : 0;
@@ -56,12 +63,13 @@ export class SsfOutbox {
       };
     });
     // Bounded statements: SQLite caps bound parameters per statement, and one revocation may reach many streams.
+    const db = opts.db ?? this.#db;
     for (let i = 0; i < rows.length; i += INSERT_BATCH)
-      await this.#db
+      await db
         .insertInto('ssf_events')
         .values(rows.slice(i, i + INSERT_BATCH))
         .execute();
-    this.#enqueued(streams.map((s) => s.id));
+    if (opts.announce !== false) this.#enqueued(streams.map((s) => s.id));
     return rows.map((r) => r.jti);
   }
 

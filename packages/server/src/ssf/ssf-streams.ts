@@ -115,8 +115,9 @@ export class SsfStreams {
   }
 
   /** Streams that receive `eventType` now or later (enabled or paused), with their audiences. */
-  async subscribed(eventType: string): Promise<Array<{ id: string; aud: string }>> {
-    const rows = await this.#db
+  /** `db`: a transaction to read in (the revocation's own), else the store. */
+  async subscribed(eventType: string, db: Kysely<Database> = this.#db): Promise<Array<{ id: string; aud: string }>> {
+    const rows = await db
       .selectFrom('ssf_streams as s')
       .innerJoin('ssf_receivers as r', 'r.id', 's.receiver_id')
       .select(['s.id', 's.events_requested', 'r.audience'])

@@ -9,7 +9,7 @@ import type { Kysely } from 'kysely';
 import type { KeyEncryptionKey } from '../crypto/index.js';
 import type { Logger } from '../observability/index.js';
 import type { AuditPort, Clock } from '../register/index.js';
-import type { RevocationRecord } from '../revocation/index.js';
+import { recordFromRow, type RevocationRecord, type RevocationWriteHook } from '../revocation/index.js';
 import type { Database } from '../storage/index.js';
 import { PollWaiters } from './poll-waiters.js';
 import { PushWorker } from './push-worker.js';
@@ -26,8 +26,14 @@ export interface SsfTransmitterDeps {
   kek: KeyEncryptionKey;
   /** Writ's issuer (its public URL): the SETs' `iss` and the discovery document's `issuer`. */
   issuer: string;
-  /** Revocations made on this node (`RevocationService.onRevoked`): each one is enqueued exactly once, here. */
-  revocations: { onRevoked(listener: (r: RevocationRecord) => void): () => void };
+  /**
+   * Revocations made on this node: their SETs are stored in the revocation's own transaction (`addWriteHook`), so
+   * both commit or neither; deliveries start once it has committed (`onRevoked`). Each is enqueued exactly once.
+   */
+  revocations: {
+    addWriteHook(hook: RevocationWriteHook): void;
+    onRevoked(listener: (r: RevocationRecord) => void): () => void;
+  };
   audit: AuditPort;
   logger: Logger;
   config: { pollMaxWaitSeconds: number; pushTimeoutMs: number; pushRetryInitialMs: number };
@@ -43,8 +49,6 @@ export interface SsfTransmitter {
   register(app: FastifyInstance): void;
   start(): void;
   close(): Promise<void>;
-  /** Resolves when every revocation seen so far is in the outbox (tests, orderly shutdown). */
-  flush(): Promise<void>;
 }
 
 /**
@@ -82,15 +86,25 @@ export async function createSsfTransmitter(deps: SsfTransmitterDeps): Promise<Ss
     ...(deps.sweepIntervalMs !== undefined ? { sweepIntervalMs: deps.sweepIntervalMs } : {}),
   });
 
-  // One at a time, so SETs are stored in the order the revocations were made.
-  let queue: Promise<void> = Promise.resolve();
+  // Streams whose SETs a revocation's transaction stored, to wake once it has committed.
+  const toWake = new Map<number, string[]>();
+  deps.revocations.addWriteHook(async (trx, row) => {
+    const targets = await streams.subscribed(EVENT_SESSION_REVOKED, trx);
+    if (targets.length === 0) return;
+    await outbox.enqueue(targets, sessionRevokedEvent(recordFromRow(row), deps.issuer), { db: trx, announce: false });
+    // A rolled-back transaction leaves its entry behind; the bound keeps that from growing.
+    if (toWake.size > 10_000) toWake.clear();
+    toWake.set(
+      row.seq,
+      targets.map((t) => t.id),
+    );
+  });
   const off = deps.revocations.onRevoked((record) => {
-    queue = queue
-      .then(async () => {
-        const targets = await streams.subscribed(EVENT_SESSION_REVOKED);
-        await outbox.enqueue(targets, sessionRevokedEvent(record, deps.issuer));
-      })
-      .catch((err: unknown) => deps.logger.error({ err, seq: record.seq }, 'ssf: revocation not enqueued'));
+    const ids = toWake.get(record.seq);
+    if (ids === undefined) return;
+    toWake.delete(record.seq);
+    waiters.notify(ids);
+    worker?.wake();
   });
   const pruneTimer = setInterval(() => void outbox.prune(24 * 3600_000).catch(() => undefined), 3600_000);
   pruneTimer.unref();
@@ -110,12 +124,10 @@ export async function createSsfTransmitter(deps: SsfTransmitterDeps): Promise<Ss
         pollMaxWaitMs: deps.config.pollMaxWaitSeconds * 1000,
       }),
     start: () => worker.start(),
-    flush: () => queue,
     close: async () => {
       off();
       clearInterval(pruneTimer);
       waiters.close();
-      await queue;
       await worker.close();
     },
   };
