@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
+import pg from 'pg';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { createWritVerifier, type WritVerifier } from '@writ/verify';
 import { writFastify } from '@writ/verify/fastify';
@@ -211,6 +212,33 @@ describe('cluster: 1 control + 3 gateway processes on one PostgreSQL', { skip, t
     );
     assert.ok(g.logs.filter((l) => l['msg'] === 'cluster listener lost its connection').length > lostBefore, 'the loss was logged');
     assert.deepEqual(await c.call(g, t.token), { status: 401, code: 'ERR_REVOKED_TASK' });
+  });
+
+  test('an entry that reaches the log without any notification is found by the heartbeat on every gateway', async () => {
+    const t = await c.task();
+    for (const g of c.gateways) assert.equal((await c.call(g, t.token)).status, 200, g.name);
+    // As if the NOTIFY were lost: the row is written straight into the log, and nobody rings the doorbell.
+    const db = new pg.Client({ connectionString: c.databaseUrl });
+    await db.connect();
+    try {
+      const now = Date.now();
+      const { rows } = await db.query<{ seq: string }>(
+        `INSERT INTO revocations (target_type, target_id, before, expires_at, reason, actor, created_at)
+         VALUES ('task', $1, NULL, $2, 'silent', 'test:direct', $3) RETURNING seq`,
+        [t.id, Math.floor(now / 1000) + 3600, now],
+      );
+      const seq = Number(rows[0]?.seq);
+      for (const g of c.gateways) {
+        await eventually(
+          () => c.readyz(g),
+          (r) => r.body.checks.revocation.last_seq >= seq,
+          `${g.name}'s heartbeat finds seq ${seq}`,
+        );
+        assert.deepEqual(await c.call(g, t.token), { status: 401, code: 'ERR_REVOKED_TASK' }, g.name);
+      }
+    } finally {
+      await db.end();
+    }
   });
 
   test('a gateway started after a revocation enforces it from its first call', async () => {
