@@ -38,8 +38,10 @@ export interface Cluster {
   readonly upstream: RecordingUpstream;
   /** Starts one more gateway node (it is stopped with the cluster). */
   startGateway(name: string, cluster?: Record<string, unknown>): Promise<WritProcess>;
-  /** A new task of agent-a for alice, its token and the agent's DPoP key. */
-  task(details?: AuthorizationDetail[], resource?: string): Promise<{ id: string; token: string }>;
+  /** A new task of agent-a for alice at `{publicUrl}/r/{resource}` (or the absolute `resourceUri`), and its token. */
+  task(details?: AuthorizationDetail[], resource?: string, resourceUri?: string): Promise<{ id: string; token: string }>;
+  /** fetch as agent-a with `token`: the proof names the public URL, the request goes to `node` (a load balancer's pick). */
+  fetchVia(node: WritProcess, token: string): typeof fetch;
   /** One call through `node`'s gateway, with a fresh proof for the public URL (as behind a load balancer). */
   call(node: WritProcess, token: string, path?: string, proof?: string): Promise<CallResult>;
   /** A proof for a GET of `path` on the cluster's public URL. */
@@ -155,11 +157,11 @@ export async function startCluster(baseUrl: string, o: { gateways: number; proxi
       admin,
       upstream,
       startGateway: (name, cluster) => node(name, 'gateway', 0, databaseUrl, cluster),
-      async task(details = READ, resource = 'api') {
+      async task(details = READ, resource = 'api', resourceUri?: string) {
         const t = await sdk.startTask({
           subjectToken: idToken,
           subjectTokenType: TOKEN_TYPE.idToken,
-          resource: `${publicUrl}/r/${resource}`,
+          resource: resourceUri ?? `${publicUrl}/r/${resource}`,
           authorizationDetails: details,
           purpose: 'cluster test',
         });
@@ -167,6 +169,14 @@ export async function startCluster(baseUrl: string, o: { gateways: number; proxi
       },
       proof,
       proofAt,
+      fetchVia: (n, token) => async (input, init) => {
+        const target = new URL(input instanceof Request ? input.url : String(input));
+        const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
+        const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
+        headers.set('authorization', `DPoP ${token}`);
+        headers.set('dpop', await createDpopProof(dpopKey, { htm: method, htu: `${publicUrl}${target.pathname}`, accessToken: token }));
+        return fetch(`${n.url}${target.pathname}${target.search}`, { ...init, method, headers });
+      },
       async call(n, token, path = '/r/api/v1/projects', p) {
         const res = await fetch(`${n.url}${path}`, {
           headers: { authorization: `DPoP ${token}`, dpop: p ?? (await proof(token, path)) },

@@ -16,7 +16,10 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { createWritVerifier, type WritVerifier } from '@writ/verify';
 import { writFastify } from '@writ/verify/fastify';
 import { TEST_DATABASE_URL } from '../helpers/stores.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startPushReceiver } from '../ssf/ssf-helpers.js';
+import { startMcpTestUpstream } from '../helpers/mcp-test-upstream.js';
 import { eventually, startCluster, READ, type Cluster } from './cluster-fixture.js';
 
 const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
@@ -160,6 +163,45 @@ describe('cluster: 1 control + 3 gateway processes on one PostgreSQL', { skip, t
       await expectSet(mine[0]!);
     } finally {
       await push.close();
+    }
+  });
+
+  test('a revocation on the control node cuts an MCP session open on a gateway node', async () => {
+    const upstream = await startMcpTestUpstream();
+    try {
+      await c.admin.post('/resources', { id: 'tools', kind: 'mcp', baseUrl: upstream.url });
+      await c.admin.post('/grants', {
+        id: 'tools',
+        policy: `permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"mcp_tool", resource == Writ::Resource::"tools");`,
+      });
+      const g = c.gateways[0]!;
+      const uri = `${c.publicUrl}/mcp/tools`;
+      const t = await c.task([{ type: 'mcp', tools: ['echo'] }], 'tools', uri);
+      const client = new Client({ name: 'cluster-agent', version: '1.0.0' });
+      await eventually(
+        async () => {
+          try {
+            await client.connect(new StreamableHTTPClientTransport(new URL(uri), { fetch: c.fetchVia(g, t.token) }));
+            return true;
+          } catch {
+            return false; // the gateway has not heard of the new resource yet
+          }
+        },
+        (ok) => ok,
+        'an MCP session through the gateway node',
+      );
+      assert.deepEqual(await client.callTool({ name: 'echo', arguments: { message: 'hi' } }), {
+        content: [{ type: 'text', text: 'echo: hi' }],
+      });
+      const mcpSessions = async (): Promise<number> =>
+        ((await (await fetch(`${g.url}/readyz`)).json()) as { checks: { mcp: { sessions: number } } }).checks.mcp.sessions;
+      assert.equal(await mcpSessions(), 1);
+      await c.admin.post('/revocations', { target: { type: 'task', taskId: t.id }, reason: 'cut the session' });
+      await eventually(mcpSessions, (n) => n === 0, 'the gateway node closes the session on hearing the revocation');
+      await assert.rejects(client.callTool({ name: 'echo', arguments: { message: 'after' } }));
+      await client.close().catch(() => undefined);
+    } finally {
+      await upstream.close();
     }
   });
 
