@@ -7,7 +7,15 @@ import { importJWK } from 'jose';
 import { TOKEN_TYPE, type AuthorizationDetail } from '@writ/protocol';
 import type { Kysely } from 'kysely';
 import { AdminError } from '../errors/index.js';
-import type { AgentRow, Database, GrantRow, IdentityProviderRow, ResourceRow, WorkloadIssuerRow } from '../storage/index.js';
+import {
+  isUniqueViolation,
+  type AgentRow,
+  type Database,
+  type GrantRow,
+  type IdentityProviderRow,
+  type ResourceRow,
+  type WorkloadIssuerRow,
+} from '../storage/index.js';
 import {
   agentInput,
   agentStatusInput,
@@ -447,11 +455,6 @@ function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
     throw new AdminError('ERR_ADMIN_INVALID_REQUEST', details.join('; '), details);
   }
   return r.data;
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return e.code === '23505' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e.code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
 async function requireUsableKey(key: { kty: string; kid?: string | undefined; alg?: string | undefined }): Promise<void> {

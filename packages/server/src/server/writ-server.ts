@@ -118,8 +118,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     const tasks = new TaskService({ db: store.db, revocations, audit, now });
     const keys = new SigningKeys({ db: store.db, kek, now });
     // A gateway node verifies with the keys the control plane made; it never makes one.
-    if (serves.control) await keys.init(config.tokens.signingAlg);
-    else await keys.reload();
+    const madeFirstKey = serves.control ? await keys.init(config.tokens.signingAlg) : (await keys.reload(), false);
 
     // Hot-path snapshots of the register, refreshed on every change.
     const cache = new RegisterSnapshot(register);
@@ -420,6 +419,9 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
 
     if (cluster !== undefined) {
       cluster.start();
+      // Gateway nodes that started before the first key existed learn of it.
+      if (madeFirstKey)
+        cluster.publishChange('signing_key', 'first').catch((err: unknown) => logger.error({ err }, 'announcing the first key failed'));
       // Serve only once the catch-up is done; if it cannot be within the bound, start anyway and refuse calls until
       // it is (the node says why in /readyz and its logs).
       if (!(await cluster.whenCurrent(config.cluster.maxStalenessMs)))

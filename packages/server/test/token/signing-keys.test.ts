@@ -47,6 +47,29 @@ describeEachStore('signing keys', (kind) => {
       await store.dispose();
     }
   });
+
+  test('control nodes starting at once on an empty store make exactly one first key, and all use it', async () => {
+    const store = await kind.open();
+    try {
+      const kek = KeyEncryptionKey.generate();
+      const nodes = Array.from({ length: 4 }, () => new SigningKeys({ db: store.db, kek }));
+      const made = await Promise.all(nodes.map((k) => k.init('ES256')));
+      assert.equal(made.filter(Boolean).length, 1, 'one of them made it');
+      const active = await store.db.selectFrom('signing_keys').select('kid').where('status', '=', 'active').execute();
+      assert.equal(active.length, 1);
+      for (const k of nodes) assert.deepEqual(k.list(), [{ kid: active[0]?.kid, alg: 'ES256', active: true }]);
+      // And the store itself refuses a second active key, whoever writes it.
+      const row = await store.db.selectFrom('signing_keys').selectAll().executeTakeFirstOrThrow();
+      await assert.rejects(
+        store.db
+          .insertInto('signing_keys')
+          .values({ ...row, kid: 'another' })
+          .execute(),
+      );
+    } finally {
+      await store.dispose();
+    }
+  });
 });
 
 test('a task token has the bytes jose SignJWT wrote (header members in order, the claims as JSON.stringify gives them) and verifies with jose, for every signing algorithm', async () => {

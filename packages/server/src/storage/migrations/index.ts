@@ -7,6 +7,7 @@ import * as m0003 from './0003-workload-identity-and-shared-replay.js';
 import * as m0004 from './0004-mcp-upstreams.js';
 import * as m0005 from './0005-ssf.js';
 import * as m0006 from './0006-revocation-indexes.js';
+import * as m0007 from './0007-one-active-signing-key.js';
 
 export interface WritMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -19,4 +20,5 @@ export const MIGRATIONS: Readonly<Record<string, WritMigration>> = {
   '0004-mcp-upstreams': m0004,
   '0005-ssf': m0005,
   '0006-revocation-indexes': m0006,
+  '0007-one-active-signing-key': m0007,
 };

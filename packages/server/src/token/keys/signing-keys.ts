@@ -8,7 +8,7 @@ import { createPrivateKey, createPublicKey, sign, type JsonWebKey as NodeJsonWeb
 import { exportJWK, generateKeyPair, calculateJwkThumbprint, type JWK } from 'jose';
 import type { Kysely } from 'kysely';
 import type { TaskTokenClaims, TokenSigningAlg } from '@writ/protocol';
-import type { Database } from '../../storage/index.js';
+import { isUniqueViolation, type Database } from '../../storage/index.js';
 import { openEnvelope, sealEnvelope, type KeyEncryptionKey } from '../../crypto/index.js';
 
 interface LoadedKey {
@@ -46,27 +46,51 @@ export class SigningKeys {
     return () => this.#rotated.delete(listener);
   }
 
-  /** Loads the published keys; creates the first key of `alg` when there is none. */
-  async init(alg: TokenSigningAlg): Promise<void> {
+  /**
+   * Loads the published keys; creates the first key of `alg` when there is none. Several control nodes may start at
+   * once on an empty store: the check runs again inside the writing transaction, and the store allows one active key
+   * (`signing_keys_one_active`), so exactly one first key is made and every node loads it. True when this call made it.
+   */
+  async init(alg: TokenSigningAlg): Promise<boolean> {
     await this.#load();
-    if (this.#active === undefined) {
-      await this.rotate(alg);
+    if (this.#active !== undefined) return false;
+    let made: string | undefined;
+    try {
+      made = await this.#create(alg, 0, true);
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
     }
+    await this.#load();
+    if (this.#active === undefined) throw new Error('no active signing key after creating one');
+    return made !== undefined;
   }
 
   /** A new active key; the previous one stays published (retired) so tokens it signed keep verifying. */
   async rotate(alg: TokenSigningAlg, publishRetiredForMs = 2 * 3600_000): Promise<string> {
+    const kid = (await this.#create(alg, publishRetiredForMs, false)) as string;
+    await this.#load();
+    for (const l of this.#rotated) l(kid);
+    return kid;
+  }
+
+  /** Writes a new active key, retiring the current one — or, with `onlyIfNone`, only when there is none. */
+  async #create(alg: TokenSigningAlg, publishRetiredForMs: number, onlyIfNone: boolean): Promise<string | undefined> {
     const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
     const publicJwk = await exportJWK(publicKey);
     const privateJwk = await exportJWK(privateKey);
     const kid = await calculateJwkThumbprint(publicJwk);
     const now = this.#now();
-    await this.#db.transaction().execute(async (trx) => {
-      await trx
-        .updateTable('signing_keys')
-        .set({ status: 'retired', retire_at: now + publishRetiredForMs })
-        .where('status', '=', 'active')
-        .execute();
+    return this.#db.transaction().execute(async (trx) => {
+      if (onlyIfNone) {
+        const existing = await trx.selectFrom('signing_keys').select('kid').where('status', '=', 'active').executeTakeFirst();
+        if (existing !== undefined) return undefined;
+        // Nothing is retired here: a first key that committed meanwhile makes this insert fail, never the reverse.
+      } else
+        await trx
+          .updateTable('signing_keys')
+          .set({ status: 'retired', retire_at: now + publishRetiredForMs })
+          .where('status', '=', 'active')
+          .execute();
       await trx
         .insertInto('signing_keys')
         .values({
@@ -79,10 +103,8 @@ export class SigningKeys {
           retire_at: null,
         })
         .execute();
+      return kid;
     });
-    await this.#load();
-    for (const l of this.#rotated) l(kid);
-    return kid;
   }
 
   /**
