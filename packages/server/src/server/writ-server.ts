@@ -23,7 +23,7 @@ import { SharedReplayCache } from '../dpop/index.js';
 import { handleCommonTokenRequest, isCommonTokenRequest } from './token-fast-path.js';
 import { HttpGateway, McpGateway, UpstreamFactory, createGatewayAudit } from '../gateway/index.js';
 import { AdminAuth } from '../admin-api/index.js';
-import { createMetrics, type Logger } from '../observability/index.js';
+import { createMetrics, traceFrom, type Logger } from '../observability/index.js';
 import { ClusterNode, type ClusterRole, type Freshness } from '../cluster/index.js';
 import { registerHttpSurface } from './http-surface.js';
 import { bearerHoldsScope, createSsfTransmitter, SCOPE_REVOCATION_FEED } from '../ssf/index.js';
@@ -399,16 +399,31 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     await app.ready();
     const fastifyDispatch = fastifyHandler;
     if (fastifyDispatch === undefined) throw new Error('fastify did not hand over its request handler');
+    // Refusals made here, before any component sees the request, are audited like every other denial.
+    const refuse = (req: IncomingMessage, res: ServerResponse, code: 'ERR_ROLE_NOT_SERVED' | 'ERR_NOT_READY'): void => {
+      const path = (req.url ?? '').split('?', 1)[0] as string;
+      const type = path === PATHS.token ? 'token.denied' : path.startsWith(PATHS.admin) ? 'admin.denied' : 'call.denied';
+      const trace = traceFrom(req.headers.traceparent);
+      audit.record({
+        type,
+        trace_id: trace.traceId,
+        decision: 'deny',
+        reason: code,
+        data: { method: req.method, path, role, node: nodeId },
+      });
+      if (code === 'ERR_ROLE_NOT_SERVED') refuseForRole(res);
+      else refuseStale(res);
+    };
     route.dispatch = (req, res) => {
       const u = req.url ?? '';
       if (u.startsWith(PATHS.httpResourcePrefix)) {
         if (serves.gateway) gateway.handle(req, res);
-        else refuseForRole(res);
+        else refuse(req, res, 'ERR_ROLE_NOT_SERVED');
       } else if (u.startsWith(PATHS.mcpResourcePrefix)) {
         if (serves.gateway) mcpGateway.handle(req, res);
-        else refuseForRole(res);
-      } else if (!serves.control && !servedByEveryRole(u)) refuseForRole(res);
-      else if (!revocationCurrent() && revocationDependent(u)) refuseStale(res);
+        else refuse(req, res, 'ERR_ROLE_NOT_SERVED');
+      } else if (!serves.control && !servedByEveryRole(u)) refuse(req, res, 'ERR_ROLE_NOT_SERVED');
+      else if (!revocationCurrent() && revocationDependent(u)) refuse(req, res, 'ERR_NOT_READY');
       else if (u === PATHS.revocationFeed || u.startsWith(`${PATHS.revocationFeed}?`)) revocationFeed.handle(req, res);
       else if (isCommonTokenRequest(req)) handleCommonTokenRequest(req, res, tokenService);
       else fastifyDispatch(req, res);

@@ -70,6 +70,19 @@ describe('cluster: 1 control + 3 gateway processes on one PostgreSQL', { skip, t
       assert.equal(((await res.json()) as { code: string }).code, 'ERR_ROLE_NOT_SERVED', path);
     }
     assert.equal((await fetch(`${g.url}/.well-known/jwks.json`)).status, 200, 'JWKS is served everywhere');
+    // Every refusal is audited, by the node that refused, into the one shared log.
+    type Row = { type: string; reason: string; data: { path?: string; node?: string } };
+    for (const [type, path, node] of [
+      ['call.denied', '/r/api/v1/projects', 'control'],
+      ['token.denied', '/oauth2/token', g.name],
+      ['admin.denied', '/admin/v1/agents', g.name],
+      ['call.denied', '/revocation/v1/events', g.name],
+    ] as const)
+      await eventually(
+        () => c.admin.get<Row[]>(`/audit?type=${type}&limit=1000`),
+        (rows) => rows.some((r) => r.reason === 'ERR_ROLE_NOT_SERVED' && r.data.path === path && r.data.node === node),
+        `${type} ${path} audited by ${node}`,
+      );
   });
 
   test('a revocation issued on the control node is enforced by every gateway node and by a verifier service', async () => {

@@ -37,30 +37,30 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       upstream.pause();
     }
   });
+  const flow = (on: boolean): void => {
+    paused = !on;
+    for (const { client, upstream } of pairs) {
+      if (on) {
+        client.pipe(upstream);
+        upstream.pipe(client);
+        client.resume();
+        upstream.resume();
+      } else {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
+    }
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
     get open() {
       return pairs.size;
     },
-    pause() {
-      paused = true;
-      for (const p of pairs) {
-        p.client.unpipe(p.upstream);
-        p.upstream.unpipe(p.client);
-        p.client.pause();
-        p.upstream.pause();
-      }
-    },
-    resume() {
-      paused = false;
-      for (const p of pairs) {
-        p.client.pipe(p.upstream);
-        p.upstream.pipe(p.client);
-        p.client.resume();
-        p.upstream.resume();
-      }
-    },
+    pause: () => flow(false),
+    resume: () => flow(true),
     cut() {
       for (const p of [...pairs]) {
         p.client.resetAndDestroy();
