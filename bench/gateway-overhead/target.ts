@@ -13,7 +13,7 @@ import { Pool } from 'undici';
 import { exportJWK, generateKeyPair, calculateJwkThumbprint } from 'jose';
 import { TOKEN_TYPE } from '@writ/protocol';
 import { WritAgent } from '@writ/agent';
-import { importPublicJwk, parseCompactJws, verifyJwsSignature } from '@writ/verify';
+import { importPublicJwk, parseCompactJws, verifyJwsSignature } from '@writ/verify/internal';
 import { AdminClient, loadConfig, silentLogger, startWritServer } from '@writ/server';
 import { startDevIdentityProvider } from '@writ/server/dev';
 

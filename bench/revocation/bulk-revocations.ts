@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import type { RevocationEntry } from '@writ/verify';
+import type { RevocationEntry } from '@writ/verify/internal';
 
 const TYPES = ['token', 'task', 'agent', 'user', 'key'] as const;
 type TargetType = (typeof TYPES)[number];

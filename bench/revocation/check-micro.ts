@@ -5,7 +5,7 @@
  * building the full set (`apply` per entry, as `RevocationService.load()` does) and its heap per entry.
  */
 import type { TaskTokenClaims } from '@writ/protocol';
-import { RevocationSet } from '@writ/verify';
+import { RevocationSet } from '@writ/verify/internal';
 import { serveChild } from './child-process.js';
 import { syntheticEntry, syntheticTargets } from './bulk-revocations.js';
 

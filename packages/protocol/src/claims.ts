@@ -10,6 +10,19 @@ export interface ActorClaim {
   act?: ActorClaim;
 }
 
+/**
+ * The agents of a delegation chain, oldest first (the root task's agent … the current actor): RFC 8693 §4.1 nests
+ * prior actors inside the current one. The one walker of `act`, for revocation, audit and delegation checks.
+ *
+ * @example
+ * actorsOf({ sub: 'researcher', act: { sub: 'planner' } }) // ['planner', 'researcher']
+ */
+export function actorsOf(act: ActorClaim | undefined): string[] {
+  const out: string[] = [];
+  for (let a = act; a !== undefined; a = a.act) out.unshift(a.sub);
+  return out;
+}
+
 export interface TaskTokenClaims {
   iss: string;
   /** Writ user id: `<identity provider id>:<subject at that provider>`. */
@@ -32,6 +45,11 @@ export interface TaskTokenClaims {
   scope?: string;
   /** Writ extension: the task's stated purpose, so call-time grants see what issuance-time grants saw. */
   purpose?: string;
+  /**
+   * The user's email from the token the task was started with (RFC 9068 §2.2.2 identity claim), so call-time grants
+   * see the user entity issuance-time grants saw (`context.user.email`). Absent when the user's token had none.
+   */
+  email?: string;
   /** Writ extension: the task this token was issued for. */
   task_id: string;
   /** Writ extension: ancestor task ids, root first, so any enforcement point can check the chain's revocation. */

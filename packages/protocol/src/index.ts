@@ -24,6 +24,7 @@ export type {
   McpAuthorizationDetail,
 } from './authorization-details.js';
 export type { ActorClaim, TaskTokenClaims, DpopProofClaims } from './claims.js';
+export { actorsOf } from './claims.js';
 export { ERROR_CODES, WritError } from './errors.js';
 export type { ErrorCode, ErrorCodeInfo, DenialBody } from './errors.js';
 export { PATHS, DEFAULT_PORT, SET_KID_PREFIX } from './paths.js';

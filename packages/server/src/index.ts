@@ -13,4 +13,5 @@ export { loadConfig, ConfigError } from './config/index.js';
 export type { WritConfig, LoadConfigOptions } from './config/index.js';
 export { createLogger, silentLogger } from './observability/index.js';
 export type { Logger } from './observability/index.js';
-export { AdminClient, AdminClientError } from './cli/admin-client.js';
+export { AdminClient, AdminClientError, printAuditChain } from './admin-client/index.js';
+export type { ChainEvent } from './admin-client/index.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SignJWT, exportJWK } from 'jose';
 import { WritError, type TaskTokenClaims } from '@writ/protocol';
-import { checkCall, InMemoryReplayCache, RevocationSet, tokenKeysFromJwks, type CheckCallContext } from '../src/index.js';
+import { checkCall, InMemoryReplayCache, RevocationSet, tokenKeysFromJwks, type CheckCallContext } from '../src/internal.js';
 import { ath, NOW, proof, testKey } from './helpers.js';
 
 const ISS = 'https://writ.example';

@@ -11,7 +11,7 @@ import {
 } from 'node:crypto';
 import { test } from 'node:test';
 import { exportJWK, SignJWT } from 'jose';
-import { InMemoryReplayCache, normalizeHtu, verifyDpopProof, type DpopCheckOptions } from '../src/index.js';
+import { InMemoryReplayCache, normalizeHtu, verifyDpopProof, type DpopCheckOptions } from '../src/internal.js';
 import { isCanonicalHtu } from '../src/dpop/normalize-htu.js';
 import { ath, b64, dpopOptions, NOW, PROOF_URL, proof, refusalCode, testKey } from './helpers.js';
 

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { exportJWK, SignJWT } from 'jose';
 import type { TaskTokenClaims } from '@writ/protocol';
-import type { RevocationEntry } from '../src/index.js';
+import type { RevocationEntry } from '../src/internal.js';
 import { ath, NOW, proof, testKey, type TestKey } from './helpers.js';
 
 export const FEED_TOKEN = 'feed-token-0123456789abcdef';

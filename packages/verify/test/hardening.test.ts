@@ -17,20 +17,19 @@ import {
 import { test } from 'node:test';
 import { calculateJwkThumbprint, exportJWK, importJWK, jwtVerify } from 'jose';
 import { WritError, type AuthorizationDetail, type TaskTokenClaims } from '@writ/protocol';
+import { matchAuthorizationDetails, normalizeRequestPath } from '../src/index.js';
 import {
   canonicalPathPattern,
   createDpopNonces,
   InMemoryReplayCache,
   keyFitsAlg,
-  matchAuthorizationDetails,
   normalizeHtu,
-  normalizeRequestPath,
   PathPatternError,
   RevocationSet,
   tokenKeysFromJwks,
   verifyDpopProof,
   verifyTaskToken,
-} from '../src/index.js';
+} from '../src/internal.js';
 import { ath, b64, dpopOptions, NOW, PROOF_URL, proof, refusalCode, testKey } from './helpers.js';
 
 const URL_ = PROOF_URL;

@@ -1,7 +1,7 @@
 /** Test helpers: keys and JWS built with jose (the reference implementation the verifier is held to). */
 import { createHash, randomBytes } from 'node:crypto';
 import { WritError } from '@writ/protocol';
-import { InMemoryReplayCache, type DpopCheckOptions } from '../src/index.js';
+import { InMemoryReplayCache, type DpopCheckOptions } from '../src/internal.js';
 import { exportJWK, generateKeyPair, SignJWT, calculateJwkThumbprint, type JWK, type CryptoKey } from 'jose';
 
 export interface TestKey {

@@ -26,7 +26,7 @@ import {
 import { test } from 'node:test';
 import { exportJWK, jwtVerify, SignJWT } from 'jose';
 import { MAX_JWS_LENGTH } from '../src/jws/verify-compact-jws.js';
-import { parseCompactJws, verifyJwsSignature } from '../src/index.js';
+import { parseCompactJws, verifyJwsSignature } from '../src/internal.js';
 import { b64, testKey, type TestKey } from './helpers.js';
 
 type Verdict = Record<string, unknown> | false;

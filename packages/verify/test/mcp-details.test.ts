@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ArgumentConstraint, ArgumentScalar, AuthorizationDetail, McpAuthorizationDetail } from '@writ/protocol';
-import { canonicalMcpDetail, isSubsetOf, matchAuthorizationDetails, matchMcpToolCall, McpDetailError } from '../src/index.js';
+import { matchAuthorizationDetails, matchMcpToolCall } from '../src/index.js';
+import { canonicalMcpDetail, isSubsetOf, McpDetailError } from '../src/internal.js';
 
 const AUD = 'https://writ.example/mcp/files';
 const OTHER = 'https://writ.example/mcp/other';

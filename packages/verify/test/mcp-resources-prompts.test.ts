@@ -5,14 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { AuthorizationDetail } from '@writ/protocol';
-import {
-  canonicalMcpDetail,
-  isSubsetOf,
-  matchMcpPromptGet,
-  matchMcpToolCall,
-  mcpPromptPermitted,
-  mcpResourcePermitted,
-} from '../src/index.js';
+import { matchMcpPromptGet, matchMcpToolCall, mcpPromptPermitted, mcpResourcePermitted } from '../src/index.js';
+import { canonicalMcpDetail, isSubsetOf } from '../src/internal.js';
 
 const AUD = 'https://writ.example/mcp/files';
 

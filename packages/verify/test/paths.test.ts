@@ -2,15 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WritError, type AuthorizationDetail } from '@writ/protocol';
-import {
-  canonicalPathPattern,
-  compilePathPattern,
-  isSubsetOf,
-  matchAuthorizationDetails,
-  MAX_PATH_LENGTH,
-  normalizeRequestPath,
-  PathPatternError,
-} from '../src/index.js';
+import { matchAuthorizationDetails, MAX_PATH_LENGTH, normalizeRequestPath } from '../src/index.js';
+import { canonicalPathPattern, compilePathPattern, isSubsetOf, PathPatternError } from '../src/internal.js';
 
 test('canonical request paths', () => {
   const ok: Array<[string, string]> = [

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TaskTokenClaims } from '@writ/protocol';
-import { RevocationSet, type RevocationEntryTarget } from '../src/index.js';
+import { RevocationSet, type RevocationEntryTarget } from '../src/internal.js';
 
 const IAT = 1_000;
 const JKT = 'jkt-of-the-proof-key';

@@ -12,7 +12,7 @@ import {
   verifyTaskToken,
   VerifiedTokenCache,
   type CheckCallContext,
-} from '../src/index.js';
+} from '../src/internal.js';
 import { ath, NOW, proof, testKey, type TestKey } from './helpers.js';
 
 const ISS = 'https://writ.example';

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { WritError } from '@writ/protocol';
-import { jwkThumbprint, verifyDpopProof, InMemoryReplayCache, parseCompactJws, type DpopCheckOptions } from '../src/index.js';
+import { jwkThumbprint, verifyDpopProof, InMemoryReplayCache, parseCompactJws, type DpopCheckOptions } from '../src/internal.js';
 
 test('RFC 7638 §3.1: the RSA key thumbprint', () => {
   const jwk = {

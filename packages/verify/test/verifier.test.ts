@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createWritVerifier, RemoteJwks, type WritVerifier, type WritVerifierOptions } from '../src/index.js';
+import { createWritVerifier, type WritVerifier, type WritVerifierOptions } from '../src/index.js';
+import { RemoteJwks } from '../src/internal.js';
 import { NOW, refusalCode, testKey } from './helpers.js';
 import { FEED_TOKEN, startFakeWrit, until, type FakeWrit } from './fake-writ.js';
 

@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { randomId } from '../register/index.js';
+import { randomId } from '../ids/index.js';
 import type { Database } from '../storage/index.js';
 
 export interface AdminPrincipal {

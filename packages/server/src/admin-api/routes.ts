@@ -12,9 +12,9 @@ import {
   workloadIssuerInput,
   resourceInput,
   secretInput,
-  registerId,
   type Register,
 } from '../register/index.js';
+import { registerId } from '../ids/index.js';
 import type { TaskService } from '../tasks/index.js';
 import type { RevocationService } from '../revocation/index.js';
 import type { Vault } from '../vault/index.js';

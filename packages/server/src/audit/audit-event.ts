@@ -3,7 +3,7 @@
  * which task and W3C trace, the decision and its stable reason code. `body` = canonical JSON of the event; the hash
  * chain covers it.
  */
-import { timeOrderedTraceId, uuidv7 } from '../crypto/index.js';
+import { timeOrderedTraceId, uuidv7 } from '../ids/index.js';
 import { canonicalJson } from './canonical-json.js';
 
 /** The types Writ itself writes; others (plugins, later features) may add their own dotted names. */

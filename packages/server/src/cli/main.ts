@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { DEFAULT_PORT } from '@writ/protocol';
-import { AdminClient, AdminClientError } from './admin-client.js';
-import { printAuditChain, printTable } from './print.js';
+import { AdminClient, AdminClientError, printAuditChain } from '../admin-client/index.js';
+import { printTable } from './print.js';
 
 const program = new Command();
 program.name('writ').description('Writ — identity and access control plane for AI agents').version('0.1.0');

@@ -1,4 +1,4 @@
-/** Human-readable output for the CLI and the dev demo. */
+/** Tables for the CLI. */
 
 export function printTable(rows: Record<string, unknown>[], columns: string[], out: (line: string) => void = console.log): void {
   const cells = rows.map((r) => columns.map((c) => format(r[c])));
@@ -13,69 +13,4 @@ function format(v: unknown): string {
   if (typeof v === 'number' && v > 1e12) return new Date(v).toISOString();
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
-}
-
-export interface ChainEvent {
-  seq?: number;
-  time: number;
-  type: string;
-  task_id?: string | null;
-  agent_id?: string | null;
-  user_id?: string | null;
-  actor_chain?: string[];
-  action?: string;
-  decision?: string | null;
-  reason?: string | null;
-  trace_id?: string | null;
-  data?: Record<string, unknown>;
-}
-
-/** Prints user → agent → calls for each task in the chain, oldest first, each call with its decision and reason. */
-export function printAuditChain(input: unknown, out: (line: string) => void = console.log): void {
-  const events = normalizeEvents(input);
-  if (events.length === 0) {
-    out('(no audit events)');
-    return;
-  }
-  const byTask = new Map<string, ChainEvent[]>();
-  for (const e of events) {
-    const key = e.task_id ?? '(no task)';
-    const list = byTask.get(key) ?? [];
-    list.push(e);
-    byTask.set(key, list);
-  }
-  for (const [taskId, list] of byTask) {
-    const issued = list.find((e) => e.type === 'token.issued' || e.type === 'token.delegated');
-    const chain = issued?.actor_chain ?? list.find((e) => e.actor_chain !== undefined)?.actor_chain ?? [];
-    const [user, ...agents] = chain;
-    const purpose = typeof issued?.data?.['purpose'] === 'string' && issued.data['purpose'] !== '' ? `  "${issued.data['purpose']}"` : '';
-    out(`${user ?? '?'}`);
-    out(`└─ ${agents.join(' → ') || '?'}   task ${taskId}${purpose}`);
-    list.forEach((e, i) => {
-      const last = i === list.length - 1;
-      const mark = e.decision === 'allow' ? 'ALLOW' : e.decision === 'deny' ? 'DENY ' : '     ';
-      const what = e.type.startsWith('call.') ? `${e.action ?? ''}` : e.type;
-      const status = typeof e.data?.['status'] === 'number' ? ` → ${e.data['status']}` : '';
-      out(`   ${last ? '└─' : '├─'} ${new Date(e.time).toISOString().slice(11, 23)}  ${mark}  ${what}${status}  (${e.reason ?? ''})`);
-    });
-  }
-}
-
-function normalizeEvents(input: unknown): ChainEvent[] {
-  const raw = Array.isArray(input)
-    ? input
-    : Array.isArray((input as { events?: unknown })?.events)
-      ? (input as { events: unknown[] }).events
-      : [];
-  return raw.map((e) => {
-    const r = e as ChainEvent & { body?: string };
-    if (typeof r.body === 'string' && r.actor_chain === undefined) {
-      try {
-        return { ...r, ...(JSON.parse(r.body) as ChainEvent) };
-      } catch {
-        return r;
-      }
-    }
-    return r;
-  });
 }

@@ -6,6 +6,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import type { InternalErrorCode } from '../errors/index.js';
 import { configSchema, type ParsedConfig } from './schema.js';
 
 export interface WritConfig extends ParsedConfig {
@@ -14,6 +15,7 @@ export interface WritConfig extends ParsedConfig {
 }
 
 export class ConfigError extends Error {
+  readonly code: Extract<InternalErrorCode, 'ERR_CONFIG_INVALID'> = 'ERR_CONFIG_INVALID';
   readonly issues: string[];
   constructor(issues: string[]) {
     super(`invalid configuration:\n${issues.map((i) => `  - ${i}`).join('\n')}`);

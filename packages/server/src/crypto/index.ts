@@ -3,7 +3,6 @@ export { SecretValue } from './secret-value.js';
 export { KeyEncryptionKey, deriveKey } from './key-encryption-key.js';
 export { sealEnvelope, openEnvelope, envelopeKekId } from './envelope.js';
 export type { Envelope } from './envelope.js';
-export { CryptoError, CRYPTO_ERROR_CODES } from './crypto-error.js';
+export { CryptoError } from './crypto-error.js';
 export type { CryptoErrorCode } from './crypto-error.js';
 export { sha256Hex } from './sha256.js';
-export { uuidv7, timeOrderedTraceId, timeOrderedId, pooledRandom } from './time-ordered-id.js';

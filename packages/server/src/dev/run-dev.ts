@@ -14,8 +14,7 @@ import { DEFAULT_PORT } from '@writ/protocol';
 import { loadConfig } from '../config/index.js';
 import { createLogger } from '../observability/index.js';
 import { startWritServer, type WritServer } from '../server/index.js';
-import { AdminClient } from '../cli/admin-client.js';
-import { printAuditChain } from '../cli/print.js';
+import { AdminClient, printAuditChain } from '../admin-client/index.js';
 import { startDevIdentityProvider } from './idp/index.js';
 import { startDemoUpstream } from './demo-upstream.js';
 

@@ -5,7 +5,7 @@
  * or expired. A store error refuses the proof (fail closed): the caller sees it as a failed check, never as fresh.
  */
 import type { Kysely } from 'kysely';
-import { InMemoryReplayCache, type ReplayCache } from '@writ/verify';
+import { InMemoryReplayCache, type ReplayCache } from '@writ/verify/internal';
 import type { Database } from '../storage/index.js';
 
 export class SharedReplayCache implements ReplayCache {

@@ -1,4 +1,10 @@
-/** Errors of the admin API: a stable code, an HTTP status from one table, a public message. */
+/**
+ * Errors of the admin API and of Writ's other operator-facing JSON endpoints (the revocation feed, node-level
+ * refusals): `{code, message, details?}`, a stable code, an HTTP status from one table, a public message.
+ */
+import { ERROR_CODES, type ErrorCode } from '@writ/protocol';
+import { jsonWire, type WireResponse } from './wire-response.js';
+
 export const ADMIN_ERROR_STATUS = {
   ERR_ADMIN_UNAUTHENTICATED: 401,
   ERR_ADMIN_INVALID_REQUEST: 400,
@@ -22,4 +28,18 @@ export class AdminError extends Error {
   get status(): number {
     return ADMIN_ERROR_STATUS[this.code];
   }
+}
+
+/** `status` overrides the code's own only where the framework refused the request with a more precise one (413, 415). */
+export function adminErrorResponse(err: AdminError, extra: Record<string, string> = {}, status = err.status): WireResponse {
+  return jsonWire(status, { code: err.code, message: err.message, ...(err.details.length > 0 ? { details: err.details } : {}) }, extra);
+}
+
+/**
+ * A node-level refusal in the same shape, with an enforcement code (`ERR_NOT_READY`, `ERR_ROLE_NOT_SERVED`) and that
+ * code's status and fixed message unless `message` says more.
+ */
+export function writCodeResponse(code: ErrorCode, message?: string, extra: Record<string, string> = {}): WireResponse {
+  const info = ERROR_CODES[code];
+  return jsonWire(info.status, { code, message: message ?? info.message }, extra);
 }

@@ -2,7 +2,7 @@
  * The one audit event each gateway call leaves: who (user, agent chain), what (resource, method, path), under
  * which task and trace, the decision, its stable reason code, and the upstream status.
  */
-import type { ActorClaim, TaskTokenClaims } from '@writ/protocol';
+import { actorsOf, type TaskTokenClaims } from '@writ/protocol';
 import type { TraceContext } from '../observability/index.js';
 
 export interface CallAuditEvent {
@@ -51,13 +51,7 @@ export interface GatewayAudit {
 
 /** The delegation chain, oldest first: the user, then each agent from the root task's down to the current actor. */
 export function actorChain(claims: TaskTokenClaims): string[] {
-  const agents: string[] = [];
-  let act: ActorClaim | undefined = claims.act;
-  while (act !== undefined) {
-    agents.unshift(act.sub);
-    act = act.act;
-  }
-  return [claims.sub, ...agents];
+  return [claims.sub, ...actorsOf(claims.act)];
 }
 
 export function createGatewayAudit(

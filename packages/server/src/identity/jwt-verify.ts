@@ -22,7 +22,7 @@ import {
   type JWTPayload,
   type JWTVerifyOptions,
 } from 'jose';
-import { JWS_ALGS, keyFitsAlg, parseCompactJws, verifyJwsSignature } from '@writ/verify';
+import { JWS_ALGS, keyFitsAlg, parseCompactJws, verifyJwsSignature } from '@writ/verify/internal';
 
 /** A jose key-set function (`createLocalJWKSet`, `createRemoteJWKSet`). */
 export type JwtKeyResolver = JWTVerifyGetKey;

@@ -11,6 +11,7 @@
  *   `MAX_DOCUMENT_BYTES`.
  */
 import { createRemoteJWKSet, customFetch, type FetchImplementation, type JWTVerifyGetKey } from 'jose';
+import { fetchBounded } from '@writ/verify/internal';
 import { isAllowedProviderUrl } from './provider-url.js';
 
 /** Where a provider's keys come from (the key-related part of `TrustedProvider`). */
@@ -65,16 +66,16 @@ export function createProviderKeys(opts: ProviderKeysOptions): ProviderKeys {
     }
     // OpenID Connect Discovery 1.0 §4: strip a trailing slash from the issuer, append the well-known path.
     const url = `${p.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
-    const res = await opts.fetch(url, {
-      headers: { accept: 'application/json' },
-      redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
+    const res = await fetchBounded(url, {
+      fetch: opts.fetch,
+      timeoutMs,
+      maxBytes: MAX_DOCUMENT_BYTES,
+      init: { headers: { accept: 'application/json' }, redirect: 'manual' },
     });
-    const body = await readLimited(res);
     if (res.status !== 200) throw new Error(`discovery failed: HTTP ${res.status}`);
     let meta: unknown;
     try {
-      meta = JSON.parse(body);
+      meta = JSON.parse(res.text);
     } catch {
       throw new Error('discovery document is not JSON');
     }
@@ -97,10 +98,15 @@ export function createProviderKeys(opts: ProviderKeysOptions): ProviderKeys {
         throw new Error('JWKS fetch failed recently; not retrying yet');
       }
       try {
-        const res = await opts.fetch(url, init);
-        const body = await readLimited(res);
+        // jose's own timeout signal travels in `init`; the bound on time is the smaller of the two.
+        const res = await fetchBounded(url, {
+          fetch: opts.fetch,
+          timeoutMs,
+          maxBytes: MAX_DOCUMENT_BYTES,
+          init: { ...init, redirect: 'manual' },
+        });
         state.failedAt = res.status === 200 ? undefined : Date.now();
-        return new Response(body, { status: res.status, headers: { 'content-type': 'application/json' } });
+        return new Response(res.text, { status: res.status, headers: { 'content-type': 'application/json' } });
       } catch (err) {
         state.failedAt = Date.now();
         throw err;
@@ -133,27 +139,4 @@ export function createProviderKeys(opts: ProviderKeysOptions): ProviderKeys {
       return entry.keys;
     },
   };
-}
-
-async function readLimited(res: Response): Promise<string> {
-  const declared = Number(res.headers.get('content-length') ?? '0');
-  if (declared > MAX_DOCUMENT_BYTES) {
-    await res.body?.cancel();
-    throw new Error(`response larger than ${MAX_DOCUMENT_BYTES} bytes`);
-  }
-  if (res.body === null) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_DOCUMENT_BYTES) {
-      await reader.cancel();
-      throw new Error(`response larger than ${MAX_DOCUMENT_BYTES} bytes`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

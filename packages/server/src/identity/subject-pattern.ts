@@ -5,9 +5,12 @@
  * (`repo:<org>/<repo>:ref:<ref>`), so a wildcard never widens a binding across a namespace, path segment or field.
  * Everything else is literal. `**` is refused: a pattern that spans separators is a binding nobody can review.
  */
+import type { InternalErrorCode } from '../errors/index.js';
+
 const PATTERN = /^[\x21-\x7e]{1,255}$/;
 
 export class SubjectPatternError extends Error {
+  readonly code: Extract<InternalErrorCode, 'ERR_SUBJECT_PATTERN_INVALID'> = 'ERR_SUBJECT_PATTERN_INVALID';
   constructor(message: string) {
     super(message);
     this.name = 'SubjectPatternError';

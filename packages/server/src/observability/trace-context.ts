@@ -3,7 +3,7 @@
  * otherwise; every hop gets a span id of its own.
  */
 import { randomFillSync } from 'node:crypto';
-import { timeOrderedTraceId } from '../crypto/index.js';
+import { timeOrderedTraceId } from '../ids/index.js';
 
 /** Random ids from a pooled buffer: one system call per ~170 ids instead of one per id (measured: ~10 µs each). */
 const pool = Buffer.alloc(4096);

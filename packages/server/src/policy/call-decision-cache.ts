@@ -1,13 +1,14 @@
 /**
  * Call-time decisions without a Cedar evaluation per call, deciding exactly as Cedar would. A decision depends only
  * on the policy set, the entities, and the request; the key holds the policy-set version, the caller's entities
- * version (the register version: any change to agents or resources changes it), principal, action, resource, and
- * the context attributes some policy can read (from context-use.ts). Everything else cannot change the answer.
+ * version (the register version: any change to agents or resources changes it), principal, action, resource, the
+ * context attributes some policy can read (from context-use.ts), and — when a policy reads `context.user` — the user
+ * entity's attributes (they come from the task token, not the register). Everything else cannot change the answer.
  * A hit answers synchronously; a miss asks the worker once (concurrent misses share one evaluation).
  */
 import type { PolicyEngine } from './policy-engine.js';
 import type { CedarRequest, Decision } from './types.js';
-import { requestKey } from './decision-key.js';
+import { canonical, requestKey } from './decision-key.js';
 
 export interface CallDecisionCache {
   decide(req: CedarRequest, entitiesVersion: string): Decision | Promise<Decision>;
@@ -23,8 +24,12 @@ export function createCallDecisionCache(engine: PolicyEngine, opts: { maxEntries
   let misses = 0;
   let seenVersion = -1;
 
-  const keyOf = (req: CedarRequest, entitiesVersion: string): string =>
-    `${engine.version}\u0000${entitiesVersion}\u0000${requestKey(req, engine.contextUse)}`;
+  const keyOf = (req: CedarRequest, entitiesVersion: string): string => {
+    const use = engine.contextUse;
+    // The user entity is reachable only through `context.user`: its attributes matter only when a policy reads it.
+    const user = use.all || use.attributes.includes('user') ? userAttributes(req) : '';
+    return `${engine.version}\u0000${entitiesVersion}\u0000${requestKey(req, use)}\u0000${user}`;
+  };
 
   return {
     decide(req, entitiesVersion) {
@@ -66,4 +71,10 @@ export function createCallDecisionCache(engine: PolicyEngine, opts: { maxEntries
     stats: () => ({ hits, misses, size: entries.size }),
     clear: () => entries.clear(),
   };
+}
+
+/** The user entity's attributes, canonical: the one entity of a call that the register version does not cover. */
+function userAttributes(req: CedarRequest): string {
+  for (const e of req.entities) if (e.uid.type === 'Writ::User') return canonical(e.attrs);
+  return '';
 }

@@ -6,6 +6,10 @@ export { createCallDecisionCache } from './call-decision-cache.js';
 export type { CallDecisionCache } from './call-decision-cache.js';
 export { contextUseOf } from './context-use.js';
 export {
+  requestSubject,
+  userAttrsOf,
+  resourceActionRequest,
+  USER_ENTITY_CLAIMS,
   httpRequest,
   mcpToolRequest,
   mcpResourceRequest,
@@ -15,7 +19,7 @@ export {
   agentUid,
   resourceUid,
 } from './requests.js';
-export type { AgentAttrs, ResourceAttrs, UserAttrs } from './requests.js';
+export type { AgentAttrs, ResourceAttrs, UserAttrs, RequestSubject, ResourceAction, UserEntityClaims } from './requests.js';
 export type { CedarRequest, CedarEntity, CedarValue, Decision, EntityRef, ValidationResult, ContextUse } from './types.js';
 export { createIssuanceDecisionCache } from './issuance-decision-cache.js';
 export type { IssuanceDecisionCache } from './issuance-decision-cache.js';

@@ -5,6 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { CedarRequest, ContextUse, Decision, ValidationResult, WorkerRequest, WorkerResponse } from './types.js';
+import type { InternalErrorCode } from '../errors/index.js';
 
 export interface PolicyEngine {
   validate(policyText: string): Promise<ValidationResult>;
@@ -25,6 +26,7 @@ type Pending = { resolve(v: unknown): void; reject(e: Error): void };
 type WorkerRequestBody = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
 export class PolicyEngineError extends Error {
+  readonly code: Extract<InternalErrorCode, 'ERR_POLICY_ENGINE'> = 'ERR_POLICY_ENGINE';
   constructor(message: string) {
     super(message);
     this.name = 'PolicyEngineError';

@@ -44,80 +44,102 @@ function resourceEntity(r: ResourceAttrs): CedarEntity {
 }
 
 /**
- * Action `http`: an HTTP call (method, path) on a resource.
+ * The claims of a user's token that become attributes of the user entity. A task token carries the same claims
+ * (mint-task-token.ts), so the user entity is the same at issuance and at every call.
+ */
+export const USER_ENTITY_CLAIMS = ['email'] as const;
+
+/** A token's claims as far as the user entity reads them: a user's token and a task token both fit. */
+export type UserEntityClaims = { readonly [K in (typeof USER_ENTITY_CLAIMS)[number]]?: unknown } | Readonly<Record<string, unknown>>;
+
+/** Who acts for whom on which resource, with why and how deep: what every resource action shares. */
+export interface RequestSubject {
+  agent: AgentAttrs;
+  user: UserAttrs;
+  resource: ResourceAttrs;
+  purpose: string;
+  depth: number;
+}
+
+/**
+ * The one builder of a request's subject, at issuance and at call time alike. `userClaims` is the user's token at
+ * issuance and the task token at a call: both carry USER_ENTITY_CLAIMS the same way.
+ *
+ * @example
+ * const subject = requestSubject({ agent, userId: claims.sub, userClaims: claims, resource, purpose: claims.purpose ?? '', depth: claims.task_chain.length });
+ * const request = resourceActionRequest(subject, { action: 'mcp_tool', tool: 'search' });
+ */
+export function requestSubject(input: {
+  agent: AgentAttrs;
+  /** `<identity provider id>:<subject>`; provider ids never contain ':'. */
+  userId: string;
+  userClaims: UserEntityClaims;
+  resource: { id: string; kind: string };
+  purpose: string;
+  depth: number;
+}): RequestSubject {
+  const a = input.agent;
+  return {
+    agent: { id: a.id, name: a.name, owner: a.owner, kind: a.kind, status: a.status },
+    user: userAttrsOf(input.userId, input.userClaims),
+    resource: { id: input.resource.id, kind: input.resource.kind, name: input.resource.id },
+    purpose: input.purpose,
+    depth: input.depth,
+  };
+}
+
+/** The user entity's attributes from a Writ user id (`<provider id>:<subject>`) and the claims it was verified with. */
+export function userAttrsOf(userId: string, claims: UserEntityClaims): UserAttrs {
+  const i = userId.indexOf(':');
+  const email = (claims as Readonly<Record<string, unknown>>)['email'];
+  return { idp: userId.slice(0, i), sub: userId.slice(i + 1), ...(typeof email === 'string' ? { email } : {}) };
+}
+
+/**
+ * What is asked of a resource: an HTTP call (method, path), an MCP tool, resource URI or prompt. At issuance each
+ * value is the requested pattern as written (`/v1/projects/*`, `read*`); at call time the concrete one.
+ */
+export type ResourceAction =
+  | { action: 'http'; method: string; path: string }
+  | { action: 'mcp_tool'; tool: string }
+  | { action: 'mcp_resource'; uri: string }
+  | { action: 'mcp_prompt'; prompt: string };
+
+/** The Cedar request for one resource action: principal the agent, resource the resource, context the rest. */
+export function resourceActionRequest(subject: RequestSubject, target: ResourceAction): CedarRequest {
+  const { action, ...extra } = target;
+  return {
+    principal: agentUid(subject.agent.id),
+    action: { type: 'Writ::Action', id: action },
+    resource: resourceUid(subject.resource.id),
+    context: { user: { __entity: userUid(subject.user.idp, subject.user.sub) }, ...extra, purpose: subject.purpose, depth: subject.depth },
+    entities: [agentEntity(subject.agent), resourceEntity(subject.resource), userEntity(subject.user)],
+  };
+}
+
+/**
+ * Action `http` (a shorthand of resourceActionRequest, for tests and benchmarks).
  *
  * @example
  * httpRequest({ agent, user: { idp: 'dev', sub: 'alice' }, resource: { id: 'api', kind: 'http', name: 'api' }, method: 'GET', path: '/v1/projects/*', purpose, depth: 0 });
  */
-export function httpRequest(input: {
-  agent: AgentAttrs;
-  user: UserAttrs;
-  resource: ResourceAttrs;
-  method: string;
-  path: string;
-  purpose: string;
-  depth: number;
-}): CedarRequest {
-  return onResource('http', input, { method: input.method, path: input.path });
+export function httpRequest(input: RequestSubject & { method: string; path: string }): CedarRequest {
+  return resourceActionRequest(input, { action: 'http', method: input.method, path: input.path });
 }
 
-/**
- * Action `mcp_tool`: a tool of an MCP resource. At issuance `tool` is the requested pattern as written.
- *
- * @example
- * mcpToolRequest({ agent, user: { idp: 'dev', sub: 'alice' }, resource: { id: 'files', kind: 'mcp', name: 'files' }, tool: 'read*', purpose, depth: 0 });
- */
-export function mcpToolRequest(input: {
-  agent: AgentAttrs;
-  user: UserAttrs;
-  resource: ResourceAttrs;
-  tool: string;
-  purpose: string;
-  depth: number;
-}): CedarRequest {
-  return onResource('mcp_tool', input, { tool: input.tool });
+/** Action `mcp_tool` (a shorthand of resourceActionRequest). */
+export function mcpToolRequest(input: RequestSubject & { tool: string }): CedarRequest {
+  return resourceActionRequest(input, { action: 'mcp_tool', tool: input.tool });
 }
 
-/**
- * Action `mcp_resource`: reading (or subscribing to) a resource URI of an MCP resource. At issuance `uri` is the
- * requested pattern as written (`file:///srv/reports/*`); at call time the concrete URI.
- */
-export function mcpResourceRequest(input: {
-  agent: AgentAttrs;
-  user: UserAttrs;
-  resource: ResourceAttrs;
-  uri: string;
-  purpose: string;
-  depth: number;
-}): CedarRequest {
-  return onResource('mcp_resource', input, { uri: input.uri });
+/** Action `mcp_resource` (a shorthand of resourceActionRequest). */
+export function mcpResourceRequest(input: RequestSubject & { uri: string }): CedarRequest {
+  return resourceActionRequest(input, { action: 'mcp_resource', uri: input.uri });
 }
 
-/** Action `mcp_prompt`: getting a prompt of an MCP resource. At issuance `prompt` is the requested pattern. */
-export function mcpPromptRequest(input: {
-  agent: AgentAttrs;
-  user: UserAttrs;
-  resource: ResourceAttrs;
-  prompt: string;
-  purpose: string;
-  depth: number;
-}): CedarRequest {
-  return onResource('mcp_prompt', input, { prompt: input.prompt });
-}
-
-/** An agent acting on a resource for a user: the shape every resource action shares; `extra` is the action's own context. */
-function onResource(
-  action: 'http' | 'mcp_tool' | 'mcp_resource' | 'mcp_prompt',
-  input: { agent: AgentAttrs; user: UserAttrs; resource: ResourceAttrs; purpose: string; depth: number },
-  extra: Record<string, CedarValue>,
-): CedarRequest {
-  return {
-    principal: agentUid(input.agent.id),
-    action: { type: 'Writ::Action', id: action },
-    resource: resourceUid(input.resource.id),
-    context: { user: { __entity: userUid(input.user.idp, input.user.sub) }, ...extra, purpose: input.purpose, depth: input.depth },
-    entities: [agentEntity(input.agent), resourceEntity(input.resource), userEntity(input.user)],
-  };
+/** Action `mcp_prompt` (a shorthand of resourceActionRequest). */
+export function mcpPromptRequest(input: RequestSubject & { prompt: string }): CedarRequest {
+  return resourceActionRequest(input, { action: 'mcp_prompt', prompt: input.prompt });
 }
 
 /**
@@ -125,7 +147,7 @@ function onResource(
  * task? Principal is the parent, resource the child; both are in the entities (once, when they are the same agent).
  *
  * @example
- * delegateRequest({ parent: planner, child: researcher, user: { idp: 'dev', sub: 'alice' }, depth: 1 });
+ * delegateRequest({ parent: planner, child: researcher, user: userAttrsOf(parent.sub, parent), depth: 1 });
  */
 export function delegateRequest(input: { parent: AgentAttrs; child: AgentAttrs; user: UserAttrs; depth: number }): CedarRequest {
   const user = userUid(input.user.idp, input.user.sub);

@@ -26,5 +26,5 @@ export {
   jwksInput,
 } from './inputs.js';
 export type { AgentInput, IdentityProviderInput, WorkloadIssuerInput, ResourceInput, GrantInput } from './inputs.js';
-export { registerId, randomId } from './ids.js';
 export type { PolicyPort, AuditPort, AuditRecord, Clock } from './ports.js';
+export { resourcePrefix, resourceUri, resourceMetadataUrl } from './resource-uri.js';

@@ -3,10 +3,10 @@
  * validate with these at the edge; inside, types are trusted.
  */
 import { z } from 'zod';
-import { registerId } from './ids.js';
+import { registerId } from '../ids/index.js';
 import { injectionRuleSchema } from '../vault/index.js';
 import { HTTP_METHODS, TOKEN_TYPE, type AuthorizationDetail, type HttpAuthorizationDetail } from '@writ/protocol';
-import { canonicalMcpDetail, canonicalPathPattern } from '@writ/verify';
+import { canonicalMcpDetail, canonicalPathPattern } from '@writ/verify/internal';
 import { compileSubjectPattern } from '../identity/subject-pattern.js';
 
 const publicJwk = z

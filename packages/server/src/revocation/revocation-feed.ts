@@ -9,6 +9,7 @@
  * entries are then sent only when newer than what the catch-up sent.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AdminError, adminErrorResponse, sendWire, writCodeResponse } from '../errors/index.js';
 import type { RevocationEntry } from './revocation-service.js';
 
 export interface RevocationFeedSource {
@@ -41,22 +42,24 @@ export class RevocationFeed {
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
-    this.#serve(req, res).catch(() => {
-      if (!res.headersSent)
-        res.writeHead(500, { 'content-type': 'application/json' }).end('{"code":"ERR_INTERNAL","message":"internal error"}');
-      else res.destroy();
-    });
+    this.#serve(req, res).catch(() => sendWire(res, writCodeResponse('ERR_INTERNAL')));
   }
 
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== 'GET') return json(res, 405, 'ERR_ADMIN_INVALID_REQUEST', 'GET only');
+    if (req.method !== 'GET')
+      return sendWire(res, adminErrorResponse(new AdminError('ERR_ADMIN_INVALID_REQUEST', 'GET only'), { allow: 'GET' }, 405));
     if (!(await this.#o.authorize(req.headers.authorization))) {
-      res.setHeader('www-authenticate', 'Bearer realm="writ-revocation-feed"');
-      return json(res, 401, 'ERR_ADMIN_UNAUTHENTICATED', 'a feed token (admin token) is required');
+      const refused = new AdminError('ERR_ADMIN_UNAUTHENTICATED', 'a feed token (admin token) is required');
+      return sendWire(res, adminErrorResponse(refused, { 'www-authenticate': 'Bearer realm="writ-revocation-feed"' }));
     }
     const after = startSeq(req);
-    if (after === undefined) return json(res, 400, 'ERR_ADMIN_INVALID_REQUEST', 'Last-Event-ID / after must be a sequence number');
-    if (this.#clients >= (this.#o.maxClients ?? 1000)) return json(res, 503, 'ERR_NOT_READY', 'too many feed clients');
+    if (after === undefined)
+      return sendWire(
+        res,
+        adminErrorResponse(new AdminError('ERR_ADMIN_INVALID_REQUEST', 'Last-Event-ID / after must be a sequence number')),
+      );
+    if (this.#clients >= (this.#o.maxClients ?? 1000))
+      return sendWire(res, writCodeResponse('ERR_NOT_READY', 'too many feed clients', { 'retry-after': '1' }));
 
     this.#clients++;
     let last = after;
@@ -94,9 +97,4 @@ function startSeq(req: IncomingMessage): number | undefined {
   const query = new URL(req.url ?? '/', 'http://x').searchParams.get('after');
   const raw = typeof header === 'string' ? header : (query ?? '0');
   return /^\d{1,15}$/.test(raw) ? Number(raw) : undefined;
-}
-
-function json(res: ServerResponse, status: number, code: string, message: string): void {
-  const body = JSON.stringify({ code, message });
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }).end(body);
 }

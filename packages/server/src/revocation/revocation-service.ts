@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
-import type { RevocationSet } from '@writ/verify';
+import type { RevocationSet } from '@writ/verify/internal';
 import type { Database, RevocationRow } from '../storage/index.js';
 import type { AuditPort, Clock } from '../register/index.js';
 

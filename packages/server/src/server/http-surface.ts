@@ -4,10 +4,10 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { JWK } from 'jose';
-import { AUTHORIZATION_DETAIL_TYPES, DPOP_ALGS, PATHS, type DenialBody } from '@writ/protocol';
-import { checkCall, type CheckCallContext } from '@writ/verify';
-import { WritError, ERROR_CODES } from '@writ/protocol';
-import { AdminError, OAuthError } from '../errors/index.js';
+import { AUTHORIZATION_DETAIL_TYPES, DPOP_ALGS, PATHS } from '@writ/protocol';
+import { checkCall, type CheckCallContext } from '@writ/verify/internal';
+import { WritError } from '@writ/protocol';
+import { errorResponse, familyOfPath, OAuthError, replyWire, writCodeResponse } from '../errors/index.js';
 import { exchangeToken, introspectToken, revokeToken, type IntrospectionDeps, type TokenServiceDeps } from '../token/index.js';
 import type { SigningKeys } from '../token/index.js';
 import type { TaskService } from '../tasks/index.js';
@@ -42,50 +42,12 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
     done(null, new URLSearchParams(body as string));
   });
 
+  // One error handler for every Fastify route: each path answers in its own wire family (errors/).
   app.setErrorHandler((err, req, reply) => {
-    if (err instanceof OAuthError) {
-      void reply
-        .code(err.status)
-        .headers({ 'cache-control': 'no-store', ...err.headers })
-        .send(err.toJSON());
-      return;
-    }
-    if (err instanceof AdminError) {
-      void reply
-        .code(err.status)
-        .send({ code: err.code, message: err.message, ...(err.details.length > 0 ? { details: err.details } : {}) });
-      return;
-    }
-    if (err instanceof WritError) {
-      const info = ERROR_CODES[err.code];
-      const body: DenialBody = { error: info.challenge ?? 'invalid_request', error_description: info.message, code: err.code };
-      const nonce = deps.tokenService.nonces?.current();
-      void reply
-        .code(info.status)
-        .headers({
-          'www-authenticate': `DPoP error="${info.challenge ?? 'invalid_request'}", algs="${DPOP_ALGS.join(' ')}"`,
-          ...(nonce !== undefined ? { 'dpop-nonce': nonce } : {}),
-        })
-        .send(body);
-      return;
-    }
-    const status = (err as { statusCode?: number }).statusCode;
-    if (status !== undefined && status >= 400 && status < 500) {
-      if (req.url.startsWith(PATHS.token)) {
-        void reply.code(400).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: 'malformed request' });
-        return;
-      }
-      void reply.code(status).send({ code: 'ERR_ADMIN_INVALID_REQUEST', message: (err as Error).message });
-      return;
-    }
-    deps.logger.error({ err }, 'unhandled error');
-    void reply
-      .code(500)
-      .send(
-        req.url.startsWith('/oauth2/')
-          ? { error: 'server_error', error_description: 'internal error' }
-          : { code: 'ERR_ADMIN_INTERNAL', message: 'internal error' },
-      );
+    const path = req.url.split('?', 1)[0] as string;
+    const { response, internal } = errorResponse(err, familyOfPath(path), { algs: DPOP_ALGS, nonce: deps.tokenService.nonces?.current() });
+    if (internal) deps.logger.error({ err, path }, 'unhandled error');
+    void replyWire(reply, response);
   });
 
   app.post(PATHS.token, async (req, reply) => {
@@ -160,8 +122,7 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
       const id = (req.params as { id: string }).id;
       const resource = deps.findResource(id);
       const kind = prefix === PATHS.mcpResourcePrefix ? 'mcp' : 'http';
-      if (resource === undefined || resource.kind !== kind)
-        return reply.code(404).send({ code: 'ERR_RESOURCE_UNKNOWN', message: 'unknown resource' });
+      if (resource === undefined || resource.kind !== kind) return replyWire(reply, writCodeResponse('ERR_RESOURCE_UNKNOWN'));
       return {
         resource: `${issuer}${prefix}${id}`,
         authorization_servers: [issuer],

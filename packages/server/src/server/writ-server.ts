@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { DPOP_ALGS, ERROR_CODES, PATHS } from '@writ/protocol';
-import { createDpopNonces, InMemoryReplayCache, RevocationSet, VerifiedTokenCache, type CheckCallContext } from '@writ/verify';
+import { createDpopNonces, InMemoryReplayCache, RevocationSet, VerifiedTokenCache, type CheckCallContext } from '@writ/verify/internal';
 import { hostForUrl, type WritConfig } from '../config/index.js';
 import { openStore, type Store } from '../storage/index.js';
 import { deriveKey, KeyEncryptionKey } from '../crypto/index.js';

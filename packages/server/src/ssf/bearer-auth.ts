@@ -4,7 +4,7 @@
  * operation needs. Failures answer with the RFC 6750 §3 challenge.
  */
 import type { SsfReceivers, SsfReceiver } from './ssf-receivers.js';
-import { SsfError } from './ssf-error.js';
+import { SsfError } from '../errors/index.js';
 import type { SsfScope } from './ssf-vocabulary.js';
 
 const REALM = 'writ-ssf';

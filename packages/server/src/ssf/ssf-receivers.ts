@@ -6,7 +6,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import { randomId } from '../register/index.js';
+import { randomId } from '../ids/index.js';
 import type { AuditPort, Clock } from '../register/index.js';
 import type { Database, SsfReceiverRow } from '../storage/index.js';
 import { AdminError } from '../errors/index.js';

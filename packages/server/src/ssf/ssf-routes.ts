@@ -3,13 +3,12 @@
  * RFC 8936 poll endpoint. Every request is authenticated as a receiver, every input allow-listed by its zod schema;
  * a bad request is a 400 that changes nothing.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodType, z } from 'zod';
 import { PATHS } from '@writ/protocol';
 import type { AuditPort } from '../register/index.js';
-import type { Logger } from '../observability/index.js';
 import { authenticateReceiver, authorizationHeaders } from './bearer-auth.js';
-import { SsfError } from './ssf-error.js';
+import { SsfError } from '../errors/index.js';
 import type { SsfOutbox } from './ssf-outbox.js';
 import type { SsfReceiver, SsfReceivers } from './ssf-receivers.js';
 import type { SsfStreams } from './ssf-streams.js';
@@ -36,7 +35,6 @@ export interface SsfRouteDeps {
   outbox: SsfOutbox;
   waiters: PollWaiters;
   audit: AuditPort;
-  logger: Logger;
   pollMaxWaitMs: number;
 }
 
@@ -86,8 +84,6 @@ export function registerSsfRoutes(app: FastifyInstance, deps: SsfRouteDeps): voi
     });
 
   void app.register(async (scope) => {
-    scope.setErrorHandler((err, _req, reply) => sendError(err, reply, deps.logger));
-
     scope.post(PATHS.ssfStreams, async (req, reply) => {
       const receiver = await auth(req, MANAGE);
       const config = await streams.create(receiver, parse(createStreamInput, req.body));
@@ -202,21 +198,4 @@ function parse<S extends ZodType>(schema: S, input: unknown): z.output<S> {
       r.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(body)'}: ${i.message}`).join('; '),
     );
   return r.data;
-}
-
-function sendError(err: unknown, reply: FastifyReply, logger: Logger): FastifyReply {
-  if (err instanceof SsfError)
-    return reply
-      .code(err.status)
-      .headers({ 'cache-control': 'no-store', ...err.headers })
-      .send(err.toJSON());
-  const status = (err as { statusCode?: number }).statusCode;
-  // Fastify's own 4xx (unparseable JSON, wrong media type, body too large): the request is bad, say so in SSF's shape.
-  if (status !== undefined && status >= 400 && status < 500)
-    return reply
-      .code(status)
-      .header('cache-control', 'no-store')
-      .send({ error: 'invalid_request', error_description: (err as Error).message });
-  logger.error({ err }, 'ssf request failed');
-  return reply.code(500).send({ error: 'server_error', error_description: 'internal error' });
 }

@@ -6,10 +6,10 @@
 import type { Kysely } from 'kysely';
 import { PATHS } from '@writ/protocol';
 import { openEnvelope, sealEnvelope, SecretValue, type KeyEncryptionKey } from '../crypto/index.js';
-import { randomId } from '../register/index.js';
+import { randomId } from '../ids/index.js';
 import type { Clock } from '../register/index.js';
 import type { Database, SsfStreamRow } from '../storage/index.js';
-import { SsfError } from './ssf-error.js';
+import { SsfError } from '../errors/index.js';
 import type { SsfReceiver } from './ssf-receivers.js';
 import type { StreamChanges } from './stream-input.js';
 import { canonicalSubject } from './subject-identifier.js';

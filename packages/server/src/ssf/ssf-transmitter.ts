@@ -120,7 +120,6 @@ export async function createSsfTransmitter(deps: SsfTransmitterDeps): Promise<Ss
         outbox,
         waiters,
         audit: deps.audit,
-        logger: deps.logger,
         pollMaxWaitMs: deps.config.pollMaxWaitSeconds * 1000,
       }),
     start: () => worker.start(),

@@ -1,6 +1,5 @@
 export { exchangeToken } from './exchange/exchange-token.js';
 export type { TokenServiceDeps, TokenRequestContext } from './exchange/exchange-token.js';
-export { resourceUri } from './exchange/resolve-resource.js';
 export { SigningKeys } from './keys/signing-keys.js';
 export { introspectToken, revokeToken } from './introspect-and-revoke.js';
 export type { IntrospectionDeps } from './introspect-and-revoke.js';

@@ -6,8 +6,8 @@
  * caller's (RFC 7662 §2.2); revocation answers 200 whether or not the token was valid (RFC 7009 §2.2).
  */
 import type { Kysely } from 'kysely';
-import type { ActorClaim, TaskTokenClaims } from '@writ/protocol';
-import { verifyTaskToken, type RevocationSet, type TokenKeys } from '@writ/verify';
+import { actorsOf, type TaskTokenClaims } from '@writ/protocol';
+import { verifyTaskToken, type RevocationSet, type TokenKeys } from '@writ/verify/internal';
 import { OAuthError } from '../errors/index.js';
 import type { Agent, AuditPort } from '../register/index.js';
 import type { RevocationService } from '../revocation/index.js';
@@ -46,13 +46,7 @@ function formParams(body: URLSearchParams): { token: string; hint: string | unde
 }
 
 function actors(claims: TaskTokenClaims): Set<string> {
-  const out = new Set<string>([claims.client_id]);
-  let act: ActorClaim | undefined = claims.act;
-  while (act !== undefined) {
-    out.add(act.sub);
-    act = act.act;
-  }
-  return out;
+  return new Set<string>([claims.client_id, ...actorsOf(claims.act)]);
 }
 
 /** The token's claims if it is a valid, unrevoked Writ task token; otherwise undefined. */

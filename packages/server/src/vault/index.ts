@@ -3,7 +3,7 @@ export { createVault, secretAad } from './vault.js';
 export type { Vault, VaultOptions, SecretMetadata, SecretSummary, SecretVersionInfo } from './vault.js';
 export { applyInjection, injectionRuleSchema } from './injection.js';
 export type { InjectionRule, InjectionTarget } from './injection.js';
-export { VaultError, VAULT_ERROR_CODES } from './vault-error.js';
+export { VaultError } from './vault-error.js';
 export type { VaultErrorCode } from './vault-error.js';
 // The gateway receives secrets as this type; re-exported so it needs no second import path.
 export { SecretValue } from '../crypto/index.js';

@@ -11,7 +11,7 @@ import pg from 'pg';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import { createDpopProof, generateDpopKey, WritAgent, type DpopKey } from '@writ/agent';
 import { TOKEN_TYPE, type AuthorizationDetail } from '@writ/protocol';
-import { AdminClient } from '../../src/cli/admin-client.js';
+import { AdminClient } from '../../src/admin-client/index.js';
 import { startDevIdentityProvider } from '../../src/dev/index.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';

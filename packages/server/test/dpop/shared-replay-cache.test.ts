@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createDpopProof, generateDpopKey } from '@writ/agent';
-import { verifyDpopProof } from '@writ/verify';
+import { verifyDpopProof } from '@writ/verify/internal';
 import { SharedReplayCache } from '../../src/dpop/index.js';
 import { describeEachStore } from '../helpers/stores.js';
 

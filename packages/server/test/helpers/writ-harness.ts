@@ -10,7 +10,7 @@ import { WritAgent, generateDpopKey, type DpopKey } from '@writ/agent';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/observability/index.js';
 import { startWritServer, type WritServer } from '../../src/server/index.js';
-import { AdminClient } from '../../src/cli/admin-client.js';
+import { AdminClient } from '../../src/admin-client/index.js';
 import { startDevIdentityProvider } from '../../src/dev/idp/index.js';
 import type { StoreKind, TestStore } from './stores.js';
 import { startRecordingUpstream, type RecordingUpstream } from './recording-upstream.js';

@@ -29,20 +29,23 @@ const RESOURCES = ['api', 'other'];
 const METHODS = ['GET', 'HEAD', 'POST', 'DELETE'];
 const PATHS = ['/', '/v1/projects', '/v1/projects/7', '/admin', '/admin/users', '/v1/projectsX'];
 const PURPOSES = ['', 'ops'];
+const EMAILS = ['', '@example.com', '@elsewhere.example'];
 
 /**
- * The entities are a function of the entities version (that is the contract: the register version changes whenever
- * an agent or resource does), and they do change from one version to the next.
+ * Agents and resources are a function of the entities version (that is the contract: the register version changes
+ * whenever an agent or resource does), and they do change from one version to the next. The user entity is not
+ * register data: its email comes from the task token, so it varies on its own, whatever the version.
  */
 function randomRequest(rand: (n: number) => number, entitiesVersion: number): CedarRequest {
   const agent = rand(AGENTS.length);
   const user = rand(USERS.length);
   const resource = rand(RESOURCES.length);
+  const email = EMAILS[rand(EMAILS.length)] as string;
   return request({
     agent: AGENTS[agent] as string,
     agentStatus: (agent + entitiesVersion) % 3 === 0 ? 'suspended' : 'active',
     user: USERS[user] as string,
-    ...((user + entitiesVersion) % 2 === 0 ? { email: `${USERS[user]?.slice(4)}@example.com` } : {}),
+    ...(email !== '' ? { email: `${USERS[user]?.slice(4)}${email}` } : {}),
     resource: RESOURCES[resource] as string,
     resourceKind: (resource + entitiesVersion) % 2 === 0 ? 'http' : 'grpc',
     method: METHODS[rand(METHODS.length)] as string,
@@ -70,6 +73,7 @@ test('differential: every call-decision cache answer equals a full Cedar evaluat
   let compared = 0;
   let syncHits = 0;
   let step = 0;
+  let setIndex = 0;
 
   const loadSet = async (name: string): Promise<void> => {
     current = name;
@@ -100,7 +104,8 @@ test('differential: every call-decision cache answer equals a full Cedar evaluat
   for (step = 0; step < 3000; step++) {
     const op = rand(1000);
     if (op < 7) {
-      await loadSet(NAMES[rand(NAMES.length)] as string);
+      // Round robin, not random: every policy set gets its share of the run whatever the seed.
+      await loadSet(NAMES[++setIndex % NAMES.length] as string);
     } else if (op < 14) {
       entitiesVersion++;
     } else if (op < 60) {
@@ -173,7 +178,8 @@ test('the key holds only what can change the answer', async () => {
   const hit = cache.decide(request({ path: '/b', purpose: 'y', depth: 1, user: 'dev:bob' }), '1');
   assert.equal(hit instanceof Promise, false);
   assert.deepEqual(hit, { decision: 'allow', reasons: ['get.0'], errors: [] });
-  // What can change it: method (read), principal, resource, entities version.
+  // What can change it: method (read), principal, resource, entities version. (No policy reads context.user, so
+  // neither does the key: bob with any email is the same question.)
   const misses: Array<Promise<Decision>> = [];
   for (const [r, ev] of [
     [request({ method: 'POST' }), '1'],
@@ -223,4 +229,20 @@ test('decisions with evaluation errors are never cached', async () => {
   }
   assert.equal(e.evaluations, 3);
   assert.equal(cache.stats().size, 0);
+});
+
+test('the user entity is part of the key when a policy reads context.user: the same user with another email is asked again', async () => {
+  const e = counting(engine);
+  await engine.load(SETS['has'] as Grants);
+  const cache = createCallDecisionCache(e);
+  const at = (email?: string): Promise<Decision> =>
+    Promise.resolve(cache.decide(request({ user: 'dev:alice', ...(email !== undefined ? { email } : {}) }), '1'));
+  const inside = await at('alice@example.com');
+  const outside = await at('alice@elsewhere.example');
+  const none = await at();
+  assert.equal(e.evaluations, 3, 'one register version, three users as the token names them: three questions');
+  assert.notDeepEqual(norm(inside), norm(outside));
+  assert.deepEqual(norm(await at('alice@example.com')), norm(inside));
+  assert.deepEqual(norm(none), norm((await engine.authorize([request({ user: 'dev:alice' })]))[0]));
+  assert.equal(e.evaluations, 3);
 });

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { RevocationSet, type RevocationEntry } from '@writ/verify';
+import { RevocationSet, type RevocationEntry } from '@writ/verify/internal';
 import { describeEachStore } from '../helpers/stores.js';
 import { startHarness, type Harness } from '../helpers/writ-harness.js';
 

@@ -8,7 +8,7 @@ import { before, test } from 'node:test';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/observability/index.js';
 import { startWritServer } from '../../src/server/index.js';
-import { AdminClient } from '../../src/cli/admin-client.js';
+import { AdminClient } from '../../src/admin-client/index.js';
 import { describeEachStore } from '../helpers/stores.js';
 import type { Harness } from '../helpers/writ-harness.js';
 import { eventually, outboxRows, pushFixture, revoke, ssfCall, type PushReceiver, type PushStream } from './ssf-helpers.js';

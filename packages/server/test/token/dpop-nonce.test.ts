@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createClientAssertion, createDpopProof } from '@writ/agent';
-import { createDpopNonces } from '@writ/verify';
+import { createDpopNonces } from '@writ/verify/internal';
 import { describeEachStore } from '../helpers/stores.js';
 import { startHarness, type Harness, type TestAgent } from '../helpers/writ-harness.js';
 import { rawRequest } from '../helpers/raw-request.js';

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AuthorizationDetail } from '@writ/protocol';
-import { isSubsetOf, matchAuthorizationDetails, matchMcpToolCall } from '@writ/verify';
+import { matchAuthorizationDetails, matchMcpToolCall } from '@writ/verify';
+import { isSubsetOf } from '@writ/verify/internal';
 import { OAuthError } from '../../src/errors/index.js';
 import { createPolicyEngine, type PolicyEngine } from '../../src/policy/index.js';
 import { resourceInput, type Agent, type Resource, type ResourceInput } from '../../src/register/index.js';

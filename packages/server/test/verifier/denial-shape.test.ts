@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import type { ServerResponse } from 'node:http';
 import { ERROR_CODES, type ErrorCode } from '@writ/protocol';
 import { denialResponse } from '@writ/verify';
-import { writeDenial } from '../../src/gateway/write-denial.js';
+import { writeDenial } from '../../src/errors/index.js';
 
 function written(
   code: ErrorCode,

@@ -13,6 +13,7 @@ import { VerifiedTokenCache } from '../token/verified-token-cache.js';
 import { asWritError } from './denial-response.js';
 import { RemoteJwks } from './remote-jwks.js';
 import { RevocationFeed } from './revocation-feed.js';
+import { headerValues, type RawHeaders } from '../http/header-values.js';
 
 export interface WritVerifierOptions {
   /** Writ's issuer URL, exactly as in its tokens' `iss` (e.g. `https://writ.example`). */
@@ -51,7 +52,7 @@ export interface VerifierRequest {
   method: string;
   url: string;
   /** Raw header pairs (`[name, value]`), or Node's flat `rawHeaders` list (`name, value, name, value…`). */
-  headers: ReadonlyArray<readonly [string, string]> | readonly string[];
+  headers: RawHeaders;
 }
 
 export interface WritVerifierState {
@@ -265,19 +266,6 @@ function requireUrl(v: unknown, name: string): string {
   if (typeof v !== 'string' || !URL.canParse(v) || !/^https?:$/.test(new URL(v).protocol))
     throw new TypeError(`${name} must be an http(s) URL`);
   return v;
-}
-
-/** Every value of one header, repeats included (a second Authorization or DPoP header must never hide behind the first). */
-export function headerValues(headers: VerifierRequest['headers'], lower: string): string[] {
-  const out: string[] = [];
-  if (headers.length === 0) return out;
-  if (typeof headers[0] === 'string') {
-    const flat = headers as readonly string[];
-    for (let i = 0; i + 1 < flat.length; i += 2) if ((flat[i] as string).toLowerCase() === lower) out.push(flat[i + 1] as string);
-  } else {
-    for (const [name, value] of headers as ReadonlyArray<readonly [string, string]>) if (name.toLowerCase() === lower) out.push(value);
-  }
-  return out;
 }
 
 /**

@@ -5,6 +5,7 @@
  * cooldown. A failed refresh keeps the keys we had; an unchanged document keeps the very key objects, so the
  * verified-token cache stays warm.
  */
+import { fetchBounded } from '../http/fetch-bounded.js';
 import { tokenKeysFromJwks, type TokenKeys } from '../token/token-keys.js';
 
 export interface RemoteJwksOptions {
@@ -68,7 +69,14 @@ export class RemoteJwks implements TokenKeys {
 
   async #load(): Promise<boolean> {
     try {
-      const text = await fetchBounded(this.#o.fetch, this.#o.url, this.#o.timeoutMs, this.#o.maxBytes);
+      const answer = await fetchBounded(this.#o.url, {
+        fetch: this.#o.fetch,
+        timeoutMs: this.#o.timeoutMs,
+        maxBytes: this.#o.maxBytes,
+        init: { headers: { accept: 'application/json' } },
+      });
+      if (answer.status !== 200) throw new Error(`JWKS answered ${answer.status}`);
+      const text = answer.text;
       if (text === this.#text) return true;
       const doc = JSON.parse(text) as { keys?: unknown };
       if (typeof doc !== 'object' || doc === null || !Array.isArray(doc.keys)) throw new Error('not a JWKS');
@@ -79,46 +87,5 @@ export class RemoteJwks implements TokenKeys {
     } catch {
       return this.#keys !== undefined;
     }
-  }
-}
-
-/** GET `url` as text, refusing anything but a 200, and aborting past `timeoutMs` or `maxBytes`. */
-async function fetchBounded(f: typeof fetch, url: string, timeoutMs: number, maxBytes: number): Promise<string> {
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(new Error('JWKS fetch timed out')), timeoutMs);
-  (timer as { unref?: () => void }).unref?.();
-  try {
-    const res = await f(url, { headers: { accept: 'application/json' }, signal: abort.signal, redirect: 'error' });
-    if (res.status !== 200 || res.body === null) {
-      await res.body?.cancel().catch(() => undefined);
-      throw new Error(`JWKS answered ${res.status}`);
-    }
-    const declared = Number(res.headers.get('content-length') ?? '0');
-    if (declared > maxBytes) {
-      await res.body.cancel().catch(() => undefined);
-      throw new Error('JWKS too large');
-    }
-    const reader = res.body.getReader();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) {
-        await reader.cancel().catch(() => undefined);
-        throw new Error('JWKS too large');
-      }
-      chunks.push(value);
-    }
-    const all = new Uint8Array(size);
-    let at = 0;
-    for (const c of chunks) {
-      all.set(c, at);
-      at += c.byteLength;
-    }
-    return new TextDecoder('utf-8', { fatal: true }).decode(all);
-  } finally {
-    clearTimeout(timer);
   }
 }

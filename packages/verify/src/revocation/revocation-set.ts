@@ -4,7 +4,7 @@
  * not grow with the number of revocations. Entries are dropped once no token they could hit can still be valid; they
  * are indexed by the minute they expire in, so pruning visits what may have expired and never walks the whole set.
  */
-import type { ActorClaim, ErrorCode, TaskTokenClaims } from '@writ/protocol';
+import { actorsOf, type ErrorCode, type TaskTokenClaims } from '@writ/protocol';
 
 export type RevocationEntryTarget =
   | { type: 'token'; jti: string }
@@ -95,11 +95,7 @@ export class RevocationSet {
     if (this.#tasks.has(claims.task_id)) return 'ERR_REVOKED_TASK';
     for (const ancestor of claims.task_chain) if (this.#tasks.has(ancestor)) return 'ERR_REVOKED_TASK';
     if (hitBefore(this.#agents, claims.client_id, iat)) return 'ERR_REVOKED_AGENT';
-    let act: ActorClaim | undefined = claims.act;
-    while (act !== undefined) {
-      if (hitBefore(this.#agents, act.sub, iat)) return 'ERR_REVOKED_AGENT';
-      act = act.act;
-    }
+    for (const agent of actorsOf(claims.act)) if (hitBefore(this.#agents, agent, iat)) return 'ERR_REVOKED_AGENT';
     if (hitBefore(this.#users, claims.sub, iat)) return 'ERR_REVOKED_USER';
     const bound = claims.cnf?.jkt;
     if ((jkt !== '' && hitBefore(this.#keys, jkt, iat)) || (bound !== undefined && bound !== jkt && hitBefore(this.#keys, bound, iat)))

@@ -91,7 +91,8 @@ function shapeProblem(p: Record<string, unknown>): string | undefined {
   const detailsProblem = authorizationDetailsProblem(p['authorization_details']);
   if (detailsProblem !== undefined) return detailsProblem;
   if (!isActor(p['act'], 0)) return 'act missing or malformed';
-  for (const name of ['purpose', 'scope'] as const) if (p[name] !== undefined && typeof p[name] !== 'string') return `${name} invalid`;
+  for (const name of ['purpose', 'scope', 'email'] as const)
+    if (p[name] !== undefined && typeof p[name] !== 'string') return `${name} invalid`;
   return undefined;
 }
 

@@ -1,53 +1,37 @@
 /**
- * The HTTP gateway: `/r/{resource}/...`. Each call runs the same ordered steps — resolve the resource, canonicalise
- * the path, the shared per-call check from @writ/verify (token, DPoP proof, binding, revocation), the token's
- * authorization details, call-time grants, then forward with the agent's credentials stripped and the vault's
- * injected — and leaves exactly one audit event, allowed or denied, with the reason.
+ * The HTTP gateway: `/r/{resource}/...`. The steps every gateway call shares (resource, per-call check, active
+ * agent, call-time grants, one audit event) are enforce-call.ts; what is HTTP's own is here: the canonical path, the
+ * token's `http` authorization details, the body limit, and forwarding with the agent's credentials stripped and the
+ * vault's injected.
  *
  * It runs on raw `node:http` rather than a Fastify route: the per-call budget is a fraction of the ~100 µs DPoP
- * signature check (perf-baseline.md), and Fastify's routing and reply machinery would cost more than that.
+ * signature check (docs/benchmarks.md), and Fastify's routing and reply machinery would cost more than that.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import { Pool } from 'undici';
-import { ERROR_CODES, PATHS, WritError } from '@writ/protocol';
-import { checkCall, matchAuthorizationDetails, normalizeRequestPath, type CheckCallContext, type DpopNonces } from '@writ/verify';
-import type { Agent, Resource } from '../../register/index.js';
+import { PATHS, WritError } from '@writ/protocol';
+import { matchAuthorizationDetails, normalizeRequestPath } from '@writ/verify';
+import type { Resource } from '../../register/index.js';
 import { applyInjection, type SecretValue } from '../../vault/index.js';
-import { httpRequest, type CallDecisionCache } from '../../policy/index.js';
-import { traceFrom } from '../../observability/index.js';
-import type { Logger } from '../../observability/index.js';
 import { connectionListed, isHopByHop } from './hop-by-hop.js';
-import { headerValues } from '../header-values.js';
-import { writeDenial } from '../write-denial.js';
-import type { CallState, GatewayAudit } from '../gateway-audit.js';
+import { CallEnforcer, type EnforcementDeps } from '../enforce-call.js';
+import type { CallState } from '../gateway-audit.js';
 
-export interface HttpGatewayDeps {
-  publicUrl: string;
-  check: Omit<CheckCallContext, 'audience'>;
-  resources: { get(id: string): Resource | undefined };
-  agents: { get(id: string): Agent | undefined };
-  /** Register version: part of every call-decision cache key, so a register change can never serve stale data. */
-  entitiesVersion(): string;
-  decisions: CallDecisionCache;
+export interface HttpGatewayDeps extends EnforcementDeps {
   secrets: { get(id: string): SecretValue | Promise<SecretValue> };
-  audit: GatewayAudit;
   maxBodyBytes: number;
   upstreamTimeoutMs: number;
-  /** False when the enforcement point cannot vouch for its state (audit backlog, stale revocations): refuse. */
-  ready(): boolean;
-  dpopAlgs: readonly string[];
-  /** Server nonces, when required: handed out on every answer, demanded in every proof. */
-  nonces?: DpopNonces;
-  logger: Logger;
 }
 
 export class HttpGateway {
   readonly #deps: HttpGatewayDeps;
+  readonly #enforcer: CallEnforcer;
   readonly #pools = new Map<string, Pool>();
 
   constructor(deps: HttpGatewayDeps) {
     this.#deps = deps;
+    this.#enforcer = new CallEnforcer('http', deps);
   }
 
   /** Forget a resource's connection pool (after the resource changed or was deleted). */
@@ -66,24 +50,10 @@ export class HttpGateway {
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
-    const state: CallState = {
-      trace: traceFrom(req.headers.traceparent),
-      started: Date.now(),
-      resourceId: undefined,
-      method: req.method ?? 'GET',
-      path: undefined,
-      claims: undefined,
-    };
-    this.#handle(req, res, state).catch((err: unknown) => {
-      const e = err instanceof WritError ? err : new WritError('ERR_INTERNAL', String((err as Error)?.stack ?? err));
-      if (e.code === 'ERR_INTERNAL') this.#deps.logger.error({ err: e.detail, trace_id: state.trace.traceId }, 'gateway internal error');
-      this.#deny(req, res, state, e);
-    });
+    this.#enforcer.run(req, res, (state) => this.#handle(req, res, state));
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse, state: CallState): Promise<void> {
-    const deps = this.#deps;
-    if (!deps.ready()) throw new WritError('ERR_NOT_READY', 'enforcement point not ready');
     const rawUrl = req.url ?? '/';
     const q = rawUrl.indexOf('?');
     const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
@@ -91,56 +61,18 @@ export class HttpGateway {
     // `/r/{resource}` then the resource-relative path.
     const rest = rawPath.slice(PATHS.httpResourcePrefix.length);
     const slash = rest.indexOf('/');
-    const resourceId = slash === -1 ? rest : rest.slice(0, slash);
-    const relative = slash === -1 ? '/' : rest.slice(slash);
-    const resource = /^[a-z][a-z0-9-]{0,63}$/.test(resourceId) ? deps.resources.get(resourceId) : undefined;
-    if (resource === undefined) throw new WritError('ERR_RESOURCE_UNKNOWN', `resource ${JSON.stringify(resourceId.slice(0, 80))}`);
-    state.resourceId = resource.id;
-    const audience = `${deps.publicUrl}${PATHS.httpResourcePrefix}${resource.id}`;
-
-    const { claims } = await checkCall(
-      {
-        method: state.method,
-        url: `${deps.publicUrl}${rawPath}`,
-        authorization: headerValues(req, 'authorization'),
-        dpop: headerValues(req, 'dpop'),
-      },
-      { ...deps.check, audience },
-    );
-    state.claims = claims;
-    const path = normalizeRequestPath(relative);
+    const resource = this.#enforcer.resolve(state, slash === -1 ? rest : rest.slice(0, slash));
+    const caller = await this.#enforcer.authenticate(req, state, resource, rawPath);
+    const path = normalizeRequestPath(slash === -1 ? '/' : rest.slice(slash));
     state.path = path;
-
-    const agent = deps.agents.get(claims.client_id);
-    if (agent === undefined || agent.status !== 'active')
-      throw new WritError('ERR_REVOKED_AGENT', `agent ${claims.client_id} is ${agent?.status ?? 'unknown'}`);
-    if (!matchAuthorizationDetails(claims.authorization_details, { resource: audience, method: state.method, path })) {
+    if (!matchAuthorizationDetails(caller.claims.authorization_details, { resource: caller.audience, method: state.method, path })) {
       throw new WritError('ERR_ACTION_NOT_AUTHORIZED', `${state.method} ${path} not in the task's authorization_details`);
     }
-    const [idp, ...subParts] = claims.sub.split(':');
-    const decisionInput = httpRequest({
-      agent: { id: agent.id, name: agent.name, owner: agent.owner, kind: agent.kind, status: agent.status },
-      user: { idp: idp ?? '', sub: subParts.join(':') },
-      resource: { id: resource.id, kind: resource.kind, name: resource.id },
-      method: state.method,
-      path,
-      purpose: claims.purpose ?? '',
-      depth: claims.task_chain.length,
-    });
-    const pending = deps.decisions.decide(decisionInput, deps.entitiesVersion());
-    const decision = pending instanceof Promise ? await pending : pending;
-    if (decision.decision !== 'allow') {
-      throw new WritError(
-        'ERR_POLICY_DENIED',
-        decision.errors.length > 0 ? `policy errors: ${decision.errors.join('; ')}` : 'no grant permits this call',
-      );
-    }
-
+    const grants = await this.#enforcer.grant(caller, { action: 'http', method: state.method, path });
     const declared = req.headers['content-length'];
-    if (declared !== undefined && Number(declared) > deps.maxBodyBytes)
+    if (declared !== undefined && Number(declared) > this.#deps.maxBodyBytes)
       throw new WritError('ERR_BODY_TOO_LARGE', `content-length ${declared}`);
-
-    await this.#forward(req, res, state, resource, path, query, decision.reasons);
+    await this.#forward(req, res, state, resource, path, query, grants);
   }
 
   async #forward(
@@ -186,9 +118,7 @@ export class HttpGateway {
         },
         ({ statusCode, headers: upstreamHeaders }) => {
           status = statusCode;
-          const out = filterResponseHeaders(upstreamHeaders);
-          if (deps.nonces !== undefined) out['dpop-nonce'] = deps.nonces.current();
-          res.writeHead(statusCode, out);
+          res.writeHead(statusCode, { ...filterResponseHeaders(upstreamHeaders), ...this.#enforcer.nonceHeader() });
           return res;
         },
       );
@@ -216,27 +146,6 @@ export class HttpGateway {
       this.#pools.set(resource.id, pool);
     }
     return pool;
-  }
-
-  #deny(req: IncomingMessage, res: ServerResponse, state: CallState, err: WritError): void {
-    this.#deps.audit.call(state, {
-      decision: 'deny',
-      reason: err.code,
-      status: ERROR_CODES[err.code].status,
-      grants: [],
-      detail: err.detail ?? '',
-    });
-    const metadata =
-      state.resourceId === undefined
-        ? undefined
-        : `${this.#deps.publicUrl}${PATHS.protectedResourceMetadata}${PATHS.httpResourcePrefix}${state.resourceId}`;
-    writeDenial(res, err.code, {
-      algs: this.#deps.dpopAlgs,
-      resourceMetadata: metadata,
-      ...(this.#deps.nonces !== undefined ? { nonce: this.#deps.nonces.current() } : {}),
-    });
-    // Drain what the client still sends so the connection can be reused, but never more than the body limit.
-    if (!req.complete) req.resume();
   }
 }
 

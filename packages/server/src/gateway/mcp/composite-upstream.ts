@@ -7,7 +7,7 @@
  * through the gateway yet), so other methods are answered "method not found".
  */
 import type { Logger } from '../../observability/index.js';
-import { rpcError } from './json-rpc.js';
+import { RPC, rpcError } from '../../errors/index.js';
 import type { JsonRpcMessage, UpstreamConnection, UpstreamSendContext } from './upstream/upstream-connection.js';
 
 export interface CompositePart {
@@ -63,7 +63,7 @@ export class CompositeUpstream implements UpstreamConnection {
         void this.#everywhere(message, context);
         return;
       default:
-        this.#deliver(rpcError(id as string, -32601, `${method} is not available on a composite resource`));
+        this.#deliver(rpcError(id as string, RPC.methodNotFound, `${method} is not available on a composite resource`));
     }
   }
 
@@ -111,7 +111,7 @@ export class CompositeUpstream implements UpstreamConnection {
         },
       });
     } catch (err) {
-      this.#deliver(rpcError(id, -32603, 'upstream unavailable', { detail: String(err) }));
+      this.#deliver(rpcError(id, RPC.internalError, 'upstream unavailable', { detail: String(err) }));
     }
   }
 
@@ -137,7 +137,7 @@ export class CompositeUpstream implements UpstreamConnection {
       );
       this.#deliver({ jsonrpc: '2.0', id, result: { tools: lists.flat() } });
     } catch (err) {
-      this.#deliver(rpcError(id, -32603, 'upstream unavailable', { detail: String(err) }));
+      this.#deliver(rpcError(id, RPC.internalError, 'upstream unavailable', { detail: String(err) }));
     }
   }
 
@@ -146,7 +146,7 @@ export class CompositeUpstream implements UpstreamConnection {
     const name = typeof params['name'] === 'string' ? params['name'] : '';
     const dot = name.indexOf(SEPARATOR);
     const part = dot === -1 ? -1 : this.#parts.findIndex((p) => p.name === name.slice(0, dot));
-    if (part === -1) return this.#deliver(rpcError(message['id'] as string, -32602, `unknown tool ${name}`));
+    if (part === -1) return this.#deliver(rpcError(message['id'] as string, RPC.invalidParams, `unknown tool ${name}`));
     this.#callPart.set(message['id'], part);
     await (this.#parts[part] as CompositePart).connection.send({ ...message, params: { ...params, name: name.slice(dot + 1) } }, context);
   }
@@ -160,7 +160,7 @@ export class CompositeUpstream implements UpstreamConnection {
       const failed = answers.find((a) => a['error'] !== undefined);
       this.#deliver(failed !== undefined ? { ...failed, id } : { jsonrpc: '2.0', id, result: {} });
     } catch (err) {
-      this.#deliver(rpcError(id, -32603, 'upstream unavailable', { detail: String(err) }));
+      this.#deliver(rpcError(id, RPC.internalError, 'upstream unavailable', { detail: String(err) }));
     }
   }
 

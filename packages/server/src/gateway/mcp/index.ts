@@ -1,2 +1,3 @@
-export { McpGateway, SESSION_PROTOCOL_VERSIONS, type McpGatewayDeps } from './mcp-gateway.js';
+export { McpGateway, type McpGatewayDeps } from './mcp-gateway.js';
+export { SESSION_PROTOCOL_VERSIONS, MODERN_VERSION } from './sessionless.js';
 export { UpstreamFactory, type UpstreamFactoryDeps } from './upstream-factory.js';

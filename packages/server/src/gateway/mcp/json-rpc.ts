@@ -4,29 +4,12 @@
  * re-serialisation of what it checked — never the agent's bytes — so a duplicate key or an odd encoding cannot make
  * the upstream read something other than what was authorized.
  */
-import type { JsonRpcMessage } from './upstream/upstream-connection.js';
-
-export type JsonRpcId = string | number;
+import type { JsonRpcId, JsonRpcMessage } from '../../errors/index.js';
 
 export type ClassifiedMessage =
   | { kind: 'request'; id: JsonRpcId; method: string; params: Record<string, unknown> | undefined; message: JsonRpcMessage }
   | { kind: 'notification'; method: string; params: Record<string, unknown> | undefined; message: JsonRpcMessage }
   | { kind: 'response'; id: JsonRpcId; message: JsonRpcMessage };
-
-/** JSON-RPC 2.0 §5.1 and MCP error codes the gateway sends. */
-export const RPC = {
-  parseError: -32700,
-  invalidRequest: -32600,
-  methodNotFound: -32601,
-  invalidParams: -32602,
-  internalError: -32603,
-  /** Writ: the call was refused by the task's authorization or a grant; `error.data.code` has the Writ code. */
-  forbidden: -32003,
-  /** MCP 2026-07-28: request metadata headers missing or not matching the body. */
-  headerMismatch: -32020,
-  /** MCP 2026-07-28. */
-  unsupportedProtocolVersion: -32022,
-} as const;
 
 const MAX_ID_LENGTH = 256;
 
@@ -75,10 +58,6 @@ function rebuild(v: Record<string, unknown>): JsonRpcMessage {
   const out: JsonRpcMessage = { jsonrpc: '2.0' };
   for (const k of ['id', 'method', 'params', 'result', 'error'] as const) if (v[k] !== undefined) out[k] = v[k];
   return out;
-}
-
-export function rpcError(id: JsonRpcId | null, code: number, message: string, data?: Record<string, unknown>): JsonRpcMessage {
-  return { jsonrpc: '2.0', id, error: { code, message, ...(data !== undefined ? { data } : {}) } };
 }
 
 export function rpcResult(id: JsonRpcId, result: Record<string, unknown>): JsonRpcMessage {

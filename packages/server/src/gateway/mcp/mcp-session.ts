@@ -11,7 +11,8 @@
 import type { TaskTokenClaims } from '@writ/protocol';
 import { sha256Hex } from '../../crypto/index.js';
 import type { Logger } from '../../observability/index.js';
-import { rpcError, rpcResult, type JsonRpcId } from './json-rpc.js';
+import { RPC, rpcError, type JsonRpcId } from '../../errors/index.js';
+import { rpcResult } from './json-rpc.js';
 import type { SseWriter } from './sse.js';
 import { UpstreamError, type JsonRpcMessage, type UpstreamConnection } from './upstream/upstream-connection.js';
 
@@ -79,11 +80,14 @@ export class McpSession {
     return this.#closed;
   }
 
-  /** Binds the agent's GET stream; only one at a time, as the SDK's own server does. */
-  attachGetStream(stream: SseWriter): boolean {
-    if (this.#getStream?.open === true) return false;
+  /** A GET stream is open: only one at a time, as the SDK's own server does. */
+  get getStreamOpen(): boolean {
+    return this.#getStream?.open === true;
+  }
+
+  /** Binds the agent's GET stream (the caller has checked that none is open). */
+  attachGetStream(stream: SseWriter): void {
     this.#getStream = stream;
-    return true;
   }
 
   /**
@@ -112,7 +116,7 @@ export class McpSession {
             params: { requestId: gatewayId, reason: 'timed out at the gateway' },
           };
           void this.upstream.send(cancel, { traceparent }).catch(() => undefined);
-          resolve(rpcError(agentId, -32001, 'upstream timed out', { code: 'ERR_UPSTREAM_TIMEOUT' }));
+          resolve(rpcError(agentId, RPC.requestTimeout, 'upstream timed out', { code: 'ERR_UPSTREAM_TIMEOUT' }));
         }, this.#requestTimeoutMs);
         timer.unref();
       };
@@ -135,7 +139,9 @@ export class McpSession {
         clearTimeout(timer);
         this.#pending.delete(gatewayId);
         const code = err instanceof UpstreamError ? err.code : 'ERR_UPSTREAM_UNAVAILABLE';
-        resolve(rpcError(agentId, -32603, code === 'ERR_UPSTREAM_TIMEOUT' ? 'upstream timed out' : 'upstream unavailable', { code }));
+        resolve(
+          rpcError(agentId, RPC.internalError, code === 'ERR_UPSTREAM_TIMEOUT' ? 'upstream timed out' : 'upstream unavailable', { code }),
+        );
       });
     });
   }
@@ -158,6 +164,14 @@ export class McpSession {
     return undefined;
   }
 
+  /** Adds the tools of a `tools/list` answer the agent asked for to what the upstream is known to list. */
+  rememberTools(items: Record<string, unknown>[] | undefined): void {
+    if (items === undefined) return;
+    const known = this.knownTools ?? new Set<string>();
+    for (const t of items) if (typeof t?.['name'] === 'string') known.add(t['name']);
+    this.knownTools = known;
+  }
+
   /** Accepts the agent's answer to a request the upstream made, once. */
   takeServerRequest(id: JsonRpcId): boolean {
     return this.#serverRequests.delete(id);
@@ -168,7 +182,7 @@ export class McpSession {
     this.#closed = true;
     for (const [gid, p] of this.#pending) {
       this.#pending.delete(gid);
-      p.deliver(rpcError(null, -32603, 'session closed'));
+      p.deliver(rpcError(null, RPC.internalError, 'session closed'));
     }
     this.#getStream?.end();
     this.onClose?.();
@@ -211,7 +225,7 @@ export class McpSession {
     // Roots are never relayed: an agent's roots would widen what a server such as server-filesystem may reach.
     if (capability === undefined || !(capability in this.clientCapabilities) || !this.#toAgent(m)) {
       void this.upstream
-        .send(rpcError(id, -32601, `${method} is not available through the gateway`), { traceparent })
+        .send(rpcError(id, RPC.methodNotFound, `${method} is not available through the gateway`), { traceparent })
         .catch(() => undefined);
       return;
     }

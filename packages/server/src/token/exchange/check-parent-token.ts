@@ -6,11 +6,10 @@
  * and every ancestor still active, the chain and the actors the very ones recorded when each task was created — a
  * token whose `act` or `task_chain` disagrees with the record is refused even if its signature is good.
  */
-import { WritError, type ActorClaim, type TaskTokenClaims } from '@writ/protocol';
-import { checkCall, type CheckCallContext } from '@writ/verify';
+import { actorsOf, WritError, type TaskTokenClaims } from '@writ/protocol';
+import { checkCall, type CheckCallContext, type DpopNonces } from '@writ/verify/internal';
 import type { Kysely } from 'kysely';
 import { OAuthError } from '../../errors/index.js';
-import type { DpopNonces } from '@writ/verify';
 import type { Database } from '../../storage/index.js';
 
 export interface ParentCheckDeps {
@@ -62,13 +61,6 @@ export async function checkParentToken(subjectToken: string, dpop: readonly stri
     if (row.chain !== JSON.stringify(ids.slice(0, i))) throw invalidSubject(`task ${id} has another chain`);
   }
   return { claims, agents };
-}
-
-/** RFC 8693 §4.1: the outermost `act` is the current actor; returned oldest first. */
-export function actorsOf(act: ActorClaim): string[] {
-  const out: string[] = [];
-  for (let a: ActorClaim | undefined = act; a !== undefined; a = a.act) out.unshift(a.sub);
-  return out;
 }
 
 /** RFC 8693 §2.2.2: a subject token that is invalid or unacceptable is `invalid_request`. */

@@ -8,13 +8,12 @@ import type { AuthorizationDetail } from '@writ/protocol';
 import { OAuthError } from '../../errors/index.js';
 import type { Agent, Resource } from '../../register/index.js';
 import {
-  httpRequest,
-  mcpPromptRequest,
-  mcpResourceRequest,
-  mcpToolRequest,
+  requestSubject,
+  resourceActionRequest,
   type CedarRequest,
   type Decision,
   type PolicyEngine,
+  type ResourceAction,
 } from '../../policy/index.js';
 import type { VerifiedUser } from '../../identity/index.js';
 import { scopeDetails } from './parse-authorization-details.js';
@@ -97,36 +96,33 @@ function explicitPart(input: IssuanceInput): AuthorizationDetail[] {
 /** One Cedar evaluation per distinct question, in one batch. */
 async function decide(atoms: readonly Atom[], input: IssuanceInput, engine: IssuancePolicy): Promise<Map<string, Decision>> {
   const questions = new Map<string, CedarRequest>();
-  const agent = {
-    id: input.agent.id,
-    name: input.agent.name,
-    owner: input.agent.owner,
-    kind: input.agent.kind,
-    status: input.agent.status,
-  };
-  const email = input.user.claims['email'];
-  const user = { idp: input.user.providerId, sub: input.user.sub, ...(typeof email === 'string' ? { email } : {}) };
-  const resource = { id: input.resource.id, kind: input.resource.kind, name: input.resource.id };
-  const common = { agent, user, resource, purpose: input.purpose, depth: input.depth };
+  const subject = requestSubject({
+    agent: input.agent,
+    userId: input.user.userId,
+    userClaims: input.user.claims,
+    resource: input.resource,
+    purpose: input.purpose,
+    depth: input.depth,
+  });
   for (const a of atoms) {
     const q = questionOf(a);
     if (questions.has(q)) continue;
-    questions.set(q, cedarRequestOf(a, common));
+    questions.set(q, resourceActionRequest(subject, actionOf(a)));
   }
   const decisions = await engine.authorize([...questions.values()]);
   return new Map([...questions.keys()].map((q, i) => [q, decisions[i] ?? { decision: 'deny', reasons: [], errors: ['no answer'] }]));
 }
 
 /** The Cedar question an atom stands for: `http`, `mcp_tool`, `mcp_prompt` or `mcp_resource`, with the pattern as written. */
-function cedarRequestOf(a: Atom, common: Parameters<typeof mcpToolRequest>[0] extends infer T ? Omit<T, 'tool'> : never): CedarRequest {
+function actionOf(a: Atom): ResourceAction {
   switch (a.type) {
     case 'http':
-      return httpRequest({ ...common, method: a.method, path: a.path });
+      return { action: 'http', method: a.method, path: a.path };
     case 'mcp':
-      return mcpToolRequest({ ...common, tool: a.tool });
+      return { action: 'mcp_tool', tool: a.tool };
     case 'mcp-prompt':
-      return mcpPromptRequest({ ...common, prompt: a.prompt });
+      return { action: 'mcp_prompt', prompt: a.prompt };
     case 'mcp-resource':
-      return mcpResourceRequest({ ...common, uri: a.uri });
+      return { action: 'mcp_resource', uri: a.uri };
   }
 }

@@ -9,12 +9,12 @@
  *   that are a subset of the parent's → issuance-time policy for the sub-agent → mint, never outliving the parent.
  * Every outcome is audited.
  */
-import { TOKEN_TYPE, type ActorClaim, type TokenExchangeResponse } from '@writ/protocol';
-import { isSubsetOf, verifyDpopProof, type CheckCallContext, type DpopNonces, type ReplayCache } from '@writ/verify';
+import { TOKEN_TYPE, type ActorClaim, type TaskTokenClaims, type TokenExchangeResponse } from '@writ/protocol';
+import { isSubsetOf, verifyDpopProof, type CheckCallContext, type DpopNonces, type ReplayCache } from '@writ/verify/internal';
 import type { Kysely } from 'kysely';
 import { OAuthError } from '../../errors/index.js';
 import type { Agent, AuditPort, Resource } from '../../register/index.js';
-import { delegateRequest } from '../../policy/index.js';
+import { delegateRequest, userAttrsOf } from '../../policy/index.js';
 import type { UserTokenVerifier, VerifiedUser, WorkloadTokenVerifier } from '../../identity/index.js';
 import type { Database } from '../../storage/index.js';
 import type { SigningKeys } from '../keys/signing-keys.js';
@@ -157,6 +157,7 @@ async function issueForAgent(
     {
       issuer: deps.issuer,
       userId: user.userId,
+      userClaims: user.claims,
       agentId: agent.id,
       resourceId: resource.id,
       resourceUri: uri,
@@ -231,14 +232,9 @@ async function delegate(
   if (depth > deps.maxDelegationDepth) {
     throw new OAuthError('invalid_request', 'delegation depth limit reached', { detail: `depth ${depth} > ${deps.maxDelegationDepth}` });
   }
-  const user = userOf(p.sub);
+  const user = userOf(p);
   const allowed = await deps.policy.authorize([
-    delegateRequest({
-      parent: agentAttrs(parentAgent),
-      child: agentAttrs(sub.agent),
-      user: { idp: user.providerId, sub: user.sub },
-      depth,
-    }),
+    delegateRequest({ parent: parentAgent, child: sub.agent, user: userAttrsOf(user.userId, user.claims), depth }),
   ]);
   if (allowed[0]?.decision !== 'allow') {
     throw new OAuthError('invalid_request', 'actor_token is invalid', {
@@ -274,6 +270,7 @@ async function delegate(
     {
       issuer: deps.issuer,
       userId: p.sub,
+      userClaims: user.claims,
       agentId: sub.agent.id,
       resourceId: resource.id,
       resourceUri: uri,
@@ -357,14 +354,11 @@ function assertionDeps(deps: TokenServiceDeps) {
   };
 }
 
-/** A Writ user id is `<provider id>:<subject>`; provider ids never contain ':'. */
-function userOf(userId: string): VerifiedUser {
-  const i = userId.indexOf(':');
-  return { userId, providerId: userId.slice(0, i), sub: userId.slice(i + 1), issuer: '', claims: {} };
-}
-
-function agentAttrs(a: Agent) {
-  return { id: a.id, name: a.name, owner: a.owner, kind: a.kind, status: a.status };
+/** The user of a parent task, as its token names them: the id and the claims grants read travel with every task. */
+function userOf(parent: TaskTokenClaims): VerifiedUser {
+  const i = parent.sub.indexOf(':');
+  const claims = parent.email !== undefined ? { email: parent.email } : {};
+  return { userId: parent.sub, providerId: parent.sub.slice(0, i), sub: parent.sub.slice(i + 1), issuer: '', claims };
 }
 
 function response(

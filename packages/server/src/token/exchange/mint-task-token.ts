@@ -1,11 +1,13 @@
 /**
  * Creates the task and signs its token (RFC 9068 `at+jwt`): `sub` the user, `client_id` and `act.sub` the agent,
- * `aud` the resource, `cnf.jkt` the DPoP key, the granted `authorization_details`, the task id and its chain.
+ * `aud` the resource, `cnf.jkt` the DPoP key, the granted `authorization_details`, the task id and its chain, and the
+ * user's claims that grants read (`email`, RFC 9068 §2.2.2), so call-time grants see the user issuance saw.
  * `exp` never passes the task's end; a child task's never passes its parent's (the caller bounds the lifetime).
  */
 import type { Kysely } from 'kysely';
 import type { ActorClaim, AuthorizationDetail, TaskTokenClaims } from '@writ/protocol';
-import { randomId } from '../../register/index.js';
+import { randomId } from '../../ids/index.js';
+import { USER_ENTITY_CLAIMS, type UserEntityClaims } from '../../policy/index.js';
 import type { Database } from '../../storage/index.js';
 import type { SigningKeys } from '../keys/signing-keys.js';
 import { insertAssertionSpend, type AssertionSpend } from './verify-agent-assertion.js';
@@ -13,6 +15,8 @@ import { insertAssertionSpend, type AssertionSpend } from './verify-agent-assert
 export interface MintInput {
   issuer: string;
   userId: string;
+  /** The claims the user was verified with (the user's token, or the parent task token): USER_ENTITY_CLAIMS travel on. */
+  userClaims: UserEntityClaims;
   agentId: string;
   resourceId: string;
   resourceUri: string;
@@ -57,6 +61,7 @@ export async function mintTaskToken(
     exp,
     ...(input.scope !== undefined && input.scope !== '' ? { scope: input.scope } : {}),
     ...(input.purpose !== '' ? { purpose: input.purpose } : {}),
+    ...userEntityClaims(input.userClaims),
     task_id: taskId,
     task_chain: chain,
   };
@@ -96,4 +101,14 @@ export async function mintTaskToken(
       .execute();
   });
   return { token, claims };
+}
+
+/** The user's claims Cedar sees, copied so that a call's user entity is the one issuance decided on. */
+function userEntityClaims(claims: UserEntityClaims): Partial<Pick<TaskTokenClaims, (typeof USER_ENTITY_CLAIMS)[number]>> {
+  const out: Partial<Pick<TaskTokenClaims, (typeof USER_ENTITY_CLAIMS)[number]>> = {};
+  for (const name of USER_ENTITY_CLAIMS) {
+    const v = (claims as Readonly<Record<string, unknown>>)[name];
+    if (typeof v === 'string' && v !== '') out[name] = v;
+  }
+  return out;
 }

@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { HTTP_METHODS, type AuthorizationDetail, type HttpAuthorizationDetail, type McpAuthorizationDetail } from '@writ/protocol';
-import { canonicalMcpDetail, canonicalPathPattern, McpDetailError } from '@writ/verify';
+import { canonicalMcpDetail, canonicalPathPattern, McpDetailError } from '@writ/verify/internal';
 import { OAuthError } from '../../errors/index.js';
 import type { Resource } from '../../register/index.js';
 

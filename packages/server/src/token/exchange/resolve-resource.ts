@@ -7,12 +7,9 @@
  */
 import { PATHS } from '@writ/protocol';
 import { OAuthError } from '../../errors/index.js';
-import type { Resource } from '../../register/index.js';
+import { resourceUri, type Resource } from '../../register/index.js';
+import { isRegisterId } from '../../ids/index.js';
 import type { TokenRequestParams } from './parse-token-request.js';
-
-export function resourceUri(publicUrl: string, resource: Pick<Resource, 'id' | 'kind'>): string {
-  return `${publicUrl}${resource.kind === 'mcp' ? PATHS.mcpResourcePrefix : PATHS.httpResourcePrefix}${resource.id}`;
-}
 
 export async function resolveResource(
   params: TokenRequestParams,
@@ -32,7 +29,7 @@ export async function resolveResource(
     const prefix = [PATHS.httpResourcePrefix, PATHS.mcpResourcePrefix].map((p) => `${deps.publicUrl}${p}`).find((p) => r.startsWith(p));
     if (prefix === undefined) throw new OAuthError('invalid_target', 'resource is not served by this Writ', { detail: r });
     const id = r.slice(prefix.length);
-    if (!/^[a-z][a-z0-9-]{0,63}$/.test(id)) throw new OAuthError('invalid_target', 'unknown resource', { detail: r });
+    if (!isRegisterId(id)) throw new OAuthError('invalid_target', 'unknown resource', { detail: r });
     ids.add(id);
   }
   for (const a of params.audience) ids.add(a);

@@ -5,8 +5,10 @@
  * (`http-upstream.ts`) and a supervised stdio process (`stdio-upstream.ts`).
  */
 
-/** A JSON-RPC 2.0 message as it travels: request, notification or response. Validated by the gateway, not here. */
-export type JsonRpcMessage = Record<string, unknown> & { jsonrpc: '2.0' };
+import { WritError } from '@writ/protocol';
+import type { JsonRpcMessage } from '../../../errors/index.js';
+
+export type { JsonRpcMessage };
 
 export interface UpstreamSendContext {
   /** W3C trace context of the agent call this message belongs to; sent upstream where the transport can carry it. */
@@ -27,11 +29,11 @@ export interface UpstreamConnection {
   close(): Promise<void>;
 }
 
-export class UpstreamError extends Error {
-  readonly code: 'ERR_UPSTREAM_UNAVAILABLE' | 'ERR_UPSTREAM_TIMEOUT';
-  constructor(code: 'ERR_UPSTREAM_UNAVAILABLE' | 'ERR_UPSTREAM_TIMEOUT', message: string) {
-    super(message);
+/** An upstream that could not be reached or did not answer: a gateway denial like any other, with the cause as its private detail. */
+export class UpstreamError extends WritError {
+  declare readonly code: 'ERR_UPSTREAM_UNAVAILABLE' | 'ERR_UPSTREAM_TIMEOUT';
+  constructor(code: 'ERR_UPSTREAM_UNAVAILABLE' | 'ERR_UPSTREAM_TIMEOUT', detail: string) {
+    super(code, detail);
     this.name = 'UpstreamError';
-    this.code = code;
   }
 }

@@ -3,9 +3,11 @@
  * RFC 6750 `error` code (`invalid_request`, `invalid_token`, `insufficient_scope`) with a public description and,
  * for authentication, a `WWW-Authenticate: Bearer` challenge; SSF §8.1 fixes the statuses (400, 401, 403, 404, 429).
  */
+import { jsonWire, type WireResponse } from './wire-response.js';
+
 export type SsfErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'not_found' | 'too_many_requests' | 'server_error';
 
-const STATUS = {
+export const SSF_ERROR_STATUS = {
   invalid_request: 400,
   invalid_token: 401,
   insufficient_scope: 403,
@@ -29,9 +31,13 @@ export class SsfError extends Error {
     this.#status = opts.status;
   }
   get status(): number {
-    return this.#status ?? STATUS[this.error];
+    return this.#status ?? SSF_ERROR_STATUS[this.error];
   }
   toJSON(): { error: SsfErrorCode; error_description: string } {
     return { error: this.error, error_description: this.description };
   }
+}
+
+export function ssfErrorResponse(err: SsfError): WireResponse {
+  return jsonWire(err.status, err.toJSON(), err.headers);
 }

@@ -1,0 +1,172 @@
+/**
+ * The steps every gateway call shares, HTTP or MCP, in the order they run: refuse while the enforcement point cannot
+ * vouch for its state → find the resource the path names (the register's id rule) → the per-call check from
+ * @writ/verify (token, DPoP proof, binding, revocation) → the agent must be active → (the protocol adapter checks the
+ * task's authorization details) → the call-time grants, asked with the request the token service asked at issuance →
+ * and, whatever step a call ends at, exactly one audit event. The HTTP and MCP gateways keep only what their protocol
+ * adds.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { WritError, type TaskTokenClaims } from '@writ/protocol';
+import { checkCall, headerValues, type CheckCallContext, type DpopNonces } from '@writ/verify/internal';
+import { writeDenial } from '../errors/index.js';
+import { isRegisterId } from '../ids/index.js';
+import { resourceMetadataUrl, resourceUri, type Agent, type Resource } from '../register/index.js';
+import { requestSubject, resourceActionRequest, type CallDecisionCache, type ResourceAction } from '../policy/index.js';
+import { traceFrom, type Logger } from '../observability/index.js';
+import type { CallState, GatewayAudit } from './gateway-audit.js';
+
+export interface EnforcementDeps {
+  publicUrl: string;
+  check: Omit<CheckCallContext, 'audience'>;
+  resources: { get(id: string): Resource | undefined };
+  agents: { get(id: string): Agent | undefined };
+  /** Register version: part of every call-decision cache key, so a register change can never serve stale data. */
+  entitiesVersion(): string;
+  decisions: CallDecisionCache;
+  audit: GatewayAudit;
+  /** False when the enforcement point cannot vouch for its state (audit backlog, stale revocations): refuse. */
+  ready(): boolean;
+  dpopAlgs: readonly string[];
+  /** Server nonces, when required: handed out on every answer, demanded in every proof. */
+  nonces?: DpopNonces;
+  logger: Logger;
+}
+
+/** Who is calling, once the per-call check has passed. */
+export interface Caller {
+  claims: TaskTokenClaims;
+  /** The DPoP key's thumbprint; null for a bearer call (an MCP resource that allows them). */
+  jkt: string | null;
+  agent: Agent;
+  resource: Resource;
+  /** The resource's URI: the token's audience, and the location its authorization details name. */
+  audience: string;
+}
+
+export class CallEnforcer {
+  readonly #kind: Resource['kind'];
+  readonly #deps: EnforcementDeps;
+
+  constructor(kind: Resource['kind'], deps: EnforcementDeps) {
+    this.#kind = kind;
+    this.#deps = deps;
+  }
+
+  get deps(): EnforcementDeps {
+    return this.#deps;
+  }
+
+  /**
+   * Runs one call: `handler` does the protocol's work; whatever it throws is denied, audited and answered with the
+   * gateway's denial shape (anything that is not a WritError is an internal error, logged with its trace id).
+   */
+  run(req: IncomingMessage, res: ServerResponse, handler: (state: CallState) => Promise<void>): void {
+    const state: CallState = {
+      trace: traceFrom(req.headers.traceparent),
+      started: Date.now(),
+      resourceId: undefined,
+      method: req.method ?? 'GET',
+      path: undefined,
+      claims: undefined,
+    };
+    const steps = async (): Promise<void> => {
+      if (!this.#deps.ready()) throw new WritError('ERR_NOT_READY', 'enforcement point not ready');
+      await handler(state);
+    };
+    steps().catch((err: unknown) => {
+      const e = err instanceof WritError ? err : new WritError('ERR_INTERNAL', String((err as Error | undefined)?.stack ?? err));
+      if (e.code === 'ERR_INTERNAL')
+        this.#deps.logger.error({ err: e.detail, trace_id: state.trace.traceId }, `${this.#kind} gateway internal error`);
+      this.deny(req, res, state, e);
+    });
+  }
+
+  /** The registered resource of this gateway's kind that `id` names; anything else is ERR_RESOURCE_UNKNOWN. */
+  resolve(state: CallState, id: string): Resource {
+    const resource = isRegisterId(id) ? this.#deps.resources.get(id) : undefined;
+    if (resource === undefined || resource.kind !== this.#kind)
+      throw new WritError('ERR_RESOURCE_UNKNOWN', `${this.#kind} resource ${JSON.stringify(id.slice(0, 80))}`);
+    state.resourceId = resource.id;
+    return resource;
+  }
+
+  /**
+   * The per-call check for this resource (the proof's `htu` is the public URL of `rawPath`), then the agent must be
+   * active: a suspended agent's tokens stop at once, not when they expire.
+   */
+  async authenticate(req: IncomingMessage, state: CallState, resource: Resource, rawPath: string): Promise<Caller> {
+    const deps = this.#deps;
+    const audience = resourceUri(deps.publicUrl, resource);
+    const { claims, jkt } = await checkCall(
+      {
+        method: state.method,
+        url: `${deps.publicUrl}${rawPath}`,
+        authorization: headerValues(req.rawHeaders, 'authorization'),
+        dpop: headerValues(req.rawHeaders, 'dpop'),
+      },
+      { ...deps.check, audience, acceptBearer: resource.mcp?.bearer.allowed === true },
+    );
+    state.claims = claims;
+    const agent = deps.agents.get(claims.client_id);
+    if (agent === undefined || agent.status !== 'active')
+      throw new WritError('ERR_REVOKED_AGENT', `agent ${claims.client_id} is ${agent?.status ?? 'unknown'}`);
+    return { claims, jkt, agent, resource, audience };
+  }
+
+  /**
+   * The call-time grants for one concrete action, through the call-decision cache, asked with the same subject the
+   * token service built at issuance (policy/requests.ts). Anything but allow is ERR_POLICY_DENIED; an allow returns
+   * the grants behind it, for the audit event.
+   */
+  async grant(caller: Caller, action: ResourceAction): Promise<string[]> {
+    const c = caller.claims;
+    const subject = requestSubject({
+      agent: caller.agent,
+      userId: c.sub,
+      userClaims: c,
+      resource: caller.resource,
+      purpose: c.purpose ?? '',
+      depth: c.task_chain.length,
+    });
+    const pending = this.#deps.decisions.decide(resourceActionRequest(subject, action), this.#deps.entitiesVersion());
+    const decision = pending instanceof Promise ? await pending : pending;
+    if (decision.decision !== 'allow') {
+      throw new WritError(
+        'ERR_POLICY_DENIED',
+        decision.errors.length > 0 ? `policy errors: ${decision.errors.join('; ')}` : 'no grant permits this call',
+      );
+    }
+    return decision.reasons;
+  }
+
+  /** The audit record of a refusal; the caller answers it in its protocol's shape. */
+  recordDenial(state: CallState, err: WritError, data?: Record<string, unknown>): void {
+    this.#deps.audit.call(state, {
+      decision: 'deny',
+      reason: err.code,
+      status: err.status,
+      grants: [],
+      detail: err.detail ?? '',
+      ...(data !== undefined ? { data } : {}),
+    });
+  }
+
+  /** Audits the refusal and answers it with the gateway's denial (status, DPoP challenge, stable code). */
+  deny(req: IncomingMessage, res: ServerResponse, state: CallState, err: WritError): void {
+    this.recordDenial(state, err);
+    writeDenial(res, err, {
+      algs: this.#deps.dpopAlgs,
+      resourceMetadata:
+        state.resourceId === undefined ? undefined : resourceMetadataUrl(this.#deps.publicUrl, { id: state.resourceId, kind: this.#kind }),
+      ...(this.#deps.nonces !== undefined ? { nonce: this.#deps.nonces.current() } : {}),
+    });
+    // Drain what the client still sends so the connection can be reused, but never more than the body limit.
+    if (!req.complete) req.resume();
+  }
+
+  /** `DPoP-Nonce` for every answer, when nonces are required. */
+  nonceHeader(): Record<string, string> {
+    return this.#deps.nonces !== undefined ? { 'dpop-nonce': this.#deps.nonces.current() } : {};
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * Every MCP session this node holds: those agents opened with `initialize` (found by `Mcp-Session-Id`) and those
+ * Writ opens itself for sessionless 2026-07-28 agents (one per resource, task, key and agent; never reachable by an
+ * id). Both are set up the same way — a fresh upstream connection, initialize with the agent's capabilities but
+ * never its roots — and both are bounded, closed when idle, and cut when a revocation hits their task.
+ */
+import { randomBytes } from 'node:crypto';
+import { WritError, type TaskTokenClaims } from '@writ/protocol';
+import type { JsonRpcId, JsonRpcMessage } from '../../errors/index.js';
+import type { Logger } from '../../observability/index.js';
+import type { Resource } from '../../register/index.js';
+import type { Caller } from '../enforce-call.js';
+import { McpSession, type SessionBinding } from './mcp-session.js';
+import type { UpstreamConnection } from './upstream/upstream-connection.js';
+
+export interface SessionRegistryOptions {
+  /** Opens a fresh upstream connection for one session. */
+  connect(resource: Resource): Promise<UpstreamConnection>;
+  /** What a revocation is checked against (the node's revocation set). */
+  revocations: { check(claims: TaskTokenClaims, jkt: string): unknown };
+  /** An upstream request with neither an answer nor progress for this long is answered with a timeout error. */
+  requestTimeoutMs: number;
+  /** A session unused this long is closed. */
+  sessionIdleMs: number;
+  /** Sessions of both kinds on this node, at most. */
+  maxSessions: number;
+  /** Each session may hold an upstream process: one task may not open more than this many. */
+  maxSessionsPerTask: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** A session's start: the session, and the upstream's answer to initialize (a result, or the error it gave). */
+export interface Started {
+  session: McpSession;
+  answer: JsonRpcMessage;
+  /** The upstream answered initialize with a protocol version; otherwise the session is already closed. */
+  ok: boolean;
+}
+
+export class SessionRegistry {
+  readonly #o: SessionRegistryOptions;
+  readonly #now: () => number;
+  readonly #sessions = new Map<string, McpSession>();
+  readonly #sessionless = new Map<string, McpSession>();
+  readonly #sweep: NodeJS.Timeout;
+
+  constructor(o: SessionRegistryOptions) {
+    this.#o = o;
+    this.#now = o.now ?? Date.now;
+    this.#sweep = setInterval(() => this.#closeIdle(), Math.min(60_000, o.sessionIdleMs)).unref();
+  }
+
+  /** Open sessions: those agents opened, and those Writ holds for sessionless agents. */
+  get counts(): { sessions: number; sessionless: number } {
+    return { sessions: this.#sessions.size, sessionless: this.#sessionless.size };
+  }
+
+  /** The caller's session by its id: it must exist, be open, and belong to the same resource, task, agent and key. */
+  find(sessionId: unknown, caller: Caller): McpSession {
+    if (typeof sessionId !== 'string' || sessionId === '') throw new WritError('ERR_MCP_SESSION_REQUIRED', 'no Mcp-Session-Id');
+    const s = this.#sessions.get(sessionId);
+    if (s === undefined || s.closed || !boundTo(s.binding, caller))
+      throw new WritError('ERR_MCP_SESSION_UNKNOWN', 'no such session for this task');
+    return this.#touch(s, caller);
+  }
+
+  /**
+   * An agent's `initialize`: a new session, registered (and so reachable by its id) only when the upstream accepted
+   * it. The agent's own initialize goes upstream, under its own id, without its roots.
+   */
+  async open(caller: Caller, initialize: JsonRpcMessage, agentId: JsonRpcId, traceparent: string): Promise<Started> {
+    this.#admit();
+    let ofTask = 0;
+    for (const s of this.#sessions.values()) if (s.binding.taskId === caller.claims.task_id) ofTask++;
+    if (ofTask >= this.#o.maxSessionsPerTask)
+      throw new WritError('ERR_MCP_SESSION_LIMIT', `task ${caller.claims.task_id} has ${ofTask} sessions`);
+    const started = await this.#start(caller, initialize, agentId, traceparent);
+    if (started.ok) {
+      const { session } = started;
+      this.#sessions.set(session.id, session);
+      session.onClose = () => this.#sessions.delete(session.id);
+    }
+    return started;
+  }
+
+  /**
+   * The upstream session Writ keeps for a sessionless agent, opened on first use from what the request's `_meta`
+   * declares (capabilities, client info) and initialized by Writ itself.
+   */
+  async sessionless(
+    caller: Caller,
+    client: { capabilities: Record<string, unknown>; clientInfo: unknown },
+    protocolVersion: string,
+    traceparent: string,
+  ): Promise<McpSession> {
+    const key = `${caller.resource.id}\0${caller.claims.task_id}\0${caller.jkt ?? 'bearer'}\0${caller.claims.client_id}`;
+    const existing = this.#sessionless.get(key);
+    if (existing !== undefined && !existing.closed) return this.#touch(existing, caller);
+    this.#admit();
+    const initialize: JsonRpcMessage = {
+      jsonrpc: '2.0',
+      method: 'initialize',
+      params: { protocolVersion, capabilities: client.capabilities, clientInfo: client.clientInfo },
+    };
+    const { session, ok } = await this.#start(caller, initialize, null, traceparent);
+    if (!ok) throw new WritError('ERR_UPSTREAM_UNAVAILABLE', 'initialize failed upstream');
+    await session.upstream.send({ jsonrpc: '2.0', method: 'notifications/initialized' }, { traceparent });
+    this.#sessionless.set(key, session);
+    session.onClose = () => {
+      if (this.#sessionless.get(key) === session) this.#sessionless.delete(key);
+    };
+    return session;
+  }
+
+  /** After a revocation: close every session whose last token it hits, so its streams are cut now, not at its next request. */
+  revoked(): void {
+    for (const s of this.#all())
+      if (s.claims !== undefined && this.#o.revocations.check(s.claims, s.binding.jkt ?? '') !== null) void s.close();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#sweep);
+    await Promise.all(this.#all().map((s) => s.close()));
+  }
+
+  /** Both kinds count against one bound: each may hold an upstream connection or process. */
+  #admit(): void {
+    if (this.#sessions.size + this.#sessionless.size >= this.#o.maxSessions)
+      throw new WritError('ERR_NOT_READY', 'MCP session limit reached');
+  }
+
+  /** One session setup for both kinds: a fresh upstream connection, initialize without the agent's roots. */
+  async #start(caller: Caller, initialize: JsonRpcMessage, agentId: JsonRpcId | null, traceparent: string): Promise<Started> {
+    const binding: SessionBinding = {
+      resourceId: caller.resource.id,
+      taskId: caller.claims.task_id,
+      clientId: caller.claims.client_id,
+      jkt: caller.jkt,
+    };
+    const upstream = await this.#o.connect(caller.resource);
+    const session = new McpSession(
+      randomBytes(24).toString('base64url'),
+      binding,
+      upstream,
+      this.#o.logger,
+      this.#now(),
+      this.#o.requestTimeoutMs,
+    );
+    session.claims = caller.claims;
+    // The agent's roots never reach the upstream (a filesystem server would take them as its allowed directories).
+    const params = { ...((initialize['params'] as Record<string, unknown> | undefined) ?? {}) };
+    const { roots: _roots, ...capabilities } = (params['capabilities'] ?? {}) as Record<string, unknown>;
+    params['capabilities'] = capabilities;
+    session.clientCapabilities = capabilities;
+    const answer = await session.request({ ...initialize, params }, agentId, traceparent, () => undefined);
+    const result = answer['result'] as Record<string, unknown> | undefined;
+    if (result === undefined || typeof result['protocolVersion'] !== 'string') {
+      await session.close();
+      return { session, answer, ok: false };
+    }
+    session.protocolVersion = result['protocolVersion'];
+    session.serverInitialize = result;
+    return { session, answer, ok: true };
+  }
+
+  #touch(s: McpSession, caller: Caller): McpSession {
+    s.lastUsed = this.#now();
+    s.claims = caller.claims;
+    return s;
+  }
+
+  #all(): McpSession[] {
+    return [...this.#sessions.values(), ...this.#sessionless.values()];
+  }
+
+  #closeIdle(): void {
+    const cutoff = this.#now() - this.#o.sessionIdleMs;
+    for (const s of this.#all()) if (s.lastUsed < cutoff) void s.close();
+  }
+}
+
+function boundTo(b: SessionBinding, caller: Caller): boolean {
+  return (
+    b.resourceId === caller.resource.id &&
+    b.taskId === caller.claims.task_id &&
+    b.clientId === caller.claims.client_id &&
+    b.jkt === caller.jkt
+  );
+}

@@ -1,0 +1,54 @@
+/**
+ * The HTTP side of MCP Streamable HTTP as the gateway serves it: one JSON-RPC message per POST (a JSON body within
+ * the size bound, classified and re-serialised by json-rpc.ts), answers as JSON or as a server-sent event stream,
+ * and the one GET stream a session may hold for messages the upstream starts.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { WritError } from '@writ/protocol';
+import { jsonRpcResponse, RPC, sendWire, type JsonRpcId, type JsonRpcMessage, type RpcErrorCode } from '../../errors/index.js';
+import { readBody } from '../../http/index.js';
+import { classifyMessage, JsonRpcShapeError, type ClassifiedMessage } from './json-rpc.js';
+import { SseWriter } from './sse.js';
+import type { McpSession } from './mcp-session.js';
+
+/** A POST's message, or why it is not one (the gateway audits and answers the refusal as a JSON-RPC error). */
+export type ReadMessage =
+  { ok: true; message: ClassifiedMessage } | { ok: false; detail: string; rpcCode: RpcErrorCode; id: JsonRpcId | null };
+
+export async function readMessage(req: IncomingMessage, maxBodyBytes: number): Promise<ReadMessage> {
+  const type = String(req.headers['content-type'] ?? '').toLowerCase();
+  if (!type.startsWith('application/json')) throw new WritError('ERR_MCP_MESSAGE_INVALID', `content-type ${type.slice(0, 80)}`);
+  const body = (await readBody(req, maxBodyBytes)).toString('utf8');
+  try {
+    return { ok: true, message: classifyMessage(JSON.parse(body) as unknown) };
+  } catch (err) {
+    if (err instanceof JsonRpcShapeError) return { ok: false, detail: err.message, rpcCode: RPC.invalidRequest, id: err.id };
+    return { ok: false, detail: 'invalid JSON', rpcCode: RPC.parseError, id: null };
+  }
+}
+
+/** Answers with one JSON-RPC message as a JSON body. */
+export function answerJson(res: ServerResponse, status: number, message: JsonRpcMessage, headers: Record<string, string>): void {
+  sendWire(res, jsonRpcResponse(status, message, headers));
+}
+
+/** Answers with no body (an accepted notification or response: 202; a closed session: 200). */
+export function answerEmpty(res: ServerResponse, status: number, headers: Record<string, string>): void {
+  res.writeHead(status, headers).end();
+}
+
+/** A request's answer as a stream when the agent accepts one (progress and related messages go first), else as JSON. */
+export function answerStream(req: IncomingMessage, res: ServerResponse, headers: Record<string, string>): SseWriter | undefined {
+  return String(req.headers.accept ?? '').includes('text/event-stream') ? new SseWriter(res, headers, false) : undefined;
+}
+
+/** Binds the agent's GET stream to its session: only one at a time, kept alive by comments. */
+export function openGetStream(req: IncomingMessage, res: ServerResponse, session: McpSession, headers: Record<string, string>): void {
+  if (!String(req.headers.accept ?? '').includes('text/event-stream'))
+    throw new WritError('ERR_MCP_MESSAGE_INVALID', 'GET needs Accept: text/event-stream');
+  // Refused before a header is sent: a second stream gets its 409, not a 200 that is then cut.
+  if (session.getStreamOpen) throw new WritError('ERR_MCP_STREAM_CONFLICT', 'a GET stream is already open for this session');
+  session.attachGetStream(new SseWriter(res, headers));
+  const keepalive = setInterval(() => res.write(': keepalive\n\n'), 25_000).unref();
+  res.on('close', () => clearInterval(keepalive));
+}
