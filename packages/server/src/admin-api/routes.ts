@@ -331,8 +331,11 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     tag: 'audit',
     summary: 'The audit chain of a task and its descendants: user → agents → calls, with decisions',
     handler: async ({ params, services }) => {
+      const id = params['id'] as string;
+      // Throws ERR_ADMIN_NOT_FOUND: an empty chain for a mistyped id would read as "nothing happened".
+      await services.tasks.get(id);
       await services.flushAudit();
-      return taskChain(services.db, params['id'] as string);
+      return taskChain(services.db, id);
     },
   },
   {

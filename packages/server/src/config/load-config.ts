@@ -24,8 +24,11 @@ export class ConfigError extends Error {
   }
 }
 
-/** Environment variable → config key path, and how to parse the string. */
-const ENV_OVERRIDES: ReadonlyArray<[string, string[], 'string' | 'int']> = [
+/**
+ * Environment variable → config key path, and how to parse the string. Exported because the configuration reference
+ * (config-reference.ts) takes its environment column from this same table.
+ */
+export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[], 'string' | 'int']> = [
   ['WRIT_HOST', ['server', 'host'], 'string'],
   ['WRIT_PORT', ['server', 'port'], 'int'],
   ['WRIT_PUBLIC_URL', ['server', 'publicUrl'], 'string'],
@@ -105,7 +108,7 @@ export function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
   let node = target;
   for (const key of path.slice(0, -1)) {
     const next = node[key];

@@ -1,139 +1,239 @@
 /**
  * The one configuration schema: it gives the types, the validation (unknown keys rejected, every value checked) and
- * the defaults. `docs/reference/config.md` documents it; a test keeps the two in step.
+ * the defaults. Each key's description is its meaning in `docs/configuration.md`, whose key table is generated from
+ * this schema (config-reference.ts, `npm run docs:config`); a test fails when the doc and the schema differ.
  */
 import { z } from 'zod';
 import { DEFAULT_PORT, TOKEN_SIGNING_ALGS } from '@writ/protocol';
 
+declare module 'zod' {
+  interface GlobalMeta {
+    /**
+     * The default as docs/configuration.md shows it, where the bare value would say less: a unit, or a value worked
+     * out at start. It sits beside the `.default()` it renders, so a change to one shows the other.
+     */
+    defaultText?: string;
+  }
+}
+
 const port = z.number().int().min(0).max(65535);
 const url = z.url({ protocol: /^https?$/ });
+
+/** "`a`, `b` or `c`": the reference lists an enum's values from the enum itself, so a new value cannot go unmentioned. */
+function oneOf(values: readonly string[]): string {
+  const quoted = values.map((v) => `\`${v}\``);
+  return quoted.length < 2 ? quoted.join('') : `${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1] ?? ''}`;
+}
 
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
-      /** Interface to listen on. `writ dev` is loopback only. */
-      host: z.string().min(1).default('127.0.0.1'),
-      port: port.default(DEFAULT_PORT),
-      /** The externally visible base URL: Writ's issuer identifier and the base of every resource URI. Defaults to http://{host}:{port}. */
-      publicUrl: url.optional(),
-      /** Largest request body the gateway forwards, in bytes. */
+      host: z.string().min(1).default('127.0.0.1').describe('interface to listen on (`writ dev` is always loopback)'),
+      port: port.default(DEFAULT_PORT).describe('port (`--port` wins)'),
+      publicUrl: url.optional().meta({
+        description: "the externally visible base URL: Writ's issuer identifier and the base of every resource URI (`{publicUrl}/r/{id}`)",
+        defaultText: '`http://{host}:{port}`',
+      }),
       maxBodyBytes: z
         .number()
         .int()
         .positive()
-        .default(10 * 1024 * 1024),
-      /** Upstream response timeout in milliseconds. */
-      upstreamTimeoutMs: z.number().int().positive().default(30_000),
+        .default(10 * 1024 * 1024)
+        .meta({ description: 'largest request body the gateway forwards (`413 ERR_BODY_TOO_LARGE` beyond)', defaultText: '10 MiB' }),
+      upstreamTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(30_000)
+        .describe('upstream header and body timeout (`504 ERR_UPSTREAM_TIMEOUT`)'),
     })
     .prefault({}),
   storage: z
     .strictObject({
-      /** PostgreSQL connection URL; when absent Writ uses the embedded SQLite file. */
       databaseUrl: z
         .string()
         .regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// URL')
-        .optional(),
-      /** SQLite database file (embedded default). */
-      sqlitePath: z.string().min(1).default('.writ/writ.db'),
+        .optional()
+        .describe('PostgreSQL URL; when absent, the embedded SQLite file'),
+      sqlitePath: z.string().min(1).default('.writ/writ.db').describe('SQLite file (WAL mode)'),
     })
     .prefault({}),
   vault: z
     .strictObject({
       /** Key-encryption key: 32 bytes, base64. Prefer the WRIT_KEK environment variable to keep it out of files. */
-      kek: z.string().optional(),
-      /** Identifier recorded with every wrapped data key, so keys can be rotated. */
-      kekId: z.string().min(1).default('kek-1'),
+      kek: z.string().optional().meta({
+        description: 'key-encryption key, 32 random bytes in base64 (`openssl rand -base64 32`); prefer the environment',
+        defaultText: '— (required)',
+      }),
+      kekId: z.string().min(1).default('kek-1').describe('recorded with each envelope, for rotation'),
     })
     .prefault({}),
   tokens: z
     .strictObject({
-      /** Default task token lifetime in seconds. */
-      defaultLifetimeSeconds: z.number().int().positive().max(86_400).default(600),
-      /** Upper bound for any requested task lifetime in seconds. */
-      maxLifetimeSeconds: z.number().int().positive().max(86_400).default(3600),
-      signingAlg: z.enum(TOKEN_SIGNING_ALGS).default('ES256'),
-      /** Rotate the token-signing key when it is older than this many hours (0: only on command). */
-      signingKeyRotationHours: z.number().min(0).max(8760).default(0),
-      /** Accepted clock skew for `exp`/`nbf`/`iat`, seconds. */
-      clockSkewSeconds: z.number().int().min(0).max(300).default(5),
-      /** How many sub-agent levels a task tree may have below its root task (0: no delegation). */
-      maxDelegationDepth: z.number().int().min(0).max(16).default(3),
+      defaultLifetimeSeconds: z.number().int().positive().max(86_400).default(600).describe('task token lifetime'),
+      maxLifetimeSeconds: z.number().int().positive().max(86_400).default(3600).describe('upper bound on any task token'),
+      signingAlg: z.enum(TOKEN_SIGNING_ALGS).default('ES256').describe(oneOf(TOKEN_SIGNING_ALGS)),
+      signingKeyRotationHours: z
+        .number()
+        .min(0)
+        .max(8760)
+        .default(0)
+        .describe(
+          'rotate the signing key when it is older than this (0: on command only, `writ keys rotate`); the old key stays published until its tokens expired',
+        ),
+      clockSkewSeconds: z.number().int().min(0).max(300).default(5).describe('accepted skew for `exp`, `nbf`, `iat`'),
+      maxDelegationDepth: z
+        .number()
+        .int()
+        .min(0)
+        .max(16)
+        .default(3)
+        .describe('sub-agent levels a task tree may have below its root task; 0 disables delegation'),
     })
     .prefault({}),
   dpop: z
     .strictObject({
       /** How long after its `iat` a DPoP proof is accepted, seconds (RFC 9449 §11.1). */
-      proofMaxAgeSeconds: z.number().int().positive().max(600).default(60),
+      proofMaxAgeSeconds: z.number().int().positive().max(600).default(60).describe('how long after `iat` a proof is accepted'),
       /** Require server-issued nonces in every proof (RFC 9449 §8/§9): stronger freshness, one extra round trip. */
-      requireNonce: z.boolean().default(false),
-      /** How long a nonce stays fresh: its window and the next, seconds each. */
-      nonceWindowSeconds: z.number().int().min(5).max(3600).default(60),
-      /** Bound on remembered proof `jti`s; past it, new proofs are refused rather than old ones forgotten. */
-      replayCacheSize: z.number().int().positive().default(1_000_000),
-      /**
-       * Where proof `jti`s are remembered: `memory` (this node only), `database` (shared by every node on the same
-       * database; a round trip per new proof) or `auto` (database on PostgreSQL, memory on the embedded SQLite).
-       */
-      replayStore: z.enum(['auto', 'memory', 'database']).default('auto'),
+      requireNonce: z
+        .boolean()
+        .default(false)
+        .describe(
+          "require a server nonce in every DPoP proof (RFC 9449 §8/§9): answered with `use_dpop_nonce` and `DPoP-Nonce`; nonces are stateless (HMAC under a key derived from the KEK), so every node accepts every other's",
+        ),
+      nonceWindowSeconds: z.number().int().min(5).max(3600).default(60).describe('a nonce is accepted in its window and the next'),
+      replayCacheSize: z
+        .number()
+        .int()
+        .positive()
+        .default(1_000_000)
+        .describe('bound on remembered proof `jti`s; when full, new proofs are refused, never old ones forgotten'),
+      replayStore: z
+        .enum(['auto', 'memory', 'database'])
+        .default('auto')
+        .describe(
+          '`memory` (this node), `database` (shared by all nodes on the database; one upsert per new proof) or `auto` (database on PostgreSQL, memory on SQLite)',
+        ),
     })
     .prefault({}),
   mcp: z
     .strictObject({
-      /** An MCP session (and its upstream connection) unused this long is closed, seconds. */
-      sessionIdleSeconds: z.number().int().positive().max(86_400).default(1800),
-      /** Bound on open MCP sessions on this node; past it, new sessions are refused. */
-      maxSessions: z.number().int().positive().default(10_000),
-      /** An upstream request with neither an answer nor a progress notification for this long is answered with a timeout. */
-      requestTimeoutSeconds: z.number().int().positive().max(3600).default(60),
+      sessionIdleSeconds: z
+        .number()
+        .int()
+        .positive()
+        .max(86_400)
+        .default(1800)
+        .describe('an MCP session (and its upstream connection) unused this long is closed'),
+      maxSessions: z
+        .number()
+        .int()
+        .positive()
+        .default(10_000)
+        .describe('bound on open MCP sessions on a node; past it, `initialize` is refused (`ERR_NOT_READY`)'),
+      requestTimeoutSeconds: z
+        .number()
+        .int()
+        .positive()
+        .max(3600)
+        .default(60)
+        .describe(
+          'an upstream request with neither an answer nor a progress notification for this long is answered with a timeout error (`-32001`, `ERR_UPSTREAM_TIMEOUT`) and cancelled upstream',
+        ),
       /** Bound on open sessions of one task: each may hold an upstream process (stdio), so one agent cannot fork-bomb the host. */
-      maxSessionsPerTask: z.number().int().positive().max(1000).default(16),
-      /** Largest single JSON-RPC message accepted from an upstream, bytes. */
+      maxSessionsPerTask: z
+        .number()
+        .int()
+        .positive()
+        .max(1000)
+        .default(16)
+        .describe('bound on open MCP sessions of one task (each stdio session is a process); past it, `initialize` is refused'),
       maxUpstreamMessageBytes: z
         .number()
         .int()
         .positive()
-        .default(16 * 1024 * 1024),
+        .default(16 * 1024 * 1024)
+        .describe('largest JSON-RPC message accepted from an upstream'),
     })
     .prefault({}),
   cluster: z
     .strictObject({
-      /**
-       * What this node serves: `control` (token endpoint, admin API, revocation feed, Shared Signals), `gateway` (the
-       * HTTP and MCP gateways), or `both`. Several nodes share one PostgreSQL; the embedded SQLite allows only `both`.
-       */
-      role: z.enum(['both', 'control', 'gateway']).default('both'),
-      /** Names this node in logs, `/readyz` and `pg_stat_activity`; defaults to host name and process id. */
+      role: z
+        .enum(['both', 'control', 'gateway'])
+        .default('both')
+        .describe(
+          '`control` (token endpoint, admin API, console, revocation feed, Shared Signals), `gateway` (`/r/…` and `/mcp/…`) or `both`; `control` and `gateway` need PostgreSQL — see [cluster.md](cluster.md)',
+        ),
       nodeId: z
         .string()
         .regex(/^[A-Za-z0-9._:-]{1,100}$/)
-        .optional(),
-      /** How often a node asks the revocation log whether it missed anything, on its listening connection, ms. */
-      heartbeatIntervalMs: z.number().int().min(50).max(60_000).default(500),
-      /** A node that cannot confirm it holds the whole revocation log within this bound refuses every call, ms. */
-      maxStalenessMs: z.number().int().min(100).max(600_000).default(5_000),
+        .optional()
+        .meta({
+          description: 'names the node in logs, `/readyz` and `pg_stat_activity` (`writ-listener:{nodeId}`)',
+          defaultText: 'host name and pid',
+        }),
+      heartbeatIntervalMs: z
+        .number()
+        .int()
+        .min(50)
+        .max(60_000)
+        .default(500)
+        .describe('how often a node asks the revocation log, on its listening connection, whether it missed an entry'),
+      maxStalenessMs: z
+        .number()
+        .int()
+        .min(100)
+        .max(600_000)
+        .default(5_000)
+        .describe(
+          'a node that cannot confirm it holds the whole revocation log within this bound refuses every call (`503 ERR_NOT_READY`) and `/readyz` says why',
+        ),
     })
     .prefault({}),
   audit: z
     .strictObject({
-      /** Longest time an audit event waits in memory before it is written, milliseconds. */
-      flushIntervalMs: z.number().int().positive().max(10_000).default(20),
+      flushIntervalMs: z.number().int().positive().max(10_000).default(20).describe('longest wait before an audit event is written'),
       /** Bound on buffered events; past it, enforcement points refuse calls (fail closed). */
-      maxBufferedEvents: z.number().int().positive().default(100_000),
+      maxBufferedEvents: z
+        .number()
+        .int()
+        .positive()
+        .default(100_000)
+        .describe('past this backlog the gateway refuses calls (`503 ERR_NOT_READY`) and `/readyz` says so'),
     })
     .prefault({}),
   ssf: z
     .strictObject({
-      /** Longest a poll request with `returnImmediately: false` waits for a SET (RFC 8936 long polling), seconds. */
-      pollMaxWaitSeconds: z.number().int().min(0).max(300).default(30),
-      /** One push delivery (RFC 8935) gives up after this long and is retried later, milliseconds. */
-      pushTimeoutMs: z.number().int().positive().max(120_000).default(10_000),
-      /** First retry delay of a failed push; it doubles per attempt up to five minutes, milliseconds. */
-      pushRetryInitialMs: z.number().int().positive().max(300_000).default(1_000),
+      pollMaxWaitSeconds: z
+        .number()
+        .int()
+        .min(0)
+        .max(300)
+        .default(30)
+        .describe('longest an RFC 8936 long poll (`returnImmediately: false`) waits for a SET ([shared-signals.md](shared-signals.md))'),
+      pushTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .max(120_000)
+        .default(10_000)
+        .describe('one RFC 8935 push attempt gives up after this long, and is retried'),
+      pushRetryInitialMs: z
+        .number()
+        .int()
+        .positive()
+        .max(300_000)
+        .default(1_000)
+        .describe('first retry delay of a failed push; doubles per attempt, up to five minutes'),
     })
     .prefault({}),
   log: z
     .strictObject({
-      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      level: z
+        .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info')
+        .describe('pino level; logs are JSON on stdout'),
     })
     .prefault({}),
 });

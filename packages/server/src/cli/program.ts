@@ -1,0 +1,414 @@
+/**
+ * The `writ` command tree. `writ dev` and `writ serve` run the server; every other command drives the admin API
+ * over HTTP (WRIT_URL, default http://127.0.0.1:7420; WRIT_ADMIN_TOKEN). Built by a function, apart from main.ts,
+ * so tests can inspect the tree without parsing argv.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { DEFAULT_PORT } from '@writ/protocol';
+import { AdminClient, printAuditChain } from '../admin-client/index.js';
+import type { ValidationResult } from '../policy/index.js';
+import { printTable, printValidation } from './print.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program.name('writ').description('Writ — identity and access control plane for AI agents').version('0.1.0');
+
+  program
+    .command('dev')
+    .description('run Writ on its embedded default (SQLite, loopback only) with a demo setup and a scripted demo agent')
+    .addOption(new Option('-p, --port <port>', 'port (WRIT_PORT)').argParser(parsePort))
+    .option('--data-dir <dir>', 'where the dev database and keys live', '.writ')
+    .option('--keep-data', 'keep the previous dev database instead of starting clean', false)
+    .option('--no-demo', 'set up the demo but do not run the demo agent')
+    .option('--exit-after-demo', 'stop after the demo (for scripts and tests)', false)
+    .action(async (opts: { port?: number; dataDir: string; keepData: boolean; demo: boolean; exitAfterDemo: boolean }) => {
+      const { runDev } = await import('../dev/run-dev.js');
+      await runDev(opts);
+    });
+
+  program
+    .command('serve')
+    .description('run Writ from writ.yaml and the environment')
+    .option('-c, --config <file>', 'configuration file (WRIT_CONFIG; default ./writ.yaml if present)')
+    .addOption(new Option('-p, --port <port>', 'port (WRIT_PORT)').argParser(parsePort))
+    .addOption(
+      new Option('--role <role>', 'cluster role (WRIT_ROLE): control, gateway or both; control and gateway need PostgreSQL').choices([
+        'both',
+        'control',
+        'gateway',
+      ]),
+    )
+    .action(async (opts: { config?: string; port?: number; role?: string }) => {
+      const { runServe } = await import('./serve.js');
+      await runServe(opts);
+    });
+
+  const jsonOpt = new Option('--json', 'print JSON');
+
+  const agents = program.command('agents').description('the agent register (NHI inventory)');
+  agents
+    .command('list')
+    .description('list registered agents')
+    .addOption(jsonOpt)
+    .action(async (o: { json?: boolean }) =>
+      output(await client().get('/agents'), o.json === true, ['id', 'name', 'owner', 'kind', 'status']),
+    );
+  agents
+    .command('show <id>')
+    .description('show an agent')
+    .action(async (id: string) => output(await client().get(`/agents/${enc(id)}`), true));
+  agents
+    .command('create <id>')
+    .description('register an agent')
+    .requiredOption('--name <name>', 'display name')
+    .requiredOption('--owner <owner>', 'the person or team responsible for the agent')
+    .option('--jwks <file>', "file with the agent's public JWKS (private_key_jwt)")
+    .option('--workload <issuer=pattern>', 'workload-identity binding: workload issuer id and sub pattern (repeatable)', collect, [])
+    .option('--kind <kind>', 'agent | service_account | workload', 'agent')
+    .option('--description <text>', 'what the agent is for', '')
+    .action(async (id: string, o: { name: string; owner: string; jwks?: string; workload: string[]; kind: string; description: string }) =>
+      output(
+        await client().post('/agents', {
+          id,
+          name: o.name,
+          owner: o.owner,
+          kind: o.kind,
+          description: o.description,
+          ...(o.jwks !== undefined ? { jwks: JSON.parse(readFileSync(o.jwks, 'utf8')) as unknown } : {}),
+          workload: o.workload.map(parseBinding),
+        }),
+        true,
+      ),
+    );
+  for (const [cmd, status, desc] of [
+    ['suspend', 'suspended', 'suspend an agent; every token it holds is revoked'],
+    ['offboard', 'offboarded', 'offboard an agent; every token it holds is revoked'],
+    ['activate', 'active', 'make a suspended or offboarded agent active again'],
+  ] as const) {
+    agents
+      .command(`${cmd} <id>`)
+      .description(desc)
+      .option('--reason <text>', 'why, for the audit log')
+      .action(async (id: string, o: { reason?: string }) =>
+        output(await client().post(`/agents/${enc(id)}/status`, { status, ...(o.reason !== undefined ? { reason: o.reason } : {}) }), true),
+      );
+  }
+
+  const workloadIssuers = program
+    .command('workload-issuers')
+    .description('trusted workload-identity issuers (Kubernetes, SPIFFE, OIDC workload tokens)');
+  workloadIssuers
+    .command('list')
+    .description('list trusted workload-identity issuers')
+    .addOption(jsonOpt)
+    .action(async (o: { json?: boolean }) =>
+      output(await client().get('/workload-issuers'), o.json === true, ['id', 'kind', 'issuer', 'audience']),
+    );
+  workloadIssuers
+    .command('create <id>')
+    .description('trust a workload-identity issuer')
+    .requiredOption('--kind <kind>', 'kubernetes | spiffe | oidc')
+    .requiredOption('--issuer <url>', "the tokens' iss, exactly")
+    .requiredOption('--audience <aud>', "what the tokens' aud must contain (usually Writ's public URL)")
+    .option('--discovery', 'find the keys through OpenID discovery at the issuer')
+    .option('--jwks-uri <url>', 'fetch the keys from this URL')
+    .option('--jwks <file>', 'a static JWKS file (e.g. a SPIFFE trust bundle)')
+    .action(
+      async (id: string, o: { kind: string; issuer: string; audience: string; discovery?: boolean; jwksUri?: string; jwks?: string }) =>
+        output(
+          await client().post('/workload-issuers', {
+            id,
+            kind: o.kind,
+            issuer: o.issuer,
+            audience: o.audience,
+            discovery: o.discovery === true,
+            ...(o.jwksUri !== undefined ? { jwksUri: o.jwksUri } : {}),
+            ...(o.jwks !== undefined ? { jwks: JSON.parse(readFileSync(o.jwks, 'utf8')) as unknown } : {}),
+          }),
+          true,
+        ),
+    );
+  workloadIssuers
+    .command('delete <id>')
+    .description('stop trusting a workload-identity issuer')
+    .action(async (id: string) => client().delete(`/workload-issuers/${enc(id)}`));
+
+  const resources = program.command('resources').description('upstreams reached through the gateway');
+  resources
+    .command('list')
+    .description('list resources')
+    .addOption(jsonOpt)
+    .action(async (o: { json?: boolean }) =>
+      output(await client().get('/resources'), o.json === true, ['id', 'kind', 'baseUrl', 'secretId']),
+    );
+  resources
+    .command('create <id>')
+    .description('register a resource and how its secret is injected')
+    .option('--kind <kind>', 'http | mcp', 'http')
+    .option('--base-url <url>', "the HTTP API base URL, or an MCP server's Streamable HTTP endpoint")
+    .option('--mcp <json>', "an MCP resource's upstreams and bearer setting, as JSON or @file (docs/mcp.md)")
+    .option('--secret <id>', 'secret to inject')
+    .option('--inject <rule>', 'bearer | basic:<username> | header:<Name>[:<prefix>] | query:<name>')
+    .option('--description <text>', 'what the resource is', '')
+    .action(
+      async (id: string, o: { kind: string; baseUrl?: string; mcp?: string; secret?: string; inject?: string; description: string }) =>
+        output(
+          await client().post('/resources', {
+            id,
+            kind: o.kind,
+            description: o.description,
+            ...(o.baseUrl !== undefined ? { baseUrl: o.baseUrl } : {}),
+            ...(o.mcp !== undefined
+              ? { mcp: JSON.parse(o.mcp.startsWith('@') ? readFileSync(o.mcp.slice(1), 'utf8') : o.mcp) as unknown }
+              : {}),
+            ...(o.secret !== undefined ? { secretId: o.secret } : {}),
+            ...(o.inject !== undefined ? { inject: parseInject(o.inject) } : {}),
+          }),
+          true,
+        ),
+    );
+
+  const secrets = program.command('secrets').description('the vault (write-only: values are never shown)');
+  secrets
+    .command('list')
+    .description('list secrets (metadata only)')
+    .addOption(jsonOpt)
+    .action(async (o: { json?: boolean }) =>
+      output(await client().get('/secrets'), o.json === true, ['id', 'current_version', 'description']),
+    );
+  secrets
+    .command('put <id>')
+    .description('store a new version; the value is read from standard input so it stays out of shell history')
+    .option('--description <text>', 'what the secret is', '')
+    .action(async (id: string, o: { description: string }) => {
+      const value = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+      output(await client().put(`/secrets/${enc(id)}`, { value, description: o.description }), true);
+    });
+
+  const grants = program.command('grants').description('Cedar grants');
+  grants
+    .command('list')
+    .description('list grants')
+    .addOption(jsonOpt)
+    .action(async (o: { json?: boolean }) => output(await client().get('/grants'), o.json === true, ['id', 'enabled', 'description']));
+  grants
+    .command('create <id>')
+    .description('add a grant; it is stored only if it validates against the Writ schema')
+    .requiredOption('--policy <file>', 'Cedar policy file')
+    .option('--description <text>', 'what the grant allows', '')
+    .action(async (id: string, o: { policy: string; description: string }) =>
+      output(await client().post('/grants', { id, description: o.description, policy: readFileSync(o.policy, 'utf8') }), true),
+    );
+  grants
+    .command('validate <file>')
+    .description('check a policy file against the Writ schema without storing it; exits 1 if it is invalid')
+    .addOption(jsonOpt)
+    .action(async (file: string, o: { json?: boolean }) => {
+      const answer = await client().post<ValidationResult>('/grants/validate', { policy: readFileSync(file, 'utf8') });
+      if (o.json === true) console.log(JSON.stringify(answer, null, 2));
+      else printValidation(file, answer);
+      // The API answers 200 either way (the request was fine, the policy was not); scripts need the verdict.
+      if (!answer.ok) process.exitCode = 1;
+    });
+  grants
+    .command('delete <id>')
+    .description('remove a grant')
+    .action(async (id: string) => client().delete(`/grants/${enc(id)}`));
+
+  const tasks = program.command('tasks').description('tasks and their tokens');
+  tasks
+    .command('list')
+    .description('list tasks, newest first')
+    .option('--agent <id>', 'only tasks of this agent')
+    .option('--user <id>', 'only tasks started by this user (idp:sub)')
+    .option('--status <status>', 'active | completed | revoked | expired')
+    .addOption(jsonOpt)
+    .action(async (o: { agent?: string; user?: string; status?: string; json?: boolean }) =>
+      output(await client().get(`/tasks${qs({ agent: o.agent, user: o.user, status: o.status })}`), o.json === true, [
+        'id',
+        'agentId',
+        'userId',
+        'resourceId',
+        'status',
+        'purpose',
+      ]),
+    );
+  tasks
+    .command('show <id>')
+    .description('show a task')
+    .action(async (id: string) => output(await client().get(`/tasks/${enc(id)}`), true));
+  tasks
+    .command('revoke <id>')
+    .description('revoke a task and every descendant task')
+    .requiredOption('--reason <text>', 'why, for the audit log')
+    .action(async (id: string, o: { reason: string }) =>
+      output(await client().post(`/tasks/${enc(id)}/revoke`, { reason: o.reason }), true),
+    );
+
+  const revoke = program.command('revoke').description('stop a credential, a task subtree, an agent, a user, a DPoP key, or everything');
+  const revokeTargets: Array<[string, string, (v: string) => Record<string, string>]> = [
+    ['token <jti>', 'one task token', (v) => ({ type: 'token', jti: v })],
+    ['task <id>', 'a task and every descendant', (v) => ({ type: 'task', taskId: v })],
+    ['agent <id>', 'an agent: suspends it and kills every token it holds', (v) => ({ type: 'agent', agentId: v })],
+    ['user <id>', 'everything a user started (id as idp:sub)', (v) => ({ type: 'user', userId: v })],
+    ['key <jkt>', 'a DPoP key by its thumbprint', (v) => ({ type: 'key', jkt: v })],
+  ];
+  for (const [spec, desc, target] of revokeTargets) {
+    revoke
+      .command(spec)
+      .description(desc)
+      .requiredOption('--reason <text>', 'why, for the audit log')
+      .action(async (value: string, o: { reason: string }) =>
+        output(await client().post('/revocations', { target: target(value), reason: o.reason }), true),
+      );
+  }
+  revoke
+    .command('all')
+    .description('every token issued until now')
+    .requiredOption('--reason <text>', 'why, for the audit log')
+    .requiredOption('--yes', 'confirm')
+    .action(async (o: { reason: string }) =>
+      output(await client().post('/revocations', { target: { type: 'all' }, reason: o.reason }), true),
+    );
+
+  const keys = program.command('keys').description('token-signing keys');
+  keys
+    .command('list')
+    .description('list the published token-signing keys')
+    .addOption(jsonOpt)
+    .action(async (o: { json?: boolean }) => output(await client().get('/keys'), o.json === true, ['kid', 'alg', 'active']));
+  keys
+    .command('rotate')
+    .description('a new signing key now; the previous one stays published until its tokens have expired')
+    .option('--alg <alg>', 'ES256 | EdDSA | RS256 (default: the current one)')
+    .action(async (o: { alg?: string }) => output(await client().post('/keys/rotate', o.alg !== undefined ? { alg: o.alg } : {}), true));
+
+  const ssf = program.command('ssf').description('the Shared Signals transmitter (CAEP session-revoked SETs)');
+  const ssfReceivers = ssf.command('receivers').description('receivers: who may create and poll SSF streams');
+  ssfReceivers
+    .command('list')
+    .description('list receivers (their tokens are never shown again)')
+    .addOption(jsonOpt)
+    .action(async (o: { json?: boolean }) =>
+      output(await client().get('/ssf/receivers'), o.json === true, ['id', 'name', 'audience', 'scopes']),
+    );
+  ssfReceivers
+    .command('create <name>')
+    .description('a new receiver; its bearer token is printed once')
+    .requiredOption('--audience <aud>', "the aud of this receiver's SETs")
+    .option('--scope <scope...>', 'ssf.manage, ssf.read and/or writ.revocation_feed (default: ssf.manage ssf.read)')
+    .action(async (name: string, o: { audience: string; scope?: string[] }) =>
+      output(
+        await client().post('/ssf/receivers', { name, audience: o.audience, ...(o.scope !== undefined ? { scopes: o.scope } : {}) }),
+        true,
+      ),
+    );
+  ssfReceivers
+    .command('delete <id>')
+    .description('delete a receiver with its streams and the SETs queued for them')
+    .action(async (id: string) => client().delete(`/ssf/receivers/${enc(id)}`));
+
+  const audit = program.command('audit').description('the tamper-evident audit log');
+  audit
+    .command('list')
+    .description('query audit events by task, agent, user, trace, type and time')
+    .option('--task <id>', 'only events of this task')
+    .option('--agent <id>', 'only events of this agent')
+    .option('--user <id>', 'only events of this user (idp:sub)')
+    .option('--trace <id>', 'only events of this trace')
+    .option('--type <type>', 'only events of this type')
+    .option('--since <time>', 'ISO time or epoch ms')
+    .option('--until <time>', 'ISO time or epoch ms')
+    .option('--limit <n>', 'at most this many events', '100')
+    .addOption(jsonOpt)
+    .action(
+      async (o: {
+        task?: string;
+        agent?: string;
+        user?: string;
+        trace?: string;
+        type?: string;
+        since?: string;
+        until?: string;
+        limit: string;
+        json?: boolean;
+      }) => {
+        const events = await client().get(
+          `/audit${qs({ task: o.task, agent: o.agent, user: o.user, trace: o.trace, type: o.type, since: time(o.since), until: time(o.until), limit: o.limit })}`,
+        );
+        output(events, o.json === true, ['seq', 'time', 'type', 'decision', 'reason', 'agent_id', 'task_id', 'action']);
+      },
+    );
+  audit
+    .command('verify')
+    .description('verify the hash chain; reports the first altered, inserted or removed event')
+    .action(async () => {
+      const r = await client().get<{ ok: boolean }>('/audit/verify');
+      console.log(JSON.stringify(r, null, 2));
+      if (!r.ok) process.exitCode = 2;
+    });
+  audit
+    .command('chain <taskId>')
+    .description("print a task's chain: user → agent → calls, with decisions")
+    .action(async (taskId: string) => printAuditChain(await client().get(`/tasks/${enc(taskId)}/audit`)));
+
+  return program;
+}
+
+function client(): AdminClient {
+  const token = process.env['WRIT_ADMIN_TOKEN'];
+  if (token === undefined || token === '') {
+    fail('set WRIT_ADMIN_TOKEN to an admin token (writ dev prints one)');
+  }
+  return new AdminClient(process.env['WRIT_URL'] ?? `http://127.0.0.1:${process.env['WRIT_PORT'] ?? DEFAULT_PORT}`, token);
+}
+
+function output(value: unknown, json: boolean, columns?: string[]): void {
+  if (json || columns === undefined || !Array.isArray(value)) console.log(JSON.stringify(value, null, 2));
+  else printTable(value as Record<string, unknown>[], columns);
+}
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) fail(`--port: expected an integer from 0 to 65535, got ${JSON.stringify(v)}`);
+  return n;
+}
+function parseInject(v: string): Record<string, string> {
+  const [mode, a, b] = v.split(':');
+  if (mode === 'bearer') return { mode };
+  if (mode === 'basic' && a !== undefined) return { mode, username: a };
+  if (mode === 'header' && a !== undefined) return { mode, name: a, ...(b !== undefined ? { prefix: b } : {}) };
+  if (mode === 'query' && a !== undefined) return { mode, name: a };
+  return fail(`--inject: expected bearer | basic:<username> | header:<Name>[:<prefix>] | query:<name>, got ${JSON.stringify(v)}`);
+}
+function time(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  if (/^\d+$/.test(v)) return v;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) fail(`expected an ISO time or epoch milliseconds, got ${JSON.stringify(v)}`);
+  return String(t);
+}
+function qs(q: Record<string, string | undefined>): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined) p.set(k, v);
+  const s = p.toString();
+  return s === '' ? '' : `?${s}`;
+}
+function enc(v: string): string {
+  return encodeURIComponent(v);
+}
+function fail(message: string): never {
+  console.error(`writ: ${message}`);
+  process.exit(2);
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parseBinding(value: string): { issuer: string; subject: string } {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new Error(`--workload wants <issuer>=<subject pattern>, got ${value}`);
+  return { issuer: value.slice(0, eq), subject: value.slice(eq + 1) };
+}
