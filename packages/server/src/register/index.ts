@@ -28,3 +28,4 @@ export {
 export type { AgentInput, IdentityProviderInput, WorkloadIssuerInput, ResourceInput, GrantInput } from './inputs.js';
 export type { PolicyPort, AuditPort, AuditRecord, Clock } from './ports.js';
 export { resourcePrefix, resourceUri, resourceMetadataUrl } from './resource-uri.js';
+export { RegisterSnapshot } from './register-snapshot.js';

@@ -1,24 +1,24 @@
 /**
- * Writ's HTTP surface on Fastify: token service endpoints, discovery documents, the agent API, health, and the
- * admin API. (The gateway's `/r/` calls bypass Fastify: see gateway/http/http-gateway.ts.)
+ * Writ's HTTP surface on Fastify: discovery documents, the agent API, health, readiness, metrics, and the admin API.
+ * The per-call paths bypass Fastify (route-dispatch.ts): the gateways, the OAuth endpoints (oauth-endpoints.ts) and
+ * the revocation feed run on raw `node:http`.
  */
 import type { FastifyInstance } from 'fastify';
 import type { JWK } from 'jose';
 import { AUTHORIZATION_DETAIL_TYPES, DPOP_ALGS, PATHS } from '@writ/protocol';
-import { checkCall, type CheckCallContext } from '@writ/verify/internal';
+import { checkCall, headerValues, type CheckCallContext } from '@writ/verify/internal';
 import { WritError } from '@writ/protocol';
-import { errorResponse, familyOfPath, OAuthError, replyWire, writCodeResponse } from '../errors/index.js';
-import { exchangeToken, introspectToken, revokeToken, type IntrospectionDeps, type TokenServiceDeps } from '../token/index.js';
+import { errorResponse, familyOfPath, replyWire, writCodeResponse } from '../errors/index.js';
 import type { SigningKeys } from '../token/index.js';
 import type { TaskService } from '../tasks/index.js';
 import { traceFrom, type Logger } from '../observability/index.js';
-import { TOKEN_BODY_LIMIT } from './token-fast-path.js';
 import { registerAdminApi, type AdminAuth, type AdminServices } from '../admin-api/index.js';
 import type { AuditPort, Resource } from '../register/index.js';
 
 export interface SurfaceDeps {
   publicUrl: string;
-  tokenService: TokenServiceDeps;
+  /** The current DPoP server nonce, when nonces are required (handed out with agent-API denials). */
+  nonce(): string | undefined;
   keys: SigningKeys;
   /** Public keys published beside the token-signing keys, never used to verify tokens (the SET signing key). */
   extraJwks?: () => JWK[];
@@ -31,66 +31,17 @@ export interface SurfaceDeps {
   /** The Prometheus registry served at /metrics. */
   metrics: { contentType: string; metrics(): Promise<string> };
   audit: AuditPort;
-  /** Introspection and revocation (RFC 7662, RFC 7009); `audiences` is filled in per endpoint. */
-  introspection: Omit<IntrospectionDeps, 'audiences'>;
   logger: Logger;
 }
 
 export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): void {
   const issuer = deps.publicUrl;
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: TOKEN_BODY_LIMIT }, (_req, body, done) => {
-    done(null, new URLSearchParams(body as string));
-  });
-
   // One error handler for every Fastify route: each path answers in its own wire family (errors/).
   app.setErrorHandler((err, req, reply) => {
     const path = req.url.split('?', 1)[0] as string;
-    const { response, internal } = errorResponse(err, familyOfPath(path), { algs: DPOP_ALGS, nonce: deps.tokenService.nonces?.current() });
+    const { response, internal } = errorResponse(err, familyOfPath(path), { algs: DPOP_ALGS, nonce: deps.nonce() });
     if (internal) deps.logger.error({ err, path }, 'unhandled error');
     void replyWire(reply, response);
-  });
-
-  app.post(PATHS.token, async (req, reply) => {
-    const trace = traceFrom(req.headers.traceparent);
-    if (!(req.body instanceof URLSearchParams)) {
-      deps.audit.record({
-        type: 'token.denied',
-        trace_id: trace.traceId,
-        decision: 'deny',
-        reason: 'invalid_request',
-        detail: 'body is not application/x-www-form-urlencoded',
-      });
-      throw new OAuthError('invalid_request', 'the request body must be application/x-www-form-urlencoded');
-    }
-    const dpop = rawHeaderValues(req.raw.rawHeaders, 'dpop');
-    const response = await exchangeToken({ body: req.body, dpop, traceId: trace.traceId }, deps.tokenService);
-    const nonce = deps.tokenService.nonces?.current();
-    return reply
-      .code(200)
-      .headers({ 'cache-control': 'no-store', pragma: 'no-cache', ...(nonce !== undefined ? { 'dpop-nonce': nonce } : {}) })
-      .send(response);
-  });
-
-  // RFC 7662 and RFC 7009: client-authenticated like the token endpoint; the client assertion may name this
-  // endpoint, the token endpoint or the issuer as its audience.
-  const formOf = (body: unknown): URLSearchParams => {
-    if (!(body instanceof URLSearchParams))
-      throw new OAuthError('invalid_request', 'the request body must be application/x-www-form-urlencoded');
-    return body;
-  };
-  app.post(PATHS.introspect, async (req, reply) => {
-    const result = await introspectToken(formOf(req.body), {
-      ...deps.introspection,
-      audiences: [`${issuer}${PATHS.introspect}`, `${issuer}${PATHS.token}`, issuer],
-    });
-    return reply.code(200).headers({ 'cache-control': 'no-store' }).send(result);
-  });
-  app.post(PATHS.revoke, async (req, reply) => {
-    await revokeToken(formOf(req.body), {
-      ...deps.introspection,
-      audiences: [`${issuer}${PATHS.revoke}`, `${issuer}${PATHS.token}`, issuer],
-    });
-    return reply.code(200).headers({ 'cache-control': 'no-store' }).send();
   });
 
   app.get(PATHS.jwks, async (_req, reply) =>
@@ -146,8 +97,8 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
         {
           method: 'POST',
           url: `${issuer}${PATHS.taskComplete}`,
-          authorization: rawHeaderValues(req.raw.rawHeaders, 'authorization'),
-          dpop: rawHeaderValues(req.raw.rawHeaders, 'dpop'),
+          authorization: headerValues(req.raw.rawHeaders, 'authorization'),
+          dpop: headerValues(req.raw.rawHeaders, 'dpop'),
         },
         { ...deps.check, audience: null },
       ));
@@ -180,10 +131,4 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
   });
 
   registerAdminApi(app, { auth: deps.adminAuth, services: deps.admin, publicUrl: issuer, audit: deps.audit });
-}
-
-export function rawHeaderValues(raw: string[], lower: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).toLowerCase() === lower) out.push(raw[i + 1] as string);
-  return out;
 }

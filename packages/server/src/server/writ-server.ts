@@ -2,30 +2,33 @@
  * The composition root: the only place that constructs concrete implementations and wires them together.
  * Everything else receives its dependencies.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
-import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
-import { DPOP_ALGS, ERROR_CODES, PATHS } from '@writ/protocol';
+import { DPOP_ALGS, PATHS } from '@writ/protocol';
 import { createDpopNonces, InMemoryReplayCache, RevocationSet, VerifiedTokenCache, type CheckCallContext } from '@writ/verify/internal';
-import { hostForUrl, type WritConfig } from '../config/index.js';
+import type { WritConfig } from '../config/index.js';
 import { openStore, type Store } from '../storage/index.js';
 import { deriveKey, KeyEncryptionKey } from '../crypto/index.js';
 import { createVault } from '../vault/index.js';
 import { createAuditWriter } from '../audit/index.js';
 import { createPolicyEngine, createCallDecisionCache, createIssuanceDecisionCache, type PolicyEngine } from '../policy/index.js';
-import { Register, type Agent, type Resource } from '../register/index.js';
+import { Register, RegisterSnapshot } from '../register/index.js';
 import { RevocationFeed, RevocationService } from '../revocation/index.js';
 import { TaskService } from '../tasks/index.js';
 import { SigningKeys, type TokenServiceDeps } from '../token/index.js';
 import { createUserTokenVerifier, createWorkloadTokenVerifier } from '../identity/index.js';
 import { SharedReplayCache } from '../dpop/index.js';
-import { handleCommonTokenRequest, isCommonTokenRequest } from './token-fast-path.js';
 import { HttpGateway, McpGateway, UpstreamFactory, createGatewayAudit } from '../gateway/index.js';
 import { AdminAuth } from '../admin-api/index.js';
-import { createMetrics, traceFrom, type Logger } from '../observability/index.js';
+import { createMetrics, type Logger } from '../observability/index.js';
 import { ClusterNode, type ClusterRole, type Freshness } from '../cluster/index.js';
 import { registerHttpSurface } from './http-surface.js';
+import { listen } from './listener.js';
+import { createOAuthEndpoints } from './oauth-endpoints.js';
+import { createReadiness } from './readiness.js';
+import { createDispatcher } from './route-dispatch.js';
+import { startSchedules } from './schedules.js';
 import { bearerHoldsScope, createSsfTransmitter, SCOPE_REVOCATION_FEED } from '../ssf/index.js';
 
 export interface WritServer {
@@ -77,29 +80,9 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     await register.reloadPolicies();
     const vault = createVault({ db: store.db, kek });
 
-    // Bind first, so that with port 0 (tests) the issuer and every resource URI name the real port.
-    const route: { dispatch?: (req: IncomingMessage, res: ServerResponse) => void } = {};
-    const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-      const dispatch = route.dispatch;
-      if (dispatch === undefined) {
-        res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end('{"code":"ERR_NOT_READY","message":"starting"}');
-        return;
-      }
-      dispatch(req, res);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.server.port, config.server.host, () => resolve());
-    });
-    closers.unshift(
-      () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        }),
-    );
-    const addr = server.address() as AddressInfo;
-    const url = `http://${hostForUrl(addr.address)}:${addr.port}`;
+    const listener = await listen(config.server.host, config.server.port);
+    closers.unshift(() => listener.close());
+    const url = listener.url;
     const publicUrl = config.server.publicUrl ?? url;
     const role = config.cluster.role;
     const serves = { control: role !== 'gateway', gateway: role !== 'control' };
@@ -120,6 +103,8 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     // A gateway node verifies with the keys the control plane made; it never makes one.
     const madeFirstKey = serves.control ? await keys.init(config.tokens.signingAlg) : (await keys.reload(), false);
 
+    // A retired signing key stays published until every token it signed has expired.
+    const retiredKeyPublishMs = (config.tokens.maxLifetimeSeconds + config.tokens.clockSkewSeconds + 60) * 1000;
     // Hot-path snapshots of the register, refreshed on every change.
     const cache = new RegisterSnapshot(register);
     await cache.refresh();
@@ -312,12 +297,12 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       bodyLimit: 1024 * 1024,
       serverFactory: (handler) => {
         fastifyHandler = handler;
-        return server;
+        return listener.server;
       },
     });
     registerHttpSurface(app, {
       publicUrl,
-      tokenService,
+      nonce: () => nonces?.current(),
       keys,
       extraJwks: () => ssf.jwks(),
       tasks,
@@ -331,103 +316,60 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         vault,
         policy,
         keys,
-        retiredKeyPublishMs: (config.tokens.maxLifetimeSeconds + config.tokens.clockSkewSeconds + 60) * 1000,
+        retiredKeyPublishMs,
         audit,
         flushAudit: () => audit.flush(),
         ssfReceivers: ssf.receivers,
       },
       findResource: (id) => cache.resource(id),
       metrics: metrics.registry,
-      readiness: async () => {
-        const checks: Record<string, unknown> = {};
-        let ready = true;
-        try {
-          // Bounded: a partitioned database must make readiness answer "no", not hang the probe.
-          await withTimeout(store.db.selectFrom('revocations').select('seq').limit(1).execute(), 2_000, 'no answer within 2 s');
-          checks['store'] = 'ok';
-        } catch (err) {
-          ready = false;
-          checks['store'] = `unreachable: ${(err as Error).message}`;
-        }
-        checks['audit'] = audit.healthy() ? 'ok' : 'backlogged';
-        if (!audit.healthy()) ready = false;
-        const f = cluster?.freshness();
-        if (f === undefined)
-          checks['revocation'] = {
-            mode: 'embedded',
-            state: 'current',
-            last_seq: revocationSet.lastSeq,
-            log_seq: revocationSet.lastSeq,
-            lag_ms: 0,
-            entries: revocationSet.size,
-          };
-        else {
-          checks['revocation'] = {
-            mode: f.mode,
-            state: f.state,
-            last_seq: f.lastSeq,
-            log_seq: f.logSeq,
-            lag_ms: f.lagMs,
-            max_staleness_ms: f.maxStalenessMs,
-            confirmed_at: f.confirmedAt === null ? null : new Date(f.confirmedAt).toISOString(),
-            connected: f.connected,
-            entries: revocationSet.size,
-            ...(f.current ? {} : { reason: f.lastError ?? 'no confirmation from the revocation log within the bound' }),
-          };
-          if (!f.current) ready = false;
-        }
-        checks['cluster'] = { role, node_id: nodeId };
-        checks['mcp'] = mcpGateway.sessionCounts;
-        checks['revocation_feed'] = { clients: revocationFeed.clients };
-        return { ready, checks };
-      },
-      audit,
-      introspection: {
-        db: store.db,
-        issuer: publicUrl,
-        keys,
+      readiness: createReadiness({
+        ping: () => store.db.selectFrom('revocations').select('seq').limit(1).execute(),
+        auditHealthy: () => audit.healthy(),
+        freshness: () => cluster?.freshness(),
         revocations: revocationSet,
-        revocationService: revocations,
-        audit,
-        findAgent: (id) => register.findAgent(id),
-        clockSkewSeconds: config.tokens.clockSkewSeconds,
-        now,
-      },
+        cluster: { role, nodeId },
+        mcpSessions: () => mcpGateway.sessionCounts,
+        feedClients: () => revocationFeed.clients,
+      }),
+      audit,
       logger,
     });
     ssf.register(app);
     await app.ready();
     const fastifyDispatch = fastifyHandler;
     if (fastifyDispatch === undefined) throw new Error('fastify did not hand over its request handler');
-    // Refusals made here, before any component sees the request, are audited like every other denial.
-    const refuse = (req: IncomingMessage, res: ServerResponse, code: 'ERR_ROLE_NOT_SERVED' | 'ERR_NOT_READY'): void => {
-      const path = (req.url ?? '').split('?', 1)[0] as string;
-      const type = path === PATHS.token ? 'token.denied' : path.startsWith(PATHS.admin) ? 'admin.denied' : 'call.denied';
-      const trace = traceFrom(req.headers.traceparent);
-      audit.record({
-        type,
-        trace_id: trace.traceId,
-        decision: 'deny',
-        reason: code,
-        data: { method: req.method, path, role, node: nodeId },
-      });
-      if (code === 'ERR_ROLE_NOT_SERVED') refuseForRole(res);
-      else refuseStale(res);
-    };
-    route.dispatch = (req, res) => {
-      const u = req.url ?? '';
-      if (u.startsWith(PATHS.httpResourcePrefix)) {
-        if (serves.gateway) gateway.handle(req, res);
-        else refuse(req, res, 'ERR_ROLE_NOT_SERVED');
-      } else if (u.startsWith(PATHS.mcpResourcePrefix)) {
-        if (serves.gateway) mcpGateway.handle(req, res);
-        else refuse(req, res, 'ERR_ROLE_NOT_SERVED');
-      } else if (!serves.control && !servedByEveryRole(u)) refuse(req, res, 'ERR_ROLE_NOT_SERVED');
-      else if (!revocationCurrent() && revocationDependent(u)) refuse(req, res, 'ERR_NOT_READY');
-      else if (u === PATHS.revocationFeed || u.startsWith(`${PATHS.revocationFeed}?`)) revocationFeed.handle(req, res);
-      else if (isCommonTokenRequest(req)) handleCommonTokenRequest(req, res, tokenService);
-      else fastifyDispatch(req, res);
-    };
+    listener.serve(
+      createDispatcher({
+        role,
+        nodeId,
+        serves,
+        revocationCurrent,
+        audit,
+        dpopAlgs: DPOP_ALGS,
+        httpGateway: (req, res) => gateway.handle(req, res),
+        mcpGateway: (req, res) => mcpGateway.handle(req, res),
+        revocationFeed: (req, res) => revocationFeed.handle(req, res),
+        oauth: createOAuthEndpoints({
+          issuer: publicUrl,
+          tokenService,
+          introspection: {
+            db: store.db,
+            issuer: publicUrl,
+            keys,
+            revocations: revocationSet,
+            revocationService: revocations,
+            audit,
+            findAgent: (id) => register.findAgent(id),
+            clockSkewSeconds: config.tokens.clockSkewSeconds,
+            now,
+          },
+          audit,
+          logger,
+        }),
+        fastify: fastifyDispatch,
+      }),
+    );
     closers.unshift(() => app.close());
     // Deliveries are the control plane's work; a gateway node only publishes the SET key in its JWKS.
     if (serves.control) ssf.start();
@@ -443,44 +385,20 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         logger.error({ nodeId }, 'revocation state not current at start: enforcement points refuse calls until it is');
     }
 
-    const rotationMs = config.tokens.signingKeyRotationHours * 3600_000;
-    if (rotationMs > 0 && serves.control) {
-      const publishMs = (config.tokens.maxLifetimeSeconds + config.tokens.clockSkewSeconds + 60) * 1000;
-      const rotateTimer = setInterval(
-        () => {
-          keys
-            .rotateIfDue(rotationMs, publishMs)
-            .then((kid) => {
-              if (kid !== undefined) {
-                audit.record({
-                  type: 'admin.change',
-                  actor_chain: ['system:schedule'],
-                  decision: 'allow',
-                  reason: 'signing_key.rotated',
-                  data: { kid, scheduled: true },
-                });
-                logger.info({ kid }, 'signing key rotated on schedule');
-              }
-            })
-            .catch((err: unknown) => logger.error({ err }, 'scheduled signing key rotation failed'));
-        },
-        Math.min(rotationMs / 10, 3600_000),
-      );
-      rotateTimer.unref();
-      closers.unshift(() => clearInterval(rotateTimer));
-    }
-
-    const pruneTimer = setInterval(() => {
-      revocations.prune();
-      void store.db
-        .deleteFrom('client_assertions')
-        .where('expires_at', '<', now())
-        .execute()
-        .catch(() => undefined);
-      void sharedReplay?.prune().catch(() => undefined);
-    }, 60_000);
-    pruneTimer.unref();
-    closers.unshift(() => clearInterval(pruneTimer));
+    const stopSchedules = startSchedules({
+      // Rotation is the control plane's work; a gateway node only verifies with the keys it is told of.
+      rotationMs: serves.control ? config.tokens.signingKeyRotationHours * 3600_000 : 0,
+      retiredKeyPublishMs,
+      keys,
+      prune: [
+        () => revocations.prune(),
+        () => store.db.deleteFrom('client_assertions').where('expires_at', '<', now()).execute(),
+        () => sharedReplay?.prune(),
+      ],
+      audit,
+      logger,
+    });
+    closers.unshift(stopSchedules);
 
     logger.info({ url, publicUrl, store: store.location, role, nodeId }, 'writ listening');
     return {
@@ -507,70 +425,5 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
   } catch (err) {
     for (const c of closers) await Promise.resolve(c()).catch(() => undefined);
     throw err;
-  }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Paths every node serves, whatever its role: health, readiness, metrics, and the metadata clients discover first. */
-function servedByEveryRole(url: string): boolean {
-  const path = url.split('?', 1)[0] as string;
-  return (
-    path === PATHS.healthz ||
-    path === PATHS.readyz ||
-    path === PATHS.metrics ||
-    path === PATHS.jwks ||
-    path === PATHS.asMetadata ||
-    path.startsWith(PATHS.protectedResourceMetadata)
-  );
-}
-
-/** Answers that depend on this node's revocation state: a stale node must not vouch for a token. */
-function revocationDependent(url: string): boolean {
-  const path = url.split('?', 1)[0] as string;
-  return path === PATHS.token || path === PATHS.introspect || path === PATHS.revocationFeed || path === PATHS.taskComplete;
-}
-
-function refuseForRole(res: ServerResponse): void {
-  const info = ERROR_CODES.ERR_ROLE_NOT_SERVED;
-  res.writeHead(info.status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  res.end(JSON.stringify({ code: 'ERR_ROLE_NOT_SERVED', message: info.message }));
-}
-
-/** OAuth endpoints answer in OAuth's shape (RFC 6749 §4.1.2.1 `temporarily_unavailable`), with Retry-After. */
-function refuseStale(res: ServerResponse): void {
-  res.writeHead(503, { 'content-type': 'application/json', 'cache-control': 'no-store', 'retry-after': '1' });
-  res.end(JSON.stringify({ error: 'temporarily_unavailable', error_description: 'revocation state of this node is not current' }));
-}
-
-/** In-memory copies of agents and resources for the per-call path; replaced whole on every register change. */
-class RegisterSnapshot {
-  readonly #register: Register;
-  #agents = new Map<string, Agent>();
-  #resources = new Map<string, Resource>();
-  constructor(register: Register) {
-    this.#register = register;
-  }
-  /** Returns the ids of resources added, changed or removed since the last refresh. */
-  async refresh(): Promise<string[]> {
-    const [agents, resources] = await Promise.all([this.#register.listAgents(), this.#register.listResources()]);
-    const before = this.#resources;
-    this.#agents = new Map(agents.map((a) => [a.id, a]));
-    this.#resources = new Map(resources.map((r) => [r.id, r]));
-    const changed = [...before.keys()].filter((id) => !this.#resources.has(id));
-    for (const [id, r] of this.#resources) if (JSON.stringify(before.get(id)) !== JSON.stringify(r)) changed.push(id);
-    return changed;
-  }
-  agent(id: string): Agent | undefined {
-    return this.#agents.get(id);
-  }
-  resource(id: string): Resource | undefined {
-    return this.#resources.get(id);
   }
 }

@@ -14,7 +14,7 @@ const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i;
  * The receiver behind the request, if it holds one of `anyOf`.
  *
  * @example
- * const receiver = await authenticateReceiver(receivers, rawHeaderValues(req.raw.rawHeaders, 'authorization'), ['ssf.manage']);
+ * const receiver = await authenticateReceiver(receivers, headerValues(req.raw.rawHeaders, 'authorization'), ['ssf.manage']);
  */
 export async function authenticateReceiver(
   receivers: SsfReceivers,
@@ -52,12 +52,4 @@ function challenge(error: 'invalid_request' | 'invalid_token' | 'insufficient_sc
     ...(scope !== undefined ? [`scope="${scope}"`] : []),
   ];
   return new SsfError(error, description, { headers: { 'www-authenticate': `Bearer ${params.join(', ')}` } });
-}
-
-/** Every `Authorization` header as sent (Node keeps only the first in `req.headers`). */
-export function authorizationHeaders(rawHeaders: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2)
-    if ((rawHeaders[i] as string).toLowerCase() === 'authorization') out.push(rawHeaders[i + 1] as string);
-  return out;
 }

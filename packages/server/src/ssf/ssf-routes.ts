@@ -7,7 +7,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodType, z } from 'zod';
 import { PATHS } from '@writ/protocol';
 import type { AuditPort } from '../register/index.js';
-import { authenticateReceiver, authorizationHeaders } from './bearer-auth.js';
+import { headerValues } from '@writ/verify/internal';
+import { authenticateReceiver } from './bearer-auth.js';
 import { SsfError } from '../errors/index.js';
 import type { SsfOutbox } from './ssf-outbox.js';
 import type { SsfReceiver, SsfReceivers } from './ssf-receivers.js';
@@ -73,7 +74,7 @@ export function registerSsfRoutes(app: FastifyInstance, deps: SsfRouteDeps): voi
   });
 
   const auth = (req: FastifyRequest, scopes: readonly SsfScope[]): Promise<SsfReceiver> =>
-    authenticateReceiver(deps.receivers, authorizationHeaders(req.raw.rawHeaders), scopes);
+    authenticateReceiver(deps.receivers, headerValues(req.raw.rawHeaders, 'authorization'), scopes);
   const audited = (receiver: SsfReceiver, reason: string, streamId: string): void =>
     deps.audit.record({
       type: 'admin.change',

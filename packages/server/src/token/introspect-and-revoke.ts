@@ -12,7 +12,7 @@ import { OAuthError } from '../errors/index.js';
 import type { Agent, AuditPort } from '../register/index.js';
 import type { RevocationService } from '../revocation/index.js';
 import type { Database } from '../storage/index.js';
-import { authenticateClient, type ClientAuthParams } from './exchange/authenticate-client.js';
+import { authenticateClient, clientAuthParams, type ClientAuthParams } from './client-authentication.js';
 
 export interface IntrospectionDeps {
   db: Kysely<Database>;
@@ -31,18 +31,25 @@ export interface IntrospectionDeps {
 const HINTS = new Set(['access_token', 'refresh_token']);
 
 function formParams(body: URLSearchParams): { token: string; hint: string | undefined; auth: ClientAuthParams } {
-  for (const name of ['token', 'token_type_hint', 'client_id', 'client_assertion', 'client_assertion_type']) {
+  for (const name of ['token', 'token_type_hint']) {
     if (body.getAll(name).length > 1) throw new OAuthError('invalid_request', `parameter ${name} repeated`);
   }
+  const auth = clientAuthParams(body);
   const token = body.get('token');
   if (token === null || token === '') throw new OAuthError('invalid_request', 'token is required');
-  const hint = body.get('token_type_hint') ?? undefined;
-  const auth: ClientAuthParams = {};
-  for (const name of ['client_id', 'client_assertion', 'client_assertion_type'] as const) {
-    const v = body.get(name);
-    if (v !== null && v !== '') auth[name] = v;
-  }
-  return { token, hint, auth };
+  return { token, hint: body.get('token_type_hint') ?? undefined, auth };
+}
+
+/** The calling agent, authenticated by the one client-authentication step (the jti spent at once). */
+async function caller(auth: ClientAuthParams, deps: IntrospectionDeps): Promise<Agent> {
+  const { agent } = await authenticateClient(auth, {
+    db: deps.db,
+    findAgent: deps.findAgent,
+    audiences: deps.audiences,
+    clockSkewSeconds: deps.clockSkewSeconds,
+    now: deps.now,
+  });
+  return agent;
 }
 
 function actors(claims: TaskTokenClaims): Set<string> {
@@ -67,18 +74,12 @@ function activeClaims(token: string, deps: IntrospectionDeps): TaskTokenClaims |
 
 export async function introspectToken(body: URLSearchParams, deps: IntrospectionDeps): Promise<Record<string, unknown>> {
   const { token, hint, auth } = formParams(body);
-  const agent = await authenticateClient(auth, {
-    db: deps.db,
-    findAgent: deps.findAgent,
-    audiences: deps.audiences,
-    clockSkewSeconds: deps.clockSkewSeconds,
-    now: deps.now,
-  });
+  const agent = await caller(auth, deps);
   // RFC 7662 §2.1: an unknown hint is ignored, not an error.
   void hint;
   const claims = activeClaims(token, deps);
   if (claims === undefined || !actors(claims).has(agent.id)) return { active: false };
-  const { iss, sub, aud, client_id, act, authorization_details, cnf, jti, iat, exp, nbf, scope, task_id, task_chain, purpose } = claims;
+  const { iss, sub, aud, client_id, act, authorization_details, cnf, jti, iat, exp, nbf, scope, task_id, task_chain, purpose, email } = claims;
   return {
     active: true,
     token_type: 'DPoP',
@@ -97,18 +98,13 @@ export async function introspectToken(body: URLSearchParams, deps: Introspection
     task_id,
     task_chain,
     ...(purpose !== undefined ? { purpose } : {}),
+    ...(email !== undefined ? { email } : {}),
   };
 }
 
 export async function revokeToken(body: URLSearchParams, deps: IntrospectionDeps): Promise<void> {
   const { token, hint, auth } = formParams(body);
-  const agent = await authenticateClient(auth, {
-    db: deps.db,
-    findAgent: deps.findAgent,
-    audiences: deps.audiences,
-    clockSkewSeconds: deps.clockSkewSeconds,
-    now: deps.now,
-  });
+  const agent = await caller(auth, deps);
   if (hint !== undefined && !HINTS.has(hint)) throw new OAuthError('unsupported_token_type', 'token_type_hint must be access_token');
   const claims = activeClaims(token, deps);
   // RFC 7009 §2.2: invalid tokens, and tokens of other clients, get the same 200 and nothing happens.

@@ -241,6 +241,36 @@ describeEachStore('mcp gateway', (kind) => {
     await client.close();
   });
 
+  test('a second GET stream on one session is refused with 409 before any header is sent; the first stays open', async () => {
+    const url = h.mcpUri('tools');
+    const task = await newTask();
+    const init = await task.fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+      }),
+    });
+    const sid = init.headers.get('mcp-session-id') as string;
+    await init.text();
+    const stream = { accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' };
+    const first = await task.fetch(url, { headers: stream });
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get('content-type'), 'text/event-stream');
+    const second = await task.fetch(url, { headers: stream });
+    assert.equal(second.status, 409);
+    assert.equal(((await second.json()) as { code: string }).code, 'ERR_MCP_STREAM_CONFLICT');
+    // The first stream is still the session's: a tool call's notifications could still reach it.
+    const reader = (first.body as ReadableStream<Uint8Array>).getReader();
+    await h.admin.post('/revocations', { target: { type: 'task', taskId: task.id }, reason: 'end of test' });
+    for (;;) if ((await reader.read()).done) break;
+    const rows = await auditFor(task.id);
+    assert.ok(rows.some((r) => r.reason === 'ERR_MCP_STREAM_CONFLICT' && r.type === 'call.denied'));
+  });
+
   test('revoking the task cuts the open session: the next request is refused with 401', async () => {
     const task = await newTask();
     const client = await connect(task);

@@ -34,6 +34,14 @@ function build(calls: McpTestUpstream['calls']): McpServer {
     calls.push({ tool: 'read_file', args: { path } });
     return { content: [{ type: 'text', text: `contents of ${path}` }] };
   });
+  server.registerTool('search', { description: 'pretend to search', inputSchema: { query: z.string() } }, async ({ query }) => {
+    calls.push({ tool: 'search', args: { query } });
+    return { content: [{ type: 'text', text: `results for ${query}` }] };
+  });
+  server.registerTool('read_secret_key', { description: 'must stay out of reach' }, async () => {
+    calls.push({ tool: 'read_secret_key', args: {} });
+    return { content: [{ type: 'text', text: 'the secret key' }] };
+  });
   server.registerTool('delete_everything', { description: 'never call this' }, async () => {
     calls.push({ tool: 'delete_everything', args: {} });
     return { content: [{ type: 'text', text: 'deleted' }] };

@@ -6,7 +6,7 @@
 import { OAuthError } from '../../errors/index.js';
 import { matchesSubjectPattern, type WorkloadTokenVerifier } from '../../identity/index.js';
 import type { Agent } from '../../register/index.js';
-import { authenticateClientSpendingLater, type ClientAuthDeps } from './authenticate-client.js';
+import { authenticateClient, type ClientAuthDeps } from '../client-authentication.js';
 import type { AssertionSpend } from './verify-agent-assertion.js';
 import type { TokenRequestParams } from './parse-token-request.js';
 
@@ -22,7 +22,7 @@ export interface AuthenticatedAgent {
   workload?: { issuer: string; sub: string };
   /**
    * For private_key_jwt: the assertion's `jti`, checked unspent but not yet spent. The caller spends it with the
-   * token it issues, or on whatever refusal comes first (see authenticateClientSpendingLater).
+   * token it issues, or on whatever refusal comes first (see authenticateClient).
    */
   spend?: AssertionSpend;
 }
@@ -35,8 +35,8 @@ export async function authenticateAgent(params: TokenRequestParams, deps: AgentA
     const { agent, issuer, sub } = await resolveWorkloadAgent(params.actor_token, params.actor_token_type ?? '', params.client_id, deps);
     return { agent, method: 'workload_identity', workload: { issuer, sub } };
   }
-  const { agent, spend } = await authenticateClientSpendingLater(params, deps);
-  return { agent, method: 'private_key_jwt', spend };
+  const { agent, spend } = await authenticateClient(params, deps, { spend: 'with-issuance' });
+  return { agent, method: 'private_key_jwt', ...(spend !== undefined ? { spend } : {}) };
 }
 
 /**

@@ -20,7 +20,7 @@ import type { Database } from '../../storage/index.js';
 import type { SigningKeys } from '../keys/signing-keys.js';
 import { parseTokenRequest, type TokenRequestParams } from './parse-token-request.js';
 import { authenticateAgent, type AuthenticatedAgent } from './authenticate-agent.js';
-import { authenticateClient, refused } from './authenticate-client.js';
+import { authenticateClient, refused } from '../client-authentication.js';
 import { resolveResource } from './resolve-resource.js';
 import { parseRequestedDetails } from './parse-authorization-details.js';
 import { evaluateIssuancePolicy, type IssuancePolicy } from './evaluate-issuance-policy.js';
@@ -134,13 +134,16 @@ async function issueForAgent(
   if (params.dpop_jkt !== undefined) throw new OAuthError('invalid_request', 'dpop_jkt is only for delegation to a workload sub-agent');
   // A request without a proof gets a bearer token only for an MCP resource that lets standard clients in; anywhere
   // else it is refused exactly as a missing proof always is.
-  const bearer =
-    ctx.dpop.length === 0 &&
-    bearerAllowed((await resolveResource(params, { publicUrl: deps.issuer, findResource: deps.findResource })).resource);
+  // The resource is resolved once; a request without a proof needs it before the proof step, any other after the
+  // user's token, so that each refusal stays the one the steps' order gives.
+  let target: ReturnType<typeof resolveResource> | undefined;
+  const resolved = (): ReturnType<typeof resolveResource> =>
+    (target ??= resolveResource(params, { publicUrl: deps.issuer, findResource: deps.findResource }));
+  const bearer = ctx.dpop.length === 0 && bearerAllowed((await resolved()).resource);
   const jkt = bearer ? null : await proofKey(ctx.dpop, deps);
   const user = await deps.users.verify(params.subject_token as string, params.subject_token_type as string);
   asker.userId = user.userId;
-  const { resource, uri } = await resolveResource(params, { publicUrl: deps.issuer, findResource: deps.findResource });
+  const { resource, uri } = await resolved();
   const requested = parseRequestedDetails(params, resource, uri);
   const purpose = (params.purpose ?? '').slice(0, 500);
   const decision = await evaluateIssuancePolicy(
@@ -220,7 +223,7 @@ async function delegate(
   asker.taskId = p.task_id;
   // Possession of the parent token is the parent's authentication; a client assertion, when sent, must be its own.
   if (params.client_assertion !== undefined || params.client_assertion_type !== undefined) {
-    const client = await authenticateClient(params, assertionDeps(deps));
+    const { agent: client } = await authenticateClient(params, assertionDeps(deps));
     if (client.id !== p.client_id) throw new OAuthError('invalid_client', 'the client is not the agent of the subject token');
   }
   const parentAgent = await deps.findAgent(p.client_id);

@@ -3,9 +3,9 @@
  * assertion with a key registered in its JWKS. The assertion's `jti` is single use (stored until it expires).
  */
 import { CLIENT_ASSERTION_TYPE_JWT_BEARER } from '@writ/protocol';
-import { OAuthError } from '../../errors/index.js';
-import type { Agent } from '../../register/index.js';
-import type { TokenRequestParams } from './parse-token-request.js';
+import { OAuthError } from '../errors/index.js';
+import type { Agent } from '../register/index.js';
+import type { TokenRequestParams } from './exchange/parse-token-request.js';
 import {
   checkUnspentAgentAssertion,
   spendAssertion,
@@ -13,7 +13,7 @@ import {
   verifyAgentAssertion,
   type AgentAssertionDeps,
   type AssertionSpend,
-} from './verify-agent-assertion.js';
+} from './exchange/verify-agent-assertion.js';
 
 export interface ClientAuthDeps extends AgentAssertionDeps {
   findAgent(id: string): Promise<Agent | undefined>;
@@ -22,26 +22,27 @@ export interface ClientAuthDeps extends AgentAssertionDeps {
 /** The client-authentication parameters of any token-service endpoint (token, introspection, revocation). */
 export type ClientAuthParams = Pick<TokenRequestParams, 'client_id' | 'client_assertion' | 'client_assertion_type'>;
 
-export async function authenticateClient(params: ClientAuthParams, deps: ClientAuthDeps): Promise<Agent> {
-  const agent = await assertionAgent(params, deps);
-  const result = await verifyAgentAssertion(params.client_assertion as string, agent, deps);
-  if (!result.ok) throw refused(result);
-  requireActive(agent);
-  return agent;
-}
-
 /**
- * authenticateClient for a caller that spends the assertion's `jti` in its own final transaction (the token
- * endpoint, with the task and token rows: one commit instead of two). The outcome is the same: a `jti` already spent
- * is refused here; when this refuses the client after the signature checked out, the `jti` is spent before the error
- * is thrown; the caller must spend it on every later failure too (spendAssertion), so an assertion is never usable
- * again once presented — and the primary key lets at most one transaction spend it.
+ * The one client-authentication step of the token, introspection and revocation endpoints.
+ *
+ * `spend: 'now'` (introspection, revocation, a delegating parent): the assertion's `jti` is spent before this returns.
+ * `spend: 'with-issuance'` (the token endpoint): the `jti` is checked unspent and returned; the caller spends it in its
+ * own final transaction, with the task and token rows (one commit instead of two), and on every refusal that follows
+ * (spendAssertion), so an assertion is never usable again once presented — the primary key lets at most one
+ * transaction spend it. When this step itself refuses a client whose signature checked out, the `jti` is spent first.
  */
-export async function authenticateClientSpendingLater(
+export async function authenticateClient(
   params: ClientAuthParams,
   deps: ClientAuthDeps,
-): Promise<{ agent: Agent; spend: AssertionSpend }> {
+  opts: { spend: 'now' | 'with-issuance' } = { spend: 'now' },
+): Promise<{ agent: Agent; spend?: AssertionSpend }> {
   const agent = await assertionAgent(params, deps);
+  if (opts.spend === 'now') {
+    const result = await verifyAgentAssertion(params.client_assertion as string, agent, deps);
+    if (!result.ok) throw refused(result);
+    requireActive(agent);
+    return { agent };
+  }
   const result = await checkUnspentAgentAssertion(params.client_assertion as string, agent, deps);
   if (!result.ok) throw refused(result);
   if (agent.status !== 'active') {
@@ -49,6 +50,18 @@ export async function authenticateClientSpendingLater(
     requireActive(agent);
   }
   return { agent, spend: result.spend };
+}
+
+/** The client-authentication parameters of an endpoint's form, each at most once (RFC 6749 §3.2). */
+export function clientAuthParams(body: URLSearchParams): ClientAuthParams {
+  const auth: ClientAuthParams = {};
+  for (const name of ['client_id', 'client_assertion', 'client_assertion_type'] as const) {
+    const values = body.getAll(name);
+    if (values.length > 1) throw new OAuthError('invalid_request', `parameter ${name} repeated`);
+    const v = values[0];
+    if (v !== undefined && v !== '') auth[name] = v;
+  }
+  return auth;
 }
 
 async function assertionAgent(params: ClientAuthParams, deps: ClientAuthDeps): Promise<Agent> {

@@ -1,0 +1,109 @@
+/**
+ * The OAuth endpoints on raw `node:http`: token (RFC 8693 exchange), introspection (RFC 7662) and revocation
+ * (RFC 7009). One implementation each, whatever the request looks like: Fastify is not on this path, because its
+ * routing, content-type parsing and reply pipeline cost a large share of an exchange once the cryptography is cheap.
+ * Every endpoint reads its form the same way (POST, `application/x-www-form-urlencoded`, a bounded body) and answers
+ * every failure in OAuth's shape (errors/oauth-error.ts); a request that is not a form is refused and audited.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PATHS, WritError } from '@writ/protocol';
+import { headerValues } from '@writ/verify/internal';
+import { jsonWire, OAuthError, oauthErrorResponse, sendWire } from '../errors/index.js';
+import { readBody } from '../http/index.js';
+import { traceFrom, type Logger } from '../observability/index.js';
+import type { AuditPort } from '../register/index.js';
+import { exchangeToken, introspectToken, revokeToken, type IntrospectionDeps, type TokenServiceDeps } from '../token/index.js';
+
+/** Forms are small: a token request with RAR details is a few KB. */
+export const OAUTH_FORM_LIMIT = 64 * 1024;
+
+export interface OAuthEndpointDeps {
+  issuer: string;
+  tokenService: TokenServiceDeps;
+  /** Introspection and revocation; `audiences` is filled in per endpoint. */
+  introspection: Omit<IntrospectionDeps, 'audiences'>;
+  audit: AuditPort;
+  logger: Logger;
+}
+
+type Endpoint = (
+  form: URLSearchParams,
+  req: IncomingMessage,
+  traceId: string,
+) => Promise<{ body: unknown; headers: Record<string, string> }>;
+
+export type OAuthEndpoints = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** The handler for the three paths; the dispatcher sends exactly these paths here. */
+export function createOAuthEndpoints(deps: OAuthEndpointDeps): { paths: readonly string[]; handle: OAuthEndpoints } {
+  const issuer = deps.issuer;
+  const nonceHeader = (): Record<string, string> => {
+    const nonce = deps.tokenService.nonces?.current();
+    return nonce !== undefined ? { 'dpop-nonce': nonce } : {};
+  };
+  const endpoints: Record<string, Endpoint> = {
+    [PATHS.token]: async (form, req, traceId) => ({
+      body: await exchangeToken({ body: form, dpop: headerValues(req.rawHeaders, 'dpop'), traceId }, deps.tokenService),
+      headers: { pragma: 'no-cache', ...nonceHeader() },
+    }),
+    // The client assertion may name this endpoint, the token endpoint or the issuer as its audience.
+    [PATHS.introspect]: async (form) => ({
+      body: await introspectToken(form, {
+        ...deps.introspection,
+        audiences: [`${issuer}${PATHS.introspect}`, `${issuer}${PATHS.token}`, issuer],
+      }),
+      headers: {},
+    }),
+    [PATHS.revoke]: async (form) => {
+      await revokeToken(form, { ...deps.introspection, audiences: [`${issuer}${PATHS.revoke}`, `${issuer}${PATHS.token}`, issuer] });
+      return { body: undefined, headers: {} };
+    },
+  };
+
+  const handle: OAuthEndpoints = (req, res) => {
+    const path = (req.url ?? '').split('?', 1)[0] as string;
+    const endpoint = endpoints[path];
+    const trace = traceFrom(req.headers.traceparent);
+    const answer = async (): Promise<void> => {
+      if (endpoint === undefined) throw new TypeError(`not an OAuth endpoint: ${path}`);
+      if (req.method !== 'POST')
+        throw new OAuthError('invalid_request', 'this endpoint accepts POST only', { status: 405, headers: { allow: 'POST' } });
+      const form = await readForm(req, path === PATHS.token ? (detail) => refusedForm(deps.audit, trace.traceId, detail) : undefined);
+      const { body, headers } = await endpoint(form, req, trace.traceId);
+      if (body === undefined) {
+        res.writeHead(200, { 'cache-control': 'no-store', 'content-length': '0' }).end();
+        return;
+      }
+      sendWire(res, jsonWire(200, body, headers));
+    };
+    answer().catch((err: unknown) => {
+      // The endpoints turn every refusal into an OAuthError; anything else is a bug, answered as server_error.
+      if (!(err instanceof OAuthError)) deps.logger.error({ err, path, trace_id: trace.traceId }, 'oauth endpoint failed');
+      sendWire(res, oauthErrorResponse(err instanceof OAuthError ? err : new OAuthError('server_error', 'internal error')));
+      if (!req.complete) req.resume();
+    });
+  };
+  return { paths: Object.keys(endpoints), handle };
+}
+
+/** The request's form: POST with `application/x-www-form-urlencoded` (parameters such as `charset` allowed), bounded. */
+async function readForm(req: IncomingMessage, onRefused?: (detail: string) => void): Promise<URLSearchParams> {
+  const type = (req.headers['content-type'] ?? '').split(';', 1)[0]?.trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') {
+    const detail = 'body is not application/x-www-form-urlencoded';
+    onRefused?.(detail);
+    throw new OAuthError('invalid_request', 'the request body must be application/x-www-form-urlencoded', { detail });
+  }
+  try {
+    return new URLSearchParams((await readBody(req, OAUTH_FORM_LIMIT)).toString('utf8'));
+  } catch (err) {
+    if (!(err instanceof WritError)) throw err;
+    onRefused?.(err.detail ?? err.code);
+    throw new OAuthError('invalid_request', 'malformed request', { detail: err.detail ?? err.code });
+  }
+}
+
+/** A token request refused before the exchange saw it is a denial like any other: on the record. */
+function refusedForm(audit: AuditPort, traceId: string, detail: string): void {
+  audit.record({ type: 'token.denied', trace_id: traceId, decision: 'deny', reason: 'invalid_request', detail });
+}
