@@ -44,5 +44,17 @@ export default tseslint.config(
       '@typescript-eslint/unbound-method': 'off',
     },
   },
+  {
+    // Only config/ reads the environment (ARCHITECTURE.md). The loopback preload runs inside a child process Writ
+    // starts and reads that child's environment, not Writ's.
+    files: ['packages/server/src/**/*.ts'],
+    ignores: ['packages/server/src/config/**', 'packages/server/src/gateway/mcp/upstream/loopback-preload.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'env', message: 'read the environment through config/ (processEnvironment, loadConfig)' },
+      ],
+    },
+  },
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
 );

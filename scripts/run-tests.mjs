@@ -10,6 +10,7 @@ const roots = [
   'packages/verify/dist/test',
   'packages/agent/dist/test',
   'packages/server/dist/test',
+  'packages/dev/dist/test',
   'test/dist',
 ];
 const filter = process.argv.slice(2);

@@ -15,7 +15,7 @@ import { TOKEN_TYPE } from '@writ/protocol';
 import { WritAgent } from '@writ/agent';
 import { importPublicJwk, parseCompactJws, verifyJwsSignature } from '@writ/verify/internal';
 import { AdminClient, loadConfig, silentLogger, startWritServer } from '@writ/server';
-import { startDevIdentityProvider } from '@writ/server/dev';
+import { startDevIdentityProvider } from '@writ/dev';
 
 const mode = process.argv[2];
 const upstreamUrl = process.argv[3] ?? '';

@@ -8,7 +8,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import { TOKEN_TYPE } from '@writ/protocol';
 import { WritAgent, type DpopKey, type Task, type WritAgentOptions } from '@writ/agent';
 import type { AdminClient } from '@writ/server';
-import type { DevIdentityProvider } from '@writ/server/dev';
+import type { DevIdentityProvider } from '@writ/dev';
 
 export interface BenchAgentKeys {
   clientKey: NonNullable<WritAgentOptions['clientKey']>;

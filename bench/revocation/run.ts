@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
 import { AdminClient } from '@writ/server';
-import { startDevIdentityProvider, type DevIdentityProvider } from '@writ/server/dev';
+import { startDevIdentityProvider, type DevIdentityProvider } from '@writ/dev';
 import { makeProofFactory, proofHeaders } from '../lib/dpop-proofs.js';
 import { freePort } from '../lib/free-port.js';
 import { runLoad, type LoadResult } from '../lib/load.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { AdminClient, loadConfig, silentLogger, startWritServer } from '@writ/server';
-import { startDevIdentityProvider } from '@writ/server/dev';
+import { startDevIdentityProvider } from '@writ/dev';
 
 interface Setup {
   upstream: string;

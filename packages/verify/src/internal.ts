@@ -38,3 +38,4 @@ export type { RawHeaders } from './http/header-values.js';
 export { fetchBounded } from './http/fetch-bounded.js';
 export type { BoundedFetchOptions, BoundedAnswer } from './http/fetch-bounded.js';
 export { asWritError } from './middleware/denial-response.js';
+export { isLoopbackAddress, isLoopbackHost } from './http/loopback-host.js';

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodType } from 'zod';
 import { PATHS } from '@writ/protocol';
 import { AdminError } from '../errors/index.js';
-import type { AuditPort } from '../register/index.js';
+import type { AuditPort } from '../audit/index.js';
 import type { AdminAuth } from './admin-auth.js';
 import { ADMIN_ROUTES, type AdminServices } from './routes.js';
 import { buildOpenApi } from './openapi.js';

@@ -26,7 +26,7 @@ import { AdminError } from '../errors/index.js';
 import type { AdminPrincipal } from './admin-auth.js';
 import type { PolicyEngine } from '../policy/index.js';
 import type { SigningKeys } from '../token/index.js';
-import type { AuditPort } from '../register/index.js';
+import type { AuditPort } from '../audit/index.js';
 import { TOKEN_SIGNING_ALGS } from '@writ/protocol';
 import { ssfReceiverInput, type SsfReceivers } from '../ssf/index.js';
 

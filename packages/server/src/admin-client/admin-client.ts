@@ -45,7 +45,12 @@ export class AdminClient {
     try {
       json = text === '' ? undefined : JSON.parse(text);
     } catch {
-      throw new AdminClientError(res.status, 'ERR_ADMIN_CLIENT_BAD_RESPONSE', `unexpected response (${res.status}): ${text.slice(0, 200)}`, []);
+      throw new AdminClientError(
+        res.status,
+        'ERR_ADMIN_CLIENT_BAD_RESPONSE',
+        `unexpected response (${res.status}): ${text.slice(0, 200)}`,
+        [],
+      );
     }
     if (!res.ok) {
       const e = json as { code?: string; message?: string; details?: string[] };

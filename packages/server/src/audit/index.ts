@@ -9,3 +9,4 @@ export { verifyAuditChain } from './verify-chain.js';
 export type { AuditChainProblem, AuditChainResult, VerifyAuditChainOptions } from './verify-chain.js';
 export { queryAudit, taskChain } from './query-audit.js';
 export type { AuditEntry, AuditQuery, TaskChain, TaskChainNode } from './query-audit.js';
+export type { AuditPort, AuditRecord } from './audit-port.js';

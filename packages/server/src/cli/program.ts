@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { DEFAULT_PORT } from '@writ/protocol';
 import { AdminClient, printAuditChain } from '../admin-client/index.js';
+import { adminClientSettings, processEnvironment } from '../config/index.js';
 import type { ValidationResult } from '../policy/index.js';
 import { printTable, printValidation } from './print.js';
 
@@ -23,8 +23,7 @@ export function buildProgram(): Command {
     .option('--no-demo', 'set up the demo but do not run the demo agent')
     .option('--exit-after-demo', 'stop after the demo (for scripts and tests)', false)
     .action(async (opts: { port?: number; dataDir: string; keepData: boolean; demo: boolean; exitAfterDemo: boolean }) => {
-      const { runDev } = await import('../dev/run-dev.js');
-      await runDev(opts);
+      await (await devTooling()).runDev({ ...opts, env: processEnvironment() });
     });
 
   program
@@ -357,11 +356,9 @@ export function buildProgram(): Command {
 }
 
 function client(): AdminClient {
-  const token = process.env['WRIT_ADMIN_TOKEN'];
-  if (token === undefined || token === '') {
-    fail('set WRIT_ADMIN_TOKEN to an admin token (writ dev prints one)');
-  }
-  return new AdminClient(process.env['WRIT_URL'] ?? `http://127.0.0.1:${process.env['WRIT_PORT'] ?? DEFAULT_PORT}`, token);
+  const { url, token } = adminClientSettings();
+  if (token === undefined) fail('set WRIT_ADMIN_TOKEN to an admin token (writ dev prints one)');
+  return new AdminClient(url, token);
 }
 
 function output(value: unknown, json: boolean, columns?: string[]): void {
@@ -411,4 +408,35 @@ function parseBinding(value: string): { issuer: string; subject: string } {
   const eq = value.indexOf('=');
   if (eq <= 0) throw new Error(`--workload wants <issuer>=<subject pattern>, got ${value}`);
   return { issuer: value.slice(0, eq), subject: value.slice(eq + 1) };
+}
+
+/** What `writ dev` needs from the development tooling (the private `@writ/dev` package). */
+interface DevTooling {
+  runDev(opts: {
+    port?: number | undefined;
+    dataDir: string;
+    keepData: boolean;
+    demo: boolean;
+    exitAfterDemo: boolean;
+    env: Readonly<Record<string, string | undefined>>;
+  }): Promise<unknown>;
+}
+
+/**
+ * `writ dev` runs the development tooling, which lives in a package of its own that is never published: the
+ * published server carries no dev-only dependencies. It is found at run time, in a clone of the repository.
+ */
+async function devTooling(): Promise<DevTooling> {
+  const specifier = '@writ/dev';
+  try {
+    const mod = (await import(specifier)) as Partial<DevTooling>;
+    if (typeof mod.runDev === 'function') return mod as DevTooling;
+  } catch (err) {
+    // Only the package itself being absent means "not a clone"; anything it fails to load is an error to show.
+    const e = err as { code?: string; message?: string };
+    if (e.code !== 'ERR_MODULE_NOT_FOUND' || !String(e.message).includes(`'${specifier}'`)) throw err;
+  }
+  return fail(
+    'writ dev runs from a clone of the Writ repository (npm ci && npm run dev): its tooling is not part of the published package',
+  );
 }

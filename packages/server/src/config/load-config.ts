@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import type { InternalErrorCode } from '../errors/index.js';
 import { configSchema, type ParsedConfig } from './schema.js';
+import { processEnvironment } from './environment.js';
 
 export interface WritConfig extends ParsedConfig {
   /** WRIT_ADMIN_TOKEN: a fixed admin token for scripts (never written to a file or log). */
@@ -49,7 +50,7 @@ export interface LoadConfigOptions {
 }
 
 export function loadConfig(opts: LoadConfigOptions = {}): WritConfig {
-  const env = opts.env ?? process.env;
+  const env = opts.env ?? processEnvironment();
   const fromEnv = env['WRIT_CONFIG'] === '' ? undefined : env['WRIT_CONFIG'];
   const file = opts.file === null ? undefined : (opts.file ?? fromEnv ?? (existsSync('writ.yaml') ? 'writ.yaml' : undefined));
   let raw: unknown = {};

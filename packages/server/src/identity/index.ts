@@ -1,6 +1,6 @@
 export { createUserTokenVerifier } from './user-token-verifier.js';
 export type { TrustedProvider, VerifiedUser, UserTokenVerifier, UserTokenVerifierOptions } from './user-token-verifier.js';
-export { isAllowedProviderUrl, isLoopbackHost } from './provider-url.js';
+export { isAllowedProviderUrl } from './provider-url.js';
 export { createWorkloadTokenVerifier } from './workload-token-verifier.js';
 export type { TrustedWorkloadIssuer, VerifiedWorkload, WorkloadTokenVerifier } from './workload-token-verifier.js';
 export { compileSubjectPattern, matchesSubjectPattern, SubjectPatternError } from './subject-pattern.js';

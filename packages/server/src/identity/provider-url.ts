@@ -3,6 +3,7 @@
  * loopback, because the dev identity provider (and tests) run there and nothing on the wire can be tampered with.
  * Anywhere else plain http would let whoever sits on the path substitute the keys — and so mint any user.
  */
+import { isLoopbackHost } from '@writ/verify/internal';
 
 /** True for `https:` URLs, and for `http:` URLs whose host is 127.0.0.0/8, `::1` or `localhost`. */
 export function isAllowedProviderUrl(value: string): boolean {
@@ -17,15 +18,4 @@ export function isAllowedProviderUrl(value: string): boolean {
   if (url.protocol === 'https:') return true;
   if (url.protocol !== 'http:') return false;
   return isLoopbackHost(url.hostname);
-}
-
-/**
- * `hostname` as WHATWG URL parsing leaves it: IPv4 in dotted-decimal whatever the input spelling
- * (`http://2130706433/` → `127.0.0.1`), IPv6 in brackets and compressed. `localhost` must be exact: `localhost.evil`
- * and `127.0.0.1.nip.io` are DNS names anyone can point anywhere.
- */
-export function isLoopbackHost(hostname: string): boolean {
-  if (hostname === 'localhost' || hostname === '[::1]') return true;
-  const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(hostname);
-  return m !== null && m.slice(1).every((o) => Number(o) <= 255);
 }

@@ -26,6 +26,6 @@ export {
   jwksInput,
 } from './inputs.js';
 export type { AgentInput, IdentityProviderInput, WorkloadIssuerInput, ResourceInput, GrantInput } from './inputs.js';
-export type { PolicyPort, AuditPort, AuditRecord, Clock } from './ports.js';
+export type { PolicyPort } from './ports.js';
 export { resourcePrefix, resourceUri, resourceMetadataUrl } from './resource-uri.js';
 export { RegisterSnapshot } from './register-snapshot.js';

@@ -7,7 +7,7 @@ import { registerId } from '../ids/index.js';
 import { injectionRuleSchema } from '../vault/index.js';
 import { HTTP_METHODS, TOKEN_TYPE, type AuthorizationDetail, type HttpAuthorizationDetail } from '@writ/protocol';
 import { canonicalMcpDetail, canonicalPathPattern } from '@writ/verify/internal';
-import { compileSubjectPattern } from '../identity/subject-pattern.js';
+import { compileSubjectPattern } from '../identity/index.js';
 
 const publicJwk = z
   .looseObject({

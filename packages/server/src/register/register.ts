@@ -29,7 +29,8 @@ import {
   type IdentityProviderInput,
   type ResourceInput,
 } from './inputs.js';
-import type { AuditPort, Clock, PolicyPort } from './ports.js';
+import type { AuditPort } from '../audit/index.js';
+import type { PolicyPort } from './ports.js';
 import type { z } from 'zod';
 import type { injectionInput, mcpConfigInput } from './inputs.js';
 
@@ -115,14 +116,14 @@ export interface RegisterDeps {
   db: Kysely<Database>;
   policy: PolicyPort;
   audit: AuditPort;
-  now?: Clock;
+  now?: () => number;
 }
 
 export class Register {
   readonly #db: Kysely<Database>;
   readonly #policy: PolicyPort;
   readonly #audit: AuditPort;
-  readonly #now: Clock;
+  readonly #now: () => number;
   readonly #events = new EventEmitter();
   #version = 0;
 

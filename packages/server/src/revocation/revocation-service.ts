@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
 import type { RevocationSet } from '@writ/verify/internal';
 import type { Database, RevocationRow } from '../storage/index.js';
-import type { AuditPort, Clock } from '../register/index.js';
+import type { AuditPort } from '../audit/index.js';
 
 export type RevocationTarget =
   | { type: 'token'; jti: string }
@@ -34,7 +34,7 @@ export interface RevocationServiceDeps {
   audit: AuditPort;
   /** Longest life any task token can have, seconds: bounds how long an entry must be remembered. */
   maxTokenLifetimeSeconds: number;
-  now?: Clock;
+  now?: () => number;
 }
 
 /**
@@ -53,7 +53,7 @@ export class RevocationService {
   readonly #set: RevocationSet;
   readonly #audit: AuditPort;
   readonly #maxLife: number;
-  readonly #now: Clock;
+  readonly #now: () => number;
   readonly #writeHooks: RevocationWriteHook[] = [];
   readonly #events = new EventEmitter().setMaxListeners(0);
   readonly #seen = new Set<number>();

@@ -13,7 +13,8 @@ import type { SigningKeys } from '../token/index.js';
 import type { TaskService } from '../tasks/index.js';
 import { traceFrom, type Logger } from '../observability/index.js';
 import { registerAdminApi, type AdminAuth, type AdminServices } from '../admin-api/index.js';
-import type { AuditPort, Resource } from '../register/index.js';
+import type { Resource } from '../register/index.js';
+import type { AuditPort } from '../audit/index.js';
 
 export interface SurfaceDeps {
   publicUrl: string;

@@ -11,7 +11,7 @@ import { headerValues } from '@writ/verify/internal';
 import { jsonWire, OAuthError, oauthErrorResponse, sendWire } from '../errors/index.js';
 import { readBody } from '../http/index.js';
 import { traceFrom, type Logger } from '../observability/index.js';
-import type { AuditPort } from '../register/index.js';
+import type { AuditPort } from '../audit/index.js';
 import { exchangeToken, introspectToken, revokeToken, type IntrospectionDeps, type TokenServiceDeps } from '../token/index.js';
 
 /** Forms are small: a token request with RAR details is a few KB. */

@@ -15,7 +15,7 @@ import {
   type WireResponse,
 } from '../errors/index.js';
 import { traceFrom } from '../observability/index.js';
-import type { AuditPort } from '../register/index.js';
+import type { AuditPort } from '../audit/index.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 

@@ -3,7 +3,7 @@
  * and once a minute drop what can no longer matter — revocation entries past every token they could hit, spent client
  * assertions and DPoP replay entries past their expiry.
  */
-import type { AuditPort } from '../register/index.js';
+import type { AuditPort } from '../audit/index.js';
 import type { Logger } from '../observability/index.js';
 
 export interface ScheduleDeps {

@@ -7,7 +7,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Database, SsfEventRow } from '../storage/index.js';
-import type { Clock } from '../register/index.js';
+
 import { setClaims, type SecurityEvent } from './security-event-token.js';
 import type { SetSigningKey } from './set-signing-key.js';
 import { EVENT_STREAM_UPDATED, EVENT_VERIFICATION } from './ssf-vocabulary.js';
@@ -23,10 +23,16 @@ export class SsfOutbox {
   readonly #db: Kysely<Database>;
   readonly #key: SetSigningKey;
   readonly #issuer: string;
-  readonly #now: Clock;
+  readonly #now: () => number;
   readonly #enqueued: (streamIds: string[]) => void;
 
-  constructor(deps: { db: Kysely<Database>; key: SetSigningKey; issuer: string; now: Clock; onEnqueued: (streamIds: string[]) => void }) {
+  constructor(deps: {
+    db: Kysely<Database>;
+    key: SetSigningKey;
+    issuer: string;
+    now: () => number;
+    onEnqueued: (streamIds: string[]) => void;
+  }) {
     this.#db = deps.db;
     this.#key = deps.key;
     this.#issuer = deps.issuer;

@@ -7,7 +7,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { randomId } from '../ids/index.js';
-import type { AuditPort, Clock } from '../register/index.js';
+import type { AuditPort } from '../audit/index.js';
 import type { Database, SsfReceiverRow } from '../storage/index.js';
 import { AdminError } from '../errors/index.js';
 import { RECEIVER_SCOPES, SSF_SCOPES, type SsfScope } from './ssf-vocabulary.js';
@@ -31,9 +31,9 @@ export interface SsfReceiver {
 export class SsfReceivers {
   readonly #db: Kysely<Database>;
   readonly #audit: AuditPort;
-  readonly #now: Clock;
+  readonly #now: () => number;
 
-  constructor(deps: { db: Kysely<Database>; audit: AuditPort; now?: Clock }) {
+  constructor(deps: { db: Kysely<Database>; audit: AuditPort; now?: () => number }) {
     this.#db = deps.db;
     this.#audit = deps.audit;
     this.#now = deps.now ?? Date.now;

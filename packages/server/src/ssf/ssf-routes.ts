@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodType, z } from 'zod';
 import { PATHS } from '@writ/protocol';
-import type { AuditPort } from '../register/index.js';
+import type { AuditPort } from '../audit/index.js';
 import { headerValues } from '@writ/verify/internal';
 import { authenticateReceiver } from './bearer-auth.js';
 import { SsfError } from '../errors/index.js';

@@ -7,7 +7,7 @@ import type { Kysely } from 'kysely';
 import { PATHS } from '@writ/protocol';
 import { openEnvelope, sealEnvelope, SecretValue, type KeyEncryptionKey } from '../crypto/index.js';
 import { randomId } from '../ids/index.js';
-import type { Clock } from '../register/index.js';
+
 import type { Database, SsfStreamRow } from '../storage/index.js';
 import { SsfError } from '../errors/index.js';
 import type { SsfReceiver } from './ssf-receivers.js';
@@ -39,9 +39,9 @@ export class SsfStreams {
   readonly #db: Kysely<Database>;
   readonly #kek: KeyEncryptionKey;
   readonly #issuer: string;
-  readonly #now: Clock;
+  readonly #now: () => number;
 
-  constructor(deps: { db: Kysely<Database>; kek: KeyEncryptionKey; issuer: string; now: Clock }) {
+  constructor(deps: { db: Kysely<Database>; kek: KeyEncryptionKey; issuer: string; now: () => number }) {
     this.#db = deps.db;
     this.#kek = deps.kek;
     this.#issuer = deps.issuer;

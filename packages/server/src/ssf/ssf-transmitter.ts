@@ -8,7 +8,7 @@ import type { JWK } from 'jose';
 import type { Kysely } from 'kysely';
 import type { KeyEncryptionKey } from '../crypto/index.js';
 import type { Logger } from '../observability/index.js';
-import type { AuditPort, Clock } from '../register/index.js';
+import type { AuditPort } from '../audit/index.js';
 import { recordFromRow, type RevocationRecord, type RevocationWriteHook } from '../revocation/index.js';
 import type { Database } from '../storage/index.js';
 import { PollWaiters } from './poll-waiters.js';
@@ -37,7 +37,7 @@ export interface SsfTransmitterDeps {
   audit: AuditPort;
   logger: Logger;
   config: { pollMaxWaitSeconds: number; pushTimeoutMs: number; pushRetryInitialMs: number };
-  now?: Clock;
+  now?: () => number;
   /** How often the push worker looks for work other nodes enqueued, ms (default 5,000). */
   sweepIntervalMs?: number;
 }

@@ -6,7 +6,7 @@
 import type { Kysely } from 'kysely';
 import type { AuthorizationDetail } from '@writ/protocol';
 import { AdminError } from '../errors/index.js';
-import type { AuditPort, Clock } from '../register/index.js';
+import type { AuditPort } from '../audit/index.js';
 import type { RevocationService } from '../revocation/index.js';
 import type { Database, TaskRow } from '../storage/index.js';
 
@@ -36,10 +36,10 @@ export interface TaskQuery {
 export class TaskService {
   readonly #db: Kysely<Database>;
   readonly #revocations: RevocationService;
-  readonly #now: Clock;
+  readonly #now: () => number;
   readonly #audit: AuditPort;
 
-  constructor(deps: { db: Kysely<Database>; revocations: RevocationService; audit: AuditPort; now?: Clock }) {
+  constructor(deps: { db: Kysely<Database>; revocations: RevocationService; audit: AuditPort; now?: () => number }) {
     this.#db = deps.db;
     this.#revocations = deps.revocations;
     this.#audit = deps.audit;

@@ -9,7 +9,8 @@ import type { Kysely } from 'kysely';
 import { actorsOf, type TaskTokenClaims } from '@writ/protocol';
 import { verifyTaskToken, type RevocationSet, type TokenKeys } from '@writ/verify/internal';
 import { OAuthError } from '../errors/index.js';
-import type { Agent, AuditPort } from '../register/index.js';
+import type { Agent } from '../register/index.js';
+import type { AuditPort } from '../audit/index.js';
 import type { RevocationService } from '../revocation/index.js';
 import type { Database } from '../storage/index.js';
 import { authenticateClient, clientAuthParams, type ClientAuthParams } from './client-authentication.js';
@@ -79,7 +80,8 @@ export async function introspectToken(body: URLSearchParams, deps: Introspection
   void hint;
   const claims = activeClaims(token, deps);
   if (claims === undefined || !actors(claims).has(agent.id)) return { active: false };
-  const { iss, sub, aud, client_id, act, authorization_details, cnf, jti, iat, exp, nbf, scope, task_id, task_chain, purpose, email } = claims;
+  const { iss, sub, aud, client_id, act, authorization_details, cnf, jti, iat, exp, nbf, scope, task_id, task_chain, purpose, email } =
+    claims;
   return {
     active: true,
     token_type: 'DPoP',

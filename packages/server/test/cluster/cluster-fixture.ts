@@ -12,7 +12,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import { createDpopProof, generateDpopKey, WritAgent, type DpopKey } from '@writ/agent';
 import { TOKEN_TYPE, type AuthorizationDetail } from '@writ/protocol';
 import { AdminClient } from '../../src/admin-client/index.js';
-import { startDevIdentityProvider } from '../../src/dev/index.js';
+import { startDevIdentityProvider } from '@writ/dev';
 import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { startWritProcess, type WritProcess } from '../helpers/writ-process.js';

@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/observability/index.js';
 import { startWritServer, type WritServer } from '../../src/server/index.js';
 import { AdminClient } from '../../src/admin-client/index.js';
-import { startDevIdentityProvider } from '../../src/dev/idp/index.js';
+import { startDevIdentityProvider } from '@writ/dev';
 import type { StoreKind, TestStore } from './stores.js';
 import { startRecordingUpstream, type RecordingUpstream } from './recording-upstream.js';
 

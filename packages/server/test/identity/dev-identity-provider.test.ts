@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import { decodeProtectedHeader } from 'jose';
 import { TOKEN_TYPE } from '@writ/protocol';
 import { createUserTokenVerifier } from '../../src/identity/index.js';
-import { startDevIdentityProvider } from '../../src/dev/idp/index.js';
-import { ScriptedBrowser } from '../../src/dev/idp/scripted-browser.js';
+import { startDevIdentityProvider } from '@writ/dev';
+import { ScriptedBrowser } from '@writ/dev';
 
 /** Runs `fn` with console output captured, and returns what oidc-provider printed. */
 async function providerChatter(fn: () => Promise<void>): Promise<string[]> {

@@ -16,7 +16,7 @@ import {
   type TrustedProvider,
   type UserTokenVerifierOptions,
 } from '../../src/identity/index.js';
-import { startDevIdentityProvider, type DevIdentityProvider } from '../../src/dev/idp/index.js';
+import { startDevIdentityProvider, type DevIdentityProvider } from '@writ/dev';
 import { startTestIssuer, type TestIssuer } from './test-issuer.js';
 
 const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');

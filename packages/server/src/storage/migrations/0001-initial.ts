@@ -1,7 +1,7 @@
 /** Initial schema. Portable DDL only: the dialect decides how an auto-incrementing key is spelled. */
 import type { Kysely } from 'kysely';
 
-import type { Dialect } from '../open-store.js';
+import type { Dialect } from '../dialect.js';
 
 export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   const ms = 'bigint' as const;

@@ -3,7 +3,7 @@
  * streams and subjects, and the durable outbox of signed SETs that push workers lease and poll clients acknowledge.
  */
 import type { Kysely } from 'kysely';
-import type { Dialect } from '../open-store.js';
+import type { Dialect } from '../dialect.js';
 
 export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   const ms = 'bigint' as const;

@@ -1,6 +1,6 @@
 /** Versioned migrations, applied in order at start. Never edit one that has shipped; add the next. */
 import type { Kysely } from 'kysely';
-import type { Dialect } from '../open-store.js';
+import type { Dialect } from '../dialect.js';
 import * as m0001 from './0001-initial.js';
 import * as m0002 from './0002-resource-kind-and-scopes.js';
 import * as m0003 from './0003-workload-identity-and-shared-replay.js';

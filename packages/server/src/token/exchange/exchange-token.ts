@@ -13,7 +13,8 @@ import { TOKEN_TYPE, type ActorClaim, type TaskTokenClaims, type TokenExchangeRe
 import { isSubsetOf, verifyDpopProof, type CheckCallContext, type DpopNonces, type ReplayCache } from '@writ/verify/internal';
 import type { Kysely } from 'kysely';
 import { OAuthError } from '../../errors/index.js';
-import type { Agent, AuditPort, Resource } from '../../register/index.js';
+import type { Agent, Resource } from '../../register/index.js';
+import type { AuditPort } from '../../audit/index.js';
 import { delegateRequest, userAttrsOf } from '../../policy/index.js';
 import type { UserTokenVerifier, VerifiedUser, WorkloadTokenVerifier } from '../../identity/index.js';
 import type { Database } from '../../storage/index.js';

@@ -25,4 +25,4 @@ export {
   type LoopbackHttpProcessOptions,
   type LoopbackReady,
 } from './loopback-http-process.js';
-export { loopbackListenArgs, isLoopbackHost, LOOPBACK_HOST } from './loopback-listen-args.js';
+export { loopbackListenArgs, LOOPBACK_HOST } from './loopback-listen-args.js';

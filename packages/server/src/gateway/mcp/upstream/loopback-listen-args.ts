@@ -7,16 +7,9 @@
  * `listen(path)` and `listen(handle)`. Unix sockets and inherited handles are not TCP binds we pick, so they pass.
  */
 
+import { isLoopbackAddress } from '@writ/verify/internal';
+
 export const LOOPBACK_HOST = '127.0.0.1';
-
-const IPV4_LOOPBACK = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
-/** True for 127.0.0.0/8 and ::1 written as addresses; a name such as `localhost` is not trusted to resolve there. */
-export function isLoopbackHost(host: unknown): boolean {
-  if (host === '::1') return true;
-  const m = typeof host === 'string' ? IPV4_LOOPBACK.exec(host) : null;
-  return m !== null && m.slice(1).every((octet) => Number(octet) <= 255);
-}
 
 // Node treats a string that converts to a non-negative number as a port, anything else as a pipe path (`toNumber`).
 const isPort = (value: unknown): boolean => typeof value === 'number' || (typeof value === 'string' && Number(value) >= 0);
@@ -32,13 +25,13 @@ export function loopbackListenArgs(args: readonly unknown[]): unknown[] {
   if (typeof first === 'object' && first !== null) {
     const options = first as Record<string, unknown>;
     if ('path' in options || 'fd' in options || 'handle' in options || '_handle' in options) return [...args];
-    return [{ ...options, host: isLoopbackHost(options.host) ? options.host : LOOPBACK_HOST }, ...rest];
+    return [{ ...options, host: isLoopbackAddress(options.host) ? options.host : LOOPBACK_HOST }, ...rest];
   }
   // listen(), listen(cb), listen(undefined, …): Node picks a port; we still pick the interface.
   if (first === undefined || first === null) return [0, LOOPBACK_HOST, ...rest];
   if (typeof first === 'function') return [0, LOOPBACK_HOST, ...args];
   if (!isPort(first)) return [...args];
   const [second, ...others] = rest;
-  if (typeof second === 'string') return [first, isLoopbackHost(second) ? second : LOOPBACK_HOST, ...others];
+  if (typeof second === 'string') return [first, isLoopbackAddress(second) ? second : LOOPBACK_HOST, ...others];
   return [first, LOOPBACK_HOST, ...rest];
 }

@@ -13,6 +13,7 @@ import { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../../../observability/index.js';
 import { LineSplitter } from './line-splitter.js';
+import { processEnvironment } from '../../../config/index.js';
 
 export interface BackoffOptions {
   /** Delay before the first restart after a quick failure. */
@@ -157,7 +158,7 @@ export class SupervisedProcess extends EventEmitter<SupervisedProcessEvents> {
     this.#opts = opts;
     this.#backoff = { ...DEFAULT_BACKOFF, ...opts.backoff };
     this.#clock = opts.clock ?? SYSTEM_CLOCK;
-    this.#env = { ...minimalEnv(opts.parentEnv ?? process.env), ...opts.env };
+    this.#env = { ...minimalEnv(opts.parentEnv ?? processEnvironment()), ...opts.env };
     this.#log = opts.logger.child({ resource_id: opts.resourceId });
   }
 

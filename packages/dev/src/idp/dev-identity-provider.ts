@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import * as oidc from 'openid-client';
 import Provider from 'oidc-provider';
-import { isLoopbackHost } from '../../identity/index.js';
+import { isLoopbackHost } from '@writ/verify/internal';
 import { escapeHtml, handleInteraction, INTERACTION_PATH } from './interaction.js';
 import { memoryAdapter } from './memory-adapter.js';
 import { ScriptedBrowser } from './scripted-browser.js';

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { runDev } from '../../src/dev/run-dev.js';
+import { runDev } from '../src/run-dev.js';
 
 test('writ dev runs the demo: allowed, refused, completed, refused again, audit chain verified', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'writ-dev-'));
@@ -32,7 +32,8 @@ test('writ dev runs the demo: allowed, refused, completed, refused again, audit 
     assert.match(text, /agent › MCP tools\/call get-env → JSON-RPC error -32003 ERR_ACTION_NOT_AUTHORIZED/);
     assert.match(text, /agent › MCP tools\/call echo → refused: .*ERR_REVOKED_TASK/);
     assert.match(text, /DENY +tools\/call get-env → 403 +\(ERR_ACTION_NOT_AUTHORIZED\)/);
-    assert.match(text, /Writ keeps running/);
+    assert.match(text, /Writ stopped \(--exit-after-demo\)/);
+    assert.doesNotMatch(text, /keeps running/, 'a demo that exits does not say Writ keeps running');
     assert.doesNotMatch(text, /demo_sk_/, 'the upstream API key never appears in the output');
   } finally {
     rmSync(dataDir, { recursive: true, force: true });

@@ -11,10 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { DEFAULT_PORT } from '@writ/protocol';
-import { loadConfig } from '../config/index.js';
-import { createLogger } from '../observability/index.js';
-import { startWritServer, type WritServer } from '../server/index.js';
-import { AdminClient, printAuditChain } from '../admin-client/index.js';
+import { AdminClient, createLogger, loadConfig, printAuditChain, startWritServer, type WritServer } from '@writ/server';
 import { startDevIdentityProvider } from './idp/index.js';
 import { startDemoUpstream } from './demo-upstream.js';
 
@@ -24,6 +21,8 @@ export interface DevOptions {
   keepData: boolean;
   demo: boolean;
   exitAfterDemo: boolean;
+  /** The environment `writ dev` was started in (WRIT_PORT, WRIT_ADMIN_TOKEN, WRIT_LOG_LEVEL); none by default. */
+  env?: Readonly<Record<string, string | undefined>>;
   /** Where to print (tests capture it). */
   out?: (line: string) => void;
 }
@@ -68,15 +67,14 @@ permit (
 export async function runDev(opts: DevOptions): Promise<DevHandle> {
   const out = opts.out ?? ((line: string) => console.log(line));
   const step = (n: number, text: string): void => out(`\n${n}. ${text}`);
-  const port = opts.port ?? (process.env['WRIT_PORT'] !== undefined ? Number(process.env['WRIT_PORT']) : DEFAULT_PORT);
+  const env = opts.env ?? {};
+  const port = opts.port ?? (env['WRIT_PORT'] !== undefined ? Number(env['WRIT_PORT']) : DEFAULT_PORT);
   mkdirSync(opts.dataDir, { recursive: true });
   const dbPath = join(opts.dataDir, 'dev.db');
   if (!opts.keepData) for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbPath}${suffix}`, { force: true });
   const kek = secretFile(join(opts.dataDir, 'dev-kek'), () => randomBytes(32).toString('base64'));
-  const adminToken =
-    process.env['WRIT_ADMIN_TOKEN'] !== undefined && process.env['WRIT_ADMIN_TOKEN'] !== ''
-      ? process.env['WRIT_ADMIN_TOKEN']
-      : `writ_dev_${randomBytes(24).toString('base64url')}`;
+  const fixedToken = env['WRIT_ADMIN_TOKEN'];
+  const adminToken = fixedToken !== undefined && fixedToken !== '' ? fixedToken : `writ_dev_${randomBytes(24).toString('base64url')}`;
 
   out('Writ dev — embedded default: one process, SQLite, loopback only.');
   const idp = await startDevIdentityProvider({ host: '127.0.0.1', port: port === 0 ? 0 : port + 1 });
@@ -92,13 +90,13 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
   const config = loadConfig({
     // The demo runs on the embedded default: no writ.yaml, no database URL from the environment.
     file: null,
-    env: { ...process.env, WRIT_ADMIN_TOKEN: adminToken, WRIT_KEK: kek, WRIT_DATABASE_URL: '' },
+    env: { ...env, WRIT_ADMIN_TOKEN: adminToken, WRIT_KEK: kek, WRIT_DATABASE_URL: '' },
     overrides: {
       'server.host': '127.0.0.1',
       'server.port': port,
       'storage.sqlitePath': dbPath,
       'storage.databaseUrl': undefined,
-      'log.level': process.env['WRIT_LOG_LEVEL'] ?? 'warn',
+      'log.level': env['WRIT_LOG_LEVEL'] ?? 'warn',
     },
   });
   const logger = createLogger({ level: config.log.level });
@@ -223,6 +221,12 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
     }
   }
 
+  if (opts.exitAfterDemo) {
+    out('\nWrit stopped (--exit-after-demo).');
+    await closeAll();
+    if (demoOk === false) process.exitCode = 1;
+    return { writ, adminToken, demoOk, close: closeAll };
+  }
   out(`
 Writ keeps running. Try it:
   export WRIT_URL=${writ.url} WRIT_ADMIN_TOKEN=${adminToken}
@@ -236,11 +240,6 @@ Dev accounts: ${idp.accounts.map((a) => `${a.username} / ${a.password}`).join(',
 Press Ctrl-C to stop.`);
 
   const handle: DevHandle = { writ, adminToken, demoOk, close: closeAll };
-  if (opts.exitAfterDemo) {
-    await closeAll();
-    if (demoOk === false) process.exitCode = 1;
-    return handle;
-  }
   const stop = (): void => {
     void closeAll().then(() => process.exit(0));
   };
