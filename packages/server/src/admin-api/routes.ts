@@ -105,6 +105,55 @@ function actor(p: AdminPrincipal): string {
   return `admin:${p.name}`;
 }
 
+type Services = AdminServices;
+
+/**
+ * The routes of one collection — list, create (201), show, delete (204) — the shape most of the table shares. The
+ * body is validated by the plugin before the handler runs, so `create` receives the schema's output.
+ */
+function collection<B extends z.ZodType>(c: {
+  url: string;
+  tag: string;
+  body: B;
+  list: [string, (s: Services) => Promise<unknown>];
+  create: [string, (s: Services, body: z.output<B>, by: string) => Promise<unknown>];
+  show?: [string, (s: Services, id: string) => Promise<unknown>];
+  remove: [string, (s: Services, id: string, by: string) => Promise<unknown>];
+}): AdminRoute[] {
+  const one = `${c.url}/:id`;
+  return [
+    { method: 'GET', url: c.url, tag: c.tag, summary: c.list[0], handler: ({ services }) => c.list[1](services) },
+    {
+      method: 'POST',
+      url: c.url,
+      tag: c.tag,
+      summary: c.create[0],
+      body: c.body,
+      status: 201,
+      handler: ({ body, principal, services }) => c.create[1](services, body as z.output<B>, actor(principal)),
+    },
+    ...(c.show !== undefined
+      ? [
+          {
+            method: 'GET',
+            url: one,
+            tag: c.tag,
+            summary: c.show[0],
+            handler: ({ params, services }) => (c.show as NonNullable<typeof c.show>)[1](services, params['id'] as string),
+          } satisfies AdminRoute,
+        ]
+      : []),
+    {
+      method: 'DELETE',
+      url: one,
+      tag: c.tag,
+      summary: c.remove[0],
+      status: 204,
+      handler: ({ params, principal, services }) => c.remove[1](services, params['id'] as string, actor(principal)),
+    },
+  ];
+}
+
 export const ADMIN_ROUTES: AdminRoute[] = [
   {
     method: 'GET',
@@ -147,87 +196,37 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       return agent;
     },
   },
-  {
-    method: 'GET',
+  ...collection({
     url: '/identity-providers',
     tag: 'identity providers',
-    summary: 'List trusted identity providers',
-    handler: ({ services }) => services.register.listIdentityProviders(),
-  },
-  {
-    method: 'POST',
-    url: '/identity-providers',
-    tag: 'identity providers',
-    summary: 'Trust a user identity provider (issuer + JWKS URL or OIDC discovery)',
     body: identityProviderInput,
-    status: 201,
-    handler: ({ body, principal, services }) =>
-      services.register.createIdentityProvider(body as z.input<typeof identityProviderInput>, actor(principal)),
-  },
-  {
-    method: 'DELETE',
-    url: '/identity-providers/:id',
-    tag: 'identity providers',
-    summary: 'Stop trusting an identity provider',
-    status: 204,
-    handler: ({ params, principal, services }) => services.register.deleteIdentityProvider(params['id'] as string, actor(principal)),
-  },
-  {
-    method: 'GET',
+    list: ['List trusted identity providers', (s) => s.register.listIdentityProviders()],
+    create: [
+      'Trust a user identity provider (issuer + JWKS URL or OIDC discovery)',
+      (s, body, by) => s.register.createIdentityProvider(body, by),
+    ],
+    remove: ['Stop trusting an identity provider', (s, id, by) => s.register.deleteIdentityProvider(id, by)],
+  }),
+  ...collection({
     url: '/workload-issuers',
     tag: 'workload issuers',
-    summary: 'List trusted workload-identity issuers',
-    handler: ({ services }) => services.register.listWorkloadIssuers(),
-  },
-  {
-    method: 'POST',
-    url: '/workload-issuers',
-    tag: 'workload issuers',
-    summary: 'Trust a workload-identity issuer (Kubernetes service accounts, SPIFFE JWT-SVIDs, OIDC workload tokens)',
     body: workloadIssuerInput,
-    status: 201,
-    handler: ({ body, principal, services }) =>
-      services.register.createWorkloadIssuer(body as z.input<typeof workloadIssuerInput>, actor(principal)),
-  },
-  {
-    method: 'DELETE',
-    url: '/workload-issuers/:id',
-    tag: 'workload issuers',
-    summary: 'Stop trusting a workload-identity issuer',
-    status: 204,
-    handler: ({ params, principal, services }) => services.register.deleteWorkloadIssuer(params['id'] as string, actor(principal)),
-  },
-  {
-    method: 'GET',
+    list: ['List trusted workload-identity issuers', (s) => s.register.listWorkloadIssuers()],
+    create: [
+      'Trust a workload-identity issuer (Kubernetes service accounts, SPIFFE JWT-SVIDs, OIDC workload tokens)',
+      (s, body, by) => s.register.createWorkloadIssuer(body, by),
+    ],
+    remove: ['Stop trusting a workload-identity issuer', (s, id, by) => s.register.deleteWorkloadIssuer(id, by)],
+  }),
+  ...collection({
     url: '/resources',
     tag: 'resources',
-    summary: 'List resources',
-    handler: ({ services }) => services.register.listResources(),
-  },
-  {
-    method: 'POST',
-    url: '/resources',
-    tag: 'resources',
-    summary: 'Register an HTTP resource and how its secret is injected',
     body: resourceInput,
-    status: 201,
-    handler: ({ body, principal, services }) => services.register.createResource(body as z.input<typeof resourceInput>, actor(principal)),
-  },
-  {
-    method: 'GET',
-    url: '/resources/:id',
-    tag: 'resources',
-    summary: 'Show a resource',
-    handler: ({ params, services }) => services.register.getResource(params['id'] as string),
-  },
-  {
-    method: 'DELETE',
-    url: '/resources/:id',
-    tag: 'resources',
-    summary: 'Remove a resource',
-    status: 204,
-    handler: ({ params, principal, services }) => services.register.deleteResource(params['id'] as string, actor(principal)),
-  },
+    list: ['List resources', (s) => s.register.listResources()],
+    create: ['Register an HTTP resource and how its secret is injected', (s, body, by) => s.register.createResource(body, by)],
+    show: ['Show a resource', (s, id) => s.register.getResource(id)],
+    remove: ['Remove a resource', (s, id, by) => s.register.deleteResource(id, by)],
+  }),
   {
     method: 'GET',
     url: '/secrets',
@@ -256,22 +255,6 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     handler: ({ params, services }) => services.vault.describeSecret(params['id'] as string),
   },
   {
-    method: 'GET',
-    url: '/grants',
-    tag: 'grants',
-    summary: 'List grants (Cedar policies)',
-    handler: ({ services }) => services.register.listGrants(),
-  },
-  {
-    method: 'POST',
-    url: '/grants',
-    tag: 'grants',
-    summary: 'Add a grant; it is stored only if it validates against the Writ schema',
-    body: grantInput,
-    status: 201,
-    handler: ({ body, principal, services }) => services.register.createGrant(body as z.input<typeof grantInput>, actor(principal)),
-  },
-  {
     method: 'POST',
     url: '/grants/validate',
     tag: 'grants',
@@ -279,21 +262,29 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     body: validateInput,
     handler: ({ body, services }) => services.policy.validate((body as z.output<typeof validateInput>).policy),
   },
-  {
-    method: 'GET',
-    url: '/grants/:id',
+  ...collection({
+    url: '/grants',
     tag: 'grants',
-    summary: 'Show a grant',
-    handler: ({ params, services }) => services.register.getGrant(params['id'] as string),
-  },
-  {
-    method: 'DELETE',
-    url: '/grants/:id',
-    tag: 'grants',
-    summary: 'Remove a grant',
-    status: 204,
-    handler: ({ params, principal, services }) => services.register.deleteGrant(params['id'] as string, actor(principal)),
-  },
+    body: grantInput,
+    list: ['List grants (Cedar policies)', (s) => s.register.listGrants()],
+    create: ['Add a grant; it is stored only if it validates against the Writ schema', (s, body, by) => s.register.createGrant(body, by)],
+    show: ['Show a grant', (s, id) => s.register.getGrant(id)],
+    remove: ['Remove a grant', (s, id, by) => s.register.deleteGrant(id, by)],
+  }),
+  ...collection({
+    url: '/ssf/receivers',
+    tag: 'shared signals',
+    body: ssfReceiverInput,
+    list: ['List Shared Signals receivers (their tokens are never shown again)', (s) => s.ssfReceivers.list()],
+    create: [
+      "Create a Shared Signals receiver; the answer holds its bearer token, once. `audience` is its SETs' aud",
+      (s, body, by) => s.ssfReceivers.create(body, by),
+    ],
+    remove: [
+      'Delete a Shared Signals receiver with its streams and the SETs queued for them',
+      (s, id, by) => s.ssfReceivers.delete(id, by),
+    ],
+  }),
   {
     method: 'GET',
     url: '/tasks',
@@ -393,30 +384,6 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     tag: 'revocation',
     summary: 'List the revocation log',
     handler: ({ services }) => services.revocations.list({ limit: 1000 }),
-  },
-  {
-    method: 'GET',
-    url: '/ssf/receivers',
-    tag: 'shared signals',
-    summary: 'List Shared Signals receivers (their tokens are never shown again)',
-    handler: ({ services }) => services.ssfReceivers.list(),
-  },
-  {
-    method: 'POST',
-    url: '/ssf/receivers',
-    tag: 'shared signals',
-    summary: "Create a Shared Signals receiver; the answer holds its bearer token, once. `audience` is its SETs' aud",
-    body: ssfReceiverInput,
-    status: 201,
-    handler: ({ body, principal, services }) => services.ssfReceivers.create(body as z.output<typeof ssfReceiverInput>, actor(principal)),
-  },
-  {
-    method: 'DELETE',
-    url: '/ssf/receivers/:id',
-    tag: 'shared signals',
-    summary: 'Delete a Shared Signals receiver with its streams and the SETs queued for them',
-    status: 204,
-    handler: ({ params, principal, services }) => services.ssfReceivers.delete(params['id'] as string, actor(principal)),
   },
   {
     method: 'GET',

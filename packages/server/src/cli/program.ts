@@ -46,13 +46,7 @@ export function buildProgram(): Command {
   const jsonOpt = new Option('--json', 'print JSON');
 
   const agents = program.command('agents').description('the agent register (NHI inventory)');
-  agents
-    .command('list')
-    .description('list registered agents')
-    .addOption(jsonOpt)
-    .action(async (o: { json?: boolean }) =>
-      output(await client().get('/agents'), o.json === true, ['id', 'name', 'owner', 'kind', 'status']),
-    );
+  listCommand(agents, 'list registered agents', '/agents', ['id', 'name', 'owner', 'kind', 'status']);
   agents
     .command('show <id>')
     .description('show an agent')
@@ -97,13 +91,7 @@ export function buildProgram(): Command {
   const workloadIssuers = program
     .command('workload-issuers')
     .description('trusted workload-identity issuers (Kubernetes, SPIFFE, OIDC workload tokens)');
-  workloadIssuers
-    .command('list')
-    .description('list trusted workload-identity issuers')
-    .addOption(jsonOpt)
-    .action(async (o: { json?: boolean }) =>
-      output(await client().get('/workload-issuers'), o.json === true, ['id', 'kind', 'issuer', 'audience']),
-    );
+  listCommand(workloadIssuers, 'list trusted workload-identity issuers', '/workload-issuers', ['id', 'kind', 'issuer', 'audience']);
   workloadIssuers
     .command('create <id>')
     .description('trust a workload-identity issuer')
@@ -134,13 +122,7 @@ export function buildProgram(): Command {
     .action(async (id: string) => client().delete(`/workload-issuers/${enc(id)}`));
 
   const resources = program.command('resources').description('upstreams reached through the gateway');
-  resources
-    .command('list')
-    .description('list resources')
-    .addOption(jsonOpt)
-    .action(async (o: { json?: boolean }) =>
-      output(await client().get('/resources'), o.json === true, ['id', 'kind', 'baseUrl', 'secretId']),
-    );
+  listCommand(resources, 'list resources', '/resources', ['id', 'kind', 'baseUrl', 'secretId']);
   resources
     .command('create <id>')
     .description('register a resource and how its secret is injected')
@@ -169,13 +151,7 @@ export function buildProgram(): Command {
     );
 
   const secrets = program.command('secrets').description('the vault (write-only: values are never shown)');
-  secrets
-    .command('list')
-    .description('list secrets (metadata only)')
-    .addOption(jsonOpt)
-    .action(async (o: { json?: boolean }) =>
-      output(await client().get('/secrets'), o.json === true, ['id', 'current_version', 'description']),
-    );
+  listCommand(secrets, 'list secrets (metadata only)', '/secrets', ['id', 'current_version', 'description']);
   secrets
     .command('put <id>')
     .description('store a new version; the value is read from standard input so it stays out of shell history')
@@ -186,11 +162,7 @@ export function buildProgram(): Command {
     });
 
   const grants = program.command('grants').description('Cedar grants');
-  grants
-    .command('list')
-    .description('list grants')
-    .addOption(jsonOpt)
-    .action(async (o: { json?: boolean }) => output(await client().get('/grants'), o.json === true, ['id', 'enabled', 'description']));
+  listCommand(grants, 'list grants', '/grants', ['id', 'enabled', 'description']);
   grants
     .command('create <id>')
     .description('add a grant; it is stored only if it validates against the Writ schema')
@@ -272,11 +244,7 @@ export function buildProgram(): Command {
     );
 
   const keys = program.command('keys').description('token-signing keys');
-  keys
-    .command('list')
-    .description('list the published token-signing keys')
-    .addOption(jsonOpt)
-    .action(async (o: { json?: boolean }) => output(await client().get('/keys'), o.json === true, ['kid', 'alg', 'active']));
+  listCommand(keys, 'list the published token-signing keys', '/keys', ['kid', 'alg', 'active']);
   keys
     .command('rotate')
     .description('a new signing key now; the previous one stays published until its tokens have expired')
@@ -285,13 +253,7 @@ export function buildProgram(): Command {
 
   const ssf = program.command('ssf').description('the Shared Signals transmitter (CAEP session-revoked SETs)');
   const ssfReceivers = ssf.command('receivers').description('receivers: who may create and poll SSF streams');
-  ssfReceivers
-    .command('list')
-    .description('list receivers (their tokens are never shown again)')
-    .addOption(jsonOpt)
-    .action(async (o: { json?: boolean }) =>
-      output(await client().get('/ssf/receivers'), o.json === true, ['id', 'name', 'audience', 'scopes']),
-    );
+  listCommand(ssfReceivers, 'list receivers (their tokens are never shown again)', '/ssf/receivers', ['id', 'name', 'audience', 'scopes']);
   ssfReceivers
     .command('create <name>')
     .description('a new receiver; its bearer token is printed once')
@@ -353,6 +315,15 @@ export function buildProgram(): Command {
     .action(async (taskId: string) => printAuditChain(await client().get(`/tasks/${enc(taskId)}/audit`)));
 
   return program;
+}
+
+/** `<group> list`: the collection as a table, or as JSON with --json. */
+function listCommand(group: Command, description: string, path: string, columns: string[]): void {
+  group
+    .command('list')
+    .description(description)
+    .addOption(new Option('--json', 'print JSON'))
+    .action(async (o: { json?: boolean }) => output(await client().get(path), o.json === true, columns));
 }
 
 function client(): AdminClient {

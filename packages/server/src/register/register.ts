@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { importJWK } from 'jose';
 import { TOKEN_TYPE, type AuthorizationDetail } from '@writ/protocol';
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { AdminError } from '../errors/index.js';
 import {
   isUniqueViolation,
@@ -118,6 +118,9 @@ export interface RegisterDeps {
   audit: AuditPort;
   now?: () => number;
 }
+
+/** The register's tables whose objects are found and deleted by id alone. */
+type RegisterTable = 'identity_providers' | 'workload_issuers' | 'resources' | 'grants';
 
 export class Register {
   readonly #db: Kysely<Database>;
@@ -249,20 +252,15 @@ export class Register {
   }
 
   async getIdentityProvider(id: string): Promise<IdentityProvider> {
-    const row = await this.#db.selectFrom('identity_providers').selectAll().where('id', '=', id).executeTakeFirst();
-    if (row === undefined) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no identity provider ${id}`);
-    return idpFromRow(row);
+    return idpFromRow(await this.#getOne('identity_providers', id, 'identity provider'));
   }
 
   async listIdentityProviders(): Promise<IdentityProvider[]> {
-    const rows = await this.#db.selectFrom('identity_providers').selectAll().orderBy('id').execute();
-    return rows.map(idpFromRow);
+    return (await this.#db.selectFrom('identity_providers').selectAll().orderBy('id').execute()).map(idpFromRow);
   }
 
   async deleteIdentityProvider(id: string, actor: string): Promise<void> {
-    const res = await this.#db.deleteFrom('identity_providers').where('id', '=', id).executeTakeFirst();
-    if (res.numDeletedRows === 0n) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no identity provider ${id}`);
-    this.#changed({ kind: 'identity_provider', id }, actor, 'identity_provider.deleted', {});
+    await this.#deleteOne('identity_providers', id, 'identity provider', { kind: 'identity_provider', id }, actor);
   }
 
   // ---- workload issuers ----------------------------------------------------------------------------------
@@ -294,21 +292,16 @@ export class Register {
   }
 
   async getWorkloadIssuer(id: string): Promise<WorkloadIssuer> {
-    const row = await this.#db.selectFrom('workload_issuers').selectAll().where('id', '=', id).executeTakeFirst();
-    if (row === undefined) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no workload issuer ${id}`);
-    return workloadIssuerFromRow(row);
+    return workloadIssuerFromRow(await this.#getOne('workload_issuers', id, 'workload issuer'));
   }
 
   async listWorkloadIssuers(): Promise<WorkloadIssuer[]> {
-    const rows = await this.#db.selectFrom('workload_issuers').selectAll().orderBy('id').execute();
-    return rows.map(workloadIssuerFromRow);
+    return (await this.#db.selectFrom('workload_issuers').selectAll().orderBy('id').execute()).map(workloadIssuerFromRow);
   }
 
   /** Agents bound to the issuer stop authenticating by it at once: bindings to a missing issuer match nothing. */
   async deleteWorkloadIssuer(id: string, actor: string): Promise<void> {
-    const res = await this.#db.deleteFrom('workload_issuers').where('id', '=', id).executeTakeFirst();
-    if (res.numDeletedRows === 0n) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no workload issuer ${id}`);
-    this.#changed({ kind: 'workload_issuer', id }, actor, 'workload_issuer.deleted', {});
+    await this.#deleteOne('workload_issuers', id, 'workload issuer', { kind: 'workload_issuer', id }, actor);
   }
 
   // ---- resources ------------------------------------------------------------------------------------------
@@ -347,20 +340,15 @@ export class Register {
   }
 
   async getResource(id: string): Promise<Resource> {
-    const row = await this.#db.selectFrom('resources').selectAll().where('id', '=', id).executeTakeFirst();
-    if (row === undefined) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no resource ${id}`);
-    return resourceFromRow(row);
+    return resourceFromRow(await this.#getOne('resources', id, 'resource'));
   }
 
   async listResources(): Promise<Resource[]> {
-    const rows = await this.#db.selectFrom('resources').selectAll().orderBy('id').execute();
-    return rows.map(resourceFromRow);
+    return (await this.#db.selectFrom('resources').selectAll().orderBy('id').execute()).map(resourceFromRow);
   }
 
   async deleteResource(id: string, actor: string): Promise<void> {
-    const res = await this.#db.deleteFrom('resources').where('id', '=', id).executeTakeFirst();
-    if (res.numDeletedRows === 0n) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no resource ${id}`);
-    this.#changed({ kind: 'resource', id }, actor, 'resource.deleted', {});
+    await this.#deleteOne('resources', id, 'resource', { kind: 'resource', id }, actor);
   }
 
   // ---- grants ---------------------------------------------------------------------------------------------
@@ -386,21 +374,43 @@ export class Register {
   }
 
   async getGrant(id: string): Promise<Grant> {
-    const row = await this.#db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst();
-    if (row === undefined) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no grant ${id}`);
-    return grantFromRow(row);
+    return grantFromRow(await this.#getOne('grants', id, 'grant'));
   }
 
   async listGrants(): Promise<Grant[]> {
-    const rows = await this.#db.selectFrom('grants').selectAll().orderBy('id').execute();
-    return rows.map(grantFromRow);
+    return (await this.#db.selectFrom('grants').selectAll().orderBy('id').execute()).map(grantFromRow);
   }
 
   async deleteGrant(id: string, actor: string): Promise<void> {
-    const res = await this.#db.deleteFrom('grants').where('id', '=', id).executeTakeFirst();
-    if (res.numDeletedRows === 0n) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no grant ${id}`);
-    await this.reloadPolicies();
-    this.#changed({ kind: 'grant', id }, actor, 'grant.deleted', {});
+    await this.#deleteOne('grants', id, 'grant', { kind: 'grant', id }, actor, () => this.reloadPolicies());
+  }
+
+  /** One registered object's row by id; none with that id is ERR_ADMIN_NOT_FOUND. */
+  async #getOne<T extends RegisterTable>(table: T, id: string, noun: string): Promise<Selectable<Database[T]>> {
+    // Widened to the union so Kysely types the `id` column once for every table that may be asked.
+    const from: RegisterTable = table;
+    const row = (await this.#db.selectFrom(from).selectAll().where('id', '=', id).executeTakeFirst()) as
+      Selectable<Database[T]> | undefined;
+    if (row === undefined) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no ${noun} ${id}`);
+    return row;
+  }
+
+  /**
+   * Deletes one registered object by id (none with that id is ERR_ADMIN_NOT_FOUND, and nothing changed), lets
+   * `after` bring derived state in line, then audits and announces the change.
+   */
+  async #deleteOne(
+    table: RegisterTable,
+    id: string,
+    noun: string,
+    change: RegisterChange,
+    actor: string,
+    after?: () => Promise<unknown>,
+  ): Promise<void> {
+    const res = await this.#db.deleteFrom(table).where('id', '=', id).executeTakeFirst();
+    if (res.numDeletedRows === 0n) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no ${noun} ${id}`);
+    await after?.();
+    this.#changed(change, actor, `${change.kind}.deleted`, {});
   }
 
   /** Loads every enabled grant into the policy engine; returns the new policy-set version. */

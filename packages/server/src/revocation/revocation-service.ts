@@ -300,38 +300,24 @@ function needsBefore(t: RevocationTarget): boolean {
   return t.type === 'agent' || t.type === 'user' || t.type === 'key' || t.type === 'all';
 }
 
+/** Each target type's id member, as the admin API and the log's `target_id` spell it (`all` has none: `*`). */
+const TARGET_ID_MEMBER = {
+  token: 'jti',
+  task: 'taskId',
+  agent: 'agentId',
+  user: 'userId',
+  key: 'jkt',
+  all: undefined,
+} as const satisfies Record<RevocationTarget['type'], string | undefined>;
+
 function targetKey(t: RevocationTarget): { type: RevocationRow['target_type']; id: string } {
-  switch (t.type) {
-    case 'token':
-      return { type: 'token', id: t.jti };
-    case 'task':
-      return { type: 'task', id: t.taskId };
-    case 'agent':
-      return { type: 'agent', id: t.agentId };
-    case 'user':
-      return { type: 'user', id: t.userId };
-    case 'key':
-      return { type: 'key', id: t.jkt };
-    case 'all':
-      return { type: 'all', id: '*' };
-  }
+  const member = TARGET_ID_MEMBER[t.type];
+  return { type: t.type, id: member === undefined ? '*' : ((t as unknown as Record<string, string>)[member] as string) };
 }
 
 function targetFromRow(r: RevocationRow): RevocationTarget {
-  switch (r.target_type) {
-    case 'token':
-      return { type: 'token', jti: r.target_id };
-    case 'task':
-      return { type: 'task', taskId: r.target_id };
-    case 'agent':
-      return { type: 'agent', agentId: r.target_id };
-    case 'user':
-      return { type: 'user', userId: r.target_id };
-    case 'key':
-      return { type: 'key', jkt: r.target_id };
-    case 'all':
-      return { type: 'all' };
-  }
+  const member = TARGET_ID_MEMBER[r.target_type];
+  return (member === undefined ? { type: 'all' } : { type: r.target_type, [member]: r.target_id }) as RevocationTarget;
 }
 
 export function recordFromRow(r: RevocationRow): RevocationRecord {
