@@ -34,15 +34,36 @@ if (files.length === 0) {
   console.error('no test files found; did the build run?');
   process.exit(1);
 }
-if (!process.env.WRIT_TEST_DATABASE_URL) {
-  const bar = '!'.repeat(78);
+const withoutPostgres = !process.env.WRIT_TEST_DATABASE_URL;
+const SKIP_REASON = '# WRIT_TEST_DATABASE_URL not set';
+const bar = '!'.repeat(78);
+if (withoutPostgres) {
   console.log(
     `${bar}\n!! WRIT_TEST_DATABASE_URL is not set: every PostgreSQL suite is SKIPPED; only SQLite runs.\n!! Set it (e.g. postgres://postgres@127.0.0.1:5432/test) to run the whole suite on both stores.\n${bar}`,
   );
 }
 const concurrency = process.env.WRIT_TEST_CONCURRENCY ?? '2';
 const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], {
-  stdio: 'inherit',
-  env: { ...process.env, NODE_ENV: 'test' },
+  stdio: ['inherit', 'pipe', 'inherit'],
+  // The report passes through a pipe (to count the skipped suites); keep its colours when a person is watching.
+  env: { ...process.env, NODE_ENV: 'test', ...(process.stdout.isTTY ? { FORCE_COLOR: '1' } : {}) },
 });
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+// The spec reporter prints each skipped suite once, with its reason after `#`; nested tests of a skipped suite are
+// not reported, so this counts suites.
+let skippedSuites = 0;
+let partial = '';
+child.stdout.on('data', (chunk) => {
+  process.stdout.write(chunk);
+  const lines = (partial + chunk.toString('utf8')).split('\n');
+  partial = lines.pop() ?? '';
+  for (const line of lines) if (line.includes(SKIP_REASON)) skippedSuites++;
+});
+child.on('exit', (code, signal) => {
+  if (partial.includes(SKIP_REASON)) skippedSuites++;
+  if (withoutPostgres) {
+    console.log(
+      `${bar}\n!! ${skippedSuites} PostgreSQL suite${skippedSuites === 1 ? ' was' : 's were'} SKIPPED: WRIT_TEST_DATABASE_URL is not set, so only SQLite ran.\n!! Set it (e.g. postgres://postgres@127.0.0.1:5432/test) to run the whole suite on both stores.\n${bar}`,
+    );
+  }
+  process.exit(code ?? (signal ? 1 : 0));
+});

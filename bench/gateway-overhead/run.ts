@@ -11,7 +11,7 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { JsonWebKey } from 'node:crypto';
 import { runLoad, type LoadResult } from '../lib/load.js';
-import { makeProofFactory, proofHeaders } from '../lib/dpop-proofs.js';
+import { makeProofFactory, proofHeaders } from '@writ/dev/kit';
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`);

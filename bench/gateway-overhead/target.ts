@@ -10,12 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
-import { exportJWK, generateKeyPair, calculateJwkThumbprint } from 'jose';
-import { TOKEN_TYPE } from '@writ/protocol';
-import { WritAgent } from '@writ/agent';
 import { importPublicJwk, parseCompactJws, verifyJwsSignature } from '@writ/verify/internal';
 import { AdminClient, loadConfig, silentLogger, startWritServer } from '@writ/server';
 import { startDevIdentityProvider } from '@writ/dev';
+import { agentKeys, mintTasks, registerAgentKeys, seedGrant, seedWrit } from '@writ/dev/kit';
 
 const mode = process.argv[2];
 const upstreamUrl = process.argv[3] ?? '';
@@ -71,43 +69,13 @@ async function main(): Promise<void> {
     });
     const writ = await startWritServer({ config, logger: silentLogger() });
     const admin = new AdminClient(writ.url, adminToken);
-    await admin.post('/identity-providers', { id: 'dev', issuer: idp.issuer, discovery: true, audience: idp.audience });
-    await admin.put('/secrets/api-key', { value: 'bench-upstream-secret-0123456789' });
-    await admin.post('/resources', { id: 'api', baseUrl: upstreamUrl, secretId: 'api-key', inject: { mode: 'bearer' } });
-    await admin.post('/grants', {
-      id: 'bench',
-      policy:
-        'permit (principal == Writ::Agent::"bench-agent", action == Writ::Action::"http", resource == Writ::Resource::"api") when { context.user == Writ::User::"dev:alice" && context.method == "GET" && context.path like "/v1/*" };',
-    });
-    const client = await generateKeyPair('ES256', { extractable: true });
-    const clientJwk = await exportJWK(client.publicKey);
-    const kid = await calculateJwkThumbprint(clientJwk);
-    await admin.post('/agents', {
-      id: 'bench-agent',
-      name: 'bench',
-      owner: 'bench',
-      jwks: { keys: [{ ...clientJwk, kid, alg: 'ES256' }] },
-    });
-    const dpop = await generateKeyPair('ES256', { extractable: true });
-    const dpopPublic = await exportJWK(dpop.publicKey);
-    const dpopKey = {
-      alg: 'ES256' as const,
-      privateKey: dpop.privateKey,
-      publicJwk: { kty: dpopPublic.kty as string, crv: dpopPublic.crv as string, x: dpopPublic.x as string, y: dpopPublic.y as string },
-      jkt: await calculateJwkThumbprint(dpopPublic),
-    };
-    const agent = new WritAgent({ issuer: writ.publicUrl, agentId: 'bench-agent', clientKey: client.privateKey, clientKid: kid, dpopKey });
-    const account = idp.accounts.find((a) => a.username === 'alice');
-    const { idToken } = await idp.loginAs('alice', account?.password);
-    const task = await agent.startTask({
-      subjectToken: idToken,
-      subjectTokenType: TOKEN_TYPE.idToken,
-      resource: `${writ.publicUrl}/r/api`,
-      authorizationDetails: [{ type: 'http', actions: ['GET'], paths: ['/v1/**'] }],
-      purpose: 'bench',
-    });
+    await seedWrit(admin, { idp, upstream: upstreamUrl, grant: { id: 'bench', policy: seedGrant('bench-agent') } });
+    const keys = await agentKeys();
+    await registerAgentKeys(admin, 'bench-agent', keys, 'bench');
+    const [task] = await mintTasks({ issuer: writ.publicUrl, agentId: 'bench-agent', keys, idp, count: 1 });
+    if (task === undefined) throw new Error('no task token');
     port = Number(new URL(writ.url).port);
-    extra = { token: task.token, dpopPrivateJwk: await exportJWK(dpop.privateKey), publicUrl: writ.publicUrl };
+    extra = { token: task.token, dpopPrivateJwk: keys.dpopPrivateJwk, publicUrl: writ.publicUrl };
   } else {
     throw new Error(`unknown mode ${String(mode)}`);
   }

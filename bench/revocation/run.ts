@@ -26,11 +26,19 @@ import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
 import { AdminClient } from '@writ/server';
 import { startDevIdentityProvider, type DevIdentityProvider } from '@writ/dev';
-import { makeProofFactory, proofHeaders } from '../lib/dpop-proofs.js';
-import { freePort } from '../lib/free-port.js';
 import { runLoad, type LoadResult } from '../lib/load.js';
 import { createScratchDatabase, postgresReachable, scratchPrefix, type ScratchDatabase } from '../lib/scratch-database.js';
-import { benchAgentKeys, mintTasks, seedWrit, type BenchAgentKeys } from '../lib/writ-seed.js';
+import {
+  agentKeys,
+  freePort,
+  makeProofFactory,
+  mintTasks,
+  proofHeaders,
+  registerAgentKeys,
+  seedGrant,
+  seedWrit,
+  type AgentKeys,
+} from '@writ/dev/kit';
 import { insertRevocations } from './bulk-revocations.js';
 import type { MicroResult } from './check-micro.js';
 import { startChild, type Child, type Sample } from './child-process.js';
@@ -82,7 +90,7 @@ interface Store {
 interface Env {
   idp: DevIdentityProvider;
   upstream: string;
-  keys: BenchAgentKeys;
+  keys: AgentKeys;
   /** A fresh store: PostgreSQL when the run has it (unless `sqlite`), else an embedded SQLite file. */
   newStore(name: string, sqlite?: boolean): Promise<Store>;
   /** Every child started, so that a failure stops them all. */
@@ -198,7 +206,8 @@ async function partA(env: Env): Promise<PartA> {
   const control = await startNode(env, 'control node', store);
   const publicUrl = control.ready.publicUrl;
   const admin = new AdminClient(control.ready.url, ADMIN_TOKEN);
-  await seedWrit(admin, { idp: env.idp, upstream: env.upstream, agentId: AGENT, keys: env.keys });
+  await seedWrit(admin, { idp: env.idp, upstream: env.upstream, grant: { id: 'bench', policy: seedGrant(AGENT) } });
+  await registerAgentKeys(admin, AGENT, env.keys, 'bench');
   const t0 = performance.now();
   const tasks = await mintTasks({ issuer: publicUrl, agentId: AGENT, keys: env.keys, idp: env.idp, count: REVOCATIONS, concurrency: 4 });
   console.log(`part A: ${REVOCATIONS} task tokens minted in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -331,7 +340,8 @@ async function prepareGateway(env: Env, name: string, active: number): Promise<G
   const port = await freePort();
   let node = await startNode(env, name, store, { 'server.port': port });
   const admin = new AdminClient(node.ready.url, ADMIN_TOKEN);
-  await seedWrit(admin, { idp: env.idp, upstream: env.upstream, agentId: AGENT, keys: env.keys });
+  await seedWrit(admin, { idp: env.idp, upstream: env.upstream, grant: { id: 'bench', policy: seedGrant(AGENT) } });
+  await registerAgentKeys(admin, AGENT, env.keys, 'bench');
   const [task] = await mintTasks({ issuer: node.ready.publicUrl, agentId: AGENT, keys: env.keys, idp: env.idp, count: 1 });
   if (task === undefined) throw new Error('no task');
   await stop(env, node);
@@ -538,7 +548,7 @@ async function main(): Promise<void> {
   const env: Env = {
     idp,
     upstream: upstream.url,
-    keys: await benchAgentKeys(),
+    keys: await agentKeys(),
     children: new Set(),
     newStore: async (name, sqlite = false) => {
       if (postgres && !sqlite) {

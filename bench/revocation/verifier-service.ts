@@ -7,7 +7,7 @@
 import Fastify from 'fastify';
 import { createWritVerifier } from '@writ/verify';
 import { writFastify } from '@writ/verify/fastify';
-import { freePort } from '../lib/free-port.js';
+import { freePort } from '@writ/dev/kit';
 import { serveChild } from './child-process.js';
 
 export interface VerifierSetup {

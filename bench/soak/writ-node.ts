@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { AdminClient, loadConfig, silentLogger, startWritServer } from '@writ/server';
 import { startDevIdentityProvider } from '@writ/dev';
+import { seedWrit } from '@writ/dev/kit';
 
 interface Setup {
   upstream: string;
@@ -28,13 +29,14 @@ async function main(setup: Setup): Promise<void> {
   });
   const writ = await startWritServer({ config, logger: silentLogger() });
   const admin = new AdminClient(writ.url, adminToken);
-  await admin.post('/identity-providers', { id: 'dev', issuer: idp.issuer, discovery: true, audience: idp.audience });
-  await admin.put('/secrets/api-key', { value: 'soak-upstream-secret-0123456789' });
-  await admin.post('/resources', { id: 'api', baseUrl: setup.upstream, secretId: 'api-key', inject: { mode: 'bearer' } });
-  await admin.post('/grants', {
-    id: 'soak',
-    policy:
-      'permit (principal == Writ::Agent::"soak-agent", action == Writ::Action::"http", resource == Writ::Resource::"api") when { context.user == Writ::User::"dev:alice" && ["GET", "POST"].contains(context.method) && context.path like "/v1/*" };',
+  await seedWrit(admin, {
+    idp,
+    upstream: setup.upstream,
+    grant: {
+      id: 'soak',
+      policy:
+        'permit (principal == Writ::Agent::"soak-agent", action == Writ::Action::"http", resource == Writ::Resource::"api") when { context.user == Writ::User::"dev:alice" && ["GET", "POST"].contains(context.method) && context.path like "/v1/*" };',
+    },
   });
   await admin.post('/agents', { id: 'soak-agent', name: 'soak', owner: 'soak', jwks: { keys: [setup.agentJwk] } });
   const alice = idp.accounts.find((a) => a.username === 'alice');

@@ -1,5 +1,5 @@
 /**
- * Writ's agent API refused to end a task (SPEC "Finish"). Carries the HTTP status and, when the answer is an RFC 6750
+ * Writ's agent API refused to end a task. Carries the HTTP status and, when the answer is an RFC 6750
  * §3 / RFC 9449 §7.1 style denial body, its `error`, `error_description` and Writ's stable error `code`.
  */
 export class TaskCompletionError extends Error {

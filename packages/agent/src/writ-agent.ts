@@ -1,5 +1,5 @@
 /**
- * An agent's life with Writ in three calls (SPEC "Main flows" 2, 3 and 5): start a task for a user with an RFC 8693
+ * An agent's life with Writ in three calls: start a task for a user with an RFC 8693
  * token exchange bound to the agent's DPoP key (RFC 9449 §5), call tools with the task's DPoP fetch (RFC 9449 §7.1),
  * and complete the task, which kills its token at every enforcement point.
  */
@@ -61,7 +61,7 @@ export interface Task {
   /** Ends the task at Writ; its token (and every descendant's) stops working at once. */
   complete(): Promise<void>;
   /**
-   * Asks Writ for a child task for a sub-agent (SPEC flow 4): a subset of this task's authorization details, for no
+   * Asks Writ for a child task for a sub-agent: a subset of this task's authorization details, for no
    * longer than this task lives. Returns the token response for the sub-agent, which only the sub-agent can use
    * (it is bound to the sub-agent's key): pass it to the sub-agent's `WritAgent.adoptTask`.
    */

@@ -8,5 +8,5 @@ export type { DevIdentityProvider, DevIdentityProviderOptions, DevAccount, DevLo
 export { ScriptedBrowser } from './idp/scripted-browser.js';
 export { startDemoUpstream } from './demo-upstream.js';
 export type { DemoUpstream } from './demo-upstream.js';
-export { runDev } from './run-dev.js';
+export { runDev, demoGrant, demoMcpGrant } from './run-dev.js';
 export type { DevOptions, DevHandle } from './run-dev.js';

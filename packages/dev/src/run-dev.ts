@@ -34,7 +34,8 @@ export interface DevHandle {
   close(): Promise<void>;
 }
 
-const GRANT = (
+/** The demo grant `writ dev` seeds (tests use it too: error messages count its comment line). */
+export const demoGrant = (
   agentId: string,
   resourceId: string,
   userId: string,
@@ -50,7 +51,8 @@ permit (
 };
 `;
 
-const MCP_GRANT = (
+/** The demo MCP grant `writ dev` seeds. */
+export const demoMcpGrant = (
   agentId: string,
   resourceId: string,
   userId: string,
@@ -141,7 +143,7 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
     admin.post('/grants', {
       id: 'demo-read-projects',
       description: "demo-agent may read alice's projects",
-      policy: GRANT(agentId, resourceId, userId),
+      policy: demoGrant(agentId, resourceId, userId),
     }),
   );
   // The MCP part: the reference server-everything, started by Writ itself on a loopback port (it binds every
@@ -159,7 +161,7 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
     admin.post('/grants', {
       id: 'demo-mcp-tools',
       description: 'demo-agent may use echo and get-sum for alice',
-      policy: MCP_GRANT(agentId, 'demo', userId),
+      policy: demoMcpGrant(agentId, 'demo', userId),
     }),
   );
   out(

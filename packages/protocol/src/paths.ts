@@ -1,4 +1,4 @@
-/** Fixed HTTP paths of Writ's interfaces (SPEC.md "Interfaces"), shared by the server and the SDKs. */
+/** Fixed HTTP paths of Writ's interfaces (docs/interfaces.md), shared by the server and the SDKs. */
 export const PATHS = {
   token: '/oauth2/token',
   introspect: '/oauth2/introspect',

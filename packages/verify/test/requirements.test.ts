@@ -149,7 +149,7 @@ export const REQUIREMENTS: Requirement[] = [
   },
   {
     id: 'writ:token-cache',
-    ref: 'perf-baseline.md',
+    ref: 'Writ (hot-path cost)',
     behaviour: 'hits skip the signature, never time/iss/aud/key checks',
     tests: [
       'the verified-token cache skips the signature on a hit but still enforces time, issuer and audience',
@@ -186,7 +186,7 @@ export const REQUIREMENTS: Requirement[] = [
   },
   {
     id: 'writ:revocation',
-    ref: 'SPEC Concepts: Revocation',
+    ref: 'docs/verifier.md (revocation)',
     behaviour: 'token, task chain, agent chain, user, key, all; before inclusive; prune',
     tests: [
       'each target hits the token it names, with its own code',

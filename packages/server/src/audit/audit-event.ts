@@ -1,5 +1,5 @@
 /**
- * The audit event (SPEC "Audit event", principle 6): who (user, agent chain), what (type, resource, action), under
+ * The audit event: who (user, agent chain), what (type, resource, action), under
  * which task and W3C trace, the decision and its stable reason code. `body` = canonical JSON of the event; the hash
  * chain covers it.
  */

@@ -1,6 +1,6 @@
 /**
  * Reading the audit log: filtered queries over the indexed columns, and the chain of a task and everything it spawned
- * (SPEC flow 7, "Explain"). Events come back parsed from their hashed body, with seq and hashes, in seq order.
+ *. Events come back parsed from their hashed body, with seq and hashes, in seq order.
  */
 import type { Kysely } from 'kysely';
 import type { AuditEventRow, Database } from '../storage/index.js';

@@ -163,7 +163,7 @@ export const configSchema = z.strictObject({
         .enum(['both', 'control', 'gateway'])
         .default('both')
         .describe(
-          '`control` (token endpoint, admin API, console, revocation feed, Shared Signals), `gateway` (`/r/…` and `/mcp/…`) or `both`; `control` and `gateway` need PostgreSQL — see [cluster.md](cluster.md)',
+          '`control` (token endpoint, admin API, revocation feed, Shared Signals), `gateway` (`/r/…` and `/mcp/…`) or `both`; `control` and `gateway` need PostgreSQL — see [cluster.md](cluster.md)',
         ),
       nodeId: z
         .string()

@@ -1,6 +1,6 @@
 /**
  * `jose.jwtVerify` with the same verdicts, payloads and errors, at about half its cost on the common path. jose's
- * async WebCrypto verification costs about twice raw `node:crypto` (perf-baseline.md), and the token endpoint checks
+ * async WebCrypto verification costs about twice raw `node:crypto` on our reference machine, and the token endpoint checks
  * two JWTs per exchange (the client assertion and the user's token).
  *
  * Only the signature arithmetic moves: the key is still chosen and imported by jose's own key-set function (its

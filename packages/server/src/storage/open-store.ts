@@ -73,7 +73,7 @@ function openSqlite(path: string): Store {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = new BetterSqlite3(path);
   sqlite.pragma('journal_mode = WAL');
-  // NORMAL in WAL mode keeps the database consistent on power loss and costs a tenth of FULL (perf-baseline.md).
+  // NORMAL in WAL mode keeps the database consistent on power loss and costs a tenth of FULL (measured on our reference machine).
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');

@@ -1,17 +1,11 @@
 /** The admin API on every store: authentication, validation at the edge, write-only secrets, Cedar-validated grants, OpenAPI. */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { describeEachStore } from '../helpers/stores.js';
-import { startHarness, type Harness } from '../helpers/writ-harness.js';
+import { useHarness } from '../helpers/writ-harness.js';
 
 describeEachStore('admin API', (kind) => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness(kind);
-  });
-  after(async () => {
-    await h?.close();
-  });
+  const h = useHarness(kind);
 
   async function raw(
     method: string,

@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Command } from 'commander';
 import { buildProgram } from '../../src/cli/program.js';
 import { describeEachStore } from '../helpers/stores.js';
-import { DEFAULT_GRANT, startHarness, type Harness } from '../helpers/writ-harness.js';
+import { DEFAULT_GRANT, useHarness } from '../helpers/writ-harness.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -81,16 +81,14 @@ describe('writ CLI without a server', () => {
 });
 
 describeEachStore('writ CLI', (kind) => {
-  let h: Harness;
+  const h = useHarness(kind);
   let dir: string;
   let env: { url: string; token: string };
   before(async () => {
-    h = await startHarness(kind);
     env = { url: h.writ.url, token: h.adminToken };
     dir = mkdtempSync(join(tmpdir(), 'writ-cli-'));
   });
   after(async () => {
-    await h?.close();
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 

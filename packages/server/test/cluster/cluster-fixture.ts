@@ -5,14 +5,12 @@
  * One gateway reaches PostgreSQL through a TCP proxy the test can pause and cut.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
-import { createDpopProof, generateDpopKey, WritAgent, type DpopKey } from '@writ/agent';
+import { createDpopProof, type DpopKey } from '@writ/agent';
 import { TOKEN_TYPE, type AuthorizationDetail } from '@writ/protocol';
 import { AdminClient } from '../../src/admin-client/index.js';
 import { startDevIdentityProvider } from '@writ/dev';
+import { agentKeys, freePort, registerAgentKeys, seedWrit, writAgent } from '@writ/dev/kit';
 import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { startWritProcess, type WritProcess } from '../helpers/writ-process.js';
@@ -68,14 +66,6 @@ export interface ReadyBody {
   };
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 export async function startCluster(baseUrl: string, o: { gateways: number; proxiedCluster?: Record<string, unknown> }): Promise<Cluster> {
   const dbName = `writ_cluster_${randomBytes(6).toString('hex')}`;
   const admin0 = new pg.Client({ connectionString: baseUrl });
@@ -127,21 +117,11 @@ export async function startCluster(baseUrl: string, o: { gateways: number; proxi
     gateways.push(proxied);
 
     const admin = new AdminClient(control.url, adminToken);
-    await admin.post('/identity-providers', { id: 'dev', issuer: idp.issuer, discovery: true, audience: idp.audience });
-    await admin.put('/secrets/api-key', { value: 'upstream-secret-value-1234567890', description: 'test' });
-    await admin.post('/resources', { id: 'api', baseUrl: upstream.url, secretId: 'api-key', inject: { mode: 'bearer' } });
-    await admin.post('/grants', { id: 'default', policy: DEFAULT_GRANT });
-    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-    const jwk = await exportJWK(publicKey);
-    const kid = await calculateJwkThumbprint(jwk);
-    await admin.post('/agents', {
-      id: 'agent-a',
-      name: 'agent-a',
-      owner: 'team-test',
-      jwks: { keys: [{ ...jwk, kid, alg: 'ES256', use: 'sig' }] },
-    });
-    const dpopKey: DpopKey = await generateDpopKey();
-    const sdk = new WritAgent({ issuer: publicUrl, agentId: 'agent-a', clientKey: privateKey, clientKid: kid, dpopKey });
+    await seedWrit(admin, { idp, upstream: upstream.url, grant: { id: 'default', policy: DEFAULT_GRANT } });
+    const keys = await agentKeys();
+    await registerAgentKeys(admin, 'agent-a', keys);
+    const dpopKey: DpopKey = keys.dpopKey;
+    const sdk = writAgent(publicUrl, 'agent-a', keys);
     const { idToken } = await idp.loginAs('alice', idp.accounts.find((a) => a.username === 'alice')?.password);
 
     const proofAt = (token: string, url: string): Promise<string> => createDpopProof(dpopKey, { htm: 'GET', htu: url, accessToken: token });

@@ -11,7 +11,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createMcpFetch } from '@writ/agent';
 import { describeEachStore } from '../helpers/stores.js';
-import { startHarness, type Harness, type TestAgent } from '../helpers/writ-harness.js';
+import { useHarness, type TestAgent } from '../helpers/writ-harness.js';
 import { startMcpTestUpstream, type McpTestUpstream } from '../helpers/mcp-test-upstream.js';
 
 /** The first ```cedar block after the `## MCP tools` heading. */
@@ -24,18 +24,16 @@ function mcpExample(): string {
 }
 
 describeEachStore('docs/grants.md MCP example', (kind) => {
-  let h: Harness;
+  const h = useHarness(kind);
   let upstream: McpTestUpstream;
   let agent: TestAgent;
   before(async () => {
     upstream = await startMcpTestUpstream();
-    h = await startHarness(kind);
     agent = await h.registerAgent('research-agent');
     await h.admin.post('/resources', { id: 'files', kind: 'mcp', mcp: { upstreams: [{ transport: 'http', url: upstream.url }] } });
     await h.admin.post('/grants', { id: 'research', policy: mcpExample() });
   });
   after(async () => {
-    await h?.close();
     await upstream?.close();
   });
 

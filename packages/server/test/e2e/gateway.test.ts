@@ -4,12 +4,12 @@
  * event (no upstream call, no task, no token).
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { SignJWT, generateKeyPair, exportJWK } from 'jose';
 import { createDpopProof } from '@writ/agent';
 import type { AuthorizationDetail } from '@writ/protocol';
 import { describeEachStore } from '../helpers/stores.js';
-import { startHarness, type Harness, type TestAgent } from '../helpers/writ-harness.js';
+import { useHarness, type TestAgent } from '../helpers/writ-harness.js';
 import { rawRequest, type RawResponse } from '../helpers/raw-request.js';
 
 const READ: AuthorizationDetail[] = [{ type: 'http', actions: ['GET'], paths: ['/v1/projects', '/v1/projects/*'] }];
@@ -23,14 +23,10 @@ interface AuditRow {
 }
 
 describeEachStore('gateway', (kind) => {
-  let h: Harness;
+  const h = useHarness(kind);
   let agent: TestAgent;
   before(async () => {
-    h = await startHarness(kind);
     agent = await h.registerAgent('agent-a');
-  });
-  after(async () => {
-    await h?.close();
   });
 
   /** A raw call with a fresh, correct proof unless the test overrides pieces of it. */

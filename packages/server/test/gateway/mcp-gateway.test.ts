@@ -12,7 +12,7 @@ import { createClientAssertion, createMcpFetch, createDpopProof, type Task } fro
 import { CLIENT_ASSERTION_TYPE_JWT_BEARER, TOKEN_TYPE, type AuthorizationDetail } from '@writ/protocol';
 import { postTokenRequest } from '../helpers/token-request.js';
 import { describeEachStore } from '../helpers/stores.js';
-import { startHarness, type Harness, type TestAgent } from '../helpers/writ-harness.js';
+import { useHarness, type TestAgent } from '../helpers/writ-harness.js';
 import { startMcpTestUpstream, type McpTestUpstream } from '../helpers/mcp-test-upstream.js';
 
 const GRANT = `
@@ -43,13 +43,12 @@ interface AuditRow {
 }
 
 describeEachStore('mcp gateway', (kind) => {
-  let h: Harness;
+  const h = useHarness(kind, { config: { 'mcp.maxSessionsPerTask': 3 } });
   let agent: TestAgent;
   let upstream: McpTestUpstream;
 
   before(async () => {
     upstream = await startMcpTestUpstream();
-    h = await startHarness(kind, { config: { 'mcp.maxSessionsPerTask': 3 } });
     agent = await h.registerAgent('agent-a');
     await h.admin.put('/secrets/tools-key', { value: 'mcp-upstream-secret-0987654321', description: 'test' });
     await h.admin.post('/resources', {
@@ -71,7 +70,6 @@ describeEachStore('mcp gateway', (kind) => {
     });
   });
   after(async () => {
-    await h?.close();
     await upstream?.close();
   });
 

@@ -2,11 +2,9 @@
  * A real MCP server (the SDK's McpServer over its own Streamable HTTP server transport, with sessions) on loopback,
  * recording the headers of every request it receives, so tests can prove what Writ forwards and what it never does.
  */
-import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { serveMcpSessions } from '@writ/dev/kit';
 import { z } from 'zod';
 
 export interface McpTestUpstream {
@@ -89,50 +87,15 @@ export async function startMcpTestUpstream(): Promise<McpTestUpstream> {
       return ok;
     },
   });
-  const transports = new Map<string, StreamableHTTPServerTransport>();
-  const http: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      const body: unknown = text === '' ? undefined : JSON.parse(text);
-      requests.push({ method: req.method ?? '', headers: req.headers, body });
-      const sid = req.headers['mcp-session-id'];
-      let transport = typeof sid === 'string' ? transports.get(sid) : undefined;
-      if (transport === undefined) {
-        if (req.method !== 'POST' || (body as { method?: string } | undefined)?.method !== 'initialize') {
-          res.writeHead(typeof sid === 'string' ? 404 : 400).end();
-          return;
-        }
-        const t: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-          sessionIdGenerator: () => randomUUID(),
-          onsessioninitialized: (id: string): void => {
-            transports.set(id, t);
-          },
-        });
-        t.onclose = () => {
-          if (t.sessionId !== undefined) transports.delete(t.sessionId);
-        };
-        transport = t;
-        void build(calls).connect(t);
-      }
-      void transport.handleRequest(req, res, body);
-    });
-  });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  const { port } = http.address() as AddressInfo;
+  const server = await serveMcpSessions(() => build(calls), { onRequest: (r) => requests.push(r) });
   return {
-    url: `http://127.0.0.1:${port}/mcp`,
+    url: server.url,
     requests,
     calls,
     waitForCall(match) {
       if (calls.some(match)) return Promise.resolve();
       return new Promise<void>((resolve) => waiters.add({ match, resolve }));
     },
-    async close() {
-      await Promise.all([...transports.values()].map((t) => t.close()));
-      http.closeAllConnections();
-      await new Promise<void>((r) => http.close(() => r()));
-    },
+    close: () => server.close(),
   };
 }

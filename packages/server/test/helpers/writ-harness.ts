@@ -4,14 +4,16 @@
  * agent SDK. The clock is Writ's own, movable, so expiry is tested without waiting.
  */
 import { randomBytes } from 'node:crypto';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
+import { after, before } from 'node:test';
+import type { CryptoKey, JWK } from 'jose';
 import { TOKEN_TYPE, type AuthorizationDetail } from '@writ/protocol';
-import { WritAgent, generateDpopKey, type DpopKey } from '@writ/agent';
+import type { WritAgent, DpopKey } from '@writ/agent';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/observability/index.js';
 import { startWritServer, type WritServer } from '../../src/server/index.js';
 import { AdminClient } from '../../src/admin-client/index.js';
 import { startDevIdentityProvider } from '@writ/dev';
+import { agentKeys, registerAgentKeys, seedWrit, writAgent } from '@writ/dev/kit';
 import type { StoreKind, TestStore } from './stores.js';
 import { startRecordingUpstream, type RecordingUpstream } from './recording-upstream.js';
 
@@ -71,10 +73,7 @@ export async function startHarness(kind: StoreKind, opts: { grant?: string; conf
   });
   let writ = await startWritServer({ config, logger: silentLogger(), now: clock.now, store });
   let admin = new AdminClient(writ.url, adminToken);
-  await admin.post('/identity-providers', { id: 'dev', issuer: idp.issuer, discovery: true, audience: idp.audience });
-  await admin.put('/secrets/api-key', { value: 'upstream-secret-value-1234567890', description: 'test' });
-  await admin.post('/resources', { id: 'api', baseUrl: upstream.url, secretId: 'api-key', inject: { mode: 'bearer' } });
-  await admin.post('/grants', { id: 'default', policy: opts.grant ?? DEFAULT_GRANT });
+  await seedWrit(admin, { idp, upstream: upstream.url, grant: { id: 'default', policy: opts.grant ?? DEFAULT_GRANT } });
   const tokens = new Map<string, string>();
   const agents: TestAgent[] = [];
 
@@ -102,14 +101,15 @@ export async function startHarness(kind: StoreKind, opts: { grant?: string; conf
       return idToken;
     },
     async registerAgent(id) {
-      const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-      const jwk = await exportJWK(publicKey);
-      const kid = await calculateJwkThumbprint(jwk);
-      const publicJwk = { ...jwk, kid, alg: 'ES256', use: 'sig' };
-      await admin.post('/agents', { id, name: id, owner: 'team-test', jwks: { keys: [publicJwk] } });
-      const dpopKey = await generateDpopKey();
-      const sdk = new WritAgent({ issuer: writ.publicUrl, agentId: id, clientKey: privateKey, clientKid: kid, dpopKey });
-      const agent = { id, clientKey: privateKey, publicJwk, sdk, dpopKey };
+      const keys = await agentKeys();
+      await registerAgentKeys(admin, id, keys);
+      const agent = {
+        id,
+        clientKey: keys.clientKey,
+        publicJwk: keys.clientJwk,
+        sdk: writAgent(writ.publicUrl, id, keys),
+        dpopKey: keys.dpopKey,
+      };
       agents.push(agent);
       return agent;
     },
@@ -142,4 +142,25 @@ export async function startHarness(kind: StoreKind, opts: { grant?: string; conf
     },
   };
   return h;
+}
+
+/**
+ * The harness of one store-parameterised suite: started before its tests, closed after them (before the suite's own
+ * `after` hooks, which are registered later). What it returns forwards to the running harness, so a suite writes
+ * `const h = useHarness(kind)` and then `h.admin`, with no `let` and no hook pair of its own.
+ */
+export function useHarness(kind: StoreKind, opts: { grant?: string; config?: Record<string, unknown> } = {}): Harness {
+  let current: Harness | undefined;
+  before(async () => {
+    current = await startHarness(kind, opts);
+  });
+  after(async () => {
+    await current?.close();
+  });
+  return new Proxy({} as Harness, {
+    get(_target, prop) {
+      if (current === undefined) throw new Error(`harness.${String(prop)} used before the suite started`);
+      return Reflect.get(current, prop, current) as unknown;
+    },
+  });
 }

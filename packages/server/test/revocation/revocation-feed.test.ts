@@ -4,10 +4,10 @@
  * Last-Event-ID; closed to anyone without a feed (admin) token.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { RevocationSet, type RevocationEntry } from '@writ/verify/internal';
 import { describeEachStore } from '../helpers/stores.js';
-import { startHarness, type Harness } from '../helpers/writ-harness.js';
+import { useHarness } from '../helpers/writ-harness.js';
 
 interface FeedEvent {
   event: string;
@@ -75,16 +75,12 @@ function openFeed(
 }
 
 describeEachStore('revocation feed', (kind) => {
-  let h: Harness;
+  const h = useHarness(kind);
   let feedUrl: string;
   let auth: Record<string, string>;
   before(async () => {
-    h = await startHarness(kind);
     feedUrl = `${h.writ.url}/revocation/v1/events`;
     auth = { authorization: `Bearer ${h.adminToken}` };
-  });
-  after(async () => {
-    await h?.close();
   });
 
   test('only with a feed token', async () => {

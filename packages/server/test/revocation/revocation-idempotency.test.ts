@@ -4,19 +4,15 @@
  * it also kills the tokens issued since.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { describeEachStore } from '../helpers/stores.js';
-import { startHarness, type Harness, type TestAgent } from '../helpers/writ-harness.js';
+import { useHarness, type TestAgent } from '../helpers/writ-harness.js';
 
 describeEachStore('revocation idempotency', (kind) => {
-  let h: Harness;
+  const h = useHarness(kind);
   let agent: TestAgent;
   before(async () => {
-    h = await startHarness(kind);
     agent = await h.registerAgent('agent-a');
-  });
-  after(async () => {
-    await h?.close();
   });
 
   const revoke = (target: Record<string, string>, reason = 'test'): Promise<{ seq: number; reason: string }> =>

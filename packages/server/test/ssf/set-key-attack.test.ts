@@ -6,25 +6,19 @@
  */
 import assert from 'node:assert/strict';
 import { createPrivateKey, sign, type JsonWebKey } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { createDpopProof } from '@writ/agent';
 import type { AuthorizationDetail } from '@writ/protocol';
 import { KeyEncryptionKey, openEnvelope } from '../../src/crypto/index.js';
 import { describeEachStore } from '../helpers/stores.js';
-import { startHarness, type Harness } from '../helpers/writ-harness.js';
+import { useHarness } from '../helpers/writ-harness.js';
 import { rawRequest } from '../helpers/raw-request.js';
 import { createReceiver, eventually, revoke, ssfCall } from './ssf-helpers.js';
 
 const READ: AuthorizationDetail[] = [{ type: 'http', actions: ['GET'], paths: ['/v1/projects'] }];
 
 describeEachStore('ssf SET key is not a token key', (kind) => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness(kind);
-  });
-  after(async () => {
-    await h?.close();
-  });
+  const h = useHarness(kind);
 
   test('an at+jwt signed with the SET key is refused at the gateway (unknown kid), though the key is in the JWKS', async () => {
     const agent = await h.registerAgent('agent-a');

@@ -4,23 +4,19 @@
  * by the time the revoke call answers.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { describeEachStore } from '../helpers/stores.js';
-import { startHarness, type Harness } from '../helpers/writ-harness.js';
+import { useHarness, type Harness } from '../helpers/writ-harness.js';
 import { createReceiver, outboxRows, ssfCall } from './ssf-helpers.js';
 
 describeEachStore('ssf outbox is atomic with the revocation', (kind) => {
-  let h: Harness;
+  const h = useHarness(kind);
   let failNext = false;
   before(async () => {
-    h = await startHarness(kind);
     // Runs after the SSF hook, inside the same transaction: failing here rolls back the SETs already stored.
     h.writ.revocations.addWriteHook(async () => {
       if (failNext) throw new Error('injected failure before commit');
     });
-  });
-  after(async () => {
-    await h?.close();
   });
 
   test('a committed revocation has its SET stored when the call answers; a rolled-back one has neither', async () => {

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before } from 'node:test';
 import type { StoreKind } from '../helpers/stores.js';
-import { startHarness, type Harness } from '../helpers/writ-harness.js';
+import { useHarness, type Harness } from '../helpers/writ-harness.js';
 
 export interface PushedSet {
   /** What the receiver answered: only 202 answers are handed out by `take`. */
@@ -194,21 +194,16 @@ export function pushFixture(kind: StoreKind): {
   readonly push: PushReceiver;
   stream(authorization?: string): Promise<PushStream>;
 } {
-  let h: Harness | undefined;
+  const h = useHarness(kind, { config: { 'ssf.pushRetryInitialMs': 1 } });
   let push: PushReceiver | undefined;
   before(async () => {
-    h = await startHarness(kind, { config: { 'ssf.pushRetryInitialMs': 1 } });
     push = await startPushReceiver();
   });
   after(async () => {
-    await h?.close();
     await push?.close();
   });
   const fixture = {
-    get h(): Harness {
-      if (h === undefined) throw new Error('the fixture is not started');
-      return h;
-    },
+    h,
     get push(): PushReceiver {
       if (push === undefined) throw new Error('the fixture is not started');
       return push;

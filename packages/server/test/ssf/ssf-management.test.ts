@@ -3,9 +3,9 @@
  * never sees another's streams) and the stream management API of SSF §8.1, on every store.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { describeEachStore } from '../helpers/stores.js';
-import { startHarness, type Harness } from '../helpers/writ-harness.js';
+import { useHarness } from '../helpers/writ-harness.js';
 import { createReceiver, ssfCall } from './ssf-helpers.js';
 
 const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
@@ -13,13 +13,7 @@ const PUSH = 'urn:ietf:rfc:8935';
 const POLL = 'urn:ietf:rfc:8936';
 
 describeEachStore('ssf management', (kind) => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness(kind);
-  });
-  after(async () => {
-    await h?.close();
-  });
+  const h = useHarness(kind);
 
   test('the discovery document names every endpoint under the issuer', async () => {
     const res = await fetch(`${h.writ.url}/.well-known/ssf-configuration`);

@@ -4,10 +4,10 @@
  * stream's receiver may poll it, and a push stream cannot be polled.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { describeEachStore } from '../helpers/stores.js';
-import { startHarness, type Harness } from '../helpers/writ-harness.js';
+import { useHarness } from '../helpers/writ-harness.js';
 import { createReceiver, decodeSet, eventually, outboxRows, revoke, ssfCall } from './ssf-helpers.js';
 
 const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
@@ -18,14 +18,8 @@ interface PollAnswer {
 }
 
 describeEachStore('ssf poll', (kind) => {
-  let h: Harness;
-  before(async () => {
-    // Long enough that a long poll answered at all was answered because of the revocation, not its bound.
-    h = await startHarness(kind, { config: { 'ssf.pollMaxWaitSeconds': 120 } });
-  });
-  after(async () => {
-    await h?.close();
-  });
+  // Long enough that a long poll answered at all was answered because of the revocation, not its bound.
+  const h = useHarness(kind, { config: { 'ssf.pollMaxWaitSeconds': 120 } });
 
   async function pollStream(): Promise<{ id: string; token: string; aud: string; url: string; done(): Promise<void> }> {
     const r = await createReceiver(h);

@@ -1,5 +1,5 @@
 /**
- * Sub-agent delegation (SPEC flow 4) over real HTTP on every store: a parent exchanges its own task token, with its
+ * Sub-agent delegation over real HTTP on every store: a parent exchanges its own task token, with its
  * DPoP proof, for a child token for a sub-agent authenticated as actor. The child can only narrow: a structural
  * subset of the parent's details, never a longer life, a bounded depth, a `delegate` grant; its `act` nests the whole
  * chain and it carries the ancestor task ids; ending a parent ends every descendant. Each rule has its attack.
@@ -10,7 +10,7 @@ import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { createActorAssertion, createDpopProof, generateDpopKey, type Task } from '@writ/agent';
 import { TOKEN_TYPE, type AuthorizationDetail } from '@writ/protocol';
 import { describeEachStore } from '../helpers/stores.js';
-import { startHarness, type Harness, type TestAgent } from '../helpers/writ-harness.js';
+import { useHarness, type TestAgent } from '../helpers/writ-harness.js';
 import { postTokenRequest } from '../helpers/token-request.js';
 import { startWorkloadIssuer, type WorkloadIssuer } from '../helpers/workload-issuer.js';
 
@@ -26,7 +26,7 @@ permit (principal == Writ::Agent::"worker", action == Writ::Action::"delegate", 
 permit (principal == Writ::Agent::"helper", action == Writ::Action::"delegate", resource == Writ::Agent::"helper2");`;
 
 describeEachStore('sub-agent delegation', (kind) => {
-  let h: Harness;
+  const h = useHarness(kind, { grant: GRANT, config: { 'tokens.maxDelegationDepth': 2 } });
   let planner: TestAgent;
   let worker: TestAgent;
   let helper: TestAgent;
@@ -35,7 +35,6 @@ describeEachStore('sub-agent delegation', (kind) => {
   let mesh: WorkloadIssuer;
 
   before(async () => {
-    h = await startHarness(kind, { grant: GRANT, config: { 'tokens.maxDelegationDepth': 2 } });
     planner = await h.registerAgent('planner');
     worker = await h.registerAgent('worker');
     helper = await h.registerAgent('helper');
@@ -57,7 +56,6 @@ describeEachStore('sub-agent delegation', (kind) => {
     });
   });
   after(async () => {
-    await h?.close();
     await mesh?.close();
   });
 

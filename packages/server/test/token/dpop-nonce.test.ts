@@ -3,22 +3,18 @@
  * a proof without a nonce, or with a stale or forged one, is refused with `use_dpop_nonce` and a fresh `DPoP-Nonce`.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { createClientAssertion, createDpopProof } from '@writ/agent';
 import { createDpopNonces } from '@writ/verify/internal';
 import { describeEachStore } from '../helpers/stores.js';
-import { startHarness, type Harness, type TestAgent } from '../helpers/writ-harness.js';
+import { useHarness, type TestAgent } from '../helpers/writ-harness.js';
 import { rawRequest } from '../helpers/raw-request.js';
 
 describeEachStore('DPoP nonces', (kind) => {
-  let h: Harness;
+  const h = useHarness(kind, { config: { 'dpop.requireNonce': true } });
   let agent: TestAgent;
   before(async () => {
-    h = await startHarness(kind, { config: { 'dpop.requireNonce': true } });
     agent = await h.registerAgent('agent-a');
-  });
-  after(async () => {
-    await h?.close();
   });
 
   test('the agent SDK answers nonce challenges at the token endpoint, the gateway and the agent API', async () => {

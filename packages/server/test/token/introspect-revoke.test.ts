@@ -4,25 +4,21 @@
  * gateway at once.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { createClientAssertion } from '@writ/agent';
 import { CLIENT_ASSERTION_TYPE_JWT_BEARER, type AuthorizationDetail } from '@writ/protocol';
 import { describeEachStore } from '../helpers/stores.js';
-import { startHarness, type Harness, type TestAgent } from '../helpers/writ-harness.js';
+import { useHarness, type TestAgent } from '../helpers/writ-harness.js';
 
 const READ: AuthorizationDetail[] = [{ type: 'http', actions: ['GET'], paths: ['/v1/*'] }];
 
 describeEachStore('introspection and revocation', (kind) => {
-  let h: Harness;
+  const h = useHarness(kind);
   let agent: TestAgent;
   let other: TestAgent;
   before(async () => {
-    h = await startHarness(kind);
     agent = await h.registerAgent('agent-a');
     other = await h.registerAgent('agent-o');
-  });
-  after(async () => {
-    await h?.close();
   });
 
   async function post(

@@ -1,19 +1,15 @@
 /** Rotating the signing key on command: new tokens use the new key, tokens signed before keep working, both are published. */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { decodeProtectedHeader } from 'jose';
 import { describeEachStore } from '../helpers/stores.js';
-import { startHarness, type Harness, type TestAgent } from '../helpers/writ-harness.js';
+import { useHarness, type TestAgent } from '../helpers/writ-harness.js';
 
 describeEachStore('signing key rotation', (kind) => {
-  let h: Harness;
+  const h = useHarness(kind);
   let agent: TestAgent;
   before(async () => {
-    h = await startHarness(kind);
     agent = await h.registerAgent('agent-a');
-  });
-  after(async () => {
-    await h?.close();
   });
 
   test('no valid token fails during rotation', async () => {

@@ -5,21 +5,19 @@
  * parameters and transfer codings real clients send.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { createClientAssertion, createDpopProof } from '@writ/agent';
 import { CLIENT_ASSERTION_TYPE_JWT_BEARER, GRANT_TYPE_TOKEN_EXCHANGE, PATHS, TOKEN_TYPE } from '@writ/protocol';
 import { rawRequest } from '../helpers/raw-request.js';
 import { describeEachStore } from '../helpers/stores.js';
-import { startHarness, type Harness, type TestAgent } from '../helpers/writ-harness.js';
+import { useHarness, type TestAgent } from '../helpers/writ-harness.js';
 
 describeEachStore('OAuth endpoints on raw node:http', (kind) => {
-  let h: Harness;
+  const h = useHarness(kind);
   let agent: TestAgent;
   before(async () => {
-    h = await startHarness(kind);
     agent = await h.registerAgent('agent-a');
   });
-  after(() => h.close());
 
   const endpoint = (): string => `${h.writ.publicUrl}${PATHS.token}`;
   async function form(): Promise<string> {

@@ -3,24 +3,20 @@
  * issued token checked independently with jose against the published JWKS, and each refusal with its RFC error.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, SignJWT, generateKeyPair } from 'jose';
 import { createClientAssertion, createDpopProof } from '@writ/agent';
 import { GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE, CLIENT_ASSERTION_TYPE_JWT_BEARER, type AuthorizationDetail } from '@writ/protocol';
 import { describeEachStore } from '../helpers/stores.js';
-import { startHarness, type Harness, type TestAgent } from '../helpers/writ-harness.js';
+import { useHarness, type TestAgent } from '../helpers/writ-harness.js';
 
 const READ: AuthorizationDetail[] = [{ type: 'http', actions: ['GET'], paths: ['/v1/projects/*'] }];
 
 describeEachStore('token exchange', (kind) => {
-  let h: Harness;
+  const h = useHarness(kind);
   let agent: TestAgent;
   before(async () => {
-    h = await startHarness(kind);
     agent = await h.registerAgent('agent-a');
-  });
-  after(async () => {
-    await h?.close();
   });
 
   const endpoint = (): string => `${h.writ.publicUrl}/oauth2/token`;

@@ -10,7 +10,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { createClientAssertion, createDpopProof, generateDpopKey, WritAgent } from '@writ/agent';
 import { CLIENT_ASSERTION_TYPE_JWT_BEARER, TOKEN_TYPE, type AuthorizationDetail } from '@writ/protocol';
 import { describeEachStore } from '../helpers/stores.js';
-import { startHarness, type Harness } from '../helpers/writ-harness.js';
+import { useHarness } from '../helpers/writ-harness.js';
 import { startWorkloadIssuer, type WorkloadIssuer } from '../helpers/workload-issuer.js';
 import { postTokenRequest } from '../helpers/token-request.js';
 
@@ -22,14 +22,13 @@ when { principal.owner == "team-test" && context.user == Writ::User::"dev:alice"
 const K8S_SA = 'system:serviceaccount:agents:report-bot';
 
 describeEachStore('workload identity', (kind) => {
-  let h: Harness;
+  const h = useHarness(kind, { grant: GRANT });
   let k8s: WorkloadIssuer;
   let ci: WorkloadIssuer;
   let spiffe: WorkloadIssuer;
   let audience: string;
 
   before(async () => {
-    h = await startHarness(kind, { grant: GRANT });
     audience = h.writ.publicUrl;
     k8s = await startWorkloadIssuer();
     ci = await startWorkloadIssuer();
@@ -47,7 +46,6 @@ describeEachStore('workload identity', (kind) => {
     await agent('twin-b', [{ issuer: 'ci', subject: 'repo:acme/shared:ref:refs/heads/dev' }]);
   });
   after(async () => {
-    await h?.close();
     await k8s?.close();
     await ci?.close();
     await spiffe?.close();

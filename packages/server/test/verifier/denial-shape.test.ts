@@ -1,5 +1,5 @@
 /**
- * One denial shape everywhere (SPEC principle 7): the gateway's `writeDenial` writes the verifier's `denialResponse`,
+ * One denial shape everywhere: the gateway's `writeDenial` writes the verifier's `denialResponse`,
  * and that shape is pinned here independently, for every error code: status from the table, the RFC 6750 / 9449
  * challenge rules, the JSON body with the stable code.
  */

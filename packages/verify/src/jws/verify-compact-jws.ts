@@ -1,6 +1,6 @@
 /**
  * Compact JWS verification (RFC 7515) on `node:crypto`, for the per-call path: jose's async helpers cost about twice
- * raw `node:crypto` here (perf-baseline.md). Asymmetric algorithms only — `none` and MAC algorithms can never verify,
+ * raw `node:crypto` on our reference machine. Asymmetric algorithms only — `none` and MAC algorithms can never verify,
  * whatever key is offered, which closes the HS256-with-a-public-key confusion. A differential test holds this
  * implementation to jose's verdict on every vector and attack.
  */
