@@ -10,8 +10,8 @@ export type {
   Grant,
   InjectionRule,
   RegisterChange,
-  RegisterDeps,
-} from './register.js';
+} from './entities.js';
+export type { RegisterDeps } from './register.js';
 export {
   agentInput,
   agentStatusInput,

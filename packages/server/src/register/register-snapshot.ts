@@ -2,7 +2,8 @@
  * In-memory copies of agents and resources for the per-call path: a gateway call must not wait on the store. Replaced
  * whole on every register change (the composition root refreshes it from the register's change events).
  */
-import type { Agent, Register, Resource } from './register.js';
+import type { Agent, Resource } from './entities.js';
+import type { Register } from './register.js';
 
 export class RegisterSnapshot {
   readonly #register: Pick<Register, 'listAgents' | 'listResources'>;

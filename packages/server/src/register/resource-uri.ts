@@ -4,7 +4,7 @@
  * its task tokens, and — under `/.well-known/oauth-protected-resource` — the address of its metadata (RFC 9728 §3).
  */
 import { PATHS } from '@writ/protocol';
-import type { Resource } from './register.js';
+import type { Resource } from './entities.js';
 
 export function resourcePrefix(kind: Resource['kind']): string {
   return kind === 'mcp' ? PATHS.mcpResourcePrefix : PATHS.httpResourcePrefix;

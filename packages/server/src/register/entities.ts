@@ -1,0 +1,162 @@
+/**
+ * The register's objects as the rest of Writ sees them (agents, resources, identity providers, workload issuers,
+ * grants), and how each is read from its stored row.
+ */
+import { TOKEN_TYPE, type AuthorizationDetail } from '@writ/protocol';
+import type { z } from 'zod';
+import type { AgentRow, GrantRow, IdentityProviderRow, ResourceRow, WorkloadIssuerRow } from '../storage/index.js';
+import type { injectionInput, mcpConfigInput } from './inputs.js';
+
+export type InjectionRule = z.output<typeof injectionInput>;
+
+export interface Agent {
+  id: string;
+  name: string;
+  owner: string;
+  kind: AgentRow['kind'];
+  status: AgentRow['status'];
+  /** Public keys for `private_key_jwt`; empty when the agent authenticates by workload identity only. */
+  jwks: { keys: Record<string, unknown>[] };
+  /** Workload tokens that stand for this agent: issuer id and `sub` pattern. */
+  workload: WorkloadBinding[];
+  description: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface WorkloadBinding {
+  issuer: string;
+  subject: string;
+}
+
+export interface Resource {
+  id: string;
+  /** `http`: an HTTP API at `baseUrl`; `mcp`: an MCP server (or several), see `mcp`. */
+  kind: 'http' | 'mcp';
+  /** The HTTP API's base URL; for an MCP resource its Streamable HTTP endpoint when it has one upstream there, else ''. */
+  baseUrl: string;
+  /** MCP resources: the upstreams and bearer acceptance (always present for `kind: 'mcp'`); null for HTTP APIs. */
+  mcp: McpResourceConfig | null;
+  secretId: string | null;
+  inject: InjectionRule | null;
+  /** Scope name (RFC 6749 §3.3) → the authorization details it stands for, without `locations`; `{}` when none. */
+  scopes: Record<string, AuthorizationDetail[]>;
+  description: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type McpResourceConfig = z.output<typeof mcpConfigInput>;
+export type McpUpstreamConfig = McpResourceConfig['upstreams'][number];
+
+export interface IdentityProvider {
+  id: string;
+  issuer: string;
+  jwksUri: string | null;
+  discovery: boolean;
+  audience: string;
+  /** Accepted `subject_token_type`s. */
+  tokenTypes: string[];
+  createdAt: number;
+}
+
+export interface WorkloadIssuer {
+  id: string;
+  kind: WorkloadIssuerRow['kind'];
+  issuer: string;
+  jwksUri: string | null;
+  discovery: boolean;
+  jwks: { keys: Record<string, unknown>[] } | null;
+  audience: string;
+  createdAt: number;
+}
+
+export interface Grant {
+  id: string;
+  description: string;
+  policy: string;
+  enabled: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type RegisterChange = {
+  kind: 'agent' | 'resource' | 'grant' | 'identity_provider' | 'workload_issuer' | 'secret';
+  id: string;
+};
+
+export function agentFromRow(r: AgentRow): Agent {
+  return {
+    id: r.id,
+    name: r.name,
+    owner: r.owner,
+    kind: r.kind,
+    status: r.status,
+    jwks: JSON.parse(r.jwks) as Agent['jwks'],
+    workload: JSON.parse(r.workload) as WorkloadBinding[],
+    description: r.description,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export function resourceFromRow(r: ResourceRow): Resource {
+  return {
+    id: r.id,
+    kind: r.kind,
+    baseUrl: r.base_url,
+    mcp: mcpConfigOf(r),
+    secretId: r.secret_id,
+    inject: r.inject === null ? null : (JSON.parse(r.inject) as InjectionRule),
+    scopes: r.scopes === null ? {} : (JSON.parse(r.scopes) as Resource['scopes']),
+    description: r.description,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** An MCP resource registered with a `baseUrl` only is one Streamable HTTP upstream there, DPoP only. */
+function mcpConfigOf(r: ResourceRow): McpResourceConfig | null {
+  if (r.kind !== 'mcp') return null;
+  if (r.mcp !== null) return JSON.parse(r.mcp) as McpResourceConfig;
+  return { upstreams: [{ name: 'main', transport: 'http', url: r.base_url }], bearer: { allowed: false, maxLifetimeSeconds: 300 } };
+}
+
+/** Providers registered before token types were configurable accept every JWT type, as they did then. */
+const ALL_USER_TOKEN_TYPES = [TOKEN_TYPE.idToken, TOKEN_TYPE.accessToken, TOKEN_TYPE.jwt];
+
+export function idpFromRow(r: IdentityProviderRow): IdentityProvider {
+  return {
+    id: r.id,
+    issuer: r.issuer,
+    jwksUri: r.jwks_uri,
+    discovery: r.discovery === 1,
+    audience: r.audience,
+    tokenTypes: r.token_types === null ? [...ALL_USER_TOKEN_TYPES] : (JSON.parse(r.token_types) as string[]),
+    createdAt: r.created_at,
+  };
+}
+
+export function workloadIssuerFromRow(r: WorkloadIssuerRow): WorkloadIssuer {
+  return {
+    id: r.id,
+    kind: r.kind,
+    issuer: r.issuer,
+    jwksUri: r.jwks_uri,
+    discovery: r.discovery === 1,
+    jwks: r.jwks === null ? null : (JSON.parse(r.jwks) as WorkloadIssuer['jwks']),
+    audience: r.audience,
+    createdAt: r.created_at,
+  };
+}
+
+export function grantFromRow(r: GrantRow): Grant {
+  return {
+    id: r.id,
+    description: r.description,
+    policy: r.policy,
+    enabled: r.enabled === 1,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
