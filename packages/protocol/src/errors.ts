@@ -51,6 +51,7 @@ export const ERROR_CODES = {
   ERR_REVOKED_ALL: { status: 401, challenge: 'invalid_token', message: 'all access revoked' },
   ERR_PATH_INVALID: { status: 400, challenge: 'invalid_request', message: 'request path is not acceptable' },
   ERR_HEADER_INVALID: { status: 400, challenge: 'invalid_request', message: 'request header is not acceptable' },
+  ERR_INPUT_INVALID: { status: 400, challenge: 'invalid_request', message: 'the request carries a character Writ does not accept' },
   ERR_ACTION_NOT_AUTHORIZED: { status: 403, challenge: 'insufficient_scope', message: 'the task is not authorized for this action' },
   ERR_POLICY_DENIED: { status: 403, challenge: 'insufficient_scope', message: 'no grant permits this action' },
   ERR_BODY_TOO_LARGE: { status: 413, challenge: null, message: 'request body too large' },

@@ -3,13 +3,13 @@
  * validates params/query/body with the route's zod schema, maps errors to the admin error table.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ZodType } from 'zod';
 import { PATHS } from '@writ/protocol';
 import { AdminError } from '../errors/index.js';
 import type { AuditPort } from '../audit/index.js';
 import type { AdminAuth } from './admin-auth.js';
 import { ADMIN_ROUTES, type AdminServices } from './routes.js';
 import { buildOpenApi } from './openapi.js';
+import { parseInput } from './parse-input.js';
 
 export function registerAdminApi(
   app: FastifyInstance,
@@ -36,8 +36,8 @@ export function registerAdminApi(
         const params = req.params as Record<string, string>;
         for (const v of Object.values(params))
           if (v.length > 400) throw new AdminError('ERR_ADMIN_INVALID_REQUEST', 'path parameter too long');
-        const query = route.query === undefined ? {} : parseWith(route.query, req.query ?? {});
-        const body = route.body === undefined ? undefined : parseWith(route.body, req.body ?? {});
+        const query = route.query === undefined ? {} : parseInput(route.query, req.query ?? {});
+        const body = route.body === undefined ? undefined : parseInput(route.body, req.body ?? {});
         const result = await route.handler({ params, body, query, principal, services: deps.services });
         reply.code(route.status ?? 200);
         if (route.status === 204) return reply.send();
@@ -45,13 +45,4 @@ export function registerAdminApi(
       },
     });
   }
-}
-
-function parseWith(schema: ZodType, input: unknown): unknown {
-  const r = schema.safeParse(input);
-  if (!r.success) {
-    const details = r.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(body)'}: ${i.message}`);
-    throw new AdminError('ERR_ADMIN_INVALID_REQUEST', details.join('; '), details);
-  }
-  return r.data;
 }

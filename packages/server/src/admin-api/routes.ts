@@ -24,6 +24,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../storage/index.js';
 import { AdminError } from '../errors/index.js';
 import type { AdminPrincipal } from './admin-auth.js';
+import { parseInput } from './parse-input.js';
 import type { PolicyEngine } from '../policy/index.js';
 import type { SigningKeys } from '../token/index.js';
 import type { AuditPort } from '../audit/index.js';
@@ -241,7 +242,7 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     summary: 'Store a new version of a secret (write-only: no API ever returns the value)',
     body: secretInput.omit({ id: true }),
     handler: async ({ params, body, principal, services }) => {
-      const input = secretInput.parse({ ...(body as object), id: params['id'] });
+      const input = parseInput(secretInput, { ...(body as object), id: params['id'] });
       const meta = await services.vault.putSecret(input.id, new SecretValue(input.value), input.description);
       services.register.noteSecretChange(input.id, actor(principal), meta.current_version);
       return meta;

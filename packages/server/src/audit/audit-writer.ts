@@ -141,13 +141,13 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
             seq,
             id: e.id,
             time: e.time,
-            type: e.type,
-            trace_id: e.trace_id,
-            task_id: e.task_id ?? null,
-            agent_id: e.agent_id ?? null,
-            user_id: e.user_id ?? null,
-            decision: e.decision ?? null,
-            reason: e.reason ?? null,
+            type: indexable(e.type),
+            trace_id: indexable(e.trace_id),
+            task_id: indexable(e.task_id ?? null),
+            agent_id: indexable(e.agent_id ?? null),
+            user_id: indexable(e.user_id ?? null),
+            decision: indexable(e.decision ?? null),
+            reason: indexable(e.reason ?? null),
             body,
             prev_hash: prev,
             hash,
@@ -226,13 +226,13 @@ function sqliteBatchWriter(sqlite: SqliteDatabase): (batch: Buffered[], uncertai
         seq,
         e.id,
         e.time,
-        e.type,
-        e.trace_id,
-        e.task_id ?? null,
-        e.agent_id ?? null,
-        e.user_id ?? null,
-        e.decision ?? null,
-        e.reason ?? null,
+        indexable(e.type),
+        indexable(e.trace_id),
+        indexable(e.task_id ?? null),
+        indexable(e.agent_id ?? null),
+        indexable(e.user_id ?? null),
+        indexable(e.decision ?? null),
+        indexable(e.reason ?? null),
         body,
         prev,
         hash,
@@ -241,4 +241,14 @@ function sqliteBatchWriter(sqlite: SqliteDatabase): (batch: Buffered[], uncertai
     }
   });
   return (batch, uncertain) => write.immediate(batch, uncertain);
+}
+
+/**
+ * A value for one of the indexed columns, which repeat what the hashed body says. The body is JSON, where a NUL is
+ * the escape `\u0000` and stores anywhere; a raw NUL in a column would be refused by PostgreSQL and fail the whole
+ * batch, again on every retry — one crafted value would stop the audit, and with it every gateway. So the column
+ * gets U+FFFD in its place; the body keeps the exact value.
+ */
+function indexable<T extends string | null>(value: T): T {
+  return (value !== null && value.includes('\0') ? value.replaceAll('\0', '\uFFFD') : value) as T;
 }

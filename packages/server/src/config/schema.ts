@@ -46,6 +46,46 @@ export const configSchema = z.strictObject({
         .positive()
         .default(30_000)
         .describe('upstream header and body timeout (`504 ERR_UPSTREAM_TIMEOUT`)'),
+      headersTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(10_000)
+        .describe('time a client has to send the request line and every header; beyond, `408` and the connection is closed'),
+      requestTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(30_000)
+        .describe(
+          'time a client has to send a whole request, body included (a body that stalls or falls short of its `Content-Length` is cut here with `408`); responses, streams included, are not limited by it',
+        ),
+      keepAliveTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(65_000)
+        .describe('how long an idle keep-alive connection stays open between requests'),
+      maxHeaderBytes: z
+        .number()
+        .int()
+        .min(4096)
+        .default(16 * 1024)
+        .meta({ description: 'largest request line plus headers, in bytes (`431` beyond)', defaultText: '16 KiB' }),
+      maxHeadersCount: z.number().int().min(16).default(100).describe('most request headers accepted (`431` beyond)'),
+      adminBodyBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(1024 * 1024)
+        .meta({
+          description: 'largest body of an admin API, agent API or Shared Signals request (`413` beyond); OAuth forms are capped at 64 KiB',
+          defaultText: '1 MiB',
+        }),
+    })
+    .refine((s) => s.headersTimeoutMs <= s.requestTimeoutMs, {
+      message: 'headersTimeoutMs must not exceed requestTimeoutMs',
+      path: ['headersTimeoutMs'],
     })
     .prefault({}),
   storage: z

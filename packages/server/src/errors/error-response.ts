@@ -5,11 +5,12 @@
  * message never reaches the wire.
  */
 import { PATHS, WritError } from '@writ/protocol';
-import { AdminError, adminErrorResponse } from './admin-error.js';
+import { AdminError, adminErrorResponse, writCodeResponse } from './admin-error.js';
 import { gatewayDenialResponse } from './gateway-denial.js';
 import { OAuthError, oauthErrorResponse } from './oauth-error.js';
 import { SsfError, ssfErrorResponse } from './ssf-error.js';
 import type { WireResponse } from './wire-response.js';
+import { isStoreUnavailable, isUnstorableInput, STORE_RETRY_AFTER_SECONDS, unexpectedDetail } from './unexpected-error.js';
 
 export type WireFamily = 'oauth' | 'admin' | 'ssf' | 'gateway';
 
@@ -38,6 +39,8 @@ export function errorResponse(err: unknown, family: WireFamily, opts: ErrorRespo
       response: gatewayDenialResponse(err, { algs: opts.algs, ...(opts.nonce !== undefined ? { nonce: opts.nonce } : {}) }),
       internal: err.code === 'ERR_INTERNAL',
     };
+  if (isUnstorableInput(err)) return { response: invalidInput(family, opts), internal: false };
+  if (isStoreUnavailable(err)) return { response: storeUnavailable(family, opts), internal: true };
   const status = (err as { statusCode?: unknown } | null)?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500)
     return { response: badRequest(err as Error, status, family), internal: false };
@@ -68,4 +71,53 @@ function internalError(family: WireFamily, opts: ErrorResponseOptions): WireResp
     case 'admin':
       return adminErrorResponse(new AdminError('ERR_ADMIN_INTERNAL', 'internal error'));
   }
+}
+
+const RETRY = { 'retry-after': String(STORE_RETRY_AFTER_SECONDS) };
+const INVALID_INPUT = 'the request carries a character Writ does not accept (NUL)';
+
+function invalidInput(family: WireFamily, opts: ErrorResponseOptions): WireResponse {
+  switch (family) {
+    case 'oauth':
+      return oauthErrorResponse(new OAuthError('invalid_request', INVALID_INPUT));
+    case 'ssf':
+      return ssfErrorResponse(new SsfError('invalid_request', INVALID_INPUT));
+    case 'gateway':
+      return gatewayDenialResponse('ERR_INPUT_INVALID', { algs: opts.algs });
+    case 'admin':
+      return adminErrorResponse(new AdminError('ERR_ADMIN_INVALID_REQUEST', INVALID_INPUT));
+  }
+}
+
+function storeUnavailable(family: WireFamily, opts: ErrorResponseOptions): WireResponse {
+  switch (family) {
+    case 'oauth':
+      return oauthErrorResponse(asOAuthError(new Error('store'), true));
+    case 'ssf':
+      return ssfErrorResponse(new SsfError('temporarily_unavailable', 'the store is unavailable; retry shortly', { headers: RETRY }));
+    case 'gateway':
+      return gatewayDenialResponse('ERR_NOT_READY', { algs: opts.algs, retryAfter: STORE_RETRY_AFTER_SECONDS });
+    case 'admin':
+      return writCodeResponse('ERR_NOT_READY', 'the store is unavailable; retry shortly', RETRY);
+  }
+}
+
+/** Any error as the OAuth endpoints answer it: their own errors as they are, the rest per unexpected-error.ts. */
+export function asOAuthError(err: unknown, unavailable = isStoreUnavailable(err)): OAuthError {
+  if (err instanceof OAuthError) return err;
+  if (isUnstorableInput(err)) return new OAuthError('invalid_request', INVALID_INPUT, { detail: unexpectedDetail(err) });
+  if (unavailable)
+    return new OAuthError('temporarily_unavailable', 'the store is unavailable; retry shortly', {
+      detail: unexpectedDetail(err),
+      headers: RETRY,
+    });
+  return new OAuthError('server_error', 'internal error', { detail: unexpectedDetail(err) });
+}
+
+/** Any error as an enforcement point answers it: its own denials as they are, the rest per unexpected-error.ts. */
+export function asWritError(err: unknown): WritError {
+  if (err instanceof WritError) return err;
+  if (isUnstorableInput(err)) return new WritError('ERR_INPUT_INVALID', unexpectedDetail(err));
+  if (isStoreUnavailable(err)) return new WritError('ERR_NOT_READY', unexpectedDetail(err));
+  return new WritError('ERR_INTERNAL', unexpectedDetail(err));
 }

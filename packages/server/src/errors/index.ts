@@ -15,5 +15,6 @@ export { RPC, rpcError, jsonRpcResponse } from './json-rpc-error.js';
 export type { RpcErrorCode, JsonRpcId, JsonRpcMessage } from './json-rpc-error.js';
 export { INTERNAL_ERROR_CODES } from './internal-codes.js';
 export type { InternalErrorCode, CodesOf } from './internal-codes.js';
-export { errorResponse, familyOfPath } from './error-response.js';
+export { errorResponse, familyOfPath, asOAuthError, asWritError } from './error-response.js';
+export { UnacceptableInputError, isStoreUnavailable, isUnstorableInput, unexpectedDetail } from './unexpected-error.js';
 export type { WireFamily } from './error-response.js';

@@ -15,6 +15,7 @@ export const INTERNAL_ERROR_CODES = {
   ERR_VAULT_INJECTION_INVALID: 'an injection rule, or the secret it would inject, cannot form a valid header or query parameter',
   ERR_POLICY_ENGINE: 'the policy worker failed, stopped or was closed; the decision it owed is a denial',
   ERR_SUBJECT_PATTERN_INVALID: 'a workload subject pattern is malformed',
+  ERR_INPUT_UNACCEPTABLE: 'input no store may hold (a NUL character in text) reached the store guard; the request is answered 400',
   ERR_ADMIN_CLIENT_UNREACHABLE: 'the admin client could not reach Writ at the URL it was given',
   ERR_ADMIN_CLIENT_BAD_RESPONSE: 'Writ answered the admin client with something that is not the admin API',
 } as const;

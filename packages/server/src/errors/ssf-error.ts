@@ -5,7 +5,14 @@
  */
 import { jsonWire, type WireResponse } from './wire-response.js';
 
-export type SsfErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'not_found' | 'too_many_requests' | 'server_error';
+export type SsfErrorCode =
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'not_found'
+  | 'too_many_requests'
+  | 'server_error'
+  | 'temporarily_unavailable';
 
 export const SSF_ERROR_STATUS = {
   invalid_request: 400,
@@ -14,6 +21,7 @@ export const SSF_ERROR_STATUS = {
   not_found: 404,
   too_many_requests: 429,
   server_error: 500,
+  temporarily_unavailable: 503,
 } as const satisfies Record<SsfErrorCode, number>;
 
 export class SsfError extends Error {

@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WritError, type TaskTokenClaims } from '@writ/protocol';
 import { checkCall, headerValues, type CheckCallContext, type DpopNonces } from '@writ/verify/internal';
-import { writeDenial } from '../errors/index.js';
+import { asWritError, writeDenial } from '../errors/index.js';
 import { isRegisterId } from '../ids/index.js';
 import { resourceMetadataUrl, resourceUri, type Agent, type Resource } from '../register/index.js';
 import { requestSubject, resourceActionRequest, type CallDecisionCache, type ResourceAction } from '../policy/index.js';
@@ -75,9 +75,10 @@ export class CallEnforcer {
       await handler(state);
     };
     steps().catch((err: unknown) => {
-      const e = err instanceof WritError ? err : new WritError('ERR_INTERNAL', String((err as Error | undefined)?.stack ?? err));
-      if (e.code === 'ERR_INTERNAL')
-        this.#deps.logger.error({ err: e.detail, trace_id: state.trace.traceId }, `${this.#kind} gateway internal error`);
+      // The audit record and the answer get a code and a kind (unexpected-error.ts), never a stack; the log gets it.
+      const e = asWritError(err);
+      if (!(err instanceof WritError))
+        this.#deps.logger.error({ err, trace_id: state.trace.traceId }, `${this.#kind} gateway: ${e.detail ?? e.code}`);
       this.deny(req, res, state, e);
     });
   }
@@ -160,6 +161,8 @@ export class CallEnforcer {
       resourceMetadata:
         state.resourceId === undefined ? undefined : resourceMetadataUrl(this.#deps.publicUrl, { id: state.resourceId, kind: this.#kind }),
       ...(this.#deps.nonces !== undefined ? { nonce: this.#deps.nonces.current() } : {}),
+      // Not ready is not final: the audit backlog drains, revocation state catches up, the store comes back.
+      ...(err.code === 'ERR_NOT_READY' ? { retryAfter: 1 } : {}),
     });
     // Drain what the client still sends so the connection can be reused, but never more than the body limit.
     if (!req.complete) req.resume();

@@ -8,7 +8,7 @@ import type { JWK } from 'jose';
 import { AUTHORIZATION_DETAIL_TYPES, DPOP_ALGS, PATHS } from '@writ/protocol';
 import { checkCall, headerValues, type CheckCallContext } from '@writ/verify/internal';
 import { WritError } from '@writ/protocol';
-import { errorResponse, familyOfPath, replyWire, writCodeResponse } from '../errors/index.js';
+import { errorResponse, familyOfPath, replyWire, UnacceptableInputError, writCodeResponse } from '../errors/index.js';
 import type { SigningKeys } from '../token/index.js';
 import type { TaskService } from '../tasks/index.js';
 import { traceFrom, type Logger } from '../observability/index.js';
@@ -43,6 +43,11 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
     const { response, internal } = errorResponse(err, familyOfPath(path), { algs: DPOP_ALGS, nonce: deps.nonce() });
     if (internal) deps.logger.error({ err, path }, 'unhandled error');
     void replyWire(reply, response);
+  });
+  // No text with a NUL in it goes further, in a path parameter, the query or a JSON body: a clear 400 in the path's
+  // own family, before any handler looks it up or stores it (the store's guard is only the net under this).
+  app.addHook('preValidation', async (req) => {
+    if (hasNul(req.params) || hasNul(req.query) || hasNul(req.body)) throw new UnacceptableInputError('a value contains a NUL character');
   });
 
   app.get(PATHS.jwks, async (_req, reply) =>
@@ -132,4 +137,23 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
   });
 
   registerAdminApi(app, { auth: deps.adminAuth, services: deps.admin, publicUrl: issuer, audit: deps.audit });
+}
+
+/** Whether any string (key or value) in a parsed request part holds a NUL; iterative, so depth cannot overflow. */
+function hasNul(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (v.includes('\0')) return true;
+    } else if (Array.isArray(v)) {
+      for (const x of v) stack.push(x);
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (k.includes('\0')) return true;
+        stack.push(x);
+      }
+    }
+  }
+  return false;
 }

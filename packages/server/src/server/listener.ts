@@ -18,12 +18,42 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-export async function listen(host: string, port: number): Promise<Listener> {
+/** What a client may cost the listener: time to send a request, idle time between requests, header size and count. */
+export interface ListenerLimits {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxHeaderBytes: number;
+  maxHeadersCount: number;
+}
+
+export async function listen(host: string, port: number, limits: ListenerLimits): Promise<Listener> {
   let dispatch: Handler | undefined;
-  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    if (dispatch === undefined) sendWire(res, writCodeResponse('ERR_NOT_READY', 'starting', { 'retry-after': '1' }));
-    else dispatch(req, res);
-  });
+  const server = createServer(
+    {
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      // Node closes a request still being received after this (408), whatever the handler does; responses and the
+      // streams served on them are not limited by it.
+      requestTimeout: limits.requestTimeoutMs,
+      // How often Node looks for requests past those two; its 30 s default would let a stalled client stay up to 30 s
+      // longer than the limit says.
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+      maxHeaderSize: limits.maxHeaderBytes,
+    },
+    (req, res) => {
+      // Node drops headers past maxHeadersCount without a word; one more is kept so that going past is seen and refused.
+      if (req.rawHeaders.length / 2 > limits.maxHeadersCount) {
+        res.writeHead(431, { connection: 'close', 'content-type': 'application/json' });
+        res.end(JSON.stringify({ code: 'ERR_HEADER_INVALID', message: `more than ${limits.maxHeadersCount} request headers` }));
+        req.resume();
+        return;
+      }
+      if (dispatch === undefined) sendWire(res, writCodeResponse('ERR_NOT_READY', 'starting', { 'retry-after': '1' }));
+      else dispatch(req, res);
+    },
+  );
+  server.maxHeadersCount = limits.maxHeadersCount + 1;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

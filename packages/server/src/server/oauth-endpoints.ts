@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PATHS, WritError } from '@writ/protocol';
 import { headerValues } from '@writ/verify/internal';
-import { jsonWire, OAuthError, oauthErrorResponse, sendWire } from '../errors/index.js';
+import { asOAuthError, jsonWire, OAuthError, oauthErrorResponse, sendWire } from '../errors/index.js';
 import { readBody } from '../http/index.js';
 import { traceFrom, type Logger } from '../observability/index.js';
 import type { AuditPort } from '../audit/index.js';
@@ -77,9 +77,10 @@ export function createOAuthEndpoints(deps: OAuthEndpointDeps): { paths: readonly
       sendWire(res, jsonWire(200, body, headers));
     };
     answer().catch((err: unknown) => {
-      // The endpoints turn every refusal into an OAuthError; anything else is a bug, answered as server_error.
+      // The endpoints turn every refusal into an OAuthError; anything else is the store failing (503, retryable),
+      // input no store can hold (400), or a bug (server_error) — logged, never put on the wire.
       if (!(err instanceof OAuthError)) deps.logger.error({ err, path, trace_id: trace.traceId }, 'oauth endpoint failed');
-      sendWire(res, oauthErrorResponse(err instanceof OAuthError ? err : new OAuthError('server_error', 'internal error')));
+      sendWire(res, oauthErrorResponse(asOAuthError(err)));
       if (!req.complete) req.resume();
     });
   };
@@ -94,13 +95,23 @@ async function readForm(req: IncomingMessage, onRefused?: (detail: string) => vo
     onRefused?.(detail);
     throw new OAuthError('invalid_request', 'the request body must be application/x-www-form-urlencoded', { detail });
   }
+  let form: URLSearchParams;
   try {
-    return new URLSearchParams((await readBody(req, OAUTH_FORM_LIMIT)).toString('utf8'));
+    form = new URLSearchParams((await readBody(req, OAUTH_FORM_LIMIT)).toString('utf8'));
   } catch (err) {
     if (!(err instanceof WritError)) throw err;
     onRefused?.(err.detail ?? err.code);
     throw new OAuthError('invalid_request', 'malformed request', { detail: err.detail ?? err.code });
   }
+  // No parameter of any OAuth request may carry a NUL: refused here, before any of it is looked up or stored.
+  for (const [name, value] of form) {
+    if (name.includes('\0') || value.includes('\0')) {
+      const detail = `parameter ${JSON.stringify(name.replaceAll('\0', '\\0').slice(0, 40))} contains a NUL character`;
+      onRefused?.(detail);
+      throw new OAuthError('invalid_request', 'a parameter contains a NUL character', { detail });
+    }
+  }
+  return form;
 }
 
 /** A token request refused before the exchange saw it is a denial like any other: on the record. */

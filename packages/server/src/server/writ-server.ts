@@ -80,7 +80,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     await register.reloadPolicies();
     const vault = createVault({ db: store.db, kek });
 
-    const listener = await listen(config.server.host, config.server.port);
+    const listener = await listen(config.server.host, config.server.port, config.server);
     closers.unshift(() => listener.close());
     const url = listener.url;
     const publicUrl = config.server.publicUrl ?? url;
@@ -219,6 +219,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       dpopAlgs: DPOP_ALGS,
       ...(nonces !== undefined ? { nonces } : {}),
       now,
+      onUnexpected: (err, traceId) => logger.error({ err, trace_id: traceId }, 'token exchange failed unexpectedly'),
     };
 
     const decisions = createCallDecisionCache(policy, { maxEntries: 100_000 });
@@ -294,7 +295,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     let fastifyHandler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
     const app = Fastify({
       logger: false,
-      bodyLimit: 1024 * 1024,
+      bodyLimit: config.server.adminBodyBytes,
       serverFactory: (handler) => {
         fastifyHandler = handler;
         return listener.server;

@@ -2,6 +2,7 @@
  * Opens Writ's store: Kysely over SQLite (better-sqlite3, WAL) by default, or PostgreSQL (pg) when a database URL
  * is configured, and applies pending migrations before anything else touches it.
  */
+import { guardedDialect } from './input-guard.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -77,7 +78,7 @@ function openSqlite(path: string): Store {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const db = new Kysely<Database>({ dialect: guardedDialect(new SqliteDialect({ database: withStatementCache(sqlite) })) });
   return { db, dialect: 'sqlite', location: `sqlite:${path}`, sqlite, close: () => db.destroy() };
 }
 
@@ -116,6 +117,8 @@ async function openPostgres(url: string, opts: OpenStoreOptions, admin: pg.Clien
   const pool = new pg.Pool({
     connectionString: url,
     max: opts.pgPoolSize ?? 10,
+    // A database that does not answer fails the request (503, retryable) instead of holding it forever.
+    connectionTimeoutMillis: 10_000,
     ...searchPath,
     // Times are epoch milliseconds in BIGINT columns; they fit a double exactly, so parse them as numbers.
     types: {
@@ -128,7 +131,7 @@ async function openPostgres(url: string, opts: OpenStoreOptions, admin: pg.Clien
   // on its own, the pool discards the connection and opens another on the next query — that is all it takes.
   pool.on('error', () => undefined);
   pool.on('connect', (client) => client.on('error', () => undefined));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: guardedDialect(new PostgresDialect({ pool })) });
   const safe = new URL(url);
   safe.password = '';
   let current: string;

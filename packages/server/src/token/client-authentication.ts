@@ -4,6 +4,7 @@
  */
 import { CLIENT_ASSERTION_TYPE_JWT_BEARER } from '@writ/protocol';
 import { OAuthError } from '../errors/index.js';
+import { isRegisterId } from '../ids/index.js';
 import type { Agent } from '../register/index.js';
 import type { TokenRequestParams } from './exchange/parse-token-request.js';
 import {
@@ -75,6 +76,8 @@ async function assertionAgent(params: ClientAuthParams, deps: ClientAuthDeps): P
   if (params.client_id !== undefined && params.client_id !== iss) {
     throw new OAuthError('invalid_client', 'client_id does not match the client assertion');
   }
+  // Only a well-formed agent id is looked up: anything else (a NUL, a path, 10 KB) names no agent.
+  if (!isRegisterId(iss)) throw new OAuthError('invalid_client', 'client authentication failed', { detail: 'iss is not an agent id' });
   const agent = await deps.findAgent(iss);
   if (agent === undefined) throw new OAuthError('invalid_client', 'client authentication failed', { detail: `unknown agent ${iss}` });
   return agent;

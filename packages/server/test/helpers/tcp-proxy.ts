@@ -1,7 +1,8 @@
 /**
  * A loopback TCP proxy in front of PostgreSQL, so a test can do to one Writ node's database connections what a
  * network does: `pause` (bytes stop flowing both ways, sockets stay open — a partition), `resume`, and `cut` (every
- * connection reset at once, what it held in flight lost).
+ * connection reset at once, what it held in flight lost), and `refuse` (new connections reset as they open: a
+ * database that is down).
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -13,13 +14,20 @@ export interface TcpProxy {
   pause(): void;
   resume(): void;
   cut(): void;
+  /** While on, every new connection is reset at once. */
+  refuse(on: boolean): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const pairs = new Set<{ client: Socket; upstream: Socket }>();
   let paused = false;
+  let refusing = false;
   const server: Server = createServer((client) => {
+    if (refusing) {
+      client.resetAndDestroy();
+      return;
+    }
     const upstream = connect(target.port, target.host);
     const pair = { client, upstream };
     pairs.add(pair);
@@ -67,6 +75,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         p.upstream.destroy();
       }
       pairs.clear();
+    },
+    refuse(on) {
+      refusing = on;
     },
     async close() {
       for (const p of [...pairs]) {

@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { after, before } from 'node:test';
 import type { CryptoKey, JWK } from 'jose';
-import { TOKEN_TYPE, type AuthorizationDetail } from '@writ/protocol';
-import type { WritAgent, DpopKey } from '@writ/agent';
+import { CLIENT_ASSERTION_TYPE_JWT_BEARER, PATHS, TOKEN_TYPE, type AuthorizationDetail } from '@writ/protocol';
+import { createClientAssertion, createDpopProof, type WritAgent, type DpopKey } from '@writ/agent';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/observability/index.js';
 import { startWritServer, type WritServer } from '../../src/server/index.js';
@@ -16,6 +16,7 @@ import { startDevIdentityProvider } from '@writ/dev';
 import { agentKeys, registerAgentKeys, seedWrit, writAgent } from '@writ/dev/kit';
 import type { StoreKind, TestStore } from './stores.js';
 import { startRecordingUpstream, type RecordingUpstream } from './recording-upstream.js';
+import { postTokenRequest, type TokenEndpointAnswer } from './token-request.js';
 
 export class TestClock {
   #offset = 0;
@@ -28,7 +29,7 @@ export class TestClock {
 export interface TestAgent {
   id: string;
   clientKey: CryptoKey;
-  publicJwk: JWK;
+  publicJwk: JWK & { kid: string };
   sdk: WritAgent;
   dpopKey: DpopKey;
 }
@@ -163,4 +164,30 @@ export function useHarness(kind: StoreKind, opts: { grant?: string; config?: Rec
       return Reflect.get(current, prop, current) as unknown;
     },
   });
+}
+
+/**
+ * A raw token exchange by `agent` for alice, GET /v1/* on `api`, authenticated and with a fresh proof as the SDK
+ * would send it; `fields` replace or add parameters. For tests that must see the endpoint's exact answer.
+ */
+export async function postAgentExchange(h: Harness, agent: TestAgent, fields: Record<string, string> = {}): Promise<TokenEndpointAnswer> {
+  const endpoint = `${h.writ.publicUrl}${PATHS.token}`;
+  return postTokenRequest(
+    endpoint,
+    {
+      subject_token: await h.userToken('alice'),
+      subject_token_type: TOKEN_TYPE.idToken,
+      resource: h.resourceUri('api'),
+      authorization_details: JSON.stringify([{ type: 'http', actions: ['GET'], paths: ['/v1/*'] }]),
+      client_assertion_type: CLIENT_ASSERTION_TYPE_JWT_BEARER,
+      client_assertion: await createClientAssertion({
+        clientId: agent.id,
+        audience: endpoint,
+        key: agent.clientKey,
+        kid: agent.publicJwk.kid,
+      }),
+      ...fields,
+    },
+    await createDpopProof(agent.dpopKey, { htm: 'POST', htu: endpoint }),
+  );
 }

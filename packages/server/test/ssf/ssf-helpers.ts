@@ -4,7 +4,6 @@
  */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
 import { after, before } from 'node:test';
 import type { StoreKind } from '../helpers/stores.js';
 import { useHarness, type Harness } from '../helpers/writ-harness.js';
@@ -141,16 +140,7 @@ export async function ssfCall(
   return { status: res.status, headers: res.headers, text, json: <T>() => JSON.parse(text) as T };
 }
 
-/** Waits for a condition on observable state (the outbox, the receiver), checking every few milliseconds. */
-export async function eventually<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await delay(5);
-  }
-}
+export { eventually } from '../helpers/eventually.js';
 
 /** Makes a revocation through the admin API; returns its seq (and so the txn every SET of it carries). */
 export async function revoke(

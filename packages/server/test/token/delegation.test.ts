@@ -309,7 +309,7 @@ describeEachStore('sub-agent delegation', (kind) => {
     const { SignJWT } = await import('jose');
     const now = Math.floor(Date.now() / 1000);
     const bare = await new SignJWT({})
-      .setProtectedHeader({ alg: 'ES256', kid: worker.publicJwk.kid as string })
+      .setProtectedHeader({ alg: 'ES256', kid: worker.publicJwk.kid })
       .setIssuer('worker')
       .setSubject('worker')
       .setAudience(endpoint())

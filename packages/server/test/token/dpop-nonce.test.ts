@@ -69,7 +69,7 @@ describeEachStore('DPoP nonces', (kind) => {
         clientId: agent.id,
         audience: endpoint,
         key: agent.clientKey,
-        kid: agent.publicJwk.kid as string,
+        kid: agent.publicJwk.kid,
       }),
     });
     const tokenRes = await fetch(endpoint, {

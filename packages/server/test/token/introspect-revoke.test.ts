@@ -35,7 +35,7 @@ describeEachStore('introspection and revocation', (kind) => {
           clientId: as.id,
           audience: `${h.writ.publicUrl}${path}`,
           key: as.clientKey,
-          kid: as.publicJwk.kid as string,
+          kid: as.publicJwk.kid,
         }),
       );
     }

@@ -32,7 +32,7 @@ describeEachStore('OAuth endpoints on raw node:http', (kind) => {
         clientId: agent.id,
         audience: endpoint(),
         key: agent.clientKey,
-        kid: agent.publicJwk.kid as string,
+        kid: agent.publicJwk.kid,
       }),
     });
     return p.toString();

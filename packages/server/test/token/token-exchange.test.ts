@@ -21,7 +21,7 @@ describeEachStore('token exchange', (kind) => {
 
   const endpoint = (): string => `${h.writ.publicUrl}/oauth2/token`;
   const freshAssertion = (a: TestAgent = agent): Promise<string> =>
-    createClientAssertion({ clientId: a.id, audience: endpoint(), key: a.clientKey, kid: a.publicJwk.kid as string });
+    createClientAssertion({ clientId: a.id, audience: endpoint(), key: a.clientKey, kid: a.publicJwk.kid });
 
   async function post(
     fields: Record<string, string | undefined>,
@@ -34,7 +34,7 @@ describeEachStore('token exchange', (kind) => {
             clientId: agent.id,
             audience: endpoint(),
             key: agent.clientKey,
-            kid: agent.publicJwk.kid as string,
+            kid: agent.publicJwk.kid,
           })
         : o.assertion;
     const all: Record<string, string | undefined> = {
@@ -188,7 +188,7 @@ describeEachStore('token exchange', (kind) => {
       clientId: s.id,
       audience: endpoint(),
       key: s.clientKey,
-      kid: s.publicJwk.kid as string,
+      kid: s.publicJwk.kid,
     });
     const proof = (): Promise<string> => createDpopProof(s.dpopKey, { htm: 'POST', htu: endpoint() });
     const first = await post({ client_id: s.id }, { assertion, proof: await proof() });

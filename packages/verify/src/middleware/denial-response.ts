@@ -15,6 +15,8 @@ export interface DenialResponseOptions {
   nonce?: string | undefined;
   /** The resource also accepts bearer task tokens: a second, Bearer challenge (RFC 6750 §3) follows the DPoP one. */
   bearer?: boolean | undefined;
+  /** Seconds after which a retry may succeed (`Retry-After`, RFC 9110 §10.2.3): for refusals that are not final. */
+  retryAfter?: number | undefined;
 }
 
 export interface DenialResponse {
@@ -47,6 +49,7 @@ export function denialResponse(error: WritError | ErrorCode, opts: DenialRespons
     'cache-control': 'no-store',
   };
   if (opts.nonce !== undefined) headers['dpop-nonce'] = opts.nonce;
+  if (opts.retryAfter !== undefined) headers['retry-after'] = String(Math.max(0, Math.ceil(opts.retryAfter)));
   if (info.status === 401 || info.status === 403 || (info.status === 400 && info.challenge !== null))
     headers['www-authenticate'] =
       opts.bearer === true

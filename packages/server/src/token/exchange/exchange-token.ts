@@ -12,7 +12,7 @@
 import { TOKEN_TYPE, type ActorClaim, type TaskTokenClaims, type TokenExchangeResponse } from '@writ/protocol';
 import { isSubsetOf, verifyDpopProof, type CheckCallContext, type DpopNonces, type ReplayCache } from '@writ/verify/internal';
 import type { Kysely } from 'kysely';
-import { OAuthError } from '../../errors/index.js';
+import { asOAuthError, OAuthError } from '../../errors/index.js';
 import type { Agent, Resource } from '../../register/index.js';
 import type { AuditPort } from '../../audit/index.js';
 import { delegateRequest, userAttrsOf } from '../../policy/index.js';
@@ -56,6 +56,8 @@ export interface TokenServiceDeps {
   /** When set, proofs must carry a current server nonce; missing or stale → `use_dpop_nonce` (RFC 9449 §8). */
   nonces?: DpopNonces;
   now: () => number;
+  /** Told of every error that is not a planned refusal (the store failing, a bug): the process log, with its stack. */
+  onUnexpected?(err: unknown, traceId: string): void;
 }
 
 export interface TokenRequestContext {
@@ -80,8 +82,8 @@ export async function exchangeToken(ctx: TokenRequestContext, deps: TokenService
       ? await delegate(params, ctx, deps, asker)
       : await issueForUser(params, ctx, deps, asker);
   } catch (err) {
-    const e =
-      err instanceof OAuthError ? err : new OAuthError('server_error', 'internal error', { detail: String((err as Error)?.stack ?? err) });
+    if (!(err instanceof OAuthError)) deps.onUnexpected?.(err, ctx.traceId);
+    const e = asOAuthError(err);
     deps.audit.record({
       type: 'token.denied',
       trace_id: ctx.traceId,
