@@ -4,7 +4,9 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PATHS } from '@writ/protocol';
+import { headerValues } from '@writ/verify/internal';
 import { AdminError } from '../errors/index.js';
+import type { FailedAuthThrottle } from '../http/index.js';
 import type { AuditPort } from '../audit/index.js';
 import type { AdminAuth } from './admin-auth.js';
 import { ADMIN_ROUTES, type AdminServices } from './routes.js';
@@ -13,7 +15,7 @@ import { parseInput } from './parse-input.js';
 
 export function registerAdminApi(
   app: FastifyInstance,
-  deps: { auth: AdminAuth; services: AdminServices; publicUrl: string; audit: AuditPort },
+  deps: { auth: AdminAuth; services: AdminServices; publicUrl: string; audit: AuditPort; throttle: FailedAuthThrottle },
 ): void {
   const openapi = buildOpenApi(ADMIN_ROUTES, deps.publicUrl);
   app.get(PATHS.openapi, async () => openapi);
@@ -22,15 +24,24 @@ export function registerAdminApi(
       method: route.method,
       url: `${PATHS.admin}${route.url}`,
       handler: async (req: FastifyRequest, reply: FastifyReply) => {
-        const principal = await deps.auth.authenticate(req.headers.authorization);
+        const source = req.socket.remoteAddress ?? 'unknown';
+        const wait = deps.throttle.retryAfterSeconds(source);
+        if (wait > 0) throw rateLimited(wait);
+        const authorization = headerValues(req.raw.rawHeaders, 'authorization');
+        if (authorization.length > 1) throw new AdminError('ERR_ADMIN_INVALID_REQUEST', 'more than one Authorization header');
+        const principal = await deps.auth.authenticate(authorization[0]);
         if (principal === undefined) {
-          // A refused operator is a denial like any other: on the record, without the token it tried.
+          // A refused operator is a denial like any other, on the record without the token it tried (recorded per
+          // window and address, like every refusal of an unauthenticated caller: audit/anonymous-denials.ts).
+          const locked = deps.throttle.fail(source);
           deps.audit.record({
             type: 'admin.denied',
             action: `${route.method} ${PATHS.admin}${route.url}`,
             decision: 'deny',
-            reason: 'ERR_ADMIN_UNAUTHENTICATED',
+            reason: locked ? 'ERR_ADMIN_RATE_LIMITED' : 'ERR_ADMIN_UNAUTHENTICATED',
+            data: { source },
           });
+          if (locked) throw rateLimited(deps.throttle.retryAfterSeconds(source));
           throw new AdminError('ERR_ADMIN_UNAUTHENTICATED', 'a valid admin token is required (Authorization: Bearer …)');
         }
         const params = req.params as Record<string, string>;
@@ -45,4 +56,10 @@ export function registerAdminApi(
       },
     });
   }
+}
+
+function rateLimited(retryAfterSeconds: number): AdminError {
+  return new AdminError('ERR_ADMIN_RATE_LIMITED', 'too many failed authentications from this address; retry later', [], {
+    'retry-after': String(retryAfterSeconds),
+  });
 }

@@ -18,6 +18,7 @@ export const AUDIT_EVENT_TYPES = [
   'revocation.created',
   'admin.change',
   'admin.denied',
+  'ssf.denied',
   'token.revoke_ignored',
 ] as const;
 

@@ -231,9 +231,42 @@ export const configSchema = z.strictObject({
         ),
     })
     .prefault({}),
+  limits: z
+    .strictObject({
+      authFailures: z
+        .number()
+        .int()
+        .min(1)
+        .default(20)
+        .describe(
+          'failed admin-token or Shared Signals receiver authentications from one address within `authWindowSeconds` before that address is locked out',
+        ),
+      authWindowSeconds: z
+        .number()
+        .int()
+        .min(1)
+        .default(60)
+        .describe('the window `authFailures` counts in; also how often such failures are audited per address'),
+      authLockoutSeconds: z
+        .number()
+        .int()
+        .min(1)
+        .default(300)
+        .describe('how long a locked-out address is refused (`429` with `Retry-After`), whatever credential it presents'),
+    })
+    .prefault({}),
   audit: z
     .strictObject({
       flushIntervalMs: z.number().int().positive().max(10_000).default(20).describe('longest wait before an audit event is written'),
+      anonymousDenialWindowSeconds: z
+        .number()
+        .int()
+        .min(1)
+        .max(3600)
+        .default(10)
+        .describe(
+          'refusals of unauthenticated callers are recorded per window of this length: the first of each (type, reason, address) as it happens, then one record with the count',
+        ),
       /** Bound on buffered events; past it, enforcement points refuse calls (fail closed). */
       maxBufferedEvents: z
         .number()

@@ -11,6 +11,7 @@ export const ADMIN_ERROR_STATUS = {
   ERR_ADMIN_NOT_FOUND: 404,
   ERR_ADMIN_CONFLICT: 409,
   ERR_ADMIN_POLICY_INVALID: 400,
+  ERR_ADMIN_RATE_LIMITED: 429,
   ERR_ADMIN_INTERNAL: 500,
 } as const satisfies Record<string, number>;
 
@@ -19,11 +20,14 @@ export type AdminErrorCode = keyof typeof ADMIN_ERROR_STATUS;
 export class AdminError extends Error {
   readonly code: AdminErrorCode;
   readonly details: string[];
-  constructor(code: AdminErrorCode, message: string, details: string[] = []) {
+  /** Extra response headers (`Retry-After`). */
+  readonly headers: Record<string, string>;
+  constructor(code: AdminErrorCode, message: string, details: string[] = [], headers: Record<string, string> = {}) {
     super(message);
     this.name = 'AdminError';
     this.code = code;
     this.details = details;
+    this.headers = headers;
   }
   get status(): number {
     return ADMIN_ERROR_STATUS[this.code];
@@ -32,7 +36,11 @@ export class AdminError extends Error {
 
 /** `status` overrides the code's own only where the framework refused the request with a more precise one (413, 415). */
 export function adminErrorResponse(err: AdminError, extra: Record<string, string> = {}, status = err.status): WireResponse {
-  return jsonWire(status, { code: err.code, message: err.message, ...(err.details.length > 0 ? { details: err.details } : {}) }, extra);
+  return jsonWire(
+    status,
+    { code: err.code, message: err.message, ...(err.details.length > 0 ? { details: err.details } : {}) },
+    { ...err.headers, ...extra },
+  );
 }
 
 /**

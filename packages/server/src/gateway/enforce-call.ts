@@ -69,6 +69,7 @@ export class CallEnforcer {
       method: req.method ?? 'GET',
       path: undefined,
       claims: undefined,
+      source: req.socket.remoteAddress ?? 'unknown',
     };
     const steps = async (): Promise<void> => {
       if (!this.#deps.ready()) throw new WritError('ERR_NOT_READY', 'enforcement point not ready');

@@ -30,6 +30,8 @@ export interface CallState {
   method: string;
   path: string | undefined;
   claims: TaskTokenClaims | undefined;
+  /** The caller's address, recorded for calls refused before anyone was authenticated. */
+  source: string;
   /** What the call did, when it is not an HTTP method and path (MCP: `tools/call read_file`). */
   action?: string;
 }
@@ -74,7 +76,7 @@ export function createGatewayAudit(
           status: outcome.status,
           duration_ms: Date.now() - state.started,
           ...(outcome.grants.length > 0 ? { grants: outcome.grants } : {}),
-          ...(c !== undefined ? { jti: c.jti } : {}),
+          ...(c !== undefined ? { jti: c.jti } : { source: state.source }),
           // A bearer task token (no DPoP binding): every such call is marked.
           ...(c !== undefined && c.cnf === undefined ? { bearer: true } : {}),
           ...outcome.data,

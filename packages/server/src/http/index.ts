@@ -1,2 +1,4 @@
-/** What Writ's raw `node:http` endpoints share below the domains: reading a bounded request body. */
+/** What Writ's HTTP endpoints share below the domains: reading a bounded request body, throttling failed authentications. */
 export { readBody } from './read-body.js';
+export { FailedAuthThrottle } from './failed-auth-throttle.js';
+export type { FailedAuthThrottleOptions } from './failed-auth-throttle.js';

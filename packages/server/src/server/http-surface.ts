@@ -15,6 +15,7 @@ import { traceFrom, type Logger } from '../observability/index.js';
 import { registerAdminApi, type AdminAuth, type AdminServices } from '../admin-api/index.js';
 import type { Resource } from '../register/index.js';
 import type { AuditPort } from '../audit/index.js';
+import type { FailedAuthThrottle } from '../http/index.js';
 
 export interface SurfaceDeps {
   publicUrl: string;
@@ -26,6 +27,7 @@ export interface SurfaceDeps {
   tasks: TaskService;
   check: Omit<CheckCallContext, 'audience'>;
   adminAuth: AdminAuth;
+  authThrottle: FailedAuthThrottle;
   admin: AdminServices;
   findResource(id: string): Resource | undefined;
   readiness(): Promise<{ ready: boolean; checks: Record<string, unknown> }>;
@@ -136,7 +138,7 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
     return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not_ready', checks: r.checks });
   });
 
-  registerAdminApi(app, { auth: deps.adminAuth, services: deps.admin, publicUrl: issuer, audit: deps.audit });
+  registerAdminApi(app, { auth: deps.adminAuth, services: deps.admin, publicUrl: issuer, audit: deps.audit, throttle: deps.authThrottle });
 }
 
 /** Whether any string (key or value) in a parsed request part holds a NUL; iterative, so depth cannot overflow. */

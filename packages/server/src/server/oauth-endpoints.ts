@@ -43,7 +43,10 @@ export function createOAuthEndpoints(deps: OAuthEndpointDeps): { paths: readonly
   };
   const endpoints: Record<string, Endpoint> = {
     [PATHS.token]: async (form, req, traceId) => ({
-      body: await exchangeToken({ body: form, dpop: headerValues(req.rawHeaders, 'dpop'), traceId }, deps.tokenService),
+      body: await exchangeToken(
+        { body: form, dpop: headerValues(req.rawHeaders, 'dpop'), traceId, source: req.socket.remoteAddress ?? 'unknown' },
+        deps.tokenService,
+      ),
       headers: { pragma: 'no-cache', ...nonceHeader() },
     }),
     // The client assertion may name this endpoint, the token endpoint or the issuer as its audience.
@@ -68,7 +71,11 @@ export function createOAuthEndpoints(deps: OAuthEndpointDeps): { paths: readonly
       if (endpoint === undefined) throw new TypeError(`not an OAuth endpoint: ${path}`);
       if (req.method !== 'POST')
         throw new OAuthError('invalid_request', 'this endpoint accepts POST only', { status: 405, headers: { allow: 'POST' } });
-      const form = await readForm(req, path === PATHS.token ? (detail) => refusedForm(deps.audit, trace.traceId, detail) : undefined);
+      const source = req.socket.remoteAddress ?? 'unknown';
+      const form = await readForm(
+        req,
+        path === PATHS.token ? (detail) => refusedForm(deps.audit, trace.traceId, detail, source) : undefined,
+      );
       const { body, headers } = await endpoint(form, req, trace.traceId);
       if (body === undefined) {
         res.writeHead(200, { 'cache-control': 'no-store', 'content-length': '0' }).end();
@@ -115,6 +122,6 @@ async function readForm(req: IncomingMessage, onRefused?: (detail: string) => vo
 }
 
 /** A token request refused before the exchange saw it is a denial like any other: on the record. */
-function refusedForm(audit: AuditPort, traceId: string, detail: string): void {
-  audit.record({ type: 'token.denied', trace_id: traceId, decision: 'deny', reason: 'invalid_request', detail });
+function refusedForm(audit: AuditPort, traceId: string, detail: string, source: string): void {
+  audit.record({ type: 'token.denied', trace_id: traceId, decision: 'deny', reason: 'invalid_request', detail, data: { source } });
 }

@@ -45,7 +45,7 @@ export function createDispatcher(deps: DispatchDeps): Handler {
       trace_id: trace.traceId,
       decision: 'deny',
       reason: code,
-      data: { method: req.method, path, role: deps.role, node: deps.nodeId },
+      data: { method: req.method, path, role: deps.role, node: deps.nodeId, source: req.socket.remoteAddress ?? 'unknown' },
     });
     sendWire(res, code === 'ERR_ROLE_NOT_SERVED' ? writCodeResponse(code) : staleAnswer(path, deps.dpopAlgs));
     if (!req.complete) req.resume();

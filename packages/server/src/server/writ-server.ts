@@ -8,10 +8,11 @@ import Fastify from 'fastify';
 import { DPOP_ALGS, PATHS } from '@writ/protocol';
 import { createDpopNonces, InMemoryReplayCache, RevocationSet, VerifiedTokenCache, type CheckCallContext } from '@writ/verify/internal';
 import type { WritConfig } from '../config/index.js';
+import { FailedAuthThrottle } from '../http/index.js';
 import { openStore, type Store } from '../storage/index.js';
 import { deriveKey, KeyEncryptionKey } from '../crypto/index.js';
 import { createVault } from '../vault/index.js';
-import { createAuditWriter } from '../audit/index.js';
+import { aggregateAnonymousDenials, createAuditWriter } from '../audit/index.js';
 import { createPolicyEngine, createCallDecisionCache, createIssuanceDecisionCache, type PolicyEngine } from '../policy/index.js';
 import { Register, RegisterSnapshot } from '../register/index.js';
 import { RevocationFeed, RevocationService } from '../revocation/index.js';
@@ -65,14 +66,19 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
   const store = opts.store ?? (await openStore({ databaseUrl: config.storage.databaseUrl, sqlitePath: config.storage.sqlitePath }));
   const closers: Array<() => Promise<void> | void> = opts.store === undefined ? [() => store.close()] : [];
   try {
-    const audit = createAuditWriter({
-      db: store.db,
-      dialect: store.dialect,
-      ...(store.sqlite !== undefined ? { sqlite: store.sqlite } : {}),
-      flushIntervalMs: config.audit.flushIntervalMs,
-      maxBuffered: config.audit.maxBufferedEvents,
-      logger,
-    });
+    // Refusals of unauthenticated callers are recorded per window and address, so they cannot grow the log (or its
+    // backlog, past which every gateway refuses) at request rate; everything else is recorded as it happens.
+    const audit = aggregateAnonymousDenials(
+      createAuditWriter({
+        db: store.db,
+        dialect: store.dialect,
+        ...(store.sqlite !== undefined ? { sqlite: store.sqlite } : {}),
+        flushIntervalMs: config.audit.flushIntervalMs,
+        maxBuffered: config.audit.maxBufferedEvents,
+        logger,
+      }),
+      { windowMs: config.audit.anonymousDenialWindowSeconds * 1000, now },
+    );
     closers.unshift(() => audit.close());
     const policy: PolicyEngine = createPolicyEngine();
     closers.unshift(() => policy.close());
@@ -282,6 +288,13 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     closers.unshift(offRevoked);
 
     const adminAuth = new AdminAuth({ db: store.db, fixedToken: config.adminToken });
+    // One count of failed credential guesses per address, for admin tokens and receiver tokens alike.
+    const authThrottle = new FailedAuthThrottle({
+      maxFailures: config.limits.authFailures,
+      windowMs: config.limits.authWindowSeconds * 1000,
+      lockoutMs: config.limits.authLockoutSeconds * 1000,
+      now,
+    });
     // Shared Signals transmitter (ssf/): a SET for every revocation made on this node, pushed or polled.
     const ssf = await createSsfTransmitter({ db: store.db, kek, issuer: publicUrl, revocations, audit, logger, config: config.ssf, now });
     closers.unshift(() => ssf.close());
@@ -309,6 +322,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       tasks,
       check,
       adminAuth,
+      authThrottle,
       admin: {
         db: store.db,
         register,
@@ -336,7 +350,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       audit,
       logger,
     });
-    ssf.register(app);
+    ssf.register(app, authThrottle);
     await app.ready();
     const fastifyDispatch = fastifyHandler;
     if (fastifyDispatch === undefined) throw new Error('fastify did not hand over its request handler');

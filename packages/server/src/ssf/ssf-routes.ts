@@ -10,6 +10,7 @@ import type { AuditPort } from '../audit/index.js';
 import { headerValues } from '@writ/verify/internal';
 import { authenticateReceiver } from './bearer-auth.js';
 import { SsfError } from '../errors/index.js';
+import type { FailedAuthThrottle } from '../http/index.js';
 import type { SsfOutbox } from './ssf-outbox.js';
 import type { SsfReceiver, SsfReceivers } from './ssf-receivers.js';
 import type { SsfStreams } from './ssf-streams.js';
@@ -37,6 +38,8 @@ export interface SsfRouteDeps {
   waiters: PollWaiters;
   audit: AuditPort;
   pollMaxWaitMs: number;
+  /** Failed receiver authentications per address: shared with the admin API, so guessing at either counts. */
+  throttle: FailedAuthThrottle;
 }
 
 const READ: readonly SsfScope[] = [SCOPE_READ, SCOPE_MANAGE];
@@ -73,8 +76,26 @@ export function registerSsfRoutes(app: FastifyInstance, deps: SsfRouteDeps): voi
     done();
   });
 
-  const auth = (req: FastifyRequest, scopes: readonly SsfScope[]): Promise<SsfReceiver> =>
-    authenticateReceiver(deps.receivers, headerValues(req.raw.rawHeaders, 'authorization'), scopes);
+  const auth = async (req: FastifyRequest, scopes: readonly SsfScope[]): Promise<SsfReceiver> => {
+    const source = req.socket.remoteAddress ?? 'unknown';
+    const wait = deps.throttle.retryAfterSeconds(source);
+    if (wait > 0) throw tooManyFailures(wait);
+    try {
+      return await authenticateReceiver(deps.receivers, headerValues(req.raw.rawHeaders, 'authorization'), scopes);
+    } catch (err) {
+      if (!(err instanceof SsfError) || err.error !== 'invalid_token' || !hasBearer(req)) throw err;
+      // A token was presented and is not valid: a failed authentication, counted per address.
+      const locked = deps.throttle.fail(source);
+      deps.audit.record({
+        type: 'ssf.denied',
+        action: `${req.method} ${req.url.split('?', 1)[0] ?? ''}`,
+        decision: 'deny',
+        reason: locked ? 'too_many_requests' : 'invalid_token',
+        data: { source },
+      });
+      throw locked ? tooManyFailures(deps.throttle.retryAfterSeconds(source)) : err;
+    }
+  };
   const audited = (receiver: SsfReceiver, reason: string, streamId: string): void =>
     deps.audit.record({
       type: 'admin.change',
@@ -199,4 +220,14 @@ function parse<S extends ZodType>(schema: S, input: unknown): z.output<S> {
       r.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(body)'}: ${i.message}`).join('; '),
     );
   return r.data;
+}
+
+function hasBearer(req: FastifyRequest): boolean {
+  return /^bearer \S/i.test(headerValues(req.raw.rawHeaders, 'authorization')[0] ?? '');
+}
+
+function tooManyFailures(retryAfterSeconds: number): SsfError {
+  return new SsfError('too_many_requests', 'too many failed authentications from this address; retry later', {
+    headers: { 'retry-after': String(retryAfterSeconds) },
+  });
 }

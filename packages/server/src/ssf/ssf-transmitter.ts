@@ -18,6 +18,7 @@ import { SetSigningKey } from './set-signing-key.js';
 import { SsfOutbox } from './ssf-outbox.js';
 import { SsfReceivers } from './ssf-receivers.js';
 import { registerSsfRoutes } from './ssf-routes.js';
+import type { FailedAuthThrottle } from '../http/index.js';
 import { SsfStreams } from './ssf-streams.js';
 import { EVENT_SESSION_REVOKED } from './ssf-vocabulary.js';
 
@@ -46,7 +47,8 @@ export interface SsfTransmitter {
   readonly receivers: SsfReceivers;
   /** The SET key's public JWK, for Writ's JWKS document. */
   jwks(): JWK[];
-  register(app: FastifyInstance): void;
+  /** Mounts the SSF routes; `throttle` counts failed receiver authentications per address. */
+  register(app: FastifyInstance, throttle: FailedAuthThrottle): void;
   start(): void;
   close(): Promise<void>;
 }
@@ -54,7 +56,7 @@ export interface SsfTransmitter {
 /**
  * @example
  * const ssf = await createSsfTransmitter({ db, kek, issuer: publicUrl, revocations, audit, logger, config: config.ssf });
- * ssf.register(app);
+ * ssf.register(app, throttle);
  * ssf.start();
  * // … on shutdown
  * await ssf.close();
@@ -112,8 +114,9 @@ export async function createSsfTransmitter(deps: SsfTransmitterDeps): Promise<Ss
   return {
     receivers,
     jwks: () => [key.publicJwk],
-    register: (app) =>
+    register: (app, throttle) =>
       registerSsfRoutes(app, {
+        throttle,
         issuer: deps.issuer,
         receivers,
         streams,

@@ -64,6 +64,8 @@ export interface TokenRequestContext {
   body: URLSearchParams;
   dpop: string[];
   traceId: string;
+  /** The caller's address: recorded when the refusal comes before the agent is known. */
+  source?: string;
 }
 
 /** What the audit record of a refusal can say about who asked. */
@@ -90,6 +92,7 @@ export async function exchangeToken(ctx: TokenRequestContext, deps: TokenService
       ...(asker.agentId !== undefined ? { agent_id: asker.agentId } : {}),
       ...(asker.userId !== undefined ? { user_id: asker.userId } : {}),
       ...(asker.taskId !== undefined ? { task_id: asker.taskId } : {}),
+      ...(asker.agentId === undefined && ctx.source !== undefined ? { data: { source: ctx.source } } : {}),
       decision: 'deny',
       reason: e.error,
       detail: `${e.description}${e.detail !== undefined ? ` (${e.detail})` : ''}`,
