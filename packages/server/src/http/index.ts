@@ -2,3 +2,4 @@
 export { readBody } from './read-body.js';
 export { FailedAuthThrottle } from './failed-auth-throttle.js';
 export type { FailedAuthThrottleOptions } from './failed-auth-throttle.js';
+export { outboundUrl } from './outbound-url.js';

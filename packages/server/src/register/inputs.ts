@@ -3,6 +3,7 @@
  * validate with these at the edge; inside, types are trusted.
  */
 import { z } from 'zod';
+import { outboundUrl } from '../http/index.js';
 import { registerId } from '../ids/index.js';
 import { injectionRuleSchema } from '../vault/index.js';
 import { HTTP_METHODS, TOKEN_TYPE, type AuthorizationDetail, type HttpAuthorizationDetail } from '@writ/protocol';
@@ -175,7 +176,7 @@ const processFields = {
 const upstreamName = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'lower-case letters, digits, _ and -, starting with a letter');
 
 export const mcpUpstreamInput = z.discriminatedUnion('transport', [
-  z.strictObject({ name: upstreamName.default('main'), transport: z.literal('http'), url: z.url({ protocol: /^https?$/ }) }),
+  z.strictObject({ name: upstreamName.default('main'), transport: z.literal('http'), url: outboundUrl }),
   z.strictObject({ name: upstreamName.default('main'), transport: z.literal('stdio'), ...processFields }),
   /**
    * A Node.js Streamable HTTP server that Writ starts itself (`node <args>`), forced onto a loopback port it picks
@@ -220,10 +221,7 @@ export const resourceInput = z
   .strictObject({
     id: registerId,
     kind: z.enum(['http', 'mcp']).default('http'),
-    baseUrl: z
-      .url({ protocol: /^https?$/ })
-      .refine((u) => !u.includes('?') && !u.includes('#'), 'no query or fragment')
-      .optional(),
+    baseUrl: outboundUrl.refine((u) => !u.includes('?'), 'no query').optional(),
     mcp: mcpConfigInput.optional(),
     secretId: registerId.optional(),
     inject: injectionInput.optional(),

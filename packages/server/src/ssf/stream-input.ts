@@ -5,18 +5,13 @@
 import { z } from 'zod';
 import { DELIVERY_POLL, DELIVERY_PUSH, STREAM_STATUSES } from './ssf-vocabulary.js';
 import { subjectIdentifierInput } from './subject-identifier.js';
+import { outboundUrl } from '../http/index.js';
 
 export const streamId = z.string().min(1).max(100);
 const eventUri = z.url().max(500);
 
-/** An http(s) URL without credentials or fragment: Writ POSTs SETs to it. */
-const pushEndpoint = z
-  .url({ protocol: /^https?$/ })
-  .max(2000)
-  .refine((u) => {
-    const url = new URL(u);
-    return url.username === '' && url.password === '' && url.hash === '';
-  }, 'an http(s) URL without credentials or fragment');
+/** Writ POSTs SETs to it. */
+const pushEndpoint = outboundUrl;
 
 export const deliveryInput = z.discriminatedUnion('method', [
   z.strictObject({

@@ -149,6 +149,20 @@ describeEachStore('bad input', (kind) => {
     }
   });
 
+  test('a base URL or MCP upstream URL carrying user:password@ is refused: credentials belong in the vault', async () => {
+    for (const body of [
+      { id: 'with-creds', baseUrl: 'http://user:secret@127.0.0.1:1/' },
+      { id: 'with-creds', baseUrl: 'https://token@api.example/' },
+      { id: 'with-creds', kind: 'mcp', baseUrl: 'http://u:p@127.0.0.1:1/mcp' },
+      { id: 'with-creds', kind: 'mcp', mcp: { upstreams: [{ transport: 'http', url: 'http://u:p@127.0.0.1:1/mcp' }] } },
+    ]) {
+      const r = await adminRaw('POST', '/resources', body);
+      assert.equal(r.status, 400, JSON.stringify(body));
+      assert.doesNotMatch(r.text, /secret/);
+    }
+    assert.equal((await adminRaw('GET', '/resources/with-creds')).status, 404);
+  });
+
   test('MCP: arguments nested past the canonicalisation limit are a JSON-RPC error; the session goes on', async () => {
     const task = await h.startTask(agent, { resourceUri: h.mcpUri('tools'), details: [{ type: 'mcp', tools: ['echo'] }] });
     const url = h.mcpUri('tools');
