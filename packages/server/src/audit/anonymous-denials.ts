@@ -51,6 +51,12 @@ export function aggregateAnonymousDenials(inner: AuditWriter, opts: AnonymousDen
     windowStart = now;
   };
 
+  // A window's counts are written when it is over, even if no refusal follows to notice that.
+  const timer = setInterval(() => {
+    if (opts.now() - windowStart >= opts.windowMs) closeWindow();
+  }, opts.windowMs);
+  timer.unref();
+
   return {
     record(e) {
       if (!isAnonymousDenial(e)) {
@@ -76,6 +82,7 @@ export function aggregateAnonymousDenials(inner: AuditWriter, opts: AnonymousDen
       return inner.flush();
     },
     close() {
+      clearInterval(timer);
       closeWindow();
       return inner.close();
     },

@@ -9,6 +9,8 @@ export const outboundUrl = z
   .url({ protocol: /^https?$/ })
   .max(2000)
   .refine((u) => {
+    // zod runs this even when the URL check above failed: such input is already refused, and must not throw here.
+    if (!URL.canParse(u)) return true;
     const url = new URL(u);
     return url.username === '' && url.password === '' && url.hash === '';
   }, 'an http(s) URL without credentials (user:password@: put them in the vault) or fragment');
