@@ -23,7 +23,7 @@ interface Pending {
   sameAction: boolean;
 }
 
-export function isAnonymousDenial(e: AuditRecord): boolean {
+function isAnonymousDenial(e: AuditRecord): boolean {
   return (
     e.decision === 'deny' && e.agent_id === undefined && e.user_id === undefined && e.task_id === undefined && e.actor_chain === undefined
   );

@@ -10,5 +10,5 @@ export type { AuditChainProblem, AuditChainResult, VerifyAuditChainOptions } fro
 export { queryAudit, taskChain } from './query-audit.js';
 export type { AuditEntry, AuditQuery, TaskChain, TaskChainNode } from './query-audit.js';
 export type { AuditPort, AuditRecord } from './audit-port.js';
-export { aggregateAnonymousDenials, isAnonymousDenial } from './anonymous-denials.js';
+export { aggregateAnonymousDenials } from './anonymous-denials.js';
 export type { AnonymousDenialOptions } from './anonymous-denials.js';

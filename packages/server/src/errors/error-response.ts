@@ -10,7 +10,7 @@ import { gatewayDenialResponse } from './gateway-denial.js';
 import { OAuthError, oauthErrorResponse } from './oauth-error.js';
 import { SsfError, ssfErrorResponse } from './ssf-error.js';
 import type { WireResponse } from './wire-response.js';
-import { isStoreUnavailable, isUnstorableInput, STORE_RETRY_AFTER_SECONDS, unexpectedDetail } from './unexpected-error.js';
+import { isStoreUnavailable, isUnstorableInput, RETRY_AFTER_SECONDS, unexpectedDetail } from './unexpected-error.js';
 
 export type WireFamily = 'oauth' | 'admin' | 'ssf' | 'gateway';
 
@@ -73,7 +73,7 @@ function internalError(family: WireFamily, opts: ErrorResponseOptions): WireResp
   }
 }
 
-const RETRY = { 'retry-after': String(STORE_RETRY_AFTER_SECONDS) };
+const RETRY = { 'retry-after': String(RETRY_AFTER_SECONDS) };
 const INVALID_INPUT = 'the request carries a character Writ does not accept (NUL)';
 
 function invalidInput(family: WireFamily, opts: ErrorResponseOptions): WireResponse {
@@ -92,26 +92,26 @@ function invalidInput(family: WireFamily, opts: ErrorResponseOptions): WireRespo
 function storeUnavailable(family: WireFamily, opts: ErrorResponseOptions): WireResponse {
   switch (family) {
     case 'oauth':
-      return oauthErrorResponse(asOAuthError(new Error('store'), true));
+      return oauthErrorResponse(oauthStoreUnavailable('store unavailable'));
     case 'ssf':
       return ssfErrorResponse(new SsfError('temporarily_unavailable', 'the store is unavailable; retry shortly', { headers: RETRY }));
     case 'gateway':
-      return gatewayDenialResponse('ERR_NOT_READY', { algs: opts.algs, retryAfter: STORE_RETRY_AFTER_SECONDS });
+      return gatewayDenialResponse('ERR_NOT_READY', { algs: opts.algs, retryAfter: RETRY_AFTER_SECONDS });
     case 'admin':
       return writCodeResponse('ERR_NOT_READY', 'the store is unavailable; retry shortly', RETRY);
   }
 }
 
 /** Any error as the OAuth endpoints answer it: their own errors as they are, the rest per unexpected-error.ts. */
-export function asOAuthError(err: unknown, unavailable = isStoreUnavailable(err)): OAuthError {
+export function asOAuthError(err: unknown): OAuthError {
   if (err instanceof OAuthError) return err;
   if (isUnstorableInput(err)) return new OAuthError('invalid_request', INVALID_INPUT, { detail: unexpectedDetail(err) });
-  if (unavailable)
-    return new OAuthError('temporarily_unavailable', 'the store is unavailable; retry shortly', {
-      detail: unexpectedDetail(err),
-      headers: RETRY,
-    });
+  if (isStoreUnavailable(err)) return oauthStoreUnavailable(unexpectedDetail(err));
   return new OAuthError('server_error', 'internal error', { detail: unexpectedDetail(err) });
+}
+
+function oauthStoreUnavailable(detail: string): OAuthError {
+  return new OAuthError('temporarily_unavailable', 'the store is unavailable; retry shortly', { detail, headers: RETRY });
 }
 
 /** Any error as an enforcement point answers it: its own denials as they are, the rest per unexpected-error.ts. */

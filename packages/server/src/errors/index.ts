@@ -16,5 +16,11 @@ export type { RpcErrorCode, JsonRpcId, JsonRpcMessage } from './json-rpc-error.j
 export { INTERNAL_ERROR_CODES } from './internal-codes.js';
 export type { InternalErrorCode, CodesOf } from './internal-codes.js';
 export { errorResponse, familyOfPath, asOAuthError, asWritError } from './error-response.js';
-export { UnacceptableInputError, isStoreUnavailable, isUnstorableInput, unexpectedDetail } from './unexpected-error.js';
+export {
+  UnacceptableInputError,
+  isStoreUnavailable,
+  isUnstorableInput,
+  unexpectedDetail,
+  RETRY_AFTER_SECONDS,
+} from './unexpected-error.js';
 export type { WireFamily } from './error-response.js';

@@ -57,5 +57,5 @@ export function unexpectedDetail(err: unknown): string {
   return `internal error: ${name}${codeText}`;
 }
 
-/** Seconds a client should wait before retrying after the store failed under its request. */
-export const STORE_RETRY_AFTER_SECONDS = 1;
+/** Seconds a client should wait before retrying a not-ready refusal (starting, stale, the store failing, overloaded). */
+export const RETRY_AFTER_SECONDS = 1;

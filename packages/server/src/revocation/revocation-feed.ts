@@ -9,7 +9,7 @@
  * entries are then sent only when newer than what the catch-up sent.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AdminError, adminErrorResponse, sendWire, writCodeResponse } from '../errors/index.js';
+import { AdminError, adminErrorResponse, sendWire, writCodeResponse, RETRY_AFTER_SECONDS } from '../errors/index.js';
 import type { RevocationEntry } from './revocation-service.js';
 
 export interface RevocationFeedSource {
@@ -59,7 +59,7 @@ export class RevocationFeed {
         adminErrorResponse(new AdminError('ERR_ADMIN_INVALID_REQUEST', 'Last-Event-ID / after must be a sequence number')),
       );
     if (this.#clients >= (this.#o.maxClients ?? 1000))
-      return sendWire(res, writCodeResponse('ERR_NOT_READY', 'too many feed clients', { 'retry-after': '1' }));
+      return sendWire(res, writCodeResponse('ERR_NOT_READY', 'too many feed clients', { 'retry-after': String(RETRY_AFTER_SECONDS) }));
 
     this.#clients++;
     let last = after;

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostForUrl } from '../config/index.js';
-import { sendWire, writCodeResponse } from '../errors/index.js';
+import { sendWire, writCodeResponse, RETRY_AFTER_SECONDS } from '../errors/index.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -42,17 +42,13 @@ export async function listen(host: string, port: number, limits: ListenerLimits)
       maxHeaderSize: limits.maxHeaderBytes,
     },
     (req, res) => {
-      // Node drops headers past maxHeadersCount without a word; one more is kept so that going past is seen and refused.
-      if (req.rawHeaders.length / 2 > limits.maxHeadersCount) {
-        res.writeHead(431, { connection: 'close', 'content-type': 'application/json' });
-        res.end(JSON.stringify({ code: 'ERR_HEADER_INVALID', message: `more than ${limits.maxHeadersCount} request headers` }));
-        req.resume();
-        return;
-      }
-      if (dispatch === undefined) sendWire(res, writCodeResponse('ERR_NOT_READY', 'starting', { 'retry-after': '1' }));
+      if (dispatch === undefined)
+        sendWire(res, writCodeResponse('ERR_NOT_READY', 'starting', { 'retry-after': String(RETRY_AFTER_SECONDS) }));
       else dispatch(req, res);
     },
   );
+  // Node drops headers past maxHeadersCount without a word; one more is kept so that the dispatcher sees a request
+  // that goes past the limit, and refuses it (431, audited).
   server.maxHeadersCount = limits.maxHeadersCount + 1;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -8,11 +8,13 @@ import { PATHS, WritError } from '@writ/protocol';
 import {
   errorResponse,
   familyOfPath,
+  jsonWire,
   OAuthError,
   oauthErrorResponse,
   sendWire,
   writCodeResponse,
   type WireResponse,
+  RETRY_AFTER_SECONDS,
 } from '../errors/index.js';
 import { traceFrom } from '../observability/index.js';
 import type { AuditPort } from '../audit/index.js';
@@ -25,6 +27,8 @@ export interface DispatchDeps {
   serves: { control: boolean; gateway: boolean };
   /** This node's revocation state is confirmed current (always, on the embedded store). */
   revocationCurrent(): boolean;
+  /** Most request headers served; a request with more is refused 431 (the listener keeps one extra so it shows). */
+  maxHeadersCount: number;
   audit: AuditPort;
   dpopAlgs: readonly string[];
   httpGateway: Handler;
@@ -37,7 +41,12 @@ export interface DispatchDeps {
 
 export function createDispatcher(deps: DispatchDeps): Handler {
   const oauthPaths = new Set(deps.oauth.paths);
-  const refuse = (req: IncomingMessage, res: ServerResponse, path: string, code: 'ERR_ROLE_NOT_SERVED' | 'ERR_NOT_READY'): void => {
+  const refuse = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    code: 'ERR_ROLE_NOT_SERVED' | 'ERR_NOT_READY' | 'ERR_HEADER_INVALID',
+  ): void => {
     const trace = traceFrom(req.headers.traceparent);
     const type = path === PATHS.token ? 'token.denied' : path.startsWith(PATHS.admin) ? 'admin.denied' : 'call.denied';
     deps.audit.record({
@@ -47,12 +56,20 @@ export function createDispatcher(deps: DispatchDeps): Handler {
       reason: code,
       data: { method: req.method, path, role: deps.role, node: deps.nodeId, source: req.socket.remoteAddress ?? 'unknown' },
     });
-    sendWire(res, code === 'ERR_ROLE_NOT_SERVED' ? writCodeResponse(code) : staleAnswer(path, deps.dpopAlgs));
+    sendWire(
+      res,
+      code === 'ERR_ROLE_NOT_SERVED'
+        ? writCodeResponse(code)
+        : code === 'ERR_HEADER_INVALID'
+          ? jsonWire(431, { code, message: `more than ${deps.maxHeadersCount} request headers` }, { connection: 'close' })
+          : staleAnswer(path, deps.dpopAlgs),
+    );
     if (!req.complete) req.resume();
   };
   return (req, res) => {
     const url = req.url ?? '';
     const path = url.split('?', 1)[0] as string;
+    if (req.rawHeaders.length / 2 > deps.maxHeadersCount) return refuse(req, res, path, 'ERR_HEADER_INVALID');
     if (path.startsWith(PATHS.httpResourcePrefix) || path.startsWith(PATHS.mcpResourcePrefix)) {
       if (!deps.serves.gateway) return refuse(req, res, path, 'ERR_ROLE_NOT_SERVED');
       return path.startsWith(PATHS.httpResourcePrefix) ? deps.httpGateway(req, res) : deps.mcpGateway(req, res);
@@ -69,9 +86,12 @@ export function createDispatcher(deps: DispatchDeps): Handler {
 function staleAnswer(path: string, algs: readonly string[]): WireResponse {
   const detail = 'revocation state of this node is not current';
   const family = familyOfPath(path);
-  if (family === 'oauth') return oauthErrorResponse(new OAuthError('temporarily_unavailable', detail, { headers: { 'retry-after': '1' } }));
+  if (family === 'oauth')
+    return oauthErrorResponse(
+      new OAuthError('temporarily_unavailable', detail, { headers: { 'retry-after': String(RETRY_AFTER_SECONDS) } }),
+    );
   if (family === 'gateway') return errorResponse(new WritError('ERR_NOT_READY', detail), family, { algs }).response;
-  return writCodeResponse('ERR_NOT_READY', detail, { 'retry-after': '1' });
+  return writCodeResponse('ERR_NOT_READY', detail, { 'retry-after': String(RETRY_AFTER_SECONDS) });
 }
 
 /** Paths every node serves, whatever its role: health, readiness, metrics, and the metadata clients discover first. */

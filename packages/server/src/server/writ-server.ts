@@ -360,6 +360,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         nodeId,
         serves,
         revocationCurrent,
+        maxHeadersCount: config.server.maxHeadersCount,
         audit,
         dpopAlgs: DPOP_ALGS,
         httpGateway: (req, res) => gateway.handle(req, res),
