@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     const config = loadConfig({
       file: null,
       env: { WRIT_KEK: randomBytes(32).toString('base64'), WRIT_ADMIN_TOKEN: adminToken },
-      overrides: { 'server.port': 0, 'storage.sqlitePath': join(dir, 'writ.db'), 'log.level': 'silent' },
+      overrides: { 'server.port': 0, 'storage.sqlitePath': join(dir, 'writ.db'), 'log.level': 'silent', 'egress.allow': ['127.0.0.0/8'] },
     });
     const writ = await startWritServer({ config, logger: silentLogger() });
     const admin = new AdminClient(writ.url, adminToken);

@@ -19,7 +19,11 @@ export interface WritNodeReady {
 }
 
 serveChild<WritNodeSetup, WritNodeReady>(async (setup) => {
-  const config = loadConfig({ file: null, env: setup.env, overrides: { 'log.level': 'silent', ...setup.overrides } });
+  const config = loadConfig({
+    file: null,
+    env: setup.env,
+    overrides: { 'log.level': 'silent', 'egress.allow': ['127.0.0.0/8'], ...setup.overrides },
+  });
   const t0 = performance.now();
   const writ = await startWritServer({ config, logger: silentLogger() });
   const startMs = performance.now() - t0;

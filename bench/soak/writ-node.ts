@@ -25,7 +25,13 @@ async function main(setup: Setup): Promise<void> {
     env: { WRIT_KEK: randomBytes(32).toString('base64'), WRIT_ADMIN_TOKEN: adminToken },
     // One-minute tokens: every cache and the revocation set reach their steady state early in the run, so a
     // flat heap means flat, not "not yet full".
-    overrides: { 'server.port': 0, 'storage.sqlitePath': join(dir, 'writ.db'), 'log.level': 'warn', 'tokens.defaultLifetimeSeconds': 60 },
+    overrides: {
+      'server.port': 0,
+      'storage.sqlitePath': join(dir, 'writ.db'),
+      'log.level': 'warn',
+      'tokens.defaultLifetimeSeconds': 60,
+      'egress.allow': ['127.0.0.0/8'],
+    },
   });
   const writ = await startWritServer({ config, logger: silentLogger() });
   const admin = new AdminClient(writ.url, adminToken);

@@ -99,6 +99,8 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
       'storage.sqlitePath': dbPath,
       'storage.databaseUrl': undefined,
       'log.level': env['WRIT_LOG_LEVEL'] ?? 'warn',
+      // The demo's upstream and identity provider run on loopback, which the egress rules refuse by default.
+      'egress.allow': ['127.0.0.0/8', '::1'],
     },
   });
   const logger = createLogger({ level: config.log.level });

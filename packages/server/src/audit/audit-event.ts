@@ -19,6 +19,7 @@ export const AUDIT_EVENT_TYPES = [
   'admin.change',
   'admin.denied',
   'ssf.denied',
+  'request.refused',
   'token.revoke_ignored',
 ] as const;
 

@@ -29,7 +29,7 @@ export class ConfigError extends Error {
  * Environment variable → config key path, and how to parse the string. Exported because the configuration reference
  * (config-reference.ts) takes its environment column from this same table.
  */
-export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[], 'string' | 'int']> = [
+export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[], 'string' | 'int' | 'list']> = [
   ['WRIT_HOST', ['server', 'host'], 'string'],
   ['WRIT_PORT', ['server', 'port'], 'int'],
   ['WRIT_PUBLIC_URL', ['server', 'publicUrl'], 'string'],
@@ -39,6 +39,7 @@ export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[], '
   ['WRIT_LOG_LEVEL', ['log', 'level'], 'string'],
   ['WRIT_ROLE', ['cluster', 'role'], 'string'],
   ['WRIT_NODE_ID', ['cluster', 'nodeId'], 'string'],
+  ['WRIT_EGRESS_ALLOW', ['egress', 'allow'], 'list'],
 ];
 
 export interface LoadConfigOptions {
@@ -79,7 +80,16 @@ export function loadConfig(opts: LoadConfigOptions = {}): WritConfig {
         continue;
       }
       setPath(merged, path, Number(value));
-    } else setPath(merged, path, value);
+    } else if (kind === 'list')
+      setPath(
+        merged,
+        path,
+        value
+          .split(',')
+          .map((v) => v.trim())
+          .filter((v) => v !== ''),
+      );
+    else setPath(merged, path, value);
   }
   for (const [key, value] of Object.entries(opts.overrides ?? {})) {
     if (value !== undefined) setPath(merged, key.split('.'), value);

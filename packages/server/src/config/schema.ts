@@ -3,6 +3,7 @@
  * the defaults. Each key's description is its meaning in `docs/configuration.md`, whose key table is generated from
  * this schema (config-reference.ts, `npm run docs:config`); a test fails when the doc and the schema differ.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { DEFAULT_PORT, TOKEN_SIGNING_ALGS } from '@writ/protocol';
 
@@ -18,6 +19,21 @@ declare module 'zod' {
 
 const port = z.number().int().min(0).max(65535);
 const url = z.url({ protocol: /^https?$/ });
+
+/** An `egress.allow` entry: an IPv4 or IPv6 range or address, or a DNS host name. */
+const egressEntry = z
+  .string()
+  .max(253)
+  .refine((v) => {
+    const slash = v.indexOf('/');
+    const address = slash === -1 ? v : v.slice(0, slash);
+    const family = isIP(address);
+    if (family === 0)
+      return slash === -1 && /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(v);
+    if (slash === -1) return true;
+    const prefix = v.slice(slash + 1);
+    return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+  }, 'a CIDR range (10.0.0.0/8, fd00::/8), an IP address or a host name');
 
 /** "`a`, `b` or `c`": the reference lists an enum's values from the enum itself, so a new value cannot go unmentioned. */
 function oneOf(values: readonly string[]): string {
@@ -164,8 +180,10 @@ export const configSchema = z.strictObject({
         .int()
         .positive()
         .max(86_400)
-        .default(1800)
-        .describe('an MCP session (and its upstream connection) unused this long is closed'),
+        .default(300)
+        .describe(
+          'an MCP session (its upstream connection or process, and its streams) with no agent request for this long is closed; a request still waiting for its answer keeps it',
+        ),
       maxSessions: z
         .number()
         .int()
@@ -188,7 +206,16 @@ export const configSchema = z.strictObject({
         .positive()
         .max(1000)
         .default(16)
-        .describe('bound on open MCP sessions of one task (each stdio session is a process); past it, `initialize` is refused'),
+        .describe(
+          'bound on open MCP sessions of one task, sessionless ones included (each stdio session is a process); past it, `initialize` is refused (`429 ERR_MCP_SESSION_LIMIT`)',
+        ),
+      maxSessionsPerAgent: z
+        .number()
+        .int()
+        .positive()
+        .max(100_000)
+        .default(64)
+        .describe('bound on open MCP sessions of one agent, all its tasks and sessionless ones included; past it, as `maxSessionsPerTask`'),
       maxUpstreamMessageBytes: z
         .number()
         .int()
@@ -253,6 +280,44 @@ export const configSchema = z.strictObject({
         .min(1)
         .default(300)
         .describe('how long a locked-out address is refused (`429` with `Retry-After`), whatever credential it presents'),
+      upstreamConnections: z
+        .number()
+        .int()
+        .min(1)
+        .default(128)
+        .describe(
+          "exchanges held open with one resource's upstream at once (HTTP calls in flight, MCP requests awaiting their answer, MCP streams agents listen on); past it, `503 ERR_UPSTREAM_SATURATED` at once",
+        ),
+      upstreamConnectionsPerAgent: z
+        .number()
+        .int()
+        .min(1)
+        .default(32)
+        .describe('of those, the most one agent may hold, all its tasks together; past it, `429 ERR_UPSTREAM_SHARE_EXCEEDED` at once'),
+      upstreamConnectionsPerTask: z
+        .number()
+        .int()
+        .min(1)
+        .default(16)
+        .describe('of those, the most one task may hold; past it, `429 ERR_UPSTREAM_SHARE_EXCEEDED` at once'),
+    })
+    .refine(
+      (l) => l.upstreamConnectionsPerTask <= l.upstreamConnectionsPerAgent && l.upstreamConnectionsPerAgent <= l.upstreamConnections,
+      {
+        message: 'upstream shares must satisfy upstreamConnectionsPerTask ≤ upstreamConnectionsPerAgent ≤ upstreamConnections',
+        path: ['upstreamConnectionsPerTask'],
+      },
+    )
+    .prefault({}),
+  egress: z
+    .strictObject({
+      allow: z
+        .array(egressEntry)
+        .max(1000)
+        .default([])
+        .describe(
+          "where Writ may connect on someone's behalf although the default refuses it (loopback, link-local, private, shared and reserved ranges, cloud metadata): CIDR ranges (`10.20.0.0/16`), addresses, or host names; Writ's own listeners are refused whatever is allowed — see [security.md](security.md#egress)",
+        ),
     })
     .prefault({}),
   audit: z

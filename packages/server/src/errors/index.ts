@@ -22,5 +22,6 @@ export {
   isUnstorableInput,
   unexpectedDetail,
   RETRY_AFTER_SECONDS,
+  RETRYABLE_GATEWAY_CODES,
 } from './unexpected-error.js';
 export type { WireFamily } from './error-response.js';

@@ -16,6 +16,10 @@ export const INTERNAL_ERROR_CODES = {
   ERR_POLICY_ENGINE: 'the policy worker failed, stopped or was closed; the decision it owed is a denial',
   ERR_SUBJECT_PATTERN_INVALID: 'a workload subject pattern is malformed',
   ERR_INPUT_UNACCEPTABLE: 'input no store may hold (a NUL character in text) reached the store guard; the request is answered 400',
+  ERR_HTTP_REQUEST_TIMEOUT:
+    'a client did not send its request line and headers within `server.headersTimeoutMs`, or its whole request within `server.requestTimeoutMs`; the listener answers 408 and closes the connection (audited as `request.refused`)',
+  ERR_HTTP_MALFORMED:
+    'a request the HTTP parser could not read (malformed, or headers over `server.maxHeaderBytes`: 431); the listener answers and closes the connection (audited as `request.refused`)',
   ERR_ADMIN_CLIENT_UNREACHABLE: 'the admin client could not reach Writ at the URL it was given',
   ERR_ADMIN_CLIENT_BAD_RESPONSE: 'Writ answered the admin client with something that is not the admin API',
 } as const;

@@ -59,3 +59,11 @@ export function unexpectedDetail(err: unknown): string {
 
 /** Seconds a client should wait before retrying a not-ready refusal (starting, stale, the store failing, overloaded). */
 export const RETRY_AFTER_SECONDS = 1;
+
+/** Gateway refusals that are not final: a bound that frees up (a share, a session slot) or a state that recovers. */
+export const RETRYABLE_GATEWAY_CODES: ReadonlySet<string> = new Set([
+  'ERR_NOT_READY',
+  'ERR_UPSTREAM_SHARE_EXCEEDED',
+  'ERR_UPSTREAM_SATURATED',
+  'ERR_MCP_SESSION_LIMIT',
+]);

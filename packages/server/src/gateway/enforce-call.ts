@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WritError, type TaskTokenClaims } from '@writ/protocol';
 import { checkCall, headerValues, type CheckCallContext, type DpopNonces } from '@writ/verify/internal';
-import { asWritError, writeDenial, RETRY_AFTER_SECONDS } from '../errors/index.js';
+import { asWritError, writeDenial, RETRY_AFTER_SECONDS, RETRYABLE_GATEWAY_CODES } from '../errors/index.js';
 import { isRegisterId } from '../ids/index.js';
 import { resourceMetadataUrl, resourceUri, type Agent, type Resource } from '../register/index.js';
 import { requestSubject, resourceActionRequest, type CallDecisionCache, type ResourceAction } from '../policy/index.js';
@@ -162,8 +162,8 @@ export class CallEnforcer {
       resourceMetadata:
         state.resourceId === undefined ? undefined : resourceMetadataUrl(this.#deps.publicUrl, { id: state.resourceId, kind: this.#kind }),
       ...(this.#deps.nonces !== undefined ? { nonce: this.#deps.nonces.current() } : {}),
-      // Not ready is not final: the audit backlog drains, revocation state catches up, the store comes back.
-      ...(err.code === 'ERR_NOT_READY' ? { retryAfter: RETRY_AFTER_SECONDS } : {}),
+      // Not final: the audit backlog drains, revocation state catches up, the store comes back, a share frees up.
+      ...(RETRYABLE_GATEWAY_CODES.has(err.code) ? { retryAfter: RETRY_AFTER_SECONDS } : {}),
     });
     // Drain what the client still sends so the connection can be reused, but never more than the body limit.
     if (!req.complete) req.resume();

@@ -6,3 +6,5 @@ export { createGatewayAudit, actorChain } from './gateway-audit.js';
 export type { GatewayAudit, CallAuditEvent } from './gateway-audit.js';
 export { McpGateway, UpstreamFactory } from './mcp/index.js';
 export type { McpGatewayDeps, UpstreamFactoryDeps } from './mcp/index.js';
+export { UpstreamBudget } from './upstream-budget.js';
+export type { UpstreamShares, UpstreamLease, UpstreamUse, ShareScope } from './upstream-budget.js';

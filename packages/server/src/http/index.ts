@@ -3,3 +3,5 @@ export { readBody } from './read-body.js';
 export { FailedAuthThrottle } from './failed-auth-throttle.js';
 export type { FailedAuthThrottleOptions } from './failed-auth-throttle.js';
 export { outboundUrl } from './outbound-url.js';
+export { EgressGuard, EgressRefusedError } from './egress-guard.js';
+export type { EgressGuardOptions } from './egress-guard.js';

@@ -12,12 +12,16 @@ export interface MetricsSources {
   revocation(): { lastSeq: number; entries: number; lagMs: number; current: boolean };
   mcpSessions(): { sessions: number; sessionless: number };
   revocationFeedClients(): number;
+  /** Upstream exchanges held and refused, per resource (gateway/upstream-budget.ts). */
+  upstreams(): Record<string, { inUse: number; limit: number }>;
 }
 
 export interface WritMetrics {
   readonly registry: Registry;
   /** One call decided at a gateway: `http` or `mcp`, allow/deny, the stable reason code. */
   decided(gateway: 'http' | 'mcp', decision: 'allow' | 'deny', reason: string): void;
+  /** An upstream exchange refused by a bound: the task's share, the agent's, or the resource's total. */
+  upstreamRefused(resource: string, scope: 'task' | 'agent' | 'resource'): void;
 }
 
 export function createMetrics(sources: MetricsSources): WritMetrics {
@@ -27,6 +31,12 @@ export function createMetrics(sources: MetricsSources): WritMetrics {
     name: 'writ_gateway_decisions_total',
     help: 'Calls decided at the gateways, by gateway, decision and stable reason code',
     labelNames: ['gateway', 'decision', 'reason'] as const,
+    registers: [registry],
+  });
+  const upstreamRefused = new Counter({
+    name: 'writ_upstream_refused_total',
+    help: 'Upstream exchanges refused at once, by resource and the bound that refused them (task, agent or resource)',
+    labelNames: ['resource', 'scope'] as const,
     registers: [registry],
   });
   new Gauge({
@@ -73,6 +83,26 @@ export function createMetrics(sources: MetricsSources): WritMetrics {
     },
   });
   new Gauge({
+    name: 'writ_upstream_in_use',
+    help: 'Exchanges held open with a resource upstream (calls in flight, MCP requests waiting, MCP streams)',
+    labelNames: ['resource'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [resource, u] of Object.entries(sources.upstreams())) this.set({ resource }, u.inUse);
+    },
+  });
+  new Gauge({
+    name: 'writ_upstream_saturation',
+    help: 'Share of a resource upstream in use (1: every new exchange is refused with ERR_UPSTREAM_SATURATED)',
+    labelNames: ['resource'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [resource, u] of Object.entries(sources.upstreams())) this.set({ resource }, u.inUse / u.limit);
+    },
+  });
+  new Gauge({
     name: 'writ_revocation_feed_clients',
     help: 'Verifiers following the revocation feed',
     registers: [registry],
@@ -83,5 +113,6 @@ export function createMetrics(sources: MetricsSources): WritMetrics {
   return {
     registry,
     decided: (gateway, decision, reason) => calls.inc({ gateway, decision, reason }),
+    upstreamRefused: (resource, scope) => upstreamRefused.inc({ resource, scope }),
   };
 }

@@ -9,7 +9,10 @@
  * entries are then sent only when newer than what the catch-up sent.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { headerValues } from '@writ/verify/internal';
+import type { AuditPort } from '../audit/index.js';
 import { AdminError, adminErrorResponse, sendWire, writCodeResponse, RETRY_AFTER_SECONDS } from '../errors/index.js';
+import type { FailedAuthThrottle } from '../http/index.js';
 import type { RevocationEntry } from './revocation-service.js';
 
 export interface RevocationFeedSource {
@@ -22,6 +25,12 @@ export interface RevocationFeedOptions {
   source: RevocationFeedSource;
   /** Who may read the feed (it names tasks, agents, users and keys); false: 401. */
   authorize(authorization: string | undefined): Promise<boolean>;
+  /**
+   * Failed feed credentials per address — the admin API's and the receivers' own count, so guesses spread over the
+   * three endpoints add up — and where the refusals are recorded (per window and address: audit/anonymous-denials.ts).
+   */
+  throttle: FailedAuthThrottle;
+  audit: AuditPort;
   heartbeatMs?: number;
   /** Open feeds at most; past it, 503. */
   maxClients?: number;
@@ -48,7 +57,23 @@ export class RevocationFeed {
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'GET')
       return sendWire(res, adminErrorResponse(new AdminError('ERR_ADMIN_INVALID_REQUEST', 'GET only'), { allow: 'GET' }, 405));
-    if (!(await this.#o.authorize(req.headers.authorization))) {
+    const source = req.socket.remoteAddress ?? 'unknown';
+    const wait = this.#o.throttle.retryAfterSeconds(source);
+    if (wait > 0) return sendWire(res, adminErrorResponse(rateLimited(), { 'retry-after': String(wait) }));
+    const authorization = headerValues(req.rawHeaders, 'authorization');
+    if (authorization.length > 1)
+      return sendWire(res, adminErrorResponse(new AdminError('ERR_ADMIN_INVALID_REQUEST', 'more than one Authorization header')));
+    if (!(await this.#o.authorize(authorization[0]))) {
+      const locked = this.#o.throttle.fail(source);
+      this.#o.audit.record({
+        type: 'admin.denied',
+        action: 'GET /revocation/v1/events',
+        decision: 'deny',
+        reason: locked ? 'ERR_ADMIN_RATE_LIMITED' : 'ERR_ADMIN_UNAUTHENTICATED',
+        data: { source },
+      });
+      if (locked)
+        return sendWire(res, adminErrorResponse(rateLimited(), { 'retry-after': String(this.#o.throttle.retryAfterSeconds(source)) }));
       const refused = new AdminError('ERR_ADMIN_UNAUTHENTICATED', 'a feed token (admin token) is required');
       return sendWire(res, adminErrorResponse(refused, { 'www-authenticate': 'Bearer realm="writ-revocation-feed"' }));
     }
@@ -97,4 +122,8 @@ function startSeq(req: IncomingMessage): number | undefined {
   const query = new URL(req.url ?? '/', 'http://x').searchParams.get('after');
   const raw = typeof header === 'string' ? header : (query ?? '0');
   return /^\d{1,15}$/.test(raw) ? Number(raw) : undefined;
+}
+
+function rateLimited(): AdminError {
+  return new AdminError('ERR_ADMIN_RATE_LIMITED', 'too many failed authentications from this address; retry later');
 }

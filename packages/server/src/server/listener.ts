@@ -3,8 +3,9 @@
  * URI must name the real port. Until the composition root hands over its dispatcher, every request is answered
  * `503 ERR_NOT_READY` ("starting").
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { hostForUrl } from '../config/index.js';
 import { sendWire, writCodeResponse, RETRY_AFTER_SECONDS } from '../errors/index.js';
 
@@ -27,7 +28,14 @@ export interface ListenerLimits {
   maxHeadersCount: number;
 }
 
-export async function listen(host: string, port: number, limits: ListenerLimits): Promise<Listener> {
+/** A request the listener itself refused (timed out, unreadable), before any handler saw it: for the audit log. */
+export type ListenerRefusal = (
+  source: string,
+  status: 400 | 408 | 431,
+  reason: 'ERR_HTTP_REQUEST_TIMEOUT' | 'ERR_HTTP_MALFORMED' | 'ERR_HEADER_INVALID',
+) => void;
+
+export async function listen(host: string, port: number, limits: ListenerLimits, onRefused?: ListenerRefusal): Promise<Listener> {
   let dispatch: Handler | undefined;
   const server = createServer(
     {
@@ -50,6 +58,24 @@ export async function listen(host: string, port: number, limits: ListenerLimits)
   // Node drops headers past maxHeadersCount without a word; one more is kept so that the dispatcher sees a request
   // that goes past the limit, and refuses it (431, audited).
   server.maxHeadersCount = limits.maxHeadersCount + 1;
+  // What Node answers itself (a stalled request: 408; an unreadable one: 400; headers too large: 431), answered the
+  // same way here so that it can be put on the record: otherwise the slowest attacks would leave no trace.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const code = err.code ?? '';
+    if (code === 'ECONNRESET' || code === 'EPIPE') return void socket.destroy();
+    const [status, reason] =
+      code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? ([408, 'ERR_HTTP_REQUEST_TIMEOUT'] as const)
+        : code === 'HPE_HEADER_OVERFLOW'
+          ? ([431, 'ERR_HEADER_INVALID'] as const)
+          : ([400, 'ERR_HTTP_MALFORMED'] as const);
+    onRefused?.((socket as Socket).remoteAddress ?? 'unknown', status, reason);
+    // As Node's own handler: answer only when no response has started on this connection.
+    const started = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+    if (socket.writable && !started)
+      socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    socket.destroy();
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

@@ -15,6 +15,8 @@ export interface ReadinessDeps {
   cluster: { role: string; nodeId: string };
   mcpSessions(): { sessions: number; sessionless: number };
   feedClients(): number;
+  /** Upstream exchanges held, per resource (gateway/upstream-budget.ts). */
+  upstreams(): Record<string, { inUse: number; limit: number; saturated: boolean; refused: Record<string, number> }>;
 }
 
 export type Readiness = () => Promise<{ ready: boolean; checks: Record<string, unknown> }>;
@@ -64,6 +66,17 @@ export function createReadiness(deps: ReadinessDeps): Readiness {
     checks['cluster'] = { role: deps.cluster.role, node_id: deps.cluster.nodeId };
     checks['mcp'] = deps.mcpSessions();
     checks['revocation_feed'] = { clients: deps.feedClients() };
+    // Shown, not a reason to be unready: one saturated upstream must not take the node out of service for every
+    // other resource (its own callers are refused at once with ERR_UPSTREAM_SATURATED and Retry-After).
+    const upstreams = deps.upstreams();
+    const saturated = Object.keys(upstreams).filter((id) => upstreams[id]?.saturated === true);
+    checks['upstreams'] = {
+      state: saturated.length === 0 ? 'ok' : 'saturated',
+      saturated,
+      resources: Object.fromEntries(
+        Object.entries(upstreams).map(([id, u]) => [id, { in_use: u.inUse, limit: u.limit, refused: u.refused }]),
+      ),
+    };
     return { ready, checks };
   };
 }

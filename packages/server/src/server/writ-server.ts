@@ -8,7 +8,7 @@ import Fastify from 'fastify';
 import { DPOP_ALGS, PATHS } from '@writ/protocol';
 import { createDpopNonces, InMemoryReplayCache, RevocationSet, VerifiedTokenCache, type CheckCallContext } from '@writ/verify/internal';
 import type { WritConfig } from '../config/index.js';
-import { FailedAuthThrottle } from '../http/index.js';
+import { EgressGuard, FailedAuthThrottle } from '../http/index.js';
 import { openStore, type Store } from '../storage/index.js';
 import { deriveKey, KeyEncryptionKey } from '../crypto/index.js';
 import { createVault } from '../vault/index.js';
@@ -20,7 +20,7 @@ import { TaskService } from '../tasks/index.js';
 import { SigningKeys, type TokenServiceDeps } from '../token/index.js';
 import { createUserTokenVerifier, createWorkloadTokenVerifier } from '../identity/index.js';
 import { SharedReplayCache } from '../dpop/index.js';
-import { HttpGateway, McpGateway, UpstreamFactory, createGatewayAudit } from '../gateway/index.js';
+import { HttpGateway, McpGateway, UpstreamBudget, UpstreamFactory, createGatewayAudit } from '../gateway/index.js';
 import { AdminAuth } from '../admin-api/index.js';
 import { createMetrics, type Logger } from '../observability/index.js';
 import { ClusterNode, type ClusterRole, type Freshness } from '../cluster/index.js';
@@ -86,9 +86,23 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     await register.reloadPolicies();
     const vault = createVault({ db: store.db, kek });
 
-    const listener = await listen(config.server.host, config.server.port, config.server);
+    // What the listener refuses before any handler sees it (stalled or unreadable requests) is on the record too,
+    // per window and address like every anonymous refusal.
+    const listener = await listen(config.server.host, config.server.port, config.server, (source, status, reason) =>
+      audit.record({ type: 'request.refused', decision: 'deny', reason, data: { source, status } }),
+    );
     closers.unshift(() => listener.close());
     const url = listener.url;
+    // Every request Writ sends on someone's behalf goes through this: upstreams, MCP servers, Shared Signals
+    // pushes, identity providers' discovery and keys; never to Writ's own listener, nor where config does not allow.
+    const egress = new EgressGuard({
+      allow: config.egress.allow,
+      ownListeners: () => {
+        const a = listener.server.address();
+        return a !== null && typeof a === 'object' ? [{ address: a.address, port: a.port }] : [];
+      },
+    });
+    const egressFetch = egress.fetch();
     const publicUrl = config.server.publicUrl ?? url;
     const role = config.cluster.role;
     const serves = { control: role !== 'gateway', gateway: role !== 'control' };
@@ -152,11 +166,13 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     };
     const users = createUserTokenVerifier({
       listProviders: () => register.listIdentityProviders(),
+      fetch: egressFetch,
       clockSkewSeconds: config.tokens.clockSkewSeconds,
       now,
     });
     const workloads = createWorkloadTokenVerifier({
       listIssuers: () => register.listWorkloadIssuers(),
+      fetch: egressFetch,
       clockSkewSeconds: config.tokens.clockSkewSeconds,
       now,
     });
@@ -242,7 +258,17 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       },
       mcpSessions: () => mcpGateway.sessionCounts,
       revocationFeedClients: () => revocationFeed.clients,
+      upstreams: () => upstreamBudget.snapshot(),
     });
+    // One budget for both gateways: how much of a resource's upstream one agent or task may hold at once.
+    const upstreamBudget = new UpstreamBudget(
+      {
+        total: config.limits.upstreamConnections,
+        perAgent: config.limits.upstreamConnectionsPerAgent,
+        perTask: config.limits.upstreamConnectionsPerTask,
+      },
+      (resource, scope) => metrics.upstreamRefused(resource, scope),
+    );
     // What both gateways (HTTP and MCP) need for the per-call check and the call-time grants.
     const enforcement = {
       publicUrl,
@@ -262,6 +288,8 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       audit: createGatewayAudit(audit, (d, r) => metrics.decided('http', d, r)),
       maxBodyBytes: config.server.maxBodyBytes,
       upstreamTimeoutMs: config.server.upstreamTimeoutMs,
+      budget: upstreamBudget,
+      egress,
     });
     closers.unshift(() => gateway.close());
 
@@ -269,6 +297,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       secrets: { get: (id) => vault.getSecretValue(id) },
       timeoutMs: config.server.upstreamTimeoutMs,
       maxMessageBytes: config.mcp.maxUpstreamMessageBytes,
+      egress,
       logger,
     });
     closers.unshift(() => upstreams.close());
@@ -281,6 +310,9 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       sessionIdleMs: config.mcp.sessionIdleSeconds * 1000,
       maxSessions: config.mcp.maxSessions,
       maxSessionsPerTask: config.mcp.maxSessionsPerTask,
+      maxSessionsPerAgent: config.mcp.maxSessionsPerAgent,
+      budget: upstreamBudget,
+      now,
     });
     closers.unshift(() => mcpGateway.close());
     // The kill switch reaches open MCP sessions at once, not only at their next request — from any node.
@@ -296,7 +328,17 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       now,
     });
     // Shared Signals transmitter (ssf/): a SET for every revocation made on this node, pushed or polled.
-    const ssf = await createSsfTransmitter({ db: store.db, kek, issuer: publicUrl, revocations, audit, logger, config: config.ssf, now });
+    const ssf = await createSsfTransmitter({
+      db: store.db,
+      kek,
+      issuer: publicUrl,
+      revocations,
+      audit,
+      logger,
+      config: config.ssf,
+      egress,
+      now,
+    });
     closers.unshift(() => ssf.close());
     const revocationFeed = new RevocationFeed({
       source: revocations,
@@ -304,6 +346,8 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       authorize: async (authorization) =>
         (await adminAuth.authenticate(authorization)) !== undefined ||
         (await bearerHoldsScope(ssf.receivers, authorization, SCOPE_REVOCATION_FEED)),
+      throttle: authThrottle,
+      audit,
     });
     let fastifyHandler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
     const app = Fastify({
@@ -346,6 +390,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         cluster: { role, nodeId },
         mcpSessions: () => mcpGateway.sessionCounts,
         feedClients: () => revocationFeed.clients,
+        upstreams: () => upstreamBudget.snapshot(),
       }),
       audit,
       logger,

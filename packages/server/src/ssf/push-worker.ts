@@ -9,7 +9,8 @@
  * exponential backoff, capped.
  */
 import { randomBytes } from 'node:crypto';
-import { Agent, request } from 'undici';
+import { request, type Agent } from 'undici';
+import { EgressRefusedError, type EgressGuard } from '../http/index.js';
 import type { Logger } from '../observability/index.js';
 import type { SsfOutbox } from './ssf-outbox.js';
 import type { SsfStreams } from './ssf-streams.js';
@@ -21,6 +22,8 @@ export interface PushWorkerOptions {
   logger: Logger;
   timeoutMs: number;
   retryInitialMs: number;
+  /** Where pushes may go (http/egress-guard.ts): a receiver's endpoint is checked on the address connected to. */
+  egress: EgressGuard;
   /** Longest wait before another node's work is noticed, ms. */
   sweepIntervalMs?: number;
   /** The clock the outbox stamps retry times with. */
@@ -49,7 +52,7 @@ export class PushWorker {
 
   constructor(o: PushWorkerOptions) {
     this.#o = o;
-    this.#agent = new Agent({ connect: { timeout: o.timeoutMs }, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs });
+    this.#agent = o.egress.agent({ connectTimeout: o.timeoutMs, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs });
   }
 
   start(): void {
@@ -165,6 +168,8 @@ export class PushWorker {
       await res.body.dump();
       return { kind: 'retry', why: `HTTP ${res.statusCode}` };
     } catch (err) {
+      // Refused by the egress rules: retried like any failure (an operator may allow the address), and said so.
+      if (err instanceof EgressRefusedError) return { kind: 'retry', why: err.message };
       return {
         kind: 'retry',
         why: (err as Error).name === 'TimeoutError' ? 'timeout' : ((err as { code?: string }).code ?? 'network error'),

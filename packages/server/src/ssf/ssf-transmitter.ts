@@ -18,7 +18,7 @@ import { SetSigningKey } from './set-signing-key.js';
 import { SsfOutbox } from './ssf-outbox.js';
 import { SsfReceivers } from './ssf-receivers.js';
 import { registerSsfRoutes } from './ssf-routes.js';
-import type { FailedAuthThrottle } from '../http/index.js';
+import type { EgressGuard, FailedAuthThrottle } from '../http/index.js';
 import { SsfStreams } from './ssf-streams.js';
 import { EVENT_SESSION_REVOKED } from './ssf-vocabulary.js';
 
@@ -37,6 +37,8 @@ export interface SsfTransmitterDeps {
   };
   audit: AuditPort;
   logger: Logger;
+  /** Where pushes may go. */
+  egress: EgressGuard;
   config: { pollMaxWaitSeconds: number; pushTimeoutMs: number; pushRetryInitialMs: number };
   now?: () => number;
   /** How often the push worker looks for work other nodes enqueued, ms (default 5,000). */
@@ -84,6 +86,7 @@ export async function createSsfTransmitter(deps: SsfTransmitterDeps): Promise<Ss
     logger: deps.logger,
     timeoutMs: deps.config.pushTimeoutMs,
     retryInitialMs: deps.config.pushRetryInitialMs,
+    egress: deps.egress,
     now,
     ...(deps.sweepIntervalMs !== undefined ? { sweepIntervalMs: deps.sweepIntervalMs } : {}),
   });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
-import { sql } from 'kysely';
-import { openStore } from '../../src/storage/index.js';
+import { sql, type Kysely } from 'kysely';
+import { openStore, type Database } from '../../src/storage/index.js';
 import { chainHash, GENESIS_HASH, queryAudit, verifyAuditChain } from '../../src/audit/index.js';
 import { describeEachStore } from '../helpers/stores.js';
 import { callEvent, manualWriter } from './audit-fixtures.js';
@@ -102,8 +102,9 @@ describeEachStore('audit writer', (kind) => {
       const w = manualWriter(store, { logger: { error: (o) => errors.push(o), warn: () => undefined } });
       w.record(callEvent(1));
       await w.flush();
-      // A real failure: the table is not there.
-      await sql`ALTER TABLE audit_events RENAME TO audit_events_away`.execute(store.db);
+      // A real failure: the store refuses the insert. (A trigger, not a renamed table: a rename races with other
+      // suites' schema introspection on the shared PostgreSQL database.)
+      await failInserts(kind.name, store.db, true);
       w.record(callEvent(2));
       w.record(callEvent(3));
       await assert.rejects(w.flush());
@@ -113,7 +114,7 @@ describeEachStore('audit writer', (kind) => {
       w.record(callEvent(4)); // recorded while failing: queued behind the others
       await assert.rejects(w.flush());
       assert.equal(w.pending(), 3);
-      await sql`ALTER TABLE audit_events_away RENAME TO audit_events`.execute(store.db);
+      await failInserts(kind.name, store.db, false);
       await w.flush();
       assert.equal(w.pending(), 0);
       assert.equal(w.healthy(), true);
@@ -221,3 +222,22 @@ describeEachStore('audit writer', (kind) => {
     });
   }
 });
+
+/** Makes every insert into audit_events fail (`on`), or stops doing so. */
+async function failInserts(store: 'sqlite' | 'postgres', db: Kysely<Database>, on: boolean): Promise<void> {
+  if (store === 'sqlite') {
+    if (on)
+      await sql`CREATE TRIGGER audit_fail BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit store failing'); END`.execute(db);
+    else await sql`DROP TRIGGER audit_fail`.execute(db);
+    return;
+  }
+  if (on) {
+    await sql`CREATE FUNCTION audit_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit store failing'; END $$`.execute(
+      db,
+    );
+    await sql`CREATE TRIGGER audit_fail BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_fail()`.execute(db);
+  } else {
+    await sql`DROP TRIGGER audit_fail ON audit_events`.execute(db);
+    await sql`DROP FUNCTION audit_fail()`.execute(db);
+  }
+}

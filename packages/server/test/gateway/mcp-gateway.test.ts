@@ -14,6 +14,7 @@ import { postTokenRequest } from '../helpers/token-request.js';
 import { describeEachStore } from '../helpers/stores.js';
 import { useHarness, type TestAgent } from '../helpers/writ-harness.js';
 import { startMcpTestUpstream, type McpTestUpstream } from '../helpers/mcp-test-upstream.js';
+import { postInitialize } from '../helpers/mcp-raw.js';
 
 const GRANT = `
 permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"mcp_tool", resource == Writ::Resource::"tools")
@@ -242,16 +243,7 @@ describeEachStore('mcp gateway', (kind) => {
   test('a second GET stream on one session is refused with 409 before any header is sent; the first stays open', async () => {
     const url = h.mcpUri('tools');
     const task = await newTask();
-    const init = await task.fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-      }),
-    });
+    const init = await postInitialize(task, url);
     const sid = init.headers.get('mcp-session-id') as string;
     await init.text();
     const stream = { accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' };

@@ -89,4 +89,34 @@ describeEachStore('credential guessing', (kind) => {
     assert.equal((await stream('127.0.0.5', receiverToken)).status, 429);
     assert.equal((await stream('127.0.0.6', receiverToken)).status, 200);
   });
+
+  test('revocation feed: guessed tokens lock the address out; the right token elsewhere opens the feed; two Authorization headers are refused', async () => {
+    const feed = `${h.writ.url}/revocation/v1/events`;
+    for (let i = 1; i < FAILURES; i++)
+      assert.equal((await from('127.0.0.7', feed, 'GET', [['authorization', `Bearer guess-${i}`]])).status, 401, `failure ${i}`);
+    const locking = await from('127.0.0.7', feed, 'GET', [['authorization', 'Bearer guess-last']]);
+    assert.equal(locking.status, 429);
+    assert.equal(JSON.parse(locking.body).code, 'ERR_ADMIN_RATE_LIMITED');
+    assert.ok(Number(locking.headers['retry-after']) > 0);
+    assert.equal((await from('127.0.0.7', feed, 'GET', [['authorization', `Bearer ${h.adminToken}`]])).status, 429);
+    const twice = await from('127.0.0.9', feed, 'GET', [
+      ['authorization', `Bearer ${h.adminToken}`],
+      ['authorization', 'Bearer other'],
+    ]);
+    assert.equal(twice.status, 400);
+    // The feed is a stream: its answer's status is all this needs.
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        feed,
+        { localAddress: '127.0.0.8', headers: { authorization: `Bearer ${h.adminToken}` }, agent: false },
+        (res) => {
+          resolve(res.statusCode ?? 0);
+          res.destroy();
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(status, 200, 'the right token from another address');
+  });
 });

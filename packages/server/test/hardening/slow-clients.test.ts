@@ -56,6 +56,16 @@ describe('slow and oversized clients', () => {
     assert.match(answer, /^HTTP\/1\.1 408 /);
   });
 
+  test('what the listener refuses before any handler (stalled, unreadable) is on the record too', BOUND, async () => {
+    assert.match(await rawExchange(h.writ.url, [`GET /healthz HTTP/1.1\r\nHost: ${host()}\r\nX-Slow: a`]), /^HTTP\/1\.1 408 /);
+    assert.match(await rawExchange(h.writ.url, ['NOT-HTTP\r\n\r\n']), /^HTTP\/1\.1 400 /);
+    await h.writ.flushAudit();
+    const refused = await h.admin.get<{ type: string; reason: string; data: { status?: number } }[]>('/audit?limit=1000');
+    const listener = refused.filter((e) => e.type === 'request.refused');
+    assert.ok(listener.some((e) => e.reason === 'ERR_HTTP_REQUEST_TIMEOUT' && e.data.status === 408));
+    assert.ok(listener.some((e) => e.reason === 'ERR_HTTP_MALFORMED' && e.data.status === 400));
+  });
+
   test('more headers than allowed is 431, on every path', async () => {
     for (const path of ['/healthz', `${PATHS.httpResourcePrefix}api/v1/projects`, PATHS.token]) {
       const extra = Array.from({ length: 25 }, (_, i) => `X-H${i}: ${i}\r\n`).join('');
@@ -79,6 +89,9 @@ describe('slow and oversized clients', () => {
       `GET /healthz HTTP/1.1\r\nHost: ${host()}\r\nX-Big: ${'a'.repeat(5000)}\r\nConnection: close\r\n\r\n`,
     ]);
     assert.match(answer, /^HTTP\/1\.1 431 /);
+    await h.writ.flushAudit();
+    const refused = await h.admin.get<{ type: string; reason: string }[]>('/audit?limit=1000');
+    assert.ok(refused.some((e) => e.type === 'request.refused' && e.reason === 'ERR_HEADER_INVALID'));
   });
 
   test('an admin body past its cap is 413 and changes nothing; an OAuth form past 64 KiB is invalid_request', async () => {

@@ -57,6 +57,9 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** Tests run every upstream, receiver and identity provider on loopback, which the egress rules refuse by default. */
+export const LOOPBACK_EGRESS = ['127.0.0.0/8', '::1'];
+
 export const DEFAULT_GRANT = `permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"http", resource == Writ::Resource::"api")
 when { context.user == Writ::User::"dev:alice" && ["GET", "POST"].contains(context.method) && context.path like "/v1/*" };`;
 
@@ -70,7 +73,7 @@ export async function startHarness(kind: StoreKind, opts: { grant?: string; conf
   const config = loadConfig({
     file: null,
     env: { WRIT_KEK: kek, WRIT_ADMIN_TOKEN: adminToken },
-    overrides: { 'server.port': 0, 'log.level': 'silent', 'audit.flushIntervalMs': 5, ...opts.config },
+    overrides: { 'server.port': 0, 'log.level': 'silent', 'audit.flushIntervalMs': 5, 'egress.allow': LOOPBACK_EGRESS, ...opts.config },
   });
   let writ = await startWritServer({ config, logger: silentLogger(), now: clock.now, store });
   let admin = new AdminClient(writ.url, adminToken);
@@ -130,7 +133,13 @@ export async function startHarness(kind: StoreKind, opts: { grant?: string; conf
       const again = loadConfig({
         file: null,
         env: { WRIT_KEK: kek, WRIT_ADMIN_TOKEN: adminToken },
-        overrides: { 'server.port': port, 'log.level': 'silent', 'audit.flushIntervalMs': 5, ...opts.config },
+        overrides: {
+          'server.port': port,
+          'log.level': 'silent',
+          'audit.flushIntervalMs': 5,
+          'egress.allow': LOOPBACK_EGRESS,
+          ...opts.config,
+        },
       });
       writ = await startWritServer({ config: again, logger: silentLogger(), now: clock.now, store });
       admin = new AdminClient(writ.url, adminToken);

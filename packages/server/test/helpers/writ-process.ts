@@ -11,6 +11,9 @@ import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
+/** Loopback, where tests run every upstream, receiver and identity provider (refused by default). */
+const LOOPBACK = ['127.0.0.0/8', '::1'];
+
 export interface WritProcess {
   readonly name: string;
   /** The URL it listens on. */
@@ -34,7 +37,8 @@ export async function startWritProcess(o: WritProcessOptions): Promise<WritProce
   writeFileSync(file, JSON.stringify(o.config));
   const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--config', file], {
     cwd: dir,
-    env: { PATH: process.env['PATH'] ?? '', ...o.env },
+    // Tests run every peer on loopback, which the egress rules refuse by default.
+    env: { PATH: process.env['PATH'] ?? '', WRIT_EGRESS_ALLOW: LOOPBACK.join(','), ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Array<Record<string, unknown>> = [];

@@ -10,7 +10,7 @@ import { silentLogger } from '../../src/observability/index.js';
 import { startWritServer } from '../../src/server/index.js';
 import { AdminClient } from '../../src/admin-client/index.js';
 import { describeEachStore } from '../helpers/stores.js';
-import type { Harness } from '../helpers/writ-harness.js';
+import { LOOPBACK_EGRESS, type Harness } from '../helpers/writ-harness.js';
 import { eventually, outboxRows, pushFixture, revoke, ssfCall, type PushReceiver, type PushStream } from './ssf-helpers.js';
 
 const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
@@ -43,7 +43,13 @@ describeEachStore('ssf durability', (kind) => {
       const config = loadConfig({
         file: null,
         env: { WRIT_KEK: h.kek, WRIT_ADMIN_TOKEN: h.adminToken },
-        overrides: { 'server.port': 0, 'server.publicUrl': h.writ.publicUrl, 'log.level': 'silent', 'audit.flushIntervalMs': 5 },
+        overrides: {
+          'server.port': 0,
+          'server.publicUrl': h.writ.publicUrl,
+          'log.level': 'silent',
+          'audit.flushIntervalMs': 5,
+          'egress.allow': LOOPBACK_EGRESS,
+        },
       });
       const other = await startWritServer({ config, logger: silentLogger(), now: h.clock.now, store: h.store });
       try {

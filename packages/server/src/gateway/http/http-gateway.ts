@@ -17,11 +17,17 @@ import { applyInjection, type SecretValue } from '../../vault/index.js';
 import { connectionListed, isHopByHop } from './hop-by-hop.js';
 import { CallEnforcer, type EnforcementDeps } from '../enforce-call.js';
 import type { CallState } from '../gateway-audit.js';
+import type { UpstreamBudget } from '../upstream-budget.js';
+import { EgressRefusedError, type EgressGuard } from '../../http/index.js';
 
 export interface HttpGatewayDeps extends EnforcementDeps {
   secrets: { get(id: string): SecretValue | Promise<SecretValue> };
   maxBodyBytes: number;
   upstreamTimeoutMs: number;
+  /** How much of an upstream one agent or task may hold: a call takes a lease for as long as it is forwarded. */
+  budget: UpstreamBudget;
+  /** Where upstream connections may go (http/egress-guard.ts). */
+  egress: EgressGuard;
 }
 
 export class HttpGateway {
@@ -72,7 +78,12 @@ export class HttpGateway {
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > this.#deps.maxBodyBytes)
       throw new WritError('ERR_BODY_TOO_LARGE', `content-length ${declared}`);
-    await this.#forward(req, res, state, resource, path, query, grants);
+    const lease = this.#deps.budget.acquire(resource.id, { agentId: caller.claims.client_id, taskId: caller.claims.task_id });
+    try {
+      await this.#forward(req, res, state, resource, path, query, grants);
+    } finally {
+      lease.release();
+    }
   }
 
   async #forward(
@@ -131,6 +142,7 @@ export class HttpGateway {
         return;
       }
       const code = (err as { code?: string }).code;
+      if (err instanceof EgressRefusedError) throw new WritError('ERR_EGRESS_REFUSED', err.message);
       throw new WritError(
         code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'ERR_UPSTREAM_TIMEOUT' : 'ERR_UPSTREAM_UNAVAILABLE',
         `${code ?? ''} ${String(err)}`,
@@ -142,7 +154,13 @@ export class HttpGateway {
   #pool(resource: Resource): Pool {
     let pool = this.#pools.get(resource.id);
     if (pool === undefined) {
-      pool = new Pool(new URL(resource.baseUrl).origin, { connections: 128, pipelining: 1, keepAliveTimeout: 30_000 });
+      // As many connections as the budget admits calls, so an admitted call never waits in undici's queue.
+      pool = new Pool(new URL(resource.baseUrl).origin, {
+        connections: this.#deps.budget.shares.total,
+        pipelining: 1,
+        keepAliveTimeout: 30_000,
+        connect: this.#deps.egress.connector({ timeout: 10_000 }),
+      });
       this.#pools.set(resource.id, pool);
     }
     return pool;

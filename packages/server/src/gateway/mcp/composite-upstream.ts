@@ -67,6 +67,17 @@ export class CompositeUpstream implements UpstreamConnection {
     }
   }
 
+  listen(on: boolean): void {
+    for (const p of this.#parts) p.connection.listen?.(on);
+  }
+
+  abandon(id: string): void {
+    const part = this.#callPart.get(id);
+    if (part === undefined) return;
+    this.#callPart.delete(id);
+    (this.#parts[part] as CompositePart).connection.abandon?.(id);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -32,7 +32,8 @@ import {
   SESSION_PROTOCOL_VERSIONS,
   UPSTREAM_VERSION_FOR_MODERN,
 } from './sessionless.js';
-import type { UpstreamConnection } from './upstream/upstream-connection.js';
+import { upstreamFailure, type UpstreamConnection } from './upstream/upstream-connection.js';
+import type { UpstreamBudget, UpstreamLease } from '../upstream-budget.js';
 
 export interface McpGatewayDeps extends EnforcementDeps {
   /** Opens a fresh upstream connection for one agent session. */
@@ -45,6 +46,13 @@ export interface McpGatewayDeps extends EnforcementDeps {
   maxSessions: number;
   /** Each session may hold an upstream process: one task may not open more than this many. */
   maxSessionsPerTask: number;
+  /** Nor one agent, all its tasks together. */
+  maxSessionsPerAgent: number;
+  /**
+   * How much of an upstream one agent or task may hold: every POST that reaches an upstream takes a lease until it
+   * is answered, every GET stream for as long as it stays open.
+   */
+  budget: UpstreamBudget;
   now?: () => number;
 }
 
@@ -67,6 +75,7 @@ export class McpGateway {
       sessionIdleMs: deps.sessionIdleMs,
       maxSessions: deps.maxSessions,
       maxSessionsPerTask: deps.maxSessionsPerTask,
+      maxSessionsPerAgent: deps.maxSessionsPerAgent,
       logger: deps.logger,
       ...(deps.now !== undefined ? { now: deps.now } : {}),
     });
@@ -125,7 +134,7 @@ export class McpGateway {
       return answerEmpty(res, 200, this.#headers());
     }
     state.action = 'stream';
-    openGetStream(req, res, session, this.#headers(session));
+    openGetStream(req, res, session, this.#headers(session), () => this.#lease(caller));
     this.#deps.audit.call(state, {
       decision: 'allow',
       reason: 'allowed',
@@ -150,9 +159,23 @@ export class McpGateway {
     if (msg === undefined) return;
     if (msg.kind === 'request' && msg.method === 'initialize') {
       if (req.headers['mcp-session-id'] !== undefined) throw new WritError('ERR_MCP_MESSAGE_INVALID', 'initialize inside a session');
-      return this.#initialize(res, state, caller, msg);
+      // The session bounds first: a caller over them is told so, whatever its share of the upstream.
+      this.#sessions.admit(caller);
+      return this.#holding(caller, () => this.#initialize(res, state, caller, msg));
     }
     const session = this.#sessions.find(req.headers['mcp-session-id'], caller);
+    await this.#holding(caller, () => this.#inSession(req, res, state, caller, session, msg));
+  }
+
+  /** A notification, a response to the upstream's own request, or a request, in an agent's session. */
+  async #inSession(
+    req: IncomingMessage,
+    res: ServerResponse,
+    state: CallState,
+    caller: Caller,
+    session: McpSession,
+    msg: ClassifiedMessage,
+  ): Promise<void> {
     if (msg.kind === 'notification') {
       state.action = msg.method;
       const out =
@@ -187,6 +210,18 @@ export class McpGateway {
       return answerJson(res, 400, error, this.#headers());
     }
     if (msg.kind === 'response') throw new WritError('ERR_MCP_UNEXPECTED_RESPONSE', 'responses have no session to go to');
+    if (msg.kind === 'request' && msg.method === 'initialize')
+      throw new WritError('ERR_MCP_MESSAGE_INVALID', `MCP ${MODERN_VERSION} has no initialize`);
+    await this.#holding(caller, () => this.#sessionlessMessage(req, res, state, caller, msg));
+  }
+
+  async #sessionlessMessage(
+    req: IncomingMessage,
+    res: ServerResponse,
+    state: CallState,
+    caller: Caller,
+    msg: ClassifiedMessage,
+  ): Promise<void> {
     const session = await this.#sessions.sessionless(caller, clientFromMeta(msg), UPSTREAM_VERSION_FOR_MODERN, state.trace.traceparent);
     if (msg.kind === 'notification') {
       state.action = msg.method;
@@ -194,7 +229,7 @@ export class McpGateway {
       if (out !== undefined) await session.upstream.send(out, { traceparent: state.trace.traceparent }).catch(() => undefined);
       return answerEmpty(res, 202, this.#headers());
     }
-    if (msg.method === 'initialize') throw new WritError('ERR_MCP_MESSAGE_INVALID', `MCP ${MODERN_VERSION} has no initialize`);
+    if (msg.kind === 'response') return;
     await this.#request(req, res, state, caller, session, msg, true);
   }
 
@@ -202,7 +237,7 @@ export class McpGateway {
     state.action = 'initialize';
     const { session, answer, ok } = await this.#sessions.open(caller, msg.message, msg.id, state.trace.traceparent);
     if (!ok) {
-      this.#enforcer.recordDenial(state, new WritError('ERR_UPSTREAM_UNAVAILABLE', 'initialize failed upstream'));
+      this.#enforcer.recordDenial(state, new WritError(upstreamFailure(answer), 'initialize failed upstream'));
       return answerJson(res, 200, answer, this.#headers());
     }
     this.#deps.audit.call(state, {
@@ -298,6 +333,21 @@ export class McpGateway {
     }
     session.knownTools = names;
     return names;
+  }
+
+  /** A lease on the caller's share of the resource's upstream (refused at once, 429 or 503, when over a bound). */
+  #lease(caller: Caller): UpstreamLease {
+    return this.#deps.budget.acquire(caller.resource.id, { agentId: caller.claims.client_id, taskId: caller.claims.task_id });
+  }
+
+  /** Runs `work` holding a lease, given back whatever happens. */
+  async #holding(caller: Caller, work: () => Promise<void>): Promise<void> {
+    const lease = this.#lease(caller);
+    try {
+      await work();
+    } finally {
+      lease.release();
+    }
   }
 
   #headers(session?: McpSession): Record<string, string> {

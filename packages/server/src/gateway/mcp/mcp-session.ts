@@ -52,6 +52,8 @@ export class McpSession {
   /** Claims of the token that last used the session: what a revocation is checked against. */
   claims: TaskTokenClaims | undefined;
   #getStream: SseWriter | undefined;
+  /** What the agent's GET stream holds of the upstream's share (upstream-budget.ts), given back when it ends. */
+  #getStreamLease: { release(): void } | undefined;
   readonly #pending = new Map<string, Pending>();
   readonly #serverRequests = new Set<JsonRpcId>();
   #next = 0;
@@ -85,9 +87,28 @@ export class McpSession {
     return this.#getStream?.open === true;
   }
 
-  /** Binds the agent's GET stream (the caller has checked that none is open). */
-  attachGetStream(stream: SseWriter): void {
+  /** An exchange with the upstream is pending: an agent request (or the gateway's own) waits for its answer. */
+  get busy(): boolean {
+    return this.#pending.size > 0;
+  }
+
+  /**
+   * Binds the agent's GET stream (the caller has checked that none is open) and, for as long as it stays open, the
+   * upstream's own: a session nobody listens to holds no upstream stream.
+   */
+  attachGetStream(stream: SseWriter, lease: { release(): void }): void {
     this.#getStream = stream;
+    this.#getStreamLease = lease;
+    this.upstream.listen?.(true);
+  }
+
+  /** The agent's GET stream ended: the upstream's stream and its lease go with it. */
+  detachGetStream(stream: SseWriter): void {
+    if (this.#getStream !== stream) return;
+    this.#getStream = undefined;
+    this.#getStreamLease?.release();
+    this.#getStreamLease = undefined;
+    if (!this.#closed) this.upstream.listen?.(false);
   }
 
   /**
@@ -116,6 +137,7 @@ export class McpSession {
             params: { requestId: gatewayId, reason: 'timed out at the gateway' },
           };
           void this.upstream.send(cancel, { traceparent }).catch(() => undefined);
+          this.upstream.abandon?.(gatewayId);
           resolve(rpcError(agentId, RPC.requestTimeout, 'upstream timed out', { code: 'ERR_UPSTREAM_TIMEOUT' }));
         }, this.#requestTimeoutMs);
         timer.unref();
@@ -184,7 +206,11 @@ export class McpSession {
       this.#pending.delete(gid);
       p.deliver(rpcError(null, RPC.internalError, 'session closed'));
     }
-    this.#getStream?.end();
+    const stream = this.#getStream;
+    if (stream !== undefined) {
+      stream.end();
+      this.detachGetStream(stream);
+    }
     this.onClose?.();
     await this.upstream.close();
   }

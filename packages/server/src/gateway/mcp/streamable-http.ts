@@ -42,13 +42,27 @@ export function answerStream(req: IncomingMessage, res: ServerResponse, headers:
   return String(req.headers.accept ?? '').includes('text/event-stream') ? new SseWriter(res, headers, false) : undefined;
 }
 
-/** Binds the agent's GET stream to its session: only one at a time, kept alive by comments. */
-export function openGetStream(req: IncomingMessage, res: ServerResponse, session: McpSession, headers: Record<string, string>): void {
+/**
+ * Binds the agent's GET stream to its session: only one at a time, kept alive by comments. `lease` is taken only once
+ * the stream is acceptable (it is the upstream share the stream will hold) and given back when the stream ends.
+ */
+export function openGetStream(
+  req: IncomingMessage,
+  res: ServerResponse,
+  session: McpSession,
+  headers: Record<string, string>,
+  lease: () => { release(): void },
+): void {
   if (!String(req.headers.accept ?? '').includes('text/event-stream'))
     throw new WritError('ERR_MCP_MESSAGE_INVALID', 'GET needs Accept: text/event-stream');
   // Refused before a header is sent: a second stream gets its 409, not a 200 that is then cut.
   if (session.getStreamOpen) throw new WritError('ERR_MCP_STREAM_CONFLICT', 'a GET stream is already open for this session');
-  session.attachGetStream(new SseWriter(res, headers));
+  const held = lease();
+  const stream = new SseWriter(res, headers);
+  session.attachGetStream(stream, held);
   const keepalive = setInterval(() => res.write(': keepalive\n\n'), 25_000).unref();
-  res.on('close', () => clearInterval(keepalive));
+  res.on('close', () => {
+    clearInterval(keepalive);
+    session.detachGetStream(stream);
+  });
 }

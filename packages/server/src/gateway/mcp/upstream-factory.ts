@@ -4,7 +4,8 @@
  * filesystem server's roots, say — is never shared with another agent), or an HTTP server Writ runs itself on
  * loopback, one process per resource whose sessions the server keeps apart. Several upstreams make a composite.
  */
-import { Agent as UndiciAgent } from 'undici';
+import { Agent as UndiciAgent, type Dispatcher } from 'undici';
+import type { EgressGuard } from '../../http/index.js';
 import type { McpUpstreamConfig, Resource } from '../../register/index.js';
 import { applyInjection, type SecretValue } from '../../vault/index.js';
 import type { Logger } from '../../observability/index.js';
@@ -16,17 +17,28 @@ export interface UpstreamFactoryDeps {
   secrets: { get(id: string): SecretValue | Promise<SecretValue> };
   timeoutMs: number;
   maxMessageBytes: number;
+  /** Where connections to upstreams registered by URL may go (http/egress-guard.ts). */
+  egress: EgressGuard;
   logger: Logger;
 }
 
 export class UpstreamFactory {
   readonly #deps: UpstreamFactoryDeps;
-  readonly #dispatcher = new UndiciAgent({ connections: 64, keepAliveTimeout: 30_000 });
+  /**
+   * For upstreams registered by URL: every connection passes the egress guard. No connection bound of its own (a
+   * bound here would queue, and a queue is where one agent's streams made every other agent wait): what may be held
+   * at once is bounded above it, per resource, agent and task, by the gateway's upstream budget, and every exchange
+   * carries its own timeout (http-upstream.ts).
+   */
+  readonly #dispatcher: Dispatcher;
+  /** For the HTTP servers Writ runs itself on loopback: Writ's own children, not a URL anyone registered. */
+  readonly #loopback = new UndiciAgent({ keepAliveTimeout: 30_000, connect: { timeout: 10_000 } });
   /** Running HTTP servers Writ started, by resource id and upstream name; started on first use. */
   readonly #processes = new Map<string, Promise<LoopbackHttpProcess>>();
 
   constructor(deps: UpstreamFactoryDeps) {
     this.#deps = deps;
+    this.#dispatcher = deps.egress.agent({ keepAliveTimeout: 30_000, connectTimeout: 10_000 });
   }
 
   async connect(resource: Resource): Promise<UpstreamConnection> {
@@ -50,12 +62,12 @@ export class UpstreamFactory {
     const procs = [...this.#processes.values()];
     this.#processes.clear();
     await Promise.all(procs.map((p) => p.then((proc) => proc.close()).catch(() => undefined)));
-    await this.#dispatcher.close();
+    await Promise.all([this.#dispatcher.close(), this.#loopback.close()]);
   }
 
   async #connectOne(resource: Resource, u: McpUpstreamConfig): Promise<UpstreamConnection> {
     const logger = this.#deps.logger.child({ resource: resource.id, upstream: u.name });
-    if (u.transport === 'http') return this.#http(resource, u.url, logger);
+    if (u.transport === 'http') return this.#http(resource, u.url, this.#dispatcher, logger);
     if (u.transport === 'stdio') {
       const s = new StdioUpstream({
         resourceId: resource.id,
@@ -90,14 +102,14 @@ export class UpstreamFactory {
     const running = await proc.catch((err: unknown) => {
       throw new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', `could not start ${u.name}: ${String(err)}`);
     });
-    return this.#http(resource, running.url, logger);
+    return this.#http(resource, running.url, this.#loopback, logger);
   }
 
-  #http(resource: Resource, url: string, logger: Logger): UpstreamConnection {
+  #http(resource: Resource, url: string, dispatcher: Dispatcher, logger: Logger): UpstreamConnection {
     const deps = this.#deps;
     return new HttpUpstream({
       url,
-      dispatcher: this.#dispatcher,
+      dispatcher,
       timeoutMs: deps.timeoutMs,
       maxMessageBytes: deps.maxMessageBytes,
       logger,

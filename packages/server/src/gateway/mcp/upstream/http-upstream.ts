@@ -2,11 +2,16 @@
  * An upstream MCP server over Streamable HTTP (MCP 2025-06-18 / 2025-11-25 transport), with Writ as the client.
  * Written on undici directly rather than the SDK's client transport so that every POST carries the trace context of
  * the agent call it relays and the credential Writ injects from its vault, decided per message. Session id and
- * protocol version are learnt from the `initialize` exchange; once initialized, a GET stream carries the server's
- * own messages, resumed with `Last-Event-ID` when it drops.
+ * protocol version are learnt from the `initialize` exchange. The server's own stream (GET) is held only while the
+ * gateway asks for it (`listen`: while the agent listens on its own), resumed with `Last-Event-ID` when it drops.
+ *
+ * No wait is unbounded: every exchange has its own timer for the answer's headers (whether the time goes to a
+ * connection, the server or anything between), and an exchange the gateway gave up on (`abandon`) or a closed
+ * session aborts its response stream, so nothing holds a connection for a request nobody waits for.
  */
 import { request, type Dispatcher } from 'undici';
 import type { Logger } from '../../../observability/index.js';
+import { EgressRefusedError } from '../../../http/index.js';
 import { SseParser } from '../sse.js';
 import { UpstreamError, type JsonRpcMessage, type UpstreamConnection, type UpstreamSendContext } from './upstream-connection.js';
 
@@ -31,10 +36,14 @@ export class HttpUpstream implements UpstreamConnection {
   #protocolVersion: string | undefined;
   #initializeId: unknown;
   #closed = false;
-  readonly #abort = new AbortController();
-  #getStreamStarted = false;
-  /** Request ids whose answer is still to come on their POST's SSE stream. */
-  readonly #awaiting = new Set<unknown>();
+  /** Every exchange still open (a POST being answered, the GET stream): aborted when the session ends. */
+  readonly #open = new Set<AbortController>();
+  /** Those of requests, by the id the upstream knows them by: what `abandon` aborts. */
+  readonly #byRequest = new Map<string, AbortController>();
+  /** The GET stream's exchange while the gateway wants one. */
+  #listener: AbortController | undefined;
+  /** The GET stream's parser, kept across reconnections for its `Last-Event-ID`. */
+  #getParser: SseParser | undefined;
   /** The URL and credential headers, reused for a second: a rotated secret reaches the next message after that. */
   #base: { until: number; url: string; headers: Record<string, string> } | undefined;
 
@@ -46,6 +55,8 @@ export class HttpUpstream implements UpstreamConnection {
     if (this.#closed) throw new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', 'upstream connection closed');
     if (message['method'] === 'initialize') this.#initializeId = message['id'];
     const { url, headers } = await this.#target(context.traceparent);
+    const requestId = typeof message['method'] === 'string' && typeof message['id'] === 'string' ? message['id'] : undefined;
+    const exchange = this.#exchange(requestId);
     let res: Dispatcher.ResponseData;
     try {
       res = await request(url, {
@@ -55,38 +66,112 @@ export class HttpUpstream implements UpstreamConnection {
         body: JSON.stringify(message),
         headersTimeout: this.#o.timeoutMs,
         bodyTimeout: 0,
-        signal: this.#abort.signal,
+        signal: exchange.signal,
       });
     } catch (err) {
+      exchange.done();
+      if (err instanceof EgressRefusedError) {
+        this.#o.logger.warn({ err: err.message }, 'mcp upstream connection refused by the egress rules');
+        throw new UpstreamError('ERR_EGRESS_REFUSED', err.message);
+      }
       const code = (err as { code?: string }).code;
-      throw new UpstreamError(code === 'UND_ERR_HEADERS_TIMEOUT' ? 'ERR_UPSTREAM_TIMEOUT' : 'ERR_UPSTREAM_UNAVAILABLE', String(err));
+      throw new UpstreamError(
+        exchange.timedOut() || code === 'UND_ERR_HEADERS_TIMEOUT' ? 'ERR_UPSTREAM_TIMEOUT' : 'ERR_UPSTREAM_UNAVAILABLE',
+        String(err),
+      );
     }
+    exchange.answered();
+    try {
+      await this.#answer(res, exchange);
+    } catch (err) {
+      exchange.done();
+      throw err instanceof UpstreamError ? err : new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', String(err));
+    }
+  }
+
+  listen(on: boolean): void {
+    if (!on) {
+      this.#listener?.abort();
+      this.#listener = undefined;
+      return;
+    }
+    if (this.#listener !== undefined || this.#closed) return;
+    const exchange = new AbortController();
+    this.#listener = exchange;
+    this.#open.add(exchange);
+    this.#runGetStream(exchange)
+      .catch((err: unknown) => {
+        if (!exchange.signal.aborted) this.#o.logger.debug({ err: String(err) }, 'mcp upstream GET stream ended');
+      })
+      .finally(() => {
+        this.#open.delete(exchange);
+        if (this.#listener === exchange) this.#listener = undefined;
+      });
+  }
+
+  abandon(id: string): void {
+    this.#byRequest.get(id)?.abort();
+  }
+
+  /** A POST's answer: accepted (202), the session gone (404), one JSON message, or an SSE stream that goes on. */
+  async #answer(res: Dispatcher.ResponseData, exchange: Exchange): Promise<void> {
     const sid = res.headers['mcp-session-id'];
     if (typeof sid === 'string' && this.#sessionId === undefined) this.#sessionId = sid;
     if (res.statusCode === 202) {
       await res.body.dump();
-      if (message['method'] === 'notifications/initialized') this.#startGetStream();
+      exchange.done();
       return;
     }
     if (res.statusCode === 404 && this.#sessionId !== undefined) {
       await res.body.dump();
+      exchange.done();
       this.#end('the upstream ended its session');
       throw new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', 'upstream session ended');
     }
     const type = String(res.headers['content-type'] ?? '').toLowerCase();
     if (res.statusCode !== 200 || !(type.startsWith('application/json') || type.startsWith('text/event-stream'))) {
-      const text = (await res.body.text()).slice(0, 500);
+      const text = (await readLimited(res.body, 4096).catch(() => '')).slice(0, 500);
+      exchange.done();
       throw new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', `upstream answered ${res.statusCode} ${type}: ${text}`);
     }
     if (type.startsWith('application/json')) {
       const text = await readLimited(res.body, this.#o.maxMessageBytes);
+      exchange.done();
       this.#deliverJson(text);
       return;
     }
     // An SSE answer streams on after `send` resolves: the response (and related messages) arrive through onMessage.
-    void this.#consume(res.body, undefined).catch((err: unknown) =>
-      this.#o.logger.warn({ err: String(err) }, 'mcp upstream stream failed'),
-    );
+    void this.#consume(res.body, new SseParser(this.#o.maxMessageBytes))
+      .catch((err: unknown) => {
+        if (!exchange.signal.aborted) this.#o.logger.warn({ err: String(err) }, 'mcp upstream stream failed');
+      })
+      .finally(() => exchange.done());
+  }
+
+  /**
+   * One exchange's abort controller, registered so that the session's end (and, for a request, `abandon`) aborts it,
+   * and timed: no answer's headers within `timeoutMs` aborts it too, wherever the time went.
+   */
+  #exchange(requestId: string | undefined): Exchange {
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.#o.timeoutMs);
+    timer.unref();
+    this.#open.add(controller);
+    if (requestId !== undefined) this.#byRequest.set(requestId, controller);
+    return {
+      signal: controller.signal,
+      timedOut: () => timedOut,
+      answered: () => clearTimeout(timer),
+      done: () => {
+        clearTimeout(timer);
+        this.#open.delete(controller);
+        if (requestId !== undefined && this.#byRequest.get(requestId) === controller) this.#byRequest.delete(requestId);
+      },
+    };
   }
 
   async close(): Promise<void> {
@@ -96,7 +181,14 @@ export class HttpUpstream implements UpstreamConnection {
     if (sid === undefined) return;
     try {
       const { url, headers } = await this.#target(undefined);
-      const res = await request(url, { method: 'DELETE', dispatcher: this.#o.dispatcher, headers, headersTimeout: this.#o.timeoutMs });
+      const res = await request(url, {
+        method: 'DELETE',
+        dispatcher: this.#o.dispatcher,
+        headers,
+        headersTimeout: this.#o.timeoutMs,
+        bodyTimeout: this.#o.timeoutMs,
+        signal: AbortSignal.timeout(this.#o.timeoutMs),
+      });
       await res.body.dump();
     } catch {
       // The upstream may already be gone; its session then ends with it.
@@ -106,7 +198,10 @@ export class HttpUpstream implements UpstreamConnection {
   #end(reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#abort.abort();
+    for (const exchange of this.#open) exchange.abort();
+    this.#open.clear();
+    this.#byRequest.clear();
+    this.#listener = undefined;
     this.onClose?.(reason);
   }
 
@@ -140,7 +235,6 @@ export class HttpUpstream implements UpstreamConnection {
   #deliver(m: unknown): void {
     if (typeof m !== 'object' || m === null || (m as { jsonrpc?: unknown }).jsonrpc !== '2.0') return;
     const msg = m as JsonRpcMessage;
-    if (msg['method'] === undefined) this.#awaiting.delete(msg['id']);
     if (this.#initializeId !== undefined && msg['id'] === this.#initializeId && msg['method'] === undefined) {
       const v = (msg['result'] as { protocolVersion?: unknown } | undefined)?.protocolVersion;
       if (typeof v === 'string') this.#protocolVersion = v;
@@ -149,42 +243,52 @@ export class HttpUpstream implements UpstreamConnection {
     this.onMessage?.(msg);
   }
 
-  async #consume(body: Dispatcher.ResponseData['body'], parser: SseParser | undefined): Promise<void> {
-    const p = parser ?? new SseParser(this.#o.maxMessageBytes);
+  async #consume(body: Dispatcher.ResponseData['body'], parser: SseParser): Promise<void> {
     body.setEncoding('utf8');
     for await (const chunk of body as AsyncIterable<string>) {
-      for (const e of p.push(chunk)) if (e.event === 'message' && e.data !== '') this.#deliverJson(e.data);
+      for (const e of parser.push(chunk)) if (e.event === 'message' && e.data !== '') this.#deliverJson(e.data);
     }
   }
 
-  /** The server's own stream (MCP §Streamable HTTP "Listening for messages"); 405 means it has none. */
-  #startGetStream(): void {
-    if (this.#getStreamStarted) return;
-    this.#getStreamStarted = true;
-    const parser = new SseParser(this.#o.maxMessageBytes);
-    const run = async (): Promise<void> => {
-      for (let attempt = 0; attempt < MAX_GET_RETRIES && !this.#closed; attempt++) {
-        const { url, headers } = await this.#target(undefined);
-        if (parser.lastEventId !== undefined) headers['last-event-id'] = parser.lastEventId;
-        const res = await request(url, {
+  /**
+   * The server's own stream (MCP §Streamable HTTP "Listening for messages"), reopened when it drops, until the
+   * gateway stops listening or the session ends; 405 (or any other refusal) means the server has none.
+   */
+  async #runGetStream(exchange: AbortController): Promise<void> {
+    const parser = (this.#getParser ??= new SseParser(this.#o.maxMessageBytes));
+    for (let attempt = 0; attempt < MAX_GET_RETRIES && !exchange.signal.aborted && !this.#closed; attempt++) {
+      const { url, headers } = await this.#target(undefined);
+      if (parser.lastEventId !== undefined) headers['last-event-id'] = parser.lastEventId;
+      const timer = setTimeout(() => exchange.abort(), this.#o.timeoutMs);
+      timer.unref();
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await request(url, {
           method: 'GET',
           dispatcher: this.#o.dispatcher,
           headers: { ...headers, accept: 'text/event-stream' },
           headersTimeout: this.#o.timeoutMs,
           bodyTimeout: 0,
-          signal: this.#abort.signal,
+          signal: exchange.signal,
         });
-        if (res.statusCode !== 200) {
-          await res.body.dump();
-          return;
-        }
-        await this.#consume(res.body, parser);
+      } finally {
+        clearTimeout(timer);
       }
-    };
-    run().catch((err: unknown) => {
-      if (!this.#closed) this.#o.logger.debug({ err: String(err) }, 'mcp upstream GET stream ended');
-    });
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        return;
+      }
+      await this.#consume(res.body, parser);
+    }
   }
+}
+
+interface Exchange {
+  signal: AbortSignal;
+  timedOut(): boolean;
+  /** The answer's headers arrived: the timer stops (a stream's length is the session's business). */
+  answered(): void;
+  done(): void;
 }
 
 async function readLimited(body: Dispatcher.ResponseData['body'], max: number): Promise<string> {

@@ -27,12 +27,34 @@ export interface UpstreamConnection {
   /** The connection ended for good (closed by us, or the upstream is gone and will not come back). */
   onClose: ((reason: string) => void) | undefined;
   close(): Promise<void>;
+  /**
+   * Whether to hold the upstream's own message stream open (Streamable HTTP's GET). The gateway holds it only while
+   * the agent listens on its own, so a session nobody listens to holds no upstream connection; transports without
+   * such a stream leave this out.
+   */
+  listen?(on: boolean): void;
+  /**
+   * The gateway stopped waiting for the answer to request `id` (it timed out): drop whatever would still carry it
+   * (Streamable HTTP: that POST's response stream), so a request given up on holds no connection.
+   */
+  abandon?(id: string): void;
+}
+
+export type UpstreamErrorCode = 'ERR_UPSTREAM_UNAVAILABLE' | 'ERR_UPSTREAM_TIMEOUT' | 'ERR_EGRESS_REFUSED';
+
+/**
+ * The code a failed upstream exchange's JSON-RPC error carries in `error.data.code` (mcp-session.ts puts it there),
+ * so a session that could not start is refused with what actually went wrong.
+ */
+export function upstreamFailure(answer: JsonRpcMessage): UpstreamErrorCode {
+  const code = ((answer['error'] as { data?: { code?: unknown } } | undefined)?.data?.code ?? '') as string;
+  return code === 'ERR_UPSTREAM_TIMEOUT' || code === 'ERR_EGRESS_REFUSED' ? code : 'ERR_UPSTREAM_UNAVAILABLE';
 }
 
 /** An upstream that could not be reached or did not answer: a gateway denial like any other, with the cause as its private detail. */
 export class UpstreamError extends WritError {
-  declare readonly code: 'ERR_UPSTREAM_UNAVAILABLE' | 'ERR_UPSTREAM_TIMEOUT';
-  constructor(code: 'ERR_UPSTREAM_UNAVAILABLE' | 'ERR_UPSTREAM_TIMEOUT', detail: string) {
+  declare readonly code: UpstreamErrorCode;
+  constructor(code: UpstreamErrorCode, detail: string) {
     super(code, detail);
     this.name = 'UpstreamError';
   }
