@@ -65,7 +65,17 @@ async function main(): Promise<void> {
     const config = loadConfig({
       file: null,
       env: { WRIT_KEK: randomBytes(32).toString('base64'), WRIT_ADMIN_TOKEN: adminToken },
-      overrides: { 'server.port': 0, 'storage.sqlitePath': join(dir, 'writ.db'), 'log.level': 'silent', 'egress.allow': ['127.0.0.0/8'] },
+      overrides: {
+        'server.port': 0,
+        'storage.sqlitePath': join(dir, 'writ.db'),
+        'log.level': 'silent',
+        'egress.allow': ['127.0.0.0/8'],
+        // One agent and task drive the whole load here: the per-agent and per-task upstream shares (which would refuse
+        // most of it, 429) are opened to the total, so the bench measures the path, the lease included, not the bound.
+        'limits.upstreamConnections': 1024,
+        'limits.upstreamConnectionsPerAgent': 1024,
+        'limits.upstreamConnectionsPerTask': 1024,
+      },
     });
     const writ = await startWritServer({ config, logger: silentLogger() });
     const admin = new AdminClient(writ.url, adminToken);

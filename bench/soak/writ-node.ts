@@ -31,6 +31,11 @@ async function main(setup: Setup): Promise<void> {
       'log.level': 'warn',
       'tokens.defaultLifetimeSeconds': 60,
       'egress.allow': ['127.0.0.0/8'],
+      // One agent and task drive the whole load here: the per-agent and per-task upstream shares (which would refuse
+      // most of it, 429) are opened to the total, so the bench measures the path, the lease included, not the bound.
+      'limits.upstreamConnections': 1024,
+      'limits.upstreamConnectionsPerAgent': 1024,
+      'limits.upstreamConnectionsPerTask': 1024,
     },
   });
   const writ = await startWritServer({ config, logger: silentLogger() });
