@@ -8,7 +8,7 @@ import Fastify from 'fastify';
 import { DPOP_ALGS, PATHS } from '@writ/protocol';
 import { createDpopNonces, InMemoryReplayCache, RevocationSet, VerifiedTokenCache, type CheckCallContext } from '@writ/verify/internal';
 import type { WritConfig } from '../config/index.js';
-import { EgressGuard, FailedAuthThrottle } from '../http/index.js';
+import { FailedAuthThrottle } from '../http/index.js';
 import { openStore, type Store } from '../storage/index.js';
 import { deriveKey, KeyEncryptionKey } from '../crypto/index.js';
 import { createVault } from '../vault/index.js';
@@ -20,12 +20,12 @@ import { TaskService } from '../tasks/index.js';
 import { SigningKeys, type TokenServiceDeps } from '../token/index.js';
 import { createUserTokenVerifier, createWorkloadTokenVerifier } from '../identity/index.js';
 import { SharedReplayCache } from '../dpop/index.js';
-import { HttpGateway, McpGateway, UpstreamBudget, UpstreamFactory, createGatewayAudit } from '../gateway/index.js';
 import { AdminAuth } from '../admin-api/index.js';
 import { createMetrics, type Logger } from '../observability/index.js';
 import { ClusterNode, type ClusterRole, type Freshness } from '../cluster/index.js';
 import { registerHttpSurface } from './http-surface.js';
 import { listen } from './listener.js';
+import { createGateways, egressGuard } from './gateways.js';
 import { createOAuthEndpoints } from './oauth-endpoints.js';
 import { createReadiness } from './readiness.js';
 import { createDispatcher } from './route-dispatch.js';
@@ -93,15 +93,8 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     );
     closers.unshift(() => listener.close());
     const url = listener.url;
-    // Every request Writ sends on someone's behalf goes through this: upstreams, MCP servers, Shared Signals
-    // pushes, identity providers' discovery and keys; never to Writ's own listener, nor where config does not allow.
-    const egress = new EgressGuard({
-      allow: config.egress.allow,
-      ownListeners: () => {
-        const a = listener.server.address();
-        return a !== null && typeof a === 'object' ? [{ address: a.address, port: a.port }] : [];
-      },
-    });
+    // Every request Writ sends on someone's behalf goes through this (upstreams, MCP servers, pushes, identity).
+    const egress = egressGuard(config, listener.server);
     const egressFetch = egress.fetch();
     const publicUrl = config.server.publicUrl ?? url;
     const role = config.cluster.role;
@@ -131,8 +124,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     register.onChange((change, origin) => {
       void cache.refresh().catch((err: unknown) => logger.error({ err }, 'register snapshot refresh failed'));
       if (change.kind === 'resource') {
-        gateway.invalidate(change.id);
-        upstreams.invalidate(change.id);
+        gateways.invalidate(change.id);
       }
       if (change.kind === 'secret') vault.invalidate(change.id);
       if (origin === 'local')
@@ -197,10 +189,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         onResync: async () => {
           await register.resync();
           await keys.reload();
-          for (const id of await cache.refresh()) {
-            gateway.invalidate(id);
-            upstreams.invalidate(id);
-          }
+          for (const id of await cache.refresh()) gateways.invalidate(id);
           vault.invalidate();
           users.invalidate();
           workloads.invalidate();
@@ -256,19 +245,10 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
           current: f?.current ?? true,
         };
       },
-      mcpSessions: () => mcpGateway.sessionCounts,
+      mcpSessions: () => gateways.mcp.sessionCounts,
       revocationFeedClients: () => revocationFeed.clients,
-      upstreams: () => upstreamBudget.snapshot(),
+      upstreams: () => gateways.budget.snapshot(),
     });
-    // One budget for both gateways: how much of a resource's upstream one agent or task may hold at once.
-    const upstreamBudget = new UpstreamBudget(
-      {
-        total: config.limits.upstreamConnections,
-        perAgent: config.limits.upstreamConnectionsPerAgent,
-        perTask: config.limits.upstreamConnectionsPerTask,
-      },
-      (resource, scope) => metrics.upstreamRefused(resource, scope),
-    );
     // What both gateways (HTTP and MCP) need for the per-call check and the call-time grants.
     const enforcement = {
       publicUrl,
@@ -282,41 +262,19 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       ...(nonces !== undefined ? { nonces } : {}),
       logger,
     };
-    const gateway = new HttpGateway({
-      ...enforcement,
+    const gateways = createGateways({
+      config,
+      enforcement,
+      audit,
       secrets: { get: (id) => vault.getSecretValue(id) },
-      audit: createGatewayAudit(audit, (d, r) => metrics.decided('http', d, r)),
-      maxBodyBytes: config.server.maxBodyBytes,
-      upstreamTimeoutMs: config.server.upstreamTimeoutMs,
-      budget: upstreamBudget,
       egress,
-    });
-    closers.unshift(() => gateway.close());
-
-    const upstreams = new UpstreamFactory({
-      secrets: { get: (id) => vault.getSecretValue(id) },
-      timeoutMs: config.server.upstreamTimeoutMs,
-      maxMessageBytes: config.mcp.maxUpstreamMessageBytes,
-      egress,
+      metrics,
       logger,
-    });
-    closers.unshift(() => upstreams.close());
-    const mcpGateway = new McpGateway({
-      ...enforcement,
-      audit: createGatewayAudit(audit, (d, r) => metrics.decided('mcp', d, r)),
-      connect: (resource) => upstreams.connect(resource),
-      maxBodyBytes: config.server.maxBodyBytes,
-      requestTimeoutMs: config.mcp.requestTimeoutSeconds * 1000,
-      sessionIdleMs: config.mcp.sessionIdleSeconds * 1000,
-      maxSessions: config.mcp.maxSessions,
-      maxSessionsPerTask: config.mcp.maxSessionsPerTask,
-      maxSessionsPerAgent: config.mcp.maxSessionsPerAgent,
-      budget: upstreamBudget,
       now,
     });
-    closers.unshift(() => mcpGateway.close());
+    closers.unshift(() => gateways.close());
     // The kill switch reaches open MCP sessions at once, not only at their next request — from any node.
-    const offRevoked = revocations.onEntry(() => mcpGateway.revoked());
+    const offRevoked = revocations.onEntry(() => gateways.mcp.revoked());
     closers.unshift(offRevoked);
 
     const adminAuth = new AdminAuth({ db: store.db, fixedToken: config.adminToken });
@@ -388,9 +346,9 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         freshness: () => cluster?.freshness(),
         revocations: revocationSet,
         cluster: { role, nodeId },
-        mcpSessions: () => mcpGateway.sessionCounts,
+        mcpSessions: () => gateways.mcp.sessionCounts,
         feedClients: () => revocationFeed.clients,
-        upstreams: () => upstreamBudget.snapshot(),
+        upstreams: () => gateways.budget.snapshot(),
       }),
       audit,
       logger,
@@ -408,8 +366,8 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         maxHeadersCount: config.server.maxHeadersCount,
         audit,
         dpopAlgs: DPOP_ALGS,
-        httpGateway: (req, res) => gateway.handle(req, res),
-        mcpGateway: (req, res) => mcpGateway.handle(req, res),
+        httpGateway: (req, res) => gateways.http.handle(req, res),
+        mcpGateway: (req, res) => gateways.mcp.handle(req, res),
         revocationFeed: (req, res) => revocationFeed.handle(req, res),
         oauth: createOAuthEndpoints({
           issuer: publicUrl,

@@ -33,6 +33,19 @@ test('environment overrides the file, flags override both', () => {
   assert.equal(loadConfig({ file: p, env: { WRIT_PORT: '9000' }, overrides: { 'server.port': 9100 } }).server.port, 9100);
 });
 
+test('egress.allow: ranges, addresses and host names, from the file or WRIT_EGRESS_ALLOW (comma-separated)', () => {
+  assert.deepEqual(loadConfig({ file: null, env: {} }).egress.allow, []);
+  assert.deepEqual(loadConfig({ file: null, env: { WRIT_EGRESS_ALLOW: ' 10.20.0.0/16, ::1 ,idp.corp.example,' } }).egress.allow, [
+    '10.20.0.0/16',
+    '::1',
+    'idp.corp.example',
+  ]);
+  assert.deepEqual(loadConfig({ file: file('egress:\n  allow: [fd12::/32, 192.168.7.7]\n'), env: {} }).egress.allow, [
+    'fd12::/32',
+    '192.168.7.7',
+  ]);
+});
+
 test('a bad value stops the start with a message naming the key and what was expected', () => {
   const cases: Array<[string, Record<string, string>, RegExp]> = [
     ['server:\n  port: 99999\n', {}, /server\.port: .*(65535|less than or equal)/i],
@@ -46,6 +59,14 @@ test('a bad value stops the start with a message naming the key and what was exp
     ['', { WRIT_ROLE: 'control' }, /cluster\.role: 'control' needs storage\.databaseUrl/],
     ['', { WRIT_ROLE: 'edge' }, /cluster\.role/],
     ['cluster:\n  maxStalenessMs: 10\n', {}, /cluster\.maxStalenessMs/],
+    ['egress:\n  allow: [10.0.0.0/33]\n', {}, /egress\.allow\.0: a CIDR range/],
+    ['', { WRIT_EGRESS_ALLOW: '10.0.0.0/8,not a host!' }, /egress\.allow\.1: a CIDR range/],
+    ['egress:\n  allow: [::1/129]\n', {}, /egress\.allow\.0/],
+    [
+      'limits:\n  upstreamConnections: 8\n  upstreamConnectionsPerAgent: 16\n',
+      {},
+      /upstreamConnectionsPerTask ≤ upstreamConnectionsPerAgent ≤ upstreamConnections/,
+    ],
   ];
   for (const [yaml, env, expected] of cases) {
     assert.throws(
