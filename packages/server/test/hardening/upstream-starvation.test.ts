@@ -267,6 +267,19 @@ describeEachStore('idle MCP sessions', (kind) => {
   const h = useHarness(kind, { config: { 'mcp.sessionIdleSeconds': 2 } });
   const tools = useToolsUpstream(h);
 
+  test('concurrent first sessionless calls of one task share one upstream session (a second would be held by nobody)', async () => {
+    const url = h.mcpUri('tools');
+    const agent = await h.registerAgent('twins');
+    const task = await h.startTask(agent, { resourceUri: url, details: DETAILS });
+    const initializes = (): number =>
+      tools().requests.filter((r) => (r.body as { method?: string } | undefined)?.method === 'initialize').length;
+    const before = initializes();
+    const answers = await Promise.all([1, 2, 3].map((n) => callSessionless(task, url, 'echo', { message: `twin ${n}` })));
+    for (const a of answers) assert.equal(a.status, 200, await a.clone().text());
+    assert.equal(initializes() - before, 1, 'one upstream initialize for the three calls');
+    await h.admin.post('/revocations', { target: { type: 'task', taskId: task.id }, reason: 'end of test' });
+  });
+
   test('a session no agent request touched for sessionIdleSeconds is closed, its streams with it; a waiting call keeps it', async () => {
     const url = h.mcpUri('tools');
     const agent = await h.registerAgent('idler');
