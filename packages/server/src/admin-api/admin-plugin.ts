@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PATHS } from '@writ/protocol';
 import { headerValues } from '@writ/verify/internal';
-import { AdminError } from '../errors/index.js';
+import { AdminError, adminRateLimited } from '../errors/index.js';
 import type { FailedAuthThrottle } from '../http/index.js';
 import type { AuditPort } from '../audit/index.js';
 import type { AdminAuth } from './admin-auth.js';
@@ -26,7 +26,7 @@ export function registerAdminApi(
       handler: async (req: FastifyRequest, reply: FastifyReply) => {
         const source = req.socket.remoteAddress ?? 'unknown';
         const wait = deps.throttle.retryAfterSeconds(source);
-        if (wait > 0) throw rateLimited(wait);
+        if (wait > 0) throw adminRateLimited(wait);
         const authorization = headerValues(req.raw.rawHeaders, 'authorization');
         if (authorization.length > 1) throw new AdminError('ERR_ADMIN_INVALID_REQUEST', 'more than one Authorization header');
         const principal = await deps.auth.authenticate(authorization[0]);
@@ -41,7 +41,7 @@ export function registerAdminApi(
             reason: locked ? 'ERR_ADMIN_RATE_LIMITED' : 'ERR_ADMIN_UNAUTHENTICATED',
             data: { source },
           });
-          if (locked) throw rateLimited(deps.throttle.retryAfterSeconds(source));
+          if (locked) throw adminRateLimited(deps.throttle.retryAfterSeconds(source));
           throw new AdminError('ERR_ADMIN_UNAUTHENTICATED', 'a valid admin token is required (Authorization: Bearer …)');
         }
         const params = req.params as Record<string, string>;
@@ -56,10 +56,4 @@ export function registerAdminApi(
       },
     });
   }
-}
-
-function rateLimited(retryAfterSeconds: number): AdminError {
-  return new AdminError('ERR_ADMIN_RATE_LIMITED', 'too many failed authentications from this address; retry later', [], {
-    'retry-after': String(retryAfterSeconds),
-  });
 }

@@ -34,6 +34,13 @@ export class AdminError extends Error {
   }
 }
 
+/** An address locked out after too many failed credentials (http/failed-auth-throttle.ts): 429 with `Retry-After`. */
+export function adminRateLimited(retryAfterSeconds: number): AdminError {
+  return new AdminError('ERR_ADMIN_RATE_LIMITED', 'too many failed authentications from this address; retry later', [], {
+    'retry-after': String(retryAfterSeconds),
+  });
+}
+
 /** `status` overrides the code's own only where the framework refused the request with a more precise one (413, 415). */
 export function adminErrorResponse(err: AdminError, extra: Record<string, string> = {}, status = err.status): WireResponse {
   return jsonWire(

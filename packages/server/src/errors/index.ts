@@ -5,7 +5,7 @@
 export { jsonWire, sendWire, replyWire } from './wire-response.js';
 export type { WireResponse } from './wire-response.js';
 export { OAuthError, OAUTH_ERROR_STATUS, oauthErrorResponse } from './oauth-error.js';
-export { AdminError, ADMIN_ERROR_STATUS, adminErrorResponse, writCodeResponse } from './admin-error.js';
+export { AdminError, ADMIN_ERROR_STATUS, adminErrorResponse, adminRateLimited, writCodeResponse } from './admin-error.js';
 export type { AdminErrorCode } from './admin-error.js';
 export { SsfError, SSF_ERROR_STATUS, ssfErrorResponse } from './ssf-error.js';
 export type { SsfErrorCode } from './ssf-error.js';

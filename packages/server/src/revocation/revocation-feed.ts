@@ -11,7 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { headerValues } from '@writ/verify/internal';
 import type { AuditPort } from '../audit/index.js';
-import { AdminError, adminErrorResponse, sendWire, writCodeResponse, RETRY_AFTER_SECONDS } from '../errors/index.js';
+import { AdminError, adminErrorResponse, adminRateLimited, sendWire, writCodeResponse, RETRY_AFTER_SECONDS } from '../errors/index.js';
 import type { FailedAuthThrottle } from '../http/index.js';
 import type { RevocationEntry } from './revocation-service.js';
 
@@ -59,7 +59,7 @@ export class RevocationFeed {
       return sendWire(res, adminErrorResponse(new AdminError('ERR_ADMIN_INVALID_REQUEST', 'GET only'), { allow: 'GET' }, 405));
     const source = req.socket.remoteAddress ?? 'unknown';
     const wait = this.#o.throttle.retryAfterSeconds(source);
-    if (wait > 0) return sendWire(res, adminErrorResponse(rateLimited(), { 'retry-after': String(wait) }));
+    if (wait > 0) return sendWire(res, adminErrorResponse(adminRateLimited(wait)));
     const authorization = headerValues(req.rawHeaders, 'authorization');
     if (authorization.length > 1)
       return sendWire(res, adminErrorResponse(new AdminError('ERR_ADMIN_INVALID_REQUEST', 'more than one Authorization header')));
@@ -72,8 +72,7 @@ export class RevocationFeed {
         reason: locked ? 'ERR_ADMIN_RATE_LIMITED' : 'ERR_ADMIN_UNAUTHENTICATED',
         data: { source },
       });
-      if (locked)
-        return sendWire(res, adminErrorResponse(rateLimited(), { 'retry-after': String(this.#o.throttle.retryAfterSeconds(source)) }));
+      if (locked) return sendWire(res, adminErrorResponse(adminRateLimited(this.#o.throttle.retryAfterSeconds(source))));
       const refused = new AdminError('ERR_ADMIN_UNAUTHENTICATED', 'a feed token (admin token) is required');
       return sendWire(res, adminErrorResponse(refused, { 'www-authenticate': 'Bearer realm="writ-revocation-feed"' }));
     }
@@ -122,8 +121,4 @@ function startSeq(req: IncomingMessage): number | undefined {
   const query = new URL(req.url ?? '/', 'http://x').searchParams.get('after');
   const raw = typeof header === 'string' ? header : (query ?? '0');
   return /^\d{1,15}$/.test(raw) ? Number(raw) : undefined;
-}
-
-function rateLimited(): AdminError {
-  return new AdminError('ERR_ADMIN_RATE_LIMITED', 'too many failed authentications from this address; retry later');
 }
