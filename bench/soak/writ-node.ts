@@ -36,6 +36,11 @@ async function main(setup: Setup): Promise<void> {
       'limits.upstreamConnections': 1024,
       'limits.upstreamConnectionsPerAgent': 1024,
       'limits.upstreamConnectionsPerTask': 1024,
+      // Stock clients (bench/token-exchange's refresh-grant line): sign-in at the dev provider, open registration.
+      'authorization.login.provider': 'dev',
+      'authorization.login.clientId': idp.loginClientId,
+      'authorization.registration.mode': 'open',
+      'authorization.registration.newClientStatus': 'active',
     },
   });
   const writ = await startWritServer({ config, logger: silentLogger() });
@@ -48,6 +53,19 @@ async function main(setup: Setup): Promise<void> {
       policy:
         'permit (principal == Writ::Agent::"soak-agent", action == Writ::Action::"http", resource == Writ::Resource::"api") when { context.user == Writ::User::"dev:alice" && ["GET", "POST"].contains(context.method) && context.path like "/v1/*" };',
     },
+  });
+  // An HTTP API with a scope, for stock clients (consent offers a resource's scopes).
+  await admin.post('/resources', {
+    id: 'api-scoped',
+    baseUrl: setup.upstream,
+    secretId: 'api-key',
+    inject: { mode: 'bearer' },
+    scopes: { read: [{ type: 'http', actions: ['GET'], paths: ['/v1/*'] }] },
+  });
+  await admin.post('/grants', {
+    id: 'stock-clients',
+    policy:
+      'permit (principal, action == Writ::Action::"http", resource == Writ::Resource::"api-scoped") when { principal.kind == "oauth_client" && context.user == Writ::User::"dev:alice" && context.method == "GET" && context.path like "/v1/*" };',
   });
   await admin.post('/agents', { id: 'soak-agent', name: 'soak', owner: 'soak', jwks: { keys: [setup.agentJwk] } });
   const alice = idp.accounts.find((a) => a.username === 'alice');
@@ -63,7 +81,7 @@ async function main(setup: Setup): Promise<void> {
     }
     if (m.exit === true) void writ.close().then(() => process.exit(0));
   });
-  process.send?.({ ready: { url: writ.publicUrl, adminToken, idToken } });
+  process.send?.({ ready: { url: writ.publicUrl, adminToken, idToken, alicePassword: alice?.password ?? '' } });
 }
 
 process.once('message', (m: { setup: Setup }) => {

@@ -30,6 +30,72 @@ function es256(key: KeyObject, header: string, payload: unknown): string {
   return `${input}.${sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
 }
 
+/** POSTs a form to the token endpoint over `agent`; resolves to the JSON answer, rejects on anything but 200. */
+function postForm(agent: Agent, url: URL, body: string, proof: string): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        agent,
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+          'content-length': Buffer.byteLength(body),
+          dpop: proof,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode !== 200) reject(new Error(`token endpoint answered ${res.statusCode}: ${text}`));
+          else resolve(JSON.parse(text) as Record<string, unknown>);
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * The refresh-token grant as a stock client with a DPoP key sends it (a fresh proof each time): returns a function
+ * that redeems one refresh token and resolves to the rotated one.
+ */
+export function leanRefresher(opts: { issuer: string; clientId: string; dpopJwk: JsonWebKey; connections: number }): {
+  refresh(refreshToken: string): Promise<string>;
+  proof(): string;
+} {
+  const endpoint = `${opts.issuer}${PATHS.token}`;
+  const url = new URL(endpoint);
+  const agent = new Agent({ keepAlive: true, maxSockets: opts.connections });
+  const dpopKey = createPrivateKey({ key: opts.dpopJwk, format: 'jwk' });
+  const { kty, crv, x, y } = opts.dpopJwk;
+  const proofHeader = b64({ typ: 'dpop+jwt', alg: 'ES256', jwk: { kty, crv, x, y } });
+  const proof = (): string =>
+    es256(dpopKey, proofHeader, {
+      jti: randomBytes(16).toString('base64url'),
+      htm: 'POST',
+      htu: endpoint,
+      iat: Math.floor(Date.now() / 1000),
+    });
+  return {
+    proof,
+    async refresh(refreshToken) {
+      const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: opts.clientId }).toString();
+      const answer = await postForm(agent, url, body, proof());
+      if (typeof answer['refresh_token'] !== 'string' || answer['token_type'] !== 'DPoP')
+        throw new Error(`unexpected: ${JSON.stringify(answer)}`);
+      return answer['refresh_token'];
+    },
+  };
+}
+
 /** Returns a function that performs one exchange and resolves to the issued access token (rejects on non-200). */
 export function leanExchanger(opts: LeanExchangeOptions): () => Promise<string> {
   const endpoint = `${opts.issuer}${PATHS.token}`;
@@ -63,42 +129,10 @@ export function leanExchanger(opts: LeanExchangeOptions): () => Promise<string> 
     });
     const proof = es256(dpopKey, proofHeader, { jti: randomBytes(16).toString('base64url'), htm: 'POST', htu: endpoint, iat: now });
     const body = `${fixed}&client_assertion=${assertion}`;
-    return new Promise<string>((resolve, reject) => {
-      const req = request(
-        {
-          agent,
-          host: url.hostname,
-          port: url.port,
-          path: url.pathname,
-          method: 'POST',
-          headers: {
-            'content-type': 'application/x-www-form-urlencoded',
-            accept: 'application/json',
-            'content-length': Buffer.byteLength(body),
-            dpop: proof,
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            if (res.statusCode !== 200) {
-              reject(new Error(`token endpoint answered ${res.statusCode}: ${text}`));
-              return;
-            }
-            const parsed = JSON.parse(text) as { access_token?: unknown; token_type?: unknown };
-            if (typeof parsed.access_token !== 'string' || parsed.token_type !== 'DPoP') {
-              reject(new Error(`unexpected token response: ${text}`));
-              return;
-            }
-            resolve(parsed.access_token);
-          });
-          res.on('error', reject);
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
+    return postForm(agent, url, body, proof).then((parsed) => {
+      if (typeof parsed['access_token'] !== 'string' || parsed['token_type'] !== 'DPoP')
+        throw new Error(`unexpected token response: ${JSON.stringify(parsed)}`);
+      return parsed['access_token'];
     });
   };
 }

@@ -14,6 +14,8 @@ import { DEFAULT_PORT } from '@writ/protocol';
 import { AdminClient, createLogger, loadConfig, printAuditChain, startWritServer, type WritServer } from '@writ/server';
 import { startDevIdentityProvider } from './idp/index.js';
 import { startDemoUpstream } from './demo-upstream.js';
+import { serveClientMetadataDocument } from './kit/client-metadata-server.js';
+import { DEMO_HOST_REDIRECT, demoHostGrant, runStockHostDemo } from './stock-host-demo.js';
 
 export interface DevOptions {
   port?: number | undefined;
@@ -89,6 +91,17 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
         `  upstream › ${o.method} ${o.path}: API key ${o.authenticated ? 'valid (injected by Writ)' : 'MISSING'}; agent credentials seen: ${o.sawAgentCredentials ? 'YES (bug!)' : 'none'}; traceparent ${o.traceparent ?? '-'}`,
       ),
   });
+  // The demo's stock MCP host publishes its Client ID Metadata Document over https, with a certificate made now.
+  const hostDocument = await serveClientMetadataDocument((clientId) => ({
+    client_id: clientId,
+    client_name: 'Writ demo MCP host',
+    redirect_uris: [DEMO_HOST_REDIRECT],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
+  }));
+  const hostCa = join(opts.dataDir, 'demo-host-ca.pem');
+  writeFileSync(hostCa, hostDocument.caPem);
   const config = loadConfig({
     // The demo runs on the embedded default: no writ.yaml, no database URL from the environment.
     file: null,
@@ -101,6 +114,12 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
       'log.level': env['WRIT_LOG_LEVEL'] ?? 'warn',
       // The demo's upstream and identity provider run on loopback, which the egress rules refuse by default.
       'egress.allow': ['127.0.0.0/8', '::1'],
+      // Stock MCP hosts sign people in at the dev identity provider; in dev, clients may register and act at once.
+      'authorization.login.provider': 'dev',
+      'authorization.login.clientId': idp.loginClientId,
+      'authorization.registration.mode': 'open',
+      'authorization.registration.newClientStatus': 'active',
+      'authorization.metadataDocuments.caFile': hostCa,
     },
   });
   const logger = createLogger({ level: config.log.level });
@@ -110,6 +129,7 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
     await writ.close();
     await idp.close();
     await upstream.close();
+    await hostDocument.close();
   };
 
   out(`Writ listening on ${writ.url} (issuer ${writ.publicUrl})`);
@@ -155,7 +175,11 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
     admin.post('/resources', {
       id: 'demo',
       kind: 'mcp',
-      mcp: { upstreams: [{ name: 'everything', transport: 'http-process', args: [everything, 'streamableHttp'] }] },
+      // Stock MCP hosts that cannot sign DPoP proofs get short-lived bearer task tokens here (audited as such).
+      mcp: {
+        upstreams: [{ name: 'everything', transport: 'http-process', args: [everything, 'streamableHttp'] }],
+        bearer: { allowed: true },
+      },
       description: 'MCP server-everything, run by Writ on loopback',
     }),
   );
@@ -166,8 +190,15 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
       policy: demoMcpGrant(agentId, 'demo', userId),
     }),
   );
+  await ignoreConflict(
+    admin.post('/grants', {
+      id: 'demo-mcp-hosts',
+      description: 'stock MCP hosts may use echo, get-sum and get-env for alice; she picks at consent',
+      policy: demoHostGrant('demo', userId),
+    }),
+  );
   out(
-    'seeded: identity provider "dev", secret "demo-api-key" (write-only), resources "demo-api" (HTTP) and "demo" (MCP), agent "demo-agent", grants "demo-read-projects" and "demo-mcp-tools"',
+    'seeded: identity provider "dev", secret "demo-api-key" (write-only), resources "demo-api" (HTTP) and "demo" (MCP), agent "demo-agent", grants "demo-read-projects", "demo-mcp-tools" and "demo-mcp-hosts"',
   );
 
   let demoOk: boolean | undefined;
@@ -206,7 +237,19 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
           : `\n  audit › CHAIN BROKEN at event ${verify.firstBadSeq ?? '?'}: ${verify.problem ?? ''}`,
       );
       const r = result.results;
+      step(4, 'a stock MCP host (the MCP SDK client) signs alice in through Writ and gets a task by her consent');
+      const hostOk = await runStockHostDemo({
+        publicUrl: writ.publicUrl,
+        admin,
+        clientMetadataUrl: hostDocument.clientId,
+        alice: { username: 'alice', password: alice?.password ?? '' },
+        out,
+      }).catch((err: unknown) => {
+        out(`  the stock host demo failed: ${(err as Error).message}`);
+        return false;
+      });
       demoOk =
+        hostOk &&
         verify.ok &&
         r['list'] === 200 &&
         r['read'] === 200 &&
@@ -238,6 +281,7 @@ Writ keeps running. Try it:
   curl -s -H "authorization: Bearer $WRIT_ADMIN_TOKEN" $WRIT_URL/admin/v1/agents
   curl -si $WRIT_URL/r/demo-api/v1/projects          # no token: 401 with a DPoP challenge
   curl -s $WRIT_URL/.well-known/oauth-protected-resource/mcp/demo   # the MCP resource "demo" (server-everything)
+  add $WRIT_URL/mcp/demo to an MCP host (or: npx mcp-remote $WRIT_URL/mcp/demo): sign in as alice, consent, use it
   writ tasks list; writ audit list --agent demo-agent; writ audit verify    # in a clone: ./bin/writ
   writ revoke agent demo-agent --reason "demo"   # the kill switch
 Dev accounts: ${idp.accounts.map((a) => `${a.username} / ${a.password}`).join(', ')}

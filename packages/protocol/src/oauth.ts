@@ -7,6 +7,21 @@ import type { AuthorizationDetail } from './authorization-details.js';
 
 export const GRANT_TYPE_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange' as const;
 
+/** Every grant type the token endpoint accepts (RFC 6749 §4.1 and §6, RFC 8693, RFC 7523 for ID-JAG). */
+export const GRANT_TYPE = {
+  authorizationCode: 'authorization_code',
+  refreshToken: 'refresh_token',
+  tokenExchange: GRANT_TYPE_TOKEN_EXCHANGE,
+  jwtBearer: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+} as const;
+
+/** The Identity Assertion JWT Authorization Grant (draft-ietf-oauth-identity-assertion-authz-grant). */
+export const ID_JAG = {
+  tokenType: 'urn:ietf:params:oauth:token-type:id-jag',
+  typ: 'oauth-id-jag+jwt',
+  grantProfile: 'urn:ietf:params:oauth:grant-profile:id-jag',
+} as const;
+
 export const TOKEN_TYPE = {
   accessToken: 'urn:ietf:params:oauth:token-type:access_token',
   idToken: 'urn:ietf:params:oauth:token-type:id_token',

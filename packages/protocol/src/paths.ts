@@ -3,6 +3,14 @@ export const PATHS = {
   token: '/oauth2/token',
   introspect: '/oauth2/introspect',
   revoke: '/oauth2/revoke',
+  /** Authorization server for stock OAuth/MCP clients: the authorization endpoint (code + PKCE S256). */
+  authorize: '/oauth2/authorize',
+  /** Dynamic Client Registration (RFC 7591). */
+  register: '/oauth2/register',
+  /** Where the organisation's identity provider sends the user back after signing in (Writ as OpenID relying party). */
+  loginCallback: '/oauth2/callback',
+  /** The consent page (GET) and its form (POST). */
+  consent: '/oauth2/consent',
   jwks: '/.well-known/jwks.json',
   asMetadata: '/.well-known/oauth-authorization-server',
   protectedResourceMetadata: '/.well-known/oauth-protected-resource',

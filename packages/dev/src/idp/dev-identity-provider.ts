@@ -44,6 +44,11 @@ export interface DevIdentityProvider {
   audience: string;
   jwksUri: string;
   redirectUri: string;
+  /**
+   * Writ's own client at this provider, for signing people in before they consent to a stock MCP client (Writ as
+   * OpenID relying party): public, PKCE, redirect `http://127.0.0.1/oauth2/callback` on any port (RFC 8252 §7.3).
+   */
+  loginClientId: string;
   /** Usernames, passwords, names and emails — for `writ dev` to print. */
   accounts: DevAccount[];
   /** Signs `username` in through authorization code + PKCE; `password` defaults to the account's own. */
@@ -66,6 +71,8 @@ export interface DevIdentityProviderOptions {
   /** Alg of the ID tokens. Both keys are always published. Default ES256. */
   idTokenSigningAlg?: DevIdTokenAlg;
 }
+
+const LOGIN_CLIENT_ID = 'writ-login';
 
 const DEFAULT_ACCOUNTS: ReadonlyArray<Omit<DevAccount, 'password'> & { password?: string }> = [
   { username: 'alice', name: 'Alice Example', email: 'alice@example.com' },
@@ -116,6 +123,15 @@ export async function startDevIdentityProvider(opts: DevIdentityProviderOptions 
           response_types: ['code'],
           id_token_signed_response_alg: idTokenAlg,
         },
+        {
+          client_id: LOGIN_CLIENT_ID,
+          application_type: 'native',
+          token_endpoint_auth_method: 'none',
+          redirect_uris: ['http://127.0.0.1/oauth2/callback', 'http://[::1]/oauth2/callback'],
+          grant_types: ['authorization_code'],
+          response_types: ['code'],
+          id_token_signed_response_alg: idTokenAlg,
+        },
       ],
       // Real keys generated per start: oidc-provider's built-in keys are public (and it warns about them).
       jwks: { keys: await signingKeys() },
@@ -146,7 +162,7 @@ export async function startDevIdentityProvider(opts: DevIdentityProviderOptions 
         callback(req, res);
         return;
       }
-      handleInteraction(provider, req, res, byUsername, clientId).catch((err: unknown) => {
+      handleInteraction(provider, req, res, byUsername, [clientId, LOGIN_CLIENT_ID]).catch((err: unknown) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end(`interaction failed: ${(err as Error).message}`);
       });
     };
@@ -175,6 +191,7 @@ export async function startDevIdentityProvider(opts: DevIdentityProviderOptions 
     audience: clientId,
     jwksUri: `${issuer}/jwks`,
     redirectUri,
+    loginClientId: LOGIN_CLIENT_ID,
     accounts,
     async loginAs(username, password) {
       const config = await client();

@@ -1,6 +1,6 @@
 /**
  * The dev provider's interaction pages (oidc-provider leaves login and consent to the host application): a plain
- * username + password form, and consent granted automatically — only for the demo client, the provider's only client.
+ * username + password form, and consent granted automatically — only for the dev clients (the demo's and Writ's own).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -19,7 +19,7 @@ export async function handleInteraction(
   req: IncomingMessage,
   res: ServerResponse,
   accounts: ReadonlyMap<string, InteractionAccount>,
-  demoClientId: string,
+  ownClients: readonly string[],
 ): Promise<void> {
   let details: InteractionDetails;
   try {
@@ -30,13 +30,14 @@ export async function handleInteraction(
     return;
   }
   if (details.prompt.name === 'consent') {
-    // Auto-consent: the demo client belongs to the dev provider itself; asking a developer to click "allow" for it
-    // on every `writ dev` run would teach nothing.
-    if (details.params.client_id !== demoClientId) throw new Error('consent is automatic only for the demo client');
+    // Auto-consent: the demo client and Writ's sign-in client belong to the dev setup itself; asking a developer to
+    // click "allow" for them on every `writ dev` run would teach nothing (Writ asks its own consent for MCP clients).
+    const clientId = String(details.params.client_id);
+    if (!ownClients.includes(clientId)) throw new Error('consent is automatic only for the dev clients');
     const accountId = details.session?.accountId;
     if (accountId === undefined) throw new Error('consent without a signed-in account');
     const existing = details.grantId !== undefined ? await provider.Grant.find(details.grantId) : undefined;
-    const grant = existing ?? new provider.Grant({ accountId, clientId: demoClientId });
+    const grant = existing ?? new provider.Grant({ accountId, clientId });
     const missing = details.prompt.details;
     if (missing.missingOIDCScope !== undefined) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
     if (missing.missingOIDCClaims !== undefined) grant.addOIDCClaims(missing.missingOIDCClaims);

@@ -37,6 +37,11 @@ export class ScriptedBrowser {
     return this.#walk(url, new URLSearchParams(form).toString());
   }
 
+  /** A form whose fields may repeat (checkboxes). */
+  submitForm(url: string, form: URLSearchParams): Promise<Page> {
+    return this.#walk(url, form.toString());
+  }
+
   /** Fetches `url` and follows redirects (as GETs, like a browser after a 303) until a page or the redirect URI. */
   async #walk(url: string, formBody: string | undefined): Promise<Page> {
     let current = url;

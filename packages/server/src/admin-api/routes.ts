@@ -30,6 +30,7 @@ import type { SigningKeys } from '../token/index.js';
 import type { AuditPort } from '../audit/index.js';
 import { TOKEN_SIGNING_ALGS } from '@writ/protocol';
 import { ssfReceiverInput, type SsfReceivers } from '../ssf/index.js';
+import type { Consents } from '../authorization/index.js';
 
 export interface AdminServices {
   db: Kysely<Database>;
@@ -45,6 +46,8 @@ export interface AdminServices {
   flushAudit(): Promise<void>;
   /** Shared Signals receivers (the credentials of SSF stream management and polling). */
   ssfReceivers: SsfReceivers;
+  /** Consents people asked Writ to remember for a stock client (authorization server). */
+  consents: Consents;
 }
 
 export interface AdminRoute {
@@ -99,6 +102,12 @@ const taskQuery = z.strictObject({
 });
 
 const reasonInput = z.strictObject({ reason: z.string().min(1).max(500) });
+const consentQuery = z.strictObject({
+  user: z.string().max(400).optional(),
+  client: z.string().max(2000).optional(),
+  agent: z.string().max(200).optional(),
+  all: z.enum(['true', 'false']).optional(),
+});
 const rotateInput = z.strictObject({ alg: z.enum(TOKEN_SIGNING_ALGS).optional() });
 const validateInput = z.strictObject({ policy: z.string().min(1).max(100_000) });
 
@@ -286,6 +295,33 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       (s, id, by) => s.ssfReceivers.delete(id, by),
     ],
   }),
+  {
+    method: 'GET',
+    url: '/consents',
+    tag: 'consents',
+    summary: 'List remembered consents (in force, or all with all=true)',
+    query: consentQuery,
+    handler: ({ query, services }) => {
+      const q = query as z.output<typeof consentQuery>;
+      return services.consents.list({ userId: q.user, clientId: q.client, agentId: q.agent, all: q.all === 'true' });
+    },
+  },
+  {
+    method: 'GET',
+    url: '/consents/:id',
+    tag: 'consents',
+    summary: 'Show a remembered consent',
+    handler: ({ params, services }) => services.consents.get(params['id'] as string),
+  },
+  {
+    method: 'POST',
+    url: '/consents/:id/revoke',
+    tag: 'consents',
+    summary: 'Withdraw a remembered consent: never reused again, and the tasks it let the client start there end now',
+    body: reasonInput,
+    handler: ({ params, body, principal, services }) =>
+      services.consents.revoke(params['id'] as string, actor(principal), (body as z.output<typeof reasonInput>).reason),
+  },
   {
     method: 'GET',
     url: '/tasks',

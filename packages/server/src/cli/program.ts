@@ -217,6 +217,30 @@ export function buildProgram(): Command {
       output(await client().post(`/tasks/${enc(id)}/revoke`, { reason: o.reason }), true),
     );
 
+  const consents = program.command('consents').description('consents people asked Writ to remember for stock OAuth/MCP clients');
+  consents
+    .command('list')
+    .description('list consents in force, newest first')
+    .option('--user <id>', "only this user's (idp:sub)")
+    .option('--client <client_id>', 'only for this client (its client_id, a URL for a metadata document)')
+    .option('--agent <id>', 'only for this client agent')
+    .option('--all', 'also withdrawn and expired ones')
+    .addOption(jsonOpt)
+    .action(async (o: { user?: string; client?: string; agent?: string; all?: boolean; json?: boolean }) =>
+      output(
+        await client().get(`/consents${qs({ user: o.user, client: o.client, agent: o.agent, all: o.all === true ? 'true' : undefined })}`),
+        o.json === true,
+        ['id', 'userId', 'clientId', 'resourceId', 'status', 'expiresAt'],
+      ),
+    );
+  consents
+    .command('revoke <id>')
+    .description('withdraw a consent: never reused, and the tasks it let the client start there end now')
+    .option('--reason <text>', 'why, for the audit log', 'consent withdrawn')
+    .action(async (id: string, o: { reason: string }) =>
+      output(await client().post(`/consents/${enc(id)}/revoke`, { reason: o.reason }), true),
+    );
+
   const revoke = program.command('revoke').description('stop a credential, a task subtree, an agent, a user, a DPoP key, or everything');
   const revokeTargets: Array<[string, string, (v: string) => Record<string, string>]> = [
     ['token <jti>', 'one task token', (v) => ({ type: 'token', jti: v })],

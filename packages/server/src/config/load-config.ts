@@ -40,6 +40,8 @@ export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[], '
   ['WRIT_ROLE', ['cluster', 'role'], 'string'],
   ['WRIT_NODE_ID', ['cluster', 'nodeId'], 'string'],
   ['WRIT_EGRESS_ALLOW', ['egress', 'allow'], 'list'],
+  ['WRIT_LOGIN_CLIENT_SECRET', ['authorization', 'login', 'clientSecret'], 'string'],
+  ['WRIT_REGISTRATION_TOKEN', ['authorization', 'registration', 'initialAccessToken'], 'string'],
 ];
 
 export interface LoadConfigOptions {

@@ -9,6 +9,7 @@ import { AdminError, adminErrorResponse, writCodeResponse } from './admin-error.
 import { gatewayDenialResponse } from './gateway-denial.js';
 import { OAuthError, oauthErrorResponse } from './oauth-error.js';
 import { SsfError, ssfErrorResponse } from './ssf-error.js';
+import { RegistrationError, registrationErrorResponse } from './authorization-error.js';
 import type { WireResponse } from './wire-response.js';
 import { isStoreUnavailable, isUnstorableInput, RETRY_AFTER_SECONDS, unexpectedDetail } from './unexpected-error.js';
 
@@ -33,6 +34,7 @@ export interface ErrorResponseOptions {
 export function errorResponse(err: unknown, family: WireFamily, opts: ErrorResponseOptions): { response: WireResponse; internal: boolean } {
   if (err instanceof OAuthError) return { response: oauthErrorResponse(err), internal: err.error === 'server_error' };
   if (err instanceof AdminError) return { response: adminErrorResponse(err), internal: err.code === 'ERR_ADMIN_INTERNAL' };
+  if (err instanceof RegistrationError) return { response: registrationErrorResponse(err), internal: false };
   if (err instanceof SsfError) return { response: ssfErrorResponse(err), internal: err.error === 'server_error' };
   if (err instanceof WritError)
     return {

@@ -7,6 +7,14 @@ export type { WireResponse } from './wire-response.js';
 export { OAuthError, OAUTH_ERROR_STATUS, oauthErrorResponse } from './oauth-error.js';
 export { AdminError, ADMIN_ERROR_STATUS, adminErrorResponse, adminRateLimited, writCodeResponse } from './admin-error.js';
 export type { AdminErrorCode } from './admin-error.js';
+export {
+  AuthorizationError,
+  AUTHORIZATION_RESPONSE_ERRORS,
+  RegistrationError,
+  REGISTRATION_ERROR_STATUS,
+  registrationErrorResponse,
+} from './authorization-error.js';
+export type { AuthorizationResponseErrorCode, RegistrationErrorCode } from './authorization-error.js';
 export { SsfError, SSF_ERROR_STATUS, ssfErrorResponse } from './ssf-error.js';
 export type { SsfErrorCode } from './ssf-error.js';
 export { gatewayDenialResponse, writeDenial } from './gateway-denial.js';

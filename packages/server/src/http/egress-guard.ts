@@ -140,7 +140,7 @@ export class EgressGuard {
   };
 
   /** An undici connector that connects only where this guard allows (see the file comment for how). */
-  connector(options: { timeout?: number } = {}): buildConnector.connector {
+  connector(options: { timeout?: number; ca?: string } = {}): buildConnector.connector {
     const base = buildConnector({ ...options, lookup: this.lookup });
     return (opts, callback) => {
       const host = opts.hostname.startsWith('[') ? opts.hostname.slice(1, -1) : opts.hostname;
@@ -170,14 +170,23 @@ export class EgressGuard {
   }
 
   /** An undici Agent whose every connection passes this guard. */
-  agent(options: Agent.Options & { connectTimeout?: number } = {}): Agent {
-    const { connectTimeout, ...rest } = options;
-    return new Agent({ ...rest, connect: this.connector(connectTimeout !== undefined ? { timeout: connectTimeout } : {}) });
+  agent(options: Agent.Options & { connectTimeout?: number; ca?: string } = {}): Agent {
+    const { connectTimeout, ca, ...rest } = options;
+    return new Agent({
+      ...rest,
+      connect: this.connector({
+        ...(connectTimeout !== undefined ? { timeout: connectTimeout } : {}),
+        ...(ca !== undefined ? { ca } : {}),
+      }),
+    });
   }
 
-  /** `fetch` through a guarded Agent, for the bounded fetcher (which refuses redirects). */
-  fetch(): typeof fetch {
-    const dispatcher = this.agent({ connectTimeout: 10_000 });
+  /**
+   * `fetch` through a guarded Agent, for the bounded fetcher (which refuses redirects); `ca` replaces the trusted
+   * certificate authorities (PEM) for these connections only.
+   */
+  fetch(options: { ca?: string } = {}): typeof fetch {
+    const dispatcher = this.agent({ connectTimeout: 10_000, ...options });
     return ((input: string | URL, init?: RequestInit) =>
       undiciFetch(input, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher })) as unknown as typeof fetch;
   }

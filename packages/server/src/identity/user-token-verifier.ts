@@ -5,9 +5,9 @@
  * `invalid_request`. The public description is fixed so that the response tells a prober nothing; the precise reason
  * is the error's private `detail`, for the audit log.
  */
-import { decodeJwt, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { decodeJwt, decodeProtectedHeader, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { MAX_ISSUER_JWT_LENGTH, verifyIssuerJwt } from './verify-issuer-jwt.js';
-import { TOKEN_TYPE } from '@writ/protocol';
+import { ID_JAG, TOKEN_TYPE } from '@writ/protocol';
 import { OAuthError } from '../errors/index.js';
 import { createProviderKeys } from './provider-keys.js';
 import { VerifiedSignatureCache } from './jwt-verify.js';
@@ -41,6 +41,12 @@ export interface VerifiedUser {
 export interface UserTokenVerifier {
   /** Resolves to the user, or rejects with `OAuthError('invalid_request')` (detail: the reason). */
   verify(token: string, tokenType: string): Promise<VerifiedUser>;
+  /**
+   * An Identity Assertion JWT Authorization Grant (draft-ietf-oauth-identity-assertion-authz-grant §4.3): `typ`
+   * `oauth-id-jag+jwt`, from a provider registered for ID-JAG (its token types name it), `aud` one of `audiences`,
+   * `jti`, `iat`, `exp` and `client_id` present. Rejects with `OAuthError('invalid_grant')`.
+   */
+  verifyIdJag(token: string, audiences: readonly string[]): Promise<VerifiedUser & { jti: string; exp: number; clientId: string }>;
   /** Forget cached discovery documents and keys (after the trusted providers changed). */
   invalidate(): void;
 }
@@ -78,7 +84,57 @@ export function createUserTokenVerifier(opts: UserTokenVerifierOptions): UserTok
     ...(opts.failureCooldownMs !== undefined ? { failureCooldownMs: opts.failureCooldownMs } : {}),
   });
 
+  const verifyIdJag: UserTokenVerifier['verifyIdJag'] = async (token, audiences) => {
+    const refuse = (detail: string): never => {
+      throw new OAuthError('invalid_grant', 'the assertion is invalid', { detail });
+    };
+    if (token.length > MAX_ISSUER_JWT_LENGTH) return refuse('assertion too long');
+    let typ: unknown;
+    let unverified: JWTPayload;
+    try {
+      typ = decodeProtectedHeader(token).typ;
+      unverified = decodeJwt(token);
+    } catch {
+      return refuse('not a JWT');
+    }
+    if (typeof typ !== 'string' || typ.toLowerCase() !== ID_JAG.typ) return refuse(`typ ${String(typ)} is not ${ID_JAG.typ}`);
+    const provider = (await opts.listProviders()).find((p) => p.issuer === unverified.iss);
+    if (provider === undefined) return refuse(`untrusted issuer ${String(unverified.iss).slice(0, 200)}`);
+    if (!(provider.tokenTypes ?? []).includes(ID_JAG.tokenType)) return refuse(`provider ${provider.id} is not trusted for ID-JAG`);
+    let getKey: JWTVerifyGetKey;
+    try {
+      getKey = await keys.keysFor(provider);
+    } catch (err) {
+      return refuse(`provider keys unavailable: ${(err as Error).message}`);
+    }
+    const checked = await verifyIssuerJwt(token, {
+      issuer: provider.issuer,
+      audience: [...audiences],
+      getKey,
+      clockSkewSeconds: skew,
+      nowMs: now(),
+      signatures,
+    });
+    if (!checked.ok) return refuse(checked.reason);
+    const { payload } = checked;
+    if (typeof payload.jti !== 'string' || payload.jti === '' || payload.jti.length > 200) return refuse('no jti');
+    if (typeof payload.iat !== 'number') return refuse('no iat');
+    const clientId = payload['client_id'];
+    if (typeof clientId !== 'string' || clientId === '') return refuse('no client_id');
+    return {
+      userId: `${provider.id}:${payload.sub}`,
+      providerId: provider.id,
+      sub: payload.sub,
+      issuer: provider.issuer,
+      claims: payload,
+      jti: payload.jti,
+      exp: payload.exp as number,
+      clientId,
+    };
+  };
+
   return {
+    verifyIdJag,
     invalidate: () => keys.clear(),
     async verify(token, tokenType) {
       if (!ACCEPTED_TYPES.has(tokenType)) {

@@ -22,7 +22,7 @@ export async function verifyIssuerJwt(
   token: string,
   opts: {
     issuer: string;
-    audience: string;
+    audience: string | string[];
     getKey: JWTVerifyGetKey;
     clockSkewSeconds: number;
     nowMs: number;

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { outboundUrl } from '../http/index.js';
 import { registerId } from '../ids/index.js';
 import { injectionRuleSchema } from '../vault/index.js';
-import { HTTP_METHODS, TOKEN_TYPE, type AuthorizationDetail, type HttpAuthorizationDetail } from '@writ/protocol';
+import { HTTP_METHODS, ID_JAG, TOKEN_TYPE, type AuthorizationDetail, type HttpAuthorizationDetail } from '@writ/protocol';
 import { canonicalMcpDetail, canonicalPathPattern } from '@writ/verify/internal';
 import { compileSubjectPattern } from '../identity/index.js';
 
@@ -58,11 +58,14 @@ export const identityProviderInput = z
     jwksUri: z.url({ protocol: /^https?$/ }).optional(),
     discovery: z.boolean().default(false),
     audience: z.string().min(1).max(500),
-    /** `subject_token_type`s this provider's tokens may arrive as (RFC 8693 §3); default: all three JWT types. */
+    /**
+     * `subject_token_type`s this provider's tokens may arrive as (RFC 8693 §3); default: all three JWT types. The ID-JAG
+     * type (`urn:ietf:params:oauth:token-type:id-jag`) trusts its assertions at the token endpoint's jwt-bearer grant.
+     */
     tokenTypes: z
-      .array(z.enum([TOKEN_TYPE.idToken, TOKEN_TYPE.accessToken, TOKEN_TYPE.jwt]))
+      .array(z.enum([TOKEN_TYPE.idToken, TOKEN_TYPE.accessToken, TOKEN_TYPE.jwt, ID_JAG.tokenType]))
       .min(1)
-      .max(3)
+      .max(4)
       .optional(),
   })
   .refine((p) => p.discovery || p.jwksUri !== undefined, 'give jwksUri, or set discovery: true');

@@ -122,6 +122,43 @@ export class Register {
     return this.getAgent(a.id);
   }
 
+  /**
+   * An agent for a stock OAuth client that registered itself (a metadata document or RFC 7591): no keys (it
+   * authenticates by PKCE and, where it can, DPoP), an owner and a status the configuration decides. `alsoWrite` runs
+   * in the same transaction, so the client record and its agent exist together or not at all.
+   */
+  async createClientAgent(
+    a: { id: string; name: string; owner: string; status: 'active' | 'pending'; description: string },
+    actor: string,
+    alsoWrite: (trx: Kysely<Database>) => Promise<void>,
+  ): Promise<Agent> {
+    const now = this.#now();
+    await this.#insert(
+      () =>
+        this.#db.transaction().execute(async (trx) => {
+          await trx
+            .insertInto('agents')
+            .values({
+              id: a.id,
+              name: a.name.slice(0, 200),
+              owner: a.owner,
+              kind: 'oauth_client',
+              status: a.status,
+              jwks: JSON.stringify({ keys: [] }),
+              workload: '[]',
+              description: a.description.slice(0, 2000),
+              created_at: now,
+              updated_at: now,
+            })
+            .execute();
+          await alsoWrite(trx);
+        }),
+      `agent ${a.id} already exists`,
+    );
+    this.#changed({ kind: 'agent', id: a.id }, actor, 'agent.created', { owner: a.owner, kind: 'oauth_client', status: a.status });
+    return this.getAgent(a.id);
+  }
+
   async getAgent(id: string): Promise<Agent> {
     const row = await this.#db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirst();
     if (row === undefined) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no agent ${id}`);

@@ -13,6 +13,7 @@ import {
   McpGateway,
   UpstreamBudget,
   UpstreamFactory,
+  ToolCatalogue,
   createGatewayAudit,
   type CallAuditEvent,
   type EnforcementDeps,
@@ -48,6 +49,8 @@ export interface NodeGateways {
   http: HttpGateway;
   mcp: McpGateway;
   budget: UpstreamBudget;
+  /** The tools each MCP resource's upstream lists (what a consent page offers). */
+  tools: ToolCatalogue;
   /** A resource changed or went: its connection pool and the servers Writ ran for it are dropped. */
   invalidate(resourceId: string): void;
   close(): Promise<void>;
@@ -92,10 +95,17 @@ export function createGateways(w: GatewayWiring): NodeGateways {
     budget,
     now: w.now,
   });
+  const tools = new ToolCatalogue({
+    connect: (resource) => upstreams.connect(resource),
+    timeoutMs: config.server.upstreamTimeoutMs,
+    ttlMs: 60_000,
+    now: w.now,
+  });
   return {
     http,
     mcp,
     budget,
+    tools,
     invalidate: (id) => {
       http.invalidate(id);
       upstreams.invalidate(id);

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { JWK } from 'jose';
-import { AUTHORIZATION_DETAIL_TYPES, DPOP_ALGS, PATHS } from '@writ/protocol';
+import { AUTHORIZATION_DETAIL_TYPES, DPOP_ALGS, GRANT_TYPE, ID_JAG, PATHS } from '@writ/protocol';
 import { checkCall, headerValues, type CheckCallContext } from '@writ/verify/internal';
 import { WritError } from '@writ/protocol';
 import { errorResponse, familyOfPath, replyWire, UnacceptableInputError, writCodeResponse } from '../errors/index.js';
@@ -33,6 +33,8 @@ export interface SurfaceDeps {
   readiness(): Promise<{ ready: boolean; checks: Record<string, unknown> }>;
   /** The Prometheus registry served at /metrics. */
   metrics: { contentType: string; metrics(): Promise<string> };
+  /** The authorization server's browser routes, and whether Dynamic Client Registration is open to anyone or by token. */
+  authorization: { routes(app: FastifyInstance): void; registration: boolean };
   audit: AuditPort;
   logger: Logger;
 }
@@ -56,24 +58,34 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
     reply.header('cache-control', 'public, max-age=300').send({ keys: [...deps.keys.jwks().keys, ...(deps.extraJwks?.() ?? [])] }),
   );
 
-  app.get(PATHS.asMetadata, async () => ({
+  const signingAlgs = ['ES256', 'EdDSA', 'RS256', 'PS256'];
+  // RFC 8414, with what the MCP authorization revisions read (PKCE S256, CIMD, RFC 9207 `iss`, registration).
+  const asMetadata = {
     issuer,
+    authorization_endpoint: `${issuer}${PATHS.authorize}`,
     token_endpoint: `${issuer}${PATHS.token}`,
     jwks_uri: `${issuer}${PATHS.jwks}`,
-    grant_types_supported: ['urn:ietf:params:oauth:grant-type:token-exchange'],
-    response_types_supported: [],
-    token_endpoint_auth_methods_supported: ['private_key_jwt'],
-    token_endpoint_auth_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256', 'PS256'],
+    ...(deps.authorization.registration ? { registration_endpoint: `${issuer}${PATHS.register}` } : {}),
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    grant_types_supported: [GRANT_TYPE.authorizationCode, GRANT_TYPE.refreshToken, GRANT_TYPE.tokenExchange, GRANT_TYPE.jwtBearer],
+    code_challenge_methods_supported: ['S256'],
+    token_endpoint_auth_methods_supported: ['none', 'private_key_jwt'],
+    token_endpoint_auth_signing_alg_values_supported: signingAlgs,
+    client_id_metadata_document_supported: true,
+    authorization_response_iss_parameter_supported: true,
+    authorization_grant_profiles_supported: [ID_JAG.grantProfile],
     introspection_endpoint: `${issuer}${PATHS.introspect}`,
     introspection_endpoint_auth_methods_supported: ['private_key_jwt'],
-    introspection_endpoint_auth_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256', 'PS256'],
+    introspection_endpoint_auth_signing_alg_values_supported: signingAlgs,
     revocation_endpoint: `${issuer}${PATHS.revoke}`,
     revocation_endpoint_auth_methods_supported: ['private_key_jwt'],
-    revocation_endpoint_auth_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256', 'PS256'],
+    revocation_endpoint_auth_signing_alg_values_supported: signingAlgs,
     dpop_signing_alg_values_supported: [...(deps.check.algorithms ?? DPOP_ALGS)],
     authorization_details_types_supported: [...AUTHORIZATION_DETAIL_TYPES],
     service_documentation: 'https://github.com/writ-dev/writ/tree/main/docs',
-  }));
+  };
+  app.get(PATHS.asMetadata, async () => asMetadata);
 
   // RFC 9728 §3: one document per resource, at the well-known path followed by the resource's own path.
   for (const prefix of [PATHS.httpResourcePrefix, PATHS.mcpResourcePrefix]) {
@@ -138,6 +150,7 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
     return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not_ready', checks: r.checks });
   });
 
+  deps.authorization.routes(app);
   registerAdminApi(app, { auth: deps.adminAuth, services: deps.admin, publicUrl: issuer, audit: deps.audit, throttle: deps.authThrottle });
 }
 

@@ -1,5 +1,6 @@
 /**
- * The OAuth endpoints on raw `node:http`: token (RFC 8693 exchange), introspection (RFC 7662) and revocation
+ * The OAuth endpoints on raw `node:http`: token (RFC 8693 exchange; the authorization-code, refresh and ID-JAG
+ * grants of stock clients from authorization/), introspection (RFC 7662) and revocation
  * (RFC 7009). One implementation each, whatever the request looks like: Fastify is not on this path, because its
  * routing, content-type parsing and reply pipeline cost a large share of an exchange once the cryptography is cheap.
  * Every endpoint reads its form the same way (POST, `application/x-www-form-urlencoded`, a bounded body) and answers
@@ -12,6 +13,7 @@ import { asOAuthError, jsonWire, OAuthError, oauthErrorResponse, sendWire } from
 import { readBody } from '../http/index.js';
 import { traceFrom, type Logger } from '../observability/index.js';
 import type { AuditPort } from '../audit/index.js';
+import type { StockClientGrants } from '../authorization/index.js';
 import { exchangeToken, introspectToken, revokeToken, type IntrospectionDeps, type TokenServiceDeps } from '../token/index.js';
 
 /** Forms are small: a token request with RAR details is a few KB. */
@@ -22,6 +24,8 @@ export interface OAuthEndpointDeps {
   tokenService: TokenServiceDeps;
   /** Introspection and revocation; `audiences` is filled in per endpoint. */
   introspection: Omit<IntrospectionDeps, 'audiences'>;
+  /** The grants of stock clients (authorization code, refresh, ID-JAG); every other grant type is the exchange's. */
+  grants?: StockClientGrants;
   audit: AuditPort;
   logger: Logger;
 }
@@ -43,10 +47,16 @@ export function createOAuthEndpoints(deps: OAuthEndpointDeps): { paths: readonly
   };
   const endpoints: Record<string, Endpoint> = {
     [PATHS.token]: async (form, req, traceId) => ({
-      body: await exchangeToken(
-        { body: form, dpop: headerValues(req.rawHeaders, 'dpop'), traceId, source: req.socket.remoteAddress ?? 'unknown' },
-        deps.tokenService,
-      ),
+      body: deps.grants?.handles(form.get('grant_type'))
+        ? await deps.grants.handle(form.get('grant_type') as string, form, {
+            dpop: headerValues(req.rawHeaders, 'dpop'),
+            traceId,
+            source: req.socket.remoteAddress ?? 'unknown',
+          })
+        : await exchangeToken(
+            { body: form, dpop: headerValues(req.rawHeaders, 'dpop'), traceId, source: req.socket.remoteAddress ?? 'unknown' },
+            deps.tokenService,
+          ),
       headers: { pragma: 'no-cache', ...nonceHeader() },
     }),
     // The client assertion may name this endpoint, the token endpoint or the issuer as its audience.

@@ -27,6 +27,7 @@ import { registerHttpSurface } from './http-surface.js';
 import { listen } from './listener.js';
 import { createGateways, egressGuard } from './gateways.js';
 import { createOAuthEndpoints } from './oauth-endpoints.js';
+import { createAuthorizationServer } from './authorization-server.js';
 import { createReadiness } from './readiness.js';
 import { createDispatcher } from './route-dispatch.js';
 import { startSchedules } from './schedules.js';
@@ -169,7 +170,10 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       now,
     });
     register.onChange((c) => {
-      if (c.kind === 'identity_provider') users.invalidate();
+      if (c.kind === 'identity_provider') {
+        users.invalidate();
+        authorizationServer.invalidate();
+      }
       if (c.kind === 'workload_issuer') workloads.invalidate();
     });
 
@@ -273,6 +277,26 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       now,
     });
     closers.unshift(() => gateways.close());
+    // The authorization server for stock OAuth/MCP clients (authorization/): sign-in, consent, its grants.
+    const authorizationServer = createAuthorizationServer({
+      config,
+      db: store.db,
+      publicUrl,
+      register,
+      snapshot: cache,
+      tasks,
+      policy: tokenService.policy,
+      users,
+      keys,
+      revocations: revocationSet,
+      tokenService,
+      tools: gateways.tools,
+      egress,
+      csrfKey: deriveKey(kek, 'oauth-consent-csrf'),
+      audit,
+      logger,
+      now,
+    });
     // The kill switch reaches open MCP sessions at once, not only at their next request — from any node.
     const offRevoked = revocations.onEntry(() => gateways.mcp.revoked());
     closers.unshift(offRevoked);
@@ -337,7 +361,9 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         audit,
         flushAudit: () => audit.flush(),
         ssfReceivers: ssf.receivers,
+        consents: authorizationServer.consents,
       },
+      authorization: { routes: authorizationServer.routes, registration: config.authorization.registration.mode !== 'closed' },
       findResource: (id) => cache.resource(id),
       metrics: metrics.registry,
       readiness: createReadiness({
@@ -383,6 +409,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
             clockSkewSeconds: config.tokens.clockSkewSeconds,
             now,
           },
+          grants: authorizationServer.grants,
           audit,
           logger,
         }),
@@ -413,6 +440,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         () => revocations.prune(),
         () => store.db.deleteFrom('client_assertions').where('expires_at', '<', now()).execute(),
         () => sharedReplay?.prune(),
+        () => authorizationServer.prune(),
       ],
       audit,
       logger,

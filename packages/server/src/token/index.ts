@@ -1,5 +1,12 @@
-export { exchangeToken } from './exchange/exchange-token.js';
-export type { TokenServiceDeps, TokenRequestContext } from './exchange/exchange-token.js';
+export { exchangeToken, recordTokenDenial, taskTokenResponse, tokenEndpointProofKey } from './exchange/exchange-token.js';
+export type { Asker, TokenServiceDeps, TokenRequestContext } from './exchange/exchange-token.js';
+export { createTask, mintTaskToken, mintTokenForTask } from './exchange/mint-task-token.js';
+export type { ExistingTask, MintInput } from './exchange/mint-task-token.js';
+export { evaluateIssuancePolicy } from './exchange/evaluate-issuance-policy.js';
+export type { IssuancePolicy, IssuanceDecision } from './exchange/evaluate-issuance-policy.js';
+export { parseAuthorizationDetails, scopeDetails } from './exchange/parse-authorization-details.js';
+export { resolveResource } from './exchange/resolve-resource.js';
+export { spendAssertion } from './exchange/verify-agent-assertion.js';
 export { SigningKeys } from './keys/signing-keys.js';
 export { introspectToken, revokeToken } from './introspect-and-revoke.js';
 export type { IntrospectionDeps } from './introspect-and-revoke.js';

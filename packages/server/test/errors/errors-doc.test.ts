@@ -9,7 +9,15 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ERROR_CODES } from '@writ/protocol';
-import { ADMIN_ERROR_STATUS, INTERNAL_ERROR_CODES, OAUTH_ERROR_STATUS, RPC, SSF_ERROR_STATUS } from '../../src/errors/index.js';
+import {
+  ADMIN_ERROR_STATUS,
+  AUTHORIZATION_RESPONSE_ERRORS,
+  INTERNAL_ERROR_CODES,
+  OAUTH_ERROR_STATUS,
+  REGISTRATION_ERROR_STATUS,
+  RPC,
+  SSF_ERROR_STATUS,
+} from '../../src/errors/index.js';
 
 const root = fileURLToPath(new URL('../../../../../', import.meta.url));
 const doc = readFileSync(join(root, 'docs/errors.md'), 'utf8');
@@ -86,4 +94,12 @@ test("every 'ERR_…' code written in the packages' sources is in a registry", (
     if (statSync(src, { throwIfNoEntry: false })?.isDirectory() === true) walk(src);
   }
   assert.deepEqual(unknown, []);
+});
+
+test('authorization endpoint and registration errors: every code', () => {
+  const a = rows('Authorization endpoint');
+  sameKeys(a, [...AUTHORIZATION_RESPONSE_ERRORS], 'Authorization endpoint');
+  const r = rows('Client registration');
+  sameKeys(r, Object.keys(REGISTRATION_ERROR_STATUS), 'Client registration');
+  for (const [code, status] of Object.entries(REGISTRATION_ERROR_STATUS)) assert.equal(r.get(code)?.[0], String(status), code);
 });

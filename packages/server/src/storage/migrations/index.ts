@@ -8,6 +8,7 @@ import * as m0004 from './0004-mcp-upstreams.js';
 import * as m0005 from './0005-ssf.js';
 import * as m0006 from './0006-revocation-indexes.js';
 import * as m0007 from './0007-one-active-signing-key.js';
+import * as m0008 from './0008-authorization-server.js';
 
 export interface WritMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -21,4 +22,5 @@ export const MIGRATIONS: Readonly<Record<string, WritMigration>> = {
   '0005-ssf': m0005,
   '0006-revocation-indexes': m0006,
   '0007-one-active-signing-key': m0007,
+  '0008-authorization-server': m0008,
 };

@@ -69,7 +69,7 @@ export interface TokenRequestContext {
 }
 
 /** What the audit record of a refusal can say about who asked. */
-interface Asker {
+export interface Asker {
   agentId?: string;
   userId?: string;
   taskId?: string;
@@ -86,19 +86,33 @@ export async function exchangeToken(ctx: TokenRequestContext, deps: TokenService
   } catch (err) {
     if (!(err instanceof OAuthError)) deps.onUnexpected?.(err, ctx.traceId);
     const e = asOAuthError(err);
-    deps.audit.record({
-      type: 'token.denied',
-      trace_id: ctx.traceId,
-      ...(asker.agentId !== undefined ? { agent_id: asker.agentId } : {}),
-      ...(asker.userId !== undefined ? { user_id: asker.userId } : {}),
-      ...(asker.taskId !== undefined ? { task_id: asker.taskId } : {}),
-      ...(asker.agentId === undefined && ctx.source !== undefined ? { data: { source: ctx.source } } : {}),
-      decision: 'deny',
-      reason: e.error,
-      detail: `${e.description}${e.detail !== undefined ? ` (${e.detail})` : ''}`,
-    });
+    recordTokenDenial(deps.audit, e, { traceId: ctx.traceId, asker, ...(ctx.source !== undefined ? { source: ctx.source } : {}) });
     throw e;
   }
+}
+
+/**
+ * The one audit record of a token-endpoint refusal, whatever the grant: who asked as far as known (or, when nobody is,
+ * the caller's address), the OAuth error, and the private detail.
+ */
+export function recordTokenDenial(
+  audit: AuditPort,
+  e: OAuthError,
+  o: { traceId: string; asker: Asker; source?: string; data?: Record<string, unknown> },
+): void {
+  const { asker } = o;
+  const data = { ...o.data, ...(asker.agentId === undefined && o.source !== undefined ? { source: o.source } : {}) };
+  audit.record({
+    type: 'token.denied',
+    trace_id: o.traceId,
+    ...(asker.agentId !== undefined ? { agent_id: asker.agentId } : {}),
+    ...(asker.userId !== undefined ? { user_id: asker.userId } : {}),
+    ...(asker.taskId !== undefined ? { task_id: asker.taskId } : {}),
+    ...(Object.keys(data).length > 0 ? { data } : {}),
+    decision: 'deny',
+    reason: e.error,
+    detail: `${e.description}${e.detail !== undefined ? ` (${e.detail})` : ''}`,
+  });
 }
 
 async function issueForUser(
@@ -146,7 +160,7 @@ async function issueForAgent(
   const resolved = (): ReturnType<typeof resolveResource> =>
     (target ??= resolveResource(params, { publicUrl: deps.issuer, findResource: deps.findResource }));
   const bearer = ctx.dpop.length === 0 && bearerAllowed((await resolved()).resource);
-  const jkt = bearer ? null : await proofKey(ctx.dpop, deps);
+  const jkt = bearer ? null : await tokenEndpointProofKey(ctx.dpop, deps);
   const user = await deps.users.verify(params.subject_token as string, params.subject_token_type as string);
   asker.userId = user.userId;
   const { resource, uri } = await resolved();
@@ -203,7 +217,7 @@ async function issueForAgent(
       exp: claims.exp,
     },
   });
-  return response(token, claims, decision.granted, requested.scopes.length > 0 ? scope : undefined);
+  return taskTokenResponse(token, claims, decision.granted, requested.scopes.length > 0 ? scope : undefined);
 }
 
 function bearerAllowed(resource: Resource): boolean {
@@ -320,11 +334,14 @@ async function delegate(
       exp: claims.exp,
     },
   });
-  return response(token, claims, decision.granted, requested.scopes.length > 0 ? scope : undefined);
+  return taskTokenResponse(token, claims, decision.granted, requested.scopes.length > 0 ? scope : undefined);
 }
 
-/** The DPoP proof of the key a new token is bound to (RFC 9449 §5). */
-async function proofKey(dpop: string[], deps: TokenServiceDeps): Promise<string> {
+/** The DPoP proof of the key a new token is bound to (RFC 9449 §5), as every grant of the token endpoint checks it. */
+export async function tokenEndpointProofKey(
+  dpop: string[],
+  deps: Pick<TokenServiceDeps, 'tokenEndpoint' | 'replay' | 'dpopAlgs' | 'proofMaxAgeSeconds' | 'clockSkewSeconds' | 'now' | 'nonces'>,
+): Promise<string> {
   try {
     const { jkt } = await verifyDpopProof(dpop, {
       method: 'POST',
@@ -370,7 +387,7 @@ function userOf(parent: TaskTokenClaims): VerifiedUser {
   return { userId: parent.sub, providerId: parent.sub.slice(0, i), sub: parent.sub.slice(i + 1), issuer: '', claims };
 }
 
-function response(
+export function taskTokenResponse(
   token: string,
   claims: { exp: number; iat: number; task_id: string; cnf?: { jkt: string } },
   granted: TokenExchangeResponse['authorization_details'],

@@ -25,6 +25,11 @@ export interface MintInput {
   purpose: string;
   authorizationDetails: AuthorizationDetail[];
   lifetimeSeconds: number;
+  /**
+   * When the task ends, epoch ms, if later than this first token's expiry: a task a person consented to lives for the
+   * consented duration, and its short-lived tokens are renewed by refresh (mintTokenForTask). Default: with the token.
+   */
+  taskExpiresAt?: number;
   parentTaskId?: string;
   parentChain?: string[];
   /** The whole actor chain, current actor outermost (RFC 8693 §4.1); default: the agent alone. */
@@ -43,11 +48,94 @@ export async function mintTaskToken(
   deps: { db: Kysely<Database>; keys: SigningKeys; now: () => number },
 ): Promise<{ token: string; claims: TaskTokenClaims }> {
   const now = deps.now();
-  const iat = Math.floor(now / 1000);
-  const exp = iat + input.lifetimeSeconds;
   const taskId = randomId('task');
-  const jti = randomId('tok');
   const chain = input.parentTaskId !== undefined ? [...(input.parentChain ?? []), input.parentTaskId] : [];
+  const { token, claims } = await signTaskToken(input, { taskId, chain, now }, deps.keys);
+  await deps.db.transaction().execute(async (trx) => {
+    if (input.spend !== undefined) await insertAssertionSpend(trx, input.spend);
+    await insertTaskRow(trx, {
+      id: taskId,
+      parentId: input.parentTaskId ?? null,
+      chain,
+      userId: input.userId,
+      agentId: input.agentId,
+      resourceId: input.resourceId,
+      purpose: input.purpose,
+      authorizationDetails: input.authorizationDetails,
+      createdAt: now,
+      expiresAt: Math.max(claims.exp * 1000, input.taskExpiresAt ?? 0),
+    });
+    await insertTokenRow(trx, claims, input, now);
+  });
+  return { token, claims };
+}
+
+/**
+ * A task a person consented to, before any token of it exists: the authorization code stands for it until redeemed
+ * (mintTokenForTask issues its tokens). Returns the task id.
+ */
+export async function createTask(
+  input: {
+    userId: string;
+    agentId: string;
+    resourceId: string;
+    purpose: string;
+    authorizationDetails: AuthorizationDetail[];
+    expiresAt: number;
+  },
+  deps: { db: Kysely<Database>; now: () => number },
+): Promise<string> {
+  const id = randomId('task');
+  await insertTaskRow(deps.db, { ...input, id, parentId: null, chain: [], createdAt: deps.now() });
+  return id;
+}
+
+/** An existing task, as the token service reads it back to issue it another token (a refresh). */
+export interface ExistingTask {
+  id: string;
+  chain: string[];
+  userId: string;
+  agentId: string;
+  resourceId: string;
+  resourceUri: string;
+  purpose: string;
+  authorizationDetails: AuthorizationDetail[];
+  /** Epoch ms; the token never outlives it. */
+  expiresAt: number;
+}
+
+/** Another token of a task that exists: the same task id, chain, user, agent, audience and details; a new `jti`. */
+export async function mintTokenForTask(
+  input: { issuer: string; task: ExistingTask; userClaims: UserEntityClaims; jkt: string | null; lifetimeSeconds: number },
+  deps: { db: Kysely<Database>; keys: SigningKeys; now: () => number },
+): Promise<{ token: string; claims: TaskTokenClaims }> {
+  const now = deps.now();
+  const t = input.task;
+  const lifetime = Math.min(input.lifetimeSeconds, Math.floor(t.expiresAt / 1000) - Math.floor(now / 1000));
+  if (lifetime <= 0) throw new Error('the task has ended');
+  const mint: MintInput = {
+    issuer: input.issuer,
+    userId: t.userId,
+    userClaims: input.userClaims,
+    agentId: t.agentId,
+    resourceId: t.resourceId,
+    resourceUri: t.resourceUri,
+    jkt: input.jkt,
+    purpose: t.purpose,
+    authorizationDetails: t.authorizationDetails,
+    lifetimeSeconds: lifetime,
+  };
+  const { token, claims } = await signTaskToken(mint, { taskId: t.id, chain: t.chain, now }, deps.keys);
+  await insertTokenRow(deps.db, claims, mint, now);
+  return { token, claims };
+}
+
+async function signTaskToken(
+  input: MintInput,
+  task: { taskId: string; chain: string[]; now: number },
+  keys: SigningKeys,
+): Promise<{ token: string; claims: TaskTokenClaims }> {
+  const iat = Math.floor(task.now / 1000);
   const claims: TaskTokenClaims = {
     iss: input.issuer,
     sub: input.userId,
@@ -56,51 +144,67 @@ export async function mintTaskToken(
     act: input.act ?? { sub: input.agentId },
     authorization_details: input.authorizationDetails,
     ...(input.jkt !== null ? { cnf: { jkt: input.jkt } } : {}),
-    jti,
+    jti: randomId('tok'),
     iat,
-    exp,
+    exp: iat + input.lifetimeSeconds,
     ...(input.scope !== undefined && input.scope !== '' ? { scope: input.scope } : {}),
     ...(input.purpose !== '' ? { purpose: input.purpose } : {}),
     ...userEntityClaims(input.userClaims),
-    task_id: taskId,
-    task_chain: chain,
+    task_id: task.taskId,
+    task_chain: task.chain,
   };
-  const token = await deps.keys.sign(claims);
-  await deps.db.transaction().execute(async (trx) => {
-    if (input.spend !== undefined) await insertAssertionSpend(trx, input.spend);
-    await trx
-      .insertInto('tasks')
-      .values({
-        id: taskId,
-        parent_id: input.parentTaskId ?? null,
-        chain: JSON.stringify(chain),
-        user_id: input.userId,
-        agent_id: input.agentId,
-        resource_id: input.resourceId,
-        purpose: input.purpose,
-        authorization_details: JSON.stringify(input.authorizationDetails),
-        status: 'active',
-        created_at: now,
-        expires_at: exp * 1000,
-        ended_at: null,
-        end_reason: null,
-      })
-      .execute();
-    await trx
-      .insertInto('tokens')
-      .values({
-        jti,
-        task_id: taskId,
-        agent_id: input.agentId,
-        user_id: input.userId,
-        jkt: input.jkt ?? '',
-        audience: input.resourceUri,
-        issued_at: now,
-        expires_at: exp * 1000,
-      })
-      .execute();
-  });
-  return { token, claims };
+  return { token: await keys.sign(claims), claims };
+}
+
+async function insertTaskRow(
+  db: Kysely<Database>,
+  t: {
+    id: string;
+    parentId: string | null;
+    chain: string[];
+    userId: string;
+    agentId: string;
+    resourceId: string;
+    purpose: string;
+    authorizationDetails: AuthorizationDetail[];
+    createdAt: number;
+    expiresAt: number;
+  },
+): Promise<void> {
+  await db
+    .insertInto('tasks')
+    .values({
+      id: t.id,
+      parent_id: t.parentId,
+      chain: JSON.stringify(t.chain),
+      user_id: t.userId,
+      agent_id: t.agentId,
+      resource_id: t.resourceId,
+      purpose: t.purpose,
+      authorization_details: JSON.stringify(t.authorizationDetails),
+      status: 'active',
+      created_at: t.createdAt,
+      expires_at: t.expiresAt,
+      ended_at: null,
+      end_reason: null,
+    })
+    .execute();
+}
+
+async function insertTokenRow(db: Kysely<Database>, claims: TaskTokenClaims, input: MintInput, now: number): Promise<void> {
+  await db
+    .insertInto('tokens')
+    .values({
+      jti: claims.jti,
+      task_id: claims.task_id,
+      agent_id: input.agentId,
+      user_id: input.userId,
+      jkt: input.jkt ?? '',
+      audience: input.resourceUri,
+      issued_at: now,
+      expires_at: claims.exp * 1000,
+    })
+    .execute();
 }
 
 /** The user's claims Cedar sees, copied so that a call's user entity is the one issuance decided on. */

@@ -1,0 +1,142 @@
+/**
+ * The authorization server's wiring (authorization/): its parts built from the configuration and the node's
+ * services, as gateways.ts does for the gateways, so the composition root stays readable.
+ */
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import { PATHS } from '@writ/protocol';
+import { isLoopbackHost, type RevocationSet } from '@writ/verify/internal';
+import type { WritConfig } from '../config/index.js';
+import type { EgressGuard } from '../http/index.js';
+import type { AuditPort } from '../audit/index.js';
+import type { Register, RegisterSnapshot } from '../register/index.js';
+import type { Database } from '../storage/index.js';
+import type { TaskService } from '../tasks/index.js';
+import type { IssuancePolicy, SigningKeys, TokenServiceDeps } from '../token/index.js';
+import type { UserTokenVerifier } from '../identity/index.js';
+import type { ToolCatalogue } from '../gateway/index.js';
+import type { Logger } from '../observability/index.js';
+import {
+  AuthorizationFlow,
+  ClientRegistry,
+  Consents,
+  IdentityProviderLogin,
+  Sessions,
+  TokenGrants,
+  registerAuthorizationRoutes,
+  stockClientGrants,
+  type StockClientGrants,
+} from '../authorization/index.js';
+
+export interface AuthorizationWiring {
+  config: WritConfig;
+  db: Kysely<Database>;
+  publicUrl: string;
+  register: Register;
+  snapshot: RegisterSnapshot;
+  tasks: TaskService;
+  policy: IssuancePolicy;
+  users: UserTokenVerifier;
+  keys: SigningKeys;
+  revocations: RevocationSet;
+  tokenService: TokenServiceDeps;
+  tools: ToolCatalogue;
+  egress: EgressGuard;
+  csrfKey: Buffer;
+  audit: AuditPort;
+  logger: Logger;
+  now: () => number;
+}
+
+export interface NodeAuthorizationServer {
+  grants: StockClientGrants;
+  consents: Consents;
+  routes(app: FastifyInstance): void;
+  /** The identity provider's registration changed. */
+  invalidate(): void;
+  prune(): Promise<void>;
+}
+
+export function createAuthorizationServer(w: AuthorizationWiring): NodeAuthorizationServer {
+  const settings = w.config.authorization;
+  const issuer = new URL(w.publicUrl);
+  const caFile = settings.metadataDocuments.caFile;
+  const clients = new ClientRegistry({
+    db: w.db,
+    register: w.register,
+    settings,
+    fetch: w.egress.fetch(caFile !== undefined ? { ca: readFileSync(caFile, 'utf8') } : {}),
+    audit: w.audit,
+    now: w.now,
+  });
+  const login = new IdentityProviderLogin({
+    db: w.db,
+    settings,
+    callbackUrl: `${w.publicUrl}${PATHS.loginCallback}`,
+    findProvider: async (id) => (await w.register.listIdentityProviders()).find((p) => p.id === id),
+    fetch: w.egress.fetch(),
+    now: w.now,
+  });
+  const sessions = new Sessions({
+    db: w.db,
+    sessionSeconds: settings.sessionSeconds,
+    // Plain http is only ever acceptable on loopback; anywhere else the cookie never travels without TLS.
+    secureCookies: !(issuer.protocol === 'http:' && isLoopbackHost(issuer.hostname)),
+    now: w.now,
+  });
+  const consents = new Consents({ db: w.db, rememberDays: settings.rememberConsentDays, tasks: w.tasks, audit: w.audit, now: w.now });
+  const findResource = async (id: string) => w.snapshot.resource(id);
+  const catalogue = { tools: (resource: Parameters<ToolCatalogue['tools']>[0]) => w.tools.tools(resource, w.register.version) };
+  const flow = new AuthorizationFlow({
+    db: w.db,
+    issuer: w.publicUrl,
+    settings,
+    clients,
+    login,
+    sessions,
+    consents,
+    findResource,
+    catalogue,
+    policy: w.policy,
+    csrfKey: w.csrfKey,
+    audit: w.audit,
+    now: w.now,
+  });
+  const grantDeps = {
+    db: w.db,
+    issuer: w.publicUrl,
+    keys: w.keys,
+    settings,
+    maxLifetimeSeconds: w.config.tokens.maxLifetimeSeconds,
+    clients,
+    findResource,
+    revocations: w.revocations,
+    tasks: w.tasks,
+    proof: w.tokenService,
+    audit: w.audit,
+    now: w.now,
+  };
+  const grants = stockClientGrants({
+    grants: new TokenGrants(grantDeps),
+    idJag: { ...grantDeps, tokenEndpoint: `${w.publicUrl}${PATHS.token}`, users: w.users, policy: w.policy, catalogue },
+    audit: w.audit,
+    onUnexpected: (err, traceId) => w.logger.error({ err, trace_id: traceId }, 'token grant failed unexpectedly'),
+  });
+  return {
+    grants,
+    consents,
+    routes: (app) => registerAuthorizationRoutes(app, { issuer: w.publicUrl, flow, clients, settings }),
+    invalidate: () => login.invalidate(),
+    prune: async () => {
+      const now = w.now();
+      await sessions.prune();
+      await w.db.deleteFrom('oauth_requests').where('expires_at', '<', now).execute();
+      await w.db
+        .deleteFrom('oauth_codes')
+        .where('expires_at', '<', now - 3600_000)
+        .execute();
+      await w.db.deleteFrom('oauth_refresh_tokens').where('expires_at', '<', now).execute();
+    },
+  };
+}
