@@ -21,6 +21,11 @@ export const AUDIT_EVENT_TYPES = [
   'ssf.denied',
   'request.refused',
   'token.revoke_ignored',
+  'client.registered',
+  'authorization.signed_in',
+  'authorization.denied',
+  'consent.granted',
+  'consent.revoked',
 ] as const;
 
 // `string & {}` keeps the literal union visible to editors while accepting any string.

@@ -239,7 +239,13 @@ export class AuthorizationFlow {
       );
     }
     // What may be chosen is recomputed here: the form says which, never what they are.
-    const choices = await this.#choices(row, client, session, resource);
+    let choices: ConsentChoice[];
+    try {
+      choices = await this.#choices(row, client, session, resource);
+    } catch (err) {
+      if (!(err instanceof AuthorizationError)) throw err;
+      return this.#refuse(row.redirect_uri, row.state, err, client, source, session);
+    }
     const picked = new Set(form.getAll('choice'));
     const chosen = choices.filter((c) => picked.has(c.key));
     if (chosen.length === 0) {
@@ -294,7 +300,14 @@ export class AuthorizationFlow {
         'consent',
       );
     }
-    const choices = await this.#choices(row, client, session, resource);
+    let choices: ConsentChoice[];
+    try {
+      choices = await this.#choices(row, client, session, resource);
+    } catch (err) {
+      if (!(err instanceof AuthorizationError)) throw err;
+      await d.db.deleteFrom('oauth_requests').where('id', '=', row.id).execute();
+      return this.#refuse(row.redirect_uri, row.state, err, client, 'consent', session);
+    }
     if (choices.length === 0) {
       await d.db.deleteFrom('oauth_requests').where('id', '=', row.id).execute();
       return this.#refuse(
@@ -418,11 +431,19 @@ export class AuthorizationFlow {
     return { redirect: this.#answer(row.redirect_uri, { code, ...(row.state !== null ? { state: row.state } : {}) }) };
   }
 
+  /** The choices; an upstream that cannot list its tools now is the client's `temporarily_unavailable`, not a 500. */
   async #choices(row: OAuthRequestRow, client: OAuthClient, session: Session, resource: Resource): Promise<ConsentChoice[]> {
-    return consentChoices(
-      { agent: client.agent, user: verifiedUser(session), resource, resourceUri: row.resource_uri, scope: row.scope },
-      { catalogue: this.#d.catalogue, policy: this.#d.policy },
-    );
+    try {
+      return await consentChoices(
+        { agent: client.agent, user: verifiedUser(session), resource, resourceUri: row.resource_uri, scope: row.scope },
+        { catalogue: this.#d.catalogue, policy: this.#d.policy },
+      );
+    } catch (err) {
+      if (err instanceof OAuthError) throw err;
+      throw new AuthorizationError('temporarily_unavailable', 'the resource cannot list what it offers now; try again', {
+        detail: `tool listing of ${resource.id} failed: ${(err as Error).message}`,
+      });
+    }
   }
 
   async #resource(named: string[]): Promise<{ resource: Resource; uri: string }> {

@@ -63,7 +63,14 @@ export class ToolCatalogue {
     const request = async (method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> => {
       const id = `writ-catalogue-${++seq}`;
       const answer = new Promise<JsonRpcMessage>((resolve, reject) => pending.set(id, { resolve, reject }));
-      await conn.send({ jsonrpc: '2.0', id, method, params }, { traceparent: trace.traceparent });
+      // Observed at once: if the send below fails, the close that follows rejects this with nobody awaiting it.
+      answer.catch(() => undefined);
+      try {
+        await conn.send({ jsonrpc: '2.0', id, method, params }, { traceparent: trace.traceparent });
+      } catch (err) {
+        pending.delete(id);
+        throw err;
+      }
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`${method}: no answer in ${this.#deps.timeoutMs} ms`)), this.#deps.timeoutMs);
