@@ -4,6 +4,7 @@
  */
 
 export interface ChainEvent {
+  id?: string;
   seq?: number;
   time: number;
   type: string;
@@ -18,9 +19,18 @@ export interface ChainEvent {
   data?: Record<string, unknown>;
 }
 
-/** Prints user → agent → calls for each task in the chain, oldest first, each call with its decision and reason. */
+/**
+ * Prints user → agent → calls for each task in the chain, oldest first, each call with its decision and reason. A
+ * call's outcome record is folded into the line of the write-ahead record it points to (`→ status`, and the outcome
+ * when it is not `completed`); a write-ahead record without an outcome is marked: the call's result was never
+ * recorded (the node stopped while it ran).
+ */
 export function printAuditChain(input: unknown, out: (line: string) => void = console.log): void {
-  const events = normalizeEvents(input);
+  const all = normalizeEvents(input);
+  const outcomes = new Map<string, ChainEvent>();
+  for (const e of all) if (e.type === 'call.outcome' && typeof e.data?.['of'] === 'string') outcomes.set(e.data['of'], e);
+  const ids = new Set(all.map((e) => e.id));
+  const events = all.filter((e) => !(e.type === 'call.outcome' && ids.has(e.data?.['of'] as string)));
   if (events.length === 0) {
     out('(no audit events)');
     return;
@@ -43,8 +53,20 @@ export function printAuditChain(input: unknown, out: (line: string) => void = co
       const last = i === list.length - 1;
       const mark = e.decision === 'allow' ? 'ALLOW' : e.decision === 'deny' ? 'DENY ' : '     ';
       const what = e.type.startsWith('call.') ? `${e.action ?? ''}` : e.type;
-      const status = typeof e.data?.['status'] === 'number' ? ` → ${e.data['status']}` : '';
-      out(`   ${last ? '└─' : '├─'} ${new Date(e.time).toISOString().slice(11, 23)}  ${mark}  ${what}${status}  (${e.reason ?? ''})`);
+      const outcome = e.id !== undefined ? outcomes.get(e.id) : undefined;
+      const measured = outcome ?? e;
+      const status = typeof measured.data?.['status'] === 'number' ? ` → ${measured.data['status']}` : '';
+      const ended =
+        e.type === 'call.allowed' && e.data?.['status'] === undefined
+          ? outcome === undefined
+            ? ', no outcome recorded'
+            : outcome.reason !== 'completed'
+              ? `, ${outcome.reason ?? ''}`
+              : ''
+          : '';
+      out(
+        `   ${last ? '└─' : '├─'} ${new Date(e.time).toISOString().slice(11, 23)}  ${mark}  ${what}${status}  (${e.reason ?? ''}${ended})`,
+      );
     });
   }
 }

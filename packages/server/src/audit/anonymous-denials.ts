@@ -77,6 +77,8 @@ export function aggregateAnonymousDenials(inner: AuditWriter, opts: AnonymousDen
       p.more += 1;
       if (p.sameAction && e.action !== p.first.action) p.sameAction = false;
     },
+    // A write-ahead record is never an anonymous denial: nothing is forwarded for one.
+    commit: (e) => inner.commit(e),
     flush() {
       closeWindow();
       return inner.flush();

@@ -1,87 +1,127 @@
 /**
- * The audit writer: `record` is synchronous and does no I/O (the per-call path must not wait on the database); events
- * are buffered and written in batches, one transaction per batch, chained to the head found inside that transaction.
+ * The audit writer. Two ways in, one ordered queue, one chain:
  *
- * Several writers may share one PostgreSQL (cluster mode): each batch takes a transaction-scoped advisory lock before
- * reading the head, so two nodes never both append after the same event. On SQLite one process owns the file and the
- * batch runs under BEGIN IMMEDIATE, which takes the write lock before the head is read.
+ * - `record` is synchronous and does no I/O: the event joins the queue and is written within `flushIntervalMs`
+ *   (denials, outcomes, admin changes — nothing has reached an upstream on their strength).
+ * - `commit` is the write-ahead: it resolves only once the event's transaction has committed, and gateways forward a
+ *   call only after that. Commits are grouped: everything queued when a write starts goes in its transaction, and a
+ *   write starts as soon as the previous one ends, so under load many calls share one commit and one wait.
  *
- * Nothing is dropped silently: a failed batch stays buffered, in order, and is retried with backoff; while the buffer
- * is past its bound or the last write failed, `healthy()` is false and enforcement points refuse calls (fail closed).
+ * The store work runs where the appender puts it (audit-appender.ts): on SQLite in a thread of its own with its own
+ * connection, on PostgreSQL on a connection of its own. Batches are handed over one at a time, so seq order in the
+ * table is queue order in this process.
+ *
+ * Nothing is dropped silently: a failed batch stays queued, in order, and is retried with backoff; while the queue is
+ * past its bound or the last write failed, `healthy()` is false, `commit` refuses at once and enforcement points
+ * refuse calls (fail closed). A commit that does not complete within `commitTimeoutMs` rejects — the call is refused —
+ * but its event stays queued, and is written when the store is back, followed by the outcome saying it was refused.
  */
-import type { Database as SqliteDatabase } from 'better-sqlite3';
-import { sql, type Kysely } from 'kysely';
-import type { Database, Dialect } from '../storage/index.js';
-import type { AuditEventsTable } from '../storage/index.js';
-import { normalizeAuditEvent, type AuditEvent, type AuditEventInput } from './audit-event.js';
-import { chainHash, GENESIS_HASH } from './audit-chain.js';
+import type { InternalErrorCode } from '../errors/index.js';
+import type { AuditEventInput } from './audit-event.js';
+import { normalizeAuditEvent } from './audit-event.js';
+import type { AuditAppender } from './audit-appender.js';
+import { auditRow, type AuditRow } from './audit-row.js';
 
 export interface AuditWriter {
-  /** Buffers one event; O(1) apart from serialising it, never waits on I/O. Throws TypeError on a malformed event. */
+  /** Queues one event; O(1) apart from serialising it, never waits on I/O. Throws TypeError on a malformed event. */
   record(event: AuditEventInput): void;
-  /** Writes everything recorded before the call; rejects if that write failed (the events stay buffered). */
+  /**
+   * Queues one event and resolves with its id once it is committed; rejects with AuditUnavailableError when the
+   * commit takes longer than `commitTimeoutMs` (the event stays queued and is written later). Throws — synchronously,
+   * so the caller knows nothing was queued — AuditUnavailableError while the writer is unhealthy, TypeError on a
+   * malformed event.
+   */
+  commit(event: AuditEventInput): Promise<string>;
+  /** Writes everything queued before the call; rejects if that write failed (the events stay queued). */
   flush(): Promise<void>;
-  /** Stops the timer and flushes; later `record` calls throw. */
+  /** Stops the timer and flushes; later `record` and `commit` calls throw. */
   close(): Promise<void>;
   /** False while more than `maxBuffered` events wait or the last write failed. */
   healthy(): boolean;
-  /** Events recorded but not yet written. */
+  /** Events queued but not yet committed. */
   pending(): number;
 }
 
 export interface AuditWriterOptions {
-  db: Kysely<Database>;
-  dialect: Dialect;
+  appender: AuditAppender;
   /** Longest wait before a recorded event is written. */
   flushIntervalMs: number;
-  /** Buffer bound past which the writer reports itself unhealthy. Events past it are still kept. */
+  /** Queue bound past which the writer reports itself unhealthy. Events past it are still kept. */
   maxBuffered: number;
+  /** Longest a `commit` waits for its transaction before the call it was for is refused. */
+  commitTimeoutMs?: number;
   logger?: { error(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   now?: () => number;
   /** Most events per transaction; larger backlogs take several. */
   maxBatch?: number;
-  /** SQLite only: the raw handle (Store.sqlite); batches are then written with one cached prepared statement. */
-  sqlite?: SqliteDatabase;
 }
 
-interface Buffered {
-  event: AuditEvent;
-  body: string;
+/** The write-ahead record of a call could not be committed in time; the call must not go ahead. */
+export class AuditUnavailableError extends Error {
+  readonly code: Extract<InternalErrorCode, 'ERR_AUDIT_UNAVAILABLE'> = 'ERR_AUDIT_UNAVAILABLE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'AuditUnavailableError';
+  }
 }
 
-/** Advisory lock key shared by every Writ node on one database: ASCII "WritAudt" as a signed 64-bit integer. */
-const PG_AUDIT_LOCK_KEY = '6301345542052750452';
-const ROWS_PER_INSERT = 500;
+interface Waiter {
+  /** Queue number of the event: committed once `committed >= n`. */
+  n: number;
+  id: string;
+  deadline: number;
+  resolve(id: string): void;
+  reject(err: Error): void;
+}
+
 const MAX_RETRY_DELAY_MS = 5_000;
 
 /**
  * @example
- * const audit = createAuditWriter({ db: store.db, dialect: store.dialect, flushIntervalMs: 20, maxBuffered: 100_000 });
- * audit.record({ type: 'call.allowed', trace_id, task_id, decision: 'allow', reason: 'allowed' });
- * await audit.flush();
+ * const audit = createAuditWriter({ appender: auditAppender(store, config), flushIntervalMs: 20, maxBuffered: 100_000 });
+ * audit.record({ type: 'call.denied', trace_id, decision: 'deny', reason: 'ERR_POLICY_DENIED' });
+ * const id = await audit.commit({ type: 'call.allowed', trace_id, task_id, decision: 'allow', reason: 'allowed' });
  */
 export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
-  const { db, dialect } = opts;
-  if (dialect !== 'sqlite' && dialect !== 'postgres') throw new TypeError(`unknown dialect ${String(dialect)}`);
+  const { appender } = opts;
   if (!(opts.flushIntervalMs > 0)) throw new TypeError('flushIntervalMs must be positive');
   if (!(opts.maxBuffered > 0)) throw new TypeError('maxBuffered must be positive');
+  const commitTimeoutMs = opts.commitTimeoutMs ?? 2_000;
+  if (!(commitTimeoutMs > 0)) throw new TypeError('commitTimeoutMs must be positive');
   const now = opts.now ?? Date.now;
   const maxBatch = opts.maxBatch ?? 5_000;
-  let buffer: Buffered[] = [];
+  let queue: AuditRow[] = [];
+  // Queue numbers: every event ever queued gets the next one; `committed` is the last number known to be stored.
+  let committed = 0;
   let timer: NodeJS.Timeout | undefined;
+  let immediate: NodeJS.Immediate | undefined;
   let closed = false;
   let failures = 0;
-  // Every write runs after the previous one: seq order in the table is record order within this process.
+  // Every write runs after the previous one.
   let chain: Promise<void> = Promise.resolve();
-  // After a failed write we cannot know whether the COMMIT reached the database (a lost connection after commit);
-  // the next attempt then skips the events already stored, by id, instead of failing on the unique key forever.
+  // After a failed write we cannot know whether the COMMIT reached the database (a lost connection or a dead thread
+  // after commit); the next attempt then skips the events already stored, by id, instead of failing forever.
   let uncertain = false;
+  // Waiters in queue order (so also in deadline order); `head` is the first still waiting.
+  let waiters: Waiter[] = [];
+  let head = 0;
+  let deadlineTimer: NodeJS.Timeout | undefined;
 
   function schedule(delay: number): void {
-    if (timer !== undefined || closed) return;
+    if (closed) return;
+    if (delay === 0) {
+      // Joins every event queued in this turn of the event loop: one transaction for all of them.
+      if (immediate !== undefined) return;
+      immediate = setImmediate(() => {
+        immediate = undefined;
+        run().catch(() => undefined); // reported inside run(); the events stay queued
+      });
+      return;
+    }
+    if (timer !== undefined) return;
     timer = setTimeout(() => {
       timer = undefined;
-      run().catch(() => undefined); // reported inside run(); the events stay buffered
+      run().catch(() => undefined);
     }, delay);
   }
 
@@ -92,93 +132,96 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
   }
 
   async function drain(): Promise<void> {
-    while (buffer.length > 0) {
-      const batch = buffer.slice(0, maxBatch);
+    while (queue.length > 0) {
+      // A copy: events queued while the batch is being written must not join it halfway.
+      const batch = queue.slice(0, maxBatch);
       try {
-        await writeBatch(batch);
+        await appender.append(batch, uncertain);
       } catch (err) {
         failures++;
         uncertain = true;
         const delay = Math.min(opts.flushIntervalMs * 2 ** Math.min(failures, 16), MAX_RETRY_DELAY_MS);
-        opts.logger?.error({ err, pending: buffer.length, retryInMs: delay }, 'audit write failed; events kept and retried');
+        opts.logger?.error({ err, pending: queue.length, retryInMs: delay }, 'audit write failed; events kept and retried');
         schedule(delay);
         throw err;
       }
-      // Only now do the events leave the buffer; events recorded meanwhile sit behind them.
-      buffer = buffer.slice(batch.length);
+      // Only now do the events leave the queue; events queued meanwhile sit behind them.
+      queue = queue.slice(batch.length);
+      committed += batch.length;
       failures = 0;
       uncertain = false;
+      settle();
     }
   }
 
-  const fast = dialect === 'sqlite' && opts.sqlite !== undefined ? sqliteBatchWriter(opts.sqlite) : undefined;
-
-  async function writeBatch(batch: Buffered[]): Promise<void> {
-    if (fast !== undefined) {
-      fast(batch, uncertain);
-      return;
+  function settle(): void {
+    while (head < waiters.length && (waiters[head] as Waiter).n <= committed) {
+      const w = waiters[head] as Waiter;
+      head++;
+      w.resolve(w.id);
     }
-    await db.connection().execute(async (conn) => {
-      await sql.raw(dialect === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN').execute(conn);
-      try {
-        if (dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${sql.raw(PG_AUDIT_LOCK_KEY)})`.execute(conn);
-        let todo = batch;
-        if (uncertain) {
-          const stored = new Set<string>();
-          for (let i = 0; i < batch.length; i += ROWS_PER_INSERT) {
-            const ids = batch.slice(i, i + ROWS_PER_INSERT).map((b) => b.event.id);
-            for (const r of await conn.selectFrom('audit_events').select('id').where('id', 'in', ids).execute()) stored.add(r.id);
-          }
-          if (stored.size > 0) todo = batch.filter((b) => !stored.has(b.event.id));
-        }
-        const head = await conn.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
-        let seq = head?.seq ?? 0;
-        let prev = head?.hash ?? GENESIS_HASH;
-        const rows: AuditEventsTable[] = todo.map(({ event: e, body }) => {
-          seq += 1;
-          const hash = chainHash(prev, body);
-          const row: AuditEventsTable = {
-            seq,
-            id: e.id,
-            time: e.time,
-            type: indexable(e.type),
-            trace_id: indexable(e.trace_id),
-            task_id: indexable(e.task_id ?? null),
-            agent_id: indexable(e.agent_id ?? null),
-            user_id: indexable(e.user_id ?? null),
-            decision: indexable(e.decision ?? null),
-            reason: indexable(e.reason ?? null),
-            body,
-            prev_hash: prev,
-            hash,
-          };
-          prev = hash;
-          return row;
-        });
-        for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-          await conn
-            .insertInto('audit_events')
-            .values(rows.slice(i, i + ROWS_PER_INSERT))
-            .execute();
-        }
-        await sql.raw('COMMIT').execute(conn);
-      } catch (err) {
-        await sql
-          .raw('ROLLBACK')
-          .execute(conn)
-          .catch(() => undefined);
-        throw err;
-      }
-    });
+    compact();
+  }
+
+  function compact(): void {
+    if (head === waiters.length) {
+      waiters = [];
+      head = 0;
+    } else if (head > 1024 && head * 2 > waiters.length) {
+      waiters = waiters.slice(head);
+      head = 0;
+    }
+    armDeadline();
+  }
+
+  function armDeadline(): void {
+    if (deadlineTimer !== undefined) {
+      clearTimeout(deadlineTimer);
+      deadlineTimer = undefined;
+    }
+    const first = waiters[head];
+    if (first === undefined) return;
+    deadlineTimer = setTimeout(expire, Math.max(0, first.deadline - now()));
+  }
+
+  function expire(): void {
+    deadlineTimer = undefined;
+    const t = now();
+    while (head < waiters.length && (waiters[head] as Waiter).deadline <= t) {
+      const w = waiters[head] as Waiter;
+      head++;
+      w.reject(new AuditUnavailableError(`write-ahead audit record not committed within ${commitTimeoutMs} ms`));
+    }
+    compact();
+  }
+
+  function healthy(): boolean {
+    return failures === 0 && queue.length <= opts.maxBuffered;
+  }
+
+  function enqueue(input: AuditEventInput): AuditRow {
+    if (closed) throw new Error('audit writer is closed: the event would be lost');
+    const { event, body } = normalizeAuditEvent(input, now);
+    const row = auditRow(event, body);
+    queue.push(row);
+    return row;
   }
 
   return {
     record(input) {
-      if (closed) throw new Error('audit writer is closed: the event would be lost');
-      const item = normalizeAuditEvent(input, now);
-      buffer.push(item);
-      if (buffer.length >= maxBatch) schedule(0);
-      else schedule(opts.flushIntervalMs);
+      enqueue(input);
+      schedule(queue.length >= maxBatch ? 0 : opts.flushIntervalMs);
+    },
+    commit(input) {
+      // Checked before queueing: a call refused here leaves no record that says it was allowed.
+      if (!healthy()) throw new AuditUnavailableError(failures > 0 ? 'audit store failing' : 'audit backlog over its bound');
+      const row = enqueue(input);
+      const n = committed + queue.length;
+      schedule(0);
+      return new Promise<string>((resolve, reject) => {
+        waiters.push({ n, id: row.id, deadline: now() + commitTimeoutMs, resolve, reject });
+        if (deadlineTimer === undefined) armDeadline();
+      });
     },
     async flush() {
       if (timer !== undefined) {
@@ -193,62 +236,24 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
         clearTimeout(timer);
         timer = undefined;
       }
-      await run();
+      if (immediate !== undefined) {
+        clearImmediate(immediate);
+        immediate = undefined;
+      }
+      try {
+        await run();
+      } finally {
+        if (deadlineTimer !== undefined) clearTimeout(deadlineTimer);
+        deadlineTimer = undefined;
+        for (let i = head; i < waiters.length; i++) (waiters[i] as Waiter).reject(new AuditUnavailableError('audit writer closed'));
+        waiters = [];
+        head = 0;
+        await appender.close();
+      }
     },
-    healthy() {
-      return failures === 0 && buffer.length <= opts.maxBuffered;
-    },
+    healthy,
     pending() {
-      return buffer.length;
+      return queue.length;
     },
   };
-}
-
-/**
- * The SQLite write path: one immediate transaction per batch, the chain head read inside it, one cached prepared
- * single-row insert per event. Same rows, same chain as the Kysely path; about a tenth of its cost per event.
- */
-function sqliteBatchWriter(sqlite: SqliteDatabase): (batch: Buffered[], uncertain: boolean) => void {
-  const head = sqlite.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
-  const exists = sqlite.prepare<[string], { id: string }>('SELECT id FROM audit_events WHERE id = ?');
-  const insert = sqlite.prepare(
-    'INSERT INTO audit_events (seq, id, time, type, trace_id, task_id, agent_id, user_id, decision, reason, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-  );
-  const write = sqlite.transaction((batch: Buffered[], uncertain: boolean) => {
-    const h = head.get();
-    let seq = h?.seq ?? 0;
-    let prev = h?.hash ?? GENESIS_HASH;
-    for (const { event: e, body } of batch) {
-      if (uncertain && exists.get(e.id) !== undefined) continue;
-      seq += 1;
-      const hash = chainHash(prev, body);
-      insert.run(
-        seq,
-        e.id,
-        e.time,
-        indexable(e.type),
-        indexable(e.trace_id),
-        indexable(e.task_id ?? null),
-        indexable(e.agent_id ?? null),
-        indexable(e.user_id ?? null),
-        indexable(e.decision ?? null),
-        indexable(e.reason ?? null),
-        body,
-        prev,
-        hash,
-      );
-      prev = hash;
-    }
-  });
-  return (batch, uncertain) => write.immediate(batch, uncertain);
-}
-
-/**
- * A value for one of the indexed columns, which repeat what the hashed body says. The body is JSON, where a NUL is
- * the escape `\u0000` and stores anywhere; a raw NUL in a column would be refused by PostgreSQL and fail the whole
- * batch, again on every retry — one crafted value would stop the audit, and with it every gateway. So the column
- * gets U+FFFD in its place; the body keeps the exact value.
- */
-function indexable<T extends string | null>(value: T): T {
-  return (value !== null && value.includes('\0') ? value.replaceAll('\0', '\uFFFD') : value) as T;
 }

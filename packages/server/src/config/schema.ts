@@ -112,6 +112,12 @@ export const configSchema = z.strictObject({
         .optional()
         .describe('PostgreSQL URL; when absent, the embedded SQLite file'),
       sqlitePath: z.string().min(1).default('.writ/writ.db').describe('SQLite file (WAL mode)'),
+      sqliteSynchronous: z
+        .enum(['NORMAL', 'FULL', 'EXTRA'])
+        .default('NORMAL')
+        .describe(
+          "SQLite's `synchronous` setting: NORMAL loses nothing committed when the process dies, but an operating-system crash or power loss can take the last commits; FULL and EXTRA sync at every commit — see [audit.md](audit.md#what-a-crash-can-take)",
+        ),
     })
     .prefault({}),
   vault: z
@@ -322,7 +328,22 @@ export const configSchema = z.strictObject({
     .prefault({}),
   audit: z
     .strictObject({
-      flushIntervalMs: z.number().int().positive().max(10_000).default(20).describe('longest wait before an audit event is written'),
+      flushIntervalMs: z
+        .number()
+        .int()
+        .positive()
+        .max(10_000)
+        .default(20)
+        .describe('longest wait before an audit event that nothing waits for (a denial, an outcome, a change) is written'),
+      commitTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .max(60_000)
+        .default(2_000)
+        .describe(
+          'longest a call waits for its write-ahead audit record to commit; past it the call is refused (`503 ERR_NOT_READY`) and not forwarded',
+        ),
       anonymousDenialWindowSeconds: z
         .number()
         .int()

@@ -13,6 +13,8 @@ export const INTERNAL_ERROR_CODES = {
   ERR_CRYPTO_DECRYPT_FAILED: 'stored data did not decrypt: tampered, or moved to another record',
   ERR_VAULT_SECRET_UNKNOWN: 'a resource names a secret that does not exist',
   ERR_VAULT_INJECTION_INVALID: 'an injection rule, or the secret it would inject, cannot form a valid header or query parameter',
+  ERR_AUDIT_UNAVAILABLE:
+    'the write-ahead audit record of a call was not committed in time (store failing, writer backlog over its bound, or `audit.commitTimeoutMs` passed); the call is refused with ERR_NOT_READY and never forwarded',
   ERR_POLICY_ENGINE: 'the policy worker failed, stopped or was closed; the decision it owed is a denial',
   ERR_SUBJECT_PATTERN_INVALID: 'a workload subject pattern is malformed',
   ERR_INPUT_UNACCEPTABLE: 'input no store may hold (a NUL character in text) reached the store guard; the request is answered 400',

@@ -15,7 +15,7 @@ import {
   UpstreamFactory,
   ToolCatalogue,
   createGatewayAudit,
-  type CallAuditEvent,
+  type GatewayAuditSink,
   type EnforcementDeps,
 } from '../gateway/index.js';
 
@@ -37,7 +37,7 @@ export interface GatewayWiring {
   config: WritConfig;
   /** What both gateways need for the per-call check and the call-time grants; each gets its own audit counter. */
   enforcement: Omit<EnforcementDeps, 'audit'>;
-  audit: { record(e: CallAuditEvent): void };
+  audit: GatewayAuditSink;
   secrets: { get(id: string): SecretValue | Promise<SecretValue> };
   egress: EgressGuard;
   metrics: WritMetrics;

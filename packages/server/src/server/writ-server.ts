@@ -12,7 +12,7 @@ import { FailedAuthThrottle } from '../http/index.js';
 import { openStore, type Store } from '../storage/index.js';
 import { deriveKey, KeyEncryptionKey } from '../crypto/index.js';
 import { createVault } from '../vault/index.js';
-import { aggregateAnonymousDenials, createAuditWriter } from '../audit/index.js';
+import { aggregateAnonymousDenials, createAuditWriter, storeAppender } from '../audit/index.js';
 import { createPolicyEngine, createCallDecisionCache, createIssuanceDecisionCache, type PolicyEngine } from '../policy/index.js';
 import { Register, RegisterSnapshot } from '../register/index.js';
 import { RevocationFeed, RevocationService } from '../revocation/index.js';
@@ -64,18 +64,23 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
   const now = opts.now ?? Date.now;
   if (config.vault.kek === undefined) throw new Error('vault.kek (or WRIT_KEK) is required: 32 random bytes, base64');
   const kek = KeyEncryptionKey.fromBase64(config.vault.kekId, config.vault.kek);
-  const store = opts.store ?? (await openStore({ databaseUrl: config.storage.databaseUrl, sqlitePath: config.storage.sqlitePath }));
+  const store =
+    opts.store ??
+    (await openStore({
+      databaseUrl: config.storage.databaseUrl,
+      sqlitePath: config.storage.sqlitePath,
+      sqliteSynchronous: config.storage.sqliteSynchronous,
+    }));
   const closers: Array<() => Promise<void> | void> = opts.store === undefined ? [() => store.close()] : [];
   try {
     // Refusals of unauthenticated callers are recorded per window and address, so they cannot grow the log (or its
     // backlog, past which every gateway refuses) at request rate; everything else is recorded as it happens.
     const audit = aggregateAnonymousDenials(
       createAuditWriter({
-        db: store.db,
-        dialect: store.dialect,
-        ...(store.sqlite !== undefined ? { sqlite: store.sqlite } : {}),
+        appender: storeAppender(store),
         flushIntervalMs: config.audit.flushIntervalMs,
         maxBuffered: config.audit.maxBufferedEvents,
+        commitTimeoutMs: config.audit.commitTimeoutMs,
         logger,
       }),
       { windowMs: config.audit.anonymousDenialWindowSeconds * 1000, now },

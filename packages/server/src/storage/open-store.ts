@@ -22,6 +22,8 @@ export interface Store {
    * statement costs a fraction of building a multi-row insert through Kysely for every batch.
    */
   readonly sqlite?: BetterSqlite3.Database;
+  /** SQLite on a file only: its path and `synchronous` setting, for a second connection of one's own (the audit). */
+  readonly sqliteFile?: { readonly path: string; readonly synchronous: SqliteSynchronous };
   /** Where the data lives, for logs (never includes a password). */
   readonly location: string;
   /**
@@ -29,6 +31,11 @@ export interface Store {
    * holds one for LISTEN, which a pooled connection cannot do.
    */
   readonly connection?: { readonly connectionString: string; readonly options?: string };
+  /**
+   * PostgreSQL only: a Kysely of its own on one connection to the same database and schema, for a writer whose
+   * transactions must not wait for the shared pool (the audit). The caller destroys it.
+   */
+  dedicated?(): Kysely<Database>;
   close(): Promise<void>;
 }
 
@@ -38,7 +45,15 @@ export interface OpenStoreOptions {
   /** PostgreSQL schema to use (created if missing); tests give each run its own. */
   pgSchema?: string;
   pgPoolSize?: number;
+  /**
+   * SQLite's `synchronous` in WAL mode: NORMAL (default) loses no committed transaction when the process dies, but an
+   * operating-system crash or power loss may take the last ones since the WAL was last synced; FULL syncs the WAL
+   * at every commit; EXTRA also syncs the directory after a WAL reset (docs/audit.md).
+   */
+  sqliteSynchronous?: SqliteSynchronous;
 }
+
+export type SqliteSynchronous = 'NORMAL' | 'FULL' | 'EXTRA';
 
 /**
  * PostgreSQL advisory lock held while a schema is created and migrated: several Writ nodes starting at once on one
@@ -47,7 +62,7 @@ export interface OpenStoreOptions {
 export const PG_MIGRATION_LOCK = 7420001;
 
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
-  if (opts.databaseUrl === undefined) return migrated(openSqlite(opts.sqlitePath ?? ':memory:'));
+  if (opts.databaseUrl === undefined) return migrated(openSqlite(opts.sqlitePath ?? ':memory:', opts.sqliteSynchronous ?? 'NORMAL'));
   const url = opts.databaseUrl;
   const lock = new pg.Client({ connectionString: url });
   await lock.connect();
@@ -70,16 +85,25 @@ async function migrated(store: Store): Promise<Store> {
   return store;
 }
 
-function openSqlite(path: string): Store {
+function openSqlite(path: string, synchronous: SqliteSynchronous): Store {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (!['NORMAL', 'FULL', 'EXTRA'].includes(synchronous)) throw new TypeError(`invalid SQLite synchronous ${String(synchronous)}`);
   const sqlite = new BetterSqlite3(path);
   sqlite.pragma('journal_mode = WAL');
-  // NORMAL in WAL mode keeps the database consistent on power loss and costs a tenth of FULL (measured on our reference machine).
-  sqlite.pragma('synchronous = NORMAL');
+  // NORMAL in WAL mode keeps the database consistent on power loss and costs a tenth of FULL (measured on our
+  // reference machine); what each setting can lose is in docs/audit.md.
+  sqlite.pragma(`synchronous = ${synchronous}`);
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: guardedDialect(new SqliteDialect({ database: withStatementCache(sqlite) })) });
-  return { db, dialect: 'sqlite', location: `sqlite:${path}`, sqlite, close: () => db.destroy() };
+  return {
+    db,
+    dialect: 'sqlite',
+    location: `sqlite:${path}`,
+    sqlite,
+    ...(path !== ':memory:' ? { sqliteFile: { path, synchronous } } : {}),
+    close: () => db.destroy(),
+  };
 }
 
 /** Distinct SQL texts Writ sends are a few dozen (plus multi-row inserts by row count); the bound is generous. */
@@ -114,9 +138,31 @@ async function openPostgres(url: string, opts: OpenStoreOptions, admin: pg.Clien
     await admin.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
   }
   const searchPath = schema !== undefined ? { options: `-c search_path=${schema}` } : {};
+  const db = postgresDb(url, searchPath, opts.pgPoolSize ?? 10);
+  const safe = new URL(url);
+  safe.password = '';
+  let current: string;
+  try {
+    current = schema ?? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s ?? 'public';
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return {
+    db,
+    dialect: 'postgres',
+    schema: current,
+    dedicated: () => postgresDb(url, searchPath, 1),
+    connection: { connectionString: url, ...searchPath },
+    location: `${safe.protocol}//${safe.host}${safe.pathname}${schema !== undefined ? ` schema ${schema}` : ''}`,
+    close: () => db.destroy(),
+  };
+}
+
+function postgresDb(url: string, searchPath: { options?: string }, max: number): Kysely<Database> {
   const pool = new pg.Pool({
     connectionString: url,
-    max: opts.pgPoolSize ?? 10,
+    max,
     // A database that does not answer fails the request (503, retryable) instead of holding it forever.
     connectionTimeoutMillis: 10_000,
     ...searchPath,
@@ -131,24 +177,7 @@ async function openPostgres(url: string, opts: OpenStoreOptions, admin: pg.Clien
   // on its own, the pool discards the connection and opens another on the next query — that is all it takes.
   pool.on('error', () => undefined);
   pool.on('connect', (client) => client.on('error', () => undefined));
-  const db = new Kysely<Database>({ dialect: guardedDialect(new PostgresDialect({ pool })) });
-  const safe = new URL(url);
-  safe.password = '';
-  let current: string;
-  try {
-    current = schema ?? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s ?? 'public';
-  } catch (err) {
-    await db.destroy();
-    throw err;
-  }
-  return {
-    db,
-    dialect: 'postgres',
-    schema: current,
-    connection: { connectionString: url, ...searchPath },
-    location: `${safe.protocol}//${safe.host}${safe.pathname}${schema !== undefined ? ` schema ${schema}` : ''}`,
-    close: () => db.destroy(),
-  };
+  return new Kysely<Database>({ dialect: guardedDialect(new PostgresDialect({ pool })) });
 }
 
 async function migrate(store: Store): Promise<void> {

@@ -1,11 +1,25 @@
 /** Shared helpers for the audit tests: a writer with a timer that never fires on its own, and event factories. */
 import { randomBytes } from 'node:crypto';
 import type { Store } from '../../src/storage/index.js';
-import { createAuditWriter, type AuditEventInput, type AuditWriter, type AuditWriterOptions } from '../../src/audit/index.js';
+import {
+  createAuditWriter,
+  storeAppender,
+  type AuditEventInput,
+  type AuditWriter,
+  type AuditWriterOptions,
+} from '../../src/audit/index.js';
 
-/** A writer whose timer is far away, so every write in a test happens at an explicit flush(). */
-export function manualWriter(store: Store, over: Partial<AuditWriterOptions> = {}): AuditWriter {
-  return createAuditWriter({ db: store.db, dialect: store.dialect, flushIntervalMs: 3_600_000, maxBuffered: 10_000, ...over });
+/**
+ * A writer on the store's own appender (SQLite: the writer thread; PostgreSQL: a connection of its own) whose timer is
+ * far away, so every write of a `record` in a test happens at an explicit flush().
+ */
+export function manualWriter(store: Store, over: Partial<AuditWriterOptions> = {}, busyTimeoutMs?: number): AuditWriter {
+  return createAuditWriter({
+    appender: storeAppender(store, busyTimeoutMs !== undefined ? { busyTimeoutMs } : {}),
+    flushIntervalMs: 3_600_000,
+    maxBuffered: 10_000,
+    ...over,
+  });
 }
 
 export function traceId(): string {

@@ -1,9 +1,20 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
 import { sql, type Kysely } from 'kysely';
 import { openStore, type Database } from '../../src/storage/index.js';
-import { chainHash, GENESIS_HASH, queryAudit, verifyAuditChain } from '../../src/audit/index.js';
+import {
+  AuditUnavailableError,
+  chainHash,
+  createAuditWriter,
+  GENESIS_HASH,
+  queryAudit,
+  storeAppender,
+  threadedSqliteAppender,
+  verifyAuditChain,
+  type AuditAppender,
+} from '../../src/audit/index.js';
 import { describeEachStore } from '../helpers/stores.js';
 import { callEvent, manualWriter } from './audit-fixtures.js';
 
@@ -170,6 +181,126 @@ describeEachStore('audit writer', (kind) => {
     }
   });
 
+  test('commit resolves once its event is stored; the commits of one turn share one transaction, behind what was recorded', async () => {
+    const store = await kind.open();
+    const inner = storeAppender(store);
+    let appends = 0;
+    const counting: AuditAppender = {
+      runs: inner.runs,
+      close: () => inner.close(),
+      append(batch, uncertain) {
+        appends++;
+        return inner.append(batch, uncertain);
+      },
+    };
+    assert.equal(inner.runs, kind.name === 'sqlite' ? 'writer-thread' : 'dedicated-connection');
+    const w = createAuditWriter({ appender: counting, flushIntervalMs: 3_600_000, maxBuffered: 10_000 });
+    try {
+      w.record(callEvent(0, { action: 'recorded first' }));
+      const ids = await Promise.all(Array.from({ length: 50 }, (_, i) => w.commit(callEvent(i + 1))));
+      assert.equal(appends, 1, 'one transaction for the whole turn');
+      assert.equal(w.pending(), 0);
+      const stored = await queryAudit(store.db, { limit: 100 });
+      assert.equal(stored.length, 51);
+      assert.equal(stored[0]?.action, 'recorded first', 'queue order is chain order');
+      assert.deepEqual(
+        stored.slice(1).map((e) => e.id),
+        ids,
+      );
+      // Each commit resolved only after its own row was there: one more, alone, is readable at once.
+      const id = await w.commit(callEvent(99));
+      assert.equal((await queryAudit(store.db, { limit: 100 })).at(-1)?.id, id);
+      assert.equal((await verifyAuditChain(store.db)).ok, true);
+    } finally {
+      await w.close();
+      await store.dispose();
+    }
+  });
+
+  test('a commit the store does not complete in time rejects, and its event stays queued and is written later', async () => {
+    const store = await kind.open();
+    const w = manualWriter(store, { commitTimeoutMs: 50 });
+    // The writer's transaction waits on a lock another connection holds (longer than the deadline, shorter than the
+    // busy timeout): the commit is neither done nor failed when its deadline passes.
+    const lock = await holdAuditLock(kind.name, store);
+    try {
+      const pending = w.commit(callEvent(1, { action: 'written late' }));
+      await assert.rejects(pending, (e: unknown) => e instanceof AuditUnavailableError && e.code === 'ERR_AUDIT_UNAVAILABLE');
+      assert.equal(w.pending(), 1, 'the event stays queued');
+      await lock.release();
+      await w.flush();
+      assert.deepEqual(
+        (await queryAudit(store.db)).map((e) => e.action),
+        ['written late'],
+      );
+      assert.equal((await verifyAuditChain(store.db)).ok, true);
+    } finally {
+      await lock.release();
+      await w.close();
+      await store.dispose();
+    }
+  });
+
+  test('while the writer is unhealthy, commit refuses at once and queues nothing', async () => {
+    const store = await kind.open();
+    const w = manualWriter(store, { logger: { error: () => undefined, warn: () => undefined } });
+    try {
+      await failInserts(kind.name, store.db, true);
+      w.record(callEvent(1));
+      await assert.rejects(w.flush());
+      assert.equal(w.healthy(), false);
+      // Thrown, not a rejected promise: the caller knows no record saying "allowed" can appear later.
+      assert.throws(() => w.commit(callEvent(2)), AuditUnavailableError);
+      assert.equal(w.pending(), 1);
+      await failInserts(kind.name, store.db, false);
+      await w.flush();
+      await w.commit(callEvent(3));
+      assert.deepEqual(
+        (await queryAudit(store.db)).map((e) => e.action),
+        ['GET /repos/1', 'GET /repos/3'],
+      );
+    } finally {
+      await w.close();
+      await store.dispose();
+    }
+  });
+
+  if (kind.name === 'sqlite') {
+    test('the writer thread dies: the batch in flight is retried once a new thread runs, and stored once', async () => {
+      const store = await kind.open();
+      const file = store.sqliteFile;
+      assert.ok(file !== undefined);
+      const appender = threadedSqliteAppender({ ...file, busyTimeoutMs: 5_000 });
+      const w = createAuditWriter({
+        appender,
+        flushIntervalMs: 1,
+        commitTimeoutMs: 60_000,
+        maxBuffered: 10_000,
+        logger: { error: () => undefined, warn: () => undefined },
+      });
+      try {
+        await w.commit(callEvent(1));
+        // Killed while idle, then killed with a batch in flight (committed or not: either way stored once).
+        await appender.crashForTest();
+        const second = w.commit(callEvent(2));
+        const killed = appender.crashForTest();
+        await killed;
+        await second;
+        await w.commit(callEvent(3));
+        assert.ok(appender.restarts >= 1);
+        const stored = await queryAudit(store.db);
+        assert.deepEqual(
+          stored.map((e) => e.action),
+          ['GET /repos/1', 'GET /repos/2', 'GET /repos/3'],
+        );
+        assert.equal((await verifyAuditChain(store.db)).ok, true);
+      } finally {
+        await w.close();
+        await store.dispose();
+      }
+    });
+  }
+
   if (kind.name === 'postgres') {
     test('several processes on one PostgreSQL: the advisory lock keeps one chain (separate pools)', async () => {
       const store = await kind.open();
@@ -203,8 +334,7 @@ describeEachStore('audit writer', (kind) => {
       const other = new BetterSqlite3(path);
       try {
         // Short busy timeout on the writer's connection so the lock fails fast instead of waiting 5 s.
-        await sql`PRAGMA busy_timeout = 20`.execute(store.db);
-        const w = manualWriter(store);
+        const w = manualWriter(store, {}, 20);
         w.record(callEvent(1));
         other.exec('BEGIN EXCLUSIVE');
         await assert.rejects(w.flush(), /locked|busy/i);
@@ -222,6 +352,43 @@ describeEachStore('audit writer', (kind) => {
     });
   }
 });
+
+/** Another connection holds the lock the audit writer's transaction needs, until `release`. */
+async function holdAuditLock(
+  kind: 'sqlite' | 'postgres',
+  store: { reopenOptions: { sqlitePath?: string; databaseUrl?: string } },
+): Promise<{ release(): Promise<void> }> {
+  let released = false;
+  if (kind === 'sqlite') {
+    const path = store.reopenOptions.sqlitePath;
+    assert.ok(path !== undefined);
+    const other = new BetterSqlite3(path);
+    other.exec('BEGIN EXCLUSIVE');
+    return {
+      release() {
+        if (!released) {
+          released = true;
+          other.exec('COMMIT');
+          other.close();
+        }
+        return Promise.resolve();
+      },
+    };
+  }
+  const client = new pg.Client({ connectionString: store.reopenOptions.databaseUrl });
+  await client.connect();
+  await client.query('BEGIN');
+  // The writer's advisory lock (kysely-audit-append.ts): "WritAudt".
+  await client.query('SELECT pg_advisory_xact_lock(6301345542052750452)');
+  return {
+    async release() {
+      if (released) return;
+      released = true;
+      await client.query('COMMIT');
+      await client.end();
+    },
+  };
+}
 
 /** Makes every insert into audit_events fail (`on`), or stops doing so. */
 async function failInserts(store: 'sqlite' | 'postgres', db: Kysely<Database>, on: boolean): Promise<void> {

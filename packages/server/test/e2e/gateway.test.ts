@@ -15,11 +15,14 @@ import { rawRequest, type RawResponse } from '../helpers/raw-request.js';
 const READ: AuthorizationDetail[] = [{ type: 'http', actions: ['GET'], paths: ['/v1/projects', '/v1/projects/*'] }];
 
 interface AuditRow {
+  id: string;
   type: string;
-  decision: string;
+  decision?: string;
   reason: string;
+  trace_id: string;
   task_id?: string;
   action?: string;
+  data?: Record<string, unknown>;
 }
 
 describeEachStore('gateway', (kind) => {
@@ -66,14 +69,33 @@ describeEachStore('gateway', (kind) => {
     return last;
   }
 
-  /** Asserts the denial, that the upstream saw nothing, and that the denial's audit event names the code. */
-  async function expectDenied(res: RawResponse, status: number, code: string, upstreamBefore: number): Promise<void> {
+  /**
+   * Asserts the denial, that the upstream saw no whole request, and the audit: one `call.denied` naming the code for
+   * a call refused before forwarding; for one refused while forwarding (a body that grows past the limit), the
+   * write-ahead `call.allowed` and its `call.outcome` naming the code.
+   */
+  async function expectDenied(
+    res: RawResponse,
+    status: number,
+    code: string,
+    upstreamBefore: number,
+    stage: 'before' | 'forwarding' = 'before',
+  ): Promise<void> {
     assert.equal(res.status, status, `expected ${status} ${code}, got ${res.status} ${res.body}`);
     assert.equal((res.json() as { code: string }).code, code);
     assert.equal(h.upstream.requests.length, upstreamBefore, 'the upstream must not be reached');
-    const ev = await lastAudit();
-    assert.equal(ev.type, 'call.denied');
+    const events = await h.admin.get<AuditRow[]>('/audit?limit=1000');
+    const ev = events.at(-1);
+    assert.ok(ev !== undefined);
     assert.equal(ev.reason, code);
+    if (stage === 'before') {
+      assert.equal(ev.type, 'call.denied');
+      return;
+    }
+    assert.equal(ev.type, 'call.outcome');
+    const intent = events.at(-2);
+    assert.equal(intent?.type, 'call.allowed');
+    assert.equal(ev.data?.['of'], intent.id);
   }
 
   test("a permitted call reaches the upstream with the injected secret and none of the agent's credentials", async () => {
@@ -91,10 +113,18 @@ describeEachStore('gateway', (kind) => {
     assert.equal(seen.headers.dpop, undefined);
     assert.equal(seen.headers.cookie, undefined);
     assert.match(String(seen.headers.traceparent), /^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$/);
-    const ev = await lastAudit();
-    assert.equal(ev.type, 'call.allowed');
-    assert.equal(ev.task_id, task.id);
-    assert.equal(ev.action, 'GET /v1/projects');
+    // Written ahead of forwarding, then the outcome, linked to it.
+    const events = await h.admin.get<AuditRow[]>('/audit?limit=1000');
+    const [intent, outcome] = events.slice(-2);
+    assert.equal(intent?.type, 'call.allowed');
+    assert.equal(intent.task_id, task.id);
+    assert.equal(intent.action, 'GET /v1/projects');
+    assert.equal(intent.trace_id, '0af7651916cd43dd8448eb211c80319c');
+    assert.equal(outcome?.type, 'call.outcome');
+    assert.equal(outcome.reason, 'completed');
+    assert.equal(outcome.data?.['of'], intent.id);
+    assert.equal(outcome.data?.['status'], 200);
+    assert.ok(Number(outcome.data?.['bytes_out']) > 0);
   });
 
   test('no credentials: 401 with a DPoP challenge naming algs and the resource metadata, no error parameter', async () => {
@@ -238,7 +268,13 @@ describeEachStore('gateway', (kind) => {
     const task = await h.startTask(agent, { details: [{ type: 'http', actions: ['POST'], paths: ['/v1/upload'] }] });
     const n = h.upstream.requests.length;
     const big = 'x'.repeat(11 * 1024 * 1024);
-    await expectDenied(await call(task.token, { method: 'POST', path: '/r/api/v1/upload', body: big }), 413, 'ERR_BODY_TOO_LARGE', n);
+    await expectDenied(
+      await call(task.token, { method: 'POST', path: '/r/api/v1/upload', body: big }),
+      413,
+      'ERR_BODY_TOO_LARGE',
+      n,
+      'forwarding',
+    );
     const chunk = Buffer.alloc(1024 * 1024, 120);
     const streamed = await rawRequest(new URL(h.writ.publicUrl).origin, {
       method: 'POST',

@@ -31,6 +31,7 @@ const DETAILS: AuthorizationDetail[] = [
 ];
 
 interface AuditRow {
+  id: string;
   type: string;
   decision: string;
   reason: string;
@@ -394,7 +395,8 @@ describeEachStore('mcp gateway', (kind) => {
     });
     await client.close();
     const rows = await auditFor(String(issued.body['task_id']));
-    const calls = rows.filter((r) => r.type.startsWith('call.'));
+    // The records that carry a decision (an outcome points to its write-ahead record, which carries the mark).
+    const calls = rows.filter((r) => r.type === 'call.allowed' || r.type === 'call.denied');
     assert.ok(calls.length >= 2);
     assert.ok(
       calls.every((r) => r.data['bearer'] === true),
@@ -528,7 +530,10 @@ describeEachStore('mcp gateway', (kind) => {
       (e: { code?: number }) => e.code === 502,
     );
     const rows = await auditFor(ok.id);
-    assert.ok(rows.some((r) => r.type === 'call.denied' && r.reason === 'ERR_UPSTREAM_UNAVAILABLE'));
+    // Allowed and written ahead, then the outcome: the upstream could not be reached.
+    const outcome = rows.find((r) => r.type === 'call.outcome' && r.reason === 'ERR_UPSTREAM_UNAVAILABLE');
+    assert.ok(outcome !== undefined);
+    assert.ok(rows.some((r) => r.type === 'call.allowed' && r.id === outcome.data['of'] && r.action === 'initialize'));
   });
 
   test('one task cannot open sessions without bound (each may hold an upstream process)', async () => {

@@ -22,6 +22,8 @@ export interface WritProcess {
   /** Resolves with the first log line that satisfies `p` (already logged or still to come). */
   waitForLog(p: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
+  /** Ends the process as a crash would (SIGKILL: no handler, no flush, no close runs) and waits until it is gone. */
+  kill(): Promise<void>;
 }
 
 export interface WritProcessOptions {
@@ -100,6 +102,12 @@ export async function startWritProcess(o: WritProcessOptions): Promise<WritProce
       stopping = true;
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
+      await exited;
+    },
+    async kill() {
+      stopping = true;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
       await exited;
     },
   };

@@ -96,6 +96,9 @@ export class HttpGateway {
     grants: string[],
   ): Promise<void> {
     const deps = this.#deps;
+    // The write-ahead record is committed while the request is prepared; nothing is sent before it is.
+    const written = deps.audit.allow(state, { grants });
+    written.catch(() => undefined); // awaited below; a refusal before then must not surface as unhandled
     const listed = connectionListed(req.headers.connection);
     const headers: Record<string, string> = {};
     for (let i = 0; i < req.rawHeaders.length; i += 2) {
@@ -116,6 +119,10 @@ export class HttpGateway {
     const hasBody =
       req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
     const limiter = hasBody ? new BodyLimit(deps.maxBodyBytes) : undefined;
+    await written;
+    const socket = res.socket;
+    const sentBefore = socket?.bytesWritten ?? 0;
+    const bytes = (): { in: number; out: number } => ({ in: limiter?.seen ?? 0, out: (socket?.bytesWritten ?? 0) - sentBefore });
     let status = 0;
     try {
       await this.#pool(resource).stream(
@@ -138,7 +145,14 @@ export class HttpGateway {
       if (status !== 0) {
         // The answer had started: all we can do is cut it, and say so in the audit log.
         res.destroy();
-        this.#deps.audit.call(state, { decision: 'allow', reason: 'upstream_aborted', status, grants, detail: String(err) });
+        this.#deps.audit.call(state, {
+          decision: 'allow',
+          reason: 'upstream_aborted',
+          status,
+          grants,
+          detail: String(err),
+          bytes: bytes(),
+        });
         return;
       }
       const code = (err as { code?: string }).code;
@@ -148,7 +162,7 @@ export class HttpGateway {
         `${code ?? ''} ${String(err)}`,
       );
     }
-    this.#deps.audit.call(state, { decision: 'allow', reason: 'allowed', status, grants });
+    this.#deps.audit.call(state, { decision: 'allow', reason: 'allowed', status, grants, bytes: bytes() });
   }
 
   #pool(resource: Resource): Pool {
@@ -202,6 +216,9 @@ class BodyLimit extends Transform {
   constructor(max: number) {
     super();
     this.#max = max;
+  }
+  get seen(): number {
+    return this.#seen;
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.#seen += chunk.length;

@@ -129,11 +129,13 @@ export class McpGateway {
     const session = this.#sessions.find(req.headers['mcp-session-id'], caller);
     if (state.method === 'DELETE') {
       state.action = 'session';
+      await this.#deps.audit.allow(state, { grants: [], data: { rpc_method: 'DELETE', session: session.tag } });
       await session.close();
       this.#deps.audit.call(state, { decision: 'allow', reason: 'session_ended', status: 200, grants: [] });
       return answerEmpty(res, 200, this.#headers());
     }
     state.action = 'stream';
+    // Nothing is sent upstream for it (the stream carries what the upstream sends in this session): one record.
     openGetStream(req, res, session, this.#headers(session), () => this.#lease(caller));
     this.#deps.audit.call(state, {
       decision: 'allow',
@@ -184,12 +186,15 @@ export class McpGateway {
           : RELAYED_NOTIFICATIONS.has(msg.method)
             ? msg.message
             : undefined;
-      if (out !== undefined) await session.upstream.send(out, { traceparent: state.trace.traceparent }).catch(() => undefined);
+      if (out !== undefined) await this.#relay(state, session, out, msg.method);
       return answerEmpty(res, 202, this.#headers(session));
     }
     if (msg.kind === 'response') {
       if (!session.takeServerRequest(msg.id)) throw new WritError('ERR_MCP_UNEXPECTED_RESPONSE', `id ${String(msg.id).slice(0, 80)}`);
+      state.action = '(response)';
+      await this.#deps.audit.allow(state, { grants: [], data: { rpc_method: '(response)', session: session.tag } });
       await session.upstream.send(msg.message, { traceparent: state.trace.traceparent });
+      this.#deps.audit.call(state, { decision: 'allow', reason: 'allowed', status: 202, grants: [] });
       return answerEmpty(res, 202, this.#headers(session));
     }
     await this.#request(req, res, state, caller, session, msg, false);
@@ -226,15 +231,26 @@ export class McpGateway {
     if (msg.kind === 'notification') {
       state.action = msg.method;
       const out = msg.method === 'notifications/cancelled' ? session.cancelledFor(msg.params?.['requestId']) : undefined;
-      if (out !== undefined) await session.upstream.send(out, { traceparent: state.trace.traceparent }).catch(() => undefined);
+      if (out !== undefined) await this.#relay(state, session, out, msg.method);
       return answerEmpty(res, 202, this.#headers());
     }
     if (msg.kind === 'response') return;
     await this.#request(req, res, state, caller, session, msg, true);
   }
 
+  /** An agent's notification relayed to the upstream: written ahead like every message that reaches it. */
+  async #relay(state: CallState, session: McpSession, out: JsonRpcMessage, method: string): Promise<void> {
+    await this.#deps.audit.allow(state, { grants: [], data: { rpc_method: method, session: session.tag } });
+    const sent = await session.upstream.send(out, { traceparent: state.trace.traceparent }).then(
+      () => true,
+      () => false,
+    );
+    this.#deps.audit.call(state, { decision: 'allow', reason: sent ? 'allowed' : 'upstream_error', status: 202, grants: [] });
+  }
+
   async #initialize(res: ServerResponse, state: CallState, caller: Caller, msg: Request): Promise<void> {
     state.action = 'initialize';
+    await this.#deps.audit.allow(state, { grants: [], data: { rpc_method: 'initialize' } });
     const { session, answer, ok } = await this.#sessions.open(caller, msg.message, msg.id, state.trace.traceparent);
     if (!ok) {
       this.#enforcer.recordDenial(state, new WritError(upstreamFailure(answer), 'initialize failed upstream'));
@@ -289,6 +305,7 @@ export class McpGateway {
       return answerJson(res, status, rpcError(msg.id, err.rpcCode, err.message, { code: err.code }), headers);
     }
 
+    await this.#deps.audit.allow(state, { grants, data });
     const sse = answerStream(req, res, headers);
     let finished = false;
     if (sessionless) {

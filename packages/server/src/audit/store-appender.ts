@@ -1,0 +1,32 @@
+/**
+ * The appender a store calls for: SQLite on a file → the writer thread with its own connection; PostgreSQL → a
+ * connection of its own; an in-memory SQLite database (tests, `writ dev --memory`), which no second connection can
+ * open → the store's own handle on this thread.
+ */
+import type { Store } from '../storage/index.js';
+import type { AuditAppender } from './audit-appender.js';
+import { kyselyAppender } from './kysely-audit-append.js';
+import { sqliteAppend } from './sqlite-audit-append.js';
+import { threadedSqliteAppender } from './sqlite-audit-thread.js';
+
+export function storeAppender(store: Store, opts: { busyTimeoutMs?: number } = {}): AuditAppender {
+  if (store.sqliteFile !== undefined) {
+    return threadedSqliteAppender({ ...store.sqliteFile, busyTimeoutMs: opts.busyTimeoutMs ?? 5_000 });
+  }
+  if (store.sqlite !== undefined) {
+    const append = sqliteAppend(store.sqlite);
+    return {
+      runs: 'main-thread',
+      append(batch, uncertain) {
+        append(batch, uncertain);
+        return Promise.resolve();
+      },
+      close: () => Promise.resolve(),
+    };
+  }
+  if (store.dedicated !== undefined) {
+    const db = store.dedicated();
+    return kyselyAppender(db, store.dialect, { runs: 'dedicated-connection', close: () => db.destroy() });
+  }
+  return kyselyAppender(store.db, store.dialect, { runs: 'main-thread' });
+}
