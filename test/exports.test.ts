@@ -14,6 +14,7 @@ const PACKAGES = ['protocol', 'verify', 'agent', 'server', 'dev'] as const;
 
 const SURFACE: Record<string, readonly string[]> = {
   '@writ/protocol': [
+    'AUDIT_CHECKPOINT_KID_PREFIX',
     'AUTHORIZATION_DETAIL_TYPES',
     'CLIENT_ASSERTION_TYPE_JWT_BEARER',
     'DEFAULT_PORT',
@@ -24,6 +25,7 @@ const SURFACE: Record<string, readonly string[]> = {
     'HTTP_METHODS',
     'ID_JAG',
     'JWT_TYP',
+    'NON_TOKEN_KID_PREFIXES',
     'OAUTH_TOKEN_ERRORS',
     'PATHS',
     'RESOURCE_ERRORS',

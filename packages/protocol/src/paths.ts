@@ -46,3 +46,9 @@ export const DEFAULT_PORT = 7420;
  * thumbprints. Both keys are in one JWKS, so a verifier of task tokens skips this prefix: the SET key signs SETs only.
  */
 export const SET_KID_PREFIX = 'set-';
+
+/** Key ids of Writ's audit checkpoint key start with this: it signs checkpoints of the audit chain only. */
+export const AUDIT_CHECKPOINT_KID_PREFIX = 'audit-';
+
+/** Every key in Writ's JWKS that is not a token-signing key: a verifier of task tokens skips these. */
+export const NON_TOKEN_KID_PREFIXES: readonly string[] = [SET_KID_PREFIX, AUDIT_CHECKPOINT_KID_PREFIX];

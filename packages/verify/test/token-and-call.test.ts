@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createHmac, createPrivateKey, createPublicKey, sign as nodeSign, type JsonWebKey as NodeJwk } from 'node:crypto';
 import { SignJWT, exportJWK } from 'jose';
-import { SET_KID_PREFIX, WritError, type TaskTokenClaims } from '@writ/protocol';
+import { AUDIT_CHECKPOINT_KID_PREFIX, SET_KID_PREFIX, WritError, type TaskTokenClaims } from '@writ/protocol';
 import {
   checkCall,
   InMemoryReplayCache,
@@ -549,16 +549,21 @@ test('checkCall: the remaining refusals, and revocations that spare tokens issue
   assert.equal(await run({}, ctx(others)), 'accepted');
 });
 
-test("the Shared Signals SET key in Writ's JWKS is never a token key, even when it signs a well-formed task token", async () => {
-  const { claims } = await setup();
-  const setKey = await testKey('RS256');
-  const kid = `${SET_KID_PREFIX}abc`;
-  const jwks = { keys: [{ ...(await exportJWK(setKey.publicKey)), kid, alg: 'RS256', use: 'sig' }] };
-  const keys = tokenKeysFromJwks(jwks);
-  assert.equal(keys.get(kid), undefined);
-  const token = await new SignJWT({ ...claims }).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid }).sign(setKey.privateKey);
-  assert.equal(
-    codeOf(() => verifyTaskToken(token, { issuer: ISS, audience: AUD, keys, now: () => NOW, clockSkewSeconds: 5 })),
-    'ERR_TOKEN_KID_UNKNOWN',
-  );
-});
+for (const [name, prefix, alg] of [
+  ['the Shared Signals SET key', SET_KID_PREFIX, 'RS256'],
+  ['the audit checkpoint key', AUDIT_CHECKPOINT_KID_PREFIX, 'ES256'],
+] as const) {
+  test(`${name} in Writ's JWKS is never a token key, even when it signs a well-formed task token`, async () => {
+    const { claims } = await setup();
+    const key = await testKey(alg);
+    const kid = `${prefix}abc`;
+    const jwks = { keys: [{ ...(await exportJWK(key.publicKey)), kid, alg, use: 'sig' }] };
+    const keys = tokenKeysFromJwks(jwks);
+    assert.equal(keys.get(kid), undefined);
+    const token = await new SignJWT({ ...claims }).setProtectedHeader({ alg, typ: 'at+jwt', kid }).sign(key.privateKey);
+    assert.equal(
+      codeOf(() => verifyTaskToken(token, { issuer: ISS, audience: AUD, keys, now: () => NOW, clockSkewSeconds: 5 })),
+      'ERR_TOKEN_KID_UNKNOWN',
+    );
+  });
+}

@@ -19,7 +19,7 @@ import type { TaskService } from '../tasks/index.js';
 import type { RevocationService } from '../revocation/index.js';
 import type { Vault } from '../vault/index.js';
 import { SecretValue } from '../crypto/index.js';
-import { queryAudit, verifyAuditChain, taskChain } from '../audit/index.js';
+import { databaseLog, queryAudit, verifyAuditChain, taskChain, type AuditCheckpoint, type AuditCheckpoints } from '../audit/index.js';
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/index.js';
 import { AdminError } from '../errors/index.js';
@@ -48,6 +48,8 @@ export interface AdminServices {
   ssfReceivers: SsfReceivers;
   /** Consents people asked Writ to remember for a stock client (authorization server). */
   consents: Consents;
+  /** Signed checkpoints of the audit chain; `created` ones are also pushed to the configured sinks. */
+  checkpoints: { create(): Promise<{ checkpoint: AuditCheckpoint; created: boolean } | undefined>; list: AuditCheckpoints['list'] };
 }
 
 export interface AdminRoute {
@@ -78,6 +80,18 @@ const revocationInput = z.strictObject({
     z.strictObject({ type: z.literal('all') }),
   ]),
   reason: z.string().min(1).max(500),
+});
+
+const pageQuery = z.strictObject({
+  after_seq: z.coerce.number().int().nonnegative().optional(),
+  limit: z.coerce.number().int().min(1).max(5000).optional(),
+});
+
+const anchorsBody = z.strictObject({
+  anchors: z
+    .array(z.strictObject({ seq: z.number().int().positive(), hash: z.string().regex(/^[0-9a-f]{64}$/) }))
+    .max(100_000)
+    .default([]),
 });
 
 const auditQuery = z.strictObject({
@@ -451,6 +465,53 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     handler: async ({ services }) => {
       await services.flushAudit();
       return verifyAuditChain(services.db);
+    },
+  },
+  {
+    method: 'POST',
+    url: '/audit/verify',
+    tag: 'audit',
+    summary:
+      'Verify the audit hash chain against anchors (seq, hash) held outside the database — the signed checkpoints, checked by the caller: a cut tail or a rewritten event is reported',
+    body: anchorsBody,
+    handler: async ({ body, services }) => {
+      await services.flushAudit();
+      return verifyAuditChain(services.db, { anchors: (body as z.output<typeof anchorsBody>).anchors });
+    },
+  },
+  {
+    method: 'GET',
+    url: '/audit/export',
+    tag: 'audit',
+    summary: 'The stored log in seq order, a page at a time (rows with body, prev_hash and hash: what `writ audit verify --log` checks)',
+    query: pageQuery,
+    handler: async ({ query, services }) => {
+      await services.flushAudit();
+      const q = query as z.output<typeof pageQuery>;
+      return databaseLog(services.db).rowsAfter(q.after_seq ?? 0, q.limit ?? 1000);
+    },
+  },
+  {
+    method: 'POST',
+    url: '/audit/checkpoints',
+    tag: 'audit',
+    summary: 'Sign the current head of the audit chain now (at a head already signed, the stored checkpoint)',
+    handler: async ({ services }) => {
+      await services.flushAudit();
+      const made = await services.checkpoints.create();
+      if (made === undefined) throw new AdminError('ERR_ADMIN_CONFLICT', 'the audit log is empty: there is no head to sign');
+      return { ...made.checkpoint, created: made.created };
+    },
+  },
+  {
+    method: 'GET',
+    url: '/audit/checkpoints',
+    tag: 'audit',
+    summary: 'Signed checkpoints of the audit chain, oldest first (export them; verify with the JWKS)',
+    query: pageQuery,
+    handler: ({ query, services }) => {
+      const q = query as z.output<typeof pageQuery>;
+      return services.checkpoints.list({ afterSeq: q.after_seq ?? 0, limit: q.limit ?? 1000 });
     },
   },
 ];

@@ -35,12 +35,25 @@ export interface VerifyAuditChainOptions {
    * The chain must still contain it: this is what detects truncation of the tail.
    */
   anchor?: { seq: number; hash: string };
+  /** Several anchors (verified checkpoints): the chain must contain every one. */
+  anchors?: ReadonlyArray<{ seq: number; hash: string }>;
 }
 
-type Row = Pick<
+/** Where the verifier reads the log: the database, or an export (`writ audit export --format jsonl`). */
+export interface AuditLogSource {
+  /** Rows with seq > `afterSeq`, in seq order, at most `limit`. */
+  rowsAfter(afterSeq: number, limit: number): Promise<AuditLogRow[]>;
+  hashAt(seq: number): Promise<string | undefined>;
+  /** The lowest seq of a row with this hash, below `beforeSeq` when given. */
+  seqOfHash(hash: string, beforeSeq?: number): Promise<number | undefined>;
+}
+
+export type AuditLogRow = Pick<
   AuditEventRow,
   'seq' | 'id' | 'time' | 'type' | 'trace_id' | 'task_id' | 'agent_id' | 'user_id' | 'decision' | 'reason' | 'body' | 'prev_hash' | 'hash'
 >;
+
+type Row = AuditLogRow;
 
 const COLUMNS = ['id', 'time', 'type', 'trace_id', 'task_id', 'agent_id', 'user_id', 'decision', 'reason'] as const;
 
@@ -49,74 +62,110 @@ const COLUMNS = ['id', 'time', 'type', 'trace_id', 'task_id', 'agent_id', 'user_
  * const r = await verifyAuditChain(store.db);
  * if (!r.ok) console.error(`audit log ${r.problem} at seq ${r.firstBadSeq}: ${r.detail}`);
  */
-export async function verifyAuditChain(db: Kysely<Database>, opts: VerifyAuditChainOptions = {}): Promise<AuditChainResult> {
+export function verifyAuditChain(db: Kysely<Database>, opts: VerifyAuditChainOptions = {}): Promise<AuditChainResult> {
+  return verifyAuditLog(databaseLog(db), opts);
+}
+
+export async function verifyAuditLog(log: AuditLogSource, opts: VerifyAuditChainOptions = {}): Promise<AuditChainResult> {
   const batchSize = opts.batchSize ?? 1000;
   const fromSeq = opts.fromSeq ?? 1;
   if (!Number.isSafeInteger(fromSeq) || fromSeq < 1) throw new TypeError('fromSeq must be a positive integer');
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new TypeError('batchSize must be a positive integer');
+  const anchors = new Map<number, string>();
+  for (const a of [...(opts.anchor !== undefined ? [opts.anchor] : []), ...(opts.anchors ?? [])]) {
+    const known = anchors.get(a.seq);
+    if (known !== undefined && known !== a.hash) throw new TypeError(`two anchors at ${a.seq} with different hashes`);
+    if (a.seq >= fromSeq) anchors.set(a.seq, a.hash);
+  }
+  const lastAnchor = Math.max(0, ...anchors.keys());
 
   let prevSeq = fromSeq - 1;
   let prevHash = GENESIS_HASH;
   if (fromSeq > 1) {
-    const start = await db
-      .selectFrom('audit_events')
-      .select(['seq', 'hash'])
-      .where('seq', '=', fromSeq - 1)
-      .executeTakeFirst();
+    const start = await log.hashAt(fromSeq - 1);
     if (start === undefined)
       return { ok: false, firstBadSeq: fromSeq - 1, problem: 'removed', detail: `event ${fromSeq - 1}, the starting point, is missing` };
-    prevHash = start.hash;
+    prevHash = start;
   }
   let count = 0;
-  let anchorSeen = opts.anchor === undefined || opts.anchor.seq < fromSeq;
   for (;;) {
-    const rows: Row[] = await db
-      .selectFrom('audit_events')
-      .select([
-        'seq',
-        'id',
-        'time',
-        'type',
-        'trace_id',
-        'task_id',
-        'agent_id',
-        'user_id',
-        'decision',
-        'reason',
-        'body',
-        'prev_hash',
-        'hash',
-      ])
-      .where('seq', '>', prevSeq)
-      .orderBy('seq')
-      .limit(batchSize)
-      .execute();
+    const rows = await log.rowsAfter(prevSeq, batchSize);
     for (const row of rows) {
-      const bad = await check(db, row, prevSeq, prevHash);
+      const bad = await check(log, row, prevSeq, prevHash);
       if (bad !== undefined) return bad;
-      if (opts.anchor !== undefined && row.seq === opts.anchor.seq) {
-        if (row.hash !== opts.anchor.hash)
-          return { ok: false, firstBadSeq: row.seq, problem: 'altered', detail: `event ${row.seq} does not have the anchored hash` };
-        anchorSeen = true;
-      }
+      const anchored = anchors.get(row.seq);
+      if (anchored !== undefined && row.hash !== anchored)
+        return { ok: false, firstBadSeq: row.seq, problem: 'altered', detail: `event ${row.seq} does not have the anchored hash` };
       prevSeq = row.seq;
       prevHash = row.hash;
       count++;
     }
     if (rows.length < batchSize) break;
   }
-  if (!anchorSeen && opts.anchor !== undefined) {
+  if (lastAnchor > prevSeq) {
     return {
       ok: false,
       firstBadSeq: prevSeq + 1,
       problem: 'removed',
-      detail: `the chain ends at ${prevSeq}, before the anchored event ${opts.anchor.seq}: its tail was removed`,
+      detail: `the chain ends at ${prevSeq}, before the anchored event ${lastAnchor}: its tail was removed`,
     };
   }
   return { ok: true, count, headSeq: prevSeq, headHash: prevHash };
 }
 
-async function check(db: Kysely<Database>, row: Row, prevSeq: number, prevHash: string): Promise<AuditChainResult | undefined> {
+const ROW_COLUMNS = [
+  'seq',
+  'id',
+  'time',
+  'type',
+  'trace_id',
+  'task_id',
+  'agent_id',
+  'user_id',
+  'decision',
+  'reason',
+  'body',
+  'prev_hash',
+  'hash',
+] as const;
+
+/** The log as the database holds it. */
+export function databaseLog(db: Kysely<Database>): AuditLogSource {
+  return {
+    rowsAfter: (afterSeq, limit) =>
+      db.selectFrom('audit_events').select(ROW_COLUMNS).where('seq', '>', afterSeq).orderBy('seq').limit(limit).execute(),
+    hashAt: async (seq) => (await db.selectFrom('audit_events').select('hash').where('seq', '=', seq).executeTakeFirst())?.hash,
+    async seqOfHash(hash, beforeSeq) {
+      let q = db.selectFrom('audit_events').select('seq').where('hash', '=', hash);
+      if (beforeSeq !== undefined) q = q.where('seq', '<', beforeSeq);
+      return (await q.orderBy('seq').limit(1).executeTakeFirst())?.seq;
+    },
+  };
+}
+
+/** The log as an export holds it: rows in any order, read into memory. */
+export function exportedLog(rows: readonly AuditLogRow[]): AuditLogSource {
+  const sorted = [...rows].sort((a, b) => a.seq - b.seq);
+  const bySeq = new Map(sorted.map((r) => [r.seq, r] as const));
+  const byHash = new Map<string, number[]>();
+  for (const r of sorted) byHash.set(r.hash, [...(byHash.get(r.hash) ?? []), r.seq]);
+  return {
+    rowsAfter(afterSeq, limit) {
+      let lo = 0;
+      let hi = sorted.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if ((sorted[mid] as AuditLogRow).seq <= afterSeq) lo = mid + 1;
+        else hi = mid;
+      }
+      return Promise.resolve(sorted.slice(lo, lo + limit));
+    },
+    hashAt: (seq) => Promise.resolve(bySeq.get(seq)?.hash),
+    seqOfHash: (hash, beforeSeq) => Promise.resolve((byHash.get(hash) ?? []).find((s) => beforeSeq === undefined || s < beforeSeq)),
+  };
+}
+
+async function check(log: AuditLogSource, row: Row, prevSeq: number, prevHash: string): Promise<AuditChainResult | undefined> {
   const fail = (firstBadSeq: number, problem: AuditChainProblem, detail: string): AuditChainResult => ({
     ok: false,
     firstBadSeq,
@@ -153,18 +202,12 @@ async function check(db: Kysely<Database>, row: Row, prevSeq: number, prevHash: 
   if (row.prev_hash === prevHash) return undefined;
 
   // 3. The link is broken: find what the event does point to.
-  const twin = await db
-    .selectFrom('audit_events')
-    .select('seq')
-    .where('hash', '=', row.hash)
-    .where('seq', '<', row.seq)
-    .orderBy('seq')
-    .executeTakeFirst();
-  if (twin !== undefined) return fail(row.seq, 'inserted', `event ${row.seq} duplicates event ${twin.seq}`);
+  const twin = await log.seqOfHash(row.hash, row.seq);
+  if (twin !== undefined) return fail(row.seq, 'inserted', `event ${row.seq} duplicates event ${twin}`);
   if (row.prev_hash === GENESIS_HASH) {
     return fail(1, 'inserted', `events 1..${prevSeq} are not in the chain: event ${row.seq} claims to be the first event`);
   }
-  const target = await db.selectFrom('audit_events').select('seq').where('hash', '=', row.prev_hash).orderBy('seq').executeTakeFirst();
+  const target = await log.seqOfHash(row.prev_hash);
   if (target === undefined) {
     return fail(
       row.seq,
@@ -172,11 +215,7 @@ async function check(db: Kysely<Database>, row: Row, prevSeq: number, prevHash: 
       `event ${row.seq} follows an event that is no longer in the log (events were removed before it and the rest renumbered, or event ${prevSeq} was rewritten with a recomputed hash)`,
     );
   }
-  if (target.seq > row.seq) return fail(row.seq, 'reordered', `event ${row.seq} follows event ${target.seq}, which comes after it`);
+  if (target > row.seq) return fail(row.seq, 'reordered', `event ${row.seq} follows event ${target}, which comes after it`);
   // It follows an earlier event: what sits between that event and this one is not part of the chain Writ wrote.
-  return fail(
-    target.seq + 1,
-    'inserted',
-    `events ${target.seq + 1}..${prevSeq} are not in the chain: event ${row.seq} follows event ${target.seq}`,
-  );
+  return fail(target + 1, 'inserted', `events ${target + 1}..${prevSeq} are not in the chain: event ${row.seq} follows event ${target}`);
 }

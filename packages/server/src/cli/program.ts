@@ -9,6 +9,9 @@ import { AdminClient, printAuditChain } from '../admin-client/index.js';
 import { adminClientSettings, processEnvironment } from '../config/index.js';
 import type { ValidationResult } from '../policy/index.js';
 import { printTable, printValidation } from './print.js';
+import type { JSONWebKeySet } from 'jose';
+import type { AuditChainResult } from '../audit/index.js';
+import { verifyCheckpointFile, verifyLogFile, type VerifiedCheckpoints } from './audit-verification.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -327,11 +330,46 @@ export function buildProgram(): Command {
     );
   audit
     .command('verify')
-    .description('verify the hash chain; reports the first altered, inserted or removed event')
-    .action(async () => {
-      const r = await client().get<{ ok: boolean }>('/audit/verify');
-      console.log(JSON.stringify(r, null, 2));
+    .description(
+      'verify the hash chain; reports the first altered, inserted or removed event. With --checkpoints, also that the chain still holds every signed checkpoint (a cut tail or rewritten history fails); with --log, the chain of an export is checked here, without the server',
+    )
+    .option('--checkpoints <file>', 'exported checkpoints (`writ audit checkpoints`), one JSON line each')
+    .option('--jwks <file>', "Writ's JWKS saved earlier (default: fetched from the server)")
+    .option('--issuer <url>', 'the issuer every checkpoint must name')
+    .option('--log <file>', 'an exported log (`writ audit export --format jsonl`): verified here')
+    .action(async (o: { checkpoints?: string; jwks?: string; issuer?: string; log?: string }) => {
+      let checkpoints: VerifiedCheckpoints = { anchors: [], latest: undefined };
+      if (o.checkpoints !== undefined) {
+        const jwks = o.jwks !== undefined ? (JSON.parse(readFileSync(o.jwks, 'utf8')) as JSONWebKeySet) : await fetchJwks();
+        checkpoints = await verifyCheckpointFile(o.checkpoints, jwks, o.issuer).catch((err: unknown) => fail((err as Error).message));
+      }
+      const r =
+        o.log !== undefined
+          ? await verifyLogFile(o.log, checkpoints.anchors)
+          : checkpoints.anchors.length > 0
+            ? await client().post<AuditChainResult>('/audit/verify', { anchors: checkpoints.anchors })
+            : await client().get<AuditChainResult>('/audit/verify');
+      console.log(JSON.stringify({ ...r, checkpoints: checkpoints.anchors.length, latestCheckpoint: checkpoints.latest ?? null }, null, 2));
       if (!r.ok) process.exitCode = 2;
+    });
+  audit
+    .command('checkpoint')
+    .description('sign the current head of the chain now; prints the checkpoint as one JSON line')
+    .action(async () => console.log(JSON.stringify(await client().post('/audit/checkpoints', {}))));
+  audit
+    .command('checkpoints')
+    .description('export the signed checkpoints, oldest first, one JSON line each (keep them away from the database)')
+    .option('--after <seq>', 'only checkpoints after this seq', '0')
+    .action(async (o: { after: string }) => {
+      await pages('/audit/checkpoints', Number(o.after), (c: { seq: number }) => c.seq);
+    });
+  audit
+    .command('export')
+    .description('export the stored log in seq order, one JSON line per event, as `writ audit verify --log` reads it')
+    .addOption(new Option('--format <format>', 'output format').choices(['jsonl']).default('jsonl'))
+    .option('--after <seq>', 'only events after this seq', '0')
+    .action(async (o: { after: string }) => {
+      await pages('/audit/export', Number(o.after), (e: { seq: number }) => e.seq);
     });
   audit
     .command('chain <taskId>')
@@ -348,6 +386,25 @@ function listCommand(group: Command, description: string, path: string, columns:
     .description(description)
     .addOption(new Option('--json', 'print JSON'))
     .action(async (o: { json?: boolean }) => output(await client().get(path), o.json === true, columns));
+}
+
+/** Prints a paged admin collection as JSON lines, following `after_seq` until a short page. */
+async function pages<T>(path: string, after: number, seqOf: (item: T) => number): Promise<void> {
+  if (!Number.isSafeInteger(after) || after < 0) fail('--after: expected a non-negative integer');
+  const limit = 1000;
+  for (let next = after; ;) {
+    const page = await client().get<T[]>(`${path}${qs({ after_seq: String(next), limit: String(limit) })}`);
+    for (const item of page) process.stdout.write(`${JSON.stringify(item)}\n`);
+    if (page.length < limit) return;
+    next = seqOf(page[page.length - 1] as T);
+  }
+}
+
+async function fetchJwks(): Promise<JSONWebKeySet> {
+  const { url } = adminClientSettings();
+  const res = await fetch(new URL('/.well-known/jwks.json', url));
+  if (!res.ok) fail(`fetching the JWKS from ${url}: status ${res.status}`);
+  return (await res.json()) as JSONWebKeySet;
 }
 
 function client(): AdminClient {

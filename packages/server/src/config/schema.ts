@@ -353,6 +353,27 @@ export const configSchema = z.strictObject({
         .describe(
           'refusals of unauthenticated callers are recorded per window of this length: the first of each (type, reason, address) as it happens, then one record with the count',
         ),
+      checkpoints: z
+        .strictObject({
+          intervalSeconds: z
+            .number()
+            .int()
+            .min(0)
+            .max(86_400)
+            .default(60)
+            .describe('sign the audit chain head this often when it moved (control nodes; 0: only on demand, `writ audit checkpoint`)'),
+          file: z
+            .string()
+            .min(1)
+            .optional()
+            .describe('append every new checkpoint as a JSON line to this file — on storage the database operator cannot rewrite'),
+          webhookUrl: z
+            .url({ protocol: /^https?$/ })
+            .optional()
+            .describe('POST every new checkpoint as JSON to this URL (through the egress rules, retried with backoff)'),
+        })
+        .prefault({})
+        .describe('signed checkpoints of the audit chain: see [audit.md](audit.md#signed-checkpoints)'),
       /** Bound on buffered events; past it, enforcement points refuse calls (fail closed). */
       maxBufferedEvents: z
         .number()

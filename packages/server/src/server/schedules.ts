@@ -1,6 +1,6 @@
 /**
  * What a node does on a clock: rotate the token-signing key when it is due (control nodes; every rotation audited),
- * and once a minute drop what can no longer matter — revocation entries past every token they could hit, spent client
+ * sign the audit chain's head when it moved (control nodes), and once a minute drop what can no longer matter — revocation entries past every token they could hit, spent client
  * assertions and DPoP replay entries past their expiry.
  */
 import type { AuditPort } from '../audit/index.js';
@@ -15,6 +15,9 @@ export interface ScheduleDeps {
   /** Each minute's pruning; failures are not errors (the next minute tries again). */
   prune: Array<() => unknown>;
   audit: AuditPort;
+  /** Sign the audit chain's head this often when it moved (0: on demand only). */
+  checkpointMs: number;
+  checkpoint: () => Promise<unknown>;
   logger: Logger;
 }
 
@@ -41,6 +44,12 @@ export function startSchedules(deps: ScheduleDeps): () => void {
         .catch((err: unknown) => deps.logger.error({ err }, 'scheduled signing key rotation failed'));
     };
     timers.push(setInterval(rotate, Math.min(deps.rotationMs / 10, 3600_000)).unref());
+  }
+  if (deps.checkpointMs > 0) {
+    const checkpoint = (): void => {
+      deps.checkpoint().catch((err: unknown) => deps.logger.error({ err }, 'audit checkpoint failed; retried at the next interval'));
+    };
+    timers.push(setInterval(checkpoint, deps.checkpointMs).unref());
   }
   const failed = (err: unknown): void => deps.logger.warn({ err }, 'pruning failed; retried in a minute');
   const prune = (): void => {

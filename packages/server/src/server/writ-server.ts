@@ -12,7 +12,9 @@ import { FailedAuthThrottle } from '../http/index.js';
 import { openStore, type Store } from '../storage/index.js';
 import { deriveKey, KeyEncryptionKey } from '../crypto/index.js';
 import { createVault } from '../vault/index.js';
-import { aggregateAnonymousDenials, createAuditWriter, storeAppender } from '../audit/index.js';
+import { aggregateAnonymousDenials, AuditCheckpoints, CHECKPOINT_KEY, createAuditWriter, storeAppender } from '../audit/index.js';
+import { DedicatedKey } from '../dedicated-keys/index.js';
+import { checkpointPublisher } from './checkpoint-publisher.js';
 import { createPolicyEngine, createCallDecisionCache, createIssuanceDecisionCache, type PolicyEngine } from '../policy/index.js';
 import { Register, RegisterSnapshot } from '../register/index.js';
 import { RevocationFeed, RevocationService } from '../revocation/index.js';
@@ -337,6 +339,20 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       audit,
     });
     let fastifyHandler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+    // Signed checkpoints of the audit chain (audit/checkpoints.ts), with a key of their own, published in the JWKS.
+    const checkpointKey = await DedicatedKey.load({ db: store.db, kek, now }, CHECKPOINT_KEY);
+    const checkpoints = new AuditCheckpoints({ db: store.db, key: checkpointKey, issuer: publicUrl, now });
+    const publishCheckpoint = checkpointPublisher(config.audit.checkpoints, { fetch: egressFetch, logger });
+    const publishedCheckpoints = {
+      async create() {
+        // Only a head that moved: a quiet log is not signed again and again.
+        const made = await checkpoints.create();
+        // Pushed in the background (retried with backoff; failures logged): it is stored already, and exported on demand.
+        if (made?.created === true) void publishCheckpoint(made.checkpoint);
+        return made;
+      },
+      list: (o?: { afterSeq?: number; limit?: number }) => checkpoints.list(o),
+    };
     const app = Fastify({
       logger: false,
       bodyLimit: config.server.adminBodyBytes,
@@ -349,7 +365,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       publicUrl,
       nonce: () => nonces?.current(),
       keys,
-      extraJwks: () => ssf.jwks(),
+      extraJwks: () => [...ssf.jwks(), checkpointKey.publicJwk],
       tasks,
       check,
       adminAuth,
@@ -367,6 +383,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         flushAudit: () => audit.flush(),
         ssfReceivers: ssf.receivers,
         consents: authorizationServer.consents,
+        checkpoints: publishedCheckpoints,
       },
       authorization: { routes: authorizationServer.routes, registration: config.authorization.registration.mode !== 'closed' },
       findResource: (id) => cache.resource(id),
@@ -448,6 +465,8 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         () => authorizationServer.prune(),
       ],
       audit,
+      checkpointMs: serves.control ? config.audit.checkpoints.intervalSeconds * 1000 : 0,
+      checkpoint: () => publishedCheckpoints.create(),
       logger,
     });
     closers.unshift(stopSchedules);

@@ -14,7 +14,7 @@ import type { Database } from '../storage/index.js';
 import { PollWaiters } from './poll-waiters.js';
 import { PushWorker } from './push-worker.js';
 import { sessionRevokedEvent } from './security-event-token.js';
-import { SetSigningKey } from './set-signing-key.js';
+import { loadSetSigningKey } from './set-signing-key.js';
 import { SsfOutbox } from './ssf-outbox.js';
 import { SsfReceivers } from './ssf-receivers.js';
 import { registerSsfRoutes } from './ssf-routes.js';
@@ -65,7 +65,7 @@ export interface SsfTransmitter {
  */
 export async function createSsfTransmitter(deps: SsfTransmitterDeps): Promise<SsfTransmitter> {
   const now = deps.now ?? Date.now;
-  const key = await SetSigningKey.load({ db: deps.db, kek: deps.kek, now });
+  const key = await loadSetSigningKey({ db: deps.db, kek: deps.kek, now });
   const receivers = new SsfReceivers({ db: deps.db, audit: deps.audit, now });
   const streams = new SsfStreams({ db: deps.db, kek: deps.kek, issuer: deps.issuer, now });
   const waiters = new PollWaiters();

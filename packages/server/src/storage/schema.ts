@@ -164,6 +164,15 @@ export interface AuditEventsTable {
   hash: string;
 }
 
+/** A signed audit chain head: `jws` is the compact JWS over `{iss, iat, seq, hash, time}`. */
+export interface AuditCheckpointsTable {
+  seq: number;
+  hash: string;
+  time: number;
+  kid: string;
+  jws: string;
+}
+
 export interface AdminTokensTable {
   id: string;
   name: string;
@@ -187,9 +196,10 @@ export interface SigningKeysTable {
 }
 
 /** The SET signing key of the Shared Signals transmitter (never a token-signing key). */
-export interface SsfKeysTable {
+/** Keys that sign something other than tokens (dedicated-keys/): the SET key, the audit checkpoint key. */
+export interface DedicatedKeysTable {
   kid: string;
-  /** Always `set`: one key, created once even when several nodes start together. */
+  /** `set`, `audit-checkpoint`: one key per purpose, created once even when several nodes start together. */
   purpose: string;
   public_jwk: string;
   /** Private JWK sealed with the vault's envelope encryption. */
@@ -272,7 +282,8 @@ export interface Database {
   audit_events: AuditEventsTable;
   admin_tokens: AdminTokensTable;
   signing_keys: SigningKeysTable;
-  ssf_keys: SsfKeysTable;
+  dedicated_keys: DedicatedKeysTable;
+  audit_checkpoints: AuditCheckpointsTable;
   ssf_receivers: SsfReceiversTable;
   ssf_streams: SsfStreamsTable;
   ssf_subjects: SsfSubjectsTable;

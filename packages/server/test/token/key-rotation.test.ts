@@ -1,5 +1,6 @@
 /** Rotating the signing key on command: new tokens use the new key, tokens signed before keep working, both are published. */
 import assert from 'node:assert/strict';
+import { NON_TOKEN_KID_PREFIXES } from '@writ/protocol';
 import { before, test } from 'node:test';
 import { decodeProtectedHeader } from 'jose';
 import { describeEachStore } from '../helpers/stores.js';
@@ -22,8 +23,11 @@ describeEachStore('signing key rotation', (kind) => {
     assert.notEqual(rotated.kid, oldKid);
     assert.equal(rotated.alg, 'EdDSA');
     const jwks = (await (await fetch(`${h.writ.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
-    // Besides the token keys the JWKS holds the Shared Signals SET key (`set-…`), which rotation does not touch.
-    assert.deepEqual(new Set(jwks.keys.map((k) => k.kid).filter((kid) => !kid.startsWith('set-'))), new Set([rotated.kid, oldKid]));
+    // Besides the token keys the JWKS holds the keys that sign no token (`set-…`, `audit-…`), which rotation does not touch.
+    assert.deepEqual(
+      new Set(jwks.keys.map((k) => k.kid).filter((kid) => !NON_TOKEN_KID_PREFIXES.some((p) => kid.startsWith(p)))),
+      new Set([rotated.kid, oldKid]),
+    );
     assert.equal((await before.fetch(`${h.resourceUri('api')}/v1/projects`)).status, 200, 'a token signed before the rotation still works');
     const after = await h.startTask(agent, { details });
     assert.equal(decodeProtectedHeader(after.token).kid, rotated.kid);

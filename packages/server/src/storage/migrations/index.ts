@@ -9,6 +9,7 @@ import * as m0005 from './0005-ssf.js';
 import * as m0006 from './0006-revocation-indexes.js';
 import * as m0007 from './0007-one-active-signing-key.js';
 import * as m0008 from './0008-authorization-server.js';
+import * as m0009 from './0009-audit-checkpoints.js';
 
 export interface WritMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -23,4 +24,5 @@ export const MIGRATIONS: Readonly<Record<string, WritMigration>> = {
   '0006-revocation-indexes': m0006,
   '0007-one-active-signing-key': m0007,
   '0008-authorization-server': m0008,
+  '0009-audit-checkpoints': m0009,
 };
