@@ -3,11 +3,14 @@
  * proxy that only verifies the DPoP proof signature (the floor); and the Writ gateway with every check on. Prints
  * requests/s, p50/p99 and the proxy process's CPU time per request, with Writ's figures as ratios of the baselines.
  *
- *   npm run bench:gateway [-- --seconds 10 --connections 32]
+ *   npm run bench:gateway [-- --seconds 10 --connections 32 --rounds 3]
+ *
+ * All targets run side by side and are measured in interleaved rounds (the order rotates each round); the report
+ * gives medians over rounds and each round's ratios.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { JsonWebKey } from 'node:crypto';
 import { runLoad, type LoadResult } from '../lib/load.js';
@@ -20,6 +23,7 @@ const arg = (name: string, dflt: number): number => {
 const SECONDS = arg('seconds', 10);
 const CONNECTIONS = arg('connections', 32);
 const LATENCY_SECONDS = arg('latency-seconds', 5);
+const ROUNDS = arg('rounds', 3);
 const TARGET = fileURLToPath(new URL('./target.js', import.meta.url));
 
 interface Ready {
@@ -82,91 +86,120 @@ async function measure(
   return { name, throughput, latency, cpuUsPerRequest: child === undefined ? undefined : (after - before) / throughput.requests };
 }
 
+interface Target {
+  name: string;
+  origin: string;
+  path: string;
+  child: ChildProcess | undefined;
+  headers: (n: number) => () => Record<string, string>;
+}
+
 async function main(): Promise<void> {
-  const upstream = await start('upstream');
-  const upstreamOrigin = `http://127.0.0.1:${upstream.ready.port}`;
-  const rows: Row[] = [];
-  const children: ChildProcess[] = [upstream.child];
+  const children: ChildProcess[] = [];
+  const rounds: Row[][] = [];
   try {
-    rows.push(await measure('direct', upstreamOrigin, '/v1/projects', undefined, proofHeaders(undefined, undefined)));
-
+    // Every target runs from the start; each round measures them all, in an order that rotates, so drift on a shared
+    // machine (another process, thermal state) spreads over every target instead of landing on the last one.
+    const upstream = await start('upstream');
+    children.push(upstream.child);
+    const upstreamOrigin = `http://127.0.0.1:${upstream.ready.port}`;
     const bare = await start('bare', upstreamOrigin);
-    children.push(bare.child);
-    rows.push(
-      await measure(
-        'bare undici proxy',
-        `http://127.0.0.1:${bare.ready.port}`,
-        '/v1/projects',
-        bare.child,
-        proofHeaders(undefined, undefined),
-      ),
-    );
-    bare.child.kill();
-
     const bareDpop = await start('bare-dpop', upstreamOrigin);
-    children.push(bareDpop.child);
+    const writ = await start('writ', upstreamOrigin);
+    children.push(bare.child, bareDpop.child, writ.child);
     const keyForBare = (await import('node:crypto'))
       .generateKeyPairSync('ec', { namedCurve: 'P-256' })
       .privateKey.export({ format: 'jwk' });
     const bareOrigin = `http://127.0.0.1:${bareDpop.ready.port}`;
-    rows.push(
-      await measure(
-        'bare proxy + DPoP verify',
-        bareOrigin,
-        '/v1/projects',
-        bareDpop.child,
-        proofHeaders(makeProofFactory(keyForBare, `${bareOrigin}/v1/projects`, undefined), undefined),
-      ),
-    );
-    bareDpop.child.kill();
-
-    const writ = await start('writ', upstreamOrigin);
-    children.push(writ.child);
     const { token, dpopPrivateJwk, publicUrl } = writ.ready;
     if (token === undefined || dpopPrivateJwk === undefined || publicUrl === undefined)
       throw new Error('writ target did not hand over a task');
-    const path = '/r/api/v1/projects';
-    rows.push(
-      await measure(
-        'Writ gateway (all checks)',
-        publicUrl,
-        path,
-        writ.child,
-        proofHeaders(makeProofFactory(dpopPrivateJwk, `${publicUrl}${path}`, token), token),
-      ),
-    );
+    const writPath = '/r/api/v1/projects';
+    const targets: Target[] = [
+      { name: 'direct', origin: upstreamOrigin, path: '/v1/projects', child: undefined, headers: proofHeaders(undefined, undefined) },
+      {
+        name: 'bare undici proxy',
+        origin: `http://127.0.0.1:${bare.ready.port}`,
+        path: '/v1/projects',
+        child: bare.child,
+        headers: proofHeaders(undefined, undefined),
+      },
+      {
+        name: 'bare proxy + DPoP verify',
+        origin: bareOrigin,
+        path: '/v1/projects',
+        child: bareDpop.child,
+        headers: proofHeaders(makeProofFactory(keyForBare, `${bareOrigin}/v1/projects`, undefined), undefined),
+      },
+      {
+        name: 'Writ gateway (all checks)',
+        origin: publicUrl,
+        path: writPath,
+        child: writ.child,
+        headers: proofHeaders(makeProofFactory(dpopPrivateJwk, `${publicUrl}${writPath}`, token), token),
+      },
+    ];
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = targets.map((_, i) => targets[(i + r) % targets.length] as Target);
+      const byName = new Map<string, Row>();
+      for (const t of order) byName.set(t.name, await measure(t.name, t.origin, t.path, t.child, t.headers));
+      rounds.push(targets.map((t) => byName.get(t.name) as Row));
+      console.error(`round ${r + 1}/${ROUNDS} done (order: ${order.map((t) => t.name).join(', ')})`);
+    }
   } finally {
     for (const c of children) if (c.connected) c.send({ exit: true });
     await new Promise((r) => setTimeout(r, 500));
     for (const c of children) c.kill();
   }
-  report(rows);
+  report(rounds);
 }
 
-function report(rows: Row[]): void {
-  const [direct, bare, floor, writ] = rows as [Row, Row, Row, Row];
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+function report(rounds: Row[][]): void {
   const fmt = (n: number, d = 0): string => n.toFixed(d);
+  const names = (rounds[0] ?? []).map((r) => r.name);
+  const col = (i: number, f: (r: Row) => number): number[] => rounds.map((round) => f(round[i] as Row));
+  const perRound = rounds.map((round) => {
+    const [direct, bare, floor, writ] = round as [Row, Row, Row, Row];
+    return {
+      throughputVsFloor: writ.throughput.rps / floor.throughput.rps,
+      throughputVsBare: writ.throughput.rps / bare.throughput.rps,
+      cpuVsFloor: (writ.cpuUsPerRequest ?? 0) / (floor.cpuUsPerRequest ?? 1),
+      addedWrit: writ.latency.p50ms - direct.latency.p50ms,
+      addedFloor: floor.latency.p50ms - direct.latency.p50ms,
+      addedBare: bare.latency.p50ms - direct.latency.p50ms,
+    };
+  });
+  const med = (k: keyof (typeof perRound)[number]): number => median(perRound.map((p) => p[k]));
+  const range = (k: keyof (typeof perRound)[number], scale = 1, d = 1): string => perRound.map((p) => fmt(p[k] * scale, d)).join(' / ');
   const lines = [
-    `bench/gateway-overhead — ${new Date().toISOString()} — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'})`,
-    `throughput: ${CONNECTIONS} connections, ${SECONDS}s; latency: 1 connection, ${LATENCY_SECONDS}s; load generator, proxy and upstream share the machine`,
+    `bench/gateway-overhead — ${new Date().toISOString()} — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+    `${rounds.length} interleaved rounds; throughput: ${CONNECTIONS} connections, ${SECONDS}s; latency: 1 connection, ${LATENCY_SECONDS}s; load generator, proxy and upstream share the machine; medians over rounds`,
     '',
     '| target | req/s | p50 ms | p99 ms | p50 ms @1 conn | proxy CPU µs/req |',
     '|---|---|---|---|---|---|',
-    ...rows.map(
-      (r) =>
-        `| ${r.name} | ${fmt(r.throughput.rps)} | ${fmt(r.throughput.p50ms, 2)} | ${fmt(r.throughput.p99ms, 2)} | ${fmt(r.latency.p50ms, 3)} | ${r.cpuUsPerRequest === undefined ? '—' : fmt(r.cpuUsPerRequest)} |`,
-    ),
+    ...names.map((name, i) => {
+      const cpu = col(i, (r) => r.cpuUsPerRequest ?? Number.NaN);
+      return `| ${name} | ${fmt(median(col(i, (r) => r.throughput.rps)))} | ${fmt(median(col(i, (r) => r.throughput.p50ms)), 2)} | ${fmt(median(col(i, (r) => r.throughput.p99ms)), 2)} | ${fmt(median(col(i, (r) => r.latency.p50ms)), 3)} | ${Number.isNaN(cpu[0]) ? '—' : fmt(median(cpu))} |`;
+    }),
     '',
-    `Writ throughput / bare proxy + DPoP verify (the floor): ${fmt((writ.throughput.rps / floor.throughput.rps) * 100, 1)}%   (aim ≥ 75%)`,
-    `Writ throughput / bare undici proxy: ${fmt((writ.throughput.rps / bare.throughput.rps) * 100, 1)}%`,
-    `Writ CPU per request / floor: ${fmt((writ.cpuUsPerRequest ?? 0) / (floor.cpuUsPerRequest ?? 1), 2)}×; / bare: ${fmt((writ.cpuUsPerRequest ?? 0) / (bare.cpuUsPerRequest ?? 1), 2)}×`,
-    `Added p50 latency at 1 connection vs direct: Writ +${fmt(writ.latency.p50ms - direct.latency.p50ms, 3)} ms (aim < 0.3 ms); bare proxy +${fmt(bare.latency.p50ms - direct.latency.p50ms, 3)} ms; floor +${fmt(floor.latency.p50ms - direct.latency.p50ms, 3)} ms`,
+    `Writ throughput / bare proxy + DPoP verify (the floor): median ${fmt(med('throughputVsFloor') * 100, 1)}% (rounds: ${range('throughputVsFloor', 100)} %)   (aim ≥ 75%)`,
+    `Writ throughput / bare undici proxy: median ${fmt(med('throughputVsBare') * 100, 1)}%`,
+    `Writ CPU per request / floor: median ${fmt(med('cpuVsFloor'), 2)}× (rounds: ${range('cpuVsFloor', 1, 2)})   (aim ≤ 1.35×)`,
+    `Added p50 latency at 1 connection vs direct: Writ +${fmt(med('addedWrit'), 3)} ms (rounds: ${range('addedWrit', 1, 3)}); floor +${fmt(med('addedFloor'), 3)} ms (rounds: ${range('addedFloor', 1, 3)}); bare proxy +${fmt(med('addedBare'), 3)} ms   (aim: Writ within 0.1 ms of the floor)`,
   ];
   console.log(lines.join('\n'));
   mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
   writeFileSync(
     new URL(`../results/gateway-overhead-${Date.now()}.json`, import.meta.url),
-    JSON.stringify({ rows, connections: CONNECTIONS, seconds: SECONDS }, null, 2),
+    JSON.stringify({ rounds, connections: CONNECTIONS, seconds: SECONDS }, null, 2),
   );
 }
 

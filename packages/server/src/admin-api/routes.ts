@@ -19,7 +19,16 @@ import type { TaskService } from '../tasks/index.js';
 import type { RevocationService } from '../revocation/index.js';
 import type { Vault } from '../vault/index.js';
 import { SecretValue } from '../crypto/index.js';
-import { databaseLog, queryAudit, verifyAuditChain, taskChain, type AuditCheckpoint, type AuditCheckpoints } from '../audit/index.js';
+import {
+  databaseLog,
+  queryAudit,
+  toOcsf,
+  verifyAuditChain,
+  taskChain,
+  type AuditCheckpoint,
+  type AuditCheckpoints,
+  type AuditEvent,
+} from '../audit/index.js';
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/index.js';
 import { AdminError } from '../errors/index.js';
@@ -48,6 +57,8 @@ export interface AdminServices {
   ssfReceivers: SsfReceivers;
   /** Consents people asked Writ to remember for a stock client (authorization server). */
   consents: Consents;
+  /** Writ's version (OCSF `metadata.product.version`). */
+  version: string;
   /** Signed checkpoints of the audit chain; `created` ones are also pushed to the configured sinks. */
   checkpoints: { create(): Promise<{ checkpoint: AuditCheckpoint; created: boolean } | undefined>; list: AuditCheckpoints['list'] };
 }
@@ -86,6 +97,8 @@ const pageQuery = z.strictObject({
   after_seq: z.coerce.number().int().nonnegative().optional(),
   limit: z.coerce.number().int().min(1).max(5000).optional(),
 });
+
+const exportQuery = pageQuery.extend({ format: z.enum(['jsonl', 'ocsf']).default('jsonl') });
 
 const anchorsBody = z.strictObject({
   anchors: z
@@ -483,12 +496,15 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     method: 'GET',
     url: '/audit/export',
     tag: 'audit',
-    summary: 'The stored log in seq order, a page at a time (rows with body, prev_hash and hash: what `writ audit verify --log` checks)',
-    query: pageQuery,
+    summary:
+      'The stored log in seq order, a page at a time: `jsonl` the rows with body, prev_hash and hash (what `writ audit verify --log` checks), `ocsf` each event as an OCSF 1.3.0 event',
+    query: exportQuery,
     handler: async ({ query, services }) => {
       await services.flushAudit();
-      const q = query as z.output<typeof pageQuery>;
-      return databaseLog(services.db).rowsAfter(q.after_seq ?? 0, q.limit ?? 1000);
+      const q = query as z.output<typeof exportQuery>;
+      const rows = await databaseLog(services.db).rowsAfter(q.after_seq ?? 0, q.limit ?? 1000);
+      if (q.format === 'jsonl') return rows;
+      return rows.map((r) => toOcsf({ seq: r.seq, event: JSON.parse(r.body) as AuditEvent }, { productVersion: services.version }));
     },
   },
   {

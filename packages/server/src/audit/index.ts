@@ -20,3 +20,5 @@ export type { AuditEntry, AuditQuery, TaskChain, TaskChainNode } from './query-a
 export type { AuditPort, AuditRecord } from './audit-port.js';
 export { aggregateAnonymousDenials } from './anonymous-denials.js';
 export type { AnonymousDenialOptions } from './anonymous-denials.js';
+export { OCSF_VERSION, toOcsf } from './ocsf.js';
+export type { OcsfEvent, StoredAuditEvent } from './ocsf.js';

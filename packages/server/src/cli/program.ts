@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { AdminClient, printAuditChain } from '../admin-client/index.js';
-import { adminClientSettings, processEnvironment } from '../config/index.js';
+import { adminClientSettings, processEnvironment, WRIT_VERSION } from '../config/index.js';
 import type { ValidationResult } from '../policy/index.js';
 import { printTable, printValidation } from './print.js';
 import type { JSONWebKeySet } from 'jose';
@@ -15,7 +15,7 @@ import { verifyCheckpointFile, verifyLogFile, type VerifiedCheckpoints } from '.
 
 export function buildProgram(): Command {
   const program = new Command();
-  program.name('writ').description('Writ — identity and access control plane for AI agents').version('0.1.0');
+  program.name('writ').description('Writ — identity and access control plane for AI agents').version(WRIT_VERSION);
 
   program
     .command('dev')
@@ -366,10 +366,21 @@ export function buildProgram(): Command {
   audit
     .command('export')
     .description('export the stored log in seq order, one JSON line per event, as `writ audit verify --log` reads it')
-    .addOption(new Option('--format <format>', 'output format').choices(['jsonl']).default('jsonl'))
+    .addOption(
+      new Option('--format <format>', 'jsonl: the stored rows (for `writ audit verify --log`); ocsf: OCSF 1.3.0 events, for a SIEM')
+        .choices(['jsonl', 'ocsf'])
+        .default('jsonl'),
+    )
     .option('--after <seq>', 'only events after this seq', '0')
-    .action(async (o: { after: string }) => {
-      await pages('/audit/export', Number(o.after), (e: { seq: number }) => e.seq);
+    .action(async (o: { after: string; format: 'jsonl' | 'ocsf' }) => {
+      await pages(
+        `/audit/export`,
+        Number(o.after),
+        (e: { seq?: number; metadata?: { sequence: number } }) => e.seq ?? e.metadata?.sequence ?? 0,
+        {
+          format: o.format,
+        },
+      );
     });
   audit
     .command('chain <taskId>')
@@ -389,11 +400,11 @@ function listCommand(group: Command, description: string, path: string, columns:
 }
 
 /** Prints a paged admin collection as JSON lines, following `after_seq` until a short page. */
-async function pages<T>(path: string, after: number, seqOf: (item: T) => number): Promise<void> {
+async function pages<T>(path: string, after: number, seqOf: (item: T) => number, extra: Record<string, string> = {}): Promise<void> {
   if (!Number.isSafeInteger(after) || after < 0) fail('--after: expected a non-negative integer');
   const limit = 1000;
   for (let next = after; ;) {
-    const page = await client().get<T[]>(`${path}${qs({ after_seq: String(next), limit: String(limit) })}`);
+    const page = await client().get<T[]>(`${path}${qs({ ...extra, after_seq: String(next), limit: String(limit) })}`);
     for (const item of page) process.stdout.write(`${JSON.stringify(item)}\n`);
     if (page.length < limit) return;
     next = seqOf(page[page.length - 1] as T);

@@ -4,3 +4,4 @@ export { configSchema } from './schema.js';
 export type { WritConfigInput } from './schema.js';
 export { processEnvironment, adminClientSettings } from './environment.js';
 export type { Environment } from './environment.js';
+export { WRIT_VERSION } from './version.js';

@@ -42,6 +42,13 @@ export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[], '
   ['WRIT_EGRESS_ALLOW', ['egress', 'allow'], 'list'],
   ['WRIT_LOGIN_CLIENT_SECRET', ['authorization', 'login', 'clientSecret'], 'string'],
   ['WRIT_REGISTRATION_TOKEN', ['authorization', 'registration', 'initialAccessToken'], 'string'],
+  // OpenTelemetry's standard variables (the OTLP exporter specification); the signal-specific ones win.
+  ['OTEL_TRACES_EXPORTER', ['tracing', 'exporter'], 'string'],
+  ['OTEL_EXPORTER_OTLP_ENDPOINT', ['tracing', 'endpoint'], 'string'],
+  ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', ['tracing', 'tracesEndpoint'], 'string'],
+  ['OTEL_EXPORTER_OTLP_HEADERS', ['tracing', 'headers'], 'string'],
+  ['OTEL_EXPORTER_OTLP_TRACES_HEADERS', ['tracing', 'tracesHeaders'], 'string'],
+  ['OTEL_SERVICE_NAME', ['tracing', 'serviceName'], 'string'],
 ];
 
 export interface LoadConfigOptions {

@@ -13,7 +13,7 @@ import { asWritError, writeDenial, RETRY_AFTER_SECONDS, RETRYABLE_GATEWAY_CODES 
 import { isRegisterId } from '../ids/index.js';
 import { resourceMetadataUrl, resourceUri, type Agent, type Resource } from '../register/index.js';
 import { requestSubject, resourceActionRequest, type CallDecisionCache, type ResourceAction } from '../policy/index.js';
-import { traceFrom, type Logger } from '../observability/index.js';
+import type { Logger, Tracing } from '../observability/index.js';
 import type { CallState, GatewayAudit } from './gateway-audit.js';
 
 export interface EnforcementDeps {
@@ -31,6 +31,8 @@ export interface EnforcementDeps {
   /** Server nonces, when required: handed out on every answer, demanded in every proof. */
   nonces?: DpopNonces;
   logger: Logger;
+  /** A span per call when tracing is on; the trace context is continued either way. */
+  tracing: Tracing;
 }
 
 /** Who is calling, once the per-call check has passed. */
@@ -62,8 +64,11 @@ export class CallEnforcer {
    * gateway's denial shape (anything that is not a WritError is an internal error, logged with its trace id).
    */
   run(req: IncomingMessage, res: ServerResponse, handler: (state: CallState) => Promise<void>): void {
+    const span = this.#deps.tracing.startServerSpan(`writ.gateway.${this.#kind}`, req.headers.traceparent, {
+      'http.request.method': req.method ?? 'GET',
+    });
     const state: CallState = {
-      trace: traceFrom(req.headers.traceparent),
+      trace: span.trace,
       started: Date.now(),
       resourceId: undefined,
       method: req.method ?? 'GET',
@@ -75,13 +80,31 @@ export class CallEnforcer {
       if (!this.#deps.ready()) throw new WritError('ERR_NOT_READY', 'enforcement point not ready');
       await handler(state);
     };
-    steps().catch((err: unknown) => {
-      // The audit record and the answer get a code and a kind (unexpected-error.ts), never a stack; the log gets it.
-      const e = asWritError(err);
-      if (!(err instanceof WritError))
-        this.#deps.logger.error({ err, trace_id: state.trace.traceId }, `${this.#kind} gateway: ${e.detail ?? e.code}`);
-      this.deny(req, res, state, e);
-    });
+    steps()
+      .catch((err: unknown) => {
+        // The audit record and the answer get a code and a kind (unexpected-error.ts), never a stack; the log gets it.
+        const e = asWritError(err);
+        if (!(err instanceof WritError))
+          this.#deps.logger.error({ err, trace_id: state.trace.traceId }, `${this.#kind} gateway: ${e.detail ?? e.code}`);
+        this.deny(req, res, state, e);
+      })
+      .finally(() => {
+        if (!this.#deps.tracing.enabled) return;
+        const o = state.outcome;
+        span.end(
+          {
+            ...(state.resourceId !== undefined ? { 'writ.resource': state.resourceId } : {}),
+            ...(state.claims !== undefined
+              ? { 'writ.task_id': state.claims.task_id, 'writ.agent_id': state.claims.client_id, 'enduser.id': state.claims.sub }
+              : {}),
+            ...(state.action !== undefined || state.path !== undefined
+              ? { 'writ.action': state.action ?? `${state.method} ${state.path}` }
+              : {}),
+            ...(o !== undefined ? { 'writ.decision': o.decision, 'writ.reason': o.reason, 'http.response.status_code': o.status } : {}),
+          },
+          o?.decision === 'deny' ? o.reason : undefined,
+        );
+      });
   }
 
   /** The registered resource of this gateway's kind that `id` names; anything else is ERR_RESOURCE_UNKNOWN. */

@@ -47,6 +47,8 @@ export interface CallState {
   intent?: string;
   /** The data keys the write-ahead record already holds (not repeated in the outcome). */
   intentKeys?: ReadonlySet<string>;
+  /** How the call ended, once its last record is written (for its span). */
+  outcome?: { decision: 'allow' | 'deny'; reason: string; status: number };
 }
 
 export interface CallOutcome {
@@ -88,7 +90,8 @@ export function createGatewayAudit(sink: GatewayAuditSink, counted?: (decision: 
     ...(c !== undefined ? { task_id: c.task_id, agent_id: c.client_id, user_id: c.sub, actor_chain: actorChain(c) } : {}),
   });
   const credential = (c: TaskTokenClaims | undefined, state: CallState): Record<string, unknown> => ({
-    ...(c !== undefined ? { jti: c.jti } : { source: state.source }),
+    source: state.source,
+    ...(c !== undefined ? { jti: c.jti } : {}),
     // A bearer task token (no DPoP binding): every such call is marked.
     ...(c !== undefined && c.cnf === undefined ? { bearer: true } : {}),
   });
@@ -131,6 +134,7 @@ export function createGatewayAudit(sink: GatewayAuditSink, counted?: (decision: 
     },
     call(state, outcome) {
       counted?.(outcome.decision, outcome.reason);
+      state.outcome = { decision: outcome.decision, reason: outcome.reason, status: outcome.status };
       const c = state.claims;
       const action = state.action ?? `${state.method} ${state.path ?? '(unparsed)'}`;
       const detail = outcome.detail !== undefined && outcome.detail !== '' ? { detail: outcome.detail.slice(0, 2000) } : {};

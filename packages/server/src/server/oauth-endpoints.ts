@@ -11,7 +11,7 @@ import { PATHS, WritError } from '@writ/protocol';
 import { headerValues } from '@writ/verify/internal';
 import { asOAuthError, jsonWire, OAuthError, oauthErrorResponse, sendWire } from '../errors/index.js';
 import { readBody } from '../http/index.js';
-import { traceFrom, type Logger } from '../observability/index.js';
+import type { Logger, Tracing } from '../observability/index.js';
 import type { AuditPort } from '../audit/index.js';
 import type { StockClientGrants } from '../authorization/index.js';
 import { exchangeToken, introspectToken, revokeToken, type IntrospectionDeps, type TokenServiceDeps } from '../token/index.js';
@@ -28,6 +28,7 @@ export interface OAuthEndpointDeps {
   grants?: StockClientGrants;
   audit: AuditPort;
   logger: Logger;
+  tracing: Tracing;
 }
 
 type Endpoint = (
@@ -76,7 +77,9 @@ export function createOAuthEndpoints(deps: OAuthEndpointDeps): { paths: readonly
   const handle: OAuthEndpoints = (req, res) => {
     const path = (req.url ?? '').split('?', 1)[0] as string;
     const endpoint = endpoints[path];
-    const trace = traceFrom(req.headers.traceparent);
+    const span = deps.tracing.startServerSpan(`writ.oauth.${path.slice(path.lastIndexOf('/') + 1)}`, req.headers.traceparent);
+    const trace = span.trace;
+    let grantType: string | null = null;
     const answer = async (): Promise<void> => {
       if (endpoint === undefined) throw new TypeError(`not an OAuth endpoint: ${path}`);
       if (req.method !== 'POST')
@@ -86,6 +89,7 @@ export function createOAuthEndpoints(deps: OAuthEndpointDeps): { paths: readonly
         req,
         path === PATHS.token ? (detail) => refusedForm(deps.audit, trace.traceId, detail, source) : undefined,
       );
+      grantType = form.get('grant_type');
       const { body, headers } = await endpoint(form, req, trace.traceId);
       if (body === undefined) {
         res.writeHead(200, { 'cache-control': 'no-store', 'content-length': '0' }).end();
@@ -93,13 +97,26 @@ export function createOAuthEndpoints(deps: OAuthEndpointDeps): { paths: readonly
       }
       sendWire(res, jsonWire(200, body, headers));
     };
-    answer().catch((err: unknown) => {
-      // The endpoints turn every refusal into an OAuthError; anything else is the store failing (503, retryable),
-      // input no store can hold (400), or a bug (server_error) — logged, never put on the wire.
-      if (!(err instanceof OAuthError)) deps.logger.error({ err, path, trace_id: trace.traceId }, 'oauth endpoint failed');
-      sendWire(res, oauthErrorResponse(asOAuthError(err)));
-      if (!req.complete) req.resume();
-    });
+    answer().then(
+      () => span.end({ ...(grantType !== null ? { 'oauth.grant_type': grantType } : {}), 'http.response.status_code': 200 }),
+      (err: unknown) => {
+        // The endpoints turn every refusal into an OAuthError; anything else is the store failing (503, retryable),
+        // input no store can hold (400), or a bug (server_error) — logged, never put on the wire.
+        if (!(err instanceof OAuthError)) deps.logger.error({ err, path, trace_id: trace.traceId }, 'oauth endpoint failed');
+        const e = asOAuthError(err);
+        const wire = oauthErrorResponse(e);
+        sendWire(res, wire);
+        if (!req.complete) req.resume();
+        span.end(
+          {
+            ...(grantType !== null ? { 'oauth.grant_type': grantType } : {}),
+            'http.response.status_code': wire.status,
+            'oauth.error': e.error,
+          },
+          e.error,
+        );
+      },
+    );
   };
   return { paths: Object.keys(endpoints), handle };
 }

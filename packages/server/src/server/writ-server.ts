@@ -7,14 +7,14 @@ import { hostname } from 'node:os';
 import Fastify from 'fastify';
 import { DPOP_ALGS, PATHS } from '@writ/protocol';
 import { createDpopNonces, InMemoryReplayCache, RevocationSet, VerifiedTokenCache, type CheckCallContext } from '@writ/verify/internal';
-import type { WritConfig } from '../config/index.js';
+import { WRIT_VERSION, type WritConfig } from '../config/index.js';
 import { FailedAuthThrottle } from '../http/index.js';
 import { openStore, type Store } from '../storage/index.js';
 import { deriveKey, KeyEncryptionKey } from '../crypto/index.js';
 import { createVault } from '../vault/index.js';
 import { aggregateAnonymousDenials, AuditCheckpoints, CHECKPOINT_KEY, createAuditWriter, storeAppender } from '../audit/index.js';
 import { DedicatedKey } from '../dedicated-keys/index.js';
-import { checkpointPublisher } from './checkpoint-publisher.js';
+import { AuditStreamer, checkpointPublisher } from '../audit-sinks/index.js';
 import { createPolicyEngine, createCallDecisionCache, createIssuanceDecisionCache, type PolicyEngine } from '../policy/index.js';
 import { Register, RegisterSnapshot } from '../register/index.js';
 import { RevocationFeed, RevocationService } from '../revocation/index.js';
@@ -23,7 +23,7 @@ import { SigningKeys, type TokenServiceDeps } from '../token/index.js';
 import { createUserTokenVerifier, createWorkloadTokenVerifier } from '../identity/index.js';
 import { SharedReplayCache } from '../dpop/index.js';
 import { AdminAuth } from '../admin-api/index.js';
-import { createMetrics, type Logger } from '../observability/index.js';
+import { createMetrics, startTracing, type Logger } from '../observability/index.js';
 import { ClusterNode, type ClusterRole, type Freshness } from '../cluster/index.js';
 import { registerHttpSurface } from './http-surface.js';
 import { listen } from './listener.js';
@@ -49,6 +49,8 @@ export interface WritServer {
   /** This node's revocation freshness: null on the embedded store, where one process holds the whole log. */
   freshness(): Freshness | null;
   flushAudit(): Promise<void>;
+  /** Exports the spans buffered so far (when tracing is on). */
+  flushTraces(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -75,6 +77,9 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     }));
   const closers: Array<() => Promise<void> | void> = opts.store === undefined ? [() => store.close()] : [];
   try {
+    // Spans for token requests and gateway calls, exported over OTLP when configured (observability/tracing.ts).
+    const tracing = startTracing(config.tracing, WRIT_VERSION);
+    closers.unshift(() => tracing.shutdown());
     // Refusals of unauthenticated callers are recorded per window and address, so they cannot grow the log (or its
     // backlog, past which every gateway refuses) at request rate; everything else is recorded as it happens.
     const audit = aggregateAnonymousDenials(
@@ -272,6 +277,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       dpopAlgs: DPOP_ALGS,
       ...(nonces !== undefined ? { nonces } : {}),
       logger,
+      tracing,
     };
     const gateways = createGateways({
       config,
@@ -339,6 +345,17 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       audit,
     });
     let fastifyHandler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+    // The log streamed to the configured sinks (SIEM endpoints, rotating files), each from its own cursor.
+    const streamer = new AuditStreamer({
+      db: store.db,
+      sinks: config.audit.sinks,
+      fetch: egressFetch,
+      productVersion: WRIT_VERSION,
+      pollMs: config.audit.sinkPollMs,
+      logger,
+      now,
+    });
+    closers.unshift(() => streamer.stop());
     // Signed checkpoints of the audit chain (audit/checkpoints.ts), with a key of their own, published in the JWKS.
     const checkpointKey = await DedicatedKey.load({ db: store.db, kek, now }, CHECKPOINT_KEY);
     const checkpoints = new AuditCheckpoints({ db: store.db, key: checkpointKey, issuer: publicUrl, now });
@@ -384,6 +401,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         ssfReceivers: ssf.receivers,
         consents: authorizationServer.consents,
         checkpoints: publishedCheckpoints,
+        version: WRIT_VERSION,
       },
       authorization: { routes: authorizationServer.routes, registration: config.authorization.registration.mode !== 'closed' },
       findResource: (id) => cache.resource(id),
@@ -418,6 +436,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         mcpGateway: (req, res) => gateways.mcp.handle(req, res),
         revocationFeed: (req, res) => revocationFeed.handle(req, res),
         oauth: createOAuthEndpoints({
+          tracing,
           issuer: publicUrl,
           tokenService,
           introspection: {
@@ -440,7 +459,11 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     );
     closers.unshift(() => app.close());
     // Deliveries are the control plane's work; a gateway node only publishes the SET key in its JWKS.
-    if (serves.control) ssf.start();
+    if (serves.control) {
+      ssf.start();
+      // One node streams the log to the sinks its config names (several control nodes would each deliver: see audit.md).
+      streamer.start();
+    }
 
     if (cluster !== undefined) {
       cluster.start();
@@ -483,6 +506,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       role,
       freshness: () => cluster?.freshness() ?? null,
       flushAudit: () => audit.flush(),
+      flushTraces: () => tracing.flush(),
       close: async () => {
         for (const c of closers) {
           try {

@@ -173,6 +173,13 @@ export interface AuditCheckpointsTable {
   jws: string;
 }
 
+/** How far each audit sink has delivered: the last seq it has. */
+export interface AuditSinkCursorsTable {
+  name: string;
+  seq: number;
+  updated_at: number;
+}
+
 export interface AdminTokensTable {
   id: string;
   name: string;
@@ -284,6 +291,7 @@ export interface Database {
   signing_keys: SigningKeysTable;
   dedicated_keys: DedicatedKeysTable;
   audit_checkpoints: AuditCheckpointsTable;
+  audit_sink_cursors: AuditSinkCursorsTable;
   ssf_receivers: SsfReceiversTable;
   ssf_streams: SsfStreamsTable;
   ssf_subjects: SsfSubjectsTable;

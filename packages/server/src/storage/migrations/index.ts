@@ -10,6 +10,7 @@ import * as m0006 from './0006-revocation-indexes.js';
 import * as m0007 from './0007-one-active-signing-key.js';
 import * as m0008 from './0008-authorization-server.js';
 import * as m0009 from './0009-audit-checkpoints.js';
+import * as m0010 from './0010-audit-sink-cursors.js';
 
 export interface WritMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -25,4 +26,5 @@ export const MIGRATIONS: Readonly<Record<string, WritMigration>> = {
   '0007-one-active-signing-key': m0007,
   '0008-authorization-server': m0008,
   '0009-audit-checkpoints': m0009,
+  '0010-audit-sink-cursors': m0010,
 };

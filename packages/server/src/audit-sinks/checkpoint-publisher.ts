@@ -8,6 +8,7 @@
 import { appendFile } from 'node:fs/promises';
 import type { AuditCheckpoint } from '../audit/index.js';
 import type { Logger } from '../observability/index.js';
+import { postWithRetry } from './post-with-retry.js';
 
 export interface CheckpointSinks {
   file?: string | undefined;
@@ -41,28 +42,10 @@ export function checkpointPublisher(
 }
 
 async function post(url: string, body: string, seq: number, deps: { fetch: typeof fetch; logger: Logger }): Promise<void> {
-  let delay = FIRST_RETRY_MS;
-  for (let attempt = 1; ; attempt++) {
-    let why: string;
-    try {
-      const res = await deps.fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(10_000),
-      });
-      await res.arrayBuffer().catch(() => undefined);
-      if (res.status >= 200 && res.status < 300) return;
-      why = `status ${res.status}`;
-    } catch (err) {
-      why = (err as Error).message;
-    }
-    if (attempt >= ATTEMPTS) {
-      deps.logger.error({ seq, url, why, attempts: attempt }, 'audit checkpoint not delivered to its endpoint');
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, delay).unref());
-    delay *= 2;
-  }
+  const r = await postWithRetry(deps.fetch, url, body, {
+    contentType: 'application/json',
+    attempts: ATTEMPTS,
+    firstDelayMs: FIRST_RETRY_MS,
+  });
+  if (!r.ok) deps.logger.error({ seq, url, why: r.why, attempts: r.attempts }, 'audit checkpoint not delivered to its endpoint');
 }
