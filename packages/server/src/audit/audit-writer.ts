@@ -78,7 +78,7 @@ const MAX_RETRY_DELAY_MS = 5_000;
 
 /**
  * @example
- * const audit = createAuditWriter({ appender: auditAppender(store, config), flushIntervalMs: 20, maxBuffered: 100_000 });
+ * const audit = createAuditWriter({ appender: storeAppender(store), flushIntervalMs: 20, maxBuffered: 100_000 });
  * audit.record({ type: 'call.denied', trace_id, decision: 'deny', reason: 'ERR_POLICY_DENIED' });
  * const id = await audit.commit({ type: 'call.allowed', trace_id, task_id, decision: 'allow', reason: 'allowed' });
  */
