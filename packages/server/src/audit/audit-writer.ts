@@ -66,10 +66,9 @@ export class AuditUnavailableError extends Error {
 }
 
 interface Waiter {
-  /** Queue number of the event: committed once `committed >= n`. */
-  n: number;
   id: string;
   deadline: number;
+  done: boolean;
   resolve(id: string): void;
   reject(err: Error): void;
 }
@@ -90,22 +89,45 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
   if (!(commitTimeoutMs > 0)) throw new TypeError('commitTimeoutMs must be positive');
   const now = opts.now ?? Date.now;
   const maxBatch = opts.maxBatch ?? 5_000;
+  const journals = appender.journal !== undefined;
   let queue: AuditRow[] = [];
-  // Queue numbers: every event ever queued gets the next one; `committed` is the last number known to be stored.
-  let committed = 0;
+  // Events ever queued, and ever chained: `flush` waits until the second reaches what the first was at its call.
+  let queued = 0;
+  let chained = 0;
   let timer: NodeJS.Timeout | undefined;
   let immediate: NodeJS.Immediate | undefined;
   let closed = false;
   let failures = 0;
-  // Every write runs after the previous one.
+  // Every chain write runs after the previous one (and after the journal's recovery).
   let chain: Promise<void> = Promise.resolve();
   // After a failed write we cannot know whether the COMMIT reached the database (a lost connection or a dead thread
   // after commit); the next attempt then skips the events already stored, by id, instead of failing forever.
   let uncertain = false;
-  // Waiters in queue order (so also in deadline order); `head` is the first still waiting.
+  // Write-ahead records waiting for the journal, and the ids the journal holds (removed when they are chained).
+  let toJournal: Array<{ n: number; row: AuditRow }> = [];
+  const inJournal = new Set<string>();
+  let journalImmediate: NodeJS.Immediate | undefined;
+  let journalN = 0;
+  // Commits waiting, in queue order (so also in deadline order) for the deadline timer; by id for settling.
   let waiters: Waiter[] = [];
   let head = 0;
+  const waiting = new Map<string, Waiter>();
   let deadlineTimer: NodeJS.Timeout | undefined;
+
+  if (appender.recover !== undefined) {
+    const recover = appender.recover.bind(appender);
+    // What a crash left in the journal is chained before anything this writer writes.
+    chain = recover().then(
+      (n) => {
+        if (n > 0) opts.logger?.warn({ recovered: n }, 'audit journal: write-ahead records left by a stop were chained');
+      },
+      (err: unknown) => {
+        failures++;
+        opts.logger?.error({ err }, 'audit journal recovery failed; retried with the next write');
+        chain = Promise.resolve();
+      },
+    );
+  }
 
   function schedule(delay: number): void {
     if (closed) return;
@@ -123,47 +145,86 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
       timer = undefined;
       run().catch(() => undefined);
     }, delay);
+    // A queued write does not hold the process open by itself: `close` (or `flush`) is how a caller waits for it.
+    timer.unref();
   }
 
+  /** One chain write of what is queued (up to `maxBatch`), after every write before it. */
   function run(): Promise<void> {
-    const next = chain.then(drain);
+    const next = chain.then(drainOnce);
     chain = next.catch(() => undefined);
     return next;
   }
 
-  async function drain(): Promise<void> {
-    while (queue.length > 0) {
-      // A copy: events queued while the batch is being written must not join it halfway.
-      const batch = queue.slice(0, maxBatch);
-      try {
-        await appender.append(batch, uncertain);
-      } catch (err) {
-        failures++;
-        uncertain = true;
-        const delay = Math.min(opts.flushIntervalMs * 2 ** Math.min(failures, 16), MAX_RETRY_DELAY_MS);
-        opts.logger?.error({ err, pending: queue.length, retryInMs: delay }, 'audit write failed; events kept and retried');
-        schedule(delay);
-        throw err;
-      }
-      // Only now do the events leave the queue; events queued meanwhile sit behind them.
-      queue = queue.slice(batch.length);
-      committed += batch.length;
-      failures = 0;
-      uncertain = false;
-      settle();
+  async function drainOnce(): Promise<void> {
+    if (queue.length === 0) return;
+    // A copy: events queued while the batch is being written must not join it halfway.
+    const batch = queue.slice(0, maxBatch);
+    const journaled = journals ? batch.filter((r) => inJournal.has(r.id)).map((r) => r.id) : [];
+    try {
+      await appender.append(batch, uncertain, journaled);
+    } catch (err) {
+      failures++;
+      uncertain = true;
+      const delay = Math.min(opts.flushIntervalMs * 2 ** Math.min(failures, 16), MAX_RETRY_DELAY_MS);
+      opts.logger?.error({ err, pending: queue.length, retryInMs: delay }, 'audit write failed; events kept and retried');
+      schedule(delay);
+      throw err;
     }
+    // Only now do the events leave the queue; events queued meanwhile sit behind them.
+    queue = queue.slice(batch.length);
+    chained += batch.length;
+    for (const id of journaled) inJournal.delete(id);
+    failures = 0;
+    uncertain = false;
+    settle(batch.map((r) => r.id));
+    // A backlog continues at once; journal writes queued meanwhile go in between (one chain of store writes).
+    if (queue.length > 0) schedule(journals && queue.length < maxBatch ? opts.flushIntervalMs : 0);
   }
 
-  function settle(): void {
-    while (head < waiters.length && (waiters[head] as Waiter).n <= committed) {
-      const w = waiters[head] as Waiter;
-      head++;
-      w.resolve(w.id);
+  /** The journal write: every write-ahead record queued in this turn of the event loop, in one transaction. */
+  function scheduleJournal(): void {
+    if (journalImmediate !== undefined) return;
+    journalImmediate = setImmediate(() => {
+      journalImmediate = undefined;
+      chain = chain.then(writeJournal).catch(() => undefined);
+    });
+  }
+
+  async function writeJournal(): Promise<void> {
+    const entries = toJournal;
+    toJournal = [];
+    // Chained already (a chain write came first), or past its deadline (the chain will take it): not journaled.
+    const open = entries.filter((e) => waiting.has(e.row.id));
+    if (open.length === 0) return;
+    try {
+      await (appender.journal as NonNullable<AuditAppender['journal']>)(open);
+    } catch (err) {
+      // The records stay queued for the chain; their calls wait for it, or for their deadline.
+      failures++;
+      opts.logger?.error({ err, records: open.length }, 'audit journal write failed; the records wait for the chain write');
+      schedule(0);
+      return;
+    }
+    for (const e of open) inJournal.add(e.row.id);
+    // The store took a write: healthy again (a chain batch that failed before is retried on its schedule).
+    failures = 0;
+    settle(open.map((e) => e.row.id));
+  }
+
+  function settle(ids: readonly string[]): void {
+    for (const id of ids) {
+      const w = waiting.get(id);
+      if (w === undefined) continue;
+      waiting.delete(id);
+      w.done = true;
+      w.resolve(id);
     }
     compact();
   }
 
   function compact(): void {
+    while (head < waiters.length && (waiters[head] as Waiter).done) head++;
     if (head === waiters.length) {
       waiters = [];
       head = 0;
@@ -182,14 +243,18 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
     const first = waiters[head];
     if (first === undefined) return;
     deadlineTimer = setTimeout(expire, Math.max(0, first.deadline - now()));
+    deadlineTimer.unref();
   }
 
   function expire(): void {
     deadlineTimer = undefined;
     const t = now();
-    while (head < waiters.length && (waiters[head] as Waiter).deadline <= t) {
+    while (head < waiters.length && ((waiters[head] as Waiter).done || (waiters[head] as Waiter).deadline <= t)) {
       const w = waiters[head] as Waiter;
       head++;
+      if (w.done) continue;
+      w.done = true;
+      waiting.delete(w.id);
       w.reject(new AuditUnavailableError(`write-ahead audit record not committed within ${commitTimeoutMs} ms`));
     }
     compact();
@@ -204,6 +269,7 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
     const { event, body } = normalizeAuditEvent(input, now);
     const row = auditRow(event, body);
     queue.push(row);
+    queued++;
     return row;
   }
 
@@ -216,38 +282,49 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
       // Checked before queueing: a call refused here leaves no record that says it was allowed.
       if (!healthy()) throw new AuditUnavailableError(failures > 0 ? 'audit store failing' : 'audit backlog over its bound');
       const row = enqueue(input);
-      const n = committed + queue.length;
-      schedule(0);
-      return new Promise<string>((resolve, reject) => {
-        waiters.push({ n, id: row.id, deadline: now() + commitTimeoutMs, resolve, reject });
+      const committed = new Promise<string>((resolve, reject) => {
+        const w: Waiter = { id: row.id, deadline: now() + commitTimeoutMs, done: false, resolve, reject };
+        waiters.push(w);
+        waiting.set(row.id, w);
         if (deadlineTimer === undefined) armDeadline();
       });
+      if (journals) {
+        // Durable once journaled; chained with the next batch.
+        toJournal.push({ n: ++journalN, row });
+        scheduleJournal();
+        schedule(queue.length >= maxBatch ? 0 : opts.flushIntervalMs);
+      } else schedule(0);
+      return committed;
     },
     async flush() {
       if (timer !== undefined) {
         clearTimeout(timer);
         timer = undefined;
       }
-      await run();
+      const want = queued;
+      // At least once: also waits for every write already under way (the journal's recovery at the start).
+      do await run();
+      while (chained < want);
     },
     async close() {
       closed = true;
-      if (timer !== undefined) {
-        clearTimeout(timer);
-        timer = undefined;
-      }
-      if (immediate !== undefined) {
-        clearImmediate(immediate);
-        immediate = undefined;
-      }
+      for (const t of [timer, deadlineTimer]) if (t !== undefined) clearTimeout(t);
+      timer = undefined;
+      deadlineTimer = undefined;
+      for (const i of [immediate, journalImmediate]) if (i !== undefined) clearImmediate(i);
+      immediate = undefined;
+      journalImmediate = undefined;
       try {
-        await run();
+        // Everything queued is chained, the write-ahead records included: the journal is left empty.
+        while (queue.length > 0) await run();
       } finally {
-        if (deadlineTimer !== undefined) clearTimeout(deadlineTimer);
-        deadlineTimer = undefined;
-        for (let i = head; i < waiters.length; i++) (waiters[i] as Waiter).reject(new AuditUnavailableError('audit writer closed'));
+        for (let i = head; i < waiters.length; i++) {
+          const w = waiters[i] as Waiter;
+          if (!w.done) w.reject(new AuditUnavailableError('audit writer closed'));
+        }
         waiters = [];
         head = 0;
+        waiting.clear();
         await appender.close();
       }
     },

@@ -1,7 +1,8 @@
 /**
- * The main thread's side of the SQLite audit writer thread (sqlite-audit-worker.ts). One batch is in flight at a
- * time; if the thread dies, the batch in flight fails and a new thread starts — the writer retries the batch as
- * uncertain, so a batch that did commit before the thread died is not written twice.
+ * The main thread's side of the SQLite audit writer thread (sqlite-audit-worker.ts). Requests (a journal write, a
+ * chain batch) are answered in order; if the thread dies, every request in flight fails and the next starts a new
+ * thread — the writer retries a chain batch as uncertain, so one that did commit before the thread died is not
+ * written twice, and a journal entry written twice is ignored.
  */
 import { Worker } from 'node:worker_threads';
 import type { AuditAppender } from './audit-appender.js';
@@ -14,13 +15,15 @@ export interface AuditThreadConfig {
   busyTimeoutMs: number;
 }
 
-export interface AuditThreadRequest {
-  n: number;
-  rows: readonly AuditRow[];
-  uncertain: boolean;
-}
+export type AuditThreadRequest =
+  | { op: 'append'; n: number; rows: readonly AuditRow[]; uncertain: boolean; journaled: readonly string[] }
+  | { op: 'journal'; n: number; entries: ReadonlyArray<{ n: number; row: AuditRow }> }
+  | { op: 'recover'; n: number };
 
-export type AuditThreadReply = { n: number; ok: true } | { n: number; ok: false; error: string };
+export type AuditThreadReply = { n: number; ok: true; value: number } | { n: number; ok: false; error: string };
+
+/** `Omit` applied to each member of a union. */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 export class AuditThreadError extends Error {
   constructor(message: string) {
@@ -42,20 +45,19 @@ export function threadedSqliteAppender(
 ): ThreadedSqliteAppender {
   let worker: Worker | undefined;
   let n = 0;
-  let inflight: { n: number; resolve(): void; reject(e: Error): void } | undefined;
+  const inflight = new Map<number, { resolve(value: number): void; reject(e: Error): void }>();
   let closed = false;
   let restarts = 0;
 
   const start = (): Worker => {
     const w = new Worker(workerUrl, { workerData: config });
     worker = w;
-    // Pending writes keep the process alive through the writer's own promises; an idle thread must not.
-    w.unref();
     w.on('message', (reply: AuditThreadReply) => {
-      const p = inflight;
-      if (p === undefined || p.n !== reply.n) return;
-      inflight = undefined;
-      if (reply.ok) p.resolve();
+      const p = inflight.get(reply.n);
+      if (p === undefined) return;
+      inflight.delete(reply.n);
+      if (inflight.size === 0) w.unref();
+      if (reply.ok) p.resolve(reply.value);
       else p.reject(new AuditThreadError(reply.error));
     });
     // 'error' is followed by 'exit': the death is handled once.
@@ -64,34 +66,42 @@ export function threadedSqliteAppender(
       if (dead) return;
       dead = true;
       if (worker === w) worker = undefined;
-      const p = inflight;
-      inflight = undefined;
-      p?.reject(new AuditThreadError(`audit writer thread stopped: ${why}`));
+      const pending = [...inflight.values()];
+      inflight.clear();
+      for (const p of pending) p.reject(new AuditThreadError(`audit writer thread stopped: ${why}`));
     };
     w.once('error', (err) => died(err.message));
     w.once('exit', (code) => died(`exit code ${code}`));
+    // An idle thread must not hold the process open; one with a request in flight must (see `send`). After the
+    // listeners: adding a 'message' listener refs the worker's port again.
+    w.unref();
     return w;
   };
-  // A thread that died is started again by the next batch, so the writer's retry backoff also paces restarts (a
+  // A thread that died is started again by the next request, so the writer's retry backoff also paces restarts (a
   // thread that cannot open the file would otherwise be restarted in a tight loop).
   start();
 
+  const send = (request: DistributiveOmit<AuditThreadRequest, 'n'>): Promise<number> => {
+    if (closed) return Promise.reject(new AuditThreadError('audit writer thread closed'));
+    return new Promise<number>((resolve, reject) => {
+      const id = ++n;
+      inflight.set(id, { resolve, reject });
+      let w = worker;
+      if (w === undefined) {
+        restarts++;
+        w = start();
+      }
+      // Held open while a request is in flight: the caller is waiting for its answer.
+      w.ref();
+      w.postMessage({ ...request, n: id });
+    });
+  };
+
   return {
     runs: 'writer-thread',
-    append(rows, uncertain) {
-      if (closed) return Promise.reject(new AuditThreadError('audit writer thread closed'));
-      if (inflight !== undefined) return Promise.reject(new AuditThreadError('one batch at a time'));
-      return new Promise<void>((resolve, reject) => {
-        inflight = { n: ++n, resolve, reject };
-        const request: AuditThreadRequest = { n, rows, uncertain };
-        let w = worker;
-        if (w === undefined) {
-          restarts++;
-          w = start();
-        }
-        w.postMessage(request);
-      });
-    },
+    append: (rows, uncertain, journaled = []) => send({ op: 'append', rows, uncertain, journaled }).then(() => undefined),
+    journal: (entries) => send({ op: 'journal', entries }).then(() => undefined),
+    recover: () => send({ op: 'recover' }),
     async close() {
       closed = true;
       await worker?.terminate();

@@ -6,7 +6,7 @@
 import type { Store } from '../storage/index.js';
 import type { AuditAppender } from './audit-appender.js';
 import { kyselyAppender } from './kysely-audit-append.js';
-import { sqliteAppend } from './sqlite-audit-append.js';
+import { sqliteAuditStore } from './sqlite-audit-append.js';
 import { threadedSqliteAppender } from './sqlite-audit-thread.js';
 
 export function storeAppender(store: Store, opts: { busyTimeoutMs?: number } = {}): AuditAppender {
@@ -14,13 +14,18 @@ export function storeAppender(store: Store, opts: { busyTimeoutMs?: number } = {
     return threadedSqliteAppender({ ...store.sqliteFile, busyTimeoutMs: opts.busyTimeoutMs ?? 5_000 });
   }
   if (store.sqlite !== undefined) {
-    const append = sqliteAppend(store.sqlite);
+    const s = sqliteAuditStore(store.sqlite);
     return {
       runs: 'main-thread',
-      append(batch, uncertain) {
-        append(batch, uncertain);
+      append(batch, uncertain, journaled = []) {
+        s.append(batch, uncertain, journaled);
         return Promise.resolve();
       },
+      journal(entries) {
+        s.journal(entries);
+        return Promise.resolve();
+      },
+      recover: () => Promise.resolve(s.recover()),
       close: () => Promise.resolve(),
     };
   }

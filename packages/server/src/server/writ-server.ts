@@ -93,6 +93,8 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       { windowMs: config.audit.anonymousDenialWindowSeconds * 1000, now },
     );
     closers.unshift(() => audit.close());
+    // Write-ahead records a stop left in the journal are chained before this node serves anything.
+    await audit.flush();
     const policy: PolicyEngine = createPolicyEngine();
     closers.unshift(() => policy.close());
     const register = new Register({ db: store.db, policy, audit, now });

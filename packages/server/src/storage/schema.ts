@@ -173,6 +173,13 @@ export interface AuditCheckpointsTable {
   jws: string;
 }
 
+/** The SQLite audit writer's write-ahead journal: records committed, not yet chained (`row` is the AuditRow as JSON). */
+export interface AuditJournalTable {
+  id: string;
+  n: number;
+  row: string;
+}
+
 /** How far each audit sink has delivered: the last seq it has. */
 export interface AuditSinkCursorsTable {
   name: string;
@@ -292,6 +299,7 @@ export interface Database {
   dedicated_keys: DedicatedKeysTable;
   audit_checkpoints: AuditCheckpointsTable;
   audit_sink_cursors: AuditSinkCursorsTable;
+  audit_journal: AuditJournalTable;
   ssf_receivers: SsfReceiversTable;
   ssf_streams: SsfStreamsTable;
   ssf_subjects: SsfSubjectsTable;

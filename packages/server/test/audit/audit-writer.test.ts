@@ -255,6 +255,7 @@ describeEachStore('audit writer', (kind) => {
       await failInserts(kind.name, store.db, false);
       await w.flush();
       await w.commit(callEvent(3));
+      await w.flush();
       assert.deepEqual(
         (await queryAudit(store.db)).map((e) => e.action),
         ['GET /repos/1', 'GET /repos/3'],
@@ -266,6 +267,35 @@ describeEachStore('audit writer', (kind) => {
   });
 
   if (kind.name === 'sqlite') {
+    test('SQLite: a commit is durable once journaled; a writer that stops without closing leaves it to the next, which chains it first', async () => {
+      const store = await kind.open();
+      const first = manualWriter(store);
+      const id = await first.commit(callEvent(1, { action: 'journaled, never chained by its writer' }));
+      // Committed, in the journal, not yet in the chain (the manual writer's chain write is an hour away).
+      assert.deepEqual(
+        (await store.db.selectFrom('audit_journal').select('id').execute()).map((r) => r.id),
+        [id],
+      );
+      assert.equal((await queryAudit(store.db)).length, 0);
+      // As if the process died: this writer is dropped, never flushed or closed, and a new one starts on the store.
+      const second = manualWriter(store);
+      second.record(callEvent(2, { action: 'recorded after the restart' }));
+      await second.flush();
+      assert.deepEqual(
+        (await queryAudit(store.db)).map((e) => e.action),
+        ['journaled, never chained by its writer', 'recorded after the restart'],
+        'the journal is chained before anything the new writer writes',
+      );
+      assert.equal((await store.db.selectFrom('audit_journal').select('id').execute()).length, 0);
+      assert.equal((await verifyAuditChain(store.db)).ok, true);
+      // And a write-ahead record that its writer did chain is gone from the journal in the same transaction.
+      await second.commit(callEvent(3));
+      await second.flush();
+      assert.equal((await store.db.selectFrom('audit_journal').select('id').execute()).length, 0);
+      await second.close();
+      await store.dispose();
+    });
+
     test('the writer thread dies: the batch in flight is retried once a new thread runs, and stored once', async () => {
       const store = await kind.open();
       const file = store.sqliteFile;
@@ -278,15 +308,29 @@ describeEachStore('audit writer', (kind) => {
         maxBuffered: 10_000,
         logger: { error: () => undefined, warn: () => undefined },
       });
+      // A flush fails while the thread it went to died under it; the next starts a new thread.
+      const untilFlushed = async (): Promise<void> => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await w.flush();
+            return;
+          } catch (err) {
+            if (attempt >= 20) throw err;
+          }
+        }
+      };
       try {
         await w.commit(callEvent(1));
-        // Killed while idle, then killed with a batch in flight (committed or not: either way stored once).
+        // Killed while idle or with its chain write in flight: either way it is written once.
         await appender.crashForTest();
+        await untilFlushed();
+        // Killed with the next record's journal or chain write in flight, or after: it is durable either way.
         const second = w.commit(callEvent(2));
-        const killed = appender.crashForTest();
-        await killed;
+        await appender.crashForTest();
         await second;
+        await untilFlushed();
         await w.commit(callEvent(3));
+        await untilFlushed();
         assert.ok(appender.restarts >= 1);
         const stored = await queryAudit(store.db);
         assert.deepEqual(

@@ -11,6 +11,7 @@ import * as m0007 from './0007-one-active-signing-key.js';
 import * as m0008 from './0008-authorization-server.js';
 import * as m0009 from './0009-audit-checkpoints.js';
 import * as m0010 from './0010-audit-sink-cursors.js';
+import * as m0011 from './0011-audit-journal.js';
 
 export interface WritMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -27,4 +28,5 @@ export const MIGRATIONS: Readonly<Record<string, WritMigration>> = {
   '0008-authorization-server': m0008,
   '0009-audit-checkpoints': m0009,
   '0010-audit-sink-cursors': m0010,
+  '0011-audit-journal': m0011,
 };
