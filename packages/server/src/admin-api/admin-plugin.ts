@@ -50,6 +50,8 @@ export function registerAdminApi(
         const query = route.query === undefined ? {} : parseInput(route.query, req.query ?? {});
         const body = route.body === undefined ? undefined : parseInput(route.body, req.body ?? {});
         const result = await route.handler({ params, body, query, principal, services: deps.services });
+        // A change is answered once it is in force on this node: the next call through its gateway sees it.
+        if (route.method !== 'GET') await deps.services.changesInForce();
         reply.code(route.status ?? 200);
         if (route.status === 204) return reply.send();
         return result;

@@ -59,6 +59,8 @@ export interface AdminServices {
   consents: Consents;
   /** Writ's version (OCSF `metadata.product.version`). */
   version: string;
+  /** Resolves once this node's hot-path caches hold every register change made so far. */
+  changesInForce(): Promise<void>;
   /** Signed checkpoints of the audit chain; `created` ones are also pushed to the configured sinks. */
   checkpoints: { create(): Promise<{ checkpoint: AuditCheckpoint; created: boolean } | undefined>; list: AuditCheckpoints['list'] };
 }

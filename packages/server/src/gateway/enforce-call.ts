@@ -3,8 +3,8 @@
  * vouch for its state → find the resource the path names (the register's id rule) → the per-call check from
  * @writ/verify (token, DPoP proof, binding, revocation) → the agent must be active → (the protocol adapter checks the
  * task's authorization details) → the call-time grants, asked with the request the token service asked at issuance →
- * and, whatever step a call ends at, exactly one audit event. The HTTP and MCP gateways keep only what their protocol
- * adds.
+ * and, whatever step a call ends at, its audit (gateway-audit.ts: a refusal, or a write-ahead record and an
+ * outcome). The HTTP and MCP gateways keep only what their protocol adds.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WritError, type TaskTokenClaims } from '@writ/protocol';

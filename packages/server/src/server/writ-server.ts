@@ -136,8 +136,10 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     // Hot-path snapshots of the register, refreshed on every change.
     const cache = new RegisterSnapshot(register);
     await cache.refresh();
+    // The latest snapshot refresh: a change made through the admin API is answered only once the hot path has it.
+    let snapshotRefresh: Promise<unknown> = Promise.resolve();
     register.onChange((change, origin) => {
-      void cache.refresh().catch((err: unknown) => logger.error({ err }, 'register snapshot refresh failed'));
+      snapshotRefresh = cache.refresh().catch((err: unknown) => logger.error({ err }, 'register snapshot refresh failed'));
       if (change.kind === 'resource') {
         gateways.invalidate(change.id);
       }
@@ -404,6 +406,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         consents: authorizationServer.consents,
         checkpoints: publishedCheckpoints,
         version: WRIT_VERSION,
+        changesInForce: () => snapshotRefresh.then(() => undefined),
       },
       authorization: { routes: authorizationServer.routes, registration: config.authorization.registration.mode !== 'closed' },
       findResource: (id) => cache.resource(id),
