@@ -5,13 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { AdminClient, printAuditChain } from '../admin-client/index.js';
-import { adminClientSettings, processEnvironment, WRIT_VERSION } from '../config/index.js';
+import { processEnvironment, WRIT_VERSION } from '../config/index.js';
 import type { ValidationResult } from '../policy/index.js';
-import { printTable, printValidation } from './print.js';
-import type { JSONWebKeySet } from 'jose';
-import type { AuditChainResult } from '../audit/index.js';
-import { verifyCheckpointFile, verifyLogFile, type VerifiedCheckpoints } from './audit-verification.js';
+import { printValidation } from './print.js';
+import { addAuditCommands } from './audit-commands.js';
+import { client, enc, fail, output, qs } from './cli-support.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -297,96 +295,7 @@ export function buildProgram(): Command {
     .description('delete a receiver with its streams and the SETs queued for them')
     .action(async (id: string) => client().delete(`/ssf/receivers/${enc(id)}`));
 
-  const audit = program.command('audit').description('the tamper-evident audit log');
-  audit
-    .command('list')
-    .description('query audit events by task, agent, user, trace, type and time')
-    .option('--task <id>', 'only events of this task')
-    .option('--agent <id>', 'only events of this agent')
-    .option('--user <id>', 'only events of this user (idp:sub)')
-    .option('--trace <id>', 'only events of this trace')
-    .option('--type <type>', 'only events of this type')
-    .option('--since <time>', 'ISO time or epoch ms')
-    .option('--until <time>', 'ISO time or epoch ms')
-    .option('--limit <n>', 'at most this many events', '100')
-    .addOption(jsonOpt)
-    .action(
-      async (o: {
-        task?: string;
-        agent?: string;
-        user?: string;
-        trace?: string;
-        type?: string;
-        since?: string;
-        until?: string;
-        limit: string;
-        json?: boolean;
-      }) => {
-        const events = await client().get(
-          `/audit${qs({ task: o.task, agent: o.agent, user: o.user, trace: o.trace, type: o.type, since: time(o.since), until: time(o.until), limit: o.limit })}`,
-        );
-        output(events, o.json === true, ['seq', 'time', 'type', 'decision', 'reason', 'agent_id', 'task_id', 'action']);
-      },
-    );
-  audit
-    .command('verify')
-    .description(
-      'verify the hash chain; reports the first altered, inserted or removed event. With --checkpoints, also that the chain still holds every signed checkpoint (a cut tail or rewritten history fails); with --log, the chain of an export is checked here, without the server',
-    )
-    .option('--checkpoints <file>', 'exported checkpoints (`writ audit checkpoints`), one JSON line each')
-    .option('--jwks <file>', "Writ's JWKS saved earlier (default: fetched from the server)")
-    .option('--issuer <url>', 'the issuer every checkpoint must name')
-    .option('--log <file>', 'an exported log (`writ audit export --format jsonl`): verified here')
-    .action(async (o: { checkpoints?: string; jwks?: string; issuer?: string; log?: string }) => {
-      let checkpoints: VerifiedCheckpoints = { anchors: [], latest: undefined };
-      if (o.checkpoints !== undefined) {
-        const jwks = o.jwks !== undefined ? (JSON.parse(readFileSync(o.jwks, 'utf8')) as JSONWebKeySet) : await fetchJwks();
-        checkpoints = await verifyCheckpointFile(o.checkpoints, jwks, o.issuer).catch((err: unknown) => fail((err as Error).message));
-      }
-      const r =
-        o.log !== undefined
-          ? await verifyLogFile(o.log, checkpoints.anchors)
-          : checkpoints.anchors.length > 0
-            ? await client().post<AuditChainResult>('/audit/verify', { anchors: checkpoints.anchors })
-            : await client().get<AuditChainResult>('/audit/verify');
-      console.log(JSON.stringify({ ...r, checkpoints: checkpoints.anchors.length, latestCheckpoint: checkpoints.latest ?? null }, null, 2));
-      if (!r.ok) process.exitCode = 2;
-    });
-  audit
-    .command('checkpoint')
-    .description('sign the current head of the chain now; prints the checkpoint as one JSON line')
-    .action(async () => console.log(JSON.stringify(await client().post('/audit/checkpoints', {}))));
-  audit
-    .command('checkpoints')
-    .description('export the signed checkpoints, oldest first, one JSON line each (keep them away from the database)')
-    .option('--after <seq>', 'only checkpoints after this seq', '0')
-    .action(async (o: { after: string }) => {
-      await pages('/audit/checkpoints', Number(o.after), (c: { seq: number }) => c.seq);
-    });
-  audit
-    .command('export')
-    .description('export the stored log in seq order, one JSON line per event, as `writ audit verify --log` reads it')
-    .addOption(
-      new Option('--format <format>', 'jsonl: the stored rows (for `writ audit verify --log`); ocsf: OCSF 1.3.0 events, for a SIEM')
-        .choices(['jsonl', 'ocsf'])
-        .default('jsonl'),
-    )
-    .option('--after <seq>', 'only events after this seq', '0')
-    .action(async (o: { after: string; format: 'jsonl' | 'ocsf' }) => {
-      await pages(
-        `/audit/export`,
-        Number(o.after),
-        (e: { seq?: number; metadata?: { sequence: number } }) => e.seq ?? e.metadata?.sequence ?? 0,
-        {
-          format: o.format,
-        },
-      );
-    });
-  audit
-    .command('chain <taskId>')
-    .description("print a task's chain: user → agent → calls, with decisions")
-    .action(async (taskId: string) => printAuditChain(await client().get(`/tasks/${enc(taskId)}/audit`)));
-
+  addAuditCommands(program, jsonOpt);
   return program;
 }
 
@@ -397,36 +306,6 @@ function listCommand(group: Command, description: string, path: string, columns:
     .description(description)
     .addOption(new Option('--json', 'print JSON'))
     .action(async (o: { json?: boolean }) => output(await client().get(path), o.json === true, columns));
-}
-
-/** Prints a paged admin collection as JSON lines, following `after_seq` until a short page. */
-async function pages<T>(path: string, after: number, seqOf: (item: T) => number, extra: Record<string, string> = {}): Promise<void> {
-  if (!Number.isSafeInteger(after) || after < 0) fail('--after: expected a non-negative integer');
-  const limit = 1000;
-  for (let next = after; ;) {
-    const page = await client().get<T[]>(`${path}${qs({ ...extra, after_seq: String(next), limit: String(limit) })}`);
-    for (const item of page) process.stdout.write(`${JSON.stringify(item)}\n`);
-    if (page.length < limit) return;
-    next = seqOf(page[page.length - 1] as T);
-  }
-}
-
-async function fetchJwks(): Promise<JSONWebKeySet> {
-  const { url } = adminClientSettings();
-  const res = await fetch(new URL('/.well-known/jwks.json', url));
-  if (!res.ok) fail(`fetching the JWKS from ${url}: status ${res.status}`);
-  return (await res.json()) as JSONWebKeySet;
-}
-
-function client(): AdminClient {
-  const { url, token } = adminClientSettings();
-  if (token === undefined) fail('set WRIT_ADMIN_TOKEN to an admin token (writ dev prints one)');
-  return new AdminClient(url, token);
-}
-
-function output(value: unknown, json: boolean, columns?: string[]): void {
-  if (json || columns === undefined || !Array.isArray(value)) console.log(JSON.stringify(value, null, 2));
-  else printTable(value as Record<string, unknown>[], columns);
 }
 
 function parsePort(v: string): number {
@@ -442,27 +321,6 @@ function parseInject(v: string): Record<string, string> {
   if (mode === 'query' && a !== undefined) return { mode, name: a };
   return fail(`--inject: expected bearer | basic:<username> | header:<Name>[:<prefix>] | query:<name>, got ${JSON.stringify(v)}`);
 }
-function time(v: string | undefined): string | undefined {
-  if (v === undefined) return undefined;
-  if (/^\d+$/.test(v)) return v;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) fail(`expected an ISO time or epoch milliseconds, got ${JSON.stringify(v)}`);
-  return String(t);
-}
-function qs(q: Record<string, string | undefined>): string {
-  const p = new URLSearchParams();
-  for (const [k, v] of Object.entries(q)) if (v !== undefined) p.set(k, v);
-  const s = p.toString();
-  return s === '' ? '' : `?${s}`;
-}
-function enc(v: string): string {
-  return encodeURIComponent(v);
-}
-function fail(message: string): never {
-  console.error(`writ: ${message}`);
-  process.exit(2);
-}
-
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }

@@ -12,9 +12,8 @@ import { FailedAuthThrottle } from '../http/index.js';
 import { openStore, type Store } from '../storage/index.js';
 import { deriveKey, KeyEncryptionKey } from '../crypto/index.js';
 import { createVault } from '../vault/index.js';
-import { aggregateAnonymousDenials, AuditCheckpoints, CHECKPOINT_KEY, createAuditWriter, storeAppender } from '../audit/index.js';
-import { DedicatedKey } from '../dedicated-keys/index.js';
-import { AuditStreamer, checkpointPublisher } from '../audit-sinks/index.js';
+import { aggregateAnonymousDenials, createAuditWriter, storeAppender } from '../audit/index.js';
+import { auditOutlets } from './audit-outlets.js';
 import { createPolicyEngine, createCallDecisionCache, createIssuanceDecisionCache, type PolicyEngine } from '../policy/index.js';
 import { Register, RegisterSnapshot } from '../register/index.js';
 import { RevocationFeed, RevocationService } from '../revocation/index.js';
@@ -349,31 +348,21 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       audit,
     });
     let fastifyHandler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
-    // The log streamed to the configured sinks (SIEM endpoints, rotating files), each from its own cursor.
-    const streamer = new AuditStreamer({
+    // Where the audit goes besides this database: SIEM sinks, and signed checkpoints of its chain (audit-outlets.ts).
+    const {
+      streamer,
+      checkpointKey,
+      checkpoints: publishedCheckpoints,
+    } = await auditOutlets({
       db: store.db,
-      sinks: config.audit.sinks,
+      kek,
+      config: config.audit,
+      issuer: publicUrl,
       fetch: egressFetch,
-      productVersion: WRIT_VERSION,
-      pollMs: config.audit.sinkPollMs,
       logger,
       now,
     });
     closers.unshift(() => streamer.stop());
-    // Signed checkpoints of the audit chain (audit/checkpoints.ts), with a key of their own, published in the JWKS.
-    const checkpointKey = await DedicatedKey.load({ db: store.db, kek, now }, CHECKPOINT_KEY);
-    const checkpoints = new AuditCheckpoints({ db: store.db, key: checkpointKey, issuer: publicUrl, now });
-    const publishCheckpoint = checkpointPublisher(config.audit.checkpoints, { fetch: egressFetch, logger });
-    const publishedCheckpoints = {
-      async create() {
-        // Only a head that moved: a quiet log is not signed again and again.
-        const made = await checkpoints.create();
-        // Pushed in the background (retried with backoff; failures logged): it is stored already, and exported on demand.
-        if (made?.created === true) void publishCheckpoint(made.checkpoint);
-        return made;
-      },
-      list: (o?: { afterSeq?: number; limit?: number }) => checkpoints.list(o),
-    };
     const app = Fastify({
       logger: false,
       bodyLimit: config.server.adminBodyBytes,

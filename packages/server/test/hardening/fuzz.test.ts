@@ -145,6 +145,7 @@ describeEachStore('fuzz', (kind) => {
       ['POST', '/revocations', { target: { type: 'user', id: 'dev:nobody' }, reason: 'fuzz' }],
       ['PUT', '/secrets/fuzz-secret', { value: 'value-long-enough-123' }],
       ['POST', '/ssf/receivers', { name: 'fuzz', audience: 'https://fuzz.example' }],
+      ['POST', '/audit/verify', { anchors: [{ seq: 1, hash: '0'.repeat(64) }] }],
     ];
     const cases: Case[] = [];
     for (const [method, path, good] of bodies) {
@@ -162,6 +163,10 @@ describeEachStore('fuzz', (kind) => {
     for (const q of ['limit=-1', 'limit=abc', 'limit=1e9', 'since=yesterday', 'agent=%00', 'type[]=x', 'user=' + 'u'.repeat(5000)]) {
       cases.push({ name: `admin GET /audit?${q.slice(0, 16)}`, send: get(`/admin/v1/audit?${q}`, auth) });
       cases.push({ name: `admin GET /tasks?${q.slice(0, 16)}`, send: get(`/admin/v1/tasks?${q}`, auth) });
+    }
+    for (const q of ['after_seq=-1', 'after_seq=abc', 'limit=0', 'limit=1e9', 'format=xml', 'format[]=ocsf', 'after_seq=%00']) {
+      cases.push({ name: `admin GET /audit/export?${q}`, send: get(`/admin/v1/audit/export?${q}`, auth) });
+      cases.push({ name: `admin GET /audit/checkpoints?${q}`, send: get(`/admin/v1/audit/checkpoints?${q}`, auth) });
     }
     for (const id of ['BAD', '%00', '..%2f..%2fkeys', 'a'.repeat(500), '%E2%80%AE']) {
       for (const path of ['/agents/', '/resources/', '/grants/', '/secrets/', '/tasks/', '/ssf/receivers/'])
