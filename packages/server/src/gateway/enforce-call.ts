@@ -194,6 +194,12 @@ export class CallEnforcer {
 
   /** `DPoP-Nonce` for every answer, when nonces are required. */
   nonceHeader(): Record<string, string> {
-    return this.#deps.nonces !== undefined ? { 'dpop-nonce': this.#deps.nonces.current() } : {};
+    const nonce = this.nonce();
+    return nonce !== undefined ? { 'dpop-nonce': nonce } : {};
+  }
+
+  /** The current server nonce, when nonces are required. */
+  nonce(): string | undefined {
+    return this.#deps.nonces?.current();
   }
 }

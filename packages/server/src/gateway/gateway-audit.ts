@@ -19,15 +19,15 @@ export interface CallAuditEvent {
   trace_id: string;
   span_id: string;
   time: number;
-  task_id?: string;
-  agent_id?: string;
-  user_id?: string;
-  actor_chain?: string[];
-  resource?: string;
+  task_id?: string | undefined;
+  agent_id?: string | undefined;
+  user_id?: string | undefined;
+  actor_chain?: string[] | undefined;
+  resource?: string | undefined;
   action: string;
-  decision?: 'allow' | 'deny';
+  decision?: 'allow' | 'deny' | undefined;
   reason: string;
-  detail?: string;
+  detail?: string | undefined;
   data: Record<string, unknown>;
 }
 
@@ -46,7 +46,7 @@ export interface CallState {
   /** The id of the call's write-ahead record, once it is queued: what its outcome record points to. */
   intent?: string;
   /** The data keys the write-ahead record already holds (not repeated in the outcome). */
-  intentKeys?: ReadonlySet<string>;
+  intentKeys?: ReadonlySet<string> | undefined;
   /** How the call ended, once its last record is written (for its span). */
   outcome?: { decision: 'allow' | 'deny'; reason: string; status: number };
 }
@@ -85,46 +85,60 @@ export function actorChain(claims: TaskTokenClaims): string[] {
 }
 
 export function createGatewayAudit(sink: GatewayAuditSink, counted?: (decision: 'allow' | 'deny', reason: string) => void): GatewayAudit {
-  const who = (state: CallState, c: TaskTokenClaims | undefined): Partial<CallAuditEvent> => ({
-    ...(state.resourceId !== undefined ? { resource: state.resourceId } : {}),
-    ...(c !== undefined ? { task_id: c.task_id, agent_id: c.client_id, user_id: c.sub, actor_chain: actorChain(c) } : {}),
-  });
-  const credential = (c: TaskTokenClaims | undefined, state: CallState): Record<string, unknown> => ({
-    source: state.source,
-    ...(c !== undefined ? { jti: c.jti } : {}),
+  // Objects are built with their members in RFC 8785 order where it is known, so canonical JSON need not sort them
+  // (audit/canonical-json.ts); the per-call path builds few objects.
+  const event = (
+    state: CallState,
+    type: CallAuditEvent['type'],
+    time: number,
+    decision: CallAuditEvent['decision'],
+    reason: string,
+    data: Record<string, unknown>,
+    detail: string | undefined,
+  ): CallAuditEvent => {
+    const c = state.claims;
+    return {
+      action: state.action ?? `${state.method} ${state.path ?? '(unparsed)'}`,
+      actor_chain: c !== undefined ? actorChain(c) : undefined,
+      agent_id: c?.client_id,
+      data,
+      decision,
+      detail: detail !== undefined && detail !== '' ? detail.slice(0, 2000) : undefined,
+      reason,
+      resource: state.resourceId,
+      span_id: state.trace.spanId,
+      task_id: c?.task_id,
+      time,
+      trace_id: state.trace.traceId,
+      type,
+      user_id: c?.sub,
+    };
+  };
+  /** The grants, then the credential's marks; the caller's data (MCP) last, in any order. */
+  const credentialData = (state: CallState, grants: string[], more: Record<string, unknown> | undefined): Record<string, unknown> => {
+    const c = state.claims;
+    const data: Record<string, unknown> = {};
     // A bearer task token (no DPoP binding): every such call is marked.
-    ...(c !== undefined && c.cnf === undefined ? { bearer: true } : {}),
-  });
+    if (c !== undefined && c.cnf === undefined) data['bearer'] = true;
+    if (grants.length > 0) data['grants'] = grants;
+    if (c !== undefined) data['jti'] = c.jti;
+    data['source'] = state.source;
+    if (more !== undefined) Object.assign(data, more);
+    return data;
+  };
   return {
     allow(state, allowed) {
-      const c = state.claims;
-      const now = Date.now();
-      const data = {
-        ...(allowed.grants.length > 0 ? { grants: allowed.grants } : {}),
-        ...credential(c, state),
-        ...allowed.data,
-      };
-      const id = uuidv7(now);
-      const event: CallAuditEvent = {
-        type: 'call.allowed',
-        id,
-        trace_id: state.trace.traceId,
-        span_id: state.trace.spanId,
-        time: state.started,
-        action: state.action ?? `${state.method} ${state.path ?? '(unparsed)'}`,
-        decision: 'allow',
-        reason: 'allowed',
-        data,
-        ...who(state, c),
-      };
+      const data = credentialData(state, allowed.grants, allowed.data);
+      const e = event(state, 'call.allowed', state.started, 'allow', 'allowed', data, undefined);
+      e.id = uuidv7(Date.now());
       let committed: Promise<string>;
       try {
-        committed = sink.commit(event);
+        committed = sink.commit(e);
       } catch (err) {
         return Promise.reject(new WritError('ERR_NOT_READY', `write-ahead audit record refused: ${(err as Error).message}`));
       }
-      state.intent = id;
-      state.intentKeys = new Set(Object.keys(data));
+      state.intent = e.id;
+      state.intentKeys = allowed.data !== undefined ? new Set(Object.keys(allowed.data)) : undefined;
       return committed.then(
         () => undefined,
         (err: unknown) => {
@@ -135,49 +149,33 @@ export function createGatewayAudit(sink: GatewayAuditSink, counted?: (decision: 
     call(state, outcome) {
       counted?.(outcome.decision, outcome.reason);
       state.outcome = { decision: outcome.decision, reason: outcome.reason, status: outcome.status };
-      const c = state.claims;
-      const action = state.action ?? `${state.method} ${state.path ?? '(unparsed)'}`;
-      const detail = outcome.detail !== undefined && outcome.detail !== '' ? { detail: outcome.detail.slice(0, 2000) } : {};
-      const measured = {
-        status: outcome.status,
-        duration_ms: Date.now() - state.started,
-        ...(outcome.bytes !== undefined ? { bytes_in: outcome.bytes.in, bytes_out: outcome.bytes.out } : {}),
-      };
+      const now = Date.now();
       if (state.intent !== undefined) {
-        const extra: Record<string, unknown> = {};
+        const data: Record<string, unknown> = {};
+        if (outcome.bytes !== undefined) {
+          data['bytes_in'] = outcome.bytes.in;
+          data['bytes_out'] = outcome.bytes.out;
+        }
+        data['duration_ms'] = now - state.started;
+        data['of'] = state.intent;
+        data['status'] = outcome.status;
+        // What the outcome adds to the write-ahead record's data (MCP: the result's digest), not what it repeats.
         if (outcome.data !== undefined)
-          for (const [k, v] of Object.entries(outcome.data)) if (state.intentKeys?.has(k) !== true) extra[k] = v;
-        sink.record({
-          type: 'call.outcome',
-          trace_id: state.trace.traceId,
-          span_id: state.trace.spanId,
-          time: Date.now(),
-          action,
-          // Completed upstream, or why not (ERR_UPSTREAM_UNAVAILABLE, upstream_aborted, ERR_NOT_READY …).
-          reason: outcome.reason === 'allowed' ? 'completed' : outcome.reason,
-          data: { of: state.intent, ...measured, ...extra },
-          ...detail,
-          ...who(state, c),
-        });
+          for (const k in outcome.data) if (state.intentKeys?.has(k) !== true && !(k in data)) data[k] = outcome.data[k];
+        // Completed upstream, or why not (ERR_UPSTREAM_UNAVAILABLE, upstream_aborted, ERR_NOT_READY …).
+        const reason = outcome.reason === 'allowed' ? 'completed' : outcome.reason;
+        sink.record(event(state, 'call.outcome', now, undefined, reason, data, outcome.detail));
         return;
       }
-      sink.record({
-        type: outcome.decision === 'allow' ? 'call.allowed' : 'call.denied',
-        trace_id: state.trace.traceId,
-        span_id: state.trace.spanId,
-        time: state.started,
-        action,
-        decision: outcome.decision,
-        reason: outcome.reason,
-        data: {
-          ...measured,
-          ...(outcome.grants.length > 0 ? { grants: outcome.grants } : {}),
-          ...credential(c, state),
-          ...outcome.data,
-        },
-        ...detail,
-        ...who(state, c),
-      });
+      const data = credentialData(state, outcome.grants, outcome.data);
+      if (outcome.bytes !== undefined) {
+        data['bytes_in'] = outcome.bytes.in;
+        data['bytes_out'] = outcome.bytes.out;
+      }
+      data['duration_ms'] = now - state.started;
+      data['status'] = outcome.status;
+      const type = outcome.decision === 'allow' ? 'call.allowed' : 'call.denied';
+      sink.record(event(state, type, state.started, outcome.decision, outcome.reason, data, outcome.detail));
     },
   };
 }

@@ -264,6 +264,38 @@ describeEachStore('gateway', (kind) => {
     assert.equal(seen?.headers['x-api-key'], 'header-secret-abcdefghijklmnop');
   });
 
+  test("the query reaches the upstream as the agent wrote it; a query injection replaces the agent's parameter", async () => {
+    const task = await h.startTask(agent, { details: READ });
+    const query = '?b=x%2Fy&a=1&a=2&plus=a+b&space=a%20b&empty&t=%E2%9C%93';
+    const plain = await call(task.token, { path: `/r/api/v1/projects${query}` });
+    assert.equal(plain.status, 200, plain.body);
+    assert.equal(h.upstream.requests.at(-1)?.url, `/v1/projects${query}`);
+
+    await h.admin.put('/secrets/query-key', { value: 'query-secret-abcdefghijklmnop' });
+    await h.admin.post('/resources', {
+      id: 'qry',
+      baseUrl: h.upstream.url,
+      secretId: 'query-key',
+      inject: { mode: 'query', name: 'api_key' },
+    });
+    await h.admin.post('/grants', {
+      id: 'qry',
+      policy:
+        'permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"http", resource == Writ::Resource::"qry") when { context.path like "/v1/*" };',
+    });
+    const qtask = await h.startTask(agent, { resource: 'qry', details: READ });
+    const res = await qtask.fetch(`${h.resourceUri('qry')}/v1/projects?API_KEY=agent-chosen&sort=name`);
+    assert.equal(res.status, 200);
+    const seen = new URL(h.upstream.requests.at(-1)?.url ?? '', 'http://upstream');
+    assert.deepEqual(
+      [...seen.searchParams],
+      [
+        ['sort', 'name'],
+        ['api_key', 'query-secret-abcdefghijklmnop'],
+      ],
+    );
+  });
+
   test('an oversized body is refused, declared or streamed', async () => {
     const task = await h.startTask(agent, { details: [{ type: 'http', actions: ['POST'], paths: ['/v1/upload'] }] });
     const n = h.upstream.requests.length;

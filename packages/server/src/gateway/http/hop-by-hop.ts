@@ -14,13 +14,15 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-export function connectionListed(value: string | string[] | undefined): Set<string> {
+const NONE: ReadonlySet<string> = new Set();
+
+export function connectionListed(value: string | string[] | undefined): ReadonlySet<string> {
+  if (value === undefined) return NONE;
   const out = new Set<string>();
-  if (value === undefined) return out;
   for (const v of Array.isArray(value) ? value : [value]) for (const name of v.split(',')) out.add(name.trim().toLowerCase());
   return out;
 }
 
-export function isHopByHop(name: string, listed: Set<string>): boolean {
+export function isHopByHop(name: string, listed: ReadonlySet<string>): boolean {
   return HOP_BY_HOP.has(name) || listed.has(name);
 }

@@ -34,6 +34,8 @@ export class HttpGateway {
   readonly #deps: HttpGatewayDeps;
   readonly #enforcer: CallEnforcer;
   readonly #pools = new Map<string, Pool>();
+  // Keyed by the resource object: a changed resource is a new object, so its base path is parsed again.
+  readonly #basePaths = new WeakMap<Resource, string>();
 
   constructor(deps: HttpGatewayDeps) {
     this.#deps = deps;
@@ -101,21 +103,27 @@ export class HttpGateway {
     written.catch(() => undefined); // awaited below; a refusal before then must not surface as unhandled
     const listed = connectionListed(req.headers.connection);
     const headers: Record<string, string> = {};
-    for (let i = 0; i < req.rawHeaders.length; i += 2) {
-      const name = (req.rawHeaders[i] as string).toLowerCase();
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = (raw[i] as string).toLowerCase();
       if (isHopByHop(name, listed) || STRIPPED_REQUEST_HEADERS.has(name)) continue;
-      const value = req.rawHeaders[i + 1] as string;
-      headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+      const value = raw[i + 1] as string;
+      const seen = headers[name];
+      headers[name] = seen === undefined ? value : `${seen}, ${value}`;
     }
     headers['traceparent'] = state.trace.traceparent;
-    const base = new URL(resource.baseUrl);
-    const searchParams = new URLSearchParams(query);
+    // The query goes upstream as the agent wrote it, unless a query-parameter injection has to rewrite it.
+    let upstreamQuery = query;
     if (resource.inject !== null && resource.secretId !== null) {
       const secret = await deps.secrets.get(resource.secretId);
-      applyInjection(resource.inject, secret, { headers, searchParams });
+      if (resource.inject.mode === 'query') {
+        const searchParams = new URLSearchParams(query);
+        applyInjection(resource.inject, secret, { headers, searchParams });
+        const qs = searchParams.toString();
+        upstreamQuery = qs === '' ? '' : `?${qs}`;
+      } else applyInjection(resource.inject, secret, { headers, searchParams: NO_QUERY });
     }
-    const qs = searchParams.toString();
-    const upstreamPath = `${base.pathname.replace(/\/+$/, '')}${path}${qs === '' ? '' : `?${qs}`}`;
+    const upstreamPath = `${this.#basePath(resource)}${path}${upstreamQuery}`;
     const hasBody =
       req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
     const limiter = hasBody ? new BodyLimit(deps.maxBodyBytes) : undefined;
@@ -136,7 +144,10 @@ export class HttpGateway {
         },
         ({ statusCode, headers: upstreamHeaders }) => {
           status = statusCode;
-          res.writeHead(statusCode, { ...filterResponseHeaders(upstreamHeaders), ...this.#enforcer.nonceHeader() });
+          const answer = filterResponseHeaders(upstreamHeaders);
+          const nonce = this.#enforcer.nonce();
+          if (nonce !== undefined) answer['dpop-nonce'] = nonce;
+          res.writeHead(statusCode, answer);
           return res;
         },
       );
@@ -163,6 +174,16 @@ export class HttpGateway {
       );
     }
     this.#deps.audit.call(state, { decision: 'allow', reason: 'allowed', status, grants, bytes: bytes() });
+  }
+
+  /** The upstream base URL's path without trailing slashes, parsed once per resource version. */
+  #basePath(resource: Resource): string {
+    let base = this.#basePaths.get(resource);
+    if (base === undefined) {
+      base = new URL(resource.baseUrl).pathname.replace(/\/+$/, '');
+      this.#basePaths.set(resource, base);
+    }
+    return base;
   }
 
   #pool(resource: Resource): Pool {
@@ -199,10 +220,14 @@ const STRIPPED_REQUEST_HEADERS = new Set([
   'x-forwarded-proto',
 ]);
 
+/** Never read: the target of an injection rule that does not touch the query. */
+const NO_QUERY = new URLSearchParams();
+
 function filterResponseHeaders(h: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
   const listed = connectionListed(h['connection']);
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(h)) {
+  for (const name in h) {
+    const value = h[name];
     if (value === undefined || isHopByHop(name, listed)) continue;
     out[name] = value;
   }
