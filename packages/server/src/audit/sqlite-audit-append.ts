@@ -20,16 +20,32 @@ export interface SqliteAuditStore {
   recover(): number;
 }
 
-export function sqliteAuditStore(sqlite: SqliteDatabase): SqliteAuditStore {
+/**
+ * `journal.owner`: what this writer's journal entries are marked with (its worker slot; empty for one process).
+ * `journal.recover`: whose entries `recover` chains — every owner's when no other writer can be running (a single
+ * process, or the first worker of a start), only its own when siblings are live and chain theirs themselves.
+ */
+export interface JournalScope {
+  owner: string;
+  recover: 'all' | 'own';
+}
+
+export const SINGLE_PROCESS_JOURNAL: JournalScope = { owner: '', recover: 'all' };
+
+export function sqliteAuditStore(sqlite: SqliteDatabase, scope: JournalScope = SINGLE_PROCESS_JOURNAL): SqliteAuditStore {
   const head = sqlite.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
   const exists = sqlite.prepare<[string], { id: string }>('SELECT id FROM audit_events WHERE id = ?');
   const insert = sqlite.prepare(
     'INSERT INTO audit_events (seq, id, time, type, trace_id, task_id, agent_id, user_id, decision, reason, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
-  const journalInsert = sqlite.prepare('INSERT OR IGNORE INTO audit_journal (id, n, row) VALUES (?, ?, ?)');
+  const journalInsert = sqlite.prepare('INSERT OR IGNORE INTO audit_journal (id, n, row, owner) VALUES (?, ?, ?, ?)');
   const journalDelete = sqlite.prepare('DELETE FROM audit_journal WHERE id = ?');
-  const journalAll = sqlite.prepare<[], { id: string; n: number; row: string }>('SELECT id, n, row FROM audit_journal');
-  const journalClear = sqlite.prepare('DELETE FROM audit_journal');
+  const own = scope.recover === 'own';
+  const journalLeft = sqlite.prepare<string[], { id: string; n: number; row: string }>(
+    own ? 'SELECT id, n, row FROM audit_journal WHERE owner = ?' : 'SELECT id, n, row FROM audit_journal',
+  );
+  const journalClear = sqlite.prepare<string[]>(own ? 'DELETE FROM audit_journal WHERE owner = ?' : 'DELETE FROM audit_journal');
+  const ownerArgs = own ? [scope.owner] : [];
 
   const chain = (batch: readonly AuditRow[], uncertain: boolean): void => {
     const h = head.get();
@@ -49,15 +65,15 @@ export function sqliteAuditStore(sqlite: SqliteDatabase): SqliteAuditStore {
   });
   const journal = sqlite.transaction((entries: ReadonlyArray<{ n: number; row: AuditRow }>) => {
     // OR IGNORE: an entry already journaled by an attempt whose answer was lost (a dead thread) is not an error.
-    for (const e of entries) journalInsert.run(e.row.id, e.n, JSON.stringify(e.row));
+    for (const e of entries) journalInsert.run(e.row.id, e.n, JSON.stringify(e.row), scope.owner);
   });
   const recover = sqlite.transaction((): number => {
-    const left = journalAll
-      .all()
+    const left = journalLeft
+      .all(...ownerArgs)
       .sort((a, b) => a.n - b.n)
       .map((e) => JSON.parse(e.row) as AuditRow);
     chain(left, true);
-    journalClear.run();
+    journalClear.run(...ownerArgs);
     return left.length;
   });
   return {

@@ -8,15 +8,19 @@ import { Worker } from 'node:worker_threads';
 import type { AuditAppender } from './audit-appender.js';
 import type { AuditRow } from './audit-row.js';
 import type { SqliteSynchronous } from '../storage/index.js';
+import type { JournalScope } from './sqlite-audit-append.js';
 
 export interface AuditThreadConfig {
   path: string;
   synchronous: SqliteSynchronous;
   busyTimeoutMs: number;
+  /** Whose journal entries these are, and whose recovery chains (one process: all). */
+  journal?: JournalScope;
 }
 
 export type AuditThreadRequest =
-  | { op: 'append'; n: number; rows: readonly AuditRow[]; uncertain: boolean; journaled: readonly string[] }
+  /** A row the thread journaled is sent again as its id alone: the thread kept it (one copy across threads, not two). */
+  | { op: 'append'; n: number; rows: ReadonlyArray<AuditRow | string>; uncertain: boolean; journaled: readonly string[] }
   | { op: 'journal'; n: number; entries: ReadonlyArray<{ n: number; row: AuditRow }> }
   | { op: 'recover'; n: number };
 
@@ -48,6 +52,8 @@ export function threadedSqliteAppender(
   const inflight = new Map<number, { resolve(value: number): void; reject(e: Error): void }>();
   let closed = false;
   let restarts = 0;
+  // Rows the current thread journaled and keeps until they are chained.
+  const held = new Set<string>();
 
   const start = (): Worker => {
     const w = new Worker(workerUrl, { workerData: config });
@@ -65,7 +71,10 @@ export function threadedSqliteAppender(
     const died = (why: string): void => {
       if (dead) return;
       dead = true;
-      if (worker === w) worker = undefined;
+      if (worker === w) {
+        worker = undefined;
+        held.clear(); // what the dead thread kept is gone: those rows are sent whole again
+      }
       const pending = [...inflight.values()];
       inflight.clear();
       for (const p of pending) p.reject(new AuditThreadError(`audit writer thread stopped: ${why}`));
@@ -99,8 +108,23 @@ export function threadedSqliteAppender(
 
   return {
     runs: 'writer-thread',
-    append: (rows, uncertain, journaled = []) => send({ op: 'append', rows, uncertain, journaled }).then(() => undefined),
-    journal: (entries) => send({ op: 'journal', entries }).then(() => undefined),
+    append: (rows, uncertain, journaled = []) => {
+      const sent = held.size === 0 ? rows : rows.map((r) => (held.has(r.id) ? r.id : r));
+      return send({ op: 'append', rows: sent, uncertain, journaled }).then(
+        () => {
+          for (const r of rows) held.delete(r.id);
+        },
+        (err: unknown) => {
+          // Whatever the thread still holds, the retry sends whole.
+          for (const r of rows) held.delete(r.id);
+          throw err;
+        },
+      );
+    },
+    journal: (entries) =>
+      send({ op: 'journal', entries }).then(() => {
+        for (const e of entries) held.add(e.row.id);
+      }),
     recover: () => send({ op: 'recover' }),
     async close() {
       closed = true;

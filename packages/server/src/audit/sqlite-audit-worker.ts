@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
 import { sqliteAuditStore } from './sqlite-audit-append.js';
+import type { AuditRow } from './audit-row.js';
 import type { AuditThreadConfig, AuditThreadReply, AuditThreadRequest } from './sqlite-audit-thread.js';
 
 const config = workerData as AuditThreadConfig;
@@ -15,15 +16,31 @@ const db = new BetterSqlite3(config.path);
 db.pragma('journal_mode = WAL');
 db.pragma(`synchronous = ${config.synchronous}`);
 db.pragma(`busy_timeout = ${config.busyTimeoutMs}`);
-const store = sqliteAuditStore(db);
+const store = sqliteAuditStore(db, config.journal);
+// Journaled rows, kept until chained: the main thread then sends their ids alone.
+const held = new Map<string, AuditRow>();
+
+function resolve(rows: ReadonlyArray<AuditRow | string>): AuditRow[] {
+  return rows.map((r) => {
+    if (typeof r !== 'string') return r;
+    const row = held.get(r);
+    if (row === undefined) throw new Error(`audit row ${r} was not journaled by this thread`);
+    return row;
+  });
+}
 
 port.on('message', (m: AuditThreadRequest) => {
   let reply: AuditThreadReply;
   try {
     let value = 0;
-    if (m.op === 'append') store.append(m.rows, m.uncertain, m.journaled);
-    else if (m.op === 'journal') store.journal(m.entries);
-    else value = store.recover();
+    if (m.op === 'append') {
+      const rows = resolve(m.rows);
+      store.append(rows, m.uncertain, m.journaled);
+      for (const r of rows) held.delete(r.id);
+    } else if (m.op === 'journal') {
+      store.journal(m.entries);
+      for (const e of m.entries) held.set(e.row.id, e.row);
+    } else value = store.recover();
     reply = { n: m.n, ok: true, value };
   } catch (err) {
     reply = { n: m.n, ok: false, error: err instanceof Error ? err.message : String(err) };

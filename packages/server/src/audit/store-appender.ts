@@ -6,12 +6,16 @@
 import type { Store } from '../storage/index.js';
 import type { AuditAppender } from './audit-appender.js';
 import { kyselyAppender } from './kysely-audit-append.js';
-import { sqliteAuditStore } from './sqlite-audit-append.js';
+import { SINGLE_PROCESS_JOURNAL, sqliteAuditStore, type JournalScope } from './sqlite-audit-append.js';
 import { threadedSqliteAppender } from './sqlite-audit-thread.js';
 
-export function storeAppender(store: Store, opts: { busyTimeoutMs?: number } = {}): AuditAppender {
+export function storeAppender(store: Store, opts: { busyTimeoutMs?: number; journal?: JournalScope } = {}): AuditAppender {
   if (store.sqliteFile !== undefined) {
-    return threadedSqliteAppender({ ...store.sqliteFile, busyTimeoutMs: opts.busyTimeoutMs ?? 5_000 });
+    return threadedSqliteAppender({
+      ...store.sqliteFile,
+      busyTimeoutMs: opts.busyTimeoutMs ?? 5_000,
+      journal: opts.journal ?? SINGLE_PROCESS_JOURNAL,
+    });
   }
   if (store.sqlite !== undefined) {
     const s = sqliteAuditStore(store.sqlite);

@@ -32,6 +32,7 @@ export class ConfigError extends Error {
 export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[], 'string' | 'int' | 'list']> = [
   ['WRIT_HOST', ['server', 'host'], 'string'],
   ['WRIT_PORT', ['server', 'port'], 'int'],
+  ['WRIT_WORKERS', ['server', 'workers'], 'int'],
   ['WRIT_PUBLIC_URL', ['server', 'publicUrl'], 'string'],
   ['WRIT_DATABASE_URL', ['storage', 'databaseUrl'], 'string'],
   ['WRIT_SQLITE_PATH', ['storage', 'sqlitePath'], 'string'],

@@ -47,6 +47,21 @@ export const configSchema = z.strictObject({
     .strictObject({
       host: z.string().min(1).default('127.0.0.1').describe('interface to listen on (`writ dev` is always loopback)'),
       port: port.default(DEFAULT_PORT).describe('port (`--port` wins)'),
+      workers: z
+        .number()
+        .int()
+        .min(1)
+        .max(256)
+        .default(1)
+        .describe(
+          '`writ serve`: event loops (processes) serving the one port, with the guarantees of one: each DPoP proof used once across them, a revocation or change in force in all before it is answered, one audit chain (`--workers` wins; docs/cluster.md)',
+        ),
+      workerAckTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(5_000)
+        .describe('`--workers`: how long a change waits for a sibling loop to hold it before that loop is stopped and started again'),
       publicUrl: url.optional().meta({
         description: "the externally visible base URL: Writ's issuer identifier and the base of every resource URI (`{publicUrl}/r/{id}`)",
         defaultText: '`http://{host}:{port}`',

@@ -55,6 +55,7 @@ export class RevocationService {
   readonly #maxLife: number;
   readonly #now: () => number;
   readonly #writeHooks: RevocationWriteHook[] = [];
+  readonly #inForceHooks: Array<(entry: RevocationEntry) => Promise<void>> = [];
   readonly #events = new EventEmitter().setMaxListeners(0);
   readonly #seen = new Set<number>();
   /** The same sequences in the order seen: the oldest is forgotten first, in O(1) (Set iteration is not). */
@@ -170,8 +171,10 @@ export class RevocationService {
       return row;
     };
     const row = this.#writeHooks.length === 0 ? await write(this.#db) : await this.#db.transaction().execute(write);
-    this.#set.apply(entryFromRow(row));
+    const entry = entryFromRow(row);
+    this.#set.apply(entry);
     this.#markSeen(row.seq);
+    for (const hook of this.#inForceHooks) await hook(entry).catch(() => undefined);
     const record: RevocationRecord = { seq: row.seq, target, reason: opts.reason, actor: opts.actor, createdAt: now, expiresAt };
     this.#audit.record({
       type: 'revocation.created',
@@ -182,7 +185,7 @@ export class RevocationService {
       ...(target.type === 'agent' ? { agent_id: target.agentId } : {}),
     });
     this.#events.emit('revoked', record);
-    this.#events.emit('entry', entryFromRow(row));
+    this.#events.emit('entry', entry);
     return record;
   }
 
@@ -216,6 +219,15 @@ export class RevocationService {
       .select((eb) => eb.fn.max('seq').as('seq'))
       .executeTakeFirst();
     return Number(r?.seq ?? 0);
+  }
+
+  /**
+   * Work that must be done before a new revocation is answered, after it is durable and in force here: with several
+   * event loops on one port (`writ serve --workers`), putting it in force in every sibling. A hook that rejects is
+   * logged by its owner; the revocation stands (it is durable) and the answer still waits for every hook.
+   */
+  addInForceHook(hook: (entry: RevocationEntry) => Promise<void>): void {
+    this.#inForceHooks.push(hook);
   }
 
   /** Adds work to the transaction of every new entry (see `RevocationWriteHook`). */

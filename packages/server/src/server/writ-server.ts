@@ -32,6 +32,8 @@ import { createAuthorizationServer } from './authorization-server.js';
 import { createReadiness } from './readiness.js';
 import { createDispatcher } from './route-dispatch.js';
 import { startSchedules } from './schedules.js';
+import { joinSiblings, journalScope } from './sibling-wiring.js';
+import type { SiblingBus } from '../workers/index.js';
 import { bearerHoldsScope, createSsfTransmitter, SCOPE_REVOCATION_FEED } from '../ssf/index.js';
 
 export interface WritServer {
@@ -60,10 +62,15 @@ export interface StartOptions {
   now?: () => number;
   /** An already-open store (tests); the caller keeps ownership and closes it. */
   store?: Store;
+  /** When this is one of the event loops of `writ serve --workers N`: the channel to its siblings (workers/). */
+  siblings?: SiblingBus;
 }
 
 export async function startWritServer(opts: StartOptions): Promise<WritServer> {
-  const { config, logger } = opts;
+  const { config, logger, siblings } = opts;
+  // With sibling loops, the clocked work (key rotation, checkpoints, sinks, Shared Signals deliveries) is the first
+  // slot's: one of each, not N.
+  const leads = siblings === undefined || siblings.slot === 1;
   const now = opts.now ?? Date.now;
   if (config.vault.kek === undefined) throw new Error('vault.kek (or WRIT_KEK) is required: 32 random bytes, base64');
   const kek = KeyEncryptionKey.fromBase64(config.vault.kekId, config.vault.kek);
@@ -83,7 +90,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     // backlog, past which every gateway refuses) at request rate; everything else is recorded as it happens.
     const audit = aggregateAnonymousDenials(
       createAuditWriter({
-        appender: storeAppender(store),
+        appender: storeAppender(store, siblings !== undefined ? { journal: journalScope(siblings) } : {}),
         flushIntervalMs: config.audit.flushIntervalMs,
         maxBuffered: config.audit.maxBufferedEvents,
         commitTimeoutMs: config.audit.commitTimeoutMs,
@@ -154,7 +161,9 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       config.dpop.replayStore === 'database' || (config.dpop.replayStore === 'auto' && store.dialect === 'postgres')
         ? new SharedReplayCache({ db: store.db, maxLocalEntries: config.dpop.replayCacheSize, now: () => now() / 1000 })
         : undefined;
-    const replay = sharedReplay ?? new InMemoryReplayCache({ maxEntries: config.dpop.replayCacheSize });
+    const localReplay = new InMemoryReplayCache({ maxEntries: config.dpop.replayCacheSize });
+    // One replay set for every loop of this process's box, and on a shared database for every node.
+    const replay = sharedReplay ?? siblings?.replayCache(localReplay) ?? localReplay;
     // Derived from the KEK, so every node that shares the KEK accepts every other node's nonces.
     const nonces = config.dpop.requireNonce
       ? createDpopNonces({ key: deriveKey(kek, 'dpop-nonce'), windowSeconds: config.dpop.nonceWindowSeconds, now: () => now() / 1000 })
@@ -390,12 +399,14 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         keys,
         retiredKeyPublishMs,
         audit,
-        flushAudit: () => audit.flush(),
+        // What the admin API reads of the log includes every sibling loop's write-ahead records.
+        flushAudit: () => audit.flush().then(() => siblings?.publish({ kind: 'flush' })),
         ssfReceivers: ssf.receivers,
         consents: authorizationServer.consents,
         checkpoints: publishedCheckpoints,
         version: WRIT_VERSION,
-        changesInForce: () => snapshotRefresh.then(() => undefined),
+        // Held by this loop's hot path, and by every sibling loop's.
+        changesInForce: () => snapshotRefresh.then(() => siblings?.settled()),
       },
       authorization: { routes: authorizationServer.routes, registration: config.authorization.registration.mode !== 'closed' },
       findResource: (id) => cache.resource(id),
@@ -453,7 +464,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     );
     closers.unshift(() => app.close());
     // Deliveries are the control plane's work; a gateway node only publishes the SET key in its JWKS.
-    if (serves.control) {
+    if (serves.control && leads) {
       ssf.start();
       // One node streams the log to the sinks its config names (several control nodes would each deliver: see audit.md).
       streamer.start();
@@ -472,7 +483,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
 
     const stopSchedules = startSchedules({
       // Rotation is the control plane's work; a gateway node only verifies with the keys it is told of.
-      rotationMs: serves.control ? config.tokens.signingKeyRotationHours * 3600_000 : 0,
+      rotationMs: serves.control && leads ? config.tokens.signingKeyRotationHours * 3600_000 : 0,
       retiredKeyPublishMs,
       keys,
       prune: [
@@ -482,13 +493,24 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         () => authorizationServer.prune(),
       ],
       audit,
-      checkpointMs: serves.control ? config.audit.checkpoints.intervalSeconds * 1000 : 0,
+      checkpointMs: serves.control && leads ? config.audit.checkpoints.intervalSeconds * 1000 : 0,
       checkpoint: () => publishedCheckpoints.create(),
       logger,
     });
     closers.unshift(stopSchedules);
 
-    logger.info({ url, publicUrl, store: store.location, role, nodeId }, 'writ listening');
+    if (siblings !== undefined) {
+      await joinSiblings(siblings, {
+        audit,
+        revocations,
+        register,
+        keys,
+        inForce: () => snapshotRefresh.then(() => undefined),
+        logger,
+      });
+    }
+
+    logger.info({ url, publicUrl, store: store.location, role, nodeId, ...(siblings ? { slot: siblings.slot } : {}) }, 'writ listening');
     return {
       url,
       publicUrl,

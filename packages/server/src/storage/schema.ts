@@ -178,6 +178,8 @@ export interface AuditJournalTable {
   id: string;
   n: number;
   row: string;
+  /** The worker slot that wrote it (`writ serve --workers`); empty for a single process. */
+  owner: Generated<string>;
 }
 
 /** How far each audit sink has delivered: the last seq it has. */

@@ -14,13 +14,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { createDpopProof } from '@writ/agent';
 import { startDevIdentityProvider, type DevIdentityProvider } from '@writ/dev';
 import { agentKeys, freePort, mintTasks, registerAgentKeys, seedWrit, type AgentKeys } from '@writ/dev/kit';
 import { AdminClient } from '../../src/admin-client/index.js';
 import { openStore, type Store } from '../../src/storage/index.js';
 import { TEST_DATABASE_URL } from '../helpers/stores.js';
+import { createScratchDatabase } from '../helpers/scratch-database.js';
 import { startWritProcess, type WritProcess } from '../helpers/writ-process.js';
 import { DEFAULT_GRANT } from '../helpers/writ-harness.js';
 
@@ -85,24 +85,12 @@ function sqliteUnderTest(): StoreUnderTest {
 }
 
 async function postgresUnderTest(baseUrl: string): Promise<StoreUnderTest> {
-  const name = `writ_crash_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: baseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  const databaseUrl = url.toString();
+  const db = await createScratchDatabase(baseUrl, 'crash');
   return {
     name: 'postgres',
-    storage: { databaseUrl },
-    open: () => openStore({ databaseUrl, pgPoolSize: 2 }),
-    async dispose() {
-      const a = new pg.Client({ connectionString: baseUrl });
-      await a.connect();
-      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.end();
-    },
+    storage: { databaseUrl: db.databaseUrl },
+    open: () => openStore({ databaseUrl: db.databaseUrl, pgPoolSize: 2 }),
+    dispose: () => db.dispose(),
   };
 }
 

@@ -31,13 +31,15 @@ export interface WritProcessOptions {
   /** writ.yaml content as an object (written as JSON, which is YAML). */
   config: Record<string, unknown>;
   env: Record<string, string>;
+  /** More `writ serve` arguments (`--workers 2`). */
+  args?: string[];
 }
 
 export async function startWritProcess(o: WritProcessOptions): Promise<WritProcess> {
   const dir = mkdtempSync(join(tmpdir(), `writ-${o.name}-`));
   const file = join(dir, 'writ.yaml');
   writeFileSync(file, JSON.stringify(o.config));
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--config', file], {
+  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--config', file, ...(o.args ?? [])], {
     cwd: dir,
     // Tests run every peer on loopback, which the egress rules refuse by default.
     env: { PATH: process.env['PATH'] ?? '', WRIT_EGRESS_ALLOW: LOOPBACK.join(','), ...o.env },
@@ -88,7 +90,8 @@ export async function startWritProcess(o: WritProcessOptions): Promise<WritProce
     return new Promise((resolve) => waiters.add({ p, resolve }));
   };
   const listening = await Promise.race([
-    waitForLog((l) => l['msg'] === 'writ listening'),
+    // With --workers, the primary says so once every worker serves.
+    waitForLog((l) => l['msg'] === (o.args?.includes('--workers') === true ? 'writ serving on every worker' : 'writ listening')),
     exited.then((code) => {
       throw new Error(`writ node ${o.name} exited with ${String(code)} before listening:\n${stderr}\n${JSON.stringify(logs)}`);
     }),

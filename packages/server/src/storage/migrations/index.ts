@@ -12,6 +12,7 @@ import * as m0008 from './0008-authorization-server.js';
 import * as m0009 from './0009-audit-checkpoints.js';
 import * as m0010 from './0010-audit-sink-cursors.js';
 import * as m0011 from './0011-audit-journal.js';
+import * as m0012 from './0012-audit-journal-owner.js';
 
 export interface WritMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -29,4 +30,5 @@ export const MIGRATIONS: Readonly<Record<string, WritMigration>> = {
   '0009-audit-checkpoints': m0009,
   '0010-audit-sink-cursors': m0010,
   '0011-audit-journal': m0011,
+  '0012-audit-journal-owner': m0012,
 };

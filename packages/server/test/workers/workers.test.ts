@@ -1,0 +1,187 @@
+/**
+ * `writ serve --workers 2` on each store: two event loops on one port with the guarantees of one. Every call goes on a
+ * connection of its own, and Node's cluster hands new connections to the workers in turn, so consecutive calls land
+ * on different loops: with a replay set or a revocation held by one loop only, half of these calls would go through.
+ *
+ * - a DPoP proof is used once across the loops;
+ * - a revocation, and a register change, is in force in every loop when its answer arrives;
+ * - one audit chain: it verifies, and every call the upstream received has its write-ahead record, also after a
+ *   worker was killed (SIGKILL) and started again by the primary.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createDpopProof } from '@writ/agent';
+import { startDevIdentityProvider, type DevIdentityProvider } from '@writ/dev';
+import { agentKeys, freePort, mintTasks, registerAgentKeys, seedWrit, type AgentKeys } from '@writ/dev/kit';
+import { AdminClient } from '../../src/admin-client/index.js';
+import { TEST_DATABASE_URL } from '../helpers/stores.js';
+import { createScratchDatabase } from '../helpers/scratch-database.js';
+import { startWritProcess, type WritProcess } from '../helpers/writ-process.js';
+import { DEFAULT_GRANT } from '../helpers/writ-harness.js';
+import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
+
+const CALLS_PER_CHECK = 6;
+
+/** One request on a connection of its own (no keep-alive pool): the cluster picks the worker. */
+function freshCall(url: string, headers: Record<string, string>): Promise<{ status: number; code: string | undefined }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'GET', headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c));
+      res.on('end', () => {
+        let code: string | undefined;
+        try {
+          code = (JSON.parse(body) as { code?: string }).code;
+        } catch {
+          code = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, code });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function describeWorkers(kind: 'sqlite' | 'postgres'): void {
+  const skip = kind === 'postgres' && TEST_DATABASE_URL === undefined ? 'WRIT_TEST_DATABASE_URL not set: PostgreSQL skipped' : false;
+  describe(`writ serve --workers 2 [${kind}]`, { skip }, () => {
+    const env = { WRIT_KEK: randomBytes(32).toString('base64'), WRIT_ADMIN_TOKEN: `workers_admin_${randomBytes(16).toString('hex')}` };
+    let node: WritProcess;
+    let admin: AdminClient;
+    let idp: DevIdentityProvider;
+    let upstream: RecordingUpstream;
+    let keys: AgentKeys;
+    let publicUrl: string;
+    let dispose: () => Promise<void>;
+
+    const call = async (
+      token: string,
+      path = '/r/api/v1/projects',
+      proof?: string,
+    ): Promise<{ status: number; code: string | undefined }> => {
+      const url = `${publicUrl}${path}`;
+      const dpop = proof ?? (await createDpopProof(keys.dpopKey, { htm: 'GET', htu: url, accessToken: token }));
+      return freshCall(url, { authorization: `DPoP ${token}`, dpop });
+    };
+    const task = async (): Promise<{ id: string; token: string }> => {
+      const [t] = await mintTasks({ issuer: publicUrl, agentId: 'agent-a', keys, idp, count: 1 });
+      assert.ok(t !== undefined);
+      return t;
+    };
+
+    before(async () => {
+      let storage: Record<string, unknown>;
+      if (kind === 'sqlite') {
+        const dir = mkdtempSync(join(tmpdir(), 'writ-workers-'));
+        storage = { sqlitePath: join(dir, 'writ.db') };
+        dispose = () => Promise.resolve(rmSync(dir, { recursive: true, force: true }));
+      } else {
+        const db = await createScratchDatabase(TEST_DATABASE_URL as string, 'workers');
+        storage = { databaseUrl: db.databaseUrl };
+        dispose = () => db.dispose();
+      }
+      idp = await startDevIdentityProvider({ host: '127.0.0.1', port: 0 });
+      upstream = await startRecordingUpstream();
+      keys = await agentKeys();
+      const port = await freePort();
+      publicUrl = `http://127.0.0.1:${port}`;
+      node = await startWritProcess({
+        name: `workers-${kind}`,
+        env,
+        args: ['--workers', '2'],
+        config: { server: { host: '127.0.0.1', port, publicUrl }, storage, log: { level: 'info' } },
+      });
+      admin = new AdminClient(node.url, env.WRIT_ADMIN_TOKEN);
+      await seedWrit(admin, { idp, upstream: upstream.url, grant: { id: 'default', policy: DEFAULT_GRANT } });
+      await registerAgentKeys(admin, 'agent-a', keys);
+    });
+    after(async () => {
+      await node.stop();
+      await upstream.close();
+      await idp.close();
+      await dispose();
+    });
+
+    test('both workers serve', async () => {
+      const serving = node.logs.filter((l) => l['msg'] === 'writ listening').map((l) => l['slot']);
+      assert.deepEqual([...new Set(serving)].sort(), [1, 2]);
+    });
+
+    test('a DPoP proof is used once across the workers', async () => {
+      const t = await task();
+      for (let i = 0; i < CALLS_PER_CHECK; i++) {
+        const url = `${publicUrl}/r/api/v1/projects`;
+        const proof = await createDpopProof(keys.dpopKey, { htm: 'GET', htu: url, accessToken: t.token });
+        const first = await call(t.token, undefined, proof);
+        assert.equal(first.status, 200, `fresh proof ${i}: ${first.code}`);
+        const replayed = await call(t.token, undefined, proof);
+        assert.deepEqual([replayed.status, replayed.code], [401, 'ERR_DPOP_REPLAY'], `replay ${i} on the next connection`);
+      }
+    });
+
+    test('a revocation is in force in every worker when its answer arrives', async () => {
+      for (let round = 0; round < 3; round++) {
+        const t = await task();
+        // Both workers have served this task before it is revoked (each has it in its verified-token cache).
+        for (let i = 0; i < 2; i++) assert.equal((await call(t.token)).status, 200);
+        await admin.post(`/tasks/${t.id}/revoke`, { reason: 'workers test' });
+        const after = await Promise.all(Array.from({ length: CALLS_PER_CHECK }, () => call(t.token)));
+        assert.deepEqual(
+          after.map((r) => `${r.status} ${r.code}`),
+          Array.from({ length: CALLS_PER_CHECK }, () => '401 ERR_REVOKED_TASK'),
+        );
+      }
+    });
+
+    test('a register change is in force in every worker when its answer arrives', async () => {
+      const t = await task();
+      for (let i = 0; i < 2; i++) assert.equal((await call(t.token)).status, 200);
+      // The grant behind the task is removed, then added again: register changes, not revocation entries.
+      await admin.request('DELETE', '/grants/default');
+      const denied = await Promise.all(Array.from({ length: CALLS_PER_CHECK }, () => call(t.token)));
+      assert.deepEqual(
+        denied.map((r) => `${r.status} ${r.code}`),
+        Array.from({ length: CALLS_PER_CHECK }, () => '403 ERR_POLICY_DENIED'),
+      );
+      await admin.post('/grants', { id: 'default', policy: DEFAULT_GRANT });
+      const back = await Promise.all(Array.from({ length: CALLS_PER_CHECK }, () => call(t.token)));
+      assert.deepEqual(
+        back.map((r) => r.status),
+        Array.from({ length: CALLS_PER_CHECK }, () => 200),
+      );
+    });
+
+    test('one audit chain: it verifies, and every call the upstream saw has its record, across a killed worker', async () => {
+      const t = await task();
+      for (let i = 0; i < CALLS_PER_CHECK; i++) assert.equal((await call(t.token)).status, 200);
+      const worker = node.logs.find((l) => l['msg'] === 'worker serving' && l['slot'] === 2);
+      assert.ok(worker !== undefined);
+      const restarted = node.waitForLog((l) => l['msg'] === 'worker serving' && l['slot'] === 2 && l['pid'] !== worker['pid']);
+      process.kill(Number(worker['pid']), 'SIGKILL');
+      await restarted;
+      for (let i = 0; i < CALLS_PER_CHECK; i++) assert.equal((await call(t.token)).status, 200);
+
+      const verified = await admin.get<{ ok: boolean; count?: number }>('/audit/verify');
+      assert.equal(verified.ok, true, JSON.stringify(verified));
+      const events = await admin.get<Array<{ type: string; trace_id: string }>>('/audit?type=call.allowed&limit=1000');
+      const allowed = new Set(events.filter((e) => e.type === 'call.allowed').map((e) => e.trace_id));
+      const seen = upstream.requests.map((r) => /^00-([0-9a-f]{32})-/.exec(String(r.headers.traceparent))?.[1] ?? '');
+      assert.ok(seen.length > 0);
+      assert.deepEqual(
+        seen.filter((id) => !allowed.has(id)),
+        [],
+        'requests the upstream received without a write-ahead record',
+      );
+    });
+  });
+}
+
+describeWorkers('sqlite');
+describeWorkers('postgres');
