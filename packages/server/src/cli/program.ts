@@ -3,7 +3,6 @@
  * over HTTP (WRIT_URL, default http://127.0.0.1:7420; WRIT_ADMIN_TOKEN). Built by a function, apart from main.ts,
  * so tests can inspect the tree without parsing argv.
  */
-import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { processEnvironment, WRIT_VERSION } from '../config/index.js';
@@ -43,10 +42,10 @@ export function buildProgram(): Command {
     .addOption(
       new Option(
         '--workers <n>',
-        'event loops (processes) serving the port, with the guarantees of one; "auto": one per core (WRIT_WORKERS; default 1)',
+        'event loops (processes) serving the port, with the guarantees of one (WRIT_WORKERS; default "auto": one per core)',
       ).argParser(parseWorkers),
     )
-    .action(async (opts: { config?: string; port?: number; role?: string; workers?: number }) => {
+    .action(async (opts: { config?: string; port?: number; role?: string; workers?: number | 'auto' }) => {
       const { runServe } = await import('./serve.js');
       await runServe(opts);
     });
@@ -320,8 +319,9 @@ function parsePort(v: string): number {
   if (!Number.isInteger(n) || n < 0 || n > 65535) fail(`--port: expected an integer from 0 to 65535, got ${JSON.stringify(v)}`);
   return n;
 }
-function parseWorkers(v: string): number {
-  const n = v === 'auto' ? availableParallelism() : Number(v);
+function parseWorkers(v: string): number | 'auto' {
+  if (v === 'auto') return v;
+  const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > 256) fail(`--workers: expected an integer from 1 to 256 or "auto", got ${JSON.stringify(v)}`);
   return n;
 }

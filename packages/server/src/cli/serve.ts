@@ -3,16 +3,17 @@
  * primary of N event loops on the one port (workers/primary.ts) and each worker runs this same command.
  */
 import cluster from 'node:cluster';
-import { loadConfig, processEnvironment } from '../config/index.js';
+import { availableParallelism } from 'node:os';
+import { loadConfig, processEnvironment, type WritConfig } from '../config/index.js';
 import { createLogger } from '../observability/index.js';
 import { startWritServer } from '../server/index.js';
-import { SiblingBus, startPrimary, WORKER_FIRST_ENV, WORKER_SLOT_ENV } from '../workers/index.js';
+import { SiblingBus, startPrimary, WORKER_COUNT_ENV, WORKER_FIRST_ENV, WORKER_SLOT_ENV } from '../workers/index.js';
 
 export interface ServeOptions {
   config?: string;
   port?: number;
   role?: string;
-  workers?: number;
+  workers?: number | 'auto';
 }
 
 export async function runServe(opts: ServeOptions): Promise<void> {
@@ -21,9 +22,10 @@ export async function runServe(opts: ServeOptions): Promise<void> {
     overrides: { 'server.port': opts.port, 'cluster.role': opts.role, 'server.workers': opts.workers },
   });
   const logger = createLogger({ level: config.log.level });
-  if (cluster.isPrimary && config.server.workers > 1) {
+  const workers = workerCount(config);
+  if (cluster.isPrimary && workers > 1) {
     const primary = startPrimary({
-      workers: config.server.workers,
+      workers,
       replayCacheSize: config.dpop.replayCacheSize,
       ackTimeoutMs: config.server.workerAckTimeoutMs,
       logger,
@@ -38,7 +40,7 @@ export async function runServe(opts: ServeOptions): Promise<void> {
       logger.error({ err }, 'writ did not start');
       process.exit(1);
     });
-    logger.info({ url, workers: config.server.workers }, 'writ serving on every worker');
+    logger.info({ url, workers }, 'writ serving on every worker');
     return;
   }
   const siblings = cluster.isWorker ? workerBus() : undefined;
@@ -55,20 +57,29 @@ export async function runServe(opts: ServeOptions): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  siblings?.ready(server.url);
+  siblings?.ready(server.url, server.relayPort ?? 0);
+}
+
+/** `auto`: one per core available. Workers share the store, so an in-memory SQLite database (one per process) runs one. */
+function workerCount(config: WritConfig): number {
+  const asked = config.server.workers;
+  if (config.storage.databaseUrl === undefined && config.storage.sqlitePath === ':memory:') return 1;
+  return asked === 'auto' ? availableParallelism() : asked;
 }
 
 /** A worker's channel to the primary; when the primary is gone nobody relays revocations here, so the worker stops. */
 function workerBus(): SiblingBus {
   const env = processEnvironment();
   const slot = Number(env[WORKER_SLOT_ENV]);
-  if (!Number.isSafeInteger(slot) || slot < 1) throw new Error(`${WORKER_SLOT_ENV} must name the worker's slot`);
+  const workers = Number(env[WORKER_COUNT_ENV]);
+  if (!Number.isSafeInteger(slot) || slot < 1 || !Number.isSafeInteger(workers) || workers < slot)
+    throw new Error(`${WORKER_SLOT_ENV} and ${WORKER_COUNT_ENV} must name the worker's slot and the number of workers`);
   process.once('disconnect', () => process.exit(1));
   return new SiblingBus(
     {
       send: (m) => process.send?.(m),
       onMessage: (listener) => process.on('message', listener),
     },
-    { slot, first: env[WORKER_FIRST_ENV] === '1' },
+    { slot, workers, first: env[WORKER_FIRST_ENV] === '1' },
   );
 }

@@ -29,10 +29,10 @@ export class ConfigError extends Error {
  * Environment variable → config key path, and how to parse the string. Exported because the configuration reference
  * (config-reference.ts) takes its environment column from this same table.
  */
-export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[], 'string' | 'int' | 'list']> = [
+export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[], 'string' | 'int' | 'int-or-auto' | 'list']> = [
   ['WRIT_HOST', ['server', 'host'], 'string'],
   ['WRIT_PORT', ['server', 'port'], 'int'],
-  ['WRIT_WORKERS', ['server', 'workers'], 'int'],
+  ['WRIT_WORKERS', ['server', 'workers'], 'int-or-auto'],
   ['WRIT_PUBLIC_URL', ['server', 'publicUrl'], 'string'],
   ['WRIT_DATABASE_URL', ['storage', 'databaseUrl'], 'string'],
   ['WRIT_SQLITE_PATH', ['storage', 'sqlitePath'], 'string'],
@@ -84,7 +84,11 @@ export function loadConfig(opts: LoadConfigOptions = {}): WritConfig {
   for (const [name, path, kind] of ENV_OVERRIDES) {
     const value = env[name];
     if (value === undefined || value === '') continue;
-    if (kind === 'int') {
+    if (kind === 'int' || kind === 'int-or-auto') {
+      if (kind === 'int-or-auto' && value === 'auto') {
+        setPath(merged, path, value);
+        continue;
+      }
       if (!/^\d+$/.test(value)) {
         issues.push(`${name} (${path.join('.')}): expected an integer, got ${JSON.stringify(value)}`);
         continue;

@@ -48,13 +48,10 @@ export const configSchema = z.strictObject({
       host: z.string().min(1).default('127.0.0.1').describe('interface to listen on (`writ dev` is always loopback)'),
       port: port.default(DEFAULT_PORT).describe('port (`--port` wins)'),
       workers: z
-        .number()
-        .int()
-        .min(1)
-        .max(256)
-        .default(1)
+        .union([z.literal('auto'), z.number().int().min(1).max(256)])
+        .default('auto')
         .describe(
-          '`writ serve`: event loops (processes) serving the one port, with the guarantees of one: each DPoP proof used once across them, a revocation or change in force in all before it is answered, one audit chain (`--workers` wins; docs/cluster.md)',
+          '`writ serve`: event loops (processes) serving the one port, with the guarantees of one: each DPoP proof used once across them, a revocation or change in force in all before it is answered, one audit chain; `auto`: one per core available (`--workers` wins; an in-memory SQLite store runs one; docs/cluster.md)',
         ),
       workerAckTimeoutMs: z
         .number()

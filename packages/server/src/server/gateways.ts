@@ -43,6 +43,8 @@ export interface GatewayWiring {
   metrics: WritMetrics;
   logger: Logger;
   now: () => number;
+  /** What this node's MCP session ids start with (`writ serve --workers`: the worker's slot). */
+  sessionIdPrefix?: string;
 }
 
 export interface NodeGateways {
@@ -84,6 +86,7 @@ export function createGateways(w: GatewayWiring): NodeGateways {
   });
   const mcp = new McpGateway({
     ...enforcement,
+    ...(w.sessionIdPrefix !== undefined ? { sessionIdPrefix: w.sessionIdPrefix } : {}),
     audit: createGatewayAudit(w.audit, (d, r) => metrics.decided('mcp', d, r)),
     connect: (resource) => upstreams.connect(resource),
     maxBodyBytes: config.server.maxBodyBytes,

@@ -35,7 +35,17 @@ export type ListenerRefusal = (
   reason: 'ERR_HTTP_REQUEST_TIMEOUT' | 'ERR_HTTP_MALFORMED' | 'ERR_HEADER_INVALID',
 ) => void;
 
-export async function listen(host: string, port: number, limits: ListenerLimits, onRefused?: ListenerRefusal): Promise<Listener> {
+/**
+ * `exclusive`: in a worker of `writ serve --workers`, a port of this process's own rather than the one the cluster
+ * shares (the private listener of session-relay.ts).
+ */
+export async function listen(
+  host: string,
+  port: number,
+  limits: ListenerLimits,
+  onRefused?: ListenerRefusal,
+  opts: { exclusive?: boolean } = {},
+): Promise<Listener> {
   let dispatch: Handler | undefined;
   const server = createServer(
     {
@@ -78,7 +88,7 @@ export async function listen(host: string, port: number, limits: ListenerLimits,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve());
+    server.listen({ port, host, exclusive: opts.exclusive === true }, () => resolve());
   });
   const addr = server.address() as AddressInfo;
   return {

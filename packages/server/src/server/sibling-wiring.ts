@@ -3,12 +3,17 @@
  * in every sibling before it is answered, and what a sibling revokes or changes is put in force here. An audit read
  * waits until every sibling has chained what it had written ahead.
  */
-import type { JournalScope } from '../audit/index.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PATHS } from '@writ/protocol';
+import type { AuditPort, JournalScope } from '../audit/index.js';
+import { sendWire, writCodeResponse } from '../errors/index.js';
+import { listen, type Listener, type ListenerLimits } from './listener.js';
+import type { WritConfig } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
 import type { Register } from '../register/index.js';
 import type { RevocationService } from '../revocation/index.js';
 import type { SigningKeys } from '../token/index.js';
-import type { SiblingBus, SiblingEvent } from '../workers/index.js';
+import { SessionRelay, type SiblingBus, type SiblingEvent } from '../workers/index.js';
 
 /**
  * Each slot marks its journal entries; the first worker of a start (no sibling running) chains what every slot left,
@@ -54,4 +59,58 @@ export async function joinSiblings(
     else await register.applyRemoteChange({ kind: event.change, id: event.id });
     await deps.inForce();
   });
+}
+
+/** Relays requests for a sibling's MCP sessions to it; a request for a session whose worker is gone is refused here. */
+export function sessionRelay(bus: SiblingBus, audit: AuditPort): SessionRelay {
+  return new SessionRelay(
+    bus.slot,
+    () => bus.relayPorts,
+    (req) =>
+      audit.record({
+        type: 'call.denied',
+        decision: 'deny',
+        reason: 'ERR_MCP_SESSION_UNKNOWN',
+        data: { source: req.socket.remoteAddress ?? 'unknown', relayed_from_slot: bus.slot },
+      }),
+  );
+}
+
+/**
+ * The private listener siblings relay this worker's MCP session requests to: loopback, a port of this process's
+ * own, the same limits and dispatcher as the public one, and nothing but the MCP gateway's paths.
+ */
+export function relayListen(limits: ListenerLimits, dispatch: (req: IncomingMessage, res: ServerResponse) => void): Promise<Listener> {
+  return listen('127.0.0.1', 0, limits, undefined, { exclusive: true }).then((l) => {
+    l.serve((req, res) => {
+      if ((req.url ?? '').startsWith(PATHS.mcpResourcePrefix)) dispatch(req, res);
+      else sendWire(res, writCodeResponse('ERR_ROLE_NOT_SERVED', 'this listener serves relayed MCP session requests only'));
+    });
+    return l;
+  });
+}
+
+/**
+ * The bounds a machine enforces, split across its workers, since each worker counts only what it sees: the upstream
+ * shares, the MCP session caps and the failed-credential budget. Each worker holds the floor of its share, and at
+ * least one, so the workers together never hold more than the bound (unless it is below the number of workers).
+ */
+export function boundsPerWorker(config: WritConfig, workers: number): WritConfig {
+  const share = (n: number): number => Math.max(1, Math.floor(n / workers));
+  return {
+    ...config,
+    limits: {
+      ...config.limits,
+      authFailures: share(config.limits.authFailures),
+      upstreamConnections: share(config.limits.upstreamConnections),
+      upstreamConnectionsPerAgent: share(config.limits.upstreamConnectionsPerAgent),
+      upstreamConnectionsPerTask: share(config.limits.upstreamConnectionsPerTask),
+    },
+    mcp: {
+      ...config.mcp,
+      maxSessions: share(config.mcp.maxSessions),
+      maxSessionsPerTask: share(config.mcp.maxSessionsPerTask),
+      maxSessionsPerAgent: share(config.mcp.maxSessionsPerAgent),
+    },
+  };
 }

@@ -32,7 +32,7 @@ import { createAuthorizationServer } from './authorization-server.js';
 import { createReadiness } from './readiness.js';
 import { createDispatcher } from './route-dispatch.js';
 import { startSchedules } from './schedules.js';
-import { joinSiblings, journalScope } from './sibling-wiring.js';
+import { boundsPerWorker, joinSiblings, journalScope, relayListen, sessionRelay } from './sibling-wiring.js';
 import type { SiblingBus } from '../workers/index.js';
 import { bearerHoldsScope, createSsfTransmitter, SCOPE_REVOCATION_FEED } from '../ssf/index.js';
 
@@ -47,6 +47,8 @@ export interface WritServer {
   readonly adminAuth: AdminAuth;
   /** What this node serves, and (on PostgreSQL) its place in the cluster. */
   readonly role: ClusterRole;
+  /** With sibling loops: the private loopback port where siblings relay this worker's MCP session requests. */
+  readonly relayPort: number | undefined;
   /** This node's revocation freshness: null on the embedded store, where one process holds the whole log. */
   freshness(): Freshness | null;
   flushAudit(): Promise<void>;
@@ -67,7 +69,8 @@ export interface StartOptions {
 }
 
 export async function startWritServer(opts: StartOptions): Promise<WritServer> {
-  const { config, logger, siblings } = opts;
+  const { logger, siblings } = opts;
+  const config = siblings !== undefined ? boundsPerWorker(opts.config, siblings.workers) : opts.config;
   // With sibling loops, the clocked work (key rotation, checkpoints, sinks, Shared Signals deliveries) is the first
   // slot's: one of each, not N.
   const leads = siblings === undefined || siblings.slot === 1;
@@ -291,6 +294,8 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       logger,
       tracing,
     };
+    // With sibling loops, an MCP session's later requests may reach another worker, which relays them to this one.
+    const relay = siblings !== undefined ? sessionRelay(siblings, audit) : undefined;
     const gateways = createGateways({
       config,
       enforcement,
@@ -300,6 +305,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       metrics,
       logger,
       now,
+      ...(relay !== undefined ? { sessionIdPrefix: relay.prefix } : {}),
     });
     closers.unshift(() => gateways.close());
     // The authorization server for stock OAuth/MCP clients (authorization/): sign-in, consent, its grants.
@@ -428,41 +434,46 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     await app.ready();
     const fastifyDispatch = fastifyHandler;
     if (fastifyDispatch === undefined) throw new Error('fastify did not hand over its request handler');
-    listener.serve(
-      createDispatcher({
-        role,
-        nodeId,
-        serves,
-        revocationCurrent,
-        maxHeadersCount: config.server.maxHeadersCount,
-        audit,
-        dpopAlgs: DPOP_ALGS,
-        httpGateway: (req, res) => gateways.http.handle(req, res),
-        mcpGateway: (req, res) => gateways.mcp.handle(req, res),
-        revocationFeed: (req, res) => revocationFeed.handle(req, res),
-        oauth: createOAuthEndpoints({
-          tracing,
+    const dispatch = createDispatcher({
+      role,
+      nodeId,
+      serves,
+      revocationCurrent,
+      maxHeadersCount: config.server.maxHeadersCount,
+      audit,
+      dpopAlgs: DPOP_ALGS,
+      httpGateway: (req, res) => gateways.http.handle(req, res),
+      mcpGateway: (req, res) => {
+        const port = relay?.route(req);
+        if (port === undefined) gateways.mcp.handle(req, res);
+        else relay?.relay(req, res, port);
+      },
+      revocationFeed: (req, res) => revocationFeed.handle(req, res),
+      oauth: createOAuthEndpoints({
+        tracing,
+        issuer: publicUrl,
+        tokenService,
+        introspection: {
+          db: store.db,
           issuer: publicUrl,
-          tokenService,
-          introspection: {
-            db: store.db,
-            issuer: publicUrl,
-            keys,
-            revocations: revocationSet,
-            revocationService: revocations,
-            audit,
-            findAgent: (id) => register.findAgent(id),
-            clockSkewSeconds: config.tokens.clockSkewSeconds,
-            now,
-          },
-          grants: authorizationServer.grants,
+          keys,
+          revocations: revocationSet,
+          revocationService: revocations,
           audit,
-          logger,
-        }),
-        fastify: fastifyDispatch,
+          findAgent: (id) => register.findAgent(id),
+          clockSkewSeconds: config.tokens.clockSkewSeconds,
+          now,
+        },
+        grants: authorizationServer.grants,
+        audit,
+        logger,
       }),
-    );
+      fastify: fastifyDispatch,
+    });
+    listener.serve(dispatch);
     closers.unshift(() => app.close());
+    const relayListener = relay !== undefined ? await relayListen(config.server, dispatch) : undefined;
+    if (relayListener !== undefined) closers.unshift(() => relayListener.close());
     // Deliveries are the control plane's work; a gateway node only publishes the SET key in its JWKS.
     if (serves.control && leads) {
       ssf.start();
@@ -520,6 +531,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       revocations,
       adminAuth,
       role,
+      relayPort: relayListener !== undefined ? Number(new URL(relayListener.url).port) : undefined,
       freshness: () => cluster?.freshness() ?? null,
       flushAudit: () => audit.flush(),
       flushTraces: () => tracing.flush(),

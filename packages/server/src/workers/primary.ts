@@ -11,7 +11,15 @@
 import cluster, { type Worker } from 'node:cluster';
 import { InMemoryReplayCache, ReplayCacheFullError } from '@writ/verify/internal';
 import type { Logger } from '../observability/index.js';
-import { isOurs, WORKER_FIRST_ENV, WORKER_SLOT_ENV, type SiblingEvent, type ToPrimary, type ToWorker } from './sibling-messages.js';
+import {
+  isOurs,
+  WORKER_COUNT_ENV,
+  WORKER_FIRST_ENV,
+  WORKER_SLOT_ENV,
+  type SiblingEvent,
+  type ToPrimary,
+  type ToWorker,
+} from './sibling-messages.js';
 
 export interface PrimaryOptions {
   workers: number;
@@ -42,7 +50,7 @@ const QUICK_DEATH_MS = 5_000;
 export function startPrimary(opts: PrimaryOptions): Primary {
   const { logger } = opts;
   const replay = new InMemoryReplayCache({ maxEntries: opts.replayCacheSize });
-  const slots = new Map<Worker, { slot: number; startedAt: number; ready: boolean }>();
+  const slots = new Map<Worker, { slot: number; startedAt: number; ready: boolean; relayPort?: number }>();
   const relays = new Map<number, Relay>();
   let relayN = 0;
   let stopping = false;
@@ -58,6 +66,13 @@ export function startPrimary(opts: PrimaryOptions): Primary {
 
   const send = (w: Worker, m: ToWorker): void => {
     if (w.isConnected()) w.send(m);
+  };
+
+  /** Every worker learns where each live sibling takes relayed MCP session requests. */
+  const announceRelays = (): void => {
+    const ports: Record<string, number> = {};
+    for (const [w, s] of slots) if (!w.isDead() && s.relayPort !== undefined) ports[String(s.slot)] = s.relayPort;
+    for (const w of slots.keys()) send(w, { writ: 'relays', ports });
   };
 
   const finish = (id: number): void => {
@@ -118,7 +133,9 @@ export function startPrimary(opts: PrimaryOptions): Primary {
         const s = slots.get(w);
         if (s === undefined) return;
         s.ready = true;
+        s.relayPort = m.relayPort;
         url ??= m.url;
+        announceRelays();
         logger.info({ slot: s.slot, pid: w.process.pid }, 'worker serving');
         if (!allStarted) {
           allStarted = true;
@@ -131,12 +148,17 @@ export function startPrimary(opts: PrimaryOptions): Primary {
   };
 
   const fork = (slot: number, first: boolean): void => {
-    const w = cluster.fork({ [WORKER_SLOT_ENV]: String(slot), [WORKER_FIRST_ENV]: first ? '1' : '0' });
+    const w = cluster.fork({
+      [WORKER_SLOT_ENV]: String(slot),
+      [WORKER_COUNT_ENV]: String(opts.workers),
+      [WORKER_FIRST_ENV]: first ? '1' : '0',
+    });
     slots.set(w, { slot, startedAt: Date.now(), ready: false });
     w.on('message', (m: unknown) => onMessage(w, m));
     w.on('exit', (code, signal) => {
       const s = slots.get(w);
       slots.delete(w);
+      if (!stopping) announceRelays();
       // A dead loop serves nothing: the changes it was to acknowledge no longer wait for it.
       for (const [id, r] of relays) {
         if (r.waiting.delete(w)) finish(id);

@@ -14,6 +14,8 @@ export interface SiblingChannel {
 
 export class SiblingBus {
   readonly slot: number;
+  /** How many workers the primary runs. */
+  readonly workers: number;
   /** The first worker of a start: no sibling was running when it started. */
   readonly first: boolean;
   readonly #channel: SiblingChannel;
@@ -22,12 +24,15 @@ export class SiblingBus {
   readonly #published = new Map<number, Promise<void>>();
   readonly #replays = new Map<number, { resolve(fresh: boolean): void; reject(err: Error): void }>();
   #handler: ((e: SiblingEvent) => Promise<void>) | undefined;
+  /** Each live sibling's private listener, by slot (session-relay.ts). */
+  relayPorts: ReadonlyMap<number, number> = new Map();
   /** Events that arrived before this loop could apply them: applied, in order, once it can. */
   #early: Array<{ id: number; event: SiblingEvent }> = [];
 
-  constructor(channel: SiblingChannel, opts: { slot: number; first: boolean }) {
+  constructor(channel: SiblingChannel, opts: { slot: number; workers: number; first: boolean }) {
     this.#channel = channel;
     this.slot = opts.slot;
+    this.workers = opts.workers;
     this.first = opts.first;
     channel.onMessage((m) => {
       if (isOurs<ToWorker>(m)) this.#receive(m);
@@ -59,8 +64,8 @@ export class SiblingBus {
   }
 
   /** Tells the primary this loop serves. */
-  ready(url: string): void {
-    this.#channel.send({ writ: 'ready', url });
+  ready(url: string, relayPort: number): void {
+    this.#channel.send({ writ: 'ready', url, relayPort });
   }
 
   /**
@@ -91,6 +96,8 @@ export class SiblingBus {
       this.#replays.delete(m.id);
       if (m.full) p?.reject(new ReplayCacheFullError());
       else p?.resolve(m.fresh);
+    } else if (m.writ === 'relays') {
+      this.relayPorts = new Map(Object.entries(m.ports).map(([slot, port]) => [Number(slot), port]));
     } else if (m.writ === 'event') {
       if (this.#handler === undefined) this.#early.push({ id: m.id, event: m.event });
       else void this.#apply(m.id, m.event);

@@ -17,7 +17,8 @@ export type SiblingEvent =
   | { kind: 'flush' };
 
 export type ToPrimary =
-  | { writ: 'ready'; url: string }
+  /** `relayPort`: this worker's private loopback listener, where siblings relay requests for its MCP sessions. */
+  | { writ: 'ready'; url: string; relayPort: number }
   | { writ: 'broadcast'; id: number; event: SiblingEvent }
   | { writ: 'ack'; id: number }
   | { writ: 'replay'; id: number; key: string; expiresAt: number };
@@ -25,7 +26,9 @@ export type ToPrimary =
 export type ToWorker =
   | { writ: 'event'; id: number; event: SiblingEvent }
   | { writ: 'done'; id: number }
-  | { writ: 'replayed'; id: number; fresh: boolean; full: boolean };
+  | { writ: 'replayed'; id: number; fresh: boolean; full: boolean }
+  /** Every live worker's private listener, by slot (sent again whenever one changes). */
+  | { writ: 'relays'; ports: Record<string, number> };
 
 /** Messages on the channel that are not ours (another library's) are ignored, not misread. */
 export function isOurs<T extends { writ: string }>(m: unknown): m is T {
@@ -34,5 +37,7 @@ export function isOurs<T extends { writ: string }>(m: unknown): m is T {
 
 /** The environment variables through which the primary tells a worker which slot it fills. */
 export const WORKER_SLOT_ENV = 'WRIT_WORKER_SLOT';
+/** How many workers the primary runs: each holds its share of every per-machine bound. */
+export const WORKER_COUNT_ENV = 'WRIT_WORKER_COUNT';
 /** Set for the first worker of a start: no sibling runs yet, so it may chain every slot's journal. */
 export const WORKER_FIRST_ENV = 'WRIT_WORKER_FIRST';

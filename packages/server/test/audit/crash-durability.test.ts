@@ -94,9 +94,10 @@ async function postgresUnderTest(baseUrl: string): Promise<StoreUnderTest> {
   };
 }
 
-function describeCrashes(kind: 'sqlite' | 'postgres'): void {
+/** `workers`: `writ serve --workers`; the SIGKILL then hits the primary, and its workers stop with it. */
+function describeCrashes(kind: 'sqlite' | 'postgres', workers = 1, kills = KILLS): void {
   const skip = kind === 'postgres' && TEST_DATABASE_URL === undefined ? 'WRIT_TEST_DATABASE_URL not set: PostgreSQL skipped' : false;
-  describe(`SIGKILL under load [${kind}]`, { skip }, () => {
+  describe(`SIGKILL under load [${kind}${workers > 1 ? `, --workers ${workers}` : ''}]`, { skip }, () => {
     let target: StoreUnderTest;
     let idp: DevIdentityProvider;
     let upstream: TracingUpstream;
@@ -110,6 +111,7 @@ function describeCrashes(kind: 'sqlite' | 'postgres'): void {
       startWritProcess({
         name,
         env,
+        args: ['--workers', String(workers)],
         config: {
           server: { host: '127.0.0.1', port, publicUrl },
           storage: target.storage,
@@ -134,7 +136,7 @@ function describeCrashes(kind: 'sqlite' | 'postgres'): void {
     });
 
     test(
-      `${KILLS} kills: nothing served unaudited, no acknowledged revocation lost, the chain verifies`,
+      `${kills} kills: nothing served unaudited, no acknowledged revocation lost, the chain verifies`,
       { timeout: 300_000 },
       async () => {
         node = await start('crash-0');
@@ -142,12 +144,12 @@ function describeCrashes(kind: 'sqlite' | 'postgres'): void {
         await seedWrit(admin, { idp, upstream: upstream.url, grant: { id: 'default', policy: DEFAULT_GRANT } });
         await registerAgentKeys(admin, 'agent-a', keys);
         // One task carries the load; the others are revoked one by one while it runs.
-        const [load, ...victims] = await mintTasks({ issuer: publicUrl, agentId: 'agent-a', keys, idp, count: 1 + 4 * KILLS });
+        const [load, ...victims] = await mintTasks({ issuer: publicUrl, agentId: 'agent-a', keys, idp, count: 1 + 4 * kills });
         assert.ok(load !== undefined);
         const acknowledged: Array<{ id: string; token: string }> = [];
         const url = `${publicUrl}/r/api/v1/projects`;
 
-        for (let kill = 1; kill <= KILLS; kill++) {
+        for (let kill = 1; kill <= kills; kill++) {
           const current = node;
           // The kill moment: after a random number of requests reached the upstream in this round.
           const reached = upstream.received(upstream.traces.size + randomInt(1, 60));
@@ -202,7 +204,7 @@ function describeCrashes(kind: 'sqlite' | 'postgres'): void {
             assert.deepEqual([res.status, body.code], [401, 'ERR_REVOKED_TASK'], `after kill ${kill}: task ${t.id} was revoked`);
           }
         }
-        assert.ok(upstream.traces.size >= KILLS, 'the load reached the upstream');
+        assert.ok(upstream.traces.size >= kills, 'the load reached the upstream');
         assert.ok(acknowledged.length >= 1, 'revocations were acknowledged');
       },
     );
@@ -211,3 +213,5 @@ function describeCrashes(kind: 'sqlite' | 'postgres'): void {
 
 describeCrashes('sqlite');
 describeCrashes('postgres');
+// Several journals in one file: the first worker of each start chains what every slot left.
+describeCrashes('sqlite', 2, 5);

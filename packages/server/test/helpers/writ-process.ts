@@ -39,7 +39,9 @@ export async function startWritProcess(o: WritProcessOptions): Promise<WritProce
   const dir = mkdtempSync(join(tmpdir(), `writ-${o.name}-`));
   const file = join(dir, 'writ.yaml');
   writeFileSync(file, JSON.stringify(o.config));
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--config', file, ...(o.args ?? [])], {
+  // One process unless the test asks for workers: `writ serve` alone runs one per core.
+  const args = o.args?.includes('--workers') === true ? o.args : [...(o.args ?? []), '--workers', '1'];
+  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--config', file, ...args], {
     cwd: dir,
     // Tests run every peer on loopback, which the egress rules refuse by default.
     env: { PATH: process.env['PATH'] ?? '', WRIT_EGRESS_ALLOW: LOOPBACK.join(','), ...o.env },
@@ -91,7 +93,7 @@ export async function startWritProcess(o: WritProcessOptions): Promise<WritProce
   };
   const listening = await Promise.race([
     // With --workers, the primary says so once every worker serves.
-    waitForLog((l) => l['msg'] === (o.args?.includes('--workers') === true ? 'writ serving on every worker' : 'writ listening')),
+    waitForLog((l) => l['msg'] === (args[args.indexOf('--workers') + 1] !== '1' ? 'writ serving on every worker' : 'writ listening')),
     exited.then((code) => {
       throw new Error(`writ node ${o.name} exited with ${String(code)} before listening:\n${stderr}\n${JSON.stringify(logs)}`);
     }),

@@ -17,7 +17,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createDpopProof } from '@writ/agent';
 import { startDevIdentityProvider, type DevIdentityProvider } from '@writ/dev';
-import { agentKeys, freePort, mintTasks, registerAgentKeys, seedWrit, type AgentKeys } from '@writ/dev/kit';
+import { agentKeys, freePort, mintTasks, registerAgentKeys, seedWrit, writAgent, type AgentKeys } from '@writ/dev/kit';
+import { TOKEN_TYPE } from '@writ/protocol';
+import { startMcpTestUpstream } from '../helpers/mcp-test-upstream.js';
 import { AdminClient } from '../../src/admin-client/index.js';
 import { TEST_DATABASE_URL } from '../helpers/stores.js';
 import { createScratchDatabase } from '../helpers/scratch-database.js';
@@ -27,26 +29,45 @@ import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recor
 
 const CALLS_PER_CHECK = 6;
 
+interface FreshAnswer {
+  status: number;
+  code: string | undefined;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
 /** One request on a connection of its own (no keep-alive pool): the cluster picks the worker. */
-function freshCall(url: string, headers: Record<string, string>): Promise<{ status: number; code: string | undefined }> {
+function freshCall(url: string, headers: Record<string, string>, method = 'GET', body?: string): Promise<FreshAnswer> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'GET', headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c));
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method, headers, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (c: string) => (text += c));
       res.on('end', () => {
         let code: string | undefined;
         try {
-          code = (JSON.parse(body) as { code?: string }).code;
+          code = (JSON.parse(text) as { code?: string }).code;
         } catch {
           code = undefined;
         }
-        resolve({ status: res.statusCode ?? 0, code });
+        resolve({ status: res.statusCode ?? 0, code, headers: res.headers, body: text });
       });
     });
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
+}
+
+/** The JSON-RPC message of an MCP answer, sent as JSON or as one SSE event. */
+function rpcOf(a: FreshAnswer): Record<string, unknown> {
+  const text = String(a.headers['content-type']).startsWith('text/event-stream')
+    ? a.body
+        .split('\n')
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5))
+        .join('')
+    : a.body;
+  return JSON.parse(text) as Record<string, unknown>;
 }
 
 function describeWorkers(kind: 'sqlite' | 'postgres'): void {
@@ -156,6 +177,61 @@ function describeWorkers(kind: 'sqlite' | 'postgres'): void {
         back.map((r) => r.status),
         Array.from({ length: CALLS_PER_CHECK }, () => 200),
       );
+    });
+
+    test("an MCP session's requests reach the worker that holds it, whichever worker their connection lands on", async () => {
+      const mcp = await startMcpTestUpstream();
+      try {
+        await admin.post('/resources', { id: 'tools', kind: 'mcp', baseUrl: mcp.url });
+        await admin.post('/grants', {
+          id: 'tools',
+          policy:
+            'permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"mcp_tool", resource == Writ::Resource::"tools") when { context.tool == "echo" };',
+        });
+        const alice = idp.accounts.find((a) => a.username === 'alice');
+        const { idToken } = await idp.loginAs('alice', alice?.password);
+        const t = await writAgent(publicUrl, 'agent-a', keys).startTask({
+          subjectToken: idToken,
+          subjectTokenType: TOKEN_TYPE.idToken,
+          resource: `${publicUrl}/mcp/tools`,
+          authorizationDetails: [{ type: 'mcp', tools: ['echo'] }],
+          purpose: 'workers test',
+        });
+        const url = `${publicUrl}/mcp/tools`;
+        const post = async (message: Record<string, unknown>, session?: string): Promise<FreshAnswer> =>
+          freshCall(
+            url,
+            {
+              authorization: `DPoP ${t.token}`,
+              dpop: await createDpopProof(keys.dpopKey, { htm: 'POST', htu: url, accessToken: t.token }),
+              'content-type': 'application/json',
+              accept: 'application/json, text/event-stream',
+              ...(session !== undefined ? { 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' } : {}),
+            },
+            'POST',
+            JSON.stringify({ jsonrpc: '2.0', ...message }),
+          );
+        const init = await post({
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'workers-test', version: '1' } },
+        });
+        assert.equal(init.status, 200, init.body);
+        const session = init.headers['mcp-session-id'];
+        assert.ok(typeof session === 'string');
+        assert.equal((await post({ method: 'notifications/initialized' }, session)).status, 202);
+        for (let i = 0; i < CALLS_PER_CHECK; i++) {
+          const answer = await post(
+            { id: 10 + i, method: 'tools/call', params: { name: 'echo', arguments: { message: `m${i}` } } },
+            session,
+          );
+          assert.equal(answer.status, 200, `call ${i}: ${answer.body}`);
+          assert.deepEqual((rpcOf(answer)['result'] as { content: unknown }).content, [{ type: 'text', text: `echo: m${i}` }]);
+        }
+        assert.equal(mcp.calls.length, CALLS_PER_CHECK);
+      } finally {
+        await mcp.close();
+      }
     });
 
     test('one audit chain: it verifies, and every call the upstream saw has its record, across a killed worker', async () => {

@@ -36,6 +36,8 @@ import { upstreamFailure, type UpstreamConnection } from './upstream/upstream-co
 import type { UpstreamBudget, UpstreamLease } from '../upstream-budget.js';
 
 export interface McpGatewayDeps extends EnforcementDeps {
+  /** What this node's session ids start with (`writ serve --workers`: the worker's slot). */
+  sessionIdPrefix?: string;
   /** Opens a fresh upstream connection for one agent session. */
   connect(resource: Resource): Promise<UpstreamConnection>;
   maxBodyBytes: number;
@@ -74,6 +76,7 @@ export class McpGateway {
       requestTimeoutMs: deps.requestTimeoutMs,
       sessionIdleMs: deps.sessionIdleMs,
       maxSessions: deps.maxSessions,
+      ...(deps.sessionIdPrefix !== undefined ? { sessionIdPrefix: deps.sessionIdPrefix } : {}),
       maxSessionsPerTask: deps.maxSessionsPerTask,
       maxSessionsPerAgent: deps.maxSessionsPerAgent,
       logger: deps.logger,

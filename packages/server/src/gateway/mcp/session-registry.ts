@@ -26,6 +26,8 @@ export interface SessionRegistryOptions {
   requestTimeoutMs: number;
   /** A session unused this long is closed. */
   sessionIdleMs: number;
+  /** What every session id this registry hands out starts with (the worker's slot, so siblings can relay to it). */
+  sessionIdPrefix?: string;
   /** Sessions of both kinds on this node, at most. */
   maxSessions: number;
   /** Each session may hold an upstream process: one task may not open more than this many. */
@@ -226,7 +228,7 @@ export class SessionRegistry {
     };
     const upstream = await this.#o.connect(caller.resource);
     const session = new McpSession(
-      randomBytes(24).toString('base64url'),
+      `${this.#o.sessionIdPrefix ?? ''}${randomBytes(24).toString('base64url')}`,
       binding,
       upstream,
       this.#o.logger,
