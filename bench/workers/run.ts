@@ -10,7 +10,7 @@
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +27,7 @@ const SECONDS = arg('seconds', 10);
 const CONNECTIONS = arg('connections', 32);
 const ROUNDS = arg('rounds', 3);
 const WORKER_COUNTS = [1, 2];
-const CLI = fileURLToPath(new URL('../../packages/server/dist/src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../packages/server/dist/src/cli/main.js', import.meta.url));
 const UPSTREAM = fileURLToPath(new URL('../gateway-overhead/target.js', import.meta.url));
 
 interface Target {
@@ -99,9 +99,33 @@ async function startWrit(workers: number, upstream: string, idp: DevIdentityProv
   };
 }
 
-async function measure(t: Target): Promise<LoadResult> {
+/** CPU time (user + system) of a process and its live descendants, and of the process alone, in µs (Linux /proc). */
+function treeCpu(pid: number): { total: number; own: number } {
+  // After the command name (which may hold spaces), utime and stime are the 12th and 13th fields; USER_HZ is 100.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const own = (Number(f[11]) + Number(f[12])) * 10_000;
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(' ')
+    .filter((x) => x !== '')
+    .map(Number);
+  let total = own;
+  for (const c of children) total += treeCpu(c).total;
+  return { total, own };
+}
+
+interface Measured extends LoadResult {
+  /** CPU per request of the whole `writ serve` process tree, and of the primary alone, µs. */
+  cpuUs: number;
+  primaryCpuUs: number;
+}
+
+async function measure(t: Target): Promise<Measured> {
   const path = '/r/api/v1/projects';
   await runLoad({ origin: t.origin, path, connections: CONNECTIONS, durationMs: 2000, headers: t.headers(25_000) });
+  const pid = t.child.pid as number;
+  const before = treeCpu(pid);
   const r = await runLoad({
     origin: t.origin,
     path,
@@ -109,8 +133,13 @@ async function measure(t: Target): Promise<LoadResult> {
     durationMs: SECONDS * 1000,
     headers: t.headers(Math.ceil(SECONDS * 12_000)),
   });
+  const after = treeCpu(pid);
   if (r.errors > 0 || r.non2xx > 0) throw new Error(`--workers ${t.workers}: ${r.errors} errors, ${r.non2xx} non-2xx responses`);
-  return r;
+  return {
+    ...r,
+    cpuUs: (after.total - before.total) / r.requests,
+    primaryCpuUs: t.workers > 1 ? (after.own - before.own) / r.requests : 0,
+  };
 }
 
 const median = (xs: number[]): number => {
@@ -123,12 +152,12 @@ async function main(): Promise<void> {
   const idp = await startDevIdentityProvider({ host: '127.0.0.1', port: 0 });
   const upstream = await startUpstream();
   const targets: Target[] = [];
-  const rounds: Array<Map<number, LoadResult>> = [];
+  const rounds: Array<Map<number, Measured>> = [];
   try {
     for (const n of WORKER_COUNTS) targets.push(await startWrit(n, upstream.url, idp));
     for (let r = 0; r < ROUNDS; r++) {
       const order = targets.map((_, i) => targets[(i + r) % targets.length] as Target);
-      const results = new Map<number, LoadResult>();
+      const results = new Map<number, Measured>();
       for (const t of order) results.set(t.workers, await measure(t));
       rounds.push(results);
       console.error(`round ${r + 1}/${ROUNDS} done (order: ${order.map((t) => `--workers ${t.workers}`).join(', ')})`);
@@ -139,24 +168,19 @@ async function main(): Promise<void> {
     await idp.close();
   }
   const fmt = (n: number, d = 0): string => n.toFixed(d);
-  const ratios = rounds.map((r) => (r.get(2) as LoadResult).rps / (r.get(1) as LoadResult).rps);
+  const ratios = rounds.map((r) => (r.get(2) as Measured).rps / (r.get(1) as Measured).rps);
   const lines = [
     `bench/workers — ${new Date().toISOString()} — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), available parallelism ${availableParallelism()}, load average ${loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')}`,
     `${rounds.length} interleaved rounds; ${CONNECTIONS} connections, ${SECONDS}s each; load generator, upstream and workers share the machine; medians over rounds`,
     '',
-    '| writ serve | req/s | p50 ms | p99 ms |',
-    '|---|---|---|---|',
+    '| writ serve | req/s | p50 ms | p99 ms | CPU µs/req (all processes) | of which the primary |',
+    '|---|---|---|---|---|---|',
     ...WORKER_COUNTS.map((n) => {
-      const col = (f: (r: LoadResult) => number): number => median(rounds.map((r) => f(r.get(n) as LoadResult)));
-      return `| --workers ${n} | ${fmt(col((r) => r.rps))} | ${fmt(
-        col((r) => r.p50ms),
-        2,
-      )} | ${fmt(
-        col((r) => r.p99ms),
-        2,
-      )} |`;
+      const col = (f: (r: Measured) => number, d = 0): string => fmt(median(rounds.map((r) => f(r.get(n) as Measured))), d);
+      const primary = n > 1 ? col((r) => r.primaryCpuUs) : '—';
+      return `| --workers ${n} | ${col((r) => r.rps)} | ${col((r) => r.p50ms, 2)} | ${col((r) => r.p99ms, 2)} | ${col((r) => r.cpuUs)} | ${primary} |`;
     }),
     '',
     `--workers 2 / --workers 1: median ${fmt(median(ratios), 2)}× (rounds: ${ratios.map((x) => fmt(x, 2)).join(' / ')})`,

@@ -108,15 +108,15 @@ export function startPrimary(opts: PrimaryOptions): Primary {
     if (!isOurs<ToPrimary>(m)) return;
     switch (m.writ) {
       case 'replay': {
-        let fresh = false;
-        let full = false;
-        try {
-          fresh = replay.checkAndStore(m.key, m.expiresAt);
-        } catch (err) {
-          if (!(err instanceof ReplayCacheFullError)) throw err;
-          full = true;
-        }
-        send(w, { writ: 'replayed', id: m.id, fresh, full });
+        const answers = m.asks.map(({ id, key, expiresAt }) => {
+          try {
+            return { id, fresh: replay.checkAndStore(key, expiresAt), full: false };
+          } catch (err) {
+            if (!(err instanceof ReplayCacheFullError)) throw err;
+            return { id, fresh: false, full: true };
+          }
+        });
+        send(w, { writ: 'replayed', answers });
         return;
       }
       case 'broadcast':

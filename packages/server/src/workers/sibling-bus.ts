@@ -23,6 +23,8 @@ export class SiblingBus {
   readonly #waiting = new Map<number, () => void>();
   readonly #published = new Map<number, Promise<void>>();
   readonly #replays = new Map<number, { resolve(fresh: boolean): void; reject(err: Error): void }>();
+  #asks: Array<{ id: number; key: string; expiresAt: number }> = [];
+  #askSoon: NodeJS.Immediate | undefined;
   #handler: ((e: SiblingEvent) => Promise<void>) | undefined;
   /** Each live sibling's private listener, by slot (session-relay.ts). */
   relayPorts: ReadonlyMap<number, number> = new Map();
@@ -79,7 +81,13 @@ export class SiblingBus {
         const id = ++this.#n;
         return new Promise<boolean>((resolve, reject) => {
           this.#replays.set(id, { resolve, reject });
-          this.#channel.send({ writ: 'replay', id, key, expiresAt });
+          this.#asks.push({ id, key, expiresAt });
+          this.#askSoon ??= setImmediate(() => {
+            this.#askSoon = undefined;
+            const asks = this.#asks;
+            this.#asks = [];
+            this.#channel.send({ writ: 'replay', asks });
+          });
         });
       },
     };
@@ -92,10 +100,12 @@ export class SiblingBus {
       this.#published.delete(m.id);
       resolve?.();
     } else if (m.writ === 'replayed') {
-      const p = this.#replays.get(m.id);
-      this.#replays.delete(m.id);
-      if (m.full) p?.reject(new ReplayCacheFullError());
-      else p?.resolve(m.fresh);
+      for (const a of m.answers) {
+        const p = this.#replays.get(a.id);
+        this.#replays.delete(a.id);
+        if (a.full) p?.reject(new ReplayCacheFullError());
+        else p?.resolve(a.fresh);
+      }
     } else if (m.writ === 'relays') {
       this.relayPorts = new Map(Object.entries(m.ports).map(([slot, port]) => [Number(slot), port]));
     } else if (m.writ === 'event') {

@@ -21,12 +21,13 @@ export type ToPrimary =
   | { writ: 'ready'; url: string; relayPort: number }
   | { writ: 'broadcast'; id: number; event: SiblingEvent }
   | { writ: 'ack'; id: number }
-  | { writ: 'replay'; id: number; key: string; expiresAt: number };
+  /** Every proof key new to this worker in one turn of its event loop: one message, one wake-up of the primary. */
+  | { writ: 'replay'; asks: Array<{ id: number; key: string; expiresAt: number }> };
 
 export type ToWorker =
   | { writ: 'event'; id: number; event: SiblingEvent }
   | { writ: 'done'; id: number }
-  | { writ: 'replayed'; id: number; fresh: boolean; full: boolean }
+  | { writ: 'replayed'; answers: Array<{ id: number; fresh: boolean; full: boolean }> }
   /** Every live worker's private listener, by slot (sent again whenever one changes). */
   | { writ: 'relays'; ports: Record<string, number> };
 
