@@ -82,7 +82,8 @@ export class SiblingBus {
         return new Promise<boolean>((resolve, reject) => {
           this.#replays.set(id, { resolve, reject });
           this.#asks.push({ id, key, expiresAt });
-          this.#askSoon ??= setImmediate(() => {
+          if (this.#askSoon !== undefined) return;
+          this.#askSoon = setImmediate(() => {
             this.#askSoon = undefined;
             const asks = this.#asks;
             this.#asks = [];
