@@ -59,8 +59,11 @@ async function main(): Promise<void> {
   const jwk = client.publicJwk;
   const kid = await calculateJwkThumbprint(jwk);
   // The soak's Writ process: the real server on SQLite, a dev identity provider, one agent with a grant.
+  // BENCH_PROFILE=writ: a CPU profile of the Writ process, written when it exits (bench/results/profiles).
+  const profile = process.env['BENCH_PROFILE'] === 'writ' ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles'] : [];
   const child = fork(fileURLToPath(new URL('../soak/writ-node.js', import.meta.url)), [], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: profile,
   });
   child.send({
     setup: { upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, agentJwk: { ...jwk, kid, alg: 'ES256' } },

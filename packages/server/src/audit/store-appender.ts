@@ -11,6 +11,9 @@ import { threadedSqliteAppender } from './sqlite-audit-thread.js';
 
 export function storeAppender(store: Store, opts: { busyTimeoutMs?: number; journal?: JournalScope } = {}): AuditAppender {
   if (store.sqliteFile !== undefined) {
+    // The writer thread's connection commits often, and whichever connection commits past the WAL's bound runs the
+    // checkpoint (milliseconds): let it be that thread's, never a request's on the event loop.
+    store.sqlite?.pragma('wal_autocheckpoint = 0');
     return threadedSqliteAppender({
       ...store.sqliteFile,
       busyTimeoutMs: opts.busyTimeoutMs ?? 5_000,

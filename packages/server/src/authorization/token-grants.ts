@@ -122,10 +122,16 @@ export class TokenGrants {
       await this.#endTask(row.task_id, `revoked before the code was redeemed: ${hit}`, ctx);
       throw new OAuthError('invalid_grant', 'the authorization code is invalid', { detail: `revoked: ${hit}` });
     }
-    return this.#issue(task, resource, client, jkt, JSON.parse(row.user_claims) as Record<string, string>, ctx, {
-      grant: 'authorization_code',
-      family: { id: newBearerSecret(), createdAt: now },
-    });
+    this.#issuable(client);
+    const issued = await d.db
+      .transaction()
+      .execute((trx) =>
+        this.#mint(trx, task, resource, client, jkt, JSON.parse(row.user_claims) as Record<string, string>, {
+          id: newBearerSecret(),
+          createdAt: now,
+        }),
+      );
+    return this.#issued(issued, task, resource, client, jkt, ctx, 'authorization_code');
   }
 
   async refresh(form: URLSearchParams, ctx: GrantContext, asker: GrantAsker): Promise<StockTokenResponse> {
@@ -164,38 +170,49 @@ export class TokenGrants {
       await d.db.updateTable('oauth_refresh_tokens').set({ revoked_at: now }).where('family_id', '=', row.family_id).execute();
       throw new OAuthError('invalid_grant', 'the refresh token is invalid', { detail: `revoked: ${hit}` });
     }
-    const taken = await d.db
-      .updateTable('oauth_refresh_tokens')
-      .set({ used_at: now })
-      .where('token_hash', '=', row.token_hash)
-      .where('used_at', 'is', null)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    if (taken.numUpdatedRows === 0n) {
+    this.#issuable(client);
+    // The rotation is one transaction: the old token is used up exactly when its successor exists (one commit, and
+    // a failure in between leaves the old one spendable rather than the family without a live token).
+    const issued = await d.db.transaction().execute(async (trx) => {
+      const taken = await trx
+        .updateTable('oauth_refresh_tokens')
+        .set({ used_at: now })
+        .where('token_hash', '=', row.token_hash)
+        .where('used_at', 'is', null)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      if (taken.numUpdatedRows === 0n) return undefined;
+      return this.#mint(trx, task, resource, client, jkt, JSON.parse(row.user_claims) as Record<string, string>, {
+        id: row.family_id,
+        createdAt: row.family_created_at,
+      });
+    });
+    if (issued === undefined) {
       await this.#reused(row, ctx);
       throw new OAuthError('invalid_grant', 'the refresh token is invalid', {
         detail: 'refresh token reused: its family and task are revoked',
       });
     }
-    return this.#issue(task, resource, client, jkt, JSON.parse(row.user_claims) as Record<string, string>, ctx, {
-      grant: 'refresh_token',
-      family: { id: row.family_id, createdAt: row.family_created_at },
-    });
+    return this.#issued(issued, task, resource, client, jkt, ctx, 'refresh_token');
   }
 
-  async #issue(
+  #issuable(client: OAuthClient): void {
+    if (client.agent.status !== 'active') {
+      throw new OAuthError('invalid_grant', 'the grant is invalid', { detail: `agent ${client.agent.id} is ${client.agent.status}` });
+    }
+  }
+
+  /** The access token and its refresh token, written with `db` (the caller's transaction). */
+  async #mint(
+    db: Kysely<Database>,
     task: ExistingTask,
     resource: Resource,
     client: OAuthClient,
     jkt: string | null,
     userClaims: Record<string, string>,
-    ctx: GrantContext,
-    how: { grant: 'authorization_code' | 'refresh_token'; family: { id: string; createdAt: number } },
-  ): Promise<StockTokenResponse> {
+    family: { id: string; createdAt: number },
+  ): Promise<{ token: string; claims: TaskTokenClaims; refresh: string }> {
     const d = this.#d;
-    if (client.agent.status !== 'active') {
-      throw new OAuthError('invalid_grant', 'the grant is invalid', { detail: `agent ${client.agent.id} is ${client.agent.status}` });
-    }
     const lifetime = Math.min(
       d.settings.accessTokenLifetimeSeconds,
       d.maxLifetimeSeconds,
@@ -203,31 +220,44 @@ export class TokenGrants {
     );
     const { token, claims } = await mintTokenForTask(
       { issuer: d.issuer, task, userClaims, jkt, lifetimeSeconds: lifetime },
-      { db: d.db, keys: d.keys, now: d.now },
+      { db, keys: d.keys, now: d.now },
     ).catch((err: unknown) => {
       if ((err as Error).message === 'the task has ended')
         throw new OAuthError('invalid_grant', 'the grant is invalid', { detail: 'task ended' });
       throw err;
     });
     const refresh = newBearerSecret();
-    const now = d.now();
-    await d.db
+    await db
       .insertInto('oauth_refresh_tokens')
       .values({
         token_hash: digestOf(refresh),
-        family_id: how.family.id,
+        family_id: family.id,
         task_id: task.id,
         client_id: client.clientId,
         jkt,
         user_claims: JSON.stringify(userClaims),
-        family_created_at: how.family.createdAt,
-        created_at: now,
+        family_created_at: family.createdAt,
+        created_at: d.now(),
         expires_at: task.expiresAt,
         used_at: null,
         revoked_at: null,
       })
       .execute();
-    d.audit.record({
+    return { token, claims, refresh };
+  }
+
+  /** Audited once committed, and answered. */
+  #issued(
+    issued: { token: string; claims: TaskTokenClaims; refresh: string },
+    task: ExistingTask,
+    resource: Resource,
+    client: OAuthClient,
+    jkt: string | null,
+    ctx: GrantContext,
+    grant: 'authorization_code' | 'refresh_token',
+  ): StockTokenResponse {
+    const { claims } = issued;
+    this.#d.audit.record({
       type: 'token.issued',
       trace_id: ctx.traceId,
       task_id: task.id,
@@ -238,7 +268,7 @@ export class TokenGrants {
       decision: 'allow',
       reason: 'granted',
       data: {
-        grant_type: how.grant,
+        grant_type: grant,
         client_id: client.clientId,
         jti: claims.jti,
         jkt,
@@ -248,10 +278,10 @@ export class TokenGrants {
       },
     });
     return {
-      access_token: token,
+      access_token: issued.token,
       token_type: jkt === null ? 'Bearer' : 'DPoP',
       expires_in: claims.exp - claims.iat,
-      refresh_token: refresh,
+      refresh_token: issued.refresh,
       authorization_details: task.authorizationDetails,
       task_id: task.id,
     };

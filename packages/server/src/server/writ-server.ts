@@ -184,8 +184,14 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       now: () => now() / 1000,
       ...(nonces !== undefined ? { nonces } : {}),
     };
+    // Read on every exchange: kept until an identity provider changes (or the cluster resyncs).
+    let providers: ReturnType<Register['listIdentityProviders']> | undefined;
     const users = createUserTokenVerifier({
-      listProviders: () => register.listIdentityProviders(),
+      listProviders: () =>
+        (providers ??= register.listIdentityProviders().catch((err: unknown) => {
+          providers = undefined;
+          throw err;
+        })),
       fetch: egressFetch,
       clockSkewSeconds: config.tokens.clockSkewSeconds,
       now,
@@ -198,6 +204,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     });
     register.onChange((c) => {
       if (c.kind === 'identity_provider') {
+        providers = undefined;
         users.invalidate();
         authorizationServer.invalidate();
       }
@@ -222,6 +229,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
           await keys.reload();
           for (const id of await cache.refresh()) gateways.invalidate(id);
           vault.invalidate();
+          providers = undefined;
           users.invalidate();
           workloads.invalidate();
         },
@@ -250,7 +258,9 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       replay,
       audit,
       check,
-      findAgent: (id) => register.findAgent(id),
+      // The hot-path snapshot (refreshed on every change, awaited by the admin API), the store for one it lacks yet
+      // (a client registered a moment ago).
+      findAgent: async (id) => cache.agent(id) ?? (await register.findAgent(id)),
       listAgents: () => register.listAgents(),
       findResource: async (id) => cache.resource(id),
       defaultLifetimeSeconds: config.tokens.defaultLifetimeSeconds,
