@@ -123,14 +123,12 @@ export class TokenGrants {
       throw new OAuthError('invalid_grant', 'the authorization code is invalid', { detail: `revoked: ${hit}` });
     }
     this.#issuable(client);
-    const issued = await d.db
-      .transaction()
-      .execute((trx) =>
-        this.#mint(trx, task, resource, client, jkt, JSON.parse(row.user_claims) as Record<string, string>, {
-          id: newBearerSecret(),
-          createdAt: now,
-        }),
-      );
+    const issued = await d.db.transaction().execute((trx) =>
+      this.#mint(trx, task, resource, client, jkt, JSON.parse(row.user_claims) as Record<string, string>, {
+        id: newBearerSecret(),
+        createdAt: now,
+      }),
+    );
     return this.#issued(issued, task, resource, client, jkt, ctx, 'authorization_code');
   }
 
