@@ -23,6 +23,9 @@ export function journalScope(bus: SiblingBus): JournalScope {
   return { owner: `w${bus.slot}`, recover: bus.first ? 'all' : 'own' };
 }
 
+/** How long an audit read waits for a sibling's flush. */
+const FLUSH_WAIT_MS = 1_000;
+
 export async function joinSiblings(
   bus: SiblingBus,
   deps: {
@@ -51,8 +54,12 @@ export async function joinSiblings(
       return;
     }
     if (event.kind === 'flush') {
-      // A store that is down fails the flush; that is the writer's to report, not a reason to stop this loop.
-      await deps.audit.flush().catch(() => undefined);
+      // A store that is down or slow fails or delays the flush; that is the writer's to report, not a reason for the
+      // primary to stop this loop: the read waits a second at most for it.
+      let timer: NodeJS.Timeout | undefined;
+      const bounded = new Promise<void>((resolve) => (timer = setTimeout(resolve, FLUSH_WAIT_MS)));
+      await Promise.race([deps.audit.flush().catch(() => undefined), bounded]);
+      clearTimeout(timer);
       return;
     }
     if (event.change === 'signing_key') await keys.reload();
