@@ -19,8 +19,11 @@ export interface WritProcess {
   /** The URL it listens on. */
   readonly url: string;
   readonly logs: Array<Record<string, unknown>>;
-  /** Resolves with the first log line that satisfies `p` (already logged or still to come). */
-  waitForLog(p: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+  /**
+   * Resolves with the first log line that satisfies `p` (already logged or still to come); with `from`, only among
+   * the lines from that index of `logs` on (what is logged after a moment the test chose).
+   */
+  waitForLog(p: (line: Record<string, unknown>) => boolean, from?: number): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
   /** Ends the process as a crash would (SIGKILL: no handler, no flush, no close runs) and waits until it is gone. */
   kill(): Promise<void>;
@@ -86,8 +89,8 @@ export async function startWritProcess(o: WritProcessOptions): Promise<WritProce
       resolve(code);
     }),
   );
-  const waitForLog = (p: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> => {
-    const seen = logs.find(p);
+  const waitForLog = (p: (l: Record<string, unknown>) => boolean, from = 0): Promise<Record<string, unknown>> => {
+    const seen = logs.slice(from).find(p);
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve) => waiters.add({ p, resolve }));
   };

@@ -117,7 +117,7 @@ function describeWorkers(kind: 'sqlite' | 'postgres'): void {
         name: `workers-${kind}`,
         env,
         args: ['--workers', '2'],
-        config: { server: { host: '127.0.0.1', port, publicUrl }, storage, log: { level: 'info' } },
+        config: { server: { host: '127.0.0.1', port, publicUrl, workerAckTimeoutMs: 1000 }, storage, log: { level: 'info' } },
       });
       admin = new AdminClient(node.url, env.WRIT_ADMIN_TOKEN);
       await seedWrit(admin, { idp, upstream: upstream.url, grant: { id: 'default', policy: DEFAULT_GRANT } });
@@ -234,12 +234,59 @@ function describeWorkers(kind: 'sqlite' | 'postgres'): void {
       }
     });
 
+    test('a worker that cannot put a revocation in force (stopped) is killed and started again before the answer', async () => {
+      const t = await task();
+      for (let i = 0; i < 2; i++) assert.equal((await call(t.token)).status, 200);
+      const serving = [...node.logs].reverse().find((l) => l['msg'] === 'worker serving' && l['slot'] === 2);
+      assert.ok(serving !== undefined);
+      const stuck = Number(serving['pid']);
+      // Only a worker that starts after this point: the earlier lines name workers already gone.
+      const restarted = node.waitForLog((l) => l['msg'] === 'worker serving' && l['slot'] === 2, node.logs.length);
+      process.kill(stuck, 'SIGSTOP');
+      try {
+        // A connection the cluster hands to the stopped worker hangs: the revocation is sent again on a new one,
+        // which lands on the other worker.
+        let answered: FreshAnswer | undefined;
+        for (let attempt = 0; answered === undefined && attempt < 4; attempt++) {
+          answered = await Promise.race([
+            freshCall(
+              `${publicUrl}/admin/v1/tasks/${t.id}/revoke`,
+              {
+                authorization: `Bearer ${env.WRIT_ADMIN_TOKEN}`,
+                'content-type': 'application/json',
+              },
+              'POST',
+              JSON.stringify({ reason: 'stuck worker test' }),
+            ).catch(() => undefined),
+            new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 3000).unref()),
+          ]);
+        }
+        assert.equal(answered?.status, 200, answered?.body);
+        // Answered only once the stuck worker could no longer serve: it was killed, and is being started again.
+        assert.ok(
+          node.logs.some((l) => l['msg'] === 'a worker did not put a change in force in time: stopped, and started again from the store'),
+        );
+      } finally {
+        try {
+          process.kill(stuck, 'SIGCONT');
+        } catch {
+          // already gone
+        }
+      }
+      await restarted;
+      const after = await Promise.all(Array.from({ length: CALLS_PER_CHECK }, () => call(t.token)));
+      assert.deepEqual(
+        after.map((r) => `${r.status} ${r.code}`),
+        Array.from({ length: CALLS_PER_CHECK }, () => '401 ERR_REVOKED_TASK'),
+      );
+    });
+
     test('one audit chain: it verifies, and every call the upstream saw has its record, across a killed worker', async () => {
       const t = await task();
       for (let i = 0; i < CALLS_PER_CHECK; i++) assert.equal((await call(t.token)).status, 200);
-      const worker = node.logs.find((l) => l['msg'] === 'worker serving' && l['slot'] === 2);
+      const worker = [...node.logs].reverse().find((l) => l['msg'] === 'worker serving' && l['slot'] === 2);
       assert.ok(worker !== undefined);
-      const restarted = node.waitForLog((l) => l['msg'] === 'worker serving' && l['slot'] === 2 && l['pid'] !== worker['pid']);
+      const restarted = node.waitForLog((l) => l['msg'] === 'worker serving' && l['slot'] === 2, node.logs.length);
       process.kill(Number(worker['pid']), 'SIGKILL');
       await restarted;
       for (let i = 0; i < CALLS_PER_CHECK; i++) assert.equal((await call(t.token)).status, 200);
