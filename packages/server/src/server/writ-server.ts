@@ -480,6 +480,17 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       }),
       fastify: fastifyDispatch,
     });
+    // A worker puts in force what its siblings changed while it started (held until now) before it serves anything.
+    if (siblings !== undefined) {
+      await joinSiblings(siblings, {
+        audit,
+        revocations,
+        register,
+        keys,
+        inForce: () => snapshotRefresh.then(() => undefined),
+        logger,
+      });
+    }
     listener.serve(dispatch);
     closers.unshift(() => app.close());
     const relayListener = relay !== undefined ? await relayListen(config.server, dispatch) : undefined;
@@ -519,17 +530,6 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       logger,
     });
     closers.unshift(stopSchedules);
-
-    if (siblings !== undefined) {
-      await joinSiblings(siblings, {
-        audit,
-        revocations,
-        register,
-        keys,
-        inForce: () => snapshotRefresh.then(() => undefined),
-        logger,
-      });
-    }
 
     logger.info({ url, publicUrl, store: store.location, role, nodeId, ...(siblings ? { slot: siblings.slot } : {}) }, 'writ listening');
     return {

@@ -85,7 +85,11 @@ export function startPrimary(opts: PrimaryOptions): Primary {
 
   const broadcast = (origin: Worker, originId: number, event: SiblingEvent): void => {
     const id = ++relayN;
-    const waiting = new Set([...slots.keys()].filter((w) => w !== origin && !w.isDead()));
+    // Every other worker gets the event; the answer waits for those that serve. One still starting holds it before it
+    // serves (it applies what it received, in order, before its listener answers anything but 503), and it read the
+    // store after this change was committed or hears of it here: it is not waited for, nor stopped for being slow.
+    const others = [...slots.keys()].filter((w) => w !== origin && !w.isDead());
+    const waiting = new Set(others.filter((w) => slots.get(w)?.ready === true));
     const timer = setTimeout(() => {
       const r = relays.get(id);
       if (r === undefined) return;
@@ -100,7 +104,7 @@ export function startPrimary(opts: PrimaryOptions): Primary {
       finish(id);
     }, opts.ackTimeoutMs);
     relays.set(id, { origin, originId, waiting, timer });
-    for (const w of waiting) send(w, { writ: 'event', id, event });
+    for (const w of others) send(w, { writ: 'event', id, event });
     finish(id);
   };
 
