@@ -123,7 +123,9 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     const publicUrl = config.server.publicUrl ?? url;
     const role = config.cluster.role;
     const serves = { control: role !== 'gateway', gateway: role !== 'control' };
-    const nodeId = config.cluster.nodeId ?? `${hostname()}-${process.pid}`;
+    // Each worker of `writ serve --workers` is a node of its own (a change a node hears from itself is not applied
+    // again, so two workers must never share a name): the configured name, suffixed with the worker's slot.
+    const nodeId = `${config.cluster.nodeId ?? `${hostname()}-${process.pid}`}${siblings !== undefined ? `/w${siblings.slot}` : ''}`;
     const revocationSet = new RevocationSet();
     // On PostgreSQL every node is a cluster node: what one writes, the others hear (cluster/).
     let cluster: ClusterNode | undefined;
