@@ -87,11 +87,19 @@ export function sessionRelay(bus: SiblingBus, audit: AuditPort): SessionRelay {
  * The private listener siblings relay this worker's MCP session requests to: loopback, a port of this process's
  * own, the same limits and dispatcher as the public one, and nothing but the MCP gateway's paths.
  */
-export function relayListen(limits: ListenerLimits, dispatch: (req: IncomingMessage, res: ServerResponse) => void): Promise<Listener> {
-  return listen('127.0.0.1', 0, limits, undefined, { exclusive: true }).then((l) => {
+export function relayListen(
+  limits: ListenerLimits,
+  dispatch: (req: IncomingMessage, res: ServerResponse) => void,
+  audit: AuditPort,
+): Promise<Listener> {
+  // Refused here like at the public listener: on the record, per address.
+  const refused = (source: string, status: number, reason: string): void =>
+    audit.record({ type: 'request.refused', decision: 'deny', reason, data: { source, status, listener: 'relay' } });
+  return listen('127.0.0.1', 0, limits, refused, { exclusive: true }).then((l) => {
     l.serve((req, res) => {
-      if ((req.url ?? '').startsWith(PATHS.mcpResourcePrefix)) dispatch(req, res);
-      else sendWire(res, writCodeResponse('ERR_ROLE_NOT_SERVED', 'this listener serves relayed MCP session requests only'));
+      if ((req.url ?? '').startsWith(PATHS.mcpResourcePrefix)) return dispatch(req, res);
+      refused(req.socket.remoteAddress ?? 'unknown', 404, 'ERR_ROLE_NOT_SERVED');
+      sendWire(res, writCodeResponse('ERR_ROLE_NOT_SERVED', 'this listener serves relayed MCP session requests only'));
     });
     return l;
   });

@@ -495,7 +495,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     }
     listener.serve(dispatch);
     closers.unshift(() => app.close());
-    const relayListener = relay !== undefined ? await relayListen(config.server, dispatch) : undefined;
+    const relayListener = relay !== undefined ? await relayListen(config.server, dispatch, audit) : undefined;
     if (relayListener !== undefined) closers.unshift(() => relayListener.close());
     // Deliveries are the control plane's work; a gateway node only publishes the SET key in its JWKS.
     if (serves.control && leads) {

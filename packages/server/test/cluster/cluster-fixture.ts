@@ -5,7 +5,7 @@
  * One gateway reaches PostgreSQL through a TCP proxy the test can pause and cut.
  */
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import { createScratchDatabase } from '../helpers/scratch-database.js';
 import { createDpopProof, type DpopKey } from '@writ/agent';
 import { TOKEN_TYPE, type AuthorizationDetail } from '@writ/protocol';
 import { AdminClient } from '../../src/admin-client/index.js';
@@ -67,14 +67,9 @@ export interface ReadyBody {
 }
 
 export async function startCluster(baseUrl: string, o: { gateways: number; proxiedCluster?: Record<string, unknown> }): Promise<Cluster> {
-  const dbName = `writ_cluster_${randomBytes(6).toString('hex')}`;
-  const admin0 = new pg.Client({ connectionString: baseUrl });
-  await admin0.connect();
-  await admin0.query(`CREATE DATABASE ${dbName}`);
-  await admin0.end();
-  const dbUrl = new URL(baseUrl);
-  dbUrl.pathname = `/${dbName}`;
-  const databaseUrl = dbUrl.toString();
+  const scratch = await createScratchDatabase(baseUrl, 'cluster');
+  const databaseUrl = scratch.databaseUrl;
+  const dbUrl = new URL(databaseUrl);
   const proxy = await startTcpProxy({ host: dbUrl.hostname, port: Number(dbUrl.port || 5432) });
   const proxiedUrl = new URL(databaseUrl);
   proxiedUrl.hostname = '127.0.0.1';
@@ -179,10 +174,7 @@ export async function startCluster(baseUrl: string, o: { gateways: number; proxi
         await proxy.close();
         await idp.close();
         await upstream.close();
-        const a = new pg.Client({ connectionString: baseUrl });
-        await a.connect();
-        await a.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-        await a.end();
+        await scratch.dispose();
       },
     };
     return c;
