@@ -106,7 +106,8 @@ async function main(): Promise<void> {
     const bare = await start('bare', upstreamOrigin);
     const bareDpop = await start('bare-dpop', upstreamOrigin);
     const writ = await start('writ', upstreamOrigin);
-    children.push(bare.child, bareDpop.child, writ.child);
+    const plain = await start('writ-nothing-injected', upstreamOrigin);
+    children.push(bare.child, bareDpop.child, writ.child, plain.child);
     const keyForBare = (await import('node:crypto'))
       .generateKeyPairSync('ec', { namedCurve: 'P-256' })
       .privateKey.export({ format: 'jwk' });
@@ -138,6 +139,7 @@ async function main(): Promise<void> {
         child: writ.child,
         headers: proofHeaders(makeProofFactory(dpopPrivateJwk, `${publicUrl}${writPath}`, token), token),
       },
+      plainTarget(plain, writPath),
     ];
     for (let r = 0; r < ROUNDS; r++) {
       const order = targets.map((_, i) => targets[(i + r) % targets.length] as Target);
@@ -160,12 +162,26 @@ const median = (xs: number[]): number => {
   return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
 
+/** The Writ gateway on a resource with no vault credential: nothing injected, nothing to scrub. */
+function plainTarget(started: { child: ChildProcess; ready: Ready }, path: string): Target {
+  const { token, dpopPrivateJwk, publicUrl } = started.ready;
+  if (token === undefined || dpopPrivateJwk === undefined || publicUrl === undefined)
+    throw new Error('writ-nothing-injected target did not hand over a task');
+  return {
+    name: 'Writ gateway, nothing injected',
+    origin: publicUrl,
+    path,
+    child: started.child,
+    headers: proofHeaders(makeProofFactory(dpopPrivateJwk, `${publicUrl}${path}`, token), token),
+  };
+}
+
 function report(rounds: Row[][]): void {
   const fmt = (n: number, d = 0): string => n.toFixed(d);
   const names = (rounds[0] ?? []).map((r) => r.name);
   const col = (i: number, f: (r: Row) => number): number[] => rounds.map((round) => f(round[i] as Row));
   const perRound = rounds.map((round) => {
-    const [direct, bare, floor, writ] = round as [Row, Row, Row, Row];
+    const [direct, bare, floor, writ, plain] = round as [Row, Row, Row, Row, Row];
     return {
       throughputVsFloor: writ.throughput.rps / floor.throughput.rps,
       throughputVsBare: writ.throughput.rps / bare.throughput.rps,
@@ -173,6 +189,9 @@ function report(rounds: Row[][]): void {
       addedWrit: writ.latency.p50ms - direct.latency.p50ms,
       addedFloor: floor.latency.p50ms - direct.latency.p50ms,
       addedBare: bare.latency.p50ms - direct.latency.p50ms,
+      injectCpuUs: (writ.cpuUsPerRequest ?? 0) - (plain.cpuUsPerRequest ?? 0),
+      injectThroughput: writ.throughput.rps / plain.throughput.rps,
+      injectLatencyMs: writ.latency.p50ms - plain.latency.p50ms,
     };
   });
   const med = (k: keyof (typeof perRound)[number]): number => median(perRound.map((p) => p[k]));
@@ -193,6 +212,7 @@ function report(rounds: Row[][]): void {
     `Writ throughput / bare proxy + DPoP verify (the floor): median ${fmt(med('throughputVsFloor') * 100, 1)}% (rounds: ${range('throughputVsFloor', 100)} %)   (aim ≥ 75%)`,
     `Writ throughput / bare undici proxy: median ${fmt(med('throughputVsBare') * 100, 1)}%`,
     `Writ CPU per request / floor: median ${fmt(med('cpuVsFloor'), 2)}× (rounds: ${range('cpuVsFloor', 1, 2)})   (aim ≤ 1.35×)`,
+    `Injecting the vault credential and scrubbing the answer (Writ against Writ with nothing injected): ${fmt(med('injectCpuUs'), 1)} µs CPU per request (rounds: ${range('injectCpuUs', 1, 1)}), throughput ${fmt(med('injectThroughput') * 100, 1)}% (rounds: ${range('injectThroughput', 100)} %), p50 at 1 connection ${med('injectLatencyMs') >= 0 ? '+' : ''}${fmt(med('injectLatencyMs'), 3)} ms`,
     `Added p50 latency at 1 connection vs direct: Writ +${fmt(med('addedWrit'), 3)} ms (rounds: ${range('addedWrit', 1, 3)}); floor +${fmt(med('addedFloor'), 3)} ms (rounds: ${range('addedFloor', 1, 3)}); bare proxy +${fmt(med('addedBare'), 3)} ms   (aim: Writ within 0.1 ms of the floor)`,
   ];
   console.log(lines.join('\n'));

@@ -58,7 +58,7 @@ async function main(): Promise<void> {
       }
       bareForward(pool, req, res, {});
     });
-  } else if (mode === 'writ') {
+  } else if (mode === 'writ' || mode === 'writ-nothing-injected') {
     const dir = mkdtempSync(join(tmpdir(), 'writ-bench-'));
     const adminToken = `bench_${randomBytes(16).toString('hex')}`;
     const idp = await startDevIdentityProvider({ port: 0 });
@@ -80,6 +80,12 @@ async function main(): Promise<void> {
     const writ = await startWritServer({ config, logger: silentLogger() });
     const admin = new AdminClient(writ.url, adminToken);
     await seedWrit(admin, { idp, upstream: upstreamUrl, grant: { id: 'bench', policy: seedGrant('bench-agent') } });
+    if (mode === 'writ-nothing-injected') {
+      // The same resource without a vault credential: nothing to inject, so no answer to scrub. Side by side with
+      // `writ`, the difference is what injection and response scrubbing cost.
+      await admin.delete('/resources/api');
+      await admin.post('/resources', { id: 'api', baseUrl: upstreamUrl });
+    }
     const keys = await agentKeys();
     await registerAgentKeys(admin, 'bench-agent', keys, 'bench');
     const [task] = await mintTasks({ issuer: writ.publicUrl, agentId: 'bench-agent', keys, idp, count: 1 });

@@ -5,6 +5,8 @@
  */
 export { startDevIdentityProvider } from './idp/index.js';
 export type { DevIdentityProvider, DevIdentityProviderOptions, DevAccount, DevLoginResult, DevIdTokenAlg } from './idp/index.js';
+export { startUpstreamAuthorizationServer } from './idp/index.js';
+export type { UpstreamAuthorizationServer, UpstreamClient, UpstreamApiRequest } from './idp/index.js';
 export { ScriptedBrowser } from './idp/scripted-browser.js';
 export { startDemoUpstream } from './demo-upstream.js';
 export type { DemoUpstream } from './demo-upstream.js';

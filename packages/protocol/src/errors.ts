@@ -58,6 +58,11 @@ export const ERROR_CODES = {
   ERR_RESOURCE_UNKNOWN: { status: 404, challenge: null, message: 'unknown resource' },
   ERR_UPSTREAM_UNAVAILABLE: { status: 502, challenge: null, message: 'upstream unavailable' },
   ERR_UPSTREAM_TIMEOUT: { status: 504, challenge: null, message: 'upstream timed out' },
+  ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE: {
+    status: 502,
+    challenge: null,
+    message: "the upstream's credential could not be obtained from its authorization server",
+  },
   ERR_UPSTREAM_SHARE_EXCEEDED: { status: 429, challenge: null, message: 'this agent or task already holds its share of the upstream' },
   ERR_UPSTREAM_SATURATED: { status: 503, challenge: null, message: 'upstream at capacity' },
   ERR_EGRESS_REFUSED: { status: 502, challenge: null, message: 'the upstream address is not one Writ may connect to' },

@@ -6,3 +6,5 @@ export type {
   DevLoginResult,
   DevIdTokenAlg,
 } from './dev-identity-provider.js';
+export { startUpstreamAuthorizationServer } from './upstream-authorization-server.js';
+export type { UpstreamAuthorizationServer, UpstreamClient, UpstreamApiRequest } from './upstream-authorization-server.js';

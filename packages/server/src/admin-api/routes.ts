@@ -11,13 +11,12 @@ import {
   identityProviderInput,
   workloadIssuerInput,
   resourceInput,
-  secretInput,
   type Register,
 } from '../register/index.js';
 import { registerId } from '../ids/index.js';
 import type { TaskService } from '../tasks/index.js';
 import type { RevocationService } from '../revocation/index.js';
-import type { Vault } from '../vault/index.js';
+import { secretKindInput, splitSecretInput, type KekInventory, type KekRotationReport, type Vault } from '../vault/index.js';
 import { SecretValue } from '../crypto/index.js';
 import { taskChain, type AuditCheckpoint, type AuditCheckpoints } from '../audit/index.js';
 import { AUDIT_ROUTES } from './audit-routes.js';
@@ -53,6 +52,8 @@ export interface AdminServices {
   version: string;
   /** Resolves once this node's hot-path caches hold every register change made so far. */
   changesInForce(): Promise<void>;
+  /** The KEK's reach: how many envelopes each KEK seals, and the rotation that re-wraps them under the current one. */
+  kek: { inventory(): Promise<KekInventory>; rotate(): Promise<KekRotationReport> };
   /** Signed checkpoints of the audit chain; `created` ones are also pushed to the configured sinks. */
   checkpoints: { create(): Promise<{ checkpoint: AuditCheckpoint; created: boolean } | undefined>; list: AuditCheckpoints['list'] };
 }
@@ -241,12 +242,15 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     method: 'PUT',
     url: '/secrets/:id',
     tag: 'secrets',
-    summary: 'Store a new version of a secret (write-only: no API ever returns the value)',
-    body: secretInput.omit({ id: true }),
+    summary:
+      'Store a new version of a secret: a static value, or what Writ mints upstream credentials from (write-only: no API ever returns what is sealed)',
+    body: secretKindInput,
     handler: async ({ params, body, principal, services }) => {
-      const input = parseInput(secretInput, { ...(body as object), id: params['id'] });
-      const meta = await services.vault.putSecret(input.id, new SecretValue(input.value), input.description);
-      services.register.noteSecretChange(input.id, actor(principal), meta.current_version);
+      const id = parseInput(registerId, params['id']);
+      const input = parseInput(secretKindInput, body);
+      const { kind, sealed, config } = splitSecretInput(input);
+      const meta = await services.vault.putSecret(id, new SecretValue(sealed), input.description, { kind, config });
+      services.register.noteSecretChange(id, actor(principal), meta.current_version);
       return meta;
     },
   },
@@ -256,6 +260,32 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     tag: 'secrets',
     summary: "Show a secret's metadata",
     handler: ({ params, services }) => services.vault.describeSecret(params['id'] as string),
+  },
+  {
+    method: 'GET',
+    url: '/vault/keks',
+    tag: 'secrets',
+    summary: 'How many stored envelopes each KEK seals (ids and counts only), and how many are not yet under the current KEK',
+    handler: ({ services }) => services.kek.inventory(),
+  },
+  {
+    method: 'POST',
+    url: '/vault/rotate-kek',
+    tag: 'secrets',
+    summary:
+      'Re-wrap every stored envelope under the current KEK, online and resumable; when `remaining` is 0 the previous KEKs can be removed',
+    handler: async ({ principal, services }) => {
+      const report = await services.kek.rotate();
+      services.audit.record({
+        type: 'admin.change',
+        action: 'vault.rotate-kek',
+        actor_chain: [actor(principal)],
+        decision: 'allow',
+        reason: report.failed.length === 0 ? 'kek.rotated' : 'kek.rotation_incomplete',
+        data: { current: report.current, rewrapped: report.rewrapped, remaining: report.remaining, failed: report.failed.length },
+      });
+      return report;
+    },
   },
   {
     method: 'POST',

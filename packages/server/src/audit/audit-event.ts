@@ -13,6 +13,8 @@ export const AUDIT_EVENT_TYPES = [
   'token.denied',
   'call.allowed',
   'call.denied',
+  'call.outcome',
+  'secret.scrubbed',
   'task.completed',
   'task.revoked',
   'revocation.created',

@@ -168,6 +168,22 @@ export function buildProgram(): Command {
       output(await client().put(`/secrets/${enc(id)}`, { value, description: o.description }), true);
     });
 
+  const vault = program.command('vault').description('the key-encryption key (KEK) that wraps every stored secret and key');
+  vault
+    .command('status')
+    .description('how many stored envelopes each KEK seals, and how many are not yet under the current KEK')
+    .action(async () => output(await client().get('/vault/keks'), true));
+  vault
+    .command('rotate-kek')
+    .description(
+      're-wrap every stored envelope under the current KEK (start Writ with the new WRIT_KEK and the old one in WRIT_KEK_PREVIOUS first); online, and safe to run again after an interruption; exits 1 while anything remains',
+    )
+    .action(async () => {
+      const report = await client().post<{ remaining: number }>('/vault/rotate-kek', {});
+      output(report, true);
+      if (report.remaining > 0) process.exitCode = 1;
+    });
+
   const grants = program.command('grants').description('Cedar grants');
   listCommand(grants, 'list grants', '/grants', ['id', 'enabled', 'description']);
   grants

@@ -37,6 +37,8 @@ export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[], '
   ['WRIT_DATABASE_URL', ['storage', 'databaseUrl'], 'string'],
   ['WRIT_SQLITE_PATH', ['storage', 'sqlitePath'], 'string'],
   ['WRIT_KEK', ['vault', 'kek'], 'string'],
+  ['WRIT_KEK_ID', ['vault', 'kekId'], 'string'],
+  ['WRIT_KEK_PREVIOUS', ['vault', 'previousKeks'], 'list'],
   ['WRIT_LOG_LEVEL', ['log', 'level'], 'string'],
   ['WRIT_ROLE', ['cluster', 'role'], 'string'],
   ['WRIT_NODE_ID', ['cluster', 'nodeId'], 'string'],

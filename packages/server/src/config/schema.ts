@@ -141,6 +141,12 @@ export const configSchema = z.strictObject({
         defaultText: '— (required)',
       }),
       kekId: z.string().min(1).default('kek-1').describe('recorded with each envelope, for rotation'),
+      previousKeks: z
+        .array(z.string().regex(/^[A-Za-z0-9._:-]{1,64}:[A-Za-z0-9+/_=-]+$/, 'id:base64'))
+        .default([])
+        .describe(
+          'KEKs being rotated out, each `id:base64`: still accepted for opening until `writ vault rotate-kek` has re-wrapped everything they sealed — see [vault.md](vault.md#rotating-the-kek)',
+        ),
     })
     .prefault({}),
   tokens: z

@@ -11,7 +11,10 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { CryptoError } from './crypto-error.js';
-import { kekBytes, type KeyEncryptionKey } from './key-encryption-key.js';
+import { kekBytes, KeyRing, type KeyEncryptionKey } from './key-encryption-key.js';
+
+/** What an envelope may be opened with: one KEK, several, or the ring of the current KEK and those being rotated out. */
+export type Keks = KeyEncryptionKey | readonly KeyEncryptionKey[] | KeyRing;
 
 export interface Envelope {
   v: 1;
@@ -42,8 +45,9 @@ const FIELDS = ['v', 'kekId', 'wrappedKey', 'iv', 'tag', 'keyIv', 'keyTag', 'cip
  * openEnvelope(kek, env, 'secret:github:3').toString(); // 's3cret'
  * openEnvelope(kek, env, 'secret:github:4'); // throws CryptoError ERR_CRYPTO_DECRYPT_FAILED
  */
-export function sealEnvelope(kek: KeyEncryptionKey, plaintext: Uint8Array, aad: string): string {
+export function sealEnvelope(keks: KeyEncryptionKey | KeyRing, plaintext: Uint8Array, aad: string): string {
   checkAad(aad);
+  const kek = keks instanceof KeyRing ? keks.current : keks;
   if (!(plaintext instanceof Uint8Array)) throw new TypeError('sealEnvelope: plaintext must be a Buffer or Uint8Array');
   const dataKey = randomBytes(KEY_BYTES);
   try {
@@ -53,20 +57,15 @@ export function sealEnvelope(kek: KeyEncryptionKey, plaintext: Uint8Array, aad: 
     const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
     const tag = cipher.getAuthTag();
 
-    const keyIv = randomBytes(IV_BYTES);
-    const wrap = createCipheriv(ALG, kekBytes(kek), keyIv, { authTagLength: TAG_BYTES });
-    wrap.setAAD(wrapAad(kek.id));
-    const wrappedKey = Buffer.concat([wrap.update(dataKey), wrap.final()]);
-    const keyTag = wrap.getAuthTag();
-
+    const { wrappedKey, keyIv, keyTag } = wrapDataKey(kek, dataKey);
     const envelope: Envelope = {
       v: 1,
       kekId: kek.id,
-      wrappedKey: wrappedKey.toString('base64url'),
+      wrappedKey,
       iv: iv.toString('base64url'),
       tag: tag.toString('base64url'),
-      keyIv: keyIv.toString('base64url'),
-      keyTag: keyTag.toString('base64url'),
+      keyIv,
+      keyTag,
       ciphertext: ciphertext.toString('base64url'),
     };
     return JSON.stringify(envelope);
@@ -79,10 +78,44 @@ export function sealEnvelope(kek: KeyEncryptionKey, plaintext: Uint8Array, aad: 
  * Opens an envelope sealed for `aad`. `keks` may list several KEKs (during a rotation); the envelope's `kekId`
  * picks one. Every failure is a `CryptoError` with a fixed message; nothing about the key or data leaks into it.
  */
-export function openEnvelope(keks: KeyEncryptionKey | readonly KeyEncryptionKey[], envelope: string, aad: string): Buffer {
+export function openEnvelope(keks: Keks, envelope: string, aad: string): Buffer {
   checkAad(aad);
   const env = parseEnvelope(envelope);
-  const list = Array.isArray(keks) ? (keks as readonly KeyEncryptionKey[]) : [keks as KeyEncryptionKey];
+  const dataKey = unwrapDataKey(keks, env);
+  try {
+    return decryptData(env, dataKey, aad);
+  } finally {
+    dataKey.fill(0);
+  }
+}
+
+/**
+ * The same envelope with its data key wrapped under the ring's current KEK (KEK rotation): the data and its IV and tag
+ * are kept; only the key wrap changes. The data is opened first, so a tampered or misplaced envelope is refused rather
+ * than carried over. Returns undefined when the envelope is already under the current KEK.
+ *
+ * @example
+ * const ring = new KeyRing(newKek, [oldKek]);
+ * const moved = rewrapEnvelope(ring, row.envelope, secretAad(id, version)); // undefined if nothing to do
+ */
+export function rewrapEnvelope(ring: KeyRing, envelope: string, aad: string): string | undefined {
+  checkAad(aad);
+  const env = parseEnvelope(envelope);
+  if (env.kekId === ring.current.id) return undefined;
+  const dataKey = unwrapDataKey(ring, env);
+  try {
+    decryptData(env, dataKey, aad).fill(0);
+    const wrapped = wrapDataKey(ring.current, dataKey);
+    const moved: Envelope = { ...env, kekId: ring.current.id, ...wrapped };
+    return JSON.stringify(moved);
+  } finally {
+    dataKey.fill(0);
+  }
+}
+
+function unwrapDataKey(keks: Keks, env: Envelope): Buffer {
+  const list =
+    keks instanceof KeyRing ? keks.accepted : Array.isArray(keks) ? (keks as readonly KeyEncryptionKey[]) : [keks as KeyEncryptionKey];
   const kek = list.find((k) => k.id === env.kekId);
   if (kek === undefined) {
     throw new CryptoError(
@@ -90,12 +123,11 @@ export function openEnvelope(keks: KeyEncryptionKey | readonly KeyEncryptionKey[
       `envelope was sealed under KEK "${env.kekId}", but the configured KEK is ${list.map((k) => `"${k.id}"`).join(', ') || 'none'}`,
     );
   }
-  let dataKey: Buffer;
   try {
     const unwrap = createDecipheriv(ALG, kekBytes(kek), b64(env.keyIv), { authTagLength: TAG_BYTES });
     unwrap.setAAD(wrapAad(env.kekId));
     unwrap.setAuthTag(b64(env.keyTag));
-    dataKey = Buffer.concat([unwrap.update(b64(env.wrappedKey)), unwrap.final()]);
+    return Buffer.concat([unwrap.update(b64(env.wrappedKey)), unwrap.final()]);
   } catch (err) {
     throw new CryptoError(
       'ERR_CRYPTO_UNWRAP_FAILED',
@@ -103,6 +135,21 @@ export function openEnvelope(keks: KeyEncryptionKey | readonly KeyEncryptionKey[
       { cause: err },
     );
   }
+}
+
+function wrapDataKey(kek: KeyEncryptionKey, dataKey: Buffer): Pick<Envelope, 'wrappedKey' | 'keyIv' | 'keyTag'> {
+  const keyIv = randomBytes(IV_BYTES);
+  const wrap = createCipheriv(ALG, kekBytes(kek), keyIv, { authTagLength: TAG_BYTES });
+  wrap.setAAD(wrapAad(kek.id));
+  const wrappedKey = Buffer.concat([wrap.update(dataKey), wrap.final()]);
+  return {
+    wrappedKey: wrappedKey.toString('base64url'),
+    keyIv: keyIv.toString('base64url'),
+    keyTag: wrap.getAuthTag().toString('base64url'),
+  };
+}
+
+function decryptData(env: Envelope, dataKey: Buffer, aad: string): Buffer {
   try {
     const decipher = createDecipheriv(ALG, dataKey, b64(env.iv), { authTagLength: TAG_BYTES });
     decipher.setAAD(dataAad(aad));
@@ -114,8 +161,6 @@ export function openEnvelope(keks: KeyEncryptionKey | readonly KeyEncryptionKey[
       'envelope decryption failed: the ciphertext was altered or belongs to another record',
       { cause: err },
     );
-  } finally {
-    dataKey.fill(0);
   }
 }
 

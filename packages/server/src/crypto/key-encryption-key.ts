@@ -76,6 +76,34 @@ export class KeyEncryptionKey {
   }
 }
 
+/**
+ * The KEK new envelopes are sealed with, and the older ones still accepted for opening while a rotation re-wraps what
+ * they sealed (`writ vault rotate-kek`). Ids must differ: an envelope names its KEK by id.
+ *
+ * @example
+ * const ring = new KeyRing(KeyEncryptionKey.fromBase64('kek-2', next), [KeyEncryptionKey.fromBase64('kek-1', old)]);
+ */
+export class KeyRing {
+  readonly current: KeyEncryptionKey;
+  /** The current KEK first, then the previous ones. */
+  readonly accepted: readonly KeyEncryptionKey[];
+
+  constructor(current: KeyEncryptionKey, previous: readonly KeyEncryptionKey[] = []) {
+    const ids = new Set([current.id]);
+    for (const k of previous) {
+      if (ids.has(k.id)) throw new TypeError(`KEK id "${k.id}" is used twice: the current and previous KEKs need distinct ids`);
+      ids.add(k.id);
+    }
+    this.current = current;
+    this.accepted = Object.freeze([current, ...previous]);
+    Object.freeze(this);
+  }
+
+  toJSON(): { current: string; accepted: string[] } {
+    return { current: this.current.id, accepted: this.accepted.map((k) => k.id) };
+  }
+}
+
 /** Internal to crypto/: the raw key for the AES key wrap. */
 export function kekBytes(kek: KeyEncryptionKey): Buffer {
   const bytes = material.get(kek);
@@ -91,6 +119,7 @@ function checkId(id: string): void {
  * A key for another purpose derived from the KEK (HKDF-SHA256, RFC 5869), so every node that shares the KEK derives
  * the same key (e.g. for stateless DPoP nonces) and the KEK itself is never used for two things.
  */
-export function deriveKey(kek: KeyEncryptionKey, purpose: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', kekBytes(kek), Buffer.alloc(0), `writ:${purpose}`, 32));
+export function deriveKey(kek: KeyEncryptionKey | KeyRing, purpose: string): Buffer {
+  const key = kek instanceof KeyRing ? kek.current : kek;
+  return Buffer.from(hkdfSync('sha256', kekBytes(key), Buffer.alloc(0), `writ:${purpose}`, 32));
 }

@@ -8,7 +8,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Kysely } from 'kysely';
-import { openEnvelope, sealEnvelope, type KeyEncryptionKey } from '../crypto/index.js';
+import { openEnvelope, sealEnvelope, type KeyEncryptionKey, type KeyRing, type SealedColumn } from '../crypto/index.js';
 import type { Database } from '../storage/index.js';
 
 export interface DedicatedKeyPurpose {
@@ -21,6 +21,25 @@ export interface DedicatedKeyPurpose {
   typ: string;
   /** Names the sealed private key (envelope associated data), so a row moved to another purpose does not open. */
   sealedAs: string;
+}
+
+/**
+ * Where dedicated keys' private halves are sealed (for `writ vault rotate-kek`): each purpose seals under its own
+ * record name, so the purposes in use are given.
+ */
+export function dedicatedKeyEnvelopes(purposes: readonly DedicatedKeyPurpose[]): SealedColumn {
+  const sealedAs = new Map(purposes.map((p) => [p.purpose, p.sealedAs]));
+  return {
+    name: 'dedicated signing keys',
+    table: 'dedicated_keys',
+    key: ['kid'],
+    column: 'private_envelope',
+    aad: (row) => {
+      const as = sealedAs.get(String(row['purpose']));
+      if (as === undefined) throw new TypeError(`dedicated key ${String(row['kid'])} has a purpose no module registered`);
+      return `${as}:${String(row['kid'])}`;
+    },
+  };
 }
 
 export class DedicatedKey {
@@ -47,7 +66,7 @@ export class DedicatedKey {
    * const set = key.sign({ iss, iat, jti, aud, sub_id, events });
    */
   static async load(
-    deps: { db: Kysely<Database>; kek: KeyEncryptionKey; now?: () => number },
+    deps: { db: Kysely<Database>; kek: KeyEncryptionKey | KeyRing; now?: () => number },
     p: DedicatedKeyPurpose,
   ): Promise<DedicatedKey> {
     const find = () => deps.db.selectFrom('dedicated_keys').selectAll().where('purpose', '=', p.purpose).executeTakeFirst();

@@ -10,11 +10,12 @@
  * `call.allowed` with its status.
  */
 import { WritError, actorsOf, type TaskTokenClaims } from '@writ/protocol';
-import { uuidv7 } from '../ids/index.js';
+import { randomBytes } from 'node:crypto';
+import { timeOrderedTraceId, uuidv7 } from '../ids/index.js';
 import type { TraceContext } from '../observability/index.js';
 
 export interface CallAuditEvent {
-  type: 'call.allowed' | 'call.denied' | 'call.outcome';
+  type: 'call.allowed' | 'call.denied' | 'call.outcome' | 'secret.scrubbed';
   id?: string;
   trace_id: string;
   span_id: string;
@@ -71,6 +72,21 @@ export interface GatewayAudit {
   allow(state: CallState, allowed: { grants: string[]; data?: Record<string, unknown> }): Promise<void>;
   /** A refusal; or, after `allow`, the call's outcome; or a call Writ answered itself. */
   call(state: CallState, outcome: CallOutcome): void;
+  /**
+   * The upstream's answer carried an injected credential, which was replaced before the agent saw it: the record
+   * names the secrets and where they were found, never a value.
+   */
+  scrubbed(state: CallState, secrets: string[], where: 'headers' | 'body' | 'message'): void;
+  /**
+   * The same for an MCP upstream's message, which need not belong to one agent call (a notification, the upstream's
+   * own request): a record of its own, with the session's principal.
+   */
+  scrubbedMessage(e: {
+    resourceId: string;
+    principal: { userId: string; agentId: string; taskId: string } | undefined;
+    secrets: string[];
+    method: string | undefined;
+  }): void;
 }
 
 export interface GatewayAuditSink {
@@ -176,6 +192,28 @@ export function createGatewayAudit(sink: GatewayAuditSink, counted?: (decision: 
       data['status'] = outcome.status;
       const type = outcome.decision === 'allow' ? 'call.allowed' : 'call.denied';
       sink.record(event(state, type, state.started, outcome.decision, outcome.reason, data, outcome.detail));
+    },
+    scrubbed(state, secrets, where) {
+      const data: Record<string, unknown> = {};
+      if (state.intent !== undefined) data['of'] = state.intent;
+      data['secrets'] = secrets;
+      data['where'] = where;
+      sink.record(event(state, 'secret.scrubbed', Date.now(), undefined, 'secret_in_response', data, undefined));
+    },
+    scrubbedMessage({ resourceId, principal, secrets, method }) {
+      sink.record({
+        action: method ?? 'mcp answer',
+        agent_id: principal?.agentId,
+        data: { secrets, where: 'message' },
+        reason: 'secret_in_response',
+        resource: resourceId,
+        span_id: randomBytes(8).toString('hex'),
+        task_id: principal?.taskId,
+        time: Date.now(),
+        trace_id: timeOrderedTraceId(),
+        type: 'secret.scrubbed',
+        user_id: principal?.userId,
+      });
     },
   };
 }

@@ -21,7 +21,6 @@ export {
   resourceInput,
   mcpConfigInput,
   grantInput,
-  secretInput,
   injectionInput,
   jwksInput,
 } from './inputs.js';

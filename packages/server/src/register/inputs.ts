@@ -251,9 +251,3 @@ export const grantInput = z.strictObject({
   enabled: z.boolean().default(true),
 });
 export type GrantInput = z.input<typeof grantInput>;
-
-export const secretInput = z.strictObject({
-  id: registerId,
-  value: z.string().min(1).max(16_384),
-  description: z.string().max(2000).default(''),
-});

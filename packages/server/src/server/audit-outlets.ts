@@ -7,7 +7,7 @@ import type { Kysely } from 'kysely';
 import { AuditCheckpoints, CHECKPOINT_KEY, type AuditCheckpoint } from '../audit/index.js';
 import { AuditStreamer, checkpointPublisher } from '../audit-sinks/index.js';
 import { WRIT_VERSION, type WritConfig } from '../config/index.js';
-import type { KeyEncryptionKey } from '../crypto/index.js';
+import type { KeyEncryptionKey, KeyRing } from '../crypto/index.js';
 import { DedicatedKey } from '../dedicated-keys/index.js';
 import type { Logger } from '../observability/index.js';
 import type { Database } from '../storage/index.js';
@@ -24,7 +24,7 @@ export interface AuditOutlets {
 
 export async function auditOutlets(deps: {
   db: Kysely<Database>;
-  kek: KeyEncryptionKey;
+  kek: KeyEncryptionKey | KeyRing;
   config: WritConfig['audit'];
   issuer: string;
   fetch: typeof fetch;

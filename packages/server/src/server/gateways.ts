@@ -7,7 +7,7 @@ import type { WritConfig } from '../config/index.js';
 import type { Server } from 'node:http';
 import { EgressGuard } from '../http/index.js';
 import type { Logger, WritMetrics } from '../observability/index.js';
-import type { SecretValue } from '../vault/index.js';
+import type { UpstreamCredentials } from '../vault/index.js';
 import {
   HttpGateway,
   McpGateway,
@@ -38,7 +38,8 @@ export interface GatewayWiring {
   /** What both gateways need for the per-call check and the call-time grants; each gets its own audit counter. */
   enforcement: Omit<EnforcementDeps, 'audit'>;
   audit: GatewayAuditSink;
-  secrets: { get(id: string): SecretValue | Promise<SecretValue> };
+  /** What the gateways inject per call (vault/upstream-credentials.ts). */
+  credentials: UpstreamCredentials;
   egress: EgressGuard;
   metrics: WritMetrics;
   logger: Logger;
@@ -70,15 +71,17 @@ export function createGateways(w: GatewayWiring): NodeGateways {
   );
   const http = new HttpGateway({
     ...enforcement,
-    secrets: w.secrets,
+    credentials: w.credentials,
     audit: createGatewayAudit(w.audit, (d, r) => metrics.decided('http', d, r)),
     maxBodyBytes: config.server.maxBodyBytes,
     upstreamTimeoutMs: config.server.upstreamTimeoutMs,
     budget,
     egress: w.egress,
   });
+  const mcpAudit = createGatewayAudit(w.audit, (d, r) => metrics.decided('mcp', d, r));
   const upstreams = new UpstreamFactory({
-    secrets: w.secrets,
+    credentials: w.credentials,
+    scrubbed: (e) => mcpAudit.scrubbedMessage(e),
     timeoutMs: config.server.upstreamTimeoutMs,
     maxMessageBytes: config.mcp.maxUpstreamMessageBytes,
     egress: w.egress,
@@ -87,8 +90,8 @@ export function createGateways(w: GatewayWiring): NodeGateways {
   const mcp = new McpGateway({
     ...enforcement,
     ...(w.sessionIdPrefix !== undefined ? { sessionIdPrefix: w.sessionIdPrefix } : {}),
-    audit: createGatewayAudit(w.audit, (d, r) => metrics.decided('mcp', d, r)),
-    connect: (resource) => upstreams.connect(resource),
+    audit: mcpAudit,
+    connect: (resource, principal) => upstreams.connect(resource, principal),
     maxBodyBytes: config.server.maxBodyBytes,
     requestTimeoutMs: config.mcp.requestTimeoutSeconds * 1000,
     sessionIdleMs: config.mcp.sessionIdleSeconds * 1000,

@@ -10,15 +10,15 @@ import { createDpopNonces, InMemoryReplayCache, RevocationSet, VerifiedTokenCach
 import { WRIT_VERSION, type WritConfig } from '../config/index.js';
 import { FailedAuthThrottle } from '../http/index.js';
 import { openStore, type Store } from '../storage/index.js';
-import { deriveKey, KeyEncryptionKey } from '../crypto/index.js';
-import { createVault } from '../vault/index.js';
-import { aggregateAnonymousDenials, createAuditWriter, storeAppender } from '../audit/index.js';
+import { deriveKey, KeyEncryptionKey, KeyRing, type SealedColumn } from '../crypto/index.js';
+import { ClientCredentialsMinter, createVault, kekInventory, rotateKek, SECRET_ENVELOPES, vaultCredentials } from '../vault/index.js';
+import { aggregateAnonymousDenials, CHECKPOINT_KEY, createAuditWriter, storeAppender } from '../audit/index.js';
 import { auditOutlets } from './audit-outlets.js';
 import { createPolicyEngine, createCallDecisionCache, createIssuanceDecisionCache, type PolicyEngine } from '../policy/index.js';
 import { Register, RegisterSnapshot } from '../register/index.js';
 import { RevocationFeed, RevocationService } from '../revocation/index.js';
 import { TaskService } from '../tasks/index.js';
-import { SigningKeys, type TokenServiceDeps } from '../token/index.js';
+import { SIGNING_KEY_ENVELOPES, SigningKeys, type TokenServiceDeps } from '../token/index.js';
 import { createUserTokenVerifier, createWorkloadTokenVerifier } from '../identity/index.js';
 import { SharedReplayCache } from '../dpop/index.js';
 import { AdminAuth } from '../admin-api/index.js';
@@ -34,7 +34,8 @@ import { createDispatcher } from './route-dispatch.js';
 import { startSchedules } from './schedules.js';
 import { boundsPerWorker, joinSiblings, journalScope, relayListen, sessionRelay } from './sibling-wiring.js';
 import type { SiblingBus } from '../workers/index.js';
-import { bearerHoldsScope, createSsfTransmitter, SCOPE_REVOCATION_FEED } from '../ssf/index.js';
+import { bearerHoldsScope, createSsfTransmitter, SCOPE_REVOCATION_FEED, SET_KEY, SSF_STREAM_ENVELOPES } from '../ssf/index.js';
+import { dedicatedKeyEnvelopes } from '../dedicated-keys/index.js';
 
 export interface WritServer {
   /** The URL Writ listens on (loopback in dev). */
@@ -68,6 +69,14 @@ export interface StartOptions {
   siblings?: SiblingBus;
 }
 
+/** Every column that holds envelopes sealed with the KEK: what `writ vault rotate-kek` re-wraps. */
+const SEALED_COLUMNS: readonly SealedColumn[] = [
+  SECRET_ENVELOPES,
+  SIGNING_KEY_ENVELOPES,
+  dedicatedKeyEnvelopes([SET_KEY, CHECKPOINT_KEY]),
+  SSF_STREAM_ENVELOPES,
+];
+
 export async function startWritServer(opts: StartOptions): Promise<WritServer> {
   const { logger, siblings } = opts;
   const config = siblings !== undefined ? boundsPerWorker(opts.config, siblings.workers) : opts.config;
@@ -76,7 +85,14 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
   const leads = siblings === undefined || siblings.slot === 1;
   const now = opts.now ?? Date.now;
   if (config.vault.kek === undefined) throw new Error('vault.kek (or WRIT_KEK) is required: 32 random bytes, base64');
-  const kek = KeyEncryptionKey.fromBase64(config.vault.kekId, config.vault.kek);
+  // The current KEK seals; the previous ones still open what they sealed until a rotation has re-wrapped it.
+  const kek = new KeyRing(
+    KeyEncryptionKey.fromBase64(config.vault.kekId, config.vault.kek),
+    config.vault.previousKeks.map((entry) => {
+      const at = entry.lastIndexOf(':');
+      return KeyEncryptionKey.fromBase64(entry.slice(0, at), entry.slice(at + 1));
+    }),
+  );
   const store =
     opts.store ??
     (await openStore({
@@ -120,6 +136,15 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     // Every request Writ sends on someone's behalf goes through this (upstreams, MCP servers, pushes, identity).
     const egress = egressGuard(config, listener.server);
     const egressFetch = egress.fetch();
+    // Upstream tokens Writ mints from client-credentials secrets: in memory only, one request at a time per secret.
+    const tokenEndpoints = egress.agent({ keepAliveTimeout: 30_000, connectTimeout: 10_000 });
+    closers.unshift(() => tokenEndpoints.close());
+    const minter = new ClientCredentialsMinter({
+      dispatcher: tokenEndpoints,
+      now,
+      timeoutMs: config.server.upstreamTimeoutMs,
+      failed: (secretId, detail) => logger.warn({ secret: secretId, detail }, 'upstream credential not obtained'),
+    });
     const publicUrl = config.server.publicUrl ?? url;
     const role = config.cluster.role;
     const serves = { control: role !== 'gateway', gateway: role !== 'control' };
@@ -154,7 +179,10 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       if (change.kind === 'resource') {
         gateways.invalidate(change.id);
       }
-      if (change.kind === 'secret') vault.invalidate(change.id);
+      if (change.kind === 'secret') {
+        vault.invalidate(change.id);
+        minter.invalidate(change.id);
+      }
       if (origin === 'local')
         cluster?.publishChange(change.kind, change.id).catch((err: unknown) => logger.error({ err, change }, 'announcing a change failed'));
     });
@@ -231,6 +259,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
           await keys.reload();
           for (const id of await cache.refresh()) gateways.invalidate(id);
           vault.invalidate();
+          minter.invalidate();
           providers = undefined;
           users.invalidate();
           workloads.invalidate();
@@ -312,7 +341,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       config,
       enforcement,
       audit,
-      secrets: { get: (id) => vault.getSecretValue(id) },
+      credentials: vaultCredentials(vault, minter),
       egress,
       metrics,
       logger,
@@ -422,6 +451,10 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         ssfReceivers: ssf.receivers,
         consents: authorizationServer.consents,
         checkpoints: publishedCheckpoints,
+        kek: {
+          inventory: () => kekInventory(store.db, kek, SEALED_COLUMNS),
+          rotate: () => rotateKek(store.db, kek, SEALED_COLUMNS),
+        },
         version: WRIT_VERSION,
         // Held by this loop's hot path, and by every sibling loop's.
         changesInForce: () => snapshotRefresh.then(() => siblings?.settled()),

@@ -17,3 +17,5 @@ export {
   SCOPE_REVOCATION_FEED,
   SET_TYP,
 } from './ssf-vocabulary.js';
+export { SSF_STREAM_ENVELOPES } from './ssf-streams.js';
+export { SET_KEY } from './set-signing-key.js';

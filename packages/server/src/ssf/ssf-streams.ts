@@ -5,7 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import { PATHS } from '@writ/protocol';
-import { openEnvelope, sealEnvelope, SecretValue, type KeyEncryptionKey } from '../crypto/index.js';
+import { openEnvelope, sealEnvelope, SecretValue, type KeyEncryptionKey, type KeyRing, type SealedColumn } from '../crypto/index.js';
 import { randomId } from '../ids/index.js';
 
 import type { Database, SsfStreamRow } from '../storage/index.js';
@@ -35,13 +35,22 @@ export interface StreamConfiguration {
   description?: string;
 }
 
+/** Where push streams' `Authorization` values are sealed (for `writ vault rotate-kek`). */
+export const SSF_STREAM_ENVELOPES: SealedColumn = {
+  name: 'shared signals push credentials',
+  table: 'ssf_streams',
+  key: ['id'],
+  column: 'authorization_envelope',
+  aad: (row) => `ssf-stream:${String(row['id'])}`,
+};
+
 export class SsfStreams {
   readonly #db: Kysely<Database>;
-  readonly #kek: KeyEncryptionKey;
+  readonly #kek: KeyEncryptionKey | KeyRing;
   readonly #issuer: string;
   readonly #now: () => number;
 
-  constructor(deps: { db: Kysely<Database>; kek: KeyEncryptionKey; issuer: string; now: () => number }) {
+  constructor(deps: { db: Kysely<Database>; kek: KeyEncryptionKey | KeyRing; issuer: string; now: () => number }) {
     this.#db = deps.db;
     this.#kek = deps.kek;
     this.#issuer = deps.issuer;

@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { JWK } from 'jose';
 import type { Kysely } from 'kysely';
-import type { KeyEncryptionKey } from '../crypto/index.js';
+import type { KeyEncryptionKey, KeyRing } from '../crypto/index.js';
 import type { Logger } from '../observability/index.js';
 import type { AuditPort } from '../audit/index.js';
 import { recordFromRow, type RevocationRecord, type RevocationWriteHook } from '../revocation/index.js';
@@ -24,7 +24,7 @@ import { EVENT_SESSION_REVOKED } from './ssf-vocabulary.js';
 
 export interface SsfTransmitterDeps {
   db: Kysely<Database>;
-  kek: KeyEncryptionKey;
+  kek: KeyEncryptionKey | KeyRing;
   /** Writ's issuer (its public URL): the SETs' `iss` and the discovery document's `issuer`. */
   issuer: string;
   /**

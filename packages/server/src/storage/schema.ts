@@ -76,6 +76,10 @@ export interface ResourcesTable {
 
 export interface SecretsTable {
   id: string;
+  /** `static` or a minted kind (vault/secret-kinds.ts); what the sealed value is. */
+  kind: Generated<string>;
+  /** The kind's settings that are not secret (JSON), null for `static`. */
+  config: string | null;
   current_version: number;
   description: string;
   created_at: number;

@@ -7,6 +7,6 @@ export type { IssuancePolicy, IssuanceDecision } from './exchange/evaluate-issua
 export { parseAuthorizationDetails, scopeDetails } from './exchange/parse-authorization-details.js';
 export { resolveResource } from './exchange/resolve-resource.js';
 export { spendAssertion } from './exchange/verify-agent-assertion.js';
-export { SigningKeys } from './keys/signing-keys.js';
+export { SigningKeys, SIGNING_KEY_ENVELOPES } from './keys/signing-keys.js';
 export { introspectToken, revokeToken } from './introspect-and-revoke.js';
 export type { IntrospectionDeps } from './introspect-and-revoke.js';

@@ -19,9 +19,26 @@ function hasControl(value: string, allowTab: boolean): boolean {
   return false;
 }
 
+/**
+ * What this resource asks a minted credential for (an `oauth_client_credentials` secret): its own scope, RFC 8707
+ * resource or audience at the upstream's authorization server, instead of the secret's defaults.
+ */
+const mintRequest = z
+  .strictObject({
+    scope: z
+      .string()
+      .max(1000)
+      .regex(/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/, 'space-separated scope tokens (RFC 6749 §3.3)')
+      .optional(),
+    resource: z.url().max(2000).optional(),
+    audience: z.string().max(1000).optional(),
+  })
+  .optional();
+
 export const injectionRuleSchema = z.discriminatedUnion('mode', [
   z.strictObject({
     mode: z.literal('header'),
+    mint: mintRequest,
     name: z.string().max(100).regex(TOKEN, 'an HTTP header name (RFC 9110 token)'),
     prefix: z
       .string()
@@ -29,7 +46,7 @@ export const injectionRuleSchema = z.discriminatedUnion('mode', [
       .refine((p) => !hasControl(p, true), 'no control characters or line breaks')
       .optional(),
   }),
-  z.strictObject({ mode: z.literal('bearer') }),
+  z.strictObject({ mode: z.literal('bearer'), mint: mintRequest }),
   // RFC 7617 §2: the user-id cannot contain a colon.
   z.strictObject({
     mode: z.literal('basic'),

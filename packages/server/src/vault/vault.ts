@@ -4,7 +4,7 @@
  * `getSecretValue`, which the gateway uses to inject; it is never wired to an admin route.
  */
 import type { Kysely } from 'kysely';
-import { openEnvelope, sealEnvelope, SecretValue, type KeyEncryptionKey } from '../crypto/index.js';
+import { KeyRing, openEnvelope, sealEnvelope, SecretValue, type KeyEncryptionKey, type SealedColumn } from '../crypto/index.js';
 import { AdminError } from '../errors/index.js';
 import type { Database, SecretRow } from '../storage/index.js';
 import { VaultError } from './vault-error.js';
@@ -12,6 +12,10 @@ import { VaultError } from './vault-error.js';
 /** What the admin API may show about a secret: everything except its value. */
 export interface SecretSummary {
   id: string;
+  /** `static`, or a kind the vault mints credentials from (secret-kinds.ts). */
+  kind: string;
+  /** The kind's settings that are not secret (token endpoint, client id, scope …); null for `static`. */
+  config: Record<string, unknown> | null;
   description: string;
   current_version: number;
   created_at: number;
@@ -28,11 +32,30 @@ export interface SecretMetadata extends SecretSummary {
   versions: SecretVersionInfo[];
 }
 
+/** A secret as the gateway's credential sources read it: its kind and settings, and the sealed value opened. */
+export interface SecretEntry {
+  id: string;
+  kind: string;
+  config: Record<string, unknown> | null;
+  version: number;
+  value: SecretValue;
+}
+
 export interface Vault {
-  /** Stores `value` as a new version (version 1 when the secret is new). `description` replaces the old one when given. */
-  putSecret(id: string, value: SecretValue, description?: string): Promise<SecretMetadata>;
+  /**
+   * Stores `value` as a new version (version 1 when the secret is new). `description` replaces the old one when given;
+   * `kind` (default static) and its clear settings replace the old ones.
+   */
+  putSecret(
+    id: string,
+    value: SecretValue,
+    description?: string,
+    kind?: { kind: string; config: Record<string, unknown> | null },
+  ): Promise<SecretMetadata>;
   /** Server-internal: the current value, for injection at the gateway. Never expose through an API. */
   getSecretValue(id: string): Promise<SecretValue>;
+  /** Server-internal: the current version with its kind and settings (the credential sources' view). */
+  getSecretEntry(id: string): Promise<SecretEntry>;
   describeSecret(id: string): Promise<SecretMetadata>;
   listSecrets(): Promise<SecretSummary[]>;
   /** Deletes the secret and all its versions; refused while a resource still injects it. */
@@ -43,8 +66,8 @@ export interface Vault {
 
 export interface VaultOptions {
   db: Kysely<Database>;
-  /** The KEK new versions are sealed with. */
-  kek: KeyEncryptionKey;
+  /** The KEK new versions are sealed with, or the ring of it and the KEKs being rotated out. */
+  kek: KeyEncryptionKey | KeyRing;
   /** Older KEKs still accepted for opening, during a rotation. */
   previousKeks?: readonly KeyEncryptionKey[];
   now?: () => number;
@@ -57,6 +80,16 @@ export interface VaultOptions {
 
 const MAX_VALUE_BYTES = 64 * 1024;
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
+
+/** Where secret versions are sealed (for `writ vault rotate-kek`). */
+export const SECRET_ENVELOPES: SealedColumn = {
+  name: 'secrets',
+  table: 'secret_versions',
+  key: ['secret_id', 'version'],
+  column: 'envelope',
+  aad: (row) => secretAad(String(row['secret_id']), Number(row['version'])),
+  kekIdColumn: 'kek_id',
+};
 
 /** The AAD of a secret version: a ciphertext opens only in the row it was written for. */
 export function secretAad(id: string, version: number): string {
@@ -71,12 +104,13 @@ export function secretAad(id: string, version: number): string {
  * const value = await vault.getSecretValue('github'); // gateway only
  */
 export function createVault(opts: VaultOptions): Vault {
-  const { db, kek } = opts;
-  const keks = [kek, ...(opts.previousKeks ?? [])];
+  const { db } = opts;
+  const ring = opts.kek instanceof KeyRing ? opts.kek : new KeyRing(opts.kek, opts.previousKeks);
+  const kek = ring.current;
   const now = opts.now ?? Date.now;
   const ttl = opts.cacheTtlMs ?? 60_000;
-  const cache = new Map<string, { value: SecretValue; version: number; expires: number }>();
-  const loading = new Map<string, Promise<SecretValue>>();
+  const cache = new Map<string, { entry: SecretEntry; expires: number }>();
+  const loading = new Map<string, Promise<SecretEntry>>();
   // Bumped by every invalidation: a load that started before it must not repopulate the cache with what it read.
   let generation = 0;
 
@@ -91,26 +125,45 @@ export function createVault(opts: VaultOptions): Vault {
     }
   }
 
-  async function load(id: string): Promise<SecretValue> {
+  async function load(id: string): Promise<SecretEntry> {
     const startedAt = generation;
     const row = await db
       .selectFrom('secrets')
       .innerJoin('secret_versions', (j) =>
         j.onRef('secret_versions.secret_id', '=', 'secrets.id').onRef('secret_versions.version', '=', 'secrets.current_version'),
       )
-      .select(['secrets.current_version as version', 'secret_versions.envelope as envelope'])
+      .select([
+        'secrets.current_version as version',
+        'secrets.kind as kind',
+        'secrets.config as config',
+        'secret_versions.envelope as envelope',
+      ])
       .where('secrets.id', '=', id)
       .executeTakeFirst();
     if (row === undefined) throw new VaultError('ERR_VAULT_SECRET_UNKNOWN', `no secret ${id}`);
-    const plain = openEnvelope(keks, row.envelope, secretAad(id, row.version));
+    const plain = openEnvelope(ring, row.envelope, secretAad(id, row.version));
     const value = new SecretValue(plain.toString('utf8'));
     plain.fill(0);
-    if (generation === startedAt) cache.set(id, { value, version: row.version, expires: now() + ttl });
-    return value;
+    const entry: SecretEntry = { id, kind: row.kind, config: parseConfig(row.config), version: row.version, value };
+    if (generation === startedAt) cache.set(id, { entry, expires: now() + ttl });
+    return entry;
+  }
+
+  function entryOf(id: string): Promise<SecretEntry> {
+    const hit = cache.get(id);
+    if (hit !== undefined && hit.expires > now()) return Promise.resolve(hit.entry);
+    // Coalesce a burst of cold-cache calls into one read and one decryption.
+    const pending = loading.get(id);
+    if (pending !== undefined) return pending;
+    const p = load(id).finally(() => {
+      if (loading.get(id) === p) loading.delete(id);
+    });
+    loading.set(id, p);
+    return p;
   }
 
   return {
-    async putSecret(id, value, description) {
+    async putSecret(id, value, description, kind = { kind: 'static', config: null }) {
       checkId(id);
       if (!(value instanceof SecretValue))
         throw new TypeError('putSecret expects a SecretValue, so the plaintext cannot be logged on the way');
@@ -118,6 +171,7 @@ export function createVault(opts: VaultOptions): Vault {
       if (bytes.length === 0) throw new TypeError('a secret value cannot be empty');
       if (bytes.length > MAX_VALUE_BYTES) throw new TypeError(`a secret value is at most ${MAX_VALUE_BYTES} bytes`);
       if (description !== undefined && typeof description !== 'string') throw new TypeError('description must be a string');
+      const config = kind.config === null ? null : JSON.stringify(kind.config);
       const t = now();
       try {
         // Described inside the transaction, so the answer names the version this call wrote even under concurrency.
@@ -126,7 +180,7 @@ export function createVault(opts: VaultOptions): Vault {
           // get consecutive versions instead of colliding on the (secret_id, version) key.
           const created = await trx
             .insertInto('secrets')
-            .values({ id, current_version: 1, description: description ?? '', created_at: t, updated_at: t })
+            .values({ id, kind: kind.kind, config, current_version: 1, description: description ?? '', created_at: t, updated_at: t })
             .onConflict((oc) => oc.column('id').doNothing())
             .returning('current_version')
             .executeTakeFirst();
@@ -136,6 +190,8 @@ export function createVault(opts: VaultOptions): Vault {
               .updateTable('secrets')
               .set((eb) => ({
                 current_version: eb('current_version', '+', 1),
+                kind: kind.kind,
+                config,
                 updated_at: t,
                 ...(description !== undefined ? { description } : {}),
               }))
@@ -158,16 +214,12 @@ export function createVault(opts: VaultOptions): Vault {
 
     getSecretValue(id) {
       const hit = cache.get(id);
-      if (hit !== undefined && hit.expires > now()) return Promise.resolve(hit.value);
-      // Coalesce a burst of cold-cache calls into one read and one decryption.
-      const pending = loading.get(id);
-      if (pending !== undefined) return pending;
-      const p = load(id).finally(() => {
-        if (loading.get(id) === p) loading.delete(id);
-      });
-      loading.set(id, p);
-      return p;
+      // The hot path of a static secret: no promise chain on a cache hit.
+      if (hit !== undefined && hit.expires > now()) return Promise.resolve(hit.entry.value);
+      return entryOf(id).then((e) => e.value);
     },
+
+    getSecretEntry: entryOf,
 
     describeSecret: (id) => describeIn(db, id),
 
@@ -214,7 +266,19 @@ async function describeIn(db: Kysely<Database>, id: string): Promise<SecretMetad
 }
 
 function summary(r: SecretRow): SecretSummary {
-  return { id: r.id, description: r.description, current_version: r.current_version, created_at: r.created_at, updated_at: r.updated_at };
+  return {
+    id: r.id,
+    kind: r.kind,
+    config: parseConfig(r.config),
+    description: r.description,
+    current_version: r.current_version,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+  };
+}
+
+function parseConfig(text: string | null): Record<string, unknown> | null {
+  return text === null ? null : (JSON.parse(text) as Record<string, unknown>);
 }
 
 function checkId(id: string): void {

@@ -132,9 +132,12 @@ describeEachStore('admin API', (kind) => {
       assert.ok(doc.paths[p] !== undefined, `missing ${p}`);
     }
     const putSecret = doc.paths['/admin/v1/secrets/{id}']?.['put'] as {
-      requestBody: { content: { 'application/json': { schema: { properties: Record<string, unknown> } } } };
+      requestBody: { content: { 'application/json': { schema: { anyOf: { properties: Record<string, unknown> }[] } } } };
     };
-    assert.ok('value' in putSecret.requestBody.content['application/json'].schema.properties);
+    // One body per kind of secret: a static value, or what Writ mints upstream tokens from.
+    const kinds = putSecret.requestBody.content['application/json'].schema.anyOf;
+    assert.ok(kinds.some((k) => 'value' in k.properties));
+    assert.ok(kinds.some((k) => 'tokenEndpoint' in k.properties && 'clientSecret' in k.properties));
   });
 
   test('health and readiness', async () => {

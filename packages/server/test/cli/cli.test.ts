@@ -129,6 +129,23 @@ describeEachStore('writ CLI', (kind) => {
     assert.equal(r.stdout, '');
   });
 
+  test('vault status and rotate-kek: counts per KEK id, nothing left to move when one KEK was ever used (exit 0)', async () => {
+    const status = await writ(['vault', 'status'], env);
+    assert.equal(status.code, 0, status.stderr);
+    const inv = JSON.parse(status.stdout) as {
+      current: string;
+      remaining: number;
+      columns: { name: string; byKek: Record<string, number> }[];
+    };
+    assert.equal(inv.current, 'kek-1');
+    assert.equal(inv.remaining, 0);
+    assert.ok((inv.columns.find((c) => c.name === 'secrets')?.byKek['kek-1'] ?? 0) >= 1);
+    const rotated = await writ(['vault', 'rotate-kek'], env);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    assert.deepEqual((JSON.parse(rotated.stdout) as { rewrapped: number; failed: unknown[] }).failed, []);
+    assert.ok(!status.stdout.includes(h.kek) && !rotated.stdout.includes(h.kek));
+  });
+
   test('audit chain: a known task still prints its chain, exit 0', async () => {
     const agent = await h.registerAgent('agent-a');
     const task = await h.startTask(agent, { details: [{ type: 'http', actions: ['GET'], paths: ['/v1/*'] }] });

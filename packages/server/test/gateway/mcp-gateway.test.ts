@@ -18,7 +18,7 @@ import { postInitialize } from '../helpers/mcp-raw.js';
 
 const GRANT = `
 permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"mcp_tool", resource == Writ::Resource::"tools")
-when { context.user == Writ::User::"dev:alice" && (["echo", "add", "read_file", "slow_count", "wait"].contains(context.tool) || context.tool like "delete*") };
+when { context.user == Writ::User::"dev:alice" && (["echo", "add", "read_file", "slow_count", "wait", "reflect_headers"].contains(context.tool) || context.tool like "delete*") };
 forbid (principal, action == Writ::Action::"mcp_tool", resource == Writ::Resource::"tools") when { context.tool == "delete_everything" };
 permit (principal == Writ::Agent::"agent-a", action in [Writ::Action::"mcp_resource", Writ::Action::"mcp_prompt"], resource == Writ::Resource::"tools")
 when { context.user == Writ::User::"dev:alice" };
@@ -105,6 +105,31 @@ describeEachStore('mcp gateway', (kind) => {
     await direct.connect(new StreamableHTTPClientTransport(new URL(upstream.url)));
     assert.deepEqual(await direct.callTool({ name: 'add', arguments: { a: 2, b: 40 } }), add);
     await direct.close();
+    await client.close();
+  });
+
+  test('a credential the upstream reflects is scrubbed from the result before the agent sees it, and audited', async () => {
+    const task = await newTask([{ type: 'mcp', tools: ['reflect_headers'] }]);
+    const client = await connect(task);
+    const result = await client.callTool({ name: 'reflect_headers', arguments: {} });
+    const text = JSON.stringify(result);
+    assert.ok(!text.includes('mcp-upstream-secret-0987654321'), text);
+    const b64 = (result.content as { text: string }[])[1]?.text ?? '';
+    assert.ok(!Buffer.from(b64, 'base64').toString('latin1').includes('secret-0987654321'), 'not even base64-encoded');
+    assert.match(text, /\[writ:scrubbed\]/);
+    assert.ok(
+      upstream.calls.some((c) => c.tool === 'reflect_headers'),
+      'the upstream did see it',
+    );
+    const rows = await auditFor(task.id);
+    const scrubbed = rows.filter((r) => r.type === 'secret.scrubbed');
+    assert.ok(scrubbed.length >= 1, 'a secret.scrubbed record');
+    for (const r of scrubbed) {
+      assert.equal(r.resource, 'tools');
+      assert.deepEqual(r.data['secrets'], ['tools-key']);
+      assert.equal(r.user_id, 'dev:alice');
+      assert.ok(!JSON.stringify(r).includes('secret-0987654321'));
+    }
     await client.close();
   });
 

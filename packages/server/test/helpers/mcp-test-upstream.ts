@@ -36,6 +36,19 @@ function build(calls: McpTestUpstream['calls']): McpServer {
     calls.push({ tool: 'search', args: { query } });
     return { content: [{ type: 'text', text: `results for ${query}` }] };
   });
+  // An upstream that tells the caller what it was sent: the credential Writ injected must not get back to the agent.
+  server.registerTool('reflect_headers', { description: 'reflects the request headers' }, async (extra) => {
+    calls.push({ tool: 'reflect_headers', args: {} });
+    const headers = extra.requestInfo?.headers ?? {};
+    const key = String(headers['x-api-key'] ?? '');
+    return {
+      content: [
+        { type: 'text', text: `you sent ${JSON.stringify(headers)}` },
+        { type: 'text', text: Buffer.from(`key:${key}`).toString('base64') },
+      ],
+      structuredContent: { [key]: 'as a key', nested: { value: key } },
+    };
+  });
   server.registerTool('read_secret_key', { description: 'must stay out of reach' }, async () => {
     calls.push({ tool: 'read_secret_key', args: {} });
     return { content: [{ type: 'text', text: 'the secret key' }] };

@@ -9,7 +9,7 @@ import type { CryptoKey, JWK } from 'jose';
 import { CLIENT_ASSERTION_TYPE_JWT_BEARER, PATHS, TOKEN_TYPE, type AuthorizationDetail } from '@writ/protocol';
 import { createClientAssertion, createDpopProof, type WritAgent, type DpopKey } from '@writ/agent';
 import { loadConfig } from '../../src/config/index.js';
-import { silentLogger } from '../../src/observability/index.js';
+import { silentLogger, type Logger } from '../../src/observability/index.js';
 import { startWritServer, type WritServer } from '../../src/server/index.js';
 import { AdminClient } from '../../src/admin-client/index.js';
 import { startDevIdentityProvider } from '@writ/dev';
@@ -52,8 +52,8 @@ export interface Harness {
     agent: TestAgent,
     opts: { user?: 'alice' | 'bob'; resource?: string; resourceUri?: string; details: AuthorizationDetail[]; purpose?: string },
   ): ReturnType<WritAgent['startTask']>;
-  /** Restart Writ on the same store (durability tests). */
-  restart(): Promise<void>;
+  /** Restart Writ on the same store (durability tests); `env` adds to or replaces its environment (a new KEK …). */
+  restart(o?: { env?: Record<string, string> }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -63,7 +63,10 @@ export const LOOPBACK_EGRESS = ['127.0.0.0/8', '::1'];
 export const DEFAULT_GRANT = `permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"http", resource == Writ::Resource::"api")
 when { context.user == Writ::User::"dev:alice" && ["GET", "POST"].contains(context.method) && context.path like "/v1/*" };`;
 
-export async function startHarness(kind: StoreKind, opts: { grant?: string; config?: Record<string, unknown> } = {}): Promise<Harness> {
+export async function startHarness(
+  kind: StoreKind,
+  opts: { grant?: string; config?: Record<string, unknown>; logger?: Logger } = {},
+): Promise<Harness> {
   const store = await kind.open();
   const clock = new TestClock();
   const kek = randomBytes(32).toString('base64');
@@ -75,7 +78,9 @@ export async function startHarness(kind: StoreKind, opts: { grant?: string; conf
     env: { WRIT_KEK: kek, WRIT_ADMIN_TOKEN: adminToken },
     overrides: { 'server.port': 0, 'log.level': 'silent', 'audit.flushIntervalMs': 5, 'egress.allow': LOOPBACK_EGRESS, ...opts.config },
   });
-  let writ = await startWritServer({ config, logger: silentLogger(), now: clock.now, store });
+  // A restart that fails to start (a test of a wrong KEK) leaves nothing running to close.
+  let closed = false;
+  let writ = await startWritServer({ config, logger: opts.logger ?? silentLogger(), now: clock.now, store });
   let admin = new AdminClient(writ.url, adminToken);
   await seedWrit(admin, { idp, upstream: upstream.url, grant: { id: 'default', policy: opts.grant ?? DEFAULT_GRANT } });
   const tokens = new Map<string, string>();
@@ -126,13 +131,14 @@ export async function startHarness(kind: StoreKind, opts: { grant?: string; conf
         purpose: o.purpose ?? 'test',
       });
     },
-    async restart() {
+    async restart(o = {}) {
       // Same port, so the issuer and resource URIs — and so the tokens already issued — stay the same.
       const port = Number(new URL(writ.url).port);
-      await writ.close();
+      if (!closed) await writ.close();
+      closed = true;
       const again = loadConfig({
         file: null,
-        env: { WRIT_KEK: kek, WRIT_ADMIN_TOKEN: adminToken },
+        env: { WRIT_KEK: kek, WRIT_ADMIN_TOKEN: adminToken, ...o.env },
         overrides: {
           'server.port': port,
           'log.level': 'silent',
@@ -141,11 +147,12 @@ export async function startHarness(kind: StoreKind, opts: { grant?: string; conf
           ...opts.config,
         },
       });
-      writ = await startWritServer({ config: again, logger: silentLogger(), now: clock.now, store });
+      writ = await startWritServer({ config: again, logger: opts.logger ?? silentLogger(), now: clock.now, store });
+      closed = false;
       admin = new AdminClient(writ.url, adminToken);
     },
     async close() {
-      await writ.close();
+      if (!closed) await writ.close();
       await idp.close();
       await upstream.close();
       await store.dispose();
@@ -159,7 +166,7 @@ export async function startHarness(kind: StoreKind, opts: { grant?: string; conf
  * `after` hooks, which are registered later). What it returns forwards to the running harness, so a suite writes
  * `const h = useHarness(kind)` and then `h.admin`, with no `let` and no hook pair of its own.
  */
-export function useHarness(kind: StoreKind, opts: { grant?: string; config?: Record<string, unknown> } = {}): Harness {
+export function useHarness(kind: StoreKind, opts: { grant?: string; config?: Record<string, unknown>; logger?: Logger } = {}): Harness {
   let current: Harness | undefined;
   before(async () => {
     current = await startHarness(kind, opts);

@@ -65,6 +65,7 @@ describeEachStore('vault', (kind) => {
       assert.deepEqual(Object.keys(vault).sort(), [
         'deleteSecret',
         'describeSecret',
+        'getSecretEntry',
         'getSecretValue',
         'invalidate',
         'listSecrets',

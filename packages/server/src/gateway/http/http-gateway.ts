@@ -8,12 +8,13 @@
  * signature check (docs/benchmarks.md), and Fastify's routing and reply machinery would cost more than that.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, Writable, pipeline, type TransformCallback } from 'node:stream';
 import { Pool } from 'undici';
 import { PATHS, WritError } from '@writ/protocol';
 import { matchAuthorizationDetails, normalizeRequestPath } from '@writ/verify';
 import type { Resource } from '../../register/index.js';
-import { applyInjection, type SecretValue } from '../../vault/index.js';
+import { applyInjection, type SecretScrubber, type UpstreamCredential, type UpstreamCredentials } from '../../vault/index.js';
+import { scrubbedBody, UnscrubbableError } from './scrubbed-answer.js';
 import { connectionListed, isHopByHop } from './hop-by-hop.js';
 import { CallEnforcer, type EnforcementDeps } from '../enforce-call.js';
 import type { CallState } from '../gateway-audit.js';
@@ -21,7 +22,8 @@ import type { UpstreamBudget } from '../upstream-budget.js';
 import { EgressRefusedError, type EgressGuard } from '../../http/index.js';
 
 export interface HttpGatewayDeps extends EnforcementDeps {
-  secrets: { get(id: string): SecretValue | Promise<SecretValue> };
+  /** The vault's answer to "what do I inject for this call", whatever kind of secret is behind it. */
+  credentials: UpstreamCredentials;
   maxBodyBytes: number;
   upstreamTimeoutMs: number;
   /** How much of an upstream one agent or task may hold: a call takes a lease for as long as it is forwarded. */
@@ -112,47 +114,66 @@ export class HttpGateway {
       headers[name] = seen === undefined ? value : `${seen}, ${value}`;
     }
     headers['traceparent'] = state.trace.traceparent;
-    // The query goes upstream as the agent wrote it, unless a query-parameter injection has to rewrite it.
-    let upstreamQuery = query;
-    if (resource.inject !== null && resource.secretId !== null) {
-      const secret = await deps.secrets.get(resource.secretId);
-      if (resource.inject.mode === 'query') {
-        const searchParams = new URLSearchParams(query);
-        applyInjection(resource.inject, secret, { headers, searchParams });
-        const qs = searchParams.toString();
-        upstreamQuery = qs === '' ? '' : `?${qs}`;
-      } else applyInjection(resource.inject, secret, { headers, searchParams: NO_QUERY });
-    }
-    const upstreamPath = `${this.#basePath(resource)}${path}${upstreamQuery}`;
     const hasBody =
       req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
     const limiter = hasBody ? new BodyLimit(deps.maxBodyBytes) : undefined;
+    let prepared = await this.#inject(state, resource, headers, path, query);
     await written;
     const socket = res.socket;
     const sentBefore = socket?.bytesWritten ?? 0;
     const bytes = (): { in: number; out: number } => ({ in: limiter?.seen ?? 0, out: (socket?.bytesWritten ?? 0) - sentBefore });
     let status = 0;
+    let refreshed = false;
     try {
-      await this.#pool(resource).stream(
-        {
-          path: upstreamPath,
-          method: state.method,
-          headers,
-          body: limiter === undefined ? null : req.pipe(limiter),
-          headersTimeout: deps.upstreamTimeoutMs,
-          bodyTimeout: deps.upstreamTimeoutMs,
-        },
-        ({ statusCode, headers: upstreamHeaders }) => {
-          status = statusCode;
-          const answer = filterResponseHeaders(upstreamHeaders);
-          const nonce = this.#enforcer.nonce();
-          if (nonce !== undefined) answer['dpop-nonce'] = nonce;
-          res.writeHead(statusCode, answer);
-          return res;
-        },
-      );
+      for (;;) {
+        const { scrubber, credential } = prepared;
+        // A minted credential the upstream refuses (401) is replaced once and the call sent again — only for a call
+        // without a body, which can be sent twice; with a body, the 401 goes to the agent and the next call mints.
+        const retry = !refreshed && !hasBody && credential?.rejected !== undefined;
+        let refused = false;
+        // With a scrubber between undici and the agent, the call is over when the agent's answer is, not the scrubber.
+        let answered: Promise<void> | undefined;
+        await this.#pool(resource).stream(
+          {
+            path: prepared.path,
+            method: state.method,
+            headers: prepared.headers,
+            body: limiter === undefined ? null : req.pipe(limiter),
+            headersTimeout: deps.upstreamTimeoutMs,
+            bodyTimeout: deps.upstreamTimeoutMs,
+          },
+          ({ statusCode, headers: upstreamHeaders }) => {
+            if (statusCode === 401 && retry) {
+              refused = true;
+              return new Discard();
+            }
+            const answer = filterResponseHeaders(upstreamHeaders);
+            const body =
+              scrubber === undefined
+                ? undefined
+                : scrubbedBody(scrubber, answer, (found, where) => deps.audit.scrubbed(state, found, where));
+            status = statusCode;
+            const nonce = this.#enforcer.nonce();
+            if (nonce !== undefined) answer['dpop-nonce'] = nonce;
+            res.writeHead(statusCode, answer);
+            if (body === undefined) return res;
+            answered = new Promise<void>((resolve, reject) => {
+              pipeline([body.head, ...body.rest, res], (err) => (err === undefined || err === null ? resolve() : reject(err)));
+            });
+            answered.catch(() => undefined); // awaited below, after undici is done
+            return body.head;
+          },
+        );
+        await answered;
+        if (!refused) break;
+        credential?.rejected?.();
+        refreshed = true;
+        prepared = await this.#inject(state, resource, { ...prepared.base }, path, query);
+      }
     } catch (err) {
       if (limiter?.exceeded === true) throw new WritError('ERR_BODY_TOO_LARGE', `more than ${deps.maxBodyBytes} bytes`);
+      if (err instanceof UnscrubbableError) throw new WritError('ERR_UPSTREAM_UNAVAILABLE', err.message);
+      if (err instanceof WritError) throw err;
       if (status !== 0) {
         // The answer had started: all we can do is cut it, and say so in the audit log.
         res.destroy();
@@ -173,7 +194,54 @@ export class HttpGateway {
         `${code ?? ''} ${String(err)}`,
       );
     }
-    this.#deps.audit.call(state, { decision: 'allow', reason: 'allowed', status, grants, bytes: bytes() });
+    this.#deps.audit.call(state, {
+      decision: 'allow',
+      reason: 'allowed',
+      status,
+      grants,
+      bytes: bytes(),
+      ...(refreshed ? { data: { credential_refreshed: true } } : {}),
+    });
+  }
+
+  /**
+   * The request as it goes upstream: the vault's credential for this call put on a copy of `base` (the agent's
+   * headers, cleaned), the path with the query as the agent wrote it unless a query-parameter injection rewrites it.
+   */
+  async #inject(
+    state: CallState,
+    resource: Resource,
+    base: Record<string, string>,
+    path: string,
+    query: string,
+  ): Promise<{
+    base: Record<string, string>;
+    headers: Record<string, string>;
+    path: string;
+    credential: UpstreamCredential | undefined;
+    scrubber: SecretScrubber | undefined;
+  }> {
+    const rule = resource.inject;
+    if (rule === null || resource.secretId === null)
+      return { base, headers: base, path: `${this.#basePath(resource)}${path}${query}`, credential: undefined, scrubber: undefined };
+    const c = state.claims;
+    const credential = await this.#deps.credentials.forCall(
+      resource.secretId,
+      { userId: c?.sub ?? '', agentId: c?.client_id ?? '', taskId: c?.task_id ?? '' },
+      rule.mode === 'bearer' || rule.mode === 'header' ? rule.mint : undefined,
+    );
+    const headers = { ...base };
+    let upstreamQuery = query;
+    if (rule.mode === 'query') {
+      const searchParams = new URLSearchParams(query);
+      applyInjection(rule, credential.value, { headers, searchParams });
+      const qs = searchParams.toString();
+      upstreamQuery = qs === '' ? '' : `?${qs}`;
+    } else applyInjection(rule, credential.value, { headers, searchParams: NO_QUERY });
+    const scrubber = credential.scrubber.empty ? undefined : credential.scrubber;
+    // A compressed answer could carry the credential past the scrubber: ask for none (and decompress one anyway).
+    if (scrubber !== undefined) headers['accept-encoding'] = 'identity';
+    return { base, headers, path: `${this.#basePath(resource)}${path}${upstreamQuery}`, credential, scrubber };
   }
 
   /** The upstream base URL's path without trailing slashes, parsed once per resource version. */
@@ -232,6 +300,13 @@ function filterResponseHeaders(h: Record<string, string | string[] | undefined>)
     out[name] = value;
   }
   return out;
+}
+
+/** Where the body of an answer that is not passed on goes (a 401 the call is retried after). */
+class Discard extends Writable {
+  override _write(_chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    cb();
+  }
 }
 
 class BodyLimit extends Transform {

@@ -15,6 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PATHS, WritError } from '@writ/protocol';
 import { headerValues } from '@writ/verify/internal';
 import { RPC, rpcError, type JsonRpcMessage } from '../../errors/index.js';
+import type { CallPrincipal } from '../../vault/index.js';
 import type { Resource } from '../../register/index.js';
 import { CallEnforcer, type Caller, type EnforcementDeps } from '../enforce-call.js';
 import type { CallState } from '../gateway-audit.js';
@@ -39,7 +40,7 @@ export interface McpGatewayDeps extends EnforcementDeps {
   /** What this node's session ids start with (`writ serve --workers`: the worker's slot). */
   sessionIdPrefix?: string;
   /** Opens a fresh upstream connection for one agent session. */
-  connect(resource: Resource): Promise<UpstreamConnection>;
+  connect(resource: Resource, principal?: CallPrincipal): Promise<UpstreamConnection>;
   maxBodyBytes: number;
   /** An upstream request with neither an answer nor progress for this long is answered with a timeout error. */
   requestTimeoutMs: number;

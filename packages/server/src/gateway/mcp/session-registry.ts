@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { WritError, type TaskTokenClaims } from '@writ/protocol';
 import type { JsonRpcId, JsonRpcMessage } from '../../errors/index.js';
 import type { Logger } from '../../observability/index.js';
+import type { CallPrincipal } from '../../vault/index.js';
 import type { Resource } from '../../register/index.js';
 import type { Caller } from '../enforce-call.js';
 import { McpSession, type SessionBinding } from './mcp-session.js';
@@ -19,7 +20,7 @@ import { upstreamFailure, type UpstreamConnection } from './upstream/upstream-co
 
 export interface SessionRegistryOptions {
   /** Opens a fresh upstream connection for one session. */
-  connect(resource: Resource): Promise<UpstreamConnection>;
+  connect(resource: Resource, principal?: CallPrincipal): Promise<UpstreamConnection>;
   /** What a revocation is checked against (the node's revocation set). */
   revocations: { check(claims: TaskTokenClaims, jkt: string): unknown };
   /** An upstream request with neither an answer nor progress for this long is answered with a timeout error. */
@@ -226,7 +227,11 @@ export class SessionRegistry {
       clientId: caller.claims.client_id,
       jkt: caller.jkt,
     };
-    const upstream = await this.#o.connect(caller.resource);
+    const upstream = await this.#o.connect(caller.resource, {
+      userId: caller.claims.sub,
+      agentId: caller.claims.client_id,
+      taskId: caller.claims.task_id,
+    });
     const session = new McpSession(
       `${this.#o.sessionIdPrefix ?? ''}${randomBytes(24).toString('base64url')}`,
       binding,

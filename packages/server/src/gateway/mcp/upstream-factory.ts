@@ -7,14 +7,27 @@
 import { Agent as UndiciAgent, type Dispatcher } from 'undici';
 import type { EgressGuard } from '../../http/index.js';
 import type { McpUpstreamConfig, Resource } from '../../register/index.js';
-import { applyInjection, type SecretValue } from '../../vault/index.js';
+import { applyInjection, type CallPrincipal, type UpstreamCredentials } from '../../vault/index.js';
 import type { Logger } from '../../observability/index.js';
 import { HttpUpstream } from './upstream/http-upstream.js';
 import { LoopbackHttpProcess, StdioUpstream, UpstreamError, type UpstreamConnection } from './upstream/index.js';
 import { CompositeUpstream } from './composite-upstream.js';
+import { ScrubbedConnection } from './upstream/scrubbed-connection.js';
+
+/** A credential came back in an upstream's message and was replaced (for the `secret.scrubbed` audit record). */
+export interface ScrubbedMessage {
+  resourceId: string;
+  principal: CallPrincipal | undefined;
+  secrets: string[];
+  /** The JSON-RPC method of the message, when it had one (an answer has none). */
+  method: string | undefined;
+}
 
 export interface UpstreamFactoryDeps {
-  secrets: { get(id: string): SecretValue | Promise<SecretValue> };
+  /** The vault's answer to "what do I inject for this session", whatever kind of secret is behind it. */
+  credentials: UpstreamCredentials;
+  /** An injected credential came back in a message and was replaced before the session saw it. */
+  scrubbed(event: ScrubbedMessage): void;
   timeoutMs: number;
   maxMessageBytes: number;
   /** Where connections to upstreams registered by URL may go (http/egress-guard.ts). */
@@ -41,11 +54,17 @@ export class UpstreamFactory {
     this.#dispatcher = deps.egress.agent({ keepAliveTimeout: 30_000, connectTimeout: 10_000 });
   }
 
-  async connect(resource: Resource): Promise<UpstreamConnection> {
+  /**
+   * `principal` is who the session works for (a credential may be theirs alone); the gateway's own connections
+   * (listing a resource's tools for a consent page) have none.
+   */
+  async connect(resource: Resource, principal?: CallPrincipal): Promise<UpstreamConnection> {
     const upstreams = resource.mcp?.upstreams ?? [];
     if (upstreams.length === 0) throw new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', `resource ${resource.id} has no upstream`);
-    if (upstreams.length === 1) return this.#connectOne(resource, upstreams[0] as McpUpstreamConfig);
-    const parts = await Promise.all(upstreams.map(async (u) => ({ name: u.name, connection: await this.#connectOne(resource, u) })));
+    if (upstreams.length === 1) return this.#connectOne(resource, upstreams[0] as McpUpstreamConfig, principal);
+    const parts = await Promise.all(
+      upstreams.map(async (u) => ({ name: u.name, connection: await this.#connectOne(resource, u, principal) })),
+    );
     return new CompositeUpstream(parts, this.#deps.logger.child({ resource: resource.id }));
   }
 
@@ -65,9 +84,9 @@ export class UpstreamFactory {
     await Promise.all([this.#dispatcher.close(), this.#loopback.close()]);
   }
 
-  async #connectOne(resource: Resource, u: McpUpstreamConfig): Promise<UpstreamConnection> {
+  async #connectOne(resource: Resource, u: McpUpstreamConfig, principal: CallPrincipal | undefined): Promise<UpstreamConnection> {
     const logger = this.#deps.logger.child({ resource: resource.id, upstream: u.name });
-    if (u.transport === 'http') return this.#http(resource, u.url, this.#dispatcher, logger);
+    if (u.transport === 'http') return this.#http(resource, u.url, this.#dispatcher, logger, principal);
     if (u.transport === 'stdio') {
       const s = new StdioUpstream({
         resourceId: resource.id,
@@ -102,12 +121,13 @@ export class UpstreamFactory {
     const running = await proc.catch((err: unknown) => {
       throw new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', `could not start ${u.name}: ${String(err)}`);
     });
-    return this.#http(resource, running.url, this.#loopback, logger);
+    return this.#http(resource, running.url, this.#loopback, logger, principal);
   }
 
-  #http(resource: Resource, url: string, dispatcher: Dispatcher, logger: Logger): UpstreamConnection {
+  #http(resource: Resource, url: string, dispatcher: Dispatcher, logger: Logger, principal: CallPrincipal | undefined): UpstreamConnection {
     const deps = this.#deps;
-    return new HttpUpstream({
+    const { inject, secretId } = resource;
+    const upstream = new HttpUpstream({
       url,
       dispatcher,
       timeoutMs: deps.timeoutMs,
@@ -116,11 +136,27 @@ export class UpstreamFactory {
       credential: async () => {
         const headers: Record<string, string> = {};
         const query = new URLSearchParams();
-        if (resource.inject !== null && resource.secretId !== null) {
-          applyInjection(resource.inject, await deps.secrets.get(resource.secretId), { headers, searchParams: query });
+        if (inject !== null && secretId !== null) {
+          const credential = await deps.credentials.forCall(secretId, principal ?? NO_PRINCIPAL);
+          // Runs on send, after `scrubbed` below is set: a credential is only fetched for a message.
+          scrubbed?.injected(credential.scrubber);
+          applyInjection(inject, credential.value, { headers, searchParams: query });
         }
         return { headers, query };
       },
     });
+    if (inject === null || secretId === null) return upstream;
+    const scrubbed: ScrubbedConnection | undefined = new ScrubbedConnection(upstream, (secrets, m) =>
+      deps.scrubbed({
+        resourceId: resource.id,
+        principal,
+        secrets,
+        method: typeof m['method'] === 'string' ? m['method'] : undefined,
+      }),
+    );
+    return scrubbed;
   }
 }
+
+/** The gateway's own connections act for nobody: a credential that belongs to a user is not available to them. */
+const NO_PRINCIPAL: CallPrincipal = { userId: '', agentId: '', taskId: '' };

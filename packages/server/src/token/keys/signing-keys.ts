@@ -9,7 +9,7 @@ import { exportJWK, generateKeyPair, calculateJwkThumbprint, type JWK } from 'jo
 import type { Kysely } from 'kysely';
 import type { TaskTokenClaims, TokenSigningAlg } from '@writ/protocol';
 import { isUniqueViolation, type Database } from '../../storage/index.js';
-import { openEnvelope, sealEnvelope, type KeyEncryptionKey } from '../../crypto/index.js';
+import { openEnvelope, sealEnvelope, type KeyEncryptionKey, type KeyRing, type SealedColumn } from '../../crypto/index.js';
 
 interface LoadedKey {
   kid: string;
@@ -21,15 +21,24 @@ interface LoadedKey {
   publicKey: KeyObject;
 }
 
+/** Where the private halves are sealed (for `writ vault rotate-kek`). */
+export const SIGNING_KEY_ENVELOPES: SealedColumn = {
+  name: 'token signing keys',
+  table: 'signing_keys',
+  key: ['kid'],
+  column: 'private_envelope',
+  aad: (row) => `signing-key:${String(row['kid'])}`,
+};
+
 export class SigningKeys {
   readonly #db: Kysely<Database>;
-  readonly #kek: KeyEncryptionKey;
+  readonly #kek: KeyEncryptionKey | KeyRing;
   readonly #now: () => number;
   #active: LoadedKey | undefined;
   #published: LoadedKey[] = [];
   readonly #rotated = new Set<(kid: string) => void>();
 
-  constructor(deps: { db: Kysely<Database>; kek: KeyEncryptionKey; now?: () => number }) {
+  constructor(deps: { db: Kysely<Database>; kek: KeyEncryptionKey | KeyRing; now?: () => number }) {
     this.#db = deps.db;
     this.#kek = deps.kek;
     this.#now = deps.now ?? Date.now;

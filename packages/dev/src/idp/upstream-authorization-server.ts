@@ -1,0 +1,164 @@
+/**
+ * An upstream's own OAuth authorization server and the API it protects, as GitHub, Google or an internal platform
+ * would run them — for the vault's minted credentials (tests, benchmarks and `writ dev`). The authorization server is
+ * a real `oidc-provider` 8 on loopback (client credentials, token revocation and introspection); the API accepts only
+ * tokens that server says are active, finds out whose they are by introspection (RFC 7662), and answers with what it
+ * saw, so a test can prove which principal reached the upstream.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair } from 'jose';
+import Provider from 'oidc-provider';
+import { memoryAdapter } from './memory-adapter.js';
+
+export interface UpstreamClient {
+  client_id: string;
+  /** For `client_secret_basic` / `client_secret_post`. */
+  client_secret?: string;
+  token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  /** Public keys, for `private_key_jwt`. */
+  jwks?: { keys: Record<string, unknown>[] };
+  /** The scopes this client may ask for. */
+  scope?: string;
+}
+
+/** What the protected API saw on one request. */
+export interface UpstreamApiRequest {
+  path: string;
+  /** The token it was given (tests compare it with what the agent saw: it must never appear there). */
+  token: string | undefined;
+  /** Introspection's answer: `active`, `client_id`, `sub`, `scope`. */
+  introspection: Record<string, unknown> | undefined;
+}
+
+export interface UpstreamAuthorizationServer {
+  issuer: string;
+  tokenEndpoint: string;
+  /** Token requests received, by grant type. */
+  tokenRequests: { total: number; byClient: Map<string, number> };
+  /** The protected API: `GET /whoami` answers `{ client_id, sub, scope }` of the token, 401 without an active one. */
+  apiUrl: string;
+  apiRequests: UpstreamApiRequest[];
+  /** Revokes a token at the authorization server (RFC 7009), as the client that holds it. */
+  revoke(token: string, client: { id: string; secret: string }): Promise<void>;
+  close(): Promise<void>;
+}
+
+const INTROSPECTOR = { id: 'upstream-api', secret: randomBytes(24).toString('base64url') };
+
+/**
+ * @example
+ * const as = await startUpstreamAuthorizationServer({ clients: [{ client_id: 'writ', client_secret: 's', scope: 'read' }] });
+ * await admin.put('/secrets/api', { kind: 'oauth_client_credentials', tokenEndpoint: as.tokenEndpoint, clientId: 'writ', clientSecret: 's' });
+ */
+export async function startUpstreamAuthorizationServer(o: {
+  clients: UpstreamClient[];
+  scopes?: string[];
+  /** Lifetime of client-credentials tokens, seconds (default 600). */
+  tokenTtlSeconds?: number;
+}): Promise<UpstreamAuthorizationServer> {
+  const asServer = createServer();
+  await listen(asServer);
+  const issuer = `http://127.0.0.1:${(asServer.address() as AddressInfo).port}`;
+  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const provider = new Provider(issuer, {
+    adapter: memoryAdapter(),
+    clients: [
+      ...o.clients.map((c) => ({
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: c.token_endpoint_auth_method ?? 'client_secret_basic',
+        ...c,
+      })),
+      { client_id: INTROSPECTOR.id, client_secret: INTROSPECTOR.secret, grant_types: [], response_types: [], redirect_uris: [] },
+    ],
+    // Its only key is ES256 (oidc-provider's default for ID tokens is RS256).
+    clientDefaults: { id_token_signed_response_alg: 'ES256' },
+    scopes: ['openid', ...(o.scopes ?? ['read:projects', 'write:projects'])],
+    jwks: { keys: [{ ...(await exportJWK(privateKey)), kid: 'upstream-as', alg: 'ES256', use: 'sig' }] },
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      resourceIndicators: { enabled: false },
+    },
+    ttl: { ClientCredentials: o.tokenTtlSeconds ?? 600, AccessToken: 600, Interaction: 600, Session: 600, Grant: 600, IdToken: 600 },
+  });
+  const callback = provider.callback();
+  const tokenRequests = { total: 0, byClient: new Map<string, number>() };
+  asServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method === 'POST' && (req.url ?? '').split('?')[0] === '/token') {
+      tokenRequests.total++;
+      const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      const id = basic !== undefined ? decodeURIComponent(Buffer.from(basic, 'base64').toString().split(':')[0] ?? '') : '(in body)';
+      tokenRequests.byClient.set(id, (tokenRequests.byClient.get(id) ?? 0) + 1);
+    }
+    callback(req, res);
+  });
+
+  const apiRequests: UpstreamApiRequest[] = [];
+  const introspect = async (token: string): Promise<Record<string, unknown>> => {
+    const res = await fetch(`${issuer}/token/introspection`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${INTROSPECTOR.id}:${INTROSPECTOR.secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ token }).toString(),
+    });
+    return (await res.json()) as Record<string, unknown>;
+  };
+  const api = createServer((req, res) => {
+    void (async () => {
+      const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      const introspection = token === undefined ? undefined : await introspect(token);
+      apiRequests.push({ path, token, introspection });
+      if (introspection?.['active'] !== true) {
+        res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"', 'content-type': 'application/json' });
+        res.end('{"error":"invalid_token"}');
+        return;
+      }
+      const seen = { client_id: introspection['client_id'], sub: introspection['sub'] ?? null, scope: introspection['scope'] ?? null };
+      // An upstream that echoes the credential it was sent (the case Writ's scrubbing exists for).
+      res.writeHead(200, { 'content-type': 'application/json', 'x-echo-authorization': req.headers.authorization ?? '' });
+      res.end(JSON.stringify({ ...seen, echo: req.headers.authorization }));
+    })().catch((err: unknown) => {
+      if (!res.headersSent) res.writeHead(500).end(String(err));
+    });
+  });
+  await listen(api);
+
+  return {
+    issuer,
+    tokenEndpoint: `${issuer}/token`,
+    tokenRequests,
+    apiUrl: `http://127.0.0.1:${(api.address() as AddressInfo).port}`,
+    apiRequests,
+    async revoke(token, client) {
+      const res = await fetch(`${issuer}/token/revocation`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ token }).toString(),
+      });
+      if (res.status !== 200) throw new Error(`revocation answered ${res.status}`);
+    },
+    async close() {
+      for (const s of [asServer, api]) {
+        s.closeAllConnections();
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+      }
+    },
+  };
+}
+
+function listen(server: Server): Promise<void> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+}

@@ -1,0 +1,84 @@
+/**
+ * The kinds of secret the vault holds, as the admin API accepts them. Each splits into what is sealed (a value, a
+ * client secret, a private key) and the settings that are not secret (where to mint, which client, which scope),
+ * which `describeSecret` shows. Every kind is write-only in the same way: no route returns what is sealed.
+ */
+import { z } from 'zod';
+import { outboundUrl } from '../http/index.js';
+
+export const SECRET_KINDS = ['static', 'oauth_client_credentials'] as const;
+export type SecretKind = (typeof SECRET_KINDS)[number];
+
+const description = z.string().max(2000).default('');
+
+/** RFC 6749 §3.3 scope: space-separated scope tokens (printable ASCII without `"` and `\`). */
+const scope = z
+  .string()
+  .max(1000)
+  .regex(/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/, 'space-separated scope tokens (RFC 6749 §3.3)');
+
+/** A private key for `private_key_jwt` (RFC 7523 §2.2): an EC P-256 or RSA JWK with its private part. */
+const privateJwk = z.looseObject({ kty: z.enum(['EC', 'RSA']), d: z.string().min(1), kid: z.string().max(200).optional() });
+
+export const staticSecretInput = z.strictObject({
+  kind: z.literal('static').default('static'),
+  value: z.string().min(1).max(16_384),
+  description,
+});
+
+export const clientCredentialsInput = z
+  .strictObject({
+    kind: z.literal('oauth_client_credentials'),
+    description,
+    /** The upstream authorization server's token endpoint (RFC 6749 §3.2). */
+    tokenEndpoint: outboundUrl,
+    clientId: z.string().min(1).max(500),
+    /** RFC 6749 §2.3.1 (`client_secret_basic`, `client_secret_post`) or RFC 7523 (`private_key_jwt`). */
+    authMethod: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']).default('client_secret_basic'),
+    clientSecret: z.string().min(1).max(4096).optional(),
+    privateKeyJwk: privateJwk.optional(),
+    /** Asked for when the resource's injection rule names none. */
+    scope: scope.optional(),
+    /** RFC 8707 `resource`, and the `audience` some servers read instead: both sent when set. */
+    resource: z.url().max(2000).optional(),
+    audience: z.string().max(1000).optional(),
+    /** A token is replaced this long before it expires (and at half its lifetime, for short-lived ones). */
+    refreshBeforeSeconds: z.number().int().min(0).max(3600).default(60),
+  })
+  .refine((c) => (c.authMethod === 'private_key_jwt') === (c.privateKeyJwk !== undefined), {
+    message: 'private_key_jwt takes privateKeyJwk, and only it does',
+    path: ['privateKeyJwk'],
+  })
+  .refine((c) => (c.authMethod === 'private_key_jwt') !== (c.clientSecret !== undefined), {
+    message: 'client_secret_basic and client_secret_post take clientSecret',
+    path: ['clientSecret'],
+  });
+
+/** What `PUT /admin/v1/secrets/{id}` accepts: a static value (`kind` may be left out) or a minted kind. */
+export const secretKindInput = z.union([staticSecretInput, clientCredentialsInput]);
+export type SecretKindInput = z.output<typeof secretKindInput>;
+
+/** The settings of a client-credentials secret that are not secret (stored in clear, shown by `describeSecret`). */
+export interface ClientCredentialsConfig {
+  tokenEndpoint: string;
+  clientId: string;
+  authMethod: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  scope?: string | undefined;
+  resource?: string | undefined;
+  audience?: string | undefined;
+  refreshBeforeSeconds: number;
+}
+
+/** What is sealed for a client-credentials secret. */
+export interface ClientCredentialsMaterial {
+  clientSecret?: string;
+  privateKeyJwk?: Record<string, unknown>;
+}
+
+/** Splits an input into what is sealed (as text) and the kind's clear settings. */
+export function splitSecretInput(input: SecretKindInput): { kind: SecretKind; sealed: string; config: Record<string, unknown> | null } {
+  if (input.kind === 'static') return { kind: 'static', sealed: input.value, config: null };
+  const { kind, description: _d, clientSecret, privateKeyJwk, ...config } = input;
+  const material: ClientCredentialsMaterial = clientSecret !== undefined ? { clientSecret } : { privateKeyJwk: privateKeyJwk ?? {} };
+  return { kind, sealed: JSON.stringify(material), config: config satisfies ClientCredentialsConfig };
+}

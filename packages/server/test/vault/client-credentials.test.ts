@@ -1,0 +1,204 @@
+/**
+ * `oauth_client_credentials` end to end, on every store, against a real authorization server (`oidc-provider`) and
+ * an API that accepts only its tokens: Writ mints the upstream token, reuses it until shortly before it expires, asks
+ * for one token at a time under load, replaces it once when the upstream refuses it, and neither the token nor the
+ * client secret ever reaches the agent or an admin answer.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { exportJWK, generateKeyPair } from 'jose';
+import type { AuthorizationDetail } from '@writ/protocol';
+import { startUpstreamAuthorizationServer, type UpstreamAuthorizationServer } from '@writ/dev';
+import { describeEachStore } from '../helpers/stores.js';
+import { useHarness, type TestAgent } from '../helpers/writ-harness.js';
+
+const CLIENT = { id: 'writ-upstream-client', secret: 'cc-client-secret-value-0123456789' };
+const DETAILS: AuthorizationDetail[] = [{ type: 'http', actions: ['GET', 'POST'], paths: ['/whoami'] }];
+
+interface AuditRow {
+  type: string;
+  reason?: string;
+  detail?: string;
+  data?: Record<string, unknown>;
+}
+
+describeEachStore('client credentials', (kind) => {
+  const h = useHarness(kind);
+  let agent: TestAgent;
+  let as: UpstreamAuthorizationServer;
+  let jwtKey: Record<string, unknown>;
+
+  before(async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+    jwtKey = { ...(await exportJWK(privateKey)), kid: 'writ-1' };
+    as = await startUpstreamAuthorizationServer({
+      clients: [
+        { client_id: CLIENT.id, client_secret: CLIENT.secret, scope: 'read:projects write:projects' },
+        {
+          client_id: 'writ-jwt-client',
+          token_endpoint_auth_method: 'private_key_jwt',
+          jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: 'writ-1' }] },
+          scope: 'read:projects',
+        },
+      ],
+    });
+    agent = await h.registerAgent('agent-a');
+    await h.admin.put('/secrets/upstream-cc', {
+      kind: 'oauth_client_credentials',
+      tokenEndpoint: as.tokenEndpoint,
+      clientId: CLIENT.id,
+      clientSecret: CLIENT.secret,
+      scope: 'read:projects',
+      description: 'minted',
+    });
+    await h.admin.post('/resources', { id: 'cc', baseUrl: as.apiUrl, secretId: 'upstream-cc', inject: { mode: 'bearer' } });
+    await h.admin.post('/grants', {
+      id: 'cc',
+      policy: 'permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"http", resource == Writ::Resource::"cc");',
+    });
+  });
+  after(() => as.close());
+
+  async function whoami(task: Awaited<ReturnType<typeof h.startTask>>, resource = 'cc', method = 'GET'): Promise<Response> {
+    return task.fetch(`${h.resourceUri(resource)}/whoami`, method === 'GET' ? {} : { method, body: '{}' });
+  }
+
+  test('the upstream sees a token its authorization server minted for Writ; the agent sees neither it nor the client secret', async () => {
+    const task = await h.startTask(agent, { resource: 'cc', details: DETAILS });
+    const before = as.tokenRequests.total;
+    const res = await whoami(task);
+    if (res.status !== 200) {
+      await h.writ.flushAudit();
+      assert.fail(JSON.stringify((await h.admin.get<AuditRow[]>('/audit?limit=1000')).at(-1)));
+    }
+    const body = (await res.json()) as { client_id: string; scope: string; echo: string };
+    assert.equal(body.client_id, CLIENT.id);
+    assert.equal(body.scope, 'read:projects');
+    const seen = as.apiRequests.at(-1)?.token;
+    assert.ok(seen !== undefined && seen.length > 10);
+    assert.match(body.echo, /^Bearer \[writ:scrubbed\]/, 'the echoed token is scrubbed');
+    assert.match(res.headers.get('x-echo-authorization') ?? '', /^Bearer \[writ:scrubbed\]/);
+    assert.equal(as.tokenRequests.total, before + 1);
+    const meta = await h.admin.get<Record<string, unknown>>('/secrets/upstream-cc');
+    assert.equal(meta['kind'], 'oauth_client_credentials');
+    assert.deepEqual((meta['config'] as Record<string, unknown>)['clientId'], CLIENT.id);
+    const everything = JSON.stringify([meta, await h.admin.get('/secrets'), await h.admin.get('/audit?limit=1000')]);
+    assert.ok(!everything.includes(CLIENT.secret), 'the client secret is never returned');
+    assert.ok(!everything.includes(seen), 'the minted token is in no admin answer or audit record');
+  });
+
+  test('a minted token is reused; a burst of calls after the secret changed causes one token request', async () => {
+    const task = await h.startTask(agent, { resource: 'cc', details: DETAILS });
+    await whoami(task);
+    const start = as.tokenRequests.total;
+    for (let i = 0; i < 5; i++) assert.equal((await whoami(task)).status, 200);
+    assert.equal(as.tokenRequests.total, start, 'reused');
+    // A new version of the secret: its first 20 calls at once wait for the same token request.
+    await h.admin.put('/secrets/upstream-cc', {
+      kind: 'oauth_client_credentials',
+      tokenEndpoint: as.tokenEndpoint,
+      clientId: CLIENT.id,
+      clientSecret: CLIENT.secret,
+      scope: 'read:projects',
+    });
+    const answers = await Promise.all(Array.from({ length: 20 }, () => whoami(task)));
+    assert.deepEqual(
+      answers.map((r) => r.status),
+      answers.map(() => 200),
+    );
+    assert.equal(as.tokenRequests.total, start + 1, 'one token request for the burst');
+    assert.equal(new Set(as.apiRequests.slice(-20).map((r) => r.token)).size, 1);
+  });
+
+  test('a token the upstream refuses (revoked at its authorization server) is replaced once and the call retried', async () => {
+    const task = await h.startTask(agent, { resource: 'cc', details: DETAILS });
+    assert.equal((await whoami(task)).status, 200);
+    const old = as.apiRequests.at(-1)?.token ?? '';
+    await as.revoke(old, CLIENT);
+    const start = as.tokenRequests.total;
+    const res = await whoami(task);
+    assert.equal(res.status, 200, 'retried with a fresh token');
+    assert.equal(as.tokenRequests.total, start + 1);
+    const [refused, retried] = as.apiRequests.slice(-2);
+    assert.equal(refused?.token, old);
+    assert.notEqual(retried?.token, old);
+    await h.writ.flushAudit();
+    const audit = await h.admin.get<AuditRow[]>('/audit?limit=1000');
+    const outcome = audit.filter((e) => e.type === 'call.outcome').at(-1);
+    assert.equal(outcome?.data?.['status'], 200);
+    assert.equal(outcome?.data?.['credential_refreshed'], true);
+    // A call with a body is not sent twice: the 401 goes to the agent, and the next call mints.
+    await as.revoke(retried?.token ?? '', CLIENT);
+    const post = await whoami(task, 'cc', 'POST');
+    assert.equal(post.status, 401);
+    assert.equal((await whoami(task)).status, 200);
+  });
+
+  test('private_key_jwt: Writ signs the client assertion with the sealed key', async () => {
+    await h.admin.put('/secrets/upstream-jwt', {
+      kind: 'oauth_client_credentials',
+      tokenEndpoint: as.tokenEndpoint,
+      clientId: 'writ-jwt-client',
+      authMethod: 'private_key_jwt',
+      privateKeyJwk: jwtKey,
+      scope: 'read:projects',
+    });
+    await h.admin.post('/resources', { id: 'cc-jwt', baseUrl: as.apiUrl, secretId: 'upstream-jwt', inject: { mode: 'bearer' } });
+    await h.admin.post('/grants', {
+      id: 'cc-jwt',
+      policy: 'permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"http", resource == Writ::Resource::"cc-jwt");',
+    });
+    const task = await h.startTask(agent, { resource: 'cc-jwt', details: DETAILS });
+    const res = await whoami(task, 'cc-jwt');
+    assert.equal(res.status, 200);
+    assert.equal(((await res.json()) as { client_id: string }).client_id, 'writ-jwt-client');
+    const meta = JSON.stringify(await h.admin.get('/secrets/upstream-jwt'));
+    assert.ok(!meta.includes(String(jwtKey['d'])), 'the private key is never returned');
+  });
+
+  test('an authorization server that refuses: 502 ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE, nothing reaches the upstream', async () => {
+    await h.admin.put('/secrets/upstream-bad', {
+      kind: 'oauth_client_credentials',
+      tokenEndpoint: as.tokenEndpoint,
+      clientId: CLIENT.id,
+      clientSecret: 'not-the-secret-0123456789',
+    });
+    await h.admin.post('/resources', { id: 'cc-bad', baseUrl: as.apiUrl, secretId: 'upstream-bad', inject: { mode: 'bearer' } });
+    await h.admin.post('/grants', {
+      id: 'cc-bad',
+      policy: 'permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"http", resource == Writ::Resource::"cc-bad");',
+    });
+    const task = await h.startTask(agent, { resource: 'cc-bad', details: DETAILS });
+    const upstreamBefore = as.apiRequests.length;
+    const res = await whoami(task, 'cc-bad');
+    assert.equal(res.status, 502);
+    const body = await res.text();
+    assert.equal((JSON.parse(body) as { code: string }).code, 'ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE');
+    assert.ok(!body.includes('not-the-secret'));
+    assert.equal(as.apiRequests.length, upstreamBefore);
+    await h.writ.flushAudit();
+    const last = (await h.admin.get<AuditRow[]>('/audit?limit=1000')).at(-1);
+    assert.equal(last?.reason, 'ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE');
+    assert.match(last?.detail ?? '', /invalid_client/);
+    assert.ok(!JSON.stringify(last).includes('not-the-secret'));
+  });
+
+  test('the admin API refuses a client-credentials secret that is incomplete or mixes methods, and stores nothing', async () => {
+    for (const bad of [
+      { kind: 'oauth_client_credentials', tokenEndpoint: as.tokenEndpoint, clientId: 'x' },
+      { kind: 'oauth_client_credentials', tokenEndpoint: as.tokenEndpoint, clientId: 'x', clientSecret: 's', privateKeyJwk: jwtKey },
+      { kind: 'oauth_client_credentials', tokenEndpoint: 'ftp://example.test/token', clientId: 'x', clientSecret: 's' },
+      { kind: 'oauth_client_credentials', tokenEndpoint: as.tokenEndpoint, clientId: 'x', clientSecret: 's', scope: 'bad"scope' },
+      { kind: 'nonsense', value: 'v' },
+    ]) {
+      const res = await fetch(`${h.writ.url}/admin/v1/secrets/refused`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${h.adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(bad),
+      });
+      assert.equal(res.status, 400, JSON.stringify(bad));
+    }
+    const list = await h.admin.get<{ id: string }[]>('/secrets');
+    assert.ok(!list.some((s) => s.id === 'refused'));
+  });
+});
