@@ -61,7 +61,7 @@ export const ERROR_CODES = {
   ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE: {
     status: 502,
     challenge: null,
-    message: "the upstream's credential could not be obtained from its authorization server",
+    message: "the upstream's credential could not be obtained",
   },
   ERR_UPSTREAM_SHARE_EXCEEDED: { status: 429, challenge: null, message: 'this agent or task already holds its share of the upstream' },
   ERR_UPSTREAM_SATURATED: { status: 503, challenge: null, message: 'upstream at capacity' },

@@ -47,13 +47,15 @@ export const injectionRuleSchema = z.discriminatedUnion('mode', [
       .optional(),
   }),
   z.strictObject({ mode: z.literal('bearer'), mint: mintRequest }),
-  // RFC 7617 §2: the user-id cannot contain a colon.
+  // RFC 7617 §2: the user-id cannot contain a colon. Left out when the secret holds both parts (a static secret
+  // stored as `username` and `password`).
   z.strictObject({
     mode: z.literal('basic'),
     username: z
       .string()
       .max(200)
-      .refine((u) => !u.includes(':') && !hasControl(u, false), 'no ":" or control characters'),
+      .refine((u) => !u.includes(':') && !hasControl(u, false), 'no ":" or control characters')
+      .optional(),
   }),
   z.strictObject({ mode: z.literal('query'), name: z.string().min(1).max(100) }),
 ]);
@@ -77,7 +79,7 @@ export interface InjectionTarget {
  * applyInjection({ mode: 'bearer' }, new SecretValue('sk-live'), { headers, searchParams: new URLSearchParams() });
  * headers.authorization // 'Bearer sk-live'
  */
-export function applyInjection(rule: InjectionRule, secret: SecretValue, target: InjectionTarget): void {
+export function applyInjection(rule: InjectionRule, secret: SecretValue, target: InjectionTarget, username?: SecretValue): void {
   switch (rule.mode) {
     case 'header': {
       if (!TOKEN.test(rule.name)) throw new VaultError('ERR_VAULT_INJECTION_INVALID', 'injection header name is not an RFC 9110 token');
@@ -88,9 +90,16 @@ export function applyInjection(rule: InjectionRule, secret: SecretValue, target:
       setHeader(target.headers, 'authorization', `Bearer ${secret.reveal()}`);
       return;
     case 'basic': {
-      if (rule.username.includes(':'))
-        throw new VaultError('ERR_VAULT_INJECTION_INVALID', 'basic username must not contain ":" (RFC 7617)');
-      setHeader(target.headers, 'authorization', `Basic ${Buffer.from(`${rule.username}:${secret.reveal()}`, 'utf8').toString('base64')}`);
+      if (username !== undefined && rule.username !== undefined)
+        throw new VaultError('ERR_VAULT_INJECTION_INVALID', 'the secret holds its own username: the basic rule must not name one');
+      const user = username?.reveal() ?? rule.username;
+      if (user === undefined)
+        throw new VaultError(
+          'ERR_VAULT_INJECTION_INVALID',
+          'basic needs a username: in the rule, or a secret stored as username and password',
+        );
+      if (user.includes(':')) throw new VaultError('ERR_VAULT_INJECTION_INVALID', 'basic username must not contain ":" (RFC 7617)');
+      setHeader(target.headers, 'authorization', `Basic ${Buffer.from(`${user}:${secret.reveal()}`, 'utf8').toString('base64')}`);
       return;
     }
     case 'query': {

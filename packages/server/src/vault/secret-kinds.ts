@@ -26,6 +26,20 @@ export const staticSecretInput = z.strictObject({
   description,
 });
 
+/** RFC 7617 Basic credentials kept as one secret of two parts, injected by a `basic` rule that names no username. */
+export const staticBasicInput = z.strictObject({
+  kind: z.literal('static').default('static'),
+  username: z
+    .string()
+    .min(1)
+    .max(200)
+    .refine((u) => !u.includes(':') && ![...u].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f), {
+      message: 'no ":" (RFC 7617) or control characters',
+    }),
+  password: z.string().min(1).max(16_384),
+  description,
+});
+
 export const clientCredentialsInput = z
   .strictObject({
     kind: z.literal('oauth_client_credentials'),
@@ -55,7 +69,7 @@ export const clientCredentialsInput = z
   });
 
 /** What `PUT /admin/v1/secrets/{id}` accepts: a static value (`kind` may be left out) or a minted kind. */
-export const secretKindInput = z.union([staticSecretInput, clientCredentialsInput]);
+export const secretKindInput = z.union([staticSecretInput, staticBasicInput, clientCredentialsInput]);
 export type SecretKindInput = z.output<typeof secretKindInput>;
 
 /** The settings of a client-credentials secret that are not secret (stored in clear, shown by `describeSecret`). */
@@ -77,6 +91,8 @@ export interface ClientCredentialsMaterial {
 
 /** Splits an input into what is sealed (as text) and the kind's clear settings. */
 export function splitSecretInput(input: SecretKindInput): { kind: SecretKind; sealed: string; config: Record<string, unknown> | null } {
+  if (input.kind === 'static' && 'username' in input)
+    return { kind: 'static', sealed: JSON.stringify({ username: input.username, password: input.password }), config: { format: 'basic' } };
   if (input.kind === 'static') return { kind: 'static', sealed: input.value, config: null };
   const { kind, description: _d, clientSecret, privateKeyJwk, ...config } = input;
   const material: ClientCredentialsMaterial = clientSecret !== undefined ? { clientSecret } : { privateKeyJwk: privateKeyJwk ?? {} };

@@ -21,6 +21,8 @@ export interface UpstreamCredential {
   readonly secretId: string;
   /** What goes on the outgoing request (injection.ts). */
   readonly value: SecretValue;
+  /** The user-id of a two-part Basic secret (the value is then its password). */
+  readonly username?: SecretValue;
   /** Every value of this secret an upstream could echo, in every form: applied to the answer. */
   readonly scrubber: SecretScrubber;
   /**
@@ -67,9 +69,23 @@ export function vaultCredentials(
   minter: ClientCredentialsMinter,
 ): UpstreamCredentials {
   const scrubbers = new ScrubberCache();
+  // Parsed once per stored version: the vault hands out the same entry until the secret changes.
+  const pairs = new WeakMap<SecretEntry, UpstreamCredential>();
   return {
     async forCall(secretId, _principal, ask = {}) {
       const entry = await vault.getSecretEntry(secretId);
+      if (entry.kind === 'static' && entry.config?.['format'] === 'basic') {
+        let pair = pairs.get(entry);
+        if (pair === undefined) {
+          const { username, password } = JSON.parse(entry.value.reveal()) as { username: string; password: string };
+          const value = new SecretValue(password);
+          // The password, and the whole `user:password` (which base64-encoded is the header itself).
+          const scrubber = SecretScrubber.of([value, new SecretValue(`${username}:${password}`)].map((v) => ({ secretId, value: v })));
+          pair = { secretId, value, username: new SecretValue(username), scrubber };
+          pairs.set(entry, pair);
+        }
+        return pair;
+      }
       if (entry.kind === 'static') return { secretId, value: entry.value, scrubber: scrubbers.of(secretId, entry.value) };
       if (entry.kind === 'oauth_client_credentials') {
         const token = await minter.token(entry, ask);

@@ -264,6 +264,35 @@ describeEachStore('gateway', (kind) => {
     assert.equal(seen?.headers['x-api-key'], 'header-secret-abcdefghijklmnop');
   });
 
+  test('a two-part static secret is injected as Basic credentials; a rule that also names a username is refused', async () => {
+    await h.admin.put('/secrets/basic-pair', { username: 'ci-bot', password: 'pair-password-abcdefghij' });
+    const meta = await h.admin.get<{ kind: string; config: unknown }>('/secrets/basic-pair');
+    assert.deepEqual([meta.kind, meta.config], ['static', { format: 'basic' }]);
+    for (const [id, inject] of [
+      ['pair', { mode: 'basic' }],
+      ['pair-named', { mode: 'basic', username: 'someone-else' }],
+    ] as const) {
+      await h.admin.post('/resources', { id, baseUrl: h.upstream.url, secretId: 'basic-pair', inject });
+      await h.admin.post('/grants', {
+        id,
+        policy: `permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"http", resource == Writ::Resource::"${id}");`,
+      });
+    }
+    const task = await h.startTask(agent, { resource: 'pair', details: READ });
+    const res = await task.fetch(`${h.resourceUri('pair')}/v1/projects`);
+    assert.equal(res.status, 200);
+    assert.equal(
+      h.upstream.requests.at(-1)?.headers.authorization,
+      `Basic ${Buffer.from('ci-bot:pair-password-abcdefghij').toString('base64')}`,
+    );
+    const before = h.upstream.requests.length;
+    const named = await h.startTask(agent, { resource: 'pair-named', details: READ });
+    const refused = await named.fetch(`${h.resourceUri('pair-named')}/v1/projects`);
+    assert.equal(refused.status, 502);
+    assert.equal(h.upstream.requests.length, before, 'nothing forwarded');
+    assert.ok(!(await refused.text()).includes('pair-password'));
+  });
+
   test("the query reaches the upstream as the agent wrote it; a query injection replaces the agent's parameter", async () => {
     const task = await h.startTask(agent, { details: READ });
     const query = '?b=x%2Fy&a=1&a=2&plus=a+b&space=a%20b&empty&t=%E2%9C%93';

@@ -13,7 +13,7 @@ import { Pool } from 'undici';
 import { PATHS, WritError } from '@writ/protocol';
 import { matchAuthorizationDetails, normalizeRequestPath } from '@writ/verify';
 import type { Resource } from '../../register/index.js';
-import { applyInjection, type SecretScrubber, type UpstreamCredential, type UpstreamCredentials } from '../../vault/index.js';
+import { applyInjection, VaultError, type SecretScrubber, type UpstreamCredential, type UpstreamCredentials } from '../../vault/index.js';
 import { scrubbedBody, UnscrubbableError } from './scrubbed-answer.js';
 import { connectionListed, isHopByHop } from './hop-by-hop.js';
 import { CallEnforcer, type EnforcementDeps } from '../enforce-call.js';
@@ -225,19 +225,27 @@ export class HttpGateway {
     if (rule === null || resource.secretId === null)
       return { base, headers: base, path: `${this.#basePath(resource)}${path}${query}`, credential: undefined, scrubber: undefined };
     const c = state.claims;
-    const credential = await this.#deps.credentials.forCall(
-      resource.secretId,
-      { userId: c?.sub ?? '', agentId: c?.client_id ?? '', taskId: c?.task_id ?? '' },
-      rule.mode === 'bearer' || rule.mode === 'header' ? rule.mint : undefined,
-    );
     const headers = { ...base };
     let upstreamQuery = query;
-    if (rule.mode === 'query') {
-      const searchParams = new URLSearchParams(query);
-      applyInjection(rule, credential.value, { headers, searchParams });
-      const qs = searchParams.toString();
-      upstreamQuery = qs === '' ? '' : `?${qs}`;
-    } else applyInjection(rule, credential.value, { headers, searchParams: NO_QUERY });
+    let credential: UpstreamCredential;
+    try {
+      credential = await this.#deps.credentials.forCall(
+        resource.secretId,
+        { userId: c?.sub ?? '', agentId: c?.client_id ?? '', taskId: c?.task_id ?? '' },
+        rule.mode === 'bearer' || rule.mode === 'header' ? rule.mint : undefined,
+      );
+      if (rule.mode === 'query') {
+        const searchParams = new URLSearchParams(query);
+        applyInjection(rule, credential.value, { headers, searchParams });
+        const qs = searchParams.toString();
+        upstreamQuery = qs === '' ? '' : `?${qs}`;
+      } else applyInjection(rule, credential.value, { headers, searchParams: NO_QUERY }, credential.username);
+    } catch (err) {
+      // A secret that is gone, or a rule and a secret that cannot form a request (an operator's mistake): refused,
+      // and why is in the audit record.
+      if (err instanceof VaultError) throw new WritError('ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE', `${err.code}: ${err.message}`);
+      throw err;
+    }
     const scrubber = credential.scrubber.empty ? undefined : credential.scrubber;
     // A compressed answer could carry the credential past the scrubber: ask for none (and decompress one anyway).
     if (scrubber !== undefined) headers['accept-encoding'] = 'identity';

@@ -140,7 +140,7 @@ export class UpstreamFactory {
           const credential = await deps.credentials.forCall(secretId, principal ?? NO_PRINCIPAL);
           // Runs on send, after `scrubbed` below is set: a credential is only fetched for a message.
           scrubbed?.injected(credential.scrubber);
-          applyInjection(inject, credential.value, { headers, searchParams: query });
+          applyInjection(inject, credential.value, { headers, searchParams: query }, credential.username);
         }
         return { headers, query };
       },
