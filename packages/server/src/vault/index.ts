@@ -3,7 +3,7 @@ export { createVault, secretAad, SECRET_ENVELOPES } from './vault.js';
 export type { Vault, VaultOptions, SecretEntry, SecretMetadata, SecretSummary, SecretVersionInfo } from './vault.js';
 export { applyInjection, injectionRuleSchema } from './injection.js';
 export type { InjectionRule, InjectionTarget } from './injection.js';
-export { SecretScrubber, MIN_FORM_BYTES, formsOf } from './secret-scrubber.js';
+export { SecretScrubber, ChunkScrubber, MIN_FORM_BYTES, formsOf } from './secret-scrubber.js';
 export type { InjectedValue } from './secret-scrubber.js';
 export { staticCredentials, vaultCredentials, ScrubberCache } from './upstream-credentials.js';
 export { ClientCredentialsMinter } from './client-credentials.js';

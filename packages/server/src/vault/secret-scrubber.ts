@@ -129,30 +129,37 @@ function scrubValue(s: SecretScrubber, value: unknown, found: Set<string>): unkn
   return value;
 }
 
-class ScrubStream extends Transform {
+/**
+ * A body scrubbed chunk by chunk: each chunk is searched together with the tail held back from the one before, and
+ * that tail (`holdBack` bytes) is kept until the next chunk or the end. Reports each secret once.
+ */
+export class ChunkScrubber {
   readonly #s: SecretScrubber;
   readonly #onFound: (secretId: string) => void;
   readonly #reported = new Set<string>();
   #held: Buffer = Buffer.alloc(0);
 
   constructor(s: SecretScrubber, onFound: (secretId: string) => void) {
-    super();
     this.#s = s;
     this.#onFound = onFound;
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+  /** What may be passed on now (undefined: nothing yet). */
+  push(chunk: Buffer): Buffer | undefined {
     // A copy: the chunk may be a view of a buffer undici reuses, and masking writes into it.
     const buf = this.#held.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.#held, chunk]);
-    this.#report(this.#s.scrubBytes(buf));
+    const found = this.#s.scrubBytes(buf);
+    if (found.size > 0) this.#report(found);
     const keep = Math.min(this.#s.holdBack, buf.length);
     this.#held = buf.subarray(buf.length - keep);
-    cb(null, keep === buf.length ? undefined : buf.subarray(0, buf.length - keep));
+    return keep === buf.length ? undefined : buf.subarray(0, buf.length - keep);
   }
 
-  override _flush(cb: TransformCallback): void {
-    // The held tail was scrubbed with the chunk it arrived in, and nothing follows it to complete a form.
-    cb(null, this.#held.length === 0 ? undefined : this.#held);
+  /** The held tail: it was scrubbed with the chunk it arrived in, and nothing follows it to complete a form. */
+  end(): Buffer | undefined {
+    const tail = this.#held;
+    this.#held = Buffer.alloc(0);
+    return tail.length === 0 ? undefined : tail;
   }
 
   #report(found: Set<string>): void {
@@ -161,6 +168,23 @@ class ScrubStream extends Transform {
       this.#reported.add(id);
       this.#onFound(id);
     }
+  }
+}
+
+class ScrubStream extends Transform {
+  readonly #chunks: ChunkScrubber;
+
+  constructor(s: SecretScrubber, onFound: (secretId: string) => void) {
+    super();
+    this.#chunks = new ChunkScrubber(s, onFound);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    cb(null, this.#chunks.push(chunk));
+  }
+
+  override _flush(cb: TransformCallback): void {
+    cb(null, this.#chunks.end());
   }
 }
 

@@ -8,13 +8,13 @@
  * signature check (docs/benchmarks.md), and Fastify's routing and reply machinery would cost more than that.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Transform, Writable, pipeline, type TransformCallback } from 'node:stream';
+import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { Pool } from 'undici';
 import { PATHS, WritError } from '@writ/protocol';
 import { matchAuthorizationDetails, normalizeRequestPath } from '@writ/verify';
 import type { Resource } from '../../register/index.js';
 import { applyInjection, VaultError, type SecretScrubber, type UpstreamCredential, type UpstreamCredentials } from '../../vault/index.js';
-import { scrubbedBody, UnscrubbableError } from './scrubbed-answer.js';
+import { scrubbedAnswer, UnscrubbableError } from './scrubbed-answer.js';
 import { connectionListed, isHopByHop } from './hop-by-hop.js';
 import { CallEnforcer, type EnforcementDeps } from '../enforce-call.js';
 import type { CallState } from '../gateway-audit.js';
@@ -131,8 +131,8 @@ export class HttpGateway {
         // without a body, which can be sent twice; with a body, the 401 goes to the agent and the next call mints.
         const retry = !refreshed && !hasBody && credential?.rejected !== undefined;
         let refused = false;
-        // With a scrubber between undici and the agent, the call is over when the agent's answer is, not the scrubber.
-        let answered: Promise<void> | undefined;
+        // A decompressed answer is over when the agent's answer is, which is after undici is done.
+        let decoded: Promise<void> | undefined;
         await this.#pool(resource).stream(
           {
             path: prepared.path,
@@ -148,23 +148,19 @@ export class HttpGateway {
               return new Discard();
             }
             const answer = filterResponseHeaders(upstreamHeaders);
-            const body =
+            const scrubbed =
               scrubber === undefined
                 ? undefined
-                : scrubbedBody(scrubber, answer, (found, where) => deps.audit.scrubbed(state, found, where));
+                : scrubbedAnswer(scrubber, answer, res, (found, where) => deps.audit.scrubbed(state, found, where));
             status = statusCode;
             const nonce = this.#enforcer.nonce();
             if (nonce !== undefined) answer['dpop-nonce'] = nonce;
             res.writeHead(statusCode, answer);
-            if (body === undefined) return res;
-            answered = new Promise<void>((resolve, reject) => {
-              pipeline([body.head, ...body.rest, res], (err) => (err === undefined || err === null ? resolve() : reject(err)));
-            });
-            answered.catch(() => undefined); // awaited below, after undici is done
-            return body.head;
+            decoded = scrubbed?.done;
+            return scrubbed?.sink ?? res;
           },
         );
-        await answered;
+        await decoded;
         if (!refused) break;
         credential?.rejected?.();
         refreshed = true;

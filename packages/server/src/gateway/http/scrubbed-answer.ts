@@ -4,9 +4,10 @@
  * vault's scrubber as it streams, after a decompressor when the upstream compressed it although Writ asked for
  * `identity`. An encoding Writ cannot read is refused rather than passed on, since the credential could hide in it.
  */
-import type { Transform, Writable } from 'node:stream';
+import type { ServerResponse } from 'node:http';
+import { pipeline, Writable, type Transform } from 'node:stream';
 import { createBrotliDecompress, createUnzip } from 'node:zlib';
-import type { SecretScrubber } from '../../vault/index.js';
+import { ChunkScrubber, type SecretScrubber } from '../../vault/index.js';
 
 export class UnscrubbableError extends Error {
   constructor(message: string) {
@@ -17,22 +18,56 @@ export class UnscrubbableError extends Error {
 
 export type ScrubbedWhere = 'headers' | 'body';
 
-/** The stages an answer's body passes through: `head` receives the upstream's bytes; the last stage is piped to the agent. */
-export interface ScrubbedBody {
-  head: Writable & NodeJS.ReadableStream;
-  rest: Transform[];
+/**
+ * Where undici writes the upstream's body: straight into the agent's response, scrubbed on the way, with the
+ * response's backpressure. No stream pipeline between the two (a per-call cost on the hot path); a compressed answer
+ * gets a decompressor in front (`decoded`).
+ */
+class ScrubbingResponse extends Writable {
+  readonly #chunks: ChunkScrubber;
+  readonly #res: ServerResponse;
+
+  constructor(chunks: ChunkScrubber, res: ServerResponse) {
+    super();
+    this.#chunks = chunks;
+    this.#res = res;
+    // The agent went away: undici learns it from this stream, as it would from the response itself.
+    res.once('close', () => {
+      if (!res.writableFinished) this.destroy(new Error('the agent closed the connection'));
+    });
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    const out = this.#chunks.push(chunk);
+    if (out === undefined || this.#res.write(out)) cb();
+    else this.#res.once('drain', () => cb());
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    const tail = this.#chunks.end();
+    if (tail === undefined) this.#res.end(() => cb());
+    else this.#res.end(tail, () => cb());
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (err !== null) this.#res.destroy();
+    cb(err);
+  }
 }
 
 /**
+ * Scrubs the answer's header values in place and gives the writable undici streams the body into.
+ *
  * @example
- * const body = scrubbedBody(scrubber, headers, (secrets, where) => audit.scrubbed(state, secrets, where));
- * res.writeHead(status, headers); pipeline(body.head, ...body.rest, res, done);
+ * const { sink, done } = scrubbedAnswer(scrubber, headers, res, (secrets, where) => audit.scrubbed(state, secrets, where));
+ * res.writeHead(status, headers); return sink; // from undici's stream factory; then `await done`
  */
-export function scrubbedBody(
+export function scrubbedAnswer(
   scrubber: SecretScrubber,
   headers: Record<string, string | string[]>,
+  res: ServerResponse,
   found: (secrets: string[], where: ScrubbedWhere) => void,
-): ScrubbedBody {
+): { sink: Writable; done?: Promise<void> } {
   const encoding = String(headers['content-encoding'] ?? 'identity')
     .trim()
     .toLowerCase();
@@ -50,6 +85,12 @@ export function scrubbedBody(
     headers[name] = typeof v === 'string' ? scrubber.scrubText(v, inHeaders) : v.map((x) => scrubber.scrubText(x, inHeaders));
   }
   if (inHeaders.size > 0) found([...inHeaders], 'headers');
-  const scrub = scrubber.stream((id) => found([id], 'body'));
-  return decoder === undefined ? { head: scrub, rest: [] } : { head: decoder, rest: [scrub] };
+  const sink = new ScrubbingResponse(new ChunkScrubber(scrubber, (id) => found([id], 'body')), res);
+  if (decoder === undefined) return { sink };
+  // undici is done when the decoder has taken the last byte; the call is done when the agent's answer is.
+  const done = new Promise<void>((resolve, reject) =>
+    pipeline(decoder, sink, (err) => (err === undefined || err === null ? resolve() : reject(err))),
+  );
+  done.catch(() => undefined); // awaited by the caller after undici is done
+  return { sink: decoder, done };
 }
