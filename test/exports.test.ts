@@ -127,7 +127,15 @@ const SURFACE: Record<string, readonly string[]> = {
     'userAttrsOf',
     'userUid',
   ],
-  '@writ/dev': ['ScriptedBrowser', 'demoGrant', 'demoMcpGrant', 'runDev', 'startDemoUpstream', 'startDevIdentityProvider'],
+  '@writ/dev': [
+    'ScriptedBrowser',
+    'demoGrant',
+    'demoMcpGrant',
+    'runDev',
+    'startDemoUpstream',
+    'startDevIdentityProvider',
+    'startUpstreamAuthorizationServer',
+  ],
   '@writ/dev/kit': [
     'ScriptedMcpHost',
     'UPSTREAM_SECRET',
