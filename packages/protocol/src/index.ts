@@ -29,4 +29,11 @@ export type { ActorClaim, TaskTokenClaims, DpopProofClaims } from './claims.js';
 export { actorsOf } from './claims.js';
 export { ERROR_CODES, WritError } from './errors.js';
 export type { ErrorCode, ErrorCodeInfo, DenialBody } from './errors.js';
-export { PATHS, DEFAULT_PORT, SET_KID_PREFIX, AUDIT_CHECKPOINT_KID_PREFIX, NON_TOKEN_KID_PREFIXES } from './paths.js';
+export {
+  PATHS,
+  DEFAULT_PORT,
+  SET_KID_PREFIX,
+  AUDIT_CHECKPOINT_KID_PREFIX,
+  UPSTREAM_ASSERTION_KID_PREFIX,
+  NON_TOKEN_KID_PREFIXES,
+} from './paths.js';

@@ -50,5 +50,11 @@ export const SET_KID_PREFIX = 'set-';
 /** Key ids of Writ's audit checkpoint key start with this: it signs checkpoints of the audit chain only. */
 export const AUDIT_CHECKPOINT_KID_PREFIX = 'audit-';
 
+/**
+ * Key ids of the key Writ signs its assertions to upstream authorization servers with (the subject token of a
+ * `token_exchange` secret, naming the user and the agent) start with this: it signs those assertions only.
+ */
+export const UPSTREAM_ASSERTION_KID_PREFIX = 'upstream-';
+
 /** Every key in Writ's JWKS that is not a token-signing key: a verifier of task tokens skips these. */
-export const NON_TOKEN_KID_PREFIXES: readonly string[] = [SET_KID_PREFIX, AUDIT_CHECKPOINT_KID_PREFIX];
+export const NON_TOKEN_KID_PREFIXES: readonly string[] = [SET_KID_PREFIX, AUDIT_CHECKPOINT_KID_PREFIX, UPSTREAM_ASSERTION_KID_PREFIX];

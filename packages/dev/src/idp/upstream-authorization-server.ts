@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair } from 'jose';
+import { createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import Provider from 'oidc-provider';
 import { memoryAdapter } from './memory-adapter.js';
 
@@ -35,6 +35,13 @@ export interface UpstreamApiRequest {
 export interface UpstreamAuthorizationServer {
   issuer: string;
   tokenEndpoint: string;
+  /**
+   * RFC 8693 token exchange for assertions of the trusted issuer (`trustAssertionsFrom`): `sub` becomes the token's
+   * subject and `act` its actor. Served beside oidc-provider, which has no token exchange of its own.
+   */
+  tokenExchangeEndpoint: string;
+  /** Token exchanges refused, with the reason (tests assert on attacks). */
+  exchangeRefusals: string[];
   /** Token requests received, by grant type. */
   tokenRequests: { total: number; byClient: Map<string, number> };
   /** The protected API: `GET /whoami` answers `{ client_id, sub, scope }` of the token, 401 without an active one. */
@@ -57,6 +64,8 @@ export async function startUpstreamAuthorizationServer(o: {
   scopes?: string[];
   /** Lifetime of client-credentials tokens, seconds (default 600). */
   tokenTtlSeconds?: number;
+  /** Whose assertions the token exchange endpoint accepts: an issuer and its JWKS (Writ's). */
+  trustAssertionsFrom?: { issuer: string; jwksUri: string };
 }): Promise<UpstreamAuthorizationServer> {
   const asServer = createServer();
   await listen(asServer);
@@ -90,7 +99,62 @@ export async function startUpstreamAuthorizationServer(o: {
   });
   const callback = provider.callback();
   const tokenRequests = { total: 0, byClient: new Map<string, number>() };
+  const exchanged = new Map<string, { sub: string; act: unknown; client_id: string; scope: string | null; exp: number }>();
+  const exchangeRefusals: string[] = [];
+  const trusted = o.trustAssertionsFrom;
+  const trustedKeys = trusted === undefined ? undefined : createRemoteJWKSet(new URL(trusted.jwksUri));
+  const clientSecrets = new Map(o.clients.map((c) => [c.client_id, c.client_secret]));
+  const exchange = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const answer = (status: number, body: Record<string, unknown>): void => {
+      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+    };
+    const refuse = (status: number, error: string, why: string): void => {
+      exchangeRefusals.push(why);
+      answer(status, { error });
+    };
+    tokenRequests.total++;
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const form = new URLSearchParams(Buffer.concat(chunks).toString());
+    const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const [id, secret] = basic === undefined ? [] : Buffer.from(basic, 'base64').toString().split(':').map(decodeURIComponent);
+    tokenRequests.byClient.set(id ?? '', (tokenRequests.byClient.get(id ?? '') ?? 0) + 1);
+    if (id === undefined || secret === undefined || clientSecrets.get(id) !== secret)
+      return refuse(401, 'invalid_client', 'client authentication');
+    if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:token-exchange') return refuse(400, 'unsupported_grant_type', 'grant');
+    if (form.get('subject_token_type') !== 'urn:ietf:params:oauth:token-type:jwt')
+      return refuse(400, 'invalid_request', 'subject_token_type');
+    if (trusted === undefined || trustedKeys === undefined) return refuse(400, 'invalid_grant', 'no trusted issuer');
+    let claims: Record<string, unknown>;
+    try {
+      ({ payload: claims } = await jwtVerify(form.get('subject_token') ?? '', trustedKeys, {
+        issuer: trusted.issuer,
+        audience: `${issuer}/token-exchange`,
+        algorithms: ['ES256'],
+        maxTokenAge: 120,
+      }));
+    } catch (err) {
+      return refuse(400, 'invalid_grant', `subject_token: ${(err as Error).message}`);
+    }
+    const act = claims['act'] as { sub?: unknown } | undefined;
+    if (typeof claims['sub'] !== 'string' || typeof act?.sub !== 'string') return refuse(400, 'invalid_grant', 'sub and act.sub required');
+    const token = randomBytes(32).toString('base64url');
+    exchanged.set(token, { sub: claims['sub'], act, client_id: id, scope: form.get('scope'), exp: Date.now() + 600_000 });
+    answer(200, {
+      access_token: token,
+      issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      token_type: 'Bearer',
+      expires_in: 600,
+      ...(form.get('scope') !== null ? { scope: form.get('scope') } : {}),
+    });
+  };
   asServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method === 'POST' && (req.url ?? '').split('?')[0] === '/token-exchange') {
+      exchange(req, res).catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(500).end(String(err));
+      });
+      return;
+    }
     if (req.method === 'POST' && (req.url ?? '').split('?')[0] === '/token') {
       tokenRequests.total++;
       const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
@@ -102,6 +166,8 @@ export async function startUpstreamAuthorizationServer(o: {
 
   const apiRequests: UpstreamApiRequest[] = [];
   const introspect = async (token: string): Promise<Record<string, unknown>> => {
+    const own = exchanged.get(token);
+    if (own !== undefined) return { active: own.exp > Date.now(), sub: own.sub, act: own.act, client_id: own.client_id, scope: own.scope };
     const res = await fetch(`${issuer}/token/introspection`, {
       method: 'POST',
       headers: {
@@ -123,7 +189,12 @@ export async function startUpstreamAuthorizationServer(o: {
         res.end('{"error":"invalid_token"}');
         return;
       }
-      const seen = { client_id: introspection['client_id'], sub: introspection['sub'] ?? null, scope: introspection['scope'] ?? null };
+      const seen = {
+        client_id: introspection['client_id'],
+        sub: introspection['sub'] ?? null,
+        act: introspection['act'] ?? null,
+        scope: introspection['scope'] ?? null,
+      };
       // An upstream that echoes the credential it was sent (the case Writ's scrubbing exists for).
       res.writeHead(200, { 'content-type': 'application/json', 'x-echo-authorization': req.headers.authorization ?? '' });
       res.end(JSON.stringify({ ...seen, echo: req.headers.authorization }));
@@ -136,6 +207,8 @@ export async function startUpstreamAuthorizationServer(o: {
   return {
     issuer,
     tokenEndpoint: `${issuer}/token`,
+    tokenExchangeEndpoint: `${issuer}/token-exchange`,
+    exchangeRefusals,
     tokenRequests,
     apiUrl: `http://127.0.0.1:${(api.address() as AddressInfo).port}`,
     apiRequests,

@@ -5,13 +5,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import Fastify from 'fastify';
-import { DPOP_ALGS, PATHS } from '@writ/protocol';
+import { DPOP_ALGS, PATHS, UPSTREAM_ASSERTION_KID_PREFIX } from '@writ/protocol';
 import { createDpopNonces, InMemoryReplayCache, RevocationSet, VerifiedTokenCache, type CheckCallContext } from '@writ/verify/internal';
 import { WRIT_VERSION, type WritConfig } from '../config/index.js';
 import { FailedAuthThrottle } from '../http/index.js';
 import { openStore, type Store } from '../storage/index.js';
 import { deriveKey, KeyEncryptionKey, KeyRing, type SealedColumn } from '../crypto/index.js';
-import { ClientCredentialsMinter, createVault, kekInventory, rotateKek, SECRET_ENVELOPES, vaultCredentials } from '../vault/index.js';
+import { UpstreamTokenMinter, createVault, kekInventory, rotateKek, SECRET_ENVELOPES, vaultCredentials } from '../vault/index.js';
 import { aggregateAnonymousDenials, CHECKPOINT_KEY, createAuditWriter, storeAppender } from '../audit/index.js';
 import { auditOutlets } from './audit-outlets.js';
 import { createPolicyEngine, createCallDecisionCache, createIssuanceDecisionCache, type PolicyEngine } from '../policy/index.js';
@@ -35,7 +35,7 @@ import { startSchedules } from './schedules.js';
 import { boundsPerWorker, joinSiblings, journalScope, relayListen, sessionRelay } from './sibling-wiring.js';
 import type { SiblingBus } from '../workers/index.js';
 import { bearerHoldsScope, createSsfTransmitter, SCOPE_REVOCATION_FEED, SET_KEY, SSF_STREAM_ENVELOPES } from '../ssf/index.js';
-import { dedicatedKeyEnvelopes } from '../dedicated-keys/index.js';
+import { DedicatedKey, dedicatedKeyEnvelopes, type DedicatedKeyPurpose } from '../dedicated-keys/index.js';
 
 export interface WritServer {
   /** The URL Writ listens on (loopback in dev). */
@@ -69,11 +69,20 @@ export interface StartOptions {
   siblings?: SiblingBus;
 }
 
+/** The key of Writ's assertions to upstream authorization servers (`token_exchange` secrets): in its JWKS, never a token key. */
+const UPSTREAM_ASSERTION_KEY: DedicatedKeyPurpose = {
+  purpose: 'upstream-assertion',
+  alg: 'ES256',
+  kidPrefix: UPSTREAM_ASSERTION_KID_PREFIX,
+  typ: 'JWT',
+  sealedAs: 'upstream-assertion-key',
+};
+
 /** Every column that holds envelopes sealed with the KEK: what `writ vault rotate-kek` re-wraps. */
 const SEALED_COLUMNS: readonly SealedColumn[] = [
   SECRET_ENVELOPES,
   SIGNING_KEY_ENVELOPES,
-  dedicatedKeyEnvelopes([SET_KEY, CHECKPOINT_KEY]),
+  dedicatedKeyEnvelopes([SET_KEY, CHECKPOINT_KEY, UPSTREAM_ASSERTION_KEY]),
   SSF_STREAM_ENVELOPES,
 ];
 
@@ -136,14 +145,17 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     // Every request Writ sends on someone's behalf goes through this (upstreams, MCP servers, pushes, identity).
     const egress = egressGuard(config, listener.server);
     const egressFetch = egress.fetch();
-    // Upstream tokens Writ mints from client-credentials secrets: in memory only, one request at a time per secret.
+    // Upstream tokens Writ mints (client credentials, token exchange): in memory only, one request at a time each.
     const tokenEndpoints = egress.agent({ keepAliveTimeout: 30_000, connectTimeout: 10_000 });
     closers.unshift(() => tokenEndpoints.close());
-    const minter = new ClientCredentialsMinter({
+    const assertionKey = await DedicatedKey.load({ db: store.db, kek, now }, UPSTREAM_ASSERTION_KEY);
+    const minter = new UpstreamTokenMinter({
       dispatcher: tokenEndpoints,
+      issuer: config.server.publicUrl ?? url,
+      assertions: assertionKey,
       now,
       timeoutMs: config.server.upstreamTimeoutMs,
-      failed: (secretId, detail) => logger.warn({ secret: secretId, detail }, 'upstream credential not obtained'),
+      failed: (secretId: string, detail: string) => logger.warn({ secret: secretId, detail }, 'upstream credential not obtained'),
     });
     const publicUrl = config.server.publicUrl ?? url;
     const role = config.cluster.role;
@@ -431,7 +443,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       publicUrl,
       nonce: () => nonces?.current(),
       keys,
-      extraJwks: () => [...ssf.jwks(), checkpointKey.publicJwk],
+      extraJwks: () => [...ssf.jwks(), checkpointKey.publicJwk, assertionKey.publicJwk],
       tasks,
       check,
       adminAuth,

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { outboundUrl } from '../http/index.js';
 
-export const SECRET_KINDS = ['static', 'oauth_client_credentials'] as const;
+export const SECRET_KINDS = ['static', 'oauth_client_credentials', 'token_exchange'] as const;
 export type SecretKind = (typeof SECRET_KINDS)[number];
 
 const description = z.string().max(2000).default('');
@@ -40,36 +40,55 @@ export const staticBasicInput = z.strictObject({
   description,
 });
 
-export const clientCredentialsInput = z
-  .strictObject({
-    kind: z.literal('oauth_client_credentials'),
-    description,
-    /** The upstream authorization server's token endpoint (RFC 6749 §3.2). */
-    tokenEndpoint: outboundUrl,
-    clientId: z.string().min(1).max(500),
-    /** RFC 6749 §2.3.1 (`client_secret_basic`, `client_secret_post`) or RFC 7523 (`private_key_jwt`). */
-    authMethod: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']).default('client_secret_basic'),
-    clientSecret: z.string().min(1).max(4096).optional(),
-    privateKeyJwk: privateJwk.optional(),
-    /** Asked for when the resource's injection rule names none. */
-    scope: scope.optional(),
-    /** RFC 8707 `resource`, and the `audience` some servers read instead: both sent when set. */
-    resource: z.url().max(2000).optional(),
-    audience: z.string().max(1000).optional(),
-    /** A token is replaced this long before it expires (and at half its lifetime, for short-lived ones). */
-    refreshBeforeSeconds: z.number().int().min(0).max(3600).default(60),
-  })
-  .refine((c) => (c.authMethod === 'private_key_jwt') === (c.privateKeyJwk !== undefined), {
-    message: 'private_key_jwt takes privateKeyJwk, and only it does',
-    path: ['privateKeyJwk'],
-  })
-  .refine((c) => (c.authMethod === 'private_key_jwt') !== (c.clientSecret !== undefined), {
-    message: 'client_secret_basic and client_secret_post take clientSecret',
-    path: ['clientSecret'],
-  });
+/** What Writ needs to be an OAuth client of an upstream's authorization server (both minted kinds). */
+const oauthClientFields = {
+  description,
+  /** The upstream authorization server's token endpoint (RFC 6749 §3.2). */
+  tokenEndpoint: outboundUrl,
+  clientId: z.string().min(1).max(500),
+  /** RFC 6749 §2.3.1 (`client_secret_basic`, `client_secret_post`) or RFC 7523 (`private_key_jwt`). */
+  authMethod: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']).default('client_secret_basic'),
+  clientSecret: z.string().min(1).max(4096).optional(),
+  privateKeyJwk: privateJwk.optional(),
+  /** Asked for when the resource's injection rule names none. */
+  scope: scope.optional(),
+  /** RFC 8707 `resource`, and the `audience` some servers read instead: both sent when set. */
+  resource: z.url().max(2000).optional(),
+  audience: z.string().max(1000).optional(),
+  /** A token is replaced this long before it expires (and at half its lifetime, for short-lived ones). */
+  refreshBeforeSeconds: z.number().int().min(0).max(3600).default(60),
+};
+
+/** One way of client authentication, with exactly what it takes. */
+function oneClientAuth<T extends z.ZodType<{ authMethod: string; privateKeyJwk?: unknown; clientSecret?: unknown }>>(schema: T) {
+  return schema
+    .refine((c) => (c.authMethod === 'private_key_jwt') === (c.privateKeyJwk !== undefined), {
+      message: 'private_key_jwt takes privateKeyJwk, and only it does',
+      path: ['privateKeyJwk'],
+    })
+    .refine((c) => (c.authMethod === 'private_key_jwt') !== (c.clientSecret !== undefined), {
+      message: 'client_secret_basic and client_secret_post take clientSecret',
+      path: ['clientSecret'],
+    });
+}
+
+export const clientCredentialsInput = oneClientAuth(z.strictObject({ kind: z.literal('oauth_client_credentials'), ...oauthClientFields }));
+
+/**
+ * RFC 8693 token exchange: per call, Writ presents an assertion naming the user (`sub`) and the agent (`act.sub`),
+ * signed with its own key (published in its JWKS), and injects the token the upstream's server issues for them.
+ */
+export const tokenExchangeInput = oneClientAuth(
+  z.strictObject({
+    kind: z.literal('token_exchange'),
+    ...oauthClientFields,
+    /** The assertion's `aud`: the upstream authorization server's issuer identifier (default: the token endpoint). */
+    assertionAudience: z.string().min(1).max(2000).optional(),
+  }),
+);
 
 /** What `PUT /admin/v1/secrets/{id}` accepts: a static value (`kind` may be left out) or a minted kind. */
-export const secretKindInput = z.union([staticSecretInput, staticBasicInput, clientCredentialsInput]);
+export const secretKindInput = z.union([staticSecretInput, staticBasicInput, clientCredentialsInput, tokenExchangeInput]);
 export type SecretKindInput = z.output<typeof secretKindInput>;
 
 /** The settings of a client-credentials secret that are not secret (stored in clear, shown by `describeSecret`). */
@@ -81,6 +100,8 @@ export interface ClientCredentialsConfig {
   resource?: string | undefined;
   audience?: string | undefined;
   refreshBeforeSeconds: number;
+  /** token_exchange only. */
+  assertionAudience?: string | undefined;
 }
 
 /** What is sealed for a client-credentials secret. */

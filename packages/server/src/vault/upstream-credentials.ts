@@ -4,7 +4,7 @@
  * gateway never learns the kind; the vault decides per call whose credential it is.
  */
 import { SecretValue } from '../crypto/index.js';
-import type { ClientCredentialsMinter, MintRequest } from './client-credentials.js';
+import type { MintRequest, UpstreamTokenMinter } from './upstream-token-minter.js';
 import type { ClientCredentialsMaterial } from './secret-kinds.js';
 import { SecretScrubber, type InjectedValue } from './secret-scrubber.js';
 import type { SecretEntry } from './vault.js';
@@ -57,22 +57,22 @@ export class ScrubberCache {
 }
 
 /**
- * Every kind of secret the vault holds, per call: a static value as it is stored; a client-credentials token minted
- * and cached by `minter`. The scrubber of a minted token covers the client secret too, which never goes upstream but
- * must not come back either.
+ * Every kind of secret the vault holds, per call: a static value as it is stored; a token minted and cached by
+ * `minter` (client credentials: Writ's own; token exchange: the call's user's and agent's). The scrubber of a minted
+ * token covers the client secret too, which never goes upstream but must not come back either.
  *
  * @example
- * const credentials = vaultCredentials(vault, new ClientCredentialsMinter({ dispatcher, now, timeoutMs }));
+ * const credentials = vaultCredentials(vault, new UpstreamTokenMinter({ dispatcher, issuer, assertions, now, timeoutMs }));
  */
 export function vaultCredentials(
   vault: { getSecretEntry(id: string): Promise<SecretEntry> },
-  minter: ClientCredentialsMinter,
+  minter: UpstreamTokenMinter,
 ): UpstreamCredentials {
   const scrubbers = new ScrubberCache();
   // Parsed once per stored version: the vault hands out the same entry until the secret changes.
   const pairs = new WeakMap<SecretEntry, UpstreamCredential>();
   return {
-    async forCall(secretId, _principal, ask = {}) {
+    async forCall(secretId, principal, ask = {}) {
       const entry = await vault.getSecretEntry(secretId);
       if (entry.kind === 'static' && entry.config?.['format'] === 'basic') {
         let pair = pairs.get(entry);
@@ -87,13 +87,13 @@ export function vaultCredentials(
         return pair;
       }
       if (entry.kind === 'static') return { secretId, value: entry.value, scrubber: scrubbers.of(secretId, entry.value) };
-      if (entry.kind === 'oauth_client_credentials') {
-        const token = await minter.token(entry, ask);
+      if (entry.kind === 'oauth_client_credentials' || entry.kind === 'token_exchange') {
+        const token = await minter.token(entry, ask, principal);
         return {
           secretId,
           value: token.value,
           scrubber: scrubbers.of(secretId, token.value, () => materialValues(entry)),
-          rejected: () => minter.rejected(entry, ask, token),
+          rejected: () => minter.rejected(entry, ask, principal, token),
         };
       }
       throw new TypeError(`secret ${secretId} is of a kind this node cannot use: ${entry.kind}`);

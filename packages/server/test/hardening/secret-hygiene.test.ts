@@ -1,7 +1,8 @@
 /**
  * Upstream credentials of every kind never leave the vault's memory except into the one outgoing request: not in
  * logs (at debug level), metrics, audit records, admin answers, error bodies or anything the agent receives — for a
- * static value, a client-credentials secret, and the token Writ mints from it, including when the upstream echoes it
+ * static value, a client-credentials secret and the token Writ mints from it, a token-exchange secret and the token
+ * issued for the call's user, including when the upstream echoes it
  * and when minting fails.
  */
 import assert from 'node:assert/strict';
@@ -35,6 +36,7 @@ describeEachStore('secret hygiene', (kind) => {
   before(async () => {
     as = await startUpstreamAuthorizationServer({
       clients: [{ client_id: 'hygiene', client_secret: CLIENT_SECRET, scope: 'read:projects' }],
+      trustAssertionsFrom: { issuer: h.writ.publicUrl, jwksUri: `${h.writ.publicUrl}/.well-known/jwks.json` },
     });
     agent = await h.registerAgent('agent-a');
     await h.admin.put('/secrets/static-kind', { value: STATIC_VALUE });
@@ -50,10 +52,17 @@ describeEachStore('secret hygiene', (kind) => {
       clientId: 'hygiene',
       clientSecret: `${CLIENT_SECRET}-wrong`,
     });
+    await h.admin.put('/secrets/exchanged-kind', {
+      kind: 'token_exchange',
+      tokenEndpoint: as.tokenExchangeEndpoint,
+      clientId: 'hygiene',
+      clientSecret: CLIENT_SECRET,
+    });
     for (const [id, secret] of [
       ['static-r', 'static-kind'],
       ['minted-r', 'minted-kind'],
       ['failing-r', 'failing-kind'],
+      ['exchanged-r', 'exchanged-kind'],
     ] as const) {
       await h.admin.post('/resources', { id, baseUrl: as.apiUrl, secretId: secret, inject: { mode: 'bearer' } });
       await h.admin.post('/grants', {
@@ -66,13 +75,17 @@ describeEachStore('secret hygiene', (kind) => {
 
   test('no kind of upstream credential reaches logs, metrics, audit, admin answers or the agent', async () => {
     const agentSaw: string[] = [];
-    for (const r of ['static-r', 'minted-r', 'failing-r']) {
+    for (const r of ['static-r', 'minted-r', 'failing-r', 'exchanged-r']) {
       const task = await h.startTask(agent, { resource: r, details: DETAILS });
       const res = await task.fetch(`${h.resourceUri(r)}/whoami`);
       agentSaw.push(String(res.status), JSON.stringify([...res.headers]), await res.text());
     }
     const minted = as.apiRequests.map((q) => q.token).filter((t): t is string => t !== undefined && t !== STATIC_VALUE);
-    assert.ok(minted.length >= 1, 'a token was minted and used');
+    assert.ok(minted.length >= 2, 'a client-credentials token and an exchanged token were minted and used');
+    assert.ok(
+      as.apiRequests.some((q) => q.introspection?.['sub'] === 'dev:alice'),
+      "the exchanged token is alice's",
+    );
     await h.writ.flushAudit();
     const outputs = {
       logs: lines.join(''),

@@ -1,8 +1,15 @@
 /**
- * `oauth_client_credentials`: Writ is an OAuth client of the upstream's authorization server and mints the upstream
- * token itself (RFC 6749 §4.4), so nothing long-lived reaches the upstream and nothing at all reaches the agent.
+ * Upstream tokens Writ mints as an OAuth client of the upstream's authorization server, so nothing long-lived
+ * reaches the upstream and nothing at all reaches the agent:
  *
- * - One token per secret version and requested scope/resource/audience, kept in memory only, reused until
+ * - `oauth_client_credentials`: Writ's own token (RFC 6749 §4.4), the same for every call;
+ * - `token_exchange`: a token for the user and agent of the call (RFC 8693), for an assertion Writ signs with a key
+ *   of its own — `sub` the user, `act.sub` the agent (draft-ietf-oauth-identity-chaining) — so the upstream sees
+ *   the person the agent works for, and the agent in the chain.
+ *
+ * Both:
+ *
+ * - One token per secret version, requested scope/resource/audience and (token exchange) user and agent, kept in memory only, reused until
  *   `refreshBeforeSeconds` before it expires (or half its lifetime, if that is sooner).
  * - One request at a time: every call that finds no fresh token waits for the same token request.
  * - `rejected` (the upstream answered 401 with it) drops that token, once: the next call mints a fresh one, and calls
@@ -19,6 +26,7 @@ import { z } from 'zod';
 import { WritError } from '@writ/protocol';
 import { SecretValue } from '../crypto/index.js';
 import type { ClientCredentialsConfig, ClientCredentialsMaterial } from './secret-kinds.js';
+import type { CallPrincipal } from './upstream-credentials.js';
 import type { SecretEntry } from './vault.js';
 
 /** RFC 6749 §5.1, as much of it as Writ uses; anything else in the answer is ignored. */
@@ -41,37 +49,50 @@ export interface MintedToken {
   refreshAt: number;
 }
 
-export interface ClientCredentialsDeps {
+/** Signs the assertion a `token_exchange` secret presents: a dedicated key in Writ's JWKS, never a token key. */
+export interface AssertionSigner {
+  sign(claims: Record<string, unknown>): string;
+}
+
+export interface UpstreamTokenMinterDeps {
   /** Guarded by the egress rules like every other outbound connection. */
   dispatcher: Dispatcher;
+  /** Writ's issuer: the `iss` of its assertions. */
+  issuer: string;
+  assertions: AssertionSigner;
   now: () => number;
   timeoutMs: number;
   /** The authorization server refused or failed: for the audit log (never a token or secret). */
   failed?(secretId: string, detail: string): void;
 }
 
+const GRANT_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const TOKEN_TYPE_JWT = 'urn:ietf:params:oauth:token-type:jwt';
+const TOKEN_TYPE_ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
+const MAX_CACHED = 10_000;
+
 /** A token lifetime assumed when the server does not say (RFC 6749 §5.1 leaves `expires_in` optional). */
 const DEFAULT_LIFETIME_S = 300;
 
-export class ClientCredentialsMinter {
-  readonly #deps: ClientCredentialsDeps;
+export class UpstreamTokenMinter {
+  readonly #deps: UpstreamTokenMinterDeps;
   readonly #tokens = new Map<string, MintedToken>();
   readonly #inFlight = new Map<string, Promise<MintedToken>>();
 
-  constructor(deps: ClientCredentialsDeps) {
+  constructor(deps: UpstreamTokenMinterDeps) {
     this.#deps = deps;
   }
 
-  /** A token for `entry` (a client-credentials secret) and what the resource asks for. */
-  token(entry: SecretEntry, ask: MintRequest): Promise<MintedToken> {
-    const key = cacheKey(entry, ask);
+  /** A token for `entry` and what the resource asks for; for `token_exchange`, for the call's user and agent. */
+  token(entry: SecretEntry, ask: MintRequest, principal: CallPrincipal): Promise<MintedToken> {
+    const key = cacheKey(entry, ask, principal);
     const hit = this.#tokens.get(key);
     if (hit !== undefined && hit.refreshAt > this.#deps.now()) return Promise.resolve(hit);
     const pending = this.#inFlight.get(key);
     if (pending !== undefined) return pending;
-    const p = this.#mint(entry, ask)
+    const p = this.#mint(entry, ask, principal)
       .then((t) => {
-        this.#tokens.set(key, t);
+        this.#remember(key, t);
         return t;
       })
       .finally(() => this.#inFlight.delete(key));
@@ -80,8 +101,8 @@ export class ClientCredentialsMinter {
   }
 
   /** The upstream refused `token`: it is not handed out again (a newer one already cached is kept). */
-  rejected(entry: SecretEntry, ask: MintRequest, token: MintedToken): void {
-    const key = cacheKey(entry, ask);
+  rejected(entry: SecretEntry, ask: MintRequest, principal: CallPrincipal, token: MintedToken): void {
+    const key = cacheKey(entry, ask, principal);
     if (this.#tokens.get(key) === token) this.#tokens.delete(key);
   }
 
@@ -90,10 +111,33 @@ export class ClientCredentialsMinter {
     for (const key of this.#tokens.keys()) if (secretId === undefined || key.startsWith(`${secretId}\0`)) this.#tokens.delete(key);
   }
 
-  async #mint(entry: SecretEntry, ask: MintRequest): Promise<MintedToken> {
-    const config = entry.config as unknown as ClientCredentialsConfig;
+  /** Tokens per user and agent add up: past this many, the ones due for replacement are dropped. */
+  #remember(key: string, t: MintedToken): void {
+    if (this.#tokens.size >= MAX_CACHED) {
+      const now = this.#deps.now();
+      for (const [k, v] of this.#tokens) if (v.refreshAt <= now) this.#tokens.delete(k);
+      // Still full of live tokens: the oldest go (a Map iterates in insertion order).
+      for (const k of this.#tokens.keys()) {
+        if (this.#tokens.size < MAX_CACHED) break;
+        this.#tokens.delete(k);
+      }
+    }
+    this.#tokens.set(key, t);
+  }
+
+  async #mint(entry: SecretEntry, ask: MintRequest, principal: CallPrincipal): Promise<MintedToken> {
+    const config = entry.config as unknown as ClientCredentialsConfig & { assertionAudience?: string };
     const material = JSON.parse(entry.value.reveal()) as ClientCredentialsMaterial;
-    const form = new URLSearchParams({ grant_type: 'client_credentials' });
+    const form = new URLSearchParams();
+    if (entry.kind === 'token_exchange') {
+      // Fail closed: a token for nobody in particular is not what this kind is for.
+      if (principal.userId === '' || principal.agentId === '')
+        throw this.#failure(entry, 'token exchange needs the user and agent of a call; this connection acts for nobody');
+      form.set('grant_type', GRANT_TOKEN_EXCHANGE);
+      form.set('subject_token', this.#assertion(config, principal));
+      form.set('subject_token_type', TOKEN_TYPE_JWT);
+      form.set('requested_token_type', TOKEN_TYPE_ACCESS_TOKEN);
+    } else form.set('grant_type', 'client_credentials');
     const scope = ask.scope ?? config.scope;
     const resource = ask.resource ?? config.resource;
     const audience = ask.audience ?? config.audience;
@@ -154,14 +198,33 @@ export class ClientCredentialsMinter {
     return { value: new SecretValue(parsed.access_token), refreshAt: started + lifetimeMs - early };
   }
 
+  /**
+   * The subject token of a token exchange: who the call is for (`sub`), which agent acts (`act.sub`, RFC 8693 §4.1),
+   * for whom it is meant (`aud`: the upstream's authorization server), good for one minute.
+   */
+  #assertion(config: { tokenEndpoint: string; assertionAudience?: string }, principal: CallPrincipal): string {
+    const iat = Math.floor(this.#deps.now() / 1000);
+    return this.#deps.assertions.sign({
+      iss: this.#deps.issuer,
+      sub: principal.userId,
+      aud: config.assertionAudience ?? config.tokenEndpoint,
+      act: { sub: principal.agentId },
+      task_id: principal.taskId,
+      iat,
+      exp: iat + 60,
+      jti: randomUUID(),
+    });
+  }
+
   #failure(entry: SecretEntry, detail: string): WritError {
     this.#deps.failed?.(entry.id, detail);
     return new WritError('ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE', `secret ${entry.id}: ${detail}`);
   }
 }
 
-function cacheKey(entry: SecretEntry, ask: MintRequest): string {
-  return `${entry.id}\0${entry.version}\0${ask.scope ?? ''}\0${ask.resource ?? ''}\0${ask.audience ?? ''}`;
+function cacheKey(entry: SecretEntry, ask: MintRequest, principal: CallPrincipal): string {
+  const who = entry.kind === 'token_exchange' ? `${principal.userId}\0${principal.agentId}` : '';
+  return `${entry.id}\0${entry.version}\0${ask.scope ?? ''}\0${ask.resource ?? ''}\0${ask.audience ?? ''}\0${who}`;
 }
 
 /** application/x-www-form-urlencoded for one value (RFC 6749 Appendix B): spaces as `+`. */

@@ -1,5 +1,5 @@
 /**
- * The minter's clock, against a real authorization server (`oidc-provider`): a token is handed out until
+ * The minter's clock (client credentials), against a real authorization server (`oidc-provider`): a token is handed out until
  * `refreshBeforeSeconds` before it expires (or half its life, if sooner), then replaced by one request however many
  * calls ask; a token the upstream refused is replaced once, and a newer one is not dropped by a late refusal.
  */
@@ -8,11 +8,18 @@ import { after, before, test } from 'node:test';
 import { Agent } from 'undici';
 import { startUpstreamAuthorizationServer, type UpstreamAuthorizationServer } from '@writ/dev';
 import { SecretValue } from '../../src/crypto/index.js';
-import { ClientCredentialsMinter, type SecretEntry } from '../../src/vault/index.js';
+import { UpstreamTokenMinter, type SecretEntry } from '../../src/vault/index.js';
 
 let as: UpstreamAuthorizationServer;
 const dispatcher = new Agent();
 let clock = 1_800_000_000_000;
+const WHO = { userId: 'dev:alice', agentId: 'agent-a', taskId: 'task_1' };
+/** Client credentials sign nothing. */
+const NO_ASSERTIONS = {
+  sign(): string {
+    throw new Error('not for client credentials');
+  },
+};
 
 before(async () => {
   as = await startUpstreamAuthorizationServer({
@@ -41,16 +48,22 @@ function entry(refreshBeforeSeconds: number, version = 1): SecretEntry {
 }
 
 test('reused until refreshBeforeSeconds before expiry, then one request for many callers', async () => {
-  const minter = new ClientCredentialsMinter({ dispatcher, now: () => clock, timeoutMs: 5000 });
+  const minter = new UpstreamTokenMinter({
+    dispatcher,
+    issuer: 'http://writ.test',
+    assertions: NO_ASSERTIONS,
+    now: () => clock,
+    timeoutMs: 5000,
+  });
   const e = entry(60);
   const start = as.tokenRequests.total;
-  const first = await minter.token(e, {});
+  const first = await minter.token(e, {}, WHO);
   assert.equal(as.tokenRequests.total, start + 1);
   // 600 s tokens, replaced 60 s early.
   clock += 539_000;
-  assert.equal(await minter.token(e, {}), first, 'still fresh at +539 s');
+  assert.equal(await minter.token(e, {}, WHO), first, 'still fresh at +539 s');
   clock += 2_000;
-  const burst = await Promise.all(Array.from({ length: 10 }, () => minter.token(e, {})));
+  const burst = await Promise.all(Array.from({ length: 10 }, () => minter.token(e, {}, WHO)));
   assert.equal(as.tokenRequests.total, start + 2, 'one request at +541 s, for ten callers');
   assert.equal(new Set(burst).size, 1);
   assert.notEqual(burst[0]?.value.reveal(), first.value.reveal());
@@ -62,9 +75,15 @@ test('a short-lived token is replaced at half its life', async () => {
     tokenTtlSeconds: 60,
   });
   try {
-    const minter = new ClientCredentialsMinter({ dispatcher, now: () => clock, timeoutMs: 5000 });
+    const minter = new UpstreamTokenMinter({
+      dispatcher,
+      issuer: 'http://writ.test',
+      assertions: NO_ASSERTIONS,
+      now: () => clock,
+      timeoutMs: 5000,
+    });
     const e = { ...entry(60), config: { ...entry(60).config, tokenEndpoint: short.tokenEndpoint } };
-    const t = await minter.token(e, {});
+    const t = await minter.token(e, {}, WHO);
     assert.equal(t.refreshAt, clock + 30_000);
   } finally {
     await short.close();
@@ -72,24 +91,36 @@ test('a short-lived token is replaced at half its life', async () => {
 });
 
 test('a refused token is replaced once; a late refusal of an older token keeps the newer one', async () => {
-  const minter = new ClientCredentialsMinter({ dispatcher, now: () => clock, timeoutMs: 5000 });
+  const minter = new UpstreamTokenMinter({
+    dispatcher,
+    issuer: 'http://writ.test',
+    assertions: NO_ASSERTIONS,
+    now: () => clock,
+    timeoutMs: 5000,
+  });
   const e = entry(60, 2);
-  const a = await minter.token(e, {});
-  minter.rejected(e, {}, a);
-  const b = await minter.token(e, {});
+  const a = await minter.token(e, {}, WHO);
+  minter.rejected(e, {}, WHO, a);
+  const b = await minter.token(e, {}, WHO);
   assert.notEqual(b, a);
-  minter.rejected(e, {}, a);
-  assert.equal(await minter.token(e, {}), b);
+  minter.rejected(e, {}, WHO, a);
+  assert.equal(await minter.token(e, {}, WHO), b);
   const start = as.tokenRequests.total;
-  const other = await minter.token(e, { scope: 'read:projects' });
+  const other = await minter.token(e, { scope: 'read:projects' }, WHO);
   assert.notEqual(other, b, 'a different request is a different token');
   assert.equal(as.tokenRequests.total, start + 1);
 });
 
 test('a refusal by the authorization server names the error code, never the secret', async () => {
-  const minter = new ClientCredentialsMinter({ dispatcher, now: () => clock, timeoutMs: 5000 });
+  const minter = new UpstreamTokenMinter({
+    dispatcher,
+    issuer: 'http://writ.test',
+    assertions: NO_ASSERTIONS,
+    now: () => clock,
+    timeoutMs: 5000,
+  });
   const bad = { ...entry(60, 3), value: new SecretValue(JSON.stringify({ clientSecret: 'wrong-secret-987654' })) };
-  await assert.rejects(minter.token(bad, {}), (err: Error & { code?: string; detail?: string }) => {
+  await assert.rejects(minter.token(bad, {}, WHO), (err: Error & { code?: string; detail?: string }) => {
     assert.equal(err.code, 'ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE');
     assert.match(err.detail ?? '', /401 \(invalid_client\)/);
     assert.ok(!String(err.detail).includes('wrong-secret'));
