@@ -12,7 +12,7 @@ import type { AuthorizationDetail } from '@writ/protocol';
 import { startUpstreamAuthorizationServer, type UpstreamAuthorizationServer } from '@writ/dev';
 import { createLogger } from '../../src/observability/index.js';
 import { describeEachStore } from '../helpers/stores.js';
-import { useHarness, type TestAgent } from '../helpers/writ-harness.js';
+import { registerBearerResource, useHarness, type TestAgent } from '../helpers/writ-harness.js';
 
 const STATIC_VALUE = 'static-upstream-key-7f3a9c1e5b';
 const CLIENT_SECRET = 'client-secret-for-hygiene-4d8e2a';
@@ -64,11 +64,7 @@ describeEachStore('secret hygiene', (kind) => {
       ['failing-r', 'failing-kind'],
       ['exchanged-r', 'exchanged-kind'],
     ] as const) {
-      await h.admin.post('/resources', { id, baseUrl: as.apiUrl, secretId: secret, inject: { mode: 'bearer' } });
-      await h.admin.post('/grants', {
-        id,
-        policy: `permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"http", resource == Writ::Resource::"${id}");`,
-      });
+      await registerBearerResource(h, id, as.apiUrl, secret);
     }
   });
   after(() => as.close());

@@ -207,3 +207,15 @@ export async function postAgentExchange(h: Harness, agent: TestAgent, fields: Re
     await createDpopProof(agent.dpopKey, { htm: 'POST', htu: endpoint }),
   );
 }
+
+/**
+ * Registers HTTP resource `id` at `baseUrl`, injecting vault secret `secretId` as a bearer token, and a grant that
+ * lets agent-a call it (any user, any path): the setup of every test of a secret kind.
+ */
+export async function registerBearerResource(h: Harness, id: string, baseUrl: string, secretId: string): Promise<void> {
+  await h.admin.post('/resources', { id, baseUrl, secretId, inject: { mode: 'bearer' } });
+  await h.admin.post('/grants', {
+    id,
+    policy: `permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"http", resource == Writ::Resource::"${id}");`,
+  });
+}

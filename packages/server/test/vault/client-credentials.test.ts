@@ -10,7 +10,7 @@ import { exportJWK, generateKeyPair } from 'jose';
 import type { AuthorizationDetail } from '@writ/protocol';
 import { startUpstreamAuthorizationServer, type UpstreamAuthorizationServer } from '@writ/dev';
 import { describeEachStore } from '../helpers/stores.js';
-import { useHarness, type TestAgent } from '../helpers/writ-harness.js';
+import { registerBearerResource, useHarness, type TestAgent } from '../helpers/writ-harness.js';
 
 const CLIENT = { id: 'writ-upstream-client', secret: 'cc-client-secret-value-0123456789' };
 const DETAILS: AuthorizationDetail[] = [{ type: 'http', actions: ['GET', 'POST'], paths: ['/whoami'] }];
@@ -51,11 +51,7 @@ describeEachStore('client credentials', (kind) => {
       scope: 'read:projects',
       description: 'minted',
     });
-    await h.admin.post('/resources', { id: 'cc', baseUrl: as.apiUrl, secretId: 'upstream-cc', inject: { mode: 'bearer' } });
-    await h.admin.post('/grants', {
-      id: 'cc',
-      policy: 'permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"http", resource == Writ::Resource::"cc");',
-    });
+    await registerBearerResource(h, 'cc', as.apiUrl, 'upstream-cc');
   });
   after(() => as.close());
 
@@ -143,11 +139,7 @@ describeEachStore('client credentials', (kind) => {
       privateKeyJwk: jwtKey,
       scope: 'read:projects',
     });
-    await h.admin.post('/resources', { id: 'cc-jwt', baseUrl: as.apiUrl, secretId: 'upstream-jwt', inject: { mode: 'bearer' } });
-    await h.admin.post('/grants', {
-      id: 'cc-jwt',
-      policy: 'permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"http", resource == Writ::Resource::"cc-jwt");',
-    });
+    await registerBearerResource(h, 'cc-jwt', as.apiUrl, 'upstream-jwt');
     const task = await h.startTask(agent, { resource: 'cc-jwt', details: DETAILS });
     const res = await whoami(task, 'cc-jwt');
     assert.equal(res.status, 200);
@@ -163,11 +155,7 @@ describeEachStore('client credentials', (kind) => {
       clientId: CLIENT.id,
       clientSecret: 'not-the-secret-0123456789',
     });
-    await h.admin.post('/resources', { id: 'cc-bad', baseUrl: as.apiUrl, secretId: 'upstream-bad', inject: { mode: 'bearer' } });
-    await h.admin.post('/grants', {
-      id: 'cc-bad',
-      policy: 'permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"http", resource == Writ::Resource::"cc-bad");',
-    });
+    await registerBearerResource(h, 'cc-bad', as.apiUrl, 'upstream-bad');
     const task = await h.startTask(agent, { resource: 'cc-bad', details: DETAILS });
     const upstreamBefore = as.apiRequests.length;
     const res = await whoami(task, 'cc-bad');

@@ -11,7 +11,7 @@ import { SignJWT, decodeProtectedHeader, generateKeyPair, type JWK } from 'jose'
 import { NON_TOKEN_KID_PREFIXES, UPSTREAM_ASSERTION_KID_PREFIX, type AuthorizationDetail } from '@writ/protocol';
 import { startUpstreamAuthorizationServer, type UpstreamAuthorizationServer } from '@writ/dev';
 import { describeEachStore } from '../helpers/stores.js';
-import { useHarness, type TestAgent } from '../helpers/writ-harness.js';
+import { registerBearerResource, useHarness, type TestAgent } from '../helpers/writ-harness.js';
 
 const CLIENT = { id: 'writ-exchanger', secret: 'exchange-client-secret-0123456789' };
 const DETAILS: AuthorizationDetail[] = [{ type: 'http', actions: ['GET'], paths: ['/whoami'] }];
@@ -41,11 +41,7 @@ describeEachStore('token exchange secrets', (kind) => {
       clientSecret: CLIENT.secret,
       scope: 'read:projects',
     });
-    await h.admin.post('/resources', { id: 'tx', baseUrl: as.apiUrl, secretId: 'per-user', inject: { mode: 'bearer' } });
-    await h.admin.post('/grants', {
-      id: 'tx',
-      policy: 'permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"http", resource == Writ::Resource::"tx");',
-    });
+    await registerBearerResource(h, 'tx', as.apiUrl, 'per-user');
   });
   after(() => as.close());
 
@@ -137,11 +133,7 @@ describeEachStore('token exchange secrets', (kind) => {
       clientSecret: CLIENT.secret,
       assertionAudience: 'https://someone-else.example',
     });
-    await h.admin.post('/resources', { id: 'tx-bad', baseUrl: as.apiUrl, secretId: 'per-user-wrong-aud', inject: { mode: 'bearer' } });
-    await h.admin.post('/grants', {
-      id: 'tx-bad',
-      policy: 'permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"http", resource == Writ::Resource::"tx-bad");',
-    });
+    await registerBearerResource(h, 'tx-bad', as.apiUrl, 'per-user-wrong-aud');
     const task = await h.startTask(agent, { resource: 'tx-bad', details: DETAILS });
     const before = as.apiRequests.length;
     const res = await task.fetch(`${h.resourceUri('tx-bad')}/whoami`);

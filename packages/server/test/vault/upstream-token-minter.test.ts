@@ -31,6 +31,11 @@ after(async () => {
   await dispatcher.close();
 });
 
+/** A minter on the test clock, for client-credentials secrets (it signs nothing). */
+function newMinter(): UpstreamTokenMinter {
+  return new UpstreamTokenMinter({ dispatcher, issuer: 'http://writ.test', assertions: NO_ASSERTIONS, now: () => clock, timeoutMs: 5000 });
+}
+
 function entry(refreshBeforeSeconds: number, version = 1): SecretEntry {
   return {
     id: 'cc',
@@ -48,13 +53,7 @@ function entry(refreshBeforeSeconds: number, version = 1): SecretEntry {
 }
 
 test('reused until refreshBeforeSeconds before expiry, then one request for many callers', async () => {
-  const minter = new UpstreamTokenMinter({
-    dispatcher,
-    issuer: 'http://writ.test',
-    assertions: NO_ASSERTIONS,
-    now: () => clock,
-    timeoutMs: 5000,
-  });
+  const minter = newMinter();
   const e = entry(60);
   const start = as.tokenRequests.total;
   const first = await minter.token(e, {}, WHO);
@@ -75,13 +74,7 @@ test('a short-lived token is replaced at half its life', async () => {
     tokenTtlSeconds: 60,
   });
   try {
-    const minter = new UpstreamTokenMinter({
-      dispatcher,
-      issuer: 'http://writ.test',
-      assertions: NO_ASSERTIONS,
-      now: () => clock,
-      timeoutMs: 5000,
-    });
+    const minter = newMinter();
     const e = { ...entry(60), config: { ...entry(60).config, tokenEndpoint: short.tokenEndpoint } };
     const t = await minter.token(e, {}, WHO);
     assert.equal(t.refreshAt, clock + 30_000);
@@ -91,13 +84,7 @@ test('a short-lived token is replaced at half its life', async () => {
 });
 
 test('a refused token is replaced once; a late refusal of an older token keeps the newer one', async () => {
-  const minter = new UpstreamTokenMinter({
-    dispatcher,
-    issuer: 'http://writ.test',
-    assertions: NO_ASSERTIONS,
-    now: () => clock,
-    timeoutMs: 5000,
-  });
+  const minter = newMinter();
   const e = entry(60, 2);
   const a = await minter.token(e, {}, WHO);
   minter.rejected(e, {}, WHO, a);
@@ -112,13 +99,7 @@ test('a refused token is replaced once; a late refusal of an older token keeps t
 });
 
 test('a refusal by the authorization server names the error code, never the secret', async () => {
-  const minter = new UpstreamTokenMinter({
-    dispatcher,
-    issuer: 'http://writ.test',
-    assertions: NO_ASSERTIONS,
-    now: () => clock,
-    timeoutMs: 5000,
-  });
+  const minter = newMinter();
   const bad = { ...entry(60, 3), value: new SecretValue(JSON.stringify({ clientSecret: 'wrong-secret-987654' })) };
   await assert.rejects(minter.token(bad, {}, WHO), (err: Error & { code?: string; detail?: string }) => {
     assert.equal(err.code, 'ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE');
