@@ -16,6 +16,8 @@ interface DemoInput {
   clientKeyJwk: JWK;
   subjectToken: string;
   resource: string;
+  /** An upstream whose tokens are per user: Writ exchanges one for alice and this agent on each call. */
+  whoamiResource: string;
   /** The MCP resource (server-everything behind Writ). */
   mcpResource: string;
 }
@@ -64,6 +66,26 @@ async function main(): Promise<void> {
   await task.complete();
   say(`completed task ${task.id}; the very next call with the same token:`);
   results['afterComplete'] = await call('GET', '/v1/projects');
+
+  // An upstream with its own authorization server: Writ exchanges an assertion naming alice and this agent for a
+  // token of hers, per call; the agent never sees it.
+  say(`now a per-user upstream at ${input.whoamiResource}, which knows people only by its own tokens:`);
+  const whoTask = await agent.startTask({
+    subjectToken: input.subjectToken,
+    subjectTokenType: TOKEN_TYPE.idToken,
+    resource: input.whoamiResource,
+    authorizationDetails: [{ type: 'http', actions: ['GET'], paths: ['/whoami'] }],
+    purpose: 'ask the upstream who it sees',
+  });
+  const who = await whoTask.fetch(`${input.whoamiResource}/whoami`);
+  const seen = (await who.json()) as { sub?: string; act?: { sub?: string }; echo?: string };
+  say(`GET /whoami → ${who.status}: the upstream saw user ${seen.sub ?? '?'} with agent ${seen.act?.sub ?? '?'} acting`);
+  say(`it echoed the token it was sent; what reached this agent: "${(seen.echo ?? '').slice(0, 40)}…"`);
+  results['whoami'] =
+    who.status === 200 && seen.sub === 'dev:alice' && seen.act?.sub === input.agentId && /^Bearer \[writ:scrubbed\]/.test(seen.echo ?? '')
+      ? 200
+      : 500;
+  await whoTask.complete();
 
   // The same agent as an MCP client: the stock MCP SDK, with Writ's DPoP fetch. Every tools/call is decided on its own.
   const tools: AuthorizationDetail[] = [{ type: 'mcp', tools: ['echo', 'get-sum'] }];

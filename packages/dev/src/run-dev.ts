@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { DEFAULT_PORT } from '@writ/protocol';
 import { AdminClient, createLogger, loadConfig, printAuditChain, startWritServer, type WritServer } from '@writ/server';
-import { startDevIdentityProvider } from './idp/index.js';
+import { startDevIdentityProvider, startUpstreamAuthorizationServer } from './idp/index.js';
 import { startDemoUpstream } from './demo-upstream.js';
 import { serveClientMetadataDocument } from './kit/client-metadata-server.js';
 import { DEMO_HOST_REDIRECT, demoHostGrant, runStockHostDemo } from './stock-host-demo.js';
@@ -125,10 +125,19 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
   const logger = createLogger({ level: config.log.level });
   const writ = await startWritServer({ config, logger });
   const admin = new AdminClient(writ.url, adminToken);
+  // An upstream with its own authorization server, which knows alice and bob only through Writ's signed assertions
+  // (the vault's `token_exchange` kind): the upstream sees the person the agent works for.
+  const exchangeClient = { id: 'writ-dev', secret: randomBytes(24).toString('base64url') };
+  const perUser = await startUpstreamAuthorizationServer({
+    clients: [{ client_id: exchangeClient.id, client_secret: exchangeClient.secret, scope: 'read:projects' }],
+    trustAssertionsFrom: { issuer: writ.publicUrl, jwksUri: `${writ.publicUrl}/.well-known/jwks.json` },
+    ...(port === 0 ? {} : { port: port + 3, apiPort: port + 4 }),
+  });
   const closeAll = async (): Promise<void> => {
     await writ.close();
     await idp.close();
     await upstream.close();
+    await perUser.close();
     await hostDocument.close();
   };
 
@@ -197,8 +206,33 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
       policy: demoHostGrant('demo', userId),
     }),
   );
+  await admin.put('/secrets/whoami-exchange', {
+    kind: 'token_exchange',
+    tokenEndpoint: perUser.tokenExchangeEndpoint,
+    clientId: exchangeClient.id,
+    clientSecret: exchangeClient.secret,
+    scope: 'read:projects',
+    description: "tokens of the per-user upstream, exchanged per call for the call's user and agent",
+  });
+  await ignoreConflict(
+    admin.post('/resources', {
+      id: 'whoami',
+      baseUrl: perUser.apiUrl,
+      secretId: 'whoami-exchange',
+      inject: { mode: 'bearer' },
+      description: 'an upstream that tells who it saw (its tokens are per user, by token exchange)',
+    }),
+  );
+  await ignoreConflict(
+    admin.post('/grants', {
+      id: 'demo-whoami',
+      description: 'demo-agent may ask the per-user upstream who it is, for alice',
+      policy: `permit (principal == Writ::Agent::"${agentId}", action == Writ::Action::"http", resource == Writ::Resource::"whoami")
+when { context.user == Writ::User::"${userId}" && context.method == "GET" && context.path == "/whoami" };`,
+    }),
+  );
   out(
-    'seeded: identity provider "dev", secret "demo-api-key" (write-only), resources "demo-api" (HTTP) and "demo" (MCP), agent "demo-agent", grants "demo-read-projects", "demo-mcp-tools" and "demo-mcp-hosts"',
+    'seeded: identity provider "dev", secrets "demo-api-key" (static, write-only) and "whoami-exchange" (token exchange), resources "demo-api" (HTTP), "whoami" (HTTP, per-user tokens) and "demo" (MCP), agent "demo-agent", grants "demo-read-projects", "demo-whoami", "demo-mcp-tools" and "demo-mcp-hosts"',
   );
 
   let demoOk: boolean | undefined;
@@ -215,6 +249,7 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
         clientKeyJwk: agentKey.privateJwk,
         subjectToken: login.idToken,
         resource: `${writ.publicUrl}/r/${resourceId}`,
+        whoamiResource: `${writ.publicUrl}/r/whoami`,
         mcpResource: `${writ.publicUrl}/mcp/demo`,
       },
       out,
@@ -256,6 +291,7 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
         r['delete'] === 403 &&
         r['admin'] === 403 &&
         r['afterComplete'] === 401 &&
+        r['whoami'] === 200 &&
         r['mcpListed'] === 2 &&
         r['mcpEcho'] === 200 &&
         r['mcpEnv'] === 403 &&

@@ -66,9 +66,12 @@ export async function startUpstreamAuthorizationServer(o: {
   tokenTtlSeconds?: number;
   /** Whose assertions the token exchange endpoint accepts: an issuer and its JWKS (Writ's). */
   trustAssertionsFrom?: { issuer: string; jwksUri: string };
+  /** Loopback ports of the authorization server and of the API (default: any free ones). */
+  port?: number;
+  apiPort?: number;
 }): Promise<UpstreamAuthorizationServer> {
   const asServer = createServer();
-  await listen(asServer);
+  await listen(asServer, o.port);
   const issuer = `http://127.0.0.1:${(asServer.address() as AddressInfo).port}`;
   const { privateKey } = await generateKeyPair('ES256', { extractable: true });
   const provider = new Provider(issuer, {
@@ -202,7 +205,7 @@ export async function startUpstreamAuthorizationServer(o: {
       if (!res.headersSent) res.writeHead(500).end(String(err));
     });
   });
-  await listen(api);
+  await listen(api, o.apiPort);
 
   return {
     issuer,
@@ -232,6 +235,9 @@ export async function startUpstreamAuthorizationServer(o: {
   };
 }
 
-function listen(server: Server): Promise<void> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+function listen(server: Server, port = 0): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
 }

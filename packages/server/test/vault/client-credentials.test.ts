@@ -23,7 +23,8 @@ interface AuditRow {
 }
 
 describeEachStore('client credentials', (kind) => {
-  const h = useHarness(kind);
+  // The burst below is 20 calls of one task at once: the per-task and per-agent upstream shares must admit them.
+  const h = useHarness(kind, { config: { 'limits.upstreamConnectionsPerTask': 64, 'limits.upstreamConnectionsPerAgent': 64 } });
   let agent: TestAgent;
   let as: UpstreamAuthorizationServer;
   let jwtKey: Record<string, unknown>;
