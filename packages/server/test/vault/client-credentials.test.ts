@@ -7,10 +7,15 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { exportJWK, generateKeyPair } from 'jose';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { createMcpFetch } from '@writ/agent';
 import type { AuthorizationDetail } from '@writ/protocol';
 import { startUpstreamAuthorizationServer, type UpstreamAuthorizationServer } from '@writ/dev';
 import { describeEachStore } from '../helpers/stores.js';
 import { registerBearerResource, useHarness, type TestAgent } from '../helpers/writ-harness.js';
+import { postInitialize } from '../helpers/mcp-raw.js';
+import { startMcpTestUpstream } from '../helpers/mcp-test-upstream.js';
 
 const CLIENT = { id: 'writ-upstream-client', secret: 'cc-client-secret-value-0123456789' };
 const DETAILS: AuthorizationDetail[] = [{ type: 'http', actions: ['GET', 'POST'], paths: ['/whoami'] }];
@@ -170,6 +175,42 @@ describeEachStore('client credentials', (kind) => {
     assert.equal(last?.reason, 'ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE');
     assert.match(last?.detail ?? '', /invalid_client/);
     assert.ok(!JSON.stringify(last).includes('not-the-secret'));
+  });
+
+  test('through the MCP gateway: the upstream gets the minted token; a refused one fails the session with its code', async () => {
+    const mcp = await startMcpTestUpstream();
+    try {
+      for (const [id, secretId] of [
+        ['cc-mcp', 'upstream-cc'],
+        ['cc-mcp-bad', 'upstream-bad'],
+      ] as const) {
+        await h.admin.post('/resources', { id, kind: 'mcp', baseUrl: mcp.url, secretId, inject: { mode: 'bearer' } });
+        await h.admin.post('/grants', {
+          id,
+          policy: `permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"mcp_tool", resource == Writ::Resource::"${id}");`,
+        });
+      }
+      const details: AuthorizationDetail[] = [{ type: 'mcp', tools: ['echo'] }];
+      const task = await h.startTask(agent, { resourceUri: h.mcpUri('cc-mcp'), details });
+      const client = new Client({ name: 'cc-test', version: '1.0.0' });
+      const url = h.mcpUri('cc-mcp');
+      await client.connect(new StreamableHTTPClientTransport(new URL(url), { fetch: createMcpFetch({ task, url }) }));
+      assert.deepEqual((await client.callTool({ name: 'echo', arguments: { message: 'hi' } })).content, [
+        { type: 'text', text: 'echo: hi' },
+      ]);
+      await client.close();
+      const sent = mcp.requests.at(-1)?.headers.authorization ?? '';
+      assert.match(sent, /^Bearer .{20,}$/);
+      const bad = await h.startTask(agent, { resourceUri: h.mcpUri('cc-mcp-bad'), details });
+      const init = await postInitialize(bad, h.mcpUri('cc-mcp-bad'));
+      // A JSON-RPC error, as for any initialize the upstream could not take, naming the code.
+      const answer = (await init.json()) as { error: { message: string; data: { code: string } } };
+      assert.equal(answer.error.data.code, 'ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE');
+      assert.equal(answer.error.message, "the upstream's credential could not be obtained");
+      assert.ok(!JSON.stringify(answer).includes('not-the-secret'));
+    } finally {
+      await mcp.close();
+    }
   });
 
   test('the admin API refuses a client-credentials secret that is incomplete or mixes methods, and stores nothing', async () => {

@@ -8,7 +8,7 @@
  * the request that asked. Messages the upstream starts (notifications, its own requests) go to the agent's GET
  * stream, or to a request stream that is still open.
  */
-import type { TaskTokenClaims } from '@writ/protocol';
+import { ERROR_CODES, type TaskTokenClaims } from '@writ/protocol';
 import { sha256Hex } from '../../crypto/index.js';
 import type { Logger } from '../../observability/index.js';
 import { RPC, rpcError, type JsonRpcId } from '../../errors/index.js';
@@ -161,9 +161,8 @@ export class McpSession {
         clearTimeout(timer);
         this.#pending.delete(gatewayId);
         const code = err instanceof UpstreamError ? err.code : 'ERR_UPSTREAM_UNAVAILABLE';
-        resolve(
-          rpcError(agentId, RPC.internalError, code === 'ERR_UPSTREAM_TIMEOUT' ? 'upstream timed out' : 'upstream unavailable', { code }),
-        );
+        // The enforcement error's own message (`upstream timed out`, `upstream unavailable` …), never the detail.
+        resolve(rpcError(agentId, RPC.internalError, ERROR_CODES[code].message, { code }));
       });
     });
   }

@@ -7,7 +7,8 @@
 import { Agent as UndiciAgent, type Dispatcher } from 'undici';
 import type { EgressGuard } from '../../http/index.js';
 import type { McpUpstreamConfig, Resource } from '../../register/index.js';
-import { applyInjection, type CallPrincipal, type UpstreamCredentials } from '../../vault/index.js';
+import { WritError } from '@writ/protocol';
+import { applyInjection, VaultError, type CallPrincipal, type UpstreamCredentials } from '../../vault/index.js';
 import type { Logger } from '../../observability/index.js';
 import { HttpUpstream } from './upstream/http-upstream.js';
 import { LoopbackHttpProcess, StdioUpstream, UpstreamError, type UpstreamConnection } from './upstream/index.js';
@@ -137,10 +138,19 @@ export class UpstreamFactory {
         const headers: Record<string, string> = {};
         const query = new URLSearchParams();
         if (inject !== null && secretId !== null) {
-          const credential = await deps.credentials.forCall(secretId, principal ?? NO_PRINCIPAL);
-          // Runs on send, after `scrubbed` below is set: a credential is only fetched for a message.
-          scrubbed?.injected(credential.scrubber);
-          applyInjection(inject, credential.value, { headers, searchParams: query }, credential.username);
+          try {
+            const ask = inject.mode === 'bearer' || inject.mode === 'header' ? inject.mint : undefined;
+            const credential = await deps.credentials.forCall(secretId, principal ?? NO_PRINCIPAL, ask);
+            // Runs on send, after `scrubbed` below is set: a credential is only fetched for a message.
+            scrubbed?.injected(credential.scrubber);
+            applyInjection(inject, credential.value, { headers, searchParams: query }, credential.username);
+          } catch (err) {
+            // A credential that could not be minted, read or put on the request: the message is not sent, and the
+            // agent is told why (the JSON-RPC error's data.code).
+            if (err instanceof WritError) throw new UpstreamError('ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE', err.detail ?? err.code);
+            if (err instanceof VaultError) throw new UpstreamError('ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE', `${err.code}: ${err.message}`);
+            throw err;
+          }
         }
         return { headers, query };
       },

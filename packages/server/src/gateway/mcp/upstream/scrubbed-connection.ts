@@ -5,7 +5,7 @@
  * searched for, not only the latest.
  */
 import type { SecretScrubber } from '../../../vault/index.js';
-import type { JsonRpcMessage, UpstreamConnection, UpstreamSendContext } from './upstream-connection.js';
+import { UpstreamError, type JsonRpcMessage, type UpstreamConnection, type UpstreamSendContext } from './upstream-connection.js';
 
 export class ScrubbedConnection implements UpstreamConnection {
   readonly #inner: UpstreamConnection;
@@ -30,8 +30,14 @@ export class ScrubbedConnection implements UpstreamConnection {
     if (!scrubber.empty) this.#scrubbers.add(scrubber);
   }
 
+  /** A refusal quotes the upstream's answer (its status and the start of its body): that too is scrubbed. */
   send(message: JsonRpcMessage, context: UpstreamSendContext): Promise<void> {
-    return this.#inner.send(message, context);
+    return this.#inner.send(message, context).catch((err: unknown) => {
+      if (!(err instanceof UpstreamError) || err.detail === undefined || this.#scrubbers.size === 0) throw err;
+      let detail = err.detail;
+      for (const s of this.#scrubbers) detail = s.scrubText(detail);
+      throw new UpstreamError(err.code, detail);
+    });
   }
 
   close(): Promise<void> {

@@ -40,7 +40,8 @@ export interface UpstreamConnection {
   abandon?(id: string): void;
 }
 
-export type UpstreamErrorCode = 'ERR_UPSTREAM_UNAVAILABLE' | 'ERR_UPSTREAM_TIMEOUT' | 'ERR_EGRESS_REFUSED';
+export type UpstreamErrorCode =
+  'ERR_UPSTREAM_UNAVAILABLE' | 'ERR_UPSTREAM_TIMEOUT' | 'ERR_EGRESS_REFUSED' | 'ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE';
 
 /**
  * The code a failed upstream exchange's JSON-RPC error carries in `error.data.code` (mcp-session.ts puts it there),
@@ -48,7 +49,9 @@ export type UpstreamErrorCode = 'ERR_UPSTREAM_UNAVAILABLE' | 'ERR_UPSTREAM_TIMEO
  */
 export function upstreamFailure(answer: JsonRpcMessage): UpstreamErrorCode {
   const code = ((answer['error'] as { data?: { code?: unknown } } | undefined)?.data?.code ?? '') as string;
-  return code === 'ERR_UPSTREAM_TIMEOUT' || code === 'ERR_EGRESS_REFUSED' ? code : 'ERR_UPSTREAM_UNAVAILABLE';
+  return code === 'ERR_UPSTREAM_TIMEOUT' || code === 'ERR_EGRESS_REFUSED' || code === 'ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE'
+    ? code
+    : 'ERR_UPSTREAM_UNAVAILABLE';
 }
 
 /** An upstream that could not be reached or did not answer: a gateway denial like any other, with the cause as its private detail. */
