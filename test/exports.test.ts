@@ -32,6 +32,7 @@ const SURFACE: Record<string, readonly string[]> = {
     'SET_KID_PREFIX',
     'TOKEN_SIGNING_ALGS',
     'TOKEN_TYPE',
+    'UPSTREAM_ASSERTION_KID_PREFIX',
     'WritError',
     'actorsOf',
   ],

@@ -58,6 +58,11 @@ export const ERROR_CODES = {
   ERR_RESOURCE_UNKNOWN: { status: 404, challenge: null, message: 'unknown resource' },
   ERR_UPSTREAM_UNAVAILABLE: { status: 502, challenge: null, message: 'upstream unavailable' },
   ERR_UPSTREAM_TIMEOUT: { status: 504, challenge: null, message: 'upstream timed out' },
+  ERR_UPSTREAM_ACCOUNT_NOT_CONNECTED: {
+    status: 403,
+    challenge: null,
+    message: 'the user has not connected an account at this upstream (or the connection lapsed): connect it at connect_url',
+  },
   ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE: {
     status: 502,
     challenge: null,
@@ -89,19 +94,31 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export class WritError extends Error {
   readonly code: ErrorCode;
   readonly detail: string | undefined;
-  constructor(code: ErrorCode, detail?: string) {
+  /**
+   * What the caller is told besides the code, for the few denials that name a way forward (`connect_url`). Public by
+   * construction: never a secret, never the private detail.
+   */
+  readonly hint: DenialHint | undefined;
+  constructor(code: ErrorCode, detail?: string, hint?: DenialHint) {
     super(ERROR_CODES[code].message);
     this.name = 'WritError';
     this.code = code;
     this.detail = detail;
+    this.hint = hint;
   }
   get status(): number {
     return ERROR_CODES[this.code].status;
   }
 }
 
+/** The public extras of a denial. */
+export interface DenialHint {
+  /** `ERR_UPSTREAM_ACCOUNT_NOT_CONNECTED`: where the user connects their account at the upstream (a page of Writ's). */
+  connect_url?: string;
+}
+
 /** JSON body of every gateway denial. */
-export interface DenialBody {
+export interface DenialBody extends DenialHint {
   error: string;
   error_description: string;
   code: ErrorCode;

@@ -28,7 +28,7 @@ export type {
 export type { ActorClaim, TaskTokenClaims, DpopProofClaims } from './claims.js';
 export { actorsOf } from './claims.js';
 export { ERROR_CODES, WritError } from './errors.js';
-export type { ErrorCode, ErrorCodeInfo, DenialBody } from './errors.js';
+export type { ErrorCode, ErrorCodeInfo, DenialBody, DenialHint } from './errors.js';
 export {
   PATHS,
   DEFAULT_PORT,

@@ -29,8 +29,9 @@ export class ScriptedBrowser {
     return u.origin === this.#stopAt.origin && u.pathname === this.#stopAt.pathname;
   }
 
-  get(url: string): Promise<Page> {
-    return this.#walk(url, undefined);
+  /** `through`: fetch `url` even when it is the stop URL (to deliver a redirect the walk stopped at, with this jar). */
+  get(url: string, o: { through?: boolean } = {}): Promise<Page> {
+    return this.#walk(url, undefined, o.through === true);
   }
 
   submit(url: string, form: Record<string, string>): Promise<Page> {
@@ -43,11 +44,11 @@ export class ScriptedBrowser {
   }
 
   /** Fetches `url` and follows redirects (as GETs, like a browser after a 303) until a page or the redirect URI. */
-  async #walk(url: string, formBody: string | undefined): Promise<Page> {
+  async #walk(url: string, formBody: string | undefined, through = false): Promise<Page> {
     let current = url;
     let body = formBody;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-      if (this.isStop(current)) return { url: current, status: 0, body: '' };
+      if (this.isStop(current) && !(through && hop === 0)) return { url: current, status: 0, body: '' };
       const res = await fetch(current, {
         redirect: 'manual',
         ...(body === undefined

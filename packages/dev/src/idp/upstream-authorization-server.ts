@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import Provider from 'oidc-provider';
+import { handleInteraction, INTERACTION_PATH, type InteractionAccount } from './interaction.js';
 import { memoryAdapter } from './memory-adapter.js';
 
 export interface UpstreamClient {
@@ -35,6 +36,9 @@ export interface UpstreamApiRequest {
 export interface UpstreamAuthorizationServer {
   issuer: string;
   tokenEndpoint: string;
+  authorizationEndpoint: string;
+  /** RFC 7009. */
+  revocationEndpoint: string;
   /**
    * RFC 8693 token exchange for assertions of the trusted issuer (`trustAssertionsFrom`): `sub` becomes the token's
    * subject and `act` its actor. Served beside oidc-provider, which has no token exchange of its own.
@@ -69,14 +73,29 @@ export async function startUpstreamAuthorizationServer(o: {
   /** Loopback ports of the authorization server and of the API (default: any free ones). */
   port?: number;
   apiPort?: number;
+  /** People with an account here, for authorization code flows (connected accounts): they sign in on its own page. */
+  accounts?: InteractionAccount[];
+  /**
+   * Confidential clients of the authorization code flow, with refresh tokens (rotated on every use) and automatic
+   * consent: the one Writ is, for connected accounts.
+   */
+  codeClients?: Array<{ client_id: string; client_secret: string; redirect_uris: string[]; scope?: string }>;
 }): Promise<UpstreamAuthorizationServer> {
   const asServer = createServer();
   await listen(asServer, o.port);
   const issuer = `http://127.0.0.1:${(asServer.address() as AddressInfo).port}`;
   const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const accounts = new Map((o.accounts ?? []).map((a) => [a.username, a]));
+  const codeClientIds = (o.codeClients ?? []).map((c) => c.client_id);
   const provider = new Provider(issuer, {
     adapter: memoryAdapter(),
     clients: [
+      ...(o.codeClients ?? []).map((c) => ({
+        ...c,
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      })),
       ...o.clients.map((c) => ({
         grant_types: ['client_credentials'],
         response_types: [],
@@ -90,7 +109,18 @@ export async function startUpstreamAuthorizationServer(o: {
     clientDefaults: { id_token_signed_response_alg: 'ES256' },
     scopes: ['openid', ...(o.scopes ?? ['read:projects', 'write:projects'])],
     jwks: { keys: [{ ...(await exportJWK(privateKey)), kid: 'upstream-as', alg: 'ES256', use: 'sig' }] },
-    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    // Its own cookie names: a browser keeps cookies per host, not per port, and Writ's sign-in provider runs on the
+    // same loopback host.
+    cookies: {
+      keys: [randomBytes(32).toString('base64url')],
+      names: { session: 'upstream_session', interaction: 'upstream_interaction', resume: 'upstream_resume', state: 'upstream_state' },
+    },
+    findAccount: (_ctx: unknown, id: string) => (accounts.has(id) ? { accountId: id, claims: () => ({ sub: id }) } : undefined),
+    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${INTERACTION_PATH}${interaction.uid}` },
+    // Refresh tokens for every code client that may use them (no `prompt=consent` dance), rotated on each use.
+    issueRefreshToken: (_ctx: unknown, client: { grantTypeAllowed(t: string): boolean }) => client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: true,
+    pkce: { required: () => true },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -152,6 +182,12 @@ export async function startUpstreamAuthorizationServer(o: {
     });
   };
   asServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if ((req.url ?? '').startsWith(INTERACTION_PATH)) {
+      handleInteraction(provider, req, res, accounts, codeClientIds).catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err));
+      });
+      return;
+    }
     if (req.method === 'POST' && (req.url ?? '').split('?')[0] === '/token-exchange') {
       exchange(req, res).catch((err: unknown) => {
         if (!res.headersSent) res.writeHead(500).end(String(err));
@@ -210,6 +246,8 @@ export async function startUpstreamAuthorizationServer(o: {
   return {
     issuer,
     tokenEndpoint: `${issuer}/token`,
+    authorizationEndpoint: `${issuer}/auth`,
+    revocationEndpoint: `${issuer}/token/revocation`,
     tokenExchangeEndpoint: `${issuer}/token-exchange`,
     exchangeRefusals,
     tokenRequests,

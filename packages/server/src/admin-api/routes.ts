@@ -16,7 +16,14 @@ import {
 import { registerId } from '../ids/index.js';
 import type { TaskService } from '../tasks/index.js';
 import type { RevocationService } from '../revocation/index.js';
-import { secretKindInput, splitSecretInput, type KekInventory, type KekRotationReport, type Vault } from '../vault/index.js';
+import {
+  secretKindInput,
+  splitSecretInput,
+  type ConnectionSummary,
+  type KekInventory,
+  type KekRotationReport,
+  type Vault,
+} from '../vault/index.js';
 import { SecretValue } from '../crypto/index.js';
 import { taskChain, type AuditCheckpoint, type AuditCheckpoints } from '../audit/index.js';
 import { AUDIT_ROUTES } from './audit-routes.js';
@@ -31,6 +38,11 @@ import type { AuditPort } from '../audit/index.js';
 import { TOKEN_SIGNING_ALGS } from '@writ/protocol';
 import { ssfReceiverInput, type SsfReceivers } from '../ssf/index.js';
 import type { Consents } from '../authorization/index.js';
+
+const connectionsQuery = z.strictObject({
+  secret: z.string().min(1).max(200).optional(),
+  user: z.string().min(1).max(300).optional(),
+});
 
 export interface AdminServices {
   db: Kysely<Database>;
@@ -52,6 +64,12 @@ export interface AdminServices {
   version: string;
   /** Resolves once this node's hot-path caches hold every register change made so far. */
   changesInForce(): Promise<void>;
+  /** People's connected accounts at upstreams (`user_oauth` secrets): listed without tokens, revoked at once. */
+  connections: {
+    list(filter: { secretId?: string; userId?: string }): Promise<ConnectionSummary[]>;
+    /** Revokes and returns how many were active. */
+    revoke(secretId: string, userId: string, actor: string): Promise<number>;
+  };
   /** The KEK's reach: how many envelopes each KEK seals, and the rotation that re-wraps them under the current one. */
   kek: { inventory(): Promise<KekInventory>; rotate(): Promise<KekRotationReport> };
   /** Signed checkpoints of the audit chain; `created` ones are also pushed to the configured sinks. */
@@ -260,6 +278,35 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     tag: 'secrets',
     summary: "Show a secret's metadata",
     handler: ({ params, services }) => services.vault.describeSecret(params['id'] as string),
+  },
+  {
+    method: 'GET',
+    url: '/connections',
+    tag: 'secrets',
+    summary: "People's connected accounts at upstreams (user_oauth secrets): who, where, status — never a token",
+    query: connectionsQuery,
+    handler: ({ query, services }) => {
+      const q = query as z.output<typeof connectionsQuery>;
+      return services.connections.list({
+        ...(q.secret !== undefined ? { secretId: q.secret } : {}),
+        ...(q.user !== undefined ? { userId: q.user } : {}),
+      });
+    },
+  },
+  {
+    method: 'DELETE',
+    url: '/connections/:secret/:user',
+    tag: 'secrets',
+    summary:
+      "Revoke a person's connected account: no call uses it from the answer on; its refresh token is revoked at the upstream too where it can be",
+    status: 204,
+    handler: async ({ params, principal, services }) => {
+      const secret = params['secret'] as string;
+      const user = params['user'] as string;
+      if ((await services.connections.revoke(secret, user, actor(principal))) === 0)
+        throw new AdminError('ERR_ADMIN_NOT_FOUND', `no active connection of ${user} at ${secret}`);
+      return undefined;
+    },
   },
   {
     method: 'GET',

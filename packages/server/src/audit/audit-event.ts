@@ -15,6 +15,7 @@ export const AUDIT_EVENT_TYPES = [
   'call.denied',
   'call.outcome',
   'secret.scrubbed',
+  'connection.denied',
   'task.completed',
   'task.revoked',
   'revocation.created',

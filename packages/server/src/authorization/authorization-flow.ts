@@ -7,7 +7,7 @@
  * Until the client and its redirect URI are known to match, errors are shown to the person and never redirected
  * (no open redirect); after, they go back to the client with `state` and RFC 9207 `iss`, as every answer does.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { AuthorizationDetail } from '@writ/protocol';
 import { AuthorizationError, OAuthError } from '../errors/index.js';
@@ -16,7 +16,8 @@ import type { VerifiedUser } from '../identity/index.js';
 import type { Resource } from '../register/index.js';
 import type { Database, OAuthRequestRow } from '../storage/index.js';
 import { createTask, evaluateIssuancePolicy, resolveResource, type IssuancePolicy } from '../token/index.js';
-import { digestOf, isPkceChallenge, newBearerSecret } from './bearer-secrets.js';
+import { CONNECT_REQUEST_PREFIX, CONNECTIONS_PATH } from './connected-accounts.js';
+import { constantTimeEqual, digestOf, isPkceChallenge, newBearerSecret } from './bearer-secrets.js';
 import { ClientProblem, type ClientRegistry, type OAuthClient } from './clients.js';
 import { consentChoices, type ConsentChoice, type ToolLister } from './consent-choices.js';
 import type { Consents } from './consents.js';
@@ -163,6 +164,12 @@ export class AuthorizationFlow {
       reason: 'identity_provider',
       data: { source },
     });
+    // A sign-in started by the connected-accounts pages goes back there (connected-accounts.ts).
+    if (signedIn.requestId.startsWith(CONNECT_REQUEST_PREFIX)) {
+      const secret = signedIn.requestId.slice(CONNECT_REQUEST_PREFIX.length);
+      const back = secret === '' ? CONNECTIONS_PATH : `${CONNECTIONS_PATH}/${encodeURIComponent(secret)}/connect`;
+      return { redirect: `${this.#d.issuer}${back}`, setCookie };
+    }
     return { redirect: `${this.#d.issuer}/oauth2/consent?request=${encodeURIComponent(signedIn.requestId)}`, setCookie };
   }
 
@@ -529,12 +536,6 @@ function verifiedUser(session: Session): VerifiedUser {
     issuer: typeof session.user.claims['iss'] === 'string' ? session.user.claims['iss'] : '',
     claims: session.user.claims,
   };
-}
-
-function constantTimeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /** A browser's `Origin` on the form post, when it sends one, must be Writ's own. */

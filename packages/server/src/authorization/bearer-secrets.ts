@@ -29,3 +29,15 @@ export function pkceVerifies(verifier: string, challenge: string): boolean {
   const expected = Buffer.from(challenge);
   return computed.length === expected.length && timingSafeEqual(computed, expected);
 }
+
+/** RFC 7636 §4.2 S256: BASE64URL(SHA256(ASCII(code_verifier))) — what Writ sends when it is the client. */
+export function pkceChallenge(verifier: string): string {
+  return createHash('sha256').update(verifier, 'ascii').digest('base64url');
+}
+
+/** Two strings compared without the time depending on where they differ. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

@@ -21,3 +21,5 @@ export type { ToolLister } from './consent-choices.js';
 export type { AuthorizationSettings } from './settings.js';
 export { matchRedirectUri, redirectUriProblem } from './redirect-uris.js';
 export { pkceVerifies } from './bearer-secrets.js';
+export { ConnectedAccounts, registerConnectedAccountRoutes, CONNECTIONS_PATH } from './connected-accounts.js';
+export type { ConnectedAccountsDeps } from './connected-accounts.js';

@@ -113,3 +113,37 @@ ${v.rememberDays > 0 ? `<p><label><input type="checkbox" name="remember" value="
 <p class="muted">Every call it makes is checked and recorded by Writ; you or an operator can stop it at any time.</p>`;
   return page('Consent', content, { formAction: [v.redirectOrigin] });
 }
+
+export interface ConnectionsView {
+  user: string;
+  rows: Array<{
+    id: string;
+    description: string;
+    status: string;
+    since: string | undefined;
+    connectUrl: string;
+    disconnectAction: string;
+    csrf: string;
+  }>;
+}
+
+/** A person's connected accounts: each upstream, its state, and the one action that fits it. */
+export function connectionsPage(v: ConnectionsView): Page {
+  const rows = v.rows
+    .map((r) => {
+      const action =
+        r.status === 'active'
+          ? `<form method="post" action="${escapeHtml(r.disconnectAction)}"><input type="hidden" name="csrf" value="${escapeHtml(r.csrf)}"><button type="submit">Disconnect</button></form>`
+          : `<a href="${escapeHtml(r.connectUrl)}">${r.status === 'not connected' ? 'Connect' : 'Connect again'}</a>`;
+      return `<dt>${escapeHtml(r.id)}</dt><dd>${escapeHtml(r.description)}<br><span class="muted">${escapeHtml(r.status)}${
+        r.since !== undefined ? ` since ${escapeHtml(r.since)}` : ''
+      }</span>${action}</dd>`;
+    })
+    .join('');
+  return page(
+    'Connected accounts',
+    `<h1>Connected accounts</h1><p>Signed in as <strong>${escapeHtml(v.user)}</strong>. Agents working for you reach these upstreams with your own account there; they never see its credentials.</p>${
+      rows === '' ? '<p class="muted">No upstream asks for a connected account.</p>' : `<dl>${rows}</dl>`
+    }`,
+  );
+}

@@ -68,7 +68,8 @@ export function registerAuthorizationRoutes(app: FastifyInstance, deps: Authoriz
   });
 }
 
-function send(reply: FastifyReply, outcome: Outcome): FastifyReply {
+/** A page, or a 303 redirect (never cached, no referrer) that may set the sign-in cookie. */
+export function send(reply: FastifyReply, outcome: Outcome): FastifyReply {
   if ('redirect' in outcome) {
     if (outcome.setCookie !== undefined) void reply.header('set-cookie', outcome.setCookie);
     return reply

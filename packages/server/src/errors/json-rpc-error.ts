@@ -18,6 +18,8 @@ export const RPC = {
   headerMismatch: -32020,
   /** MCP 2026-07-28. */
   unsupportedProtocolVersion: -32022,
+  /** MCP 2025-11-25 `URLElicitationRequiredError`: the user must visit a URL first (`error.data.elicitations`). */
+  urlElicitationRequired: -32042,
 } as const;
 
 export type RpcErrorCode = (typeof RPC)[keyof typeof RPC];

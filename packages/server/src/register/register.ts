@@ -386,6 +386,14 @@ export class Register {
     this.#changed({ kind: 'secret', id }, actor, 'secret.version', { version });
   }
 
+  /**
+   * A person's connected account at the upstream of secret `id` was made or revoked: audited, and announced as a
+   * change of the secret, so every node drops what it minted from it before the change is answered.
+   */
+  noteConnectionChange(id: string, userId: string, what: 'connection.created' | 'connection.revoked', actor = `user:${userId}`): void {
+    this.#changed({ kind: 'secret', id }, actor, what, { user: userId });
+  }
+
   // ---- internals ------------------------------------------------------------------------------------------
 
   async #requireWorkloadIssuer(id: string): Promise<void> {

@@ -20,6 +20,9 @@ import type { Logger } from '../observability/index.js';
 import {
   AuthorizationFlow,
   ClientRegistry,
+  ConnectedAccounts,
+  registerConnectedAccountRoutes,
+  type ConnectedAccountsDeps,
   Consents,
   IdentityProviderLogin,
   Sessions,
@@ -47,6 +50,8 @@ export interface AuthorizationWiring {
   audit: AuditPort;
   logger: Logger;
   now: () => number;
+  /** People's connected accounts at upstreams (`user_oauth` secrets): what their pages need of the vault. */
+  connectedAccounts: Pick<ConnectedAccountsDeps, 'connections' | 'secrets' | 'redeemCode' | 'revokeAtUpstream' | 'changed'>;
 }
 
 export interface NodeAuthorizationServer {
@@ -123,10 +128,21 @@ export function createAuthorizationServer(w: AuthorizationWiring): NodeAuthoriza
     audit: w.audit,
     onUnexpected: (err, traceId) => w.logger.error({ err, trace_id: traceId }, 'token grant failed unexpectedly'),
   });
+  const connected = new ConnectedAccounts({
+    ...w.connectedAccounts,
+    issuer: w.publicUrl,
+    sessions,
+    login,
+    csrfKey: w.csrfKey,
+    audit: w.audit,
+  });
   return {
     grants,
     consents,
-    routes: (app) => registerAuthorizationRoutes(app, { issuer: w.publicUrl, flow, clients, settings }),
+    routes: (app) => {
+      registerAuthorizationRoutes(app, { issuer: w.publicUrl, flow, clients, settings });
+      registerConnectedAccountRoutes(app, connected);
+    },
     invalidate: () => login.invalidate(),
     prune: async () => {
       const now = w.now();

@@ -5,20 +5,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import Fastify from 'fastify';
-import { DPOP_ALGS, PATHS, UPSTREAM_ASSERTION_KID_PREFIX } from '@writ/protocol';
+import { DPOP_ALGS, PATHS } from '@writ/protocol';
 import { createDpopNonces, InMemoryReplayCache, RevocationSet, VerifiedTokenCache, type CheckCallContext } from '@writ/verify/internal';
 import { WRIT_VERSION, type WritConfig } from '../config/index.js';
 import { FailedAuthThrottle } from '../http/index.js';
 import { openStore, type Store } from '../storage/index.js';
-import { deriveKey, KeyEncryptionKey, KeyRing, type SealedColumn } from '../crypto/index.js';
-import { UpstreamTokenMinter, createVault, kekInventory, rotateKek, SECRET_ENVELOPES, vaultCredentials } from '../vault/index.js';
-import { aggregateAnonymousDenials, CHECKPOINT_KEY, createAuditWriter, storeAppender } from '../audit/index.js';
+import { deriveKey } from '../crypto/index.js';
+import { aggregateAnonymousDenials, createAuditWriter, storeAppender } from '../audit/index.js';
 import { auditOutlets } from './audit-outlets.js';
 import { createPolicyEngine, createCallDecisionCache, createIssuanceDecisionCache, type PolicyEngine } from '../policy/index.js';
 import { Register, RegisterSnapshot } from '../register/index.js';
 import { RevocationFeed, RevocationService } from '../revocation/index.js';
 import { TaskService } from '../tasks/index.js';
-import { SIGNING_KEY_ENVELOPES, SigningKeys, type TokenServiceDeps } from '../token/index.js';
+import { SigningKeys, type TokenServiceDeps } from '../token/index.js';
 import { createUserTokenVerifier, createWorkloadTokenVerifier } from '../identity/index.js';
 import { SharedReplayCache } from '../dpop/index.js';
 import { AdminAuth } from '../admin-api/index.js';
@@ -34,8 +33,8 @@ import { createDispatcher } from './route-dispatch.js';
 import { startSchedules } from './schedules.js';
 import { boundsPerWorker, joinSiblings, journalScope, relayListen, sessionRelay } from './sibling-wiring.js';
 import type { SiblingBus } from '../workers/index.js';
-import { bearerHoldsScope, createSsfTransmitter, SCOPE_REVOCATION_FEED, SET_KEY, SSF_STREAM_ENVELOPES } from '../ssf/index.js';
-import { DedicatedKey, dedicatedKeyEnvelopes, type DedicatedKeyPurpose } from '../dedicated-keys/index.js';
+import { bearerHoldsScope, createSsfTransmitter, SCOPE_REVOCATION_FEED } from '../ssf/index.js';
+import { createVaultParts, keyRing } from './vault-wiring.js';
 
 export interface WritServer {
   /** The URL Writ listens on (loopback in dev). */
@@ -69,23 +68,6 @@ export interface StartOptions {
   siblings?: SiblingBus;
 }
 
-/** The key of Writ's assertions to upstream authorization servers (`token_exchange` secrets): in its JWKS, never a token key. */
-const UPSTREAM_ASSERTION_KEY: DedicatedKeyPurpose = {
-  purpose: 'upstream-assertion',
-  alg: 'ES256',
-  kidPrefix: UPSTREAM_ASSERTION_KID_PREFIX,
-  typ: 'JWT',
-  sealedAs: 'upstream-assertion-key',
-};
-
-/** Every column that holds envelopes sealed with the KEK: what `writ vault rotate-kek` re-wraps. */
-const SEALED_COLUMNS: readonly SealedColumn[] = [
-  SECRET_ENVELOPES,
-  SIGNING_KEY_ENVELOPES,
-  dedicatedKeyEnvelopes([SET_KEY, CHECKPOINT_KEY, UPSTREAM_ASSERTION_KEY]),
-  SSF_STREAM_ENVELOPES,
-];
-
 export async function startWritServer(opts: StartOptions): Promise<WritServer> {
   const { logger, siblings } = opts;
   const config = siblings !== undefined ? boundsPerWorker(opts.config, siblings.workers) : opts.config;
@@ -93,15 +75,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
   // slot's: one of each, not N.
   const leads = siblings === undefined || siblings.slot === 1;
   const now = opts.now ?? Date.now;
-  if (config.vault.kek === undefined) throw new Error('vault.kek (or WRIT_KEK) is required: 32 random bytes, base64');
-  // The current KEK seals; the previous ones still open what they sealed until a rotation has re-wrapped it.
-  const kek = new KeyRing(
-    KeyEncryptionKey.fromBase64(config.vault.kekId, config.vault.kek),
-    config.vault.previousKeks.map((entry) => {
-      const at = entry.lastIndexOf(':');
-      return KeyEncryptionKey.fromBase64(entry.slice(0, at), entry.slice(at + 1));
-    }),
-  );
+  const kek = keyRing(config);
   const store =
     opts.store ??
     (await openStore({
@@ -133,7 +107,6 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     closers.unshift(() => policy.close());
     const register = new Register({ db: store.db, policy, audit, now });
     await register.reloadPolicies();
-    const vault = createVault({ db: store.db, kek });
 
     // What the listener refuses before any handler sees it (stalled or unreadable requests) is on the record too,
     // per window and address like every anonymous refusal.
@@ -145,19 +118,11 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     // Every request Writ sends on someone's behalf goes through this (upstreams, MCP servers, pushes, identity).
     const egress = egressGuard(config, listener.server);
     const egressFetch = egress.fetch();
-    // Upstream tokens Writ mints (client credentials, token exchange): in memory only, one request at a time each.
-    const tokenEndpoints = egress.agent({ keepAliveTimeout: 30_000, connectTimeout: 10_000 });
-    closers.unshift(() => tokenEndpoints.close());
-    const assertionKey = await DedicatedKey.load({ db: store.db, kek, now }, UPSTREAM_ASSERTION_KEY);
-    const minter = new UpstreamTokenMinter({
-      dispatcher: tokenEndpoints,
-      issuer: config.server.publicUrl ?? url,
-      assertions: assertionKey,
-      now,
-      timeoutMs: config.server.upstreamTimeoutMs,
-      failed: (secretId: string, detail: string) => logger.warn({ secret: secretId, detail }, 'upstream credential not obtained'),
-    });
     const publicUrl = config.server.publicUrl ?? url;
+    // Secrets of every kind, people's connected accounts, the tokens minted from them (vault-wiring.ts).
+    const vaultParts = await createVaultParts({ config, db: store.db, kek, egress, publicUrl, logger, now });
+    closers.unshift(() => vaultParts.close());
+    const { vault, connections } = vaultParts;
     const role = config.cluster.role;
     const serves = { control: role !== 'gateway', gateway: role !== 'control' };
     // Each worker of `writ serve --workers` is a node of its own (a change a node hears from itself is not applied
@@ -172,6 +137,16 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       audit,
       maxTokenLifetimeSeconds: config.tokens.maxLifetimeSeconds,
       now,
+    });
+    // Revoking a person revokes the use of their connected accounts in the same transaction.
+    revocations.addWriteHook(async (trx, row) => {
+      if (row.target_type !== 'user') return;
+      await trx
+        .updateTable('upstream_connections')
+        .set({ status: 'revoked', refresh_envelope: null, updated_at: now() })
+        .where('user_id', '=', row.target_id)
+        .where('status', '=', 'active')
+        .execute();
     });
     await revocations.load();
     const tasks = new TaskService({ db: store.db, revocations, audit, now });
@@ -191,10 +166,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       if (change.kind === 'resource') {
         gateways.invalidate(change.id);
       }
-      if (change.kind === 'secret') {
-        vault.invalidate(change.id);
-        minter.invalidate(change.id);
-      }
+      if (change.kind === 'secret') vaultParts.invalidate(change.id);
       if (origin === 'local')
         cluster?.publishChange(change.kind, change.id).catch((err: unknown) => logger.error({ err, change }, 'announcing a change failed'));
     });
@@ -270,8 +242,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
           await register.resync();
           await keys.reload();
           for (const id of await cache.refresh()) gateways.invalidate(id);
-          vault.invalidate();
-          minter.invalidate();
+          vaultParts.invalidate();
           providers = undefined;
           users.invalidate();
           workloads.invalidate();
@@ -353,7 +324,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       config,
       enforcement,
       audit,
-      credentials: vaultCredentials(vault, minter),
+      credentials: vaultParts.credentials,
       egress,
       metrics,
       logger,
@@ -380,6 +351,21 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       audit,
       logger,
       now,
+      connectedAccounts: {
+        connections,
+        secrets: {
+          entry: (id) => vault.getSecretEntry(id),
+          list: () => vault.listSecrets(),
+        },
+        redeemCode: (entry, o) => vaultParts.minter.redeemCode(entry, o),
+        revokeAtUpstream: (entry, token) => vaultParts.minter.revokeAtUpstream(entry, token),
+        // In force on this node and its sibling loops before the person's page answers, as an admin change is.
+        changed: async (secretId, userId, what) => {
+          register.noteConnectionChange(secretId, userId, what);
+          await snapshotRefresh;
+          await siblings?.settled();
+        },
+      },
     });
     // The kill switch reaches open MCP sessions at once, not only at their next request — from any node.
     const offRevoked = revocations.onEntry(() => gateways.mcp.revoked());
@@ -443,7 +429,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       publicUrl,
       nonce: () => nonces?.current(),
       keys,
-      extraJwks: () => [...ssf.jwks(), checkpointKey.publicJwk, assertionKey.publicJwk],
+      extraJwks: () => [...ssf.jwks(), checkpointKey.publicJwk, vaultParts.assertionKey.publicJwk],
       tasks,
       check,
       adminAuth,
@@ -463,10 +449,8 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         ssfReceivers: ssf.receivers,
         consents: authorizationServer.consents,
         checkpoints: publishedCheckpoints,
-        kek: {
-          inventory: () => kekInventory(store.db, kek, SEALED_COLUMNS),
-          rotate: () => rotateKek(store.db, kek, SEALED_COLUMNS),
-        },
+        connections: vaultParts.connectionServices(register),
+        kek: vaultParts.kekServices,
         version: WRIT_VERSION,
         // Held by this loop's hot path, and by every sibling loop's.
         changesInForce: () => snapshotRefresh.then(() => siblings?.settled()),

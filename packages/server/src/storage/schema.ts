@@ -86,6 +86,29 @@ export interface SecretsTable {
   updated_at: number;
 }
 
+/** A person's connected account at an upstream (a `user_oauth` secret): their refresh token, sealed. */
+export interface UpstreamConnectionsTable {
+  secret_id: string;
+  user_id: string;
+  /** `active`; `revoked` (by the user, an operator or a revocation of the user); `lapsed` (the upstream refused a refresh). */
+  status: 'active' | 'revoked' | 'lapsed';
+  /** Envelope of the refresh token (AAD `connection:<secret>:<user>`); null once revoked. */
+  refresh_envelope: string | null;
+  scope: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A connect in progress: bound to the secret, the user and their sign-in session. */
+export interface UpstreamConnectStatesTable {
+  state_hash: string;
+  secret_id: string;
+  user_id: string;
+  session_hash: string;
+  code_verifier: string;
+  expires_at: number;
+}
+
 export interface SecretVersionsTable {
   secret_id: string;
   version: number;
@@ -306,6 +329,8 @@ export interface Database {
   audit_checkpoints: AuditCheckpointsTable;
   audit_sink_cursors: AuditSinkCursorsTable;
   audit_journal: AuditJournalTable;
+  upstream_connections: UpstreamConnectionsTable;
+  upstream_connect_states: UpstreamConnectStatesTable;
   ssf_receivers: SsfReceiversTable;
   ssf_streams: SsfStreamsTable;
   ssf_subjects: SsfSubjectsTable;

@@ -6,8 +6,17 @@ export type { InjectionRule, InjectionTarget } from './injection.js';
 export { SecretScrubber, ChunkScrubber, MIN_FORM_BYTES, formsOf } from './secret-scrubber.js';
 export type { InjectedValue } from './secret-scrubber.js';
 export { staticCredentials, vaultCredentials, ScrubberCache } from './upstream-credentials.js';
-export { UpstreamTokenMinter } from './upstream-token-minter.js';
-export type { AssertionSigner, UpstreamTokenMinterDeps, MintRequest, MintedToken } from './upstream-token-minter.js';
+export { UpstreamTokenMinter, TokenEndpointRefusal } from './upstream-token-minter.js';
+export type {
+  AssertionSigner,
+  ConnectionStore,
+  UpstreamTokenMinterDeps,
+  MintRequest,
+  MintedToken,
+  StoredRefreshToken,
+} from './upstream-token-minter.js';
+export { Connections, CONNECTION_ENVELOPES, connectionAad } from './connections.js';
+export type { ConnectionStatus, ConnectionSummary, PendingConnect } from './connections.js';
 export { secretKindInput, SECRET_KINDS, splitSecretInput } from './secret-kinds.js';
 export type { SecretKind, SecretKindInput, ClientCredentialsConfig } from './secret-kinds.js';
 export type { UpstreamCredentials, UpstreamCredential, CallPrincipal } from './upstream-credentials.js';

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { outboundUrl } from '../http/index.js';
 
-export const SECRET_KINDS = ['static', 'oauth_client_credentials', 'token_exchange'] as const;
+export const SECRET_KINDS = ['static', 'oauth_client_credentials', 'token_exchange', 'user_oauth'] as const;
 export type SecretKind = (typeof SECRET_KINDS)[number];
 
 const description = z.string().max(2000).default('');
@@ -87,8 +87,23 @@ export const tokenExchangeInput = oneClientAuth(
   }),
 );
 
+/**
+ * Connected accounts: each person connects their own account at the upstream once (authorization code + PKCE, Writ
+ * the OAuth client); a call for user U gets an access token from U's refresh token, and never anyone else's.
+ */
+export const userOauthInput = oneClientAuth(
+  z.strictObject({
+    kind: z.literal('user_oauth'),
+    ...oauthClientFields,
+    /** The upstream authorization server's authorization endpoint (RFC 6749 §3.1), where people connect. */
+    authorizationEndpoint: outboundUrl,
+    /** RFC 7009: where a disconnected account's refresh token is revoked, when the upstream has one. */
+    revocationEndpoint: outboundUrl.optional(),
+  }),
+);
+
 /** What `PUT /admin/v1/secrets/{id}` accepts: a static value (`kind` may be left out) or a minted kind. */
-export const secretKindInput = z.union([staticSecretInput, staticBasicInput, clientCredentialsInput, tokenExchangeInput]);
+export const secretKindInput = z.union([staticSecretInput, staticBasicInput, clientCredentialsInput, tokenExchangeInput, userOauthInput]);
 export type SecretKindInput = z.output<typeof secretKindInput>;
 
 /** The settings of a client-credentials secret that are not secret (stored in clear, shown by `describeSecret`). */
@@ -102,6 +117,9 @@ export interface ClientCredentialsConfig {
   refreshBeforeSeconds: number;
   /** token_exchange only. */
   assertionAudience?: string | undefined;
+  /** user_oauth only. */
+  authorizationEndpoint?: string;
+  revocationEndpoint?: string | undefined;
 }
 
 /** What is sealed for a client-credentials secret. */

@@ -87,7 +87,7 @@ export function vaultCredentials(
         return pair;
       }
       if (entry.kind === 'static') return { secretId, value: entry.value, scrubber: scrubbers.of(secretId, entry.value) };
-      if (entry.kind === 'oauth_client_credentials' || entry.kind === 'token_exchange') {
+      if (entry.kind === 'oauth_client_credentials' || entry.kind === 'token_exchange' || entry.kind === 'user_oauth') {
         const token = await minter.token(entry, ask, principal);
         return {
           secretId,

@@ -34,7 +34,47 @@ const tokenResponse = z.looseObject({
   access_token: z.string().min(1).max(16_384),
   token_type: z.string().min(1),
   expires_in: z.coerce.number().int().positive().optional(),
+  refresh_token: z.string().min(1).max(16_384).optional(),
+  scope: z.string().max(4000).optional(),
 });
+
+/** The token endpoint refused (RFC 6749 §5.2): the call fails with ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE. */
+export class TokenEndpointRefusal extends WritError {
+  readonly oauthError: string | undefined;
+  constructor(secretId: string, status: number, oauthError: string | undefined) {
+    super(
+      'ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE',
+      `secret ${secretId}: token endpoint answered ${status} (${oauthError ?? 'no error code'})`,
+    );
+    this.name = 'TokenEndpointRefusal';
+    this.oauthError = oauthError;
+  }
+}
+
+/** A person's refresh token as the connection store holds it: the value, and the envelope it was read from (for rotation). */
+export interface StoredRefreshToken {
+  value: SecretValue;
+  envelope: string;
+}
+
+/** Where `user_oauth` refresh tokens live (connections.ts). */
+export interface ConnectionStore {
+  /** The active connection's refresh token, or undefined (none, revoked, lapsed). */
+  refreshToken(secretId: string, userId: string): Promise<StoredRefreshToken | undefined>;
+  /** The upstream rotated the refresh token: store `next` in place of the one read as `was`. */
+  rotated(secretId: string, userId: string, was: string, next: SecretValue): Promise<void>;
+  /**
+   * The upstream refused the refresh token read as `was`: the connection lapses until the person connects again, and
+   * true is returned — unless the stored token is no longer `was` (rotated meanwhile), which returns false.
+   */
+  lapsed(secretId: string, userId: string, was: string): Promise<boolean>;
+}
+
+function refreshAt(config: { refreshBeforeSeconds: number }, started: number, expiresIn: number | undefined): number {
+  const lifetimeMs = (expiresIn ?? DEFAULT_LIFETIME_S) * 1000;
+  const early = Math.max(Math.min(config.refreshBeforeSeconds * 1000, lifetimeMs / 2), 0);
+  return started + lifetimeMs - early;
+}
 
 /** What a token request may ask for beyond the secret's own settings (the resource's injection rule). */
 export interface MintRequest {
@@ -64,6 +104,10 @@ export interface UpstreamTokenMinterDeps {
   timeoutMs: number;
   /** The authorization server refused or failed: for the audit log (never a token or secret). */
   failed?(secretId: string, detail: string): void;
+  /** `user_oauth` secrets: the people's connections. */
+  connections?: ConnectionStore;
+  /** `user_oauth` secrets: the page where a person connects their account (told to whoever is refused for want of one). */
+  connectUrl?(secretId: string): string;
 }
 
 const GRANT_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -106,6 +150,13 @@ export class UpstreamTokenMinter {
     if (this.#tokens.get(key) === token) this.#tokens.delete(key);
   }
 
+  /** Forget the tokens minted for `userId` (their connection was revoked): from `secretId`, or from every secret. */
+  forgetUser(userId: string, secretId?: string): void {
+    for (const key of this.#tokens.keys()) {
+      if (key.endsWith(`\0${userId}`) && (secretId === undefined || key.startsWith(`${secretId}\0`))) this.#tokens.delete(key);
+    }
+  }
+
   /** Forget every token minted from `secretId` (the secret changed or went). */
   invalidate(secretId?: string): void {
     for (const key of this.#tokens.keys()) if (secretId === undefined || key.startsWith(`${secretId}\0`)) this.#tokens.delete(key);
@@ -125,10 +176,10 @@ export class UpstreamTokenMinter {
     this.#tokens.set(key, t);
   }
 
-  async #mint(entry: SecretEntry, ask: MintRequest, principal: CallPrincipal): Promise<MintedToken> {
-    const config = entry.config as unknown as ClientCredentialsConfig & { assertionAudience?: string };
-    const material = JSON.parse(entry.value.reveal()) as ClientCredentialsMaterial;
+  async #mint(entry: SecretEntry, ask: MintRequest, principal: CallPrincipal, again = false): Promise<MintedToken> {
+    const config = entry.config as unknown as ClientCredentialsConfig;
     const form = new URLSearchParams();
+    let refresh: StoredRefreshToken | undefined;
     if (entry.kind === 'token_exchange') {
       // Fail closed: a token for nobody in particular is not what this kind is for.
       if (principal.userId === '' || principal.agentId === '')
@@ -137,13 +188,95 @@ export class UpstreamTokenMinter {
       form.set('subject_token', this.#assertion(config, principal));
       form.set('subject_token_type', TOKEN_TYPE_JWT);
       form.set('requested_token_type', TOKEN_TYPE_ACCESS_TOKEN);
+    } else if (entry.kind === 'user_oauth') {
+      refresh = principal.userId === '' ? undefined : await this.#connections().refreshToken(entry.id, principal.userId);
+      if (refresh === undefined) throw this.#notConnected(entry);
+      form.set('grant_type', 'refresh_token');
+      form.set('refresh_token', refresh.value.reveal());
     } else form.set('grant_type', 'client_credentials');
-    const scope = ask.scope ?? config.scope;
-    const resource = ask.resource ?? config.resource;
-    const audience = ask.audience ?? config.audience;
-    if (scope !== undefined) form.set('scope', scope);
-    if (resource !== undefined) form.set('resource', resource);
-    if (audience !== undefined) form.set('audience', audience);
+    // A refresh asks for what the connection was granted (RFC 6749 §6): no scope, resource or audience of its own.
+    if (entry.kind !== 'user_oauth') {
+      const scope = ask.scope ?? config.scope;
+      const resource = ask.resource ?? config.resource;
+      const audience = ask.audience ?? config.audience;
+      if (scope !== undefined) form.set('scope', scope);
+      if (resource !== undefined) form.set('resource', resource);
+      if (audience !== undefined) form.set('audience', audience);
+    }
+    const started = this.#deps.now();
+    let answer: z.output<typeof tokenResponse>;
+    try {
+      answer = await this.#tokenRequest(entry, form);
+    } catch (err) {
+      // The person's grant is gone at the upstream (revoked there, expired): the connection lapses, and they are
+      // asked to connect again rather than failing every call.
+      if (refresh !== undefined && err instanceof TokenEndpointRefusal && err.oauthError === 'invalid_grant') {
+        // Another node may have rotated it a moment ago (and spent the one read here): then try once with theirs.
+        if (await this.#connections().lapsed(entry.id, principal.userId, refresh.envelope)) throw this.#notConnected(entry);
+        if (!again) return this.#mint(entry, ask, principal, true);
+      }
+      throw err;
+    }
+    // Refresh token rotation: the new one is stored before the access token is used; the old one is spent.
+    if (refresh !== undefined && answer.refresh_token !== undefined)
+      await this.#connections().rotated(entry.id, principal.userId, refresh.envelope, new SecretValue(answer.refresh_token));
+    return { value: new SecretValue(answer.access_token), refreshAt: refreshAt(config, started, answer.expires_in) };
+  }
+
+  /**
+   * `user_oauth`: redeems the code of a person's connect (RFC 6749 §4.1.3, with the PKCE verifier, RFC 7636 §4.5); the
+   * refresh token to keep for them, and the scope granted.
+   */
+  async redeemCode(
+    entry: SecretEntry,
+    o: { code: string; verifier: string; redirectUri: string },
+  ): Promise<{ refreshToken: SecretValue; scope: string | undefined }> {
+    const form = new URLSearchParams({
+      grant_type: 'authorization_code',
+      code: o.code,
+      code_verifier: o.verifier,
+      redirect_uri: o.redirectUri,
+    });
+    const answer = await this.#tokenRequest(entry, form);
+    if (answer.refresh_token === undefined)
+      throw this.#failure(
+        entry,
+        'the upstream issued no refresh token (is offline access in the scope, and the refresh_token grant allowed?)',
+      );
+    return { refreshToken: new SecretValue(answer.refresh_token), scope: answer.scope };
+  }
+
+  /**
+   * Revokes a person's refresh token at the upstream (RFC 7009) when it has a revocation endpoint: a disconnected
+   * account stops working there too, not only in Writ. Best effort: Writ's own revocation does not wait on it.
+   */
+  async revokeAtUpstream(entry: SecretEntry, refreshToken: SecretValue): Promise<void> {
+    const config = entry.config as unknown as ClientCredentialsConfig;
+    if (config.revocationEndpoint === undefined) return;
+    const form = new URLSearchParams({ token: refreshToken.reveal(), token_type_hint: 'refresh_token' });
+    const res = await this.#post(config.revocationEndpoint, await this.#authenticate(entry, form), form);
+    await res.body.dump();
+    if (res.statusCode !== 200) this.#deps.failed?.(entry.id, `revocation endpoint answered ${res.statusCode}`);
+  }
+
+  /** A form POST to one of the upstream authorization server's endpoints, under the egress rules and the timeout. */
+  #post(endpoint: string, headers: Record<string, string>, form: URLSearchParams): Promise<Dispatcher.ResponseData> {
+    const url = new URL(endpoint);
+    return this.#deps.dispatcher.request({
+      origin: url.origin,
+      path: `${url.pathname}${url.search}`,
+      method: 'POST',
+      headers,
+      body: form.toString(),
+      headersTimeout: this.#deps.timeoutMs,
+      bodyTimeout: this.#deps.timeoutMs,
+    });
+  }
+
+  /** Client authentication as the secret says (RFC 6749 §2.3, RFC 7523): the request headers, the form completed. */
+  async #authenticate(entry: SecretEntry, form: URLSearchParams): Promise<Record<string, string>> {
+    const config = entry.config as unknown as ClientCredentialsConfig;
+    const material = JSON.parse(entry.value.reveal()) as ClientCredentialsMaterial;
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
     switch (config.authMethod) {
       case 'client_secret_basic':
@@ -161,20 +294,17 @@ export class UpstreamTokenMinter {
         form.set('client_assertion', await assertion(config, material, this.#deps.now()));
         break;
     }
-    const started = this.#deps.now();
-    const url = new URL(config.tokenEndpoint);
+    return headers;
+  }
+
+  /** One request to the secret's token endpoint, authenticated as its client; the parsed token response. */
+  async #tokenRequest(entry: SecretEntry, form: URLSearchParams): Promise<z.output<typeof tokenResponse>> {
+    const config = entry.config as unknown as ClientCredentialsConfig;
+    const headers = await this.#authenticate(entry, form);
     let status: number;
     let text: string;
     try {
-      const res = await this.#deps.dispatcher.request({
-        origin: url.origin,
-        path: `${url.pathname}${url.search}`,
-        method: 'POST',
-        headers,
-        body: form.toString(),
-        headersTimeout: this.#deps.timeoutMs,
-        bodyTimeout: this.#deps.timeoutMs,
-      });
+      const res = await this.#post(config.tokenEndpoint, headers, form);
       status = res.statusCode;
       text = await res.body.text();
     } catch (err) {
@@ -182,8 +312,9 @@ export class UpstreamTokenMinter {
     }
     if (status !== 200) {
       // The error code only (RFC 6749 §5.2): an error_description may echo what was sent.
-      const code = /"error"\s*:\s*"([\x20-\x21\x23-\x5B\x5D-\x7E]{1,100})"/.exec(text)?.[1] ?? 'no error code';
-      throw this.#failure(entry, `token endpoint answered ${status} (${code})`);
+      const code = /"error"\s*:\s*"([\x20-\x21\x23-\x5B\x5D-\x7E]{1,100})"/.exec(text)?.[1];
+      this.#deps.failed?.(entry.id, `token endpoint answered ${status} (${code ?? 'no error code'})`);
+      throw new TokenEndpointRefusal(entry.id, status, code);
     }
     let parsed: z.output<typeof tokenResponse>;
     try {
@@ -193,16 +324,28 @@ export class UpstreamTokenMinter {
     }
     if (parsed.token_type.toLowerCase() !== 'bearer')
       throw this.#failure(entry, `token type ${parsed.token_type.slice(0, 40)} is not Bearer`);
-    const lifetimeMs = (parsed.expires_in ?? DEFAULT_LIFETIME_S) * 1000;
-    const early = Math.max(Math.min(config.refreshBeforeSeconds * 1000, lifetimeMs / 2), 0);
-    return { value: new SecretValue(parsed.access_token), refreshAt: started + lifetimeMs - early };
+    return parsed;
+  }
+
+  #connections(): ConnectionStore {
+    if (this.#deps.connections === undefined) throw new TypeError('user_oauth secrets need a connection store');
+    return this.#deps.connections;
+  }
+
+  #notConnected(entry: SecretEntry): WritError {
+    const url = this.#deps.connectUrl?.(entry.id);
+    return new WritError(
+      'ERR_UPSTREAM_ACCOUNT_NOT_CONNECTED',
+      `secret ${entry.id}: no active connection for this user`,
+      url !== undefined ? { connect_url: url } : undefined,
+    );
   }
 
   /**
    * The subject token of a token exchange: who the call is for (`sub`), which agent acts (`act.sub`, RFC 8693 §4.1),
    * for whom it is meant (`aud`: the upstream's authorization server), good for one minute.
    */
-  #assertion(config: { tokenEndpoint: string; assertionAudience?: string }, principal: CallPrincipal): string {
+  #assertion(config: { tokenEndpoint: string; assertionAudience?: string | undefined }, principal: CallPrincipal): string {
     const iat = Math.floor(this.#deps.now() / 1000);
     return this.#deps.assertions.sign({
       iss: this.#deps.issuer,
@@ -223,7 +366,8 @@ export class UpstreamTokenMinter {
 }
 
 function cacheKey(entry: SecretEntry, ask: MintRequest, principal: CallPrincipal): string {
-  const who = entry.kind === 'token_exchange' ? `${principal.userId}\0${principal.agentId}` : '';
+  const who =
+    entry.kind === 'token_exchange' ? `${principal.userId}\0${principal.agentId}` : entry.kind === 'user_oauth' ? principal.userId : '';
   return `${entry.id}\0${entry.version}\0${ask.scope ?? ''}\0${ask.resource ?? ''}\0${ask.audience ?? ''}\0${who}`;
 }
 

@@ -40,12 +40,16 @@ export function denialResponse(error: WritError | ErrorCode, opts: DenialRespons
   if (info.challenge !== null) params.push(`error="${info.challenge}"`, `error_description="${info.message}"`);
   params.push(`algs="${opts.algs.join(' ')}"`);
   if (opts.resourceMetadata !== undefined) params.push(`resource_metadata="${opts.resourceMetadata}"`);
-  const denial: DenialBody = { error: info.challenge ?? errorForStatus(info.status), error_description: info.message, code };
+  const denial: DenialBody = {
+    error: info.challenge ?? errorForStatus(info.status),
+    error_description: info.message,
+    code,
+    ...(typeof error === 'string' ? {} : error.hint),
+  };
   const body = JSON.stringify(denial);
   const headers: Record<string, string> = {
     'content-type': 'application/json',
-    // The body is ASCII (fixed messages and codes), so its length in characters is its length in bytes.
-    'content-length': String(body.length),
+    'content-length': String(Buffer.byteLength(body)),
     'cache-control': 'no-store',
   };
   if (opts.nonce !== undefined) headers['dpop-nonce'] = opts.nonce;

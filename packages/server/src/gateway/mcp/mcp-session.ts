@@ -9,6 +9,7 @@
  * stream, or to a request stream that is still open.
  */
 import { ERROR_CODES, type TaskTokenClaims } from '@writ/protocol';
+import { randomUUID } from 'node:crypto';
 import { sha256Hex } from '../../crypto/index.js';
 import type { Logger } from '../../observability/index.js';
 import { RPC, rpcError, type JsonRpcId } from '../../errors/index.js';
@@ -161,6 +162,11 @@ export class McpSession {
         clearTimeout(timer);
         this.#pending.delete(gatewayId);
         const code = err instanceof UpstreamError ? err.code : 'ERR_UPSTREAM_UNAVAILABLE';
+        const connectUrl = err instanceof UpstreamError ? err.hint?.connect_url : undefined;
+        if (code === 'ERR_UPSTREAM_ACCOUNT_NOT_CONNECTED' && connectUrl !== undefined) {
+          resolve(this.#notConnected(agentId, connectUrl));
+          return;
+        }
         // The enforcement error's own message (`upstream timed out`, `upstream unavailable` …), never the detail.
         resolve(rpcError(agentId, RPC.internalError, ERROR_CODES[code].message, { code }));
       });
@@ -173,6 +179,25 @@ export class McpSession {
     const result = answer['result'];
     if (typeof result !== 'object' || result === null) throw new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', `${method} failed upstream`);
     return result as Record<string, unknown>;
+  }
+
+  /**
+   * The person must connect their account at the upstream first. A client that takes URL-mode elicitation (MCP
+   * 2025-11-25) gets the `URLElicitationRequiredError` (-32042), so it can open the connect page for them; any other
+   * gets the code and `connect_url` in the error's data.
+   */
+  #notConnected(agentId: JsonRpcId | null, connectUrl: string): JsonRpcMessage {
+    const message = 'Connect your account at this upstream, then try again.';
+    const elicitation = this.clientCapabilities['elicitation'] as { url?: unknown } | undefined;
+    if (elicitation !== undefined && elicitation.url !== undefined) {
+      return rpcError(agentId, RPC.urlElicitationRequired, message, {
+        elicitations: [{ mode: 'url', elicitationId: randomUUID(), url: connectUrl, message }],
+      });
+    }
+    return rpcError(agentId, RPC.forbidden, ERROR_CODES.ERR_UPSTREAM_ACCOUNT_NOT_CONNECTED.message, {
+      code: 'ERR_UPSTREAM_ACCOUNT_NOT_CONNECTED',
+      connect_url: connectUrl,
+    });
   }
 
   /** Maps an agent's `notifications/cancelled` to the gateway id the upstream knows; undefined when nothing is pending. */

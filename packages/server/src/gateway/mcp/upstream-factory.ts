@@ -147,6 +147,8 @@ export class UpstreamFactory {
           } catch (err) {
             // A credential that could not be minted, read or put on the request: the message is not sent, and the
             // agent is told why (the JSON-RPC error's data.code).
+            if (err instanceof WritError && err.code === 'ERR_UPSTREAM_ACCOUNT_NOT_CONNECTED')
+              throw new UpstreamError(err.code, err.detail ?? err.code, err.hint);
             if (err instanceof WritError) throw new UpstreamError('ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE', err.detail ?? err.code);
             if (err instanceof VaultError) throw new UpstreamError('ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE', `${err.code}: ${err.message}`);
             throw err;

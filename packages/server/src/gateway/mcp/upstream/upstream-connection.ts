@@ -5,7 +5,7 @@
  * (`http-upstream.ts`) and a supervised stdio process (`stdio-upstream.ts`).
  */
 
-import { WritError } from '@writ/protocol';
+import { WritError, type DenialHint } from '@writ/protocol';
 import type { JsonRpcMessage } from '../../../errors/index.js';
 
 export type { JsonRpcMessage };
@@ -41,7 +41,11 @@ export interface UpstreamConnection {
 }
 
 export type UpstreamErrorCode =
-  'ERR_UPSTREAM_UNAVAILABLE' | 'ERR_UPSTREAM_TIMEOUT' | 'ERR_EGRESS_REFUSED' | 'ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE';
+  | 'ERR_UPSTREAM_UNAVAILABLE'
+  | 'ERR_UPSTREAM_TIMEOUT'
+  | 'ERR_EGRESS_REFUSED'
+  | 'ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE'
+  | 'ERR_UPSTREAM_ACCOUNT_NOT_CONNECTED';
 
 /**
  * The code a failed upstream exchange's JSON-RPC error carries in `error.data.code` (mcp-session.ts puts it there),
@@ -49,7 +53,10 @@ export type UpstreamErrorCode =
  */
 export function upstreamFailure(answer: JsonRpcMessage): UpstreamErrorCode {
   const code = ((answer['error'] as { data?: { code?: unknown } } | undefined)?.data?.code ?? '') as string;
-  return code === 'ERR_UPSTREAM_TIMEOUT' || code === 'ERR_EGRESS_REFUSED' || code === 'ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE'
+  return code === 'ERR_UPSTREAM_TIMEOUT' ||
+    code === 'ERR_EGRESS_REFUSED' ||
+    code === 'ERR_UPSTREAM_CREDENTIAL_UNAVAILABLE' ||
+    code === 'ERR_UPSTREAM_ACCOUNT_NOT_CONNECTED'
     ? code
     : 'ERR_UPSTREAM_UNAVAILABLE';
 }
@@ -57,8 +64,8 @@ export function upstreamFailure(answer: JsonRpcMessage): UpstreamErrorCode {
 /** An upstream that could not be reached or did not answer: a gateway denial like any other, with the cause as its private detail. */
 export class UpstreamError extends WritError {
   declare readonly code: UpstreamErrorCode;
-  constructor(code: UpstreamErrorCode, detail: string) {
-    super(code, detail);
+  constructor(code: UpstreamErrorCode, detail: string, hint?: DenialHint) {
+    super(code, detail, hint);
     this.name = 'UpstreamError';
   }
 }
