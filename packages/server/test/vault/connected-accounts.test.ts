@@ -201,6 +201,28 @@ describeEachStore('connected accounts', (kind) => {
     assert.deepEqual(await h.admin.get('/connections?secret=other'), []);
   });
 
+  test("on the connections page a person disconnects their own account; a post without the page's token changes nothing", async () => {
+    const bob = new ScriptedBrowser(NOWHERE);
+    const page = await signIn(bob, await bob.get(`${h.writ.publicUrl}/oauth2/connections`), 'bob', password('bob'));
+    assert.equal(page.status, 200, page.body);
+    assert.match(page.body, /dev:bob/);
+    const form = /<form method="post" action="([^"]+)"><input type="hidden" name="csrf" value="([^"]+)">/.exec(page.body);
+    assert.ok(form !== null, 'a Disconnect form for the active connection');
+    const action = new URL((form[1] ?? '').replaceAll('&amp;', '&'), page.url).toString();
+    // A cross-site post: the same session, no token (or another's) — refused.
+    assert.equal((await bob.submit(action, { csrf: 'forged' })).status, 403);
+    assert.equal((await whoami('bob')).status, 200, 'still connected');
+    const after = await bob.submit(action, { csrf: form[2] ?? '' });
+    assert.equal(after.status, 200);
+    assert.match(after.body, /revoked/);
+    const refused = await whoami('bob');
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body['code'], 'ERR_UPSTREAM_ACCOUNT_NOT_CONNECTED');
+    // Connect again for the tests that follow.
+    await connect('bob', 'bob-at-upstream');
+    assert.equal((await whoami('bob')).body['sub'], 'bob-at-upstream');
+  });
+
   test('a revoked connection is refused at once; so are a lapsed one and the connections of a revoked person', async () => {
     await h.admin.delete('/connections/up/dev:alice');
     const refused = await whoami('alice');
