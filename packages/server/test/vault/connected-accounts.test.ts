@@ -15,6 +15,7 @@ import { ScriptedBrowser, startUpstreamAuthorizationServer, type UpstreamAuthori
 import { KeyEncryptionKey } from '../../src/crypto/index.js';
 import { Connections } from '../../src/vault/index.js';
 import { AUTHORIZATION_SERVER_CONFIG } from '../helpers/authorization-harness.js';
+import { connectAccount, NOWHERE, signIn, type Page } from '../helpers/connect-account.js';
 import { startMcpTestUpstream, type McpTestUpstream } from '../helpers/mcp-test-upstream.js';
 import { describeEachStore } from '../helpers/stores.js';
 import { registerBearerResource, useHarness, type TestAgent } from '../helpers/writ-harness.js';
@@ -25,13 +26,6 @@ const UPSTREAM_ACCOUNTS = [
   { username: 'bob-at-upstream', password: 'bob-upstream-password' },
 ];
 const DETAILS: AuthorizationDetail[] = [{ type: 'http', actions: ['GET'], paths: ['/whoami'] }];
-const NOWHERE = 'http://127.0.0.1:1/never';
-
-interface Page {
-  url: string;
-  status: number;
-  body: string;
-}
 
 describeEachStore('connected accounts', (kind) => {
   const h = useHarness(kind, { config: AUTHORIZATION_SERVER_CONFIG });
@@ -87,19 +81,10 @@ describeEachStore('connected accounts', (kind) => {
     return h.idp.accounts.find((a) => a.username === user)?.password ?? '';
   }
 
-  /** Submits the sign-in form on `page` (either provider's: both are plain username + password forms). */
-  async function signIn(browser: ScriptedBrowser, page: Page, username: string, pw: string): Promise<Page> {
-    const action = /<form method="post" action="([^"]+)"/.exec(page.body)?.[1];
-    assert.ok(action !== undefined, `a sign-in form at ${page.url}: ${page.body.slice(0, 300)}`);
-    return browser.submit(new URL(action.replaceAll('&amp;', '&'), page.url).toString(), { username, password: pw });
-  }
-
   /** The whole connect as a person does it: sign in at the organisation's provider, then at the upstream. */
-  async function connect(user: 'alice' | 'bob', upstreamUser: string, browser = new ScriptedBrowser(NOWHERE)): Promise<Page> {
-    const orgLogin = await browser.get(connectUrl());
-    const upstreamLogin = await signIn(browser, orgLogin, user, password(user));
-    const upstreamPw = UPSTREAM_ACCOUNTS.find((a) => a.username === upstreamUser)?.password ?? '';
-    return signIn(browser, upstreamLogin, upstreamUser, upstreamPw);
+  function connect(user: 'alice' | 'bob', upstreamUser: string, browser?: ScriptedBrowser): Promise<Page> {
+    const upstream = UPSTREAM_ACCOUNTS.find((a) => a.username === upstreamUser) ?? { username: upstreamUser, password: '' };
+    return connectAccount(connectUrl(), { username: user, password: password(user) }, upstream, browser);
   }
 
   async function whoami(user: 'alice' | 'bob'): Promise<{ status: number; body: Record<string, unknown> }> {
