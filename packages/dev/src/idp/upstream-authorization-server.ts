@@ -51,6 +51,8 @@ export interface UpstreamAuthorizationServer {
   /** The protected API: `GET /whoami` answers `{ client_id, sub, scope }` of the token, 401 without an active one. */
   apiUrl: string;
   apiRequests: UpstreamApiRequest[];
+  /** RFC 7662 introspection, as the API does it: `active`, and whose the token is. */
+  introspect(token: string): Promise<Record<string, unknown>>;
   /** Revokes a token at the authorization server (RFC 7009), as the client that holds it. */
   revoke(token: string, client: { id: string; secret: string }): Promise<void>;
   close(): Promise<void>;
@@ -253,6 +255,7 @@ export async function startUpstreamAuthorizationServer(o: {
     tokenRequests,
     apiUrl: `http://127.0.0.1:${(api.address() as AddressInfo).port}`,
     apiRequests,
+    introspect,
     async revoke(token, client) {
       const res = await fetch(`${issuer}/token/revocation`, {
         method: 'POST',

@@ -12,6 +12,8 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 export interface McpSessionServerOptions {
   /** Sees every HTTP request (method, headers, parsed body) before the transport does. */
   onRequest?(request: { method: string; headers: IncomingHttpHeaders; body: unknown }): void;
+  /** An upstream that wants a credential: false answers 401 before the transport sees the request. */
+  authorize?(headers: IncomingHttpHeaders): Promise<boolean>;
   keepAliveTimeout?: number;
 }
 
@@ -28,6 +30,10 @@ export async function serveMcpSessions(build: () => McpServer, opts: McpSessionS
   const handle = async (req: IncomingMessage, res: ServerResponse, text: string): Promise<void> => {
     const body: unknown = text === '' ? undefined : JSON.parse(text);
     opts.onRequest?.({ method: req.method ?? '', headers: req.headers, body });
+    if (opts.authorize !== undefined && !(await opts.authorize(req.headers))) {
+      res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' }).end();
+      return;
+    }
     const sid = req.headers['mcp-session-id'];
     let transport = typeof sid === 'string' ? transports.get(sid) : undefined;
     if (transport === undefined) {

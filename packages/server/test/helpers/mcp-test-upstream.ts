@@ -84,7 +84,10 @@ function build(calls: McpTestUpstream['calls']): McpServer {
   return server;
 }
 
-export async function startMcpTestUpstream(): Promise<McpTestUpstream> {
+/** `authorize`: an upstream that accepts only some credentials (401 otherwise), e.g. tokens its authorization server says are active. */
+export async function startMcpTestUpstream(
+  o: { authorize?(headers: IncomingHttpHeaders): Promise<boolean> } = {},
+): Promise<McpTestUpstream> {
   const requests: McpTestUpstream['requests'] = [];
   const waiters = new Set<{ match: (c: { tool: string; args: unknown }) => boolean; resolve: () => void }>();
   const calls: McpTestUpstream['calls'] = new Proxy([] as McpTestUpstream['calls'], {
@@ -100,7 +103,10 @@ export async function startMcpTestUpstream(): Promise<McpTestUpstream> {
       return ok;
     },
   });
-  const server = await serveMcpSessions(() => build(calls), { onRequest: (r) => requests.push(r) });
+  const server = await serveMcpSessions(() => build(calls), {
+    onRequest: (r) => requests.push(r),
+    ...(o.authorize !== undefined ? { authorize: o.authorize } : {}),
+  });
   return {
     url: server.url,
     requests,

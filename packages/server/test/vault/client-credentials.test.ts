@@ -177,8 +177,14 @@ describeEachStore('client credentials', (kind) => {
     assert.ok(!JSON.stringify(last).includes('not-the-secret'));
   });
 
-  test('through the MCP gateway: the upstream gets the minted token; a refused one fails the session with its code', async () => {
-    const mcp = await startMcpTestUpstream();
+  test('through the MCP gateway: the upstream gets the minted token, replaced once when refused; a failed mint fails the session with its code', async () => {
+    // An MCP upstream that accepts only tokens its authorization server says are active.
+    const mcp = await startMcpTestUpstream({
+      authorize: async (headers) => {
+        const token = /^Bearer (.+)$/.exec(String(headers.authorization ?? ''))?.[1];
+        return token !== undefined && (await as.introspect(token))['active'] === true;
+      },
+    });
     try {
       for (const [id, secretId] of [
         ['cc-mcp', 'upstream-cc'],
@@ -198,9 +204,17 @@ describeEachStore('client credentials', (kind) => {
       assert.deepEqual((await client.callTool({ name: 'echo', arguments: { message: 'hi' } })).content, [
         { type: 'text', text: 'echo: hi' },
       ]);
-      await client.close();
       const sent = mcp.requests.at(-1)?.headers.authorization ?? '';
       assert.match(sent, /^Bearer .{20,}$/);
+      // The authorization server revokes that token: the next message is refused (401), Writ mints once, sends again.
+      await as.revoke(sent.slice('Bearer '.length), CLIENT);
+      const before = as.tokenRequests.total;
+      assert.deepEqual((await client.callTool({ name: 'echo', arguments: { message: 'again' } })).content, [
+        { type: 'text', text: 'echo: again' },
+      ]);
+      assert.equal(as.tokenRequests.total, before + 1);
+      assert.notEqual(mcp.requests.at(-1)?.headers.authorization, sent);
+      await client.close();
       const bad = await h.startTask(agent, { resourceUri: h.mcpUri('cc-mcp-bad'), details });
       const init = await postInitialize(bad, h.mcpUri('cc-mcp-bad'));
       // A JSON-RPC error, as for any initialize the upstream could not take, naming the code.

@@ -137,6 +137,7 @@ export class UpstreamFactory {
       credential: async () => {
         const headers: Record<string, string> = {};
         const query = new URLSearchParams();
+        let rejected: (() => void) | undefined;
         if (inject !== null && secretId !== null) {
           try {
             const ask = inject.mode === 'bearer' || inject.mode === 'header' ? inject.mint : undefined;
@@ -144,6 +145,7 @@ export class UpstreamFactory {
             // Runs on send, after `scrubbed` below is set: a credential is only fetched for a message.
             scrubbed?.injected(credential.scrubber);
             applyInjection(inject, credential.value, { headers, searchParams: query }, credential.username);
+            rejected = credential.rejected;
           } catch (err) {
             // A credential that could not be minted, read or put on the request: the message is not sent, and the
             // agent is told why (the JSON-RPC error's data.code).
@@ -154,7 +156,7 @@ export class UpstreamFactory {
             throw err;
           }
         }
-        return { headers, query };
+        return { headers, query, rejected };
       },
     });
     if (inject === null || secretId === null) return upstream;

@@ -21,7 +21,7 @@ export interface HttpUpstreamOptions {
   url: string;
   dispatcher: Dispatcher;
   /** Headers and query parameters of the injected credential, read per message (secrets rotate). */
-  credential(): Promise<{ headers: Record<string, string>; query: URLSearchParams }>;
+  credential(): Promise<{ headers: Record<string, string>; query: URLSearchParams; rejected?: (() => void) | undefined }>;
   timeoutMs: number;
   maxMessageBytes: number;
   logger: Logger;
@@ -47,16 +47,16 @@ export class HttpUpstream implements UpstreamConnection {
   /** The GET stream's parser, kept across reconnections for its `Last-Event-ID`. */
   #getParser: SseParser | undefined;
   /** The URL and credential headers, reused for a second: a rotated secret reaches the next message after that. */
-  #base: { until: number; url: string; headers: Record<string, string> } | undefined;
+  #base: { until: number; url: string; headers: Record<string, string>; rejected: (() => void) | undefined } | undefined;
 
   constructor(o: HttpUpstreamOptions) {
     this.#o = o;
   }
 
-  async send(message: JsonRpcMessage, context: UpstreamSendContext): Promise<void> {
+  async send(message: JsonRpcMessage, context: UpstreamSendContext, retried = false): Promise<void> {
     if (this.#closed) throw new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', 'upstream connection closed');
     if (message['method'] === 'initialize') this.#initializeId = message['id'];
-    const { url, headers } = await this.#target(context.traceparent);
+    const { url, headers, rejected } = await this.#target(context.traceparent);
     const requestId = typeof message['method'] === 'string' && typeof message['id'] === 'string' ? message['id'] : undefined;
     let res: Dispatcher.ResponseData;
     try {
@@ -79,6 +79,14 @@ export class HttpUpstream implements UpstreamConnection {
         code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' ? 'ERR_UPSTREAM_TIMEOUT' : 'ERR_UPSTREAM_UNAVAILABLE',
         String(err),
       );
+    }
+    // A minted credential the upstream refused (revoked or expired early at its authorization server): replaced once,
+    // and the message sent again — the upstream did not take it.
+    if (res.statusCode === 401 && rejected !== undefined && !retried) {
+      await res.body.dump();
+      rejected();
+      this.#base = undefined;
+      return this.send(message, context, true);
     }
     if (requestId !== undefined) this.#answering.set(requestId, res.body);
     try {
@@ -183,20 +191,22 @@ export class HttpUpstream implements UpstreamConnection {
     this.onClose?.(reason);
   }
 
-  async #target(traceparent: string | undefined): Promise<{ url: string; headers: Record<string, string> }> {
+  async #target(
+    traceparent: string | undefined,
+  ): Promise<{ url: string; headers: Record<string, string>; rejected: (() => void) | undefined }> {
     const now = Date.now();
     if (this.#base === undefined || this.#base.until < now) {
       const cred = await this.#o.credential();
       const u = new URL(this.#o.url);
       for (const [k, v] of cred.query) u.searchParams.append(k, v);
-      this.#base = { until: now + CREDENTIAL_REUSE_MS, url: u.toString(), headers: cred.headers };
+      this.#base = { until: now + CREDENTIAL_REUSE_MS, url: u.toString(), headers: cred.headers, rejected: cred.rejected };
     }
     const url = this.#base.url;
     const headers: Record<string, string> = { ...this.#base.headers };
     if (traceparent !== undefined) headers['traceparent'] = traceparent;
     if (this.#sessionId !== undefined) headers['mcp-session-id'] = this.#sessionId;
     if (this.#protocolVersion !== undefined) headers['mcp-protocol-version'] = this.#protocolVersion;
-    return { url, headers };
+    return { url, headers, rejected: this.#base.rejected };
   }
 
   #deliverJson(text: string): void {
