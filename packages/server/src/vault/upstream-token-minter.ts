@@ -5,12 +5,15 @@
  * - `oauth_client_credentials`: Writ's own token (RFC 6749 §4.4), the same for every call;
  * - `token_exchange`: a token for the user and agent of the call (RFC 8693), for an assertion Writ signs with a key
  *   of its own — `sub` the user, `act.sub` the agent (draft-ietf-oauth-identity-chaining) — so the upstream sees
- *   the person the agent works for, and the agent in the chain.
+ *   the person the agent works for, and the agent in the chain;
+ * - `user_oauth`: a token from the refresh token of the call's user's connected account (connections.ts), the
+ *   rotated refresh token stored before the access token is used.
  *
- * Both:
+ * All of them:
  *
- * - One token per secret version, requested scope/resource/audience and (token exchange) user and agent, kept in memory only, reused until
- *   `refreshBeforeSeconds` before it expires (or half its lifetime, if that is sooner).
+ * - One token per secret version, requested scope/resource/audience and (token exchange) user and agent or (connected
+ *   accounts) user, kept in memory only, reused until `refreshBeforeSeconds` before it expires (or half its lifetime,
+ *   if that is sooner).
  * - One request at a time: every call that finds no fresh token waits for the same token request.
  * - `rejected` (the upstream answered 401 with it) drops that token, once: the next call mints a fresh one, and calls
  *   that still hold the rejected token do not each cause another request.
