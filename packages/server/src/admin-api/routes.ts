@@ -39,6 +39,10 @@ import { TOKEN_SIGNING_ALGS } from '@writ/protocol';
 import { ssfReceiverInput, type SsfReceivers } from '../ssf/index.js';
 import type { Consents } from '../authorization/index.js';
 
+const spawnTreeQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(10_000).optional(),
+});
+
 const connectionsQuery = z.strictObject({
   secret: z.string().min(1).max(200).optional(),
   user: z.string().min(1).max(300).optional(),
@@ -199,6 +203,19 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     tag: 'agents',
     summary: 'Show an agent',
     handler: ({ params, services }) => services.register.getAgent(params['id'] as string),
+  },
+  {
+    method: 'GET',
+    url: '/agents/:id/spawn-tree',
+    tag: 'agents',
+    summary:
+      "Which sub-agents this agent spawned (and they in turn), for which user and task: the agent's tasks, newest first, each with its delegations",
+    query: spawnTreeQuery,
+    handler: async ({ params, query, services }) => {
+      const id = params['id'] as string;
+      await services.register.getAgent(id); // 404 for an agent the register does not know
+      return services.tasks.spawnTree(id, (query as z.output<typeof spawnTreeQuery>).limit);
+    },
   },
   {
     method: 'POST',

@@ -55,6 +55,16 @@ export function buildProgram(): Command {
   const agents = program.command('agents').description('the agent register (NHI inventory)');
   listCommand(agents, 'list registered agents', '/agents', ['id', 'name', 'owner', 'kind', 'status']);
   agents
+    .command('tree <id>')
+    .description("the spawn tree: the agent's tasks and the sub-agents each delegated to, for which user")
+    .option('--limit <n>', 'at most this many tasks in all', '1000')
+    .addOption(new Option('--json', 'print JSON'))
+    .action(async (id: string, o: { limit: string; json?: boolean }) => {
+      const tree = await client().get<SpawnTreeView>(`/agents/${enc(id)}/spawn-tree?limit=${encodeURIComponent(o.limit)}`);
+      if (o.json === true) output(tree, true);
+      else printSpawnTree(tree);
+    });
+  agents
     .command('show <id>')
     .description('show an agent')
     .action(async (id: string) => output(await client().get(`/agents/${enc(id)}`), true));
@@ -427,4 +437,31 @@ async function devTooling(): Promise<DevTooling> {
   return fail(
     'writ dev runs from a clone of the Writ repository (npm ci && npm run dev): its tooling is not part of the published package',
   );
+}
+
+interface SpawnNodeView {
+  task: string;
+  agent: string;
+  user: string;
+  purpose: string;
+  status: string;
+  spawned: SpawnNodeView[];
+  spawned_by?: { task: string; agent: string };
+}
+interface SpawnTreeView {
+  agent: string;
+  tasks: SpawnNodeView[];
+  truncated: boolean;
+}
+
+/** One line per task, indented by delegation depth: agent, user, status, purpose. */
+function printSpawnTree(tree: SpawnTreeView): void {
+  const line = (n: SpawnNodeView, depth: number): void => {
+    const from = n.spawned_by !== undefined ? ` (spawned by ${n.spawned_by.agent} in ${n.spawned_by.task})` : '';
+    console.log(`${'  '.repeat(depth)}${depth === 0 ? '' : '└ '}${n.agent} for ${n.user} — ${n.task} [${n.status}] ${n.purpose}${from}`);
+    for (const c of n.spawned) line(c, depth + 1);
+  };
+  if (tree.tasks.length === 0) console.log(`${tree.agent} has no tasks`);
+  for (const t of tree.tasks) line(t, 0);
+  if (tree.truncated) console.log('(truncated: more tasks exist; raise --limit)');
 }

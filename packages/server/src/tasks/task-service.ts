@@ -9,6 +9,7 @@ import { AdminError } from '../errors/index.js';
 import type { AuditPort } from '../audit/index.js';
 import type { RevocationService } from '../revocation/index.js';
 import type { Database, TaskRow } from '../storage/index.js';
+import { spawnTree, type SpawnTree } from './spawn-tree.js';
 
 export interface Task {
   id: string;
@@ -89,6 +90,11 @@ export class TaskService {
       });
     }
     return this.get(id);
+  }
+
+  /** Which agent spawned which sub-agent, for which user and task, from `agentId`'s tasks down (spawn-tree.ts). */
+  spawnTree(agentId: string, limit?: number): Promise<SpawnTree> {
+    return spawnTree(this.#db, agentId, { now: this.#now(), ...(limit !== undefined ? { limit } : {}) });
   }
 
   async #descendantIds(id: string): Promise<string[]> {

@@ -153,5 +153,11 @@ describeEachStore('writ CLI', (kind) => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /dev:alice/);
     assert.match(r.stdout, /agent-a/);
+    const tree = await writ(['agents', 'tree', 'agent-a'], env);
+    assert.equal(tree.code, 0, tree.stderr);
+    assert.match(tree.stdout, new RegExp(`^agent-a for dev:alice — ${task.id} \\[active\\]`, 'm'));
+    const none = await writ(['agents', 'tree', 'nobody'], env);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /ERR_ADMIN_NOT_FOUND/);
   });
 });

@@ -363,4 +363,46 @@ describeEachStore('sub-agent delegation', (kind) => {
       assert.equal(r.body['error'], 'invalid_request', end);
     }
   });
+
+  test('the spawn tree: which agent spawned which sub-agent, for which user and task — and revocation walks the same tree', async () => {
+    const root = await parentTask();
+    const child = (await delegateTo(root, worker)).task;
+    const grandchild = await helper.sdk.adoptTask(
+      await child.delegate({ actorToken: await helper.sdk.actorAssertion(), authorizationDetails: CHILD_DETAILS }),
+    );
+    interface Node {
+      task: string;
+      agent: string;
+      user: string;
+      status: string;
+      spawned: Node[];
+      spawned_by?: { task: string; agent: string };
+    }
+    const tree = await h.admin.get<{ agent: string; tasks: Node[]; truncated: boolean }>('/agents/planner/spawn-tree');
+    assert.equal(tree.agent, 'planner');
+    assert.equal(tree.truncated, false);
+    const mine = tree.tasks.find((t) => t.task === root.id);
+    assert.ok(mine !== undefined, "the planner's task is a root of its tree");
+    assert.deepEqual(
+      mine.spawned.map((c) => [c.agent, c.task, c.user]),
+      [['worker', child.id, 'dev:alice']],
+    );
+    assert.deepEqual(
+      mine.spawned[0]?.spawned.map((c) => [c.agent, c.task]),
+      [['helper', grandchild.id]],
+    );
+    // From the sub-agent's side: who spawned it.
+    const workerTree = await h.admin.get<{ tasks: Node[] }>('/agents/worker/spawn-tree');
+    const delegated = workerTree.tasks.find((t) => t.task === child.id);
+    assert.deepEqual(delegated?.spawned_by, { task: root.id, agent: 'planner' });
+    assert.equal(delegated?.spawned[0]?.agent, 'helper');
+    // Revoking the root ends what the tree shows under it.
+    await h.admin.post(`/tasks/${root.id}/revoke`, { reason: 'spawn tree test' });
+    const after = (await h.admin.get<{ tasks: Node[] }>('/agents/planner/spawn-tree')).tasks.find((t) => t.task === root.id);
+    assert.deepEqual([after?.status, after?.spawned[0]?.status, after?.spawned[0]?.spawned[0]?.status], ['revoked', 'revoked', 'revoked']);
+    const unknown = await fetch(`${h.writ.url}/admin/v1/agents/nobody/spawn-tree`, {
+      headers: { authorization: `Bearer ${h.adminToken}` },
+    });
+    assert.equal(unknown.status, 404);
+  });
 });
