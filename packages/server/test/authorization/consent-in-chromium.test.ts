@@ -6,29 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { chromium, type Page } from 'playwright-core';
+import { chromium } from 'playwright-core';
 import { PATHS } from '@writ/protocol';
+import { CHROMIUM, chromiumSkip, tabTo } from '../helpers/chromium.js';
 import { STORE_KINDS } from '../helpers/stores.js';
 import { startAuthorizationHarness } from '../helpers/authorization-harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const kind = STORE_KINDS.find((k) => k.name === 'sqlite');
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} not installed (apt-get install -y chromium): the browser tests are SKIPPED`;
-if (skip !== false) console.error(`!! ${skip}`);
-
-/** Tab until the focused element satisfies `is` (at most 40 presses): the keyboard is the only way it moves. */
-async function tabTo(page: Page, is: string, what: string): Promise<void> {
-  for (let i = 0; i < 40; i++) {
-    await page.keyboard.press('Tab');
-    // A string, evaluated in the page (the test project has no DOM types).
-    if ((await page.evaluate(`document.activeElement?.matches(${JSON.stringify(is)}) === true`)) === true) return;
-  }
-  throw new Error(`Tab never reached ${what}`);
-}
+const skip = chromiumSkip();
 
 test('sign-in and consent in Chromium: keyboard only, untick a tool, no framing', { skip, timeout: 120_000 }, async (t) => {
   if (kind === undefined) throw new Error('no sqlite store kind');

@@ -5,27 +5,16 @@
  * framed.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { chromium, type Page } from 'playwright-core';
 import { startUpstreamAuthorizationServer } from '@writ/dev';
 import { AUTHORIZATION_SERVER_CONFIG } from '../helpers/authorization-harness.js';
+import { CHROMIUM, chromiumSkip, tabTo } from '../helpers/chromium.js';
 import { STORE_KINDS } from '../helpers/stores.js';
 import { startHarness } from '../helpers/writ-harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const kind = STORE_KINDS.find((k) => k.name === 'sqlite');
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} not installed (apt-get install -y chromium): the browser tests are SKIPPED`;
-if (skip !== false) console.error(`!! ${skip}`);
-
-/** Tab until the focused element satisfies `is` (at most 40 presses): the keyboard is the only way it moves. */
-async function tabTo(page: Page, is: string, what: string): Promise<void> {
-  for (let i = 0; i < 40; i++) {
-    await page.keyboard.press('Tab');
-    if ((await page.evaluate(`document.activeElement?.matches(${JSON.stringify(is)}) === true`)) === true) return;
-  }
-  throw new Error(`Tab never reached ${what}`);
-}
+const skip = chromiumSkip();
 
 /** Either provider's sign-in form: the username field has focus. */
 async function signIn(page: Page, username: string, password: string): Promise<void> {
