@@ -3,8 +3,10 @@
  * for the authorization server, a person connects their own account at an upstream (Writ is the OAuth client:
  * authorization code + PKCE S256, `state`), sees their connections and disconnects them.
  *
- * Why nobody can link their upstream account to someone else's identity: a connect is started only from a signed-in
- * session and is bound to that session, its user and the upstream (`upstream_connect_states`); its callback is
+ * Why nobody can link their upstream account to someone else's identity: a connect is started only by the signed-in
+ * person themselves — a form post carrying the page's CSRF token, so a link or a cross-site request cannot start one
+ * in their browser (where the upstream might already be signed in as someone else) — and is bound to that session,
+ * its user and the upstream (`upstream_connect_states`); its callback is
  * accepted only in the same session, for the same user, on that upstream's own callback path, once, within ten
  * minutes. A forged or replayed callback, one carried to another person's browser, or one sent to another upstream's
  * callback is refused and audited.
@@ -15,7 +17,7 @@ import type { AuditPort } from '../audit/index.js';
 import type { Connections, SecretEntry, SecretSummary, SecretValue } from '../vault/index.js';
 import { constantTimeEqual, pkceChallenge } from './bearer-secrets.js';
 import type { IdentityProviderLogin } from './identity-provider-login.js';
-import { connectionsPage, errorPage, type Page } from './pages.js';
+import { connectConfirmPage, connectionsPage, errorPage, type Page } from './pages.js';
 import { send } from './routes.js';
 import type { Session, Sessions } from './sessions.js';
 
@@ -66,6 +68,7 @@ export class ConnectedAccounts {
     const upstreams = (await this.#d.secrets.list()).filter((s) => s.kind === 'user_oauth');
     return connectionsPage({
       user: session.user.userId,
+      formAction: [...new Set(upstreams.map((u) => authorizationOrigin(u.config)).filter((o): o is string => o !== undefined))],
       rows: upstreams.map((u) => {
         const c = mine.find((m) => m.secret_id === u.id);
         return {
@@ -73,20 +76,42 @@ export class ConnectedAccounts {
           description: u.description,
           status: c?.status ?? 'not connected',
           since: c?.status === 'active' ? new Date(c.updated_at).toISOString() : undefined,
-          connectUrl: `${CONNECTIONS_PATH}/${encodeURIComponent(u.id)}/connect`,
+          connectAction: `${CONNECTIONS_PATH}/${encodeURIComponent(u.id)}/connect`,
+          connectCsrf: this.#csrf(session, 'connect', u.id),
           disconnectAction: `${CONNECTIONS_PATH}/${encodeURIComponent(u.id)}/disconnect`,
-          csrf: this.#csrf(session, u.id),
+          disconnectCsrf: this.#csrf(session, 'disconnect', u.id),
         };
       }),
     });
   }
 
-  /** `GET /oauth2/connections/{secret}/connect`: to the upstream's authorization endpoint, bound to this session. */
-  async connect(secretId: string, cookie: string | undefined): Promise<Outcome> {
+  /**
+   * `GET /oauth2/connections/{secret}/connect` (the `connect_url` a refused call names): the person signs in if need
+   * be, then is asked to confirm. Nothing starts on a GET.
+   */
+  async confirm(secretId: string, cookie: string | undefined): Promise<Outcome> {
     const entry = await this.#userOauth(secretId);
     if (entry === undefined) return errorPage(404, 'Unknown upstream', `There is no upstream "${secretId}" to connect.`);
     const session = await this.#d.sessions.read(cookie);
     if (session === undefined) return this.#signIn(secretId);
+    const summary = (await this.#d.secrets.list()).find((s) => s.id === secretId);
+    return connectConfirmPage({
+      user: session.user.userId,
+      upstream: secretId,
+      description: summary?.description ?? '',
+      action: `${CONNECTIONS_PATH}/${encodeURIComponent(secretId)}/connect`,
+      csrf: this.#csrf(session, 'connect', secretId),
+      formAction: authorizationOrigin(entry.config) ?? "'self'",
+    });
+  }
+
+  /** `POST /oauth2/connections/{secret}/connect`: to the upstream's authorization endpoint, bound to this session. */
+  async connect(secretId: string, form: URLSearchParams, cookie: string | undefined, origin: string | undefined): Promise<Outcome> {
+    const entry = await this.#userOauth(secretId);
+    if (entry === undefined) return errorPage(404, 'Unknown upstream', `There is no upstream "${secretId}" to connect.`);
+    const session = this.#checked(await this.#d.sessions.read(cookie), form, origin, 'connect', secretId);
+    if (session === undefined)
+      return errorPage(403, 'Not connected', 'This page expired or did not come from Writ. Open your connections page again.');
     const config = entry.config as { authorizationEndpoint: string; clientId: string; scope?: string };
     const { state, verifier } = await this.#d.connections.begin(secretId, session.user.userId, session.idHash);
     const url = new URL(config.authorizationEndpoint);
@@ -143,12 +168,9 @@ export class ConnectedAccounts {
 
   /** `POST /oauth2/connections/{secret}/disconnect`: the person's own connection, with the page's CSRF token. */
   async disconnect(secretId: string, form: URLSearchParams, cookie: string | undefined, origin: string | undefined): Promise<Outcome> {
-    const session = await this.#d.sessions.read(cookie);
-    const sameOrigin = origin === undefined || origin === new URL(this.#d.issuer).origin;
-    if (session === undefined || !sameOrigin || !constantTimeEqual(form.get('csrf') ?? '', this.#csrf(session, secretId))) {
-      this.#d.audit.record({ type: 'connection.denied', decision: 'deny', reason: 'csrf', data: { secret: secretId } });
+    const session = this.#checked(await this.#d.sessions.read(cookie), form, origin, 'disconnect', secretId);
+    if (session === undefined)
       return errorPage(403, 'Not disconnected', 'This page expired or did not come from Writ. Open your connections page again.');
-    }
     const revoked = await this.#d.connections.revoke({ secretId, userId: session.user.userId });
     const entry = await this.#userOauth(secretId);
     if (entry !== undefined) for (const r of revoked) await this.#d.revokeAtUpstream(entry, r.refreshToken).catch(() => undefined);
@@ -167,9 +189,36 @@ export class ConnectedAccounts {
     return entry?.kind === 'user_oauth' ? entry : undefined;
   }
 
-  #csrf(session: Session, secretId: string): string {
-    return createHmac('sha256', this.#d.csrfKey).update(`${session.idHash}\ndisconnect\n${secretId}`).digest('base64url');
+  /** The session, when the form is the person's own: Writ's origin (when the browser says) and the page's CSRF token. */
+  #checked(
+    session: Session | undefined,
+    form: URLSearchParams,
+    origin: string | undefined,
+    action: 'connect' | 'disconnect',
+    secretId: string,
+  ): Session | undefined {
+    const sameOrigin = origin === undefined || origin === new URL(this.#d.issuer).origin;
+    if (session !== undefined && sameOrigin && constantTimeEqual(form.get('csrf') ?? '', this.#csrf(session, action, secretId)))
+      return session;
+    this.#d.audit.record({
+      type: 'connection.denied',
+      decision: 'deny',
+      reason: 'csrf',
+      data: { secret: secretId, action },
+      ...(session !== undefined ? { user_id: session.user.userId } : {}),
+    });
+    return undefined;
   }
+
+  #csrf(session: Session, action: 'connect' | 'disconnect', secretId: string): string {
+    return createHmac('sha256', this.#d.csrfKey).update(`${session.idHash}\n${action}\n${secretId}`).digest('base64url');
+  }
+}
+
+/** The origin of a `user_oauth` secret's authorization endpoint: where its connect form's post is redirected. */
+function authorizationOrigin(config: Record<string, unknown> | null): string | undefined {
+  const endpoint = config?.['authorizationEndpoint'];
+  return typeof endpoint === 'string' && URL.canParse(endpoint) ? new URL(endpoint).origin : undefined;
 }
 
 /** The routes, on Fastify beside the authorization server's (the sign-in cookie's path is `/oauth2/`). */
@@ -182,8 +231,13 @@ export function registerConnectedAccountRoutes(app: FastifyInstance, flow: Conne
     const queryOf = (url: string): URLSearchParams => new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
     scope.get(CONNECTIONS_PATH, async (req, reply) => send(reply, await flow.overview(req.headers.cookie)));
     scope.get(`${CONNECTIONS_PATH}/:secret/connect`, async (req, reply) =>
-      send(reply, await flow.connect(secretOf(req.params), req.headers.cookie)),
+      send(reply, await flow.confirm(secretOf(req.params), req.headers.cookie)),
     );
+    scope.post(`${CONNECTIONS_PATH}/:secret/connect`, async (req, reply) => {
+      const form = req.body instanceof URLSearchParams ? req.body : new URLSearchParams();
+      const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined;
+      return send(reply, await flow.connect(secretOf(req.params), form, req.headers.cookie, origin));
+    });
     scope.get(`${CONNECTIONS_PATH}/:secret/callback`, async (req, reply) =>
       send(reply, await flow.callback(secretOf(req.params), queryOf(req.url), req.headers.cookie, req.socket.remoteAddress ?? 'unknown')),
     );

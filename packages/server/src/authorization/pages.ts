@@ -116,15 +116,23 @@ ${v.rememberDays > 0 ? `<p><label><input type="checkbox" name="remember" value="
 
 export interface ConnectionsView {
   user: string;
+  /** Origins a Connect button's post is redirected to (the upstreams' authorization endpoints): CSP `form-action`. */
+  formAction: string[];
   rows: Array<{
     id: string;
     description: string;
     status: string;
     since: string | undefined;
-    connectUrl: string;
+    connectAction: string;
+    connectCsrf: string;
     disconnectAction: string;
-    csrf: string;
+    disconnectCsrf: string;
   }>;
+}
+
+/** A POST form of one button, with the page's CSRF token. */
+function actionForm(action: string, csrf: string, label: string): string {
+  return `<form method="post" action="${escapeHtml(action)}"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}"><button type="submit">${escapeHtml(label)}</button></form>`;
 }
 
 /** A person's connected accounts: each upstream, its state, and the one action that fits it. */
@@ -133,8 +141,8 @@ export function connectionsPage(v: ConnectionsView): Page {
     .map((r) => {
       const action =
         r.status === 'active'
-          ? `<form method="post" action="${escapeHtml(r.disconnectAction)}"><input type="hidden" name="csrf" value="${escapeHtml(r.csrf)}"><button type="submit">Disconnect</button></form>`
-          : `<a href="${escapeHtml(r.connectUrl)}">${r.status === 'not connected' ? 'Connect' : 'Connect again'}</a>`;
+          ? actionForm(r.disconnectAction, r.disconnectCsrf, 'Disconnect')
+          : actionForm(r.connectAction, r.connectCsrf, r.status === 'not connected' ? 'Connect' : 'Connect again');
       return `<dt>${escapeHtml(r.id)}</dt><dd>${escapeHtml(r.description)}<br><span class="muted">${escapeHtml(r.status)}${
         r.since !== undefined ? ` since ${escapeHtml(r.since)}` : ''
       }</span>${action}</dd>`;
@@ -145,5 +153,29 @@ export function connectionsPage(v: ConnectionsView): Page {
     `<h1>Connected accounts</h1><p>Signed in as <strong>${escapeHtml(v.user)}</strong>. Agents working for you reach these upstreams with your own account there; they never see its credentials.</p>${
       rows === '' ? '<p class="muted">No upstream asks for a connected account.</p>' : `<dl>${rows}</dl>`
     }`,
+    { formAction: v.formAction },
+  );
+}
+
+/** Before anything starts: the person confirms that they connect their own account at this upstream. */
+export function connectConfirmPage(v: {
+  user: string;
+  upstream: string;
+  description: string;
+  action: string;
+  csrf: string;
+  /** The upstream's authorization endpoint's origin, where the post is redirected (CSP `form-action`). */
+  formAction: string;
+}): Page {
+  return page(
+    'Connect an account',
+    `<h1>Connect your account at ${escapeHtml(v.upstream)}?</h1><p>${escapeHtml(v.description)}</p><p>Signed in as <strong>${escapeHtml(
+      v.user,
+    )}</strong>. You will sign in at the upstream; agents working for you will then reach it with your account there, and never see its credentials.</p>${actionForm(
+      v.action,
+      v.csrf,
+      'Connect',
+    )}`,
+    { formAction: [v.formAction] },
   );
 }

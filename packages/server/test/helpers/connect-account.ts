@@ -21,13 +21,27 @@ export async function signIn(browser: ScriptedBrowser, page: Page, username: str
   return browser.submit(new URL(action.replaceAll('&amp;', '&'), page.url).toString(), { username, password });
 }
 
-/** The whole connect: from `connectUrl`, signed in as `person` at the organisation and as `upstream` at the upstream. */
+/** Presses the one button of a Writ page's form (Connect, Disconnect), with the page's CSRF token. */
+export async function pressButton(browser: ScriptedBrowser, page: Page, action: RegExp): Promise<Page> {
+  const form = /<form method="post" action="([^"]+)"><input type="hidden" name="csrf" value="([^"]+)">/g;
+  for (const m of page.body.matchAll(form)) {
+    const target = (m[1] ?? '').replaceAll('&amp;', '&');
+    if (action.test(target)) return browser.submit(new URL(target, page.url).toString(), { csrf: m[2] ?? '' });
+  }
+  throw new Error(`no form posting to ${String(action)} at ${page.url}: ${page.body.slice(0, 300)}`);
+}
+
+/**
+ * The whole connect: from `connectUrl` (the confirmation page), signed in as `person` at the organisation, Connect
+ * pressed, signed in as `upstream` at the upstream.
+ */
 export async function connectAccount(
   connectUrl: string,
   person: { username: string; password: string },
   upstream: { username: string; password: string },
   browser = new ScriptedBrowser(NOWHERE),
 ): Promise<Page> {
-  const upstreamLogin = await signIn(browser, await browser.get(connectUrl), person.username, person.password);
+  const confirm = await signIn(browser, await browser.get(connectUrl), person.username, person.password);
+  const upstreamLogin = await pressButton(browser, confirm, /\/connect$/);
   return signIn(browser, upstreamLogin, upstream.username, upstream.password);
 }

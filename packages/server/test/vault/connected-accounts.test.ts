@@ -15,7 +15,7 @@ import { ScriptedBrowser, startUpstreamAuthorizationServer, type UpstreamAuthori
 import { KeyEncryptionKey } from '../../src/crypto/index.js';
 import { Connections } from '../../src/vault/index.js';
 import { AUTHORIZATION_SERVER_CONFIG } from '../helpers/authorization-harness.js';
-import { connectAccount, NOWHERE, signIn, type Page } from '../helpers/connect-account.js';
+import { connectAccount, NOWHERE, pressButton, signIn, type Page } from '../helpers/connect-account.js';
 import { startMcpTestUpstream, type McpTestUpstream } from '../helpers/mcp-test-upstream.js';
 import { describeEachStore } from '../helpers/stores.js';
 import { registerBearerResource, useHarness, type TestAgent } from '../helpers/writ-harness.js';
@@ -139,7 +139,8 @@ describeEachStore('connected accounts', (kind) => {
   test('a callback is used once: replayed in the same session or in another, it connects nobody', async () => {
     const upCallback = `${h.writ.publicUrl}/oauth2/connections/up/callback`;
     const bob = new ScriptedBrowser(upCallback);
-    const upstreamLogin = await signIn(bob, await bob.get(connectUrl()), 'bob', password('bob'));
+    const confirm = await signIn(bob, await bob.get(connectUrl()), 'bob', password('bob'));
+    const upstreamLogin = await pressButton(bob, confirm, /\/up\/connect$/);
     const held = await signIn(bob, upstreamLogin, 'bob-at-upstream', 'bob-upstream-password');
     assert.match(held.url, /\/oauth2\/connections\/up\/callback\?code=/);
     const denied = async (): Promise<{ detail?: string }[]> =>
@@ -164,12 +165,13 @@ describeEachStore('connected accounts', (kind) => {
     const otherCallback = `${h.writ.publicUrl}/oauth2/connections/other/callback`;
     const start = async (): Promise<{ browser: ScriptedBrowser; held: string }> => {
       const browser = new ScriptedBrowser(otherCallback);
-      const upstreamLogin = await signIn(
+      const confirm = await signIn(
         browser,
         await browser.get(`${h.writ.publicUrl}/oauth2/connections/other/connect`),
         'alice',
         password('alice'),
       );
+      const upstreamLogin = await pressButton(browser, confirm, /\/other\/connect$/);
       const held = await signIn(browser, upstreamLogin, 'alice-at-upstream', 'alice-upstream-password');
       assert.match(held.url, /\/oauth2\/connections\/other\/callback\?code=/);
       return { browser, held: held.url };
@@ -186,12 +188,29 @@ describeEachStore('connected accounts', (kind) => {
     assert.deepEqual(await h.admin.get('/connections?secret=other'), []);
   });
 
+  test("a connect starts only by the person's own post: a link or a cross-site form starts nothing", async () => {
+    const bob = new ScriptedBrowser(NOWHERE);
+    const confirm = await signIn(bob, await bob.get(`${h.writ.publicUrl}/oauth2/connections/other/connect`), 'bob', password('bob'));
+    assert.equal(confirm.status, 200);
+    assert.match(confirm.body, /Connect your account at other\?/);
+    const states = async (): Promise<number> =>
+      (await h.store.db.selectFrom('upstream_connect_states').select('state_hash').execute()).length;
+    const before = await states();
+    // Following the link again (what a cross-site page can make a browser do) only shows the question.
+    assert.equal((await bob.get(`${h.writ.publicUrl}/oauth2/connections/other/connect`)).status, 200);
+    // A cross-site post without the page's token, or with a forged one: refused, nothing started.
+    for (const csrf of ['', 'forged']) {
+      assert.equal((await bob.submit(`${h.writ.publicUrl}/oauth2/connections/other/connect`, { csrf })).status, 403);
+    }
+    assert.equal(await states(), before, 'no connect was started');
+  });
+
   test("on the connections page a person disconnects their own account; a post without the page's token changes nothing", async () => {
     const bob = new ScriptedBrowser(NOWHERE);
     const page = await signIn(bob, await bob.get(`${h.writ.publicUrl}/oauth2/connections`), 'bob', password('bob'));
     assert.equal(page.status, 200, page.body);
     assert.match(page.body, /dev:bob/);
-    const form = /<form method="post" action="([^"]+)"><input type="hidden" name="csrf" value="([^"]+)">/.exec(page.body);
+    const form = /<form method="post" action="([^"]+\/disconnect)"><input type="hidden" name="csrf" value="([^"]+)">/.exec(page.body);
     assert.ok(form !== null, 'a Disconnect form for the active connection');
     const action = new URL((form[1] ?? '').replaceAll('&amp;', '&'), page.url).toString();
     // A cross-site post: the same session, no token (or another's) — refused.

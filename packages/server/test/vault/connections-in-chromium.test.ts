@@ -65,7 +65,7 @@ test('connected accounts in Chromium: connect, see it, disconnect — keyboard o
   assert.match((await page.textContent('main')) ?? '', /dev:alice/);
   assert.match((await page.textContent('main')) ?? '', /your calendar\s*not connected/);
 
-  await tabTo(page, 'a[href$="/calendar/connect"]', 'Connect');
+  await tabTo(page, 'form[action$="/calendar/connect"] button', 'Connect');
   const outline = await page.evaluate('getComputedStyle(document.activeElement).outlineStyle');
   assert.notEqual(outline, 'none', 'the focused control is visibly marked');
   await page.keyboard.press('Enter');
@@ -80,7 +80,7 @@ test('connected accounts in Chromium: connect, see it, disconnect — keyboard o
 
   await tabTo(page, 'button', 'Disconnect');
   await page.keyboard.press('Enter');
-  await page.waitForSelector('a:text("Connect again")');
+  await page.waitForSelector('button:text("Connect again")');
   assert.match((await page.textContent('main')) ?? '', /revoked/);
   assert.deepEqual(
     (await h.admin.get<{ status: string }[]>('/connections?secret=calendar')).map((c) => c.status),
