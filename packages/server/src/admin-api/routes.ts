@@ -16,22 +16,15 @@ import {
 import { registerId } from '../ids/index.js';
 import type { TaskService } from '../tasks/index.js';
 import type { RevocationService } from '../revocation/index.js';
-import {
-  secretKindInput,
-  splitSecretInput,
-  type ConnectionSummary,
-  type KekInventory,
-  type KekRotationReport,
-  type Vault,
-} from '../vault/index.js';
-import { SecretValue } from '../crypto/index.js';
+import type { ConnectionSummary, KekInventory, KekRotationReport, Vault } from '../vault/index.js';
 import { taskChain, type AuditCheckpoint, type AuditCheckpoints } from '../audit/index.js';
+import { actor } from './actor.js';
 import { AUDIT_ROUTES } from './audit-routes.js';
+import { VAULT_ROUTES } from './vault-routes.js';
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/index.js';
 import { AdminError } from '../errors/index.js';
 import type { AdminPrincipal } from './admin-auth.js';
-import { parseInput } from './parse-input.js';
 import type { PolicyEngine } from '../policy/index.js';
 import type { SigningKeys } from '../token/index.js';
 import type { AuditPort } from '../audit/index.js';
@@ -41,11 +34,6 @@ import type { Consents } from '../authorization/index.js';
 
 const spawnTreeQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(10_000).optional(),
-});
-
-const connectionsQuery = z.strictObject({
-  secret: z.string().min(1).max(200).optional(),
-  user: z.string().min(1).max(300).optional(),
 });
 
 export interface AdminServices {
@@ -126,10 +114,6 @@ const consentQuery = z.strictObject({
 });
 const rotateInput = z.strictObject({ alg: z.enum(TOKEN_SIGNING_ALGS).optional() });
 const validateInput = z.strictObject({ policy: z.string().min(1).max(100_000) });
-
-function actor(p: AdminPrincipal): string {
-  return `admin:${p.name}`;
-}
 
 type Services = AdminServices;
 
@@ -266,91 +250,7 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     show: ['Show a resource', (s, id) => s.register.getResource(id)],
     remove: ['Remove a resource', (s, id, by) => s.register.deleteResource(id, by)],
   }),
-  {
-    method: 'GET',
-    url: '/secrets',
-    tag: 'secrets',
-    summary: 'List secrets (metadata only: values are write-only)',
-    handler: ({ services }) => services.vault.listSecrets(),
-  },
-  {
-    method: 'PUT',
-    url: '/secrets/:id',
-    tag: 'secrets',
-    summary:
-      'Store a new version of a secret: a static value, or what Writ mints upstream credentials from (write-only: no API ever returns what is sealed)',
-    body: secretKindInput,
-    handler: async ({ params, body, principal, services }) => {
-      const id = parseInput(registerId, params['id']);
-      const input = parseInput(secretKindInput, body);
-      const { kind, sealed, config } = splitSecretInput(input);
-      const meta = await services.vault.putSecret(id, new SecretValue(sealed), input.description, { kind, config });
-      services.register.noteSecretChange(id, actor(principal), meta.current_version);
-      return meta;
-    },
-  },
-  {
-    method: 'GET',
-    url: '/secrets/:id',
-    tag: 'secrets',
-    summary: "Show a secret's metadata",
-    handler: ({ params, services }) => services.vault.describeSecret(params['id'] as string),
-  },
-  {
-    method: 'GET',
-    url: '/connections',
-    tag: 'secrets',
-    summary: "People's connected accounts at upstreams (user_oauth secrets): who, where, status — never a token",
-    query: connectionsQuery,
-    handler: ({ query, services }) => {
-      const q = query as z.output<typeof connectionsQuery>;
-      return services.connections.list({
-        ...(q.secret !== undefined ? { secretId: q.secret } : {}),
-        ...(q.user !== undefined ? { userId: q.user } : {}),
-      });
-    },
-  },
-  {
-    method: 'DELETE',
-    url: '/connections/:secret/:user',
-    tag: 'secrets',
-    summary:
-      "Revoke a person's connected account: no call uses it from the answer on; its refresh token is revoked at the upstream too where it can be",
-    status: 204,
-    handler: async ({ params, principal, services }) => {
-      const secret = params['secret'] as string;
-      const user = params['user'] as string;
-      if ((await services.connections.revoke(secret, user, actor(principal))) === 0)
-        throw new AdminError('ERR_ADMIN_NOT_FOUND', `no active connection of ${user} at ${secret}`);
-      return undefined;
-    },
-  },
-  {
-    method: 'GET',
-    url: '/vault/keks',
-    tag: 'secrets',
-    summary: 'How many stored envelopes each KEK seals (ids and counts only), and how many are not yet under the current KEK',
-    handler: ({ services }) => services.kek.inventory(),
-  },
-  {
-    method: 'POST',
-    url: '/vault/rotate-kek',
-    tag: 'secrets',
-    summary:
-      'Re-wrap every stored envelope under the current KEK, online and resumable; when `remaining` is 0 the previous KEKs can be removed',
-    handler: async ({ principal, services }) => {
-      const report = await services.kek.rotate();
-      services.audit.record({
-        type: 'admin.change',
-        action: 'vault.rotate-kek',
-        actor_chain: [actor(principal)],
-        decision: 'allow',
-        reason: report.failed.length === 0 ? 'kek.rotated' : 'kek.rotation_incomplete',
-        data: { current: report.current, rewrapped: report.rewrapped, remaining: report.remaining, failed: report.failed.length },
-      });
-      return report;
-    },
-  },
+  ...VAULT_ROUTES,
   {
     method: 'POST',
     url: '/grants/validate',
