@@ -144,6 +144,12 @@ describeEachStore('fuzz', (kind) => {
       ['POST', '/grants', { id: 'fuzz-grant', policy: 'permit (principal, action, resource);' }],
       ['POST', '/revocations', { target: { type: 'user', id: 'dev:nobody' }, reason: 'fuzz' }],
       ['PUT', '/secrets/fuzz-secret', { value: 'value-long-enough-123' }],
+      [
+        'PUT',
+        '/secrets/fuzz-minted',
+        { kind: 'oauth_client_credentials', tokenEndpoint: 'http://127.0.0.1:1/token', clientId: 'c', clientSecret: 's', scope: 'a b' },
+      ],
+      ['PUT', '/secrets/fuzz-pair', { username: 'u', password: 'p' }],
       ['POST', '/ssf/receivers', { name: 'fuzz', audience: 'https://fuzz.example' }],
       ['POST', '/audit/verify', { anchors: [{ seq: 1, hash: '0'.repeat(64) }] }],
     ];
@@ -167,6 +173,29 @@ describeEachStore('fuzz', (kind) => {
     for (const q of ['after_seq=-1', 'after_seq=abc', 'limit=0', 'limit=1e9', 'format=xml', 'format[]=ocsf', 'after_seq=%00']) {
       cases.push({ name: `admin GET /audit/export?${q}`, send: get(`/admin/v1/audit/export?${q}`, auth) });
       cases.push({ name: `admin GET /audit/checkpoints?${q}`, send: get(`/admin/v1/audit/checkpoints?${q}`, auth) });
+    }
+    for (const q of ['secret=', 'user=%00', 'secret[]=x', 'user=' + 'u'.repeat(5000), 'other=1'])
+      cases.push({ name: `admin GET /connections?${q.slice(0, 16)}`, send: get(`/admin/v1/connections?${q}`, auth) });
+    for (const q of ['limit=0', 'limit=-1', 'limit=abc', 'limit=1e9', 'limit[]=1'])
+      cases.push({ name: `admin GET spawn-tree?${q}`, send: get(`/admin/v1/agents/agent-a/spawn-tree?${q}`, auth) });
+    for (const [secret, user] of [
+      ['nope', 'dev:alice'],
+      ['%00', 'x'],
+      ['a'.repeat(500), '..%2f'],
+    ] as const)
+      cases.push({
+        name: `admin DELETE /connections/${secret.slice(0, 8)}`,
+        send: json('DELETE', `/admin/v1/connections/${secret}/${user}`, '', auth),
+      });
+    // The connected-accounts pages: forms without a session or token, callbacks with no or forged state.
+    for (const secret of ['fuzz-secret', 'nope', '%00']) {
+      for (const action of ['connect', 'disconnect'])
+        cases.push({
+          name: `connections POST ${action} ${secret}`,
+          send: form(`/oauth2/connections/${secret}/${action}`, { csrf: 'forged' }),
+        });
+      for (const q of ['', '?state=forged&code=x', '?error=access_denied', '?state=%00'])
+        cases.push({ name: `connections callback ${secret} ${q.slice(0, 12)}`, send: get(`/oauth2/connections/${secret}/callback${q}`) });
     }
     for (const id of ['BAD', '%00', '..%2f..%2fkeys', 'a'.repeat(500), '%E2%80%AE']) {
       for (const path of ['/agents/', '/resources/', '/grants/', '/secrets/', '/tasks/', '/ssf/receivers/'])
