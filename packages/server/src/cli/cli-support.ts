@@ -1,4 +1,5 @@
 /** What the admin-API commands share: the client, output, query strings, times, and how a command fails. */
+import { Option, type Command } from 'commander';
 import { AdminClient } from '../admin-client/index.js';
 import { adminClientSettings } from '../config/index.js';
 import { printTable } from './print.js';
@@ -33,4 +34,13 @@ export function enc(v: string): string {
 export function fail(message: string): never {
   console.error(`writ: ${message}`);
   process.exit(2);
+}
+
+/** `<group> list`: a GET printed as a table of `columns`, or as JSON with `--json`. */
+export function listCommand(group: Command, description: string, path: string, columns: string[]): void {
+  group
+    .command('list')
+    .description(description)
+    .addOption(new Option('--json', 'print JSON'))
+    .action(async (o: { json?: boolean }) => output(await client().get(path), o.json === true, columns));
 }

@@ -12,6 +12,8 @@ import { DedicatedKey, dedicatedKeyEnvelopes, type DedicatedKeyPurpose } from '.
 import type { EgressGuard } from '../http/index.js';
 import type { Logger } from '../observability/index.js';
 import type { Register } from '../register/index.js';
+import type { RevocationWriteHook } from '../revocation/index.js';
+import type { ConnectedAccountsDeps } from '../authorization/index.js';
 import { SET_KEY, SSF_STREAM_ENVELOPES } from '../ssf/index.js';
 import type { Database } from '../storage/index.js';
 import { SIGNING_KEY_ENVELOPES } from '../token/index.js';
@@ -49,6 +51,8 @@ const SEALED_COLUMNS: readonly SealedColumn[] = [
   CONNECTION_ENVELOPES,
 ];
 
+type NodeConnectedAccounts = Pick<ConnectedAccountsDeps, 'connections' | 'secrets' | 'redeemCode' | 'revokeAtUpstream' | 'changed'>;
+
 /** The current KEK seals; the previous ones still open what they sealed until a rotation has re-wrapped it. */
 export function keyRing(config: WritConfig): KeyRing {
   if (config.vault.kek === undefined) throw new Error('vault.kek (or WRIT_KEK) is required: 32 random bytes, base64');
@@ -73,6 +77,10 @@ export interface VaultParts {
   invalidate(secretId?: string): void;
   /** For the admin API. */
   kekServices: { inventory(): Promise<KekInventory>; rotate(): Promise<KekRotationReport> };
+  /** A revocation write hook: revoking a person revokes their connected accounts in the same transaction. */
+  revokeConnectionsOfRevokedUsers: RevocationWriteHook;
+  /** What the connected-accounts pages need of the vault; `changed` puts a connection change in force. */
+  connectedAccounts(changed: ConnectedAccountsDeps['changed']): NodeConnectedAccounts;
   connectionServices(register: Register): {
     list(filter: { secretId?: string; userId?: string }): Promise<ConnectionSummary[]>;
     revoke(secretId: string, userId: string, actor: string): Promise<number>;
@@ -130,6 +138,22 @@ export async function createVaultParts(w: {
         register.noteConnectionChange(secretId, userId, 'connection.revoked', actor);
         return revoked.length;
       },
+    }),
+    revokeConnectionsOfRevokedUsers: async (trx, row) => {
+      if (row.target_type !== 'user') return;
+      await trx
+        .updateTable('upstream_connections')
+        .set({ status: 'revoked', refresh_envelope: null, updated_at: now() })
+        .where('user_id', '=', row.target_id)
+        .where('status', '=', 'active')
+        .execute();
+    },
+    connectedAccounts: (changed) => ({
+      connections,
+      secrets: { entry: (id) => vault.getSecretEntry(id), list: () => vault.listSecrets() },
+      redeemCode: (entry, o) => minter.redeemCode(entry, o),
+      revokeAtUpstream: (entry, token) => minter.revokeAtUpstream(entry, token),
+      changed,
     }),
     close: () => tokenEndpoints.close(),
   };

@@ -122,7 +122,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     // Secrets of every kind, people's connected accounts, the tokens minted from them (vault-wiring.ts).
     const vaultParts = await createVaultParts({ config, db: store.db, kek, egress, publicUrl, logger, now });
     closers.unshift(() => vaultParts.close());
-    const { vault, connections } = vaultParts;
+    const { vault } = vaultParts;
     const role = config.cluster.role;
     const serves = { control: role !== 'gateway', gateway: role !== 'control' };
     // Each worker of `writ serve --workers` is a node of its own (a change a node hears from itself is not applied
@@ -139,15 +139,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       now,
     });
     // Revoking a person revokes the use of their connected accounts in the same transaction.
-    revocations.addWriteHook(async (trx, row) => {
-      if (row.target_type !== 'user') return;
-      await trx
-        .updateTable('upstream_connections')
-        .set({ status: 'revoked', refresh_envelope: null, updated_at: now() })
-        .where('user_id', '=', row.target_id)
-        .where('status', '=', 'active')
-        .execute();
-    });
+    revocations.addWriteHook(vaultParts.revokeConnectionsOfRevokedUsers);
     await revocations.load();
     const tasks = new TaskService({ db: store.db, revocations, audit, now });
     const keys = new SigningKeys({ db: store.db, kek, now });
@@ -351,21 +343,12 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       audit,
       logger,
       now,
-      connectedAccounts: {
-        connections,
-        secrets: {
-          entry: (id) => vault.getSecretEntry(id),
-          list: () => vault.listSecrets(),
-        },
-        redeemCode: (entry, o) => vaultParts.minter.redeemCode(entry, o),
-        revokeAtUpstream: (entry, token) => vaultParts.minter.revokeAtUpstream(entry, token),
-        // In force on this node and its sibling loops before the person's page answers, as an admin change is.
-        changed: async (secretId, userId, what) => {
-          register.noteConnectionChange(secretId, userId, what);
-          await snapshotRefresh;
-          await siblings?.settled();
-        },
-      },
+      // A connection made or revoked is in force on this node and its sibling loops before the page answers.
+      connectedAccounts: vaultParts.connectedAccounts(async (secretId, userId, what) => {
+        register.noteConnectionChange(secretId, userId, what);
+        await snapshotRefresh;
+        await siblings?.settled();
+      }),
     });
     // The kill switch reaches open MCP sessions at once, not only at their next request — from any node.
     const offRevoked = revocations.onEntry(() => gateways.mcp.revoked());

@@ -49,6 +49,13 @@ describeEachStore('client credentials', (kind) => {
       ],
     });
     agent = await h.registerAgent('agent-a');
+    await putUpstreamCc();
+    await registerBearerResource(h, 'cc', as.apiUrl, 'upstream-cc');
+  });
+  after(() => as.close());
+
+  /** The secret of resource `cc` (a new version each time). */
+  async function putUpstreamCc(): Promise<void> {
     await h.admin.put('/secrets/upstream-cc', {
       kind: 'oauth_client_credentials',
       tokenEndpoint: as.tokenEndpoint,
@@ -57,9 +64,7 @@ describeEachStore('client credentials', (kind) => {
       scope: 'read:projects',
       description: 'minted',
     });
-    await registerBearerResource(h, 'cc', as.apiUrl, 'upstream-cc');
-  });
-  after(() => as.close());
+  }
 
   async function whoami(task: Awaited<ReturnType<typeof h.startTask>>, resource = 'cc', method = 'GET'): Promise<Response> {
     return task.fetch(`${h.resourceUri(resource)}/whoami`, method === 'GET' ? {} : { method, body: '{}' });
@@ -96,13 +101,7 @@ describeEachStore('client credentials', (kind) => {
     for (let i = 0; i < 5; i++) assert.equal((await whoami(task)).status, 200);
     assert.equal(as.tokenRequests.total, start, 'reused');
     // A new version of the secret: its first 20 calls at once wait for the same token request.
-    await h.admin.put('/secrets/upstream-cc', {
-      kind: 'oauth_client_credentials',
-      tokenEndpoint: as.tokenEndpoint,
-      clientId: CLIENT.id,
-      clientSecret: CLIENT.secret,
-      scope: 'read:projects',
-    });
+    await putUpstreamCc();
     const answers = await Promise.all(Array.from({ length: 20 }, () => whoami(task)));
     assert.deepEqual(
       answers.map((r) => r.status),
