@@ -49,6 +49,8 @@ export const ERROR_CODES = {
   ERR_REVOKED_USER: { status: 401, challenge: 'invalid_token', message: 'access for this user revoked' },
   ERR_REVOKED_KEY: { status: 401, challenge: 'invalid_token', message: 'DPoP key revoked' },
   ERR_REVOKED_ALL: { status: 401, challenge: 'invalid_token', message: 'all access revoked' },
+  ERR_REVOKED_TOOL: { status: 403, challenge: null, message: 'this tool or action is revoked' },
+  ERR_AGENT_EXPIRED: { status: 401, challenge: 'invalid_token', message: "the agent's registration has ended" },
   ERR_PATH_INVALID: { status: 400, challenge: 'invalid_request', message: 'request path is not acceptable' },
   ERR_HEADER_INVALID: { status: 400, challenge: 'invalid_request', message: 'request header is not acceptable' },
   ERR_INPUT_INVALID: { status: 400, challenge: 'invalid_request', message: 'the request carries a character Writ does not accept' },

@@ -5,21 +5,21 @@
  */
 import { z } from 'zod';
 import {
-  agentInput,
-  agentStatusInput,
   grantInput,
   identityProviderInput,
   workloadIssuerInput,
   resourceInput,
+  type AgentLifecycle,
   type Register,
 } from '../register/index.js';
-import { registerId } from '../ids/index.js';
 import type { TaskService } from '../tasks/index.js';
 import type { RevocationService } from '../revocation/index.js';
 import type { ConnectionSummary, KekInventory, KekRotationReport, Vault } from '../vault/index.js';
 import { taskChain, type AuditCheckpoint, type AuditCheckpoints } from '../audit/index.js';
 import { actor } from './actor.js';
 import { AUDIT_ROUTES } from './audit-routes.js';
+import { REVOCATION_ROUTES } from './revocation-routes.js';
+import { AGENT_ROUTES } from './agent-routes.js';
 import { VAULT_ROUTES } from './vault-routes.js';
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/index.js';
@@ -32,10 +32,6 @@ import { TOKEN_SIGNING_ALGS } from '@writ/protocol';
 import { ssfReceiverInput, type SsfReceivers } from '../ssf/index.js';
 import type { Consents } from '../authorization/index.js';
 
-const spawnTreeQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(10_000).optional(),
-});
-
 export interface AdminServices {
   db: Kysely<Database>;
   keys: SigningKeys;
@@ -43,6 +39,10 @@ export interface AdminServices {
   retiredKeyPublishMs: number;
   audit: AuditPort;
   register: Register;
+  /** Agents' lifecycle: end and review dates, last use, owners offboarded. */
+  lifecycle: AgentLifecycle;
+  /** The `agents` configuration's review windows, in days. */
+  agentDefaults: { reviewWithinDays: number; unusedDays: number };
   tasks: TaskService;
   revocations: RevocationService;
   vault: Vault;
@@ -69,7 +69,7 @@ export interface AdminServices {
 }
 
 export interface AdminRoute {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   url: string;
   summary: string;
   tag: string;
@@ -85,18 +85,6 @@ export interface AdminRoute {
     services: AdminServices;
   }): Promise<unknown>;
 }
-
-const revocationInput = z.strictObject({
-  target: z.discriminatedUnion('type', [
-    z.strictObject({ type: z.literal('token'), jti: z.string().min(1).max(200) }),
-    z.strictObject({ type: z.literal('task'), taskId: z.string().min(1).max(200) }),
-    z.strictObject({ type: z.literal('agent'), agentId: registerId }),
-    z.strictObject({ type: z.literal('user'), userId: z.string().min(1).max(400) }),
-    z.strictObject({ type: z.literal('key'), jkt: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a JWK SHA-256 thumbprint') }),
-    z.strictObject({ type: z.literal('all') }),
-  ]),
-  reason: z.string().min(1).max(500),
-});
 
 const taskQuery = z.strictObject({
   agent: z.string().max(200).optional(),
@@ -165,60 +153,7 @@ function collection<B extends z.ZodType>(c: {
 }
 
 export const ADMIN_ROUTES: AdminRoute[] = [
-  {
-    method: 'GET',
-    url: '/agents',
-    tag: 'agents',
-    summary: 'List registered agents',
-    handler: ({ services }) => services.register.listAgents(),
-  },
-  {
-    method: 'POST',
-    url: '/agents',
-    tag: 'agents',
-    summary: 'Register an agent (public JWKS for private_key_jwt)',
-    body: agentInput,
-    status: 201,
-    handler: ({ body, principal, services }) => services.register.createAgent(body as z.input<typeof agentInput>, actor(principal)),
-  },
-  {
-    method: 'GET',
-    url: '/agents/:id',
-    tag: 'agents',
-    summary: 'Show an agent',
-    handler: ({ params, services }) => services.register.getAgent(params['id'] as string),
-  },
-  {
-    method: 'GET',
-    url: '/agents/:id/spawn-tree',
-    tag: 'agents',
-    summary:
-      "Which sub-agents this agent spawned (and they in turn), for which user and task: the agent's tasks, newest first, each with its delegations",
-    query: spawnTreeQuery,
-    handler: async ({ params, query, services }) => {
-      const id = params['id'] as string;
-      await services.register.getAgent(id); // 404 for an agent the register does not know
-      return services.tasks.spawnTree(id, (query as z.output<typeof spawnTreeQuery>).limit);
-    },
-  },
-  {
-    method: 'POST',
-    url: '/agents/:id/status',
-    tag: 'agents',
-    summary: 'Suspend, offboard or reactivate an agent; leaving `active` revokes every token it holds',
-    body: agentStatusInput,
-    handler: async ({ params, body, principal, services }) => {
-      const id = params['id'] as string;
-      const input = body as z.output<typeof agentStatusInput>;
-      const agent = await services.register.setAgentStatus(id, input, actor(principal));
-      if (input.status !== 'active')
-        await services.revocations.revoke(
-          { type: 'agent', agentId: id },
-          { reason: input.reason ?? `agent ${input.status}`, actor: actor(principal) },
-        );
-      return agent;
-    },
-  },
+  ...AGENT_ROUTES,
   ...collection({
     url: '/identity-providers',
     tag: 'identity providers',
@@ -379,36 +314,7 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       return { kid, alg, keys: services.keys.list() };
     },
   },
-  {
-    method: 'POST',
-    url: '/revocations',
-    tag: 'revocation',
-    summary: 'Revoke a credential, task subtree, agent, user, DPoP key, or everything',
-    body: revocationInput,
-    status: 201,
-    handler: async ({ body, principal, services }) => {
-      const input = body as z.output<typeof revocationInput>;
-      const target = input.target;
-      if (target.type === 'task') {
-        // Ending the task revokes it (and its subtree); answer with that revocation, or make one for an ended task.
-        await services.tasks.end(target.taskId, { status: 'revoked', reason: input.reason, actor: actor(principal) });
-        const inForce = await services.revocations.inForce(target);
-        if (inForce !== undefined) return inForce;
-      }
-      if (target.type === 'agent') {
-        await services.register.getAgent(target.agentId);
-        await services.register.setAgentStatus(target.agentId, { status: 'suspended', reason: input.reason }, actor(principal));
-      }
-      return services.revocations.revoke(target, { reason: input.reason, actor: actor(principal) });
-    },
-  },
-  {
-    method: 'GET',
-    url: '/revocations',
-    tag: 'revocation',
-    summary: 'List the revocation log',
-    handler: ({ services }) => services.revocations.list({ limit: 1000 }),
-  },
+  ...REVOCATION_ROUTES,
   ...AUDIT_ROUTES,
 ];
 

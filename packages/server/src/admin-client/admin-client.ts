@@ -68,6 +68,9 @@ export class AdminClient {
   put<T = unknown>(path: string, body: unknown): Promise<T> {
     return this.request<T>('PUT', path, body);
   }
+  patch<T = unknown>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('PATCH', path, body);
+  }
   delete(path: string): Promise<void> {
     return this.request<void>('DELETE', path);
   }

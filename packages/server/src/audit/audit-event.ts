@@ -19,6 +19,7 @@ export const AUDIT_EVENT_TYPES = [
   'task.completed',
   'task.revoked',
   'revocation.created',
+  'revocation.lifted',
   'admin.change',
   'admin.denied',
   'ssf.denied',

@@ -168,9 +168,13 @@ function apiActivity(action: string | undefined): number {
   }
 }
 
-/** Entity Management: Create 1, Update 3, Delete 4, Disable 9 (a revocation), Deactivate 11 (a task ended); else 99. */
+/**
+ * Entity Management: Create 1, Update 3, Delete 4, Enable 8 (a killed tool lifted), Disable 9 (a revocation),
+ * Deactivate 11 (a task ended); else 99.
+ */
 function entityActivity(e: AuditEvent): number {
   const what = `${e.type} ${e.reason ?? ''}`;
+  if (e.type === 'revocation.lifted') return 8;
   if (e.type === 'revocation.created' || e.type === 'task.revoked' || e.type === 'consent.revoked') return 9;
   if (e.type === 'task.completed') return 11;
   if (e.type === 'client.registered' || e.type === 'consent.granted' || /\.created\b/.test(what)) return 1;

@@ -11,6 +11,7 @@ import { printValidation } from './print.js';
 import { addAuditCommands } from './audit-commands.js';
 import { client, enc, fail, listCommand, output, qs } from './cli-support.js';
 import { addVaultCommands } from './vault-commands.js';
+import { addAgentCommands } from './agent-commands.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -53,58 +54,7 @@ export function buildProgram(): Command {
 
   const jsonOpt = new Option('--json', 'print JSON');
 
-  const agents = program.command('agents').description('the agent register (NHI inventory)');
-  listCommand(agents, 'list registered agents', '/agents', ['id', 'name', 'owner', 'kind', 'status']);
-  agents
-    .command('tree <id>')
-    .description("the spawn tree: the agent's tasks and the sub-agents each delegated to, for which user")
-    .option('--limit <n>', 'at most this many tasks in all', '1000')
-    .addOption(new Option('--json', 'print JSON'))
-    .action(async (id: string, o: { limit: string; json?: boolean }) => {
-      const tree = await client().get<SpawnTreeView>(`/agents/${enc(id)}/spawn-tree?limit=${encodeURIComponent(o.limit)}`);
-      if (o.json === true) output(tree, true);
-      else printSpawnTree(tree);
-    });
-  agents
-    .command('show <id>')
-    .description('show an agent')
-    .action(async (id: string) => output(await client().get(`/agents/${enc(id)}`), true));
-  agents
-    .command('create <id>')
-    .description('register an agent')
-    .requiredOption('--name <name>', 'display name')
-    .requiredOption('--owner <owner>', 'the person or team responsible for the agent')
-    .option('--jwks <file>', "file with the agent's public JWKS (private_key_jwt)")
-    .option('--workload <issuer=pattern>', 'workload-identity binding: workload issuer id and sub pattern (repeatable)', collect, [])
-    .option('--kind <kind>', 'agent | service_account | workload', 'agent')
-    .option('--description <text>', 'what the agent is for', '')
-    .action(async (id: string, o: { name: string; owner: string; jwks?: string; workload: string[]; kind: string; description: string }) =>
-      output(
-        await client().post('/agents', {
-          id,
-          name: o.name,
-          owner: o.owner,
-          kind: o.kind,
-          description: o.description,
-          ...(o.jwks !== undefined ? { jwks: JSON.parse(readFileSync(o.jwks, 'utf8')) as unknown } : {}),
-          workload: o.workload.map(parseBinding),
-        }),
-        true,
-      ),
-    );
-  for (const [cmd, status, desc] of [
-    ['suspend', 'suspended', 'suspend an agent; every token it holds is revoked'],
-    ['offboard', 'offboarded', 'offboard an agent; every token it holds is revoked'],
-    ['activate', 'active', 'make a suspended or offboarded agent active again'],
-  ] as const) {
-    agents
-      .command(`${cmd} <id>`)
-      .description(desc)
-      .option('--reason <text>', 'why, for the audit log')
-      .action(async (id: string, o: { reason?: string }) =>
-        output(await client().post(`/agents/${enc(id)}/status`, { status, ...(o.reason !== undefined ? { reason: o.reason } : {}) }), true),
-      );
-  }
+  addAgentCommands(program);
 
   const workloadIssuers = program
     .command('workload-issuers')
@@ -250,7 +200,9 @@ export function buildProgram(): Command {
       output(await client().post(`/consents/${enc(id)}/revoke`, { reason: o.reason }), true),
     );
 
-  const revoke = program.command('revoke').description('stop a credential, a task subtree, an agent, a user, a DPoP key, or everything');
+  const revoke = program
+    .command('revoke')
+    .description('stop a credential, a task subtree, an agent, a user, a DPoP key, a tool, or everything');
   const revokeTargets: Array<[string, string, (v: string) => Record<string, string>]> = [
     ['token <jti>', 'one task token', (v) => ({ type: 'token', jti: v })],
     ['task <id>', 'a task and every descendant', (v) => ({ type: 'task', taskId: v })],
@@ -267,6 +219,20 @@ export function buildProgram(): Command {
         output(await client().post('/revocations', { target: target(value), reason: o.reason }), true),
       );
   }
+  revoke
+    .command('tool <resource> <tool>')
+    .description("one resource's tool (MCP) or action ('DELETE /v1/projects/*', HTTP) for every caller, until lifted")
+    .requiredOption('--reason <text>', 'why, for the audit log')
+    .action(async (resourceId: string, tool: string, o: { reason: string }) =>
+      output(await client().post('/revocations', { target: { type: 'tool', resourceId, tool }, reason: o.reason }), true),
+    );
+  revoke
+    .command('lift <resource> <tool>')
+    .description('lift a killed tool or action: it answers again everywhere')
+    .requiredOption('--reason <text>', 'why, for the audit log')
+    .action(async (resourceId: string, tool: string, o: { reason: string }) =>
+      output(await client().post('/revocations/lift', { target: { type: 'tool', resourceId, tool }, reason: o.reason }), true),
+    );
   revoke
     .command('all')
     .description('every token issued until now')
@@ -328,15 +294,6 @@ function parseInject(v: string): Record<string, string> {
   if (mode === 'query' && a !== undefined) return { mode, name: a };
   return fail(`--inject: expected bearer | basic:<username> | header:<Name>[:<prefix>] | query:<name>, got ${JSON.stringify(v)}`);
 }
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-function parseBinding(value: string): { issuer: string; subject: string } {
-  const eq = value.indexOf('=');
-  if (eq <= 0) throw new Error(`--workload wants <issuer>=<subject pattern>, got ${value}`);
-  return { issuer: value.slice(0, eq), subject: value.slice(eq + 1) };
-}
 
 /** What `writ dev` needs from the development tooling (the private `@writ/dev` package). */
 interface DevTooling {
@@ -367,31 +324,4 @@ async function devTooling(): Promise<DevTooling> {
   return fail(
     'writ dev runs from a clone of the Writ repository (npm ci && npm run dev): its tooling is not part of the published package',
   );
-}
-
-interface SpawnNodeView {
-  task: string;
-  agent: string;
-  user: string;
-  purpose: string;
-  status: string;
-  spawned: SpawnNodeView[];
-  spawned_by?: { task: string; agent: string };
-}
-interface SpawnTreeView {
-  agent: string;
-  tasks: SpawnNodeView[];
-  truncated: boolean;
-}
-
-/** One line per task, indented by delegation depth: agent, user, status, purpose. */
-function printSpawnTree(tree: SpawnTreeView): void {
-  const line = (n: SpawnNodeView, depth: number): void => {
-    const from = n.spawned_by !== undefined ? ` (spawned by ${n.spawned_by.agent} in ${n.spawned_by.task})` : '';
-    console.log(`${'  '.repeat(depth)}${depth === 0 ? '' : '└ '}${n.agent} for ${n.user} — ${n.task} [${n.status}] ${n.purpose}${from}`);
-    for (const c of n.spawned) line(c, depth + 1);
-  };
-  if (tree.tasks.length === 0) console.log(`${tree.agent} has no tasks`);
-  for (const t of tree.tasks) line(t, 0);
-  if (tree.truncated) console.log('(truncated: more tasks exist; raise --limit)');
 }

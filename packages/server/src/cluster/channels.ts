@@ -26,7 +26,7 @@ export function channelsFor(schema: string): ClusterChannels {
 
 const revocationPayload = z.strictObject({
   seq: z.number().int().positive(),
-  target_type: z.enum(['token', 'task', 'agent', 'user', 'key', 'all']),
+  target_type: z.enum(['token', 'task', 'agent', 'user', 'key', 'all', 'tool', 'tool_lift']),
   target_id: z.string().min(1).max(1024),
   before: z.number().int().nullable(),
   expires_at: z.number().int(),

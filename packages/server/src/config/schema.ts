@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { DEFAULT_PORT, TOKEN_SIGNING_ALGS } from '@writ/protocol';
 import { auditConfig, tracingConfig } from './audit-schema.js';
+import { agentsConfig } from './agents-schema.js';
 
 declare module 'zod' {
   interface GlobalMeta {
@@ -347,6 +348,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   tracing: tracingConfig,
   audit: auditConfig,
+  agents: agentsConfig,
   ssf: z
     .strictObject({
       pollMaxWaitSeconds: z

@@ -1,7 +1,7 @@
 /**
  * The steps every gateway call shares, HTTP or MCP, in the order they run: refuse while the enforcement point cannot
  * vouch for its state → find the resource the path names (the register's id rule) → the per-call check from
- * @writ/verify (token, DPoP proof, binding, revocation) → the agent must be active → (the protocol adapter checks the
+ * @writ/verify (token, DPoP proof, binding, revocation) → the agent must be active and its registration not ended → (the protocol adapter checks the
  * task's authorization details) → the call-time grants, asked with the request the token service asked at issuance →
  * and, whatever step a call ends at, its audit (gateway-audit.ts: a refusal, or a write-ahead record and an
  * outcome). The HTTP and MCP gateways keep only what their protocol adds.
@@ -11,7 +11,7 @@ import { WritError, type TaskTokenClaims } from '@writ/protocol';
 import { checkCall, headerValues, type CheckCallContext, type DpopNonces } from '@writ/verify/internal';
 import { asWritError, writeDenial, RETRY_AFTER_SECONDS, RETRYABLE_GATEWAY_CODES } from '../errors/index.js';
 import { isRegisterId } from '../ids/index.js';
-import { resourceMetadataUrl, resourceUri, type Agent, type Resource } from '../register/index.js';
+import { agentRefusal, resourceMetadataUrl, resourceUri, type Agent, type Resource } from '../register/index.js';
 import { requestSubject, resourceActionRequest, type CallDecisionCache, type ResourceAction } from '../policy/index.js';
 import type { Logger, Tracing } from '../observability/index.js';
 import type { CallState, GatewayAudit } from './gateway-audit.js';
@@ -21,6 +21,8 @@ export interface EnforcementDeps {
   check: Omit<CheckCallContext, 'audience'>;
   resources: { get(id: string): Resource | undefined };
   agents: { get(id: string): Agent | undefined };
+  /** Notes that an agent acted (its `last_used_at`, written in batches). */
+  agentUsed(agentId: string, at: number): void;
   /** Register version: part of every call-decision cache key, so a register change can never serve stale data. */
   entitiesVersion(): string;
   decisions: CallDecisionCache;
@@ -134,8 +136,12 @@ export class CallEnforcer {
     );
     state.claims = claims;
     const agent = deps.agents.get(claims.client_id);
-    if (agent === undefined || agent.status !== 'active')
-      throw new WritError('ERR_REVOKED_AGENT', `agent ${claims.client_id} is ${agent?.status ?? 'unknown'}`);
+    if (agent === undefined) throw new WritError('ERR_REVOKED_AGENT', `agent ${claims.client_id} is unknown`);
+    // The clock the token checks use (a test's, or the wall clock), in ms.
+    const nowMs = deps.check.now !== undefined ? deps.check.now() * 1000 : Date.now();
+    const refusal = agentRefusal(agent, nowMs);
+    if (refusal !== null) throw new WritError(refusal.kind === 'expired' ? 'ERR_AGENT_EXPIRED' : 'ERR_REVOKED_AGENT', refusal.detail);
+    deps.agentUsed(agent.id, nowMs);
     return { claims, jkt, agent, resource, audience };
   }
 

@@ -22,6 +22,14 @@ export interface Agent {
   description: string;
   createdAt: number;
   updatedAt: number;
+  /** The registration's end (epoch ms): from then on the agent is refused (`ERR_AGENT_EXPIRED`); null: none. */
+  expiresAt: number | null;
+  /** When the owner should confirm the agent is still needed (epoch ms); null: no review planned. */
+  reviewBy: number | null;
+  /** The last token obtained or call made, as of the last batch written (epoch ms); null: never. */
+  lastUsedAt: number | null;
+  /** When the owner's user revocation flagged or suspended the agent (epoch ms); null: the owner is not offboarded. */
+  ownerOffboardedAt: number | null;
 }
 
 export interface WorkloadBinding {
@@ -97,6 +105,10 @@ export function agentFromRow(r: AgentRow): Agent {
     description: r.description,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    expiresAt: r.expires_at,
+    reviewBy: r.review_by,
+    lastUsedAt: r.last_used_at,
+    ownerOffboardedAt: r.owner_offboarded_at,
   };
 }
 

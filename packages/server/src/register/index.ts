@@ -15,6 +15,8 @@ export type { RegisterDeps } from './register.js';
 export {
   agentInput,
   agentStatusInput,
+  agentUpdateInput,
+  instantInput,
   identityProviderInput,
   workloadIssuerInput,
   workloadBindingInput,
@@ -28,3 +30,7 @@ export type { AgentInput, IdentityProviderInput, WorkloadIssuerInput, ResourceIn
 export type { PolicyPort } from './ports.js';
 export { resourcePrefix, resourceUri, resourceMetadataUrl } from './resource-uri.js';
 export { RegisterSnapshot } from './register-snapshot.js';
+export { AgentLifecycle } from './agent-lifecycle.js';
+export type { AgentLifecycleDeps, OwnerOffboardedAction, ReviewItem, ReviewReason } from './agent-lifecycle.js';
+export { agentRefusal } from './agent-standing.js';
+export type { AgentRefusal } from './agent-standing.js';

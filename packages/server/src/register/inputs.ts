@@ -32,11 +32,28 @@ const subjectPattern = z.string().superRefine((p, ctx) => {
 /** Which workload tokens stand for an agent: a trusted workload issuer (by id) and a pattern for the token's `sub`. */
 export const workloadBindingInput = z.strictObject({ issuer: registerId, subject: subjectPattern });
 
+/**
+ * A point in time as the admin API takes it: an RFC 3339 date-time (`2027-03-01T00:00:00Z`), a date (`2027-03-01`,
+ * midnight UTC), or epoch milliseconds. Stored and answered as epoch milliseconds, like every other time.
+ */
+export const instantInput = z
+  .union([z.number().int().positive().max(253_402_300_799_000), z.iso.datetime({ offset: true }), z.iso.date()])
+  .transform((v) => (typeof v === 'number' ? v : Date.parse(v.length === 10 ? `${v}T00:00:00Z` : v)));
+
+/** Who answers for an agent: a team, or a person by their Writ user id (`<provider id>:<subject>`, see offboarding). */
+const ownerInput = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[^\p{Cc}]+$/u, 'no control characters');
+
 export const agentInput = z
   .strictObject({
     id: registerId,
     name: z.string().min(1).max(200),
-    owner: z.string().min(1).max(200),
+    owner: ownerInput,
+    expiresAt: instantInput.optional(),
+    reviewBy: instantInput.optional(),
     kind: z.enum(['agent', 'service_account', 'workload']).default('agent'),
     /** Public keys for `private_key_jwt`; may be omitted when the agent authenticates by workload identity. */
     jwks: z.strictObject({ keys: z.array(publicJwk).max(10) }).default({ keys: [] }),
@@ -45,6 +62,19 @@ export const agentInput = z
   })
   .refine((a) => a.jwks.keys.length > 0 || a.workload.length > 0, 'an agent needs a jwks (private_key_jwt) or a workload binding, or both');
 export type AgentInput = z.input<typeof agentInput>;
+
+/** What of an agent can change after it is registered (its keys and bindings are replaced by registering anew). */
+export const agentUpdateInput = z
+  .strictObject({
+    name: z.string().min(1).max(200).optional(),
+    owner: ownerInput.optional(),
+    description: z.string().max(2000).optional(),
+    /** null removes the end date or the review date. */
+    expiresAt: instantInput.nullable().optional(),
+    reviewBy: instantInput.nullable().optional(),
+  })
+  .refine((u) => Object.keys(u).length > 0, 'nothing to change');
+export type AgentUpdateInput = z.input<typeof agentUpdateInput>;
 
 export const agentStatusInput = z.strictObject({
   status: z.enum(['active', 'suspended', 'offboarded']),

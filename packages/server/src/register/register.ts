@@ -114,11 +114,19 @@ export class Register {
             description: a.description,
             created_at: now,
             updated_at: now,
+            expires_at: a.expiresAt ?? null,
+            review_by: a.reviewBy ?? null,
           })
           .execute(),
       `agent ${a.id} already exists`,
     );
-    this.#changed({ kind: 'agent', id: a.id }, actor, 'agent.created', { owner: a.owner, kind: a.kind, workload: a.workload });
+    this.#changed({ kind: 'agent', id: a.id }, actor, 'agent.created', {
+      owner: a.owner,
+      kind: a.kind,
+      workload: a.workload,
+      ...(a.expiresAt !== undefined ? { expires_at: a.expiresAt } : {}),
+      ...(a.reviewBy !== undefined ? { review_by: a.reviewBy } : {}),
+    });
     return this.getAgent(a.id);
   }
 
@@ -379,6 +387,11 @@ export class Register {
   async reloadPolicies(): Promise<number> {
     const rows = await this.#db.selectFrom('grants').select(['id', 'policy']).where('enabled', '=', 1).orderBy('id').execute();
     return this.#policy.load(rows.map((r) => ({ id: r.id, text: r.policy })));
+  }
+
+  /** An agent's lifecycle changed (agent-lifecycle.ts): audited and announced like every register change. */
+  noteAgentChange(id: string, actor: string, what: string, data: Record<string, unknown>): void {
+    this.#changed({ kind: 'agent', id }, actor, what, data);
   }
 
   /** Secrets live in the vault; the register records and announces the change so injection caches refresh. */

@@ -1,6 +1,7 @@
-export { RevocationService, entryFromRow, recordFromRow } from './revocation-service.js';
+export { RevocationService, entryFromRow, recordFromRow, toolTargetId, TOOL_KILL_EXPIRES_AT } from './revocation-service.js';
 export type {
   RevocationTarget,
+  ToolTarget,
   RevocationRecord,
   RevocationEntry,
   RevocationServiceDeps,

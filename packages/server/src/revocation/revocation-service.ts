@@ -15,7 +15,17 @@ export type RevocationTarget =
   | { type: 'agent'; agentId: string }
   | { type: 'user'; userId: string }
   | { type: 'key'; jkt: string }
-  | { type: 'all' };
+  | { type: 'all' }
+  /**
+   * One resource's tool (an MCP tool name) or action (`<METHOD> <path pattern>` of an HTTP resource) for every caller:
+   * not a credential, so it does not expire with tokens; it stands until lifted (`RevocationService.lift`).
+   */
+  | { type: 'tool'; resourceId: string; tool: string };
+
+export type ToolTarget = Extract<RevocationTarget, { type: 'tool' }>;
+
+/** A tool kill's `expires_at`: 9999-12-31T23:59:59Z, so it is always loaded and never pruned. */
+export const TOOL_KILL_EXPIRES_AT = 253_402_300_799;
 
 export type RevocationEntry = Parameters<RevocationSet['apply']>[0];
 
@@ -26,6 +36,8 @@ export interface RevocationRecord {
   actor: string;
   createdAt: number;
   expiresAt: number;
+  /** Set on the record of a lift: the tool kill of `target` is no longer in force. */
+  lifted?: true;
 }
 
 export interface RevocationServiceDeps {
@@ -137,6 +149,7 @@ export class RevocationService {
    * with the revocation in force (audited as a repeat).
    */
   async revoke(target: RevocationTarget, opts: { reason: string; actor: string; expiresAt?: number }): Promise<RevocationRecord> {
+    if (target.type === 'tool') return (await this.#setTool(target, false, opts)) as RevocationRecord;
     const now = this.#now();
     const nowSec = Math.floor(now / 1000);
     const expiresAt = opts.expiresAt ?? (await this.#expiryFor(target, nowSec));
@@ -153,36 +166,87 @@ export class RevocationService {
       });
       return recordFromRow(existing);
     }
+    const row = await this.#write({
+      target_type: type,
+      target_id: id,
+      before: needsBefore(target) ? nowSec : null,
+      expires_at: expiresAt,
+      reason: opts.reason,
+      actor: opts.actor,
+      created_at: now,
+    });
+    return this.#announce(row, opts);
+  }
+
+  /**
+   * Lifts a tool kill: the tool answers again on every node once this is durable (the same path as a kill). Returns
+   * undefined, writing nothing, when the tool is not killed.
+   */
+  async lift(target: ToolTarget, opts: { reason: string; actor: string }): Promise<RevocationRecord | undefined> {
+    return this.#setTool(target, true, opts);
+  }
+
+  /** Kills or lifts a tool, unless it already is in that state (then answers with the entry that put it there). */
+  async #setTool(target: ToolTarget, lift: boolean, opts: { reason: string; actor: string }): Promise<RevocationRecord | undefined> {
+    const id = toolTargetId(target);
+    const latest = await this.#db
+      .selectFrom('revocations')
+      .selectAll()
+      .where('target_type', 'in', ['tool', 'tool_lift'])
+      .where('target_id', '=', id)
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    const killed = latest?.target_type === 'tool';
+    if (lift && !killed) return undefined;
+    if (!lift && killed) {
+      this.#audit.record({
+        type: 'revocation.created',
+        actor_chain: [opts.actor],
+        decision: 'deny',
+        reason: opts.reason,
+        data: { seq: latest.seq, target: 'tool', target_id: id, repeated: true },
+      });
+      return recordFromRow(latest);
+    }
+    const row = await this.#write({
+      target_type: lift ? 'tool_lift' : 'tool',
+      target_id: id,
+      before: null,
+      expires_at: TOOL_KILL_EXPIRES_AT,
+      reason: opts.reason,
+      actor: opts.actor,
+      created_at: this.#now(),
+    });
+    return this.#announce(row, opts);
+  }
+
+  /** The new entry, durable with the work of every write hook (one transaction when there is any). */
+  #write(values: Omit<RevocationRow, 'seq'>): Promise<RevocationRow> {
     const write = async (db: Kysely<Database>): Promise<RevocationRow> => {
-      const row = await db
-        .insertInto('revocations')
-        .values({
-          target_type: type,
-          target_id: id,
-          before: needsBefore(target) ? nowSec : null,
-          expires_at: expiresAt,
-          reason: opts.reason,
-          actor: opts.actor,
-          created_at: now,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      const row = await db.insertInto('revocations').values(values).returningAll().executeTakeFirstOrThrow();
       for (const hook of this.#writeHooks) await hook(db, row);
       return row;
     };
-    const row = this.#writeHooks.length === 0 ? await write(this.#db) : await this.#db.transaction().execute(write);
+    return this.#writeHooks.length === 0 ? write(this.#db) : this.#db.transaction().execute(write);
+  }
+
+  /** A durable entry put in force here (and, through the in-force hooks, in every sibling), audited, announced. */
+  async #announce(row: RevocationRow, opts: { reason: string; actor: string }): Promise<RevocationRecord> {
     const entry = entryFromRow(row);
     this.#set.apply(entry);
     this.#markSeen(row.seq);
     for (const hook of this.#inForceHooks) await hook(entry).catch(() => undefined);
-    const record: RevocationRecord = { seq: row.seq, target, reason: opts.reason, actor: opts.actor, createdAt: now, expiresAt };
+    const record = recordFromRow(row);
+    const target = record.target;
     this.#audit.record({
-      type: 'revocation.created',
+      type: record.lifted === true ? 'revocation.lifted' : 'revocation.created',
       actor_chain: [opts.actor],
-      decision: 'deny',
+      decision: record.lifted === true ? 'allow' : 'deny',
       reason: opts.reason,
-      data: { seq: row.seq, target: type, target_id: id },
+      data: { seq: row.seq, target: target.type, target_id: row.target_id },
       ...(target.type === 'agent' ? { agent_id: target.agentId } : {}),
+      ...(target.type === 'tool' ? { resource: target.resourceId, action: target.tool } : {}),
     });
     this.#events.emit('revoked', record);
     this.#events.emit('entry', entry);
@@ -320,20 +384,40 @@ const TARGET_ID_MEMBER = {
   user: 'userId',
   key: 'jkt',
   all: undefined,
-} as const satisfies Record<RevocationTarget['type'], string | undefined>;
+} as const satisfies Record<Exclude<RevocationTarget['type'], 'tool'>, string | undefined>;
+
+/** A tool's `target_id`: `<resource id>/<tool or action>` (register ids never contain `/`). */
+export function toolTargetId(t: ToolTarget): string {
+  return `${t.resourceId}/${t.tool}`;
+}
+
+function toolTargetOf(id: string): ToolTarget {
+  const slash = id.indexOf('/');
+  return { type: 'tool', resourceId: id.slice(0, slash), tool: id.slice(slash + 1) };
+}
 
 function targetKey(t: RevocationTarget): { type: RevocationRow['target_type']; id: string } {
+  if (t.type === 'tool') return { type: 'tool', id: toolTargetId(t) };
   const member = TARGET_ID_MEMBER[t.type];
   return { type: t.type, id: member === undefined ? '*' : ((t as unknown as Record<string, string>)[member] as string) };
 }
 
 function targetFromRow(r: RevocationRow): RevocationTarget {
+  if (r.target_type === 'tool' || r.target_type === 'tool_lift') return toolTargetOf(r.target_id);
   const member = TARGET_ID_MEMBER[r.target_type];
   return (member === undefined ? { type: 'all' } : { type: r.target_type, [member]: r.target_id }) as RevocationTarget;
 }
 
 export function recordFromRow(r: RevocationRow): RevocationRecord {
-  return { seq: r.seq, target: targetFromRow(r), reason: r.reason, actor: r.actor, createdAt: r.created_at, expiresAt: r.expires_at };
+  return {
+    seq: r.seq,
+    target: targetFromRow(r),
+    reason: r.reason,
+    actor: r.actor,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    ...(r.target_type === 'tool_lift' ? { lifted: true as const } : {}),
+  };
 }
 
 export function entryFromRow(r: Pick<RevocationRow, 'seq' | 'target_type' | 'target_id' | 'before' | 'expires_at'>): RevocationEntry {
@@ -352,5 +436,10 @@ export function entryFromRow(r: Pick<RevocationRow, 'seq' | 'target_type' | 'tar
       return { ...base, target: { type: 'key', jkt: r.target_id, before } };
     case 'all':
       return { ...base, target: { type: 'all', before } };
+    case 'tool':
+    case 'tool_lift': {
+      const t = toolTargetOf(r.target_id);
+      return { ...base, target: { type: 'tool', resourceId: t.resourceId, tool: t.tool, lifted: r.target_type === 'tool_lift' } };
+    }
   }
 }

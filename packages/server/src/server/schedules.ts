@@ -1,6 +1,6 @@
 /**
  * What a node does on a clock: rotate the token-signing key when it is due (control nodes; every rotation audited),
- * sign the audit chain's head when it moved (control nodes), and once a minute drop what can no longer matter — revocation entries past every token they could hit, spent client
+ * sign the audit chain's head when it moved (control nodes), write agents' last use in batches, and once a minute drop what can no longer matter — revocation entries past every token they could hit, spent client
  * assertions and DPoP replay entries past their expiry.
  */
 import type { AuditPort } from '../audit/index.js';
@@ -18,6 +18,9 @@ export interface ScheduleDeps {
   /** Sign the audit chain's head this often when it moved (0: on demand only). */
   checkpointMs: number;
   checkpoint: () => Promise<unknown>;
+  /** Write agents' noted `last_used_at` this often. */
+  flushAgentUse: () => Promise<unknown>;
+  agentUseFlushMs: number;
   logger: Logger;
 }
 
@@ -51,6 +54,10 @@ export function startSchedules(deps: ScheduleDeps): () => void {
     };
     timers.push(setInterval(checkpoint, deps.checkpointMs).unref());
   }
+  const flushAgentUse = (): void => {
+    deps.flushAgentUse().catch((err: unknown) => deps.logger.warn({ err }, 'agent last-use flush failed; retried at the next interval'));
+  };
+  timers.push(setInterval(flushAgentUse, deps.agentUseFlushMs).unref());
   const failed = (err: unknown): void => deps.logger.warn({ err }, 'pruning failed; retried in a minute');
   const prune = (): void => {
     for (const step of deps.prune) {

@@ -14,7 +14,7 @@ import { deriveKey } from '../crypto/index.js';
 import { aggregateAnonymousDenials, createAuditWriter, storeAppender } from '../audit/index.js';
 import { auditOutlets } from './audit-outlets.js';
 import { createPolicyEngine, createCallDecisionCache, createIssuanceDecisionCache, type PolicyEngine } from '../policy/index.js';
-import { Register, RegisterSnapshot } from '../register/index.js';
+import { AgentLifecycle, Register, RegisterSnapshot } from '../register/index.js';
 import { RevocationFeed, RevocationService } from '../revocation/index.js';
 import { TaskService } from '../tasks/index.js';
 import { SigningKeys, type TokenServiceDeps } from '../token/index.js';
@@ -52,6 +52,8 @@ export interface WritServer {
   /** This node's revocation freshness: null on the embedded store, where one process holds the whole log. */
   freshness(): Freshness | null;
   flushAudit(): Promise<void>;
+  /** Writes agents' last use noted in memory now, instead of at the next interval; returns how many were written. */
+  flushAgentUse(): Promise<number>;
   /** Exports the spans buffered so far (when tracing is on). */
   flushTraces(): Promise<void>;
   close(): Promise<void>;
@@ -107,6 +109,11 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     closers.unshift(() => policy.close());
     const register = new Register({ db: store.db, policy, audit, now });
     await register.reloadPolicies();
+    const lifecycle = new AgentLifecycle({ db: store.db, register, now, onOwnerOffboarded: config.agents.onOwnerOffboarded });
+    // What was noted of agents' use is written before the store closes.
+    closers.unshift(async () => {
+      await lifecycle.flush().catch((err: unknown) => logger.warn({ err }, 'agent last-use flush failed at stop'));
+    });
 
     // What the listener refuses before any handler sees it (stalled or unreadable requests) is on the record too,
     // per window and address like every anonymous refusal.
@@ -277,6 +284,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       dpopAlgs: DPOP_ALGS,
       ...(nonces !== undefined ? { nonces } : {}),
       now,
+      agentUsed: (id, at) => lifecycle.touch(id, at),
       onUnexpected: (err, traceId) => logger.error({ err, trace_id: traceId }, 'token exchange failed unexpectedly'),
     };
 
@@ -302,6 +310,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       check,
       resources: { get: (id: string) => cache.resource(id) },
       agents: { get: (id: string) => cache.agent(id) },
+      agentUsed: (id: string, at: number) => lifecycle.touch(id, at),
       entitiesVersion: () => String(register.version),
       decisions,
       ready: () => audit.healthy() && revocationCurrent(),
@@ -351,7 +360,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       }),
     });
     // The kill switch reaches open MCP sessions at once, not only at their next request — from any node.
-    const offRevoked = revocations.onEntry(() => gateways.mcp.revoked());
+    const offRevoked = revocations.onEntry((entry) => gateways.mcp.revoked(entry));
     closers.unshift(offRevoked);
 
     const adminAuth = new AdminAuth({ db: store.db, fixedToken: config.adminToken });
@@ -420,6 +429,8 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       admin: {
         db: store.db,
         register,
+        lifecycle,
+        agentDefaults: config.agents,
         tasks,
         revocations,
         vault,
@@ -537,10 +548,23 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         () => store.db.deleteFrom('client_assertions').where('expires_at', '<', now()).execute(),
         () => sharedReplay?.prune(),
         () => authorizationServer.prune(),
+        // One node ends expired registrations everywhere: their tokens are revoked (reported like any revocation).
+        ...(serves.control && leads
+          ? [
+              () =>
+                lifecycle.endExpired((agentId) =>
+                  revocations
+                    .revoke({ type: 'agent', agentId }, { reason: 'agent registration ended', actor: 'system:schedule' })
+                    .then(() => undefined),
+                ),
+            ]
+          : []),
       ],
       audit,
       checkpointMs: serves.control && leads ? config.audit.checkpoints.intervalSeconds * 1000 : 0,
       checkpoint: () => publishedCheckpoints.create(),
+      flushAgentUse: () => lifecycle.flush(),
+      agentUseFlushMs: config.agents.lastUsedFlushSeconds * 1000,
       logger,
     });
     closers.unshift(stopSchedules);
@@ -558,6 +582,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       relayPort: relayListener !== undefined ? Number(new URL(relayListener.url).port) : undefined,
       freshness: () => cluster?.freshness() ?? null,
       flushAudit: () => audit.flush(),
+      flushAgentUse: () => lifecycle.flush(),
       flushTraces: () => tracing.flush(),
       close: async () => {
         for (const c of closers) {

@@ -4,7 +4,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { RevocationRecord } from '../revocation/index.js';
-import { EVENT_SESSION_REVOKED, EVENT_STREAM_UPDATED, EVENT_VERIFICATION, type StreamStatus } from './ssf-vocabulary.js';
+import {
+  EVENT_SESSION_REVOKED,
+  EVENT_STREAM_UPDATED,
+  EVENT_TOOL_RESTORED,
+  EVENT_TOOL_REVOKED,
+  EVENT_VERIFICATION,
+  type StreamStatus,
+} from './ssf-vocabulary.js';
 import { subjectIdFor, type SubjectIdentifier } from './subject-identifier.js';
 
 export interface SecurityEvent {
@@ -35,6 +42,27 @@ export function setClaims(event: SecurityEvent, o: { issuer: string; audience: s
     ...(event.txn !== undefined ? { txn: event.txn } : {}),
     sub_id: event.subject,
     events: { [event.type]: event.payload },
+  };
+}
+
+/**
+ * The event of a revocation: a killed (or restored) tool has Writ's tool events, everything else is CAEP
+ * `session-revoked`.
+ */
+export function revocationEvent(record: RevocationRecord, issuer: string): SecurityEvent {
+  const t = record.target;
+  if (t.type !== 'tool') return sessionRevokedEvent(record, issuer);
+  return {
+    type: record.lifted === true ? EVENT_TOOL_RESTORED : EVENT_TOOL_REVOKED,
+    subject: subjectIdFor(t, issuer),
+    txn: `writ-revocation-${record.seq}`,
+    payload: {
+      event_timestamp: Math.floor(record.createdAt / 1000),
+      initiating_entity: initiatingEntity(record.actor),
+      reason_admin: { en: record.reason.trim() === '' ? 'revoked' : record.reason },
+      resource: t.resourceId,
+      tool: t.tool,
+    },
   };
 }
 

@@ -1,6 +1,6 @@
 /**
- * The Shared Signals Framework transmitter, assembled: every revocation made on this node becomes one CAEP
- * `session-revoked` SET per enabled or paused stream that requested it, stored durably before it is pushed (RFC 8935)
+ * The Shared Signals Framework transmitter, assembled: every revocation made on this node becomes one SET (CAEP
+ * `session-revoked`, or Writ's tool events for a killed tool) per enabled or paused stream that requested it, stored durably before it is pushed (RFC 8935)
  * or polled (RFC 8936).
  */
 import type { FastifyInstance } from 'fastify';
@@ -13,14 +13,13 @@ import { recordFromRow, type RevocationRecord, type RevocationWriteHook } from '
 import type { Database } from '../storage/index.js';
 import { PollWaiters } from './poll-waiters.js';
 import { PushWorker } from './push-worker.js';
-import { sessionRevokedEvent } from './security-event-token.js';
+import { revocationEvent } from './security-event-token.js';
 import { loadSetSigningKey } from './set-signing-key.js';
 import { SsfOutbox } from './ssf-outbox.js';
 import { SsfReceivers } from './ssf-receivers.js';
 import { registerSsfRoutes } from './ssf-routes.js';
 import type { EgressGuard, FailedAuthThrottle } from '../http/index.js';
 import { SsfStreams } from './ssf-streams.js';
-import { EVENT_SESSION_REVOKED } from './ssf-vocabulary.js';
 
 export interface SsfTransmitterDeps {
   db: Kysely<Database>;
@@ -94,9 +93,10 @@ export async function createSsfTransmitter(deps: SsfTransmitterDeps): Promise<Ss
   // Streams whose SETs a revocation's transaction stored, to wake once it has committed.
   const toWake = new Map<number, string[]>();
   deps.revocations.addWriteHook(async (trx, row) => {
-    const targets = await streams.subscribed(EVENT_SESSION_REVOKED, trx);
+    const event = revocationEvent(recordFromRow(row), deps.issuer);
+    const targets = await streams.subscribed(event.type, trx);
     if (targets.length === 0) return;
-    await outbox.enqueue(targets, sessionRevokedEvent(recordFromRow(row), deps.issuer), { db: trx, announce: false });
+    await outbox.enqueue(targets, event, { db: trx, announce: false });
     // A rolled-back transaction leaves its entry behind; the bound keeps that from growing.
     if (toWake.size > 10_000) toWake.clear();
     toWake.set(

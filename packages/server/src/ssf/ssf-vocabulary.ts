@@ -13,8 +13,15 @@ export const EVENT_SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/e
 export const EVENT_VERIFICATION = 'https://schemas.openid.net/secevent/ssf/event-type/verification';
 export const EVENT_STREAM_UPDATED = 'https://schemas.openid.net/secevent/ssf/event-type/stream-updated';
 
+/**
+ * Writ's own event types for a killed tool (SSF admits any event type URI; CAEP has none for "this capability is
+ * withdrawn from everyone"): subject the resource (`opaque`, its register id), `tool` in the payload.
+ */
+export const EVENT_TOOL_REVOKED = 'urn:writ:ssf:event-type:tool-revoked';
+export const EVENT_TOOL_RESTORED = 'urn:writ:ssf:event-type:tool-restored';
+
 /** What a stream may request. Verification and stream-updated are SSF control events: always delivered. */
-export const EVENTS_SUPPORTED = [EVENT_SESSION_REVOKED] as const;
+export const EVENTS_SUPPORTED = [EVENT_SESSION_REVOKED, EVENT_TOOL_REVOKED, EVENT_TOOL_RESTORED] as const;
 
 export const SCOPE_MANAGE = 'ssf.manage';
 export const SCOPE_READ = 'ssf.read';

@@ -31,6 +31,8 @@ export function subjectIdFor(target: RevocationTarget, issuer: string): SubjectI
       return { format: 'uri', uri: `urn:ietf:params:oauth:jwk-thumbprint:sha-256:${target.jkt}` };
     case 'all':
       return { format: 'complex', tenant: { format: 'uri', uri: issuer } };
+    case 'tool':
+      return { format: 'opaque', id: target.resourceId };
   }
 }
 

@@ -19,6 +19,16 @@ export interface AgentsTable {
   description: string;
   created_at: number;
   updated_at: number;
+  /** The registration ends here (epoch ms): the agent is refused from then on. */
+  expires_at: number | null;
+  /** Its owner should confirm it is still needed by then (epoch ms). */
+  review_by: number | null;
+  /** The last token it obtained or call it made, as of the last batch written (epoch ms). */
+  last_used_at: number | null;
+  /** When its owner's user revocation flagged (or suspended) it (epoch ms). */
+  owner_offboarded_at: number | null;
+  /** When the passing of `expires_at` was last enforced by revoking every token the agent held (epoch ms). */
+  expiry_enforced_at: number | null;
 }
 
 export interface IdentityProvidersTable {
@@ -163,7 +173,8 @@ export interface ClientAssertionsTable {
 
 export interface RevocationsTable {
   seq: Generated<number>;
-  target_type: 'token' | 'task' | 'agent' | 'user' | 'key' | 'all';
+  /** `tool_lift` lifts the `tool` kill with the same `target_id` (`<resource id>/<tool or action>`). */
+  target_type: 'token' | 'task' | 'agent' | 'user' | 'key' | 'all' | 'tool' | 'tool_lift';
   target_id: string;
   /** Tokens issued at or before this epoch second are dead (agent, user, key, all). */
   before: number | null;

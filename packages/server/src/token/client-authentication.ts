@@ -5,7 +5,7 @@
 import { CLIENT_ASSERTION_TYPE_JWT_BEARER } from '@writ/protocol';
 import { OAuthError } from '../errors/index.js';
 import { isRegisterId } from '../ids/index.js';
-import type { Agent } from '../register/index.js';
+import { agentRefusal, type Agent } from '../register/index.js';
 import type { TokenRequestParams } from './exchange/parse-token-request.js';
 import {
   checkUnspentAgentAssertion,
@@ -41,14 +41,14 @@ export async function authenticateClient(
   if (opts.spend === 'now') {
     const result = await verifyAgentAssertion(params.client_assertion as string, agent, deps);
     if (!result.ok) throw refused(result);
-    requireActive(agent);
+    requireActive(agent, deps.now());
     return { agent };
   }
   const result = await checkUnspentAgentAssertion(params.client_assertion as string, agent, deps);
   if (!result.ok) throw refused(result);
-  if (agent.status !== 'active') {
+  if (agentRefusal(agent, deps.now()) !== null) {
     if (!(await spendAssertion(deps.db, result.spend))) throw refused({ reason: `jti ${result.spend.jti} replayed`, replayed: true });
-    requireActive(agent);
+    requireActive(agent, deps.now());
   }
   return { agent, spend: result.spend };
 }
@@ -89,8 +89,11 @@ export function refused(result: { reason: string; replayed?: boolean }): OAuthEr
   });
 }
 
-function requireActive(agent: Agent): void {
-  if (agent.status !== 'active') {
-    throw new OAuthError('invalid_client', 'client is not active', { detail: `agent status ${agent.status}` });
-  }
+/** An agent that is not active, or whose registration has ended, is not a client that may authenticate. */
+export function requireActive(agent: Agent, nowMs: number): void {
+  const refusal = agentRefusal(agent, nowMs);
+  if (refusal === null) return;
+  throw new OAuthError('invalid_client', refusal.kind === 'expired' ? "the client's registration has ended" : 'client is not active', {
+    detail: refusal.detail,
+  });
 }

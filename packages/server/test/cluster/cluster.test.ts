@@ -115,6 +115,55 @@ describe('cluster: 1 control + 3 gateway processes on one PostgreSQL', { skip, t
     }
   });
 
+  test('a tool killed on the control node is refused by every gateway node and the verifier service, until lifted', async () => {
+    const svc = await startService(c);
+    try {
+      await svc.verifier.whenReady();
+      const t = await c.task();
+      const billing = await c.task(READ, 'billing');
+      const kill = await c.admin.post<{ seq: number }>('/revocations', {
+        target: { type: 'tool', resourceId: 'api', tool: 'get /v1/*' },
+        reason: 'cluster tool kill',
+      });
+      const killBilling = await c.admin.post<{ seq: number }>('/revocations', {
+        target: { type: 'tool', resourceId: 'billing', tool: 'GET /v1/**' },
+        reason: 'cluster tool kill',
+      });
+      const applied = async (seq: number): Promise<void> => {
+        for (const g of c.gateways)
+          await eventually(
+            () => c.readyz(g),
+            (r) => r.body.checks.revocation.last_seq >= seq,
+            `${g.name} applies seq ${seq}`,
+          );
+        await eventually(
+          async () => svc.verifier.state.lastSeq,
+          (s) => s >= seq,
+          `the verifier applies seq ${seq}`,
+        );
+      };
+      await applied(killBilling.seq);
+      for (const g of c.gateways) assert.deepEqual(await c.call(g, t.token), { status: 403, code: 'ERR_REVOKED_TOOL' }, g.name);
+      assert.deepEqual(await svc.call(billing.token), { status: 403, code: 'ERR_REVOKED_TOOL' });
+      // The kill is of the action, not the task: the same token is good again once it is lifted.
+      const lift = await c.admin.post<{ seq: number; lifted: boolean }>('/revocations/lift', {
+        target: { type: 'tool', resourceId: 'api', tool: 'GET /v1/*' },
+        reason: 'cluster tool restored',
+      });
+      assert.equal(lift.lifted, true);
+      assert.ok(lift.seq > kill.seq);
+      const liftBilling = await c.admin.post<{ seq: number }>('/revocations/lift', {
+        target: { type: 'tool', resourceId: 'billing', tool: 'GET /v1/**' },
+        reason: 'cluster tool restored',
+      });
+      await applied(liftBilling.seq);
+      for (const g of c.gateways) assert.equal((await c.call(g, t.token)).status, 200, g.name);
+      assert.equal((await svc.call(billing.token)).status, 200);
+    } finally {
+      await svc.close();
+    }
+  });
+
   test("Shared Signals: a push receiver and a poll client get the revocation's SET and verify it with Writ's JWKS", async () => {
     const push = await startPushReceiver();
     try {
@@ -343,13 +392,18 @@ interface Service {
   close(): Promise<void>;
 }
 
+let billingRegistered = false;
+
 /** A service behind the verifier middleware (Fastify adapter), following the control node's revocation feed. */
 async function startService(c: Cluster): Promise<Service> {
-  await c.admin.post('/resources', { id: 'billing', baseUrl: 'http://127.0.0.1:9/unused' });
-  await c.admin.post('/grants', {
-    id: 'billing',
-    policy: `permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"http", resource == Writ::Resource::"billing");`,
-  });
+  if (!billingRegistered) {
+    await c.admin.post('/resources', { id: 'billing', baseUrl: 'http://127.0.0.1:9/unused' });
+    await c.admin.post('/grants', {
+      id: 'billing',
+      policy: `permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"http", resource == Writ::Resource::"billing");`,
+    });
+    billingRegistered = true;
+  }
   const server: Server = createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -152,6 +152,9 @@ describeEachStore('fuzz', (kind) => {
       ['PUT', '/secrets/fuzz-pair', { username: 'u', password: 'p' }],
       ['POST', '/ssf/receivers', { name: 'fuzz', audience: 'https://fuzz.example' }],
       ['POST', '/audit/verify', { anchors: [{ seq: 1, hash: '0'.repeat(64) }] }],
+      // A target that is not killed: even a well-formed lift changes nothing (404); every malformed one is a 400.
+      ['POST', '/revocations/lift', { target: { type: 'tool', resourceId: 'tools', tool: 'echo' }, reason: 'fuzz' }],
+      ['PATCH', '/agents/agent-a', { owner: 'o', name: 'n' }],
     ];
     const cases: Case[] = [];
     for (const [method, path, good] of bodies) {
@@ -178,6 +181,27 @@ describeEachStore('fuzz', (kind) => {
       cases.push({ name: `admin GET /connections?${q.slice(0, 16)}`, send: get(`/admin/v1/connections?${q}`, auth) });
     for (const q of ['limit=0', 'limit=-1', 'limit=abc', 'limit=1e9', 'limit[]=1'])
       cases.push({ name: `admin GET spawn-tree?${q}`, send: get(`/admin/v1/agents/agent-a/spawn-tree?${q}`, auth) });
+    // null is a valid date here (it removes the date), so only the others.
+    for (const field of ['expiresAt', 'reviewBy'])
+      for (const bad of [...BAD_JSON_VALUES.filter((v) => v !== null), '2099-13-01', '2099-01-01T25:00:00Z', 253_402_300_800_000])
+        cases.push({
+          name: `admin PATCH /agents ${field}=${JSON.stringify(bad)?.slice(0, 16)}`,
+          send: json('PATCH', '/admin/v1/agents/agent-a', { [field]: bad }, auth),
+        });
+    for (const q of ['within=-1', 'within=abc', 'unused=0', 'unused=1e9', 'within[]=1', 'other=1'])
+      cases.push({ name: `admin GET /agents/review?${q}`, send: get(`/admin/v1/agents/review?${q}`, auth) });
+    for (const target of [
+      { type: 'tool', resourceId: 'tools', tool: 'two words' },
+      { type: 'tool', resourceId: 'api', tool: 'GET /v1/../x' },
+      { type: 'tool', resourceId: 'api', tool: 'FETCH' },
+      { type: 'tool', resourceId: 'nope', tool: 'echo' },
+      { type: 'tool', resourceId: 'tools', tool: 'x'.repeat(600) },
+      { type: 'tool', resourceId: 'tools', tool: 'echo', extra: 1 },
+    ])
+      cases.push({
+        name: `admin POST /revocations tool ${JSON.stringify(target).slice(0, 24)}`,
+        send: json('POST', '/admin/v1/revocations', { target, reason: 'fuzz' }, auth),
+      });
     for (const [secret, user] of [
       ['nope', 'dev:alice'],
       ['%00', 'x'],
@@ -302,7 +326,8 @@ describeEachStore('fuzz', (kind) => {
         (p) => h.admin.get<unknown>(p),
       ),
     );
-    return JSON.stringify(parts);
+    // An agent's last use is activity, not a change: a refused call it authenticated for still counts as use.
+    return JSON.stringify(parts, (key, value: unknown) => (key === 'lastUsedAt' ? undefined : value));
   }
 
   test('at least 300 malformed requests: each a 4xx, none hangs, nothing changes', async () => {

@@ -112,7 +112,7 @@ describeEachStore('ssf management', (kind) => {
       stream_id: id,
       iss: h.writ.publicUrl,
       aud: 'https://rp.example/caep',
-      events_supported: [SESSION_REVOKED],
+      events_supported: [SESSION_REVOKED, 'urn:writ:ssf:event-type:tool-revoked', 'urn:writ:ssf:event-type:tool-restored'],
       events_requested: [SESSION_REVOKED, 'https://example.com/unknown'],
       events_delivered: [SESSION_REVOKED],
       delivery: { method: POLL, endpoint_url: `${h.writ.publicUrl}/ssf/v1/poll/${id}` },

@@ -5,7 +5,7 @@
  * the first key set is loaded and the feed's first catch-up is done, and whenever the feed has not been current for
  * longer than `maxStalenessMs`, every call is refused with `ERR_NOT_READY` (503).
  */
-import { WritError } from '@writ/protocol';
+import { PATHS, WritError } from '@writ/protocol';
 import { checkCall, type VerifiedCall } from '../check/check-call.js';
 import { InMemoryReplayCache } from '../dpop/replay-cache.js';
 import { RevocationSet } from '../revocation/revocation-set.js';
@@ -14,6 +14,7 @@ import { asWritError } from './denial-response.js';
 import { RemoteJwks } from './remote-jwks.js';
 import { RevocationFeed } from './revocation-feed.js';
 import { headerValues, type RawHeaders } from '../http/header-values.js';
+import { normalizeRequestPath } from '../path/normalize-request-path.js';
 
 export interface WritVerifierOptions {
   /** Writ's issuer URL, exactly as in its tokens' `iss` (e.g. `https://writ.example`). */
@@ -188,6 +189,10 @@ export function createWritVerifier(options: WritVerifierOptions): WritVerifier {
   const pruneTimer = setInterval(() => revocations.prune(Math.floor(nowSeconds())), 60_000);
   (pruneTimer as { unref?: () => void }).unref?.();
 
+  // Writ names an HTTP resource `{issuer}/r/{id}`: with that id, an action killed at Writ is refused here too.
+  const httpPrefix = `${base}${PATHS.httpResourcePrefix}`;
+  const httpResourceId = audience.startsWith(httpPrefix) ? audience.slice(httpPrefix.length) : undefined;
+
   const ctx = {
     issuer,
     audience,
@@ -218,17 +223,19 @@ export function createWritVerifier(options: WritVerifierOptions): WritVerifier {
         authorization: headerValues(request.headers, 'authorization'),
         dpop: headerValues(request.headers, 'dpop'),
       };
+      let verified: VerifiedCall;
       try {
-        return await checkCall(call, ctx);
+        verified = await checkCall(call, ctx);
       } catch (err) {
         // A key rotation: the token names a key we do not have yet. The proof was not looked at (the token is checked
         // first), so nothing was stored in the replay cache and the whole check can run again.
-        if (err instanceof WritError && err.code === 'ERR_TOKEN_KID_UNKNOWN' && (await keys.refreshForUnknownKid())) {
-          notify();
-          return checkCall(call, ctx).catch((e: unknown) => Promise.reject(asWritError(e)));
-        }
-        throw asWritError(err);
+        if (!(err instanceof WritError && err.code === 'ERR_TOKEN_KID_UNKNOWN' && (await keys.refreshForUnknownKid())))
+          throw asWritError(err);
+        notify();
+        verified = await checkCall(call, ctx).catch((e: unknown) => Promise.reject(asWritError(e)));
       }
+      if (httpResourceId !== undefined) refuseKilledAction(revocations, httpResourceId, request.method, request.url);
+      return verified;
     },
     whenReady() {
       if (isReady()) return Promise.resolve();
@@ -278,4 +285,16 @@ function requireUrl(v: unknown, name: string): string {
 export function publicRequestUrl(publicUrl: string, target: string): string {
   if (!target.startsWith('/') || target.startsWith('//')) throw new WritError('ERR_PATH_INVALID', 'request target is not in origin form');
   return `${publicUrl.replace(/\/+$/, '')}${target}`;
+}
+
+/** ERR_REVOKED_TOOL when a killed action of this resource covers the call (an unparsable path is the caller's to refuse). */
+function refuseKilledAction(set: RevocationSet, resourceId: string, method: string, url: string): void {
+  let path: string;
+  try {
+    path = normalizeRequestPath(new URL(url).pathname);
+  } catch {
+    return;
+  }
+  const killed = set.httpActionRevoked(resourceId, method.toUpperCase(), path);
+  if (killed !== null) throw new WritError('ERR_REVOKED_TOOL', `${killed} is revoked`);
 }

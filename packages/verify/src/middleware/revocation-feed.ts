@@ -315,6 +315,10 @@ export function parseEntry(data: string): RevocationEntry | null {
       if (!isTime(t['before'])) return null;
       out = { type: 'all', before: t['before'] };
       break;
+    case 'tool':
+      if (!isId(t['resourceId']) || !isId(t['tool']) || typeof t['lifted'] !== 'boolean') return null;
+      out = { type: 'tool', resourceId: t['resourceId'], tool: t['tool'], lifted: t['lifted'] };
+      break;
     default:
       return null;
   }

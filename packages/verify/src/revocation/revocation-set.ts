@@ -3,8 +3,13 @@
  * its task and each ancestor task, each agent of the `act` chain, the user, the key, "everything" — so its cost does
  * not grow with the number of revocations. Entries are dropped once no token they could hit can still be valid; they
  * are indexed by the minute they expire in, so pruning visits what may have expired and never walks the whole set.
+ *
+ * A killed tool is not about tokens: it stops one resource's tool (an MCP tool name) or action (`<METHOD> <path
+ * pattern>` of an HTTP resource) for every caller until it is lifted, so it never expires and is never pruned. Its
+ * kill and its lift are both log entries; the later sequence wins, whatever order they arrive in.
  */
 import { actorsOf, type ErrorCode, type TaskTokenClaims } from '@writ/protocol';
+import { compilePathPattern, matchSegments, type CompiledPattern } from '../authorization/path-pattern.js';
 
 export type RevocationEntryTarget =
   | { type: 'token'; jti: string }
@@ -12,7 +17,9 @@ export type RevocationEntryTarget =
   | { type: 'agent'; agentId: string; before: number }
   | { type: 'user'; userId: string; before: number }
   | { type: 'key'; jkt: string; before: number }
-  | { type: 'all'; before: number };
+  | { type: 'all'; before: number }
+  /** `tool`: an MCP tool name, or `<METHOD> <path pattern>` (METHOD may be `*`) of an HTTP resource. */
+  | { type: 'tool'; resourceId: string; tool: string; lifted: boolean };
 
 export interface RevocationEntry {
   /** Position in the durable revocation log. */
@@ -34,6 +41,27 @@ type ExpiryIndex = Map<number, string[]>;
 
 const minute = (epochSeconds: number): number => Math.floor(epochSeconds / 60);
 
+/** The latest kill and lift of one tool, by log sequence (0: none); in force while the kill is the later. */
+interface ToolState {
+  killed: number;
+  lifted: number;
+  /** For an HTTP action (`<METHOD> <path pattern>`): its method and compiled pattern. */
+  http: { method: string; pattern: CompiledPattern } | undefined;
+}
+
+const HTTP_ACTION = /^([A-Z]+|\*) (\/\S*)$/;
+
+/** An HTTP action spelled `<METHOD> <path pattern>`, compiled; undefined for anything else (an MCP tool name). */
+export function parseHttpAction(tool: string): { method: string; pattern: CompiledPattern } | undefined {
+  const m = HTTP_ACTION.exec(tool);
+  if (m === null) return undefined;
+  try {
+    return { method: m[1] as string, pattern: compilePathPattern(m[2] as string) };
+  } catch {
+    return undefined;
+  }
+}
+
 export class RevocationSet {
   readonly #tokens = new Map<string, Until>();
   readonly #tasks = new Map<string, Until>();
@@ -41,6 +69,9 @@ export class RevocationSet {
   readonly #users = new Map<string, Before>();
   readonly #keys = new Map<string, Before>();
   #all: Before | undefined;
+  /** Resource id → tool or action → its kill state. */
+  readonly #tools = new Map<string, Map<string, ToolState>>();
+  #toolsKilled = 0;
   #lastSeq = 0;
   readonly #expiring = new Map<Map<string, Until>, ExpiryIndex>([
     [this.#tokens, new Map()],
@@ -57,7 +88,13 @@ export class RevocationSet {
 
   get size(): number {
     return (
-      this.#tokens.size + this.#tasks.size + this.#agents.size + this.#users.size + this.#keys.size + (this.#all === undefined ? 0 : 1)
+      this.#tokens.size +
+      this.#tasks.size +
+      this.#agents.size +
+      this.#users.size +
+      this.#keys.size +
+      (this.#all === undefined ? 0 : 1) +
+      this.#toolsKilled
     );
   }
 
@@ -83,6 +120,9 @@ export class RevocationSet {
       case 'all':
         this.#all = this.#all === undefined ? { ...until, before: t.before } : merge(this.#all, { ...until, before: t.before });
         break;
+      case 'tool':
+        this.#applyTool(t.resourceId, t.tool, t.lifted, entry.seq);
+        break;
     }
     if (entry.seq > this.#lastSeq) this.#lastSeq = entry.seq;
   }
@@ -101,6 +141,44 @@ export class RevocationSet {
     if ((jkt !== '' && hitBefore(this.#keys, jkt, iat)) || (bound !== undefined && bound !== jkt && hitBefore(this.#keys, bound, iat)))
       return 'ERR_REVOKED_KEY';
     return null;
+  }
+
+  /** Is this MCP tool of this resource killed? */
+  toolRevoked(resourceId: string, tool: string): boolean {
+    const state = this.#tools.get(resourceId)?.get(tool);
+    return state !== undefined && state.killed > state.lifted;
+  }
+
+  /** The killed action of this HTTP resource that covers the call (`path`: canonical, see normalizeRequestPath), or null. */
+  httpActionRevoked(resourceId: string, method: string, path: string): string | null {
+    const tools = this.#tools.get(resourceId);
+    if (tools === undefined) return null;
+    const segments = path === '/' ? [''] : path.slice(1).split('/');
+    for (const [action, state] of tools) {
+      const http = state.http;
+      if (http === undefined || state.killed <= state.lifted) continue;
+      if ((http.method === '*' || http.method === method) && matchSegments(http.pattern, segments)) return action;
+    }
+    return null;
+  }
+
+  /** The killed tools and actions of a resource (for listings and operators). */
+  revokedTools(resourceId: string): string[] {
+    const out: string[] = [];
+    for (const [tool, state] of this.#tools.get(resourceId) ?? []) if (state.killed > state.lifted) out.push(tool);
+    return out;
+  }
+
+  #applyTool(resourceId: string, tool: string, lifted: boolean, seq: number): void {
+    let tools = this.#tools.get(resourceId);
+    if (tools === undefined) this.#tools.set(resourceId, (tools = new Map()));
+    let state = tools.get(tool);
+    if (state === undefined) tools.set(tool, (state = { killed: 0, lifted: 0, http: parseHttpAction(tool) }));
+    const wasKilled = state.killed > state.lifted;
+    if (lifted) state.lifted = Math.max(state.lifted, seq);
+    else state.killed = Math.max(state.killed, seq);
+    const isKilled = state.killed > state.lifted;
+    if (isKilled !== wasKilled) this.#toolsKilled += isKilled ? 1 : -1;
   }
 
   /** Forget entries that can no longer hit a valid token. Visits only the minutes that have begun, not the whole set. */

@@ -1,7 +1,7 @@
 /**
  * The HTTP gateway: `/r/{resource}/...`. The steps every gateway call shares (resource, per-call check, active
- * agent, call-time grants, one audit event) are enforce-call.ts; what is HTTP's own is here: the canonical path, the
- * token's `http` authorization details, the body limit, and forwarding with the agent's credentials stripped and the
+ * agent, call-time grants, one audit event) are enforce-call.ts; what is HTTP's own is here: the canonical path, a
+ * killed action (`writ revoke tool api 'DELETE /v1/**'`), the token's `http` authorization details, the body limit, and forwarding with the agent's credentials stripped and the
  * vault's injected.
  *
  * It runs on raw `node:http` rather than a Fastify route: the per-call budget is a fraction of the ~100 µs DPoP
@@ -75,6 +75,8 @@ export class HttpGateway {
     const caller = await this.#enforcer.authenticate(req, state, resource, rawPath);
     const path = normalizeRequestPath(slash === -1 ? '/' : rest.slice(slash));
     state.path = path;
+    const killed = this.#deps.check.revocations.httpActionRevoked(resource.id, state.method, path);
+    if (killed !== null) throw new WritError('ERR_REVOKED_TOOL', `${killed} is revoked`);
     if (!matchAuthorizationDetails(caller.claims.authorization_details, { resource: caller.audience, method: state.method, path })) {
       throw new WritError('ERR_ACTION_NOT_AUTHORIZED', `${state.method} ${path} not in the task's authorization_details`);
     }

@@ -4,9 +4,11 @@
  * A closed list: a method not named here is refused, so a method the upstream understands but Writ does not (or a
  * spelling that differs by case) cannot slip past the check.
  *
- * - `tools/call` is decided on its own: the tool must be one the upstream lists (exact name), covered by the task's
- *   authorization details with its arguments, and permitted by the call-time grants;
- * - `tools/list` is relayed and filtered to the tools the task may call;
+ * - `tools/call` is decided on its own: the tool must be one the upstream lists (exact name), not killed at Writ
+ *   (`writ revoke tool`), covered by the task's authorization details with its arguments, and permitted by the
+ *   call-time grants;
+ * - `tools/list` is relayed and filtered to the tools the task may call: killed tools and tools the call-time grants
+ *   deny (a `forbid`, say) are hidden as well as those outside the details;
  * - resources and prompts follow the same rule: `resources/list` and `prompts/list` are filtered to what the task's
  *   `mcp` details name, each `resources/read` (and subscription) and `prompts/get` is decided on its own against the
  *   details (URI, prompt name and arguments) and the call-time grants (`mcp_resource`, `mcp_prompt`); resource
@@ -84,7 +86,7 @@ interface DecidedMethod {
   /** The audit data key for the target, and how much of it the record keeps. */
   label: 'tool' | 'uri' | 'prompt';
   keep: number;
-  /** The target must be one the upstream itself lists, by its exact name. */
+  /** The target must be one the upstream itself lists, by its exact name; a killed one is refused. */
   listed: boolean;
   /** Arguments are constrained by the details and digested into the audit record. */
   withArguments: boolean;
@@ -160,6 +162,8 @@ export async function authorizeRequest(
   if (m.listed && !(await ctx.knownTools()).has(target))
     throw new RpcDenial('ERR_MCP_TOOL_UNKNOWN', RPC.invalidParams, `unknown ${m.label} ${JSON.stringify(shown)}`);
   const { caller } = ctx;
+  if (m.listed && ctx.enforcer.deps.check.revocations.toolRevoked(caller.resource.id, target))
+    throw new RpcDenial('ERR_REVOKED_TOOL', RPC.forbidden, `${m.label} ${JSON.stringify(shown)} is revoked`);
   if (!m.permitted(caller.claims.authorization_details, caller.audience, target, args))
     throw new RpcDenial('ERR_ACTION_NOT_AUTHORIZED', RPC.forbidden, `${msg.method} ${shown} is not in the task's authorization_details`);
   try {
@@ -193,12 +197,19 @@ export function listItems(answer: JsonRpcMessage, rule: ListRule): Record<string
 
 /**
  * A list answer filtered to what the task may call, read or get; `data` records how many were shown and hidden.
- * Resource templates are listed only to a task that may read every URI: a template stands for URIs no list can
- * check in advance.
+ * Tools are listed only when `tools/call` would be let through for them as far as a list can tell (no arguments yet):
+ * in the details, not killed, and permitted by the call-time grants. Resource templates are listed only to a task
+ * that may read every URI: a template stands for URIs no list can check in advance.
  */
-export function filterList(answer: JsonRpcMessage, rule: ListRule, caller: Caller, data: Record<string, unknown>): JsonRpcMessage {
+export async function filterList(
+  answer: JsonRpcMessage,
+  rule: ListRule,
+  ctx: Pick<MessageAuthorization, 'caller' | 'enforcer'>,
+  data: Record<string, unknown>,
+): Promise<JsonRpcMessage> {
   const all = listItems(answer, rule);
   if (all === undefined) return answer;
+  const { caller, enforcer } = ctx;
   const details = caller.claims.authorization_details;
   const audience = caller.audience;
   const everyUri = details.some(
@@ -217,7 +228,24 @@ export function filterList(answer: JsonRpcMessage, rule: ListRule, caller: Calle
         return typeof name === 'string' && mcpPromptPermitted(details, audience, name);
     }
   };
-  const shown = all.filter((i) => typeof i === 'object' && i !== null && keep(i));
+  let shown = all.filter((i) => typeof i === 'object' && i !== null && keep(i));
+  if (rule === 'tools-list') {
+    const revocations = enforcer.deps.check.revocations;
+    const callable = await Promise.all(
+      shown.map(async (item) => {
+        const tool = item['name'] as string;
+        if (revocations.toolRevoked(caller.resource.id, tool)) return false;
+        return enforcer.grant(caller, { action: 'mcp_tool', tool }).then(
+          () => true,
+          (err: unknown) => {
+            if (err instanceof WritError && err.code === 'ERR_POLICY_DENIED') return false;
+            throw err;
+          },
+        );
+      }),
+    );
+    shown = shown.filter((_, i) => callable[i] === true);
+  }
   data['listed'] = shown.length;
   data['hidden'] = all.length - shown.length;
   const result = answer['result'] as Record<string, unknown>;

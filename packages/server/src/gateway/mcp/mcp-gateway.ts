@@ -13,7 +13,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PATHS, WritError } from '@writ/protocol';
-import { headerValues } from '@writ/verify/internal';
+import { headerValues, type RevocationEntry } from '@writ/verify/internal';
 import { RPC, rpcError, type JsonRpcMessage } from '../../errors/index.js';
 import type { CallPrincipal } from '../../vault/index.js';
 import type { Resource } from '../../register/index.js';
@@ -90,9 +90,13 @@ export class McpGateway {
     return this.#sessions.counts;
   }
 
-  /** After a revocation: cut the open sessions it hits now, not at their next request. */
-  revoked(): void {
-    this.#sessions.revoked();
+  /**
+   * After a revocation: cut the open sessions it hits now, not at their next request. A killed (or restored) tool
+   * cuts nothing: the sessions of its resource are told their tool list changed.
+   */
+  revoked(entry: RevocationEntry): void {
+    if (entry.target.type === 'tool') this.#sessions.toolsChanged(entry.target.resourceId);
+    else this.#sessions.revoked();
   }
 
   async close(): Promise<void> {
@@ -323,7 +327,7 @@ export class McpGateway {
     finished = true;
     if (isListRule(rule)) {
       if (rule === 'tools-list') session.rememberTools(listItems(answer, rule));
-      answer = filterList(answer, rule, caller, data);
+      answer = await filterList(answer, rule, { caller, enforcer: this.#enforcer }, data);
     }
     if (sessionless) answer = modernize(answer, msg.method);
     this.#deps.audit.call(state, {

@@ -37,6 +37,8 @@ const RELAYED_SERVER_REQUESTS: Readonly<Record<string, string>> = {
   'elicitation/create': 'elicitation',
 };
 
+const TOOLS_CHANGED: JsonRpcMessage = { jsonrpc: '2.0', method: 'notifications/tools/list_changed' };
+
 export class McpSession {
   readonly id: string;
   /** What the audit log records instead of the id (a bearer-like handle): a digest, computed once. */
@@ -59,6 +61,8 @@ export class McpSession {
   readonly #serverRequests = new Set<JsonRpcId>();
   #next = 0;
   #closed = false;
+  /** A tool list change of Writ's own that found no open agent stream. */
+  #toolsChangedUnsent = false;
   readonly #logger: Logger;
   onClose: (() => void) | undefined;
 
@@ -101,6 +105,10 @@ export class McpSession {
     this.#getStream = stream;
     this.#getStreamLease = lease;
     this.upstream.listen?.(true);
+    if (this.#toolsChangedUnsent) {
+      this.#toolsChangedUnsent = false;
+      stream.send(TOOLS_CHANGED);
+    }
   }
 
   /** The agent's GET stream ended: the upstream's stream and its lease go with it. */
@@ -280,6 +288,16 @@ export class McpSession {
       return;
     }
     this.#serverRequests.add(id);
+  }
+
+  /**
+   * Tells the agent its tool list changed (a tool was killed or restored at Writ), so it lists again; the list it
+   * gets is filtered anew. Forgets the upstream's list too, which is asked again at the next call.
+   */
+  toolsChanged(): void {
+    this.knownTools = undefined;
+    // Not lost while the agent has no stream open: it is sent on the next GET stream the agent opens.
+    if (!this.#toAgent(TOOLS_CHANGED)) this.#toolsChangedUnsent = true;
   }
 
   /** To the GET stream, else to a request stream still open; false when the agent cannot be reached. */

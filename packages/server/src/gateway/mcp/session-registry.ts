@@ -145,6 +145,11 @@ export class SessionRegistry {
       if (s.claims !== undefined && this.#o.revocations.check(s.claims, s.binding.jkt ?? '') !== null) void s.close();
   }
 
+  /** After a tool of `resourceId` was killed or restored: every open session of it is told to list its tools again. */
+  toolsChanged(resourceId: string): void {
+    for (const s of this.#all()) if (s.binding.resourceId === resourceId) s.toolsChanged();
+  }
+
   async close(): Promise<void> {
     clearInterval(this.#sweep);
     await Promise.all(this.#all().map((s) => s.close()));

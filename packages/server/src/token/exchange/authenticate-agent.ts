@@ -6,7 +6,7 @@
 import { OAuthError } from '../../errors/index.js';
 import { matchesSubjectPattern, type WorkloadTokenVerifier } from '../../identity/index.js';
 import type { Agent } from '../../register/index.js';
-import { authenticateClient, type ClientAuthDeps } from '../client-authentication.js';
+import { authenticateClient, requireActive, type ClientAuthDeps } from '../client-authentication.js';
 import type { AssertionSpend } from './verify-agent-assertion.js';
 import type { TokenRequestParams } from './parse-token-request.js';
 
@@ -47,7 +47,7 @@ export async function resolveWorkloadAgent(
   token: string,
   tokenType: string,
   clientId: string | undefined,
-  deps: Pick<AgentAuthDeps, 'workloads' | 'listAgents'>,
+  deps: Pick<AgentAuthDeps, 'workloads' | 'listAgents' | 'now'>,
 ): Promise<{ agent: Agent; issuer: string; sub: string }> {
   const workload = await deps.workloads.verify(token, tokenType);
   const bound = (await deps.listAgents()).filter(
@@ -66,6 +66,6 @@ export async function resolveWorkloadAgent(
     });
   }
   const agent = bound[0] as Agent;
-  if (agent.status !== 'active') throw new OAuthError('invalid_client', 'client is not active', { detail: `agent status ${agent.status}` });
+  requireActive(agent, deps.now());
   return { agent, issuer: workload.issuerId, sub: workload.sub };
 }

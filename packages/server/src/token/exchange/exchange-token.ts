@@ -13,7 +13,7 @@ import { TOKEN_TYPE, type ActorClaim, type TaskTokenClaims, type TokenExchangeRe
 import { isSubsetOf, verifyDpopProof, type CheckCallContext, type DpopNonces, type ReplayCache } from '@writ/verify/internal';
 import type { Kysely } from 'kysely';
 import { asOAuthError, OAuthError } from '../../errors/index.js';
-import type { Agent, Resource } from '../../register/index.js';
+import { agentRefusal, type Agent, type Resource } from '../../register/index.js';
 import type { AuditPort } from '../../audit/index.js';
 import { delegateRequest, userAttrsOf } from '../../policy/index.js';
 import type { UserTokenVerifier, VerifiedUser, WorkloadTokenVerifier } from '../../identity/index.js';
@@ -56,6 +56,8 @@ export interface TokenServiceDeps {
   /** When set, proofs must carry a current server nonce; missing or stale → `use_dpop_nonce` (RFC 9449 §8). */
   nonces?: DpopNonces;
   now: () => number;
+  /** Notes that an agent obtained a token (its `last_used_at`, written in batches). */
+  agentUsed?(agentId: string, at: number): void;
   /** Told of every error that is not a planned refusal (the store failing, a bug): the process log, with its stack. */
   onUnexpected?(err: unknown, traceId: string): void;
 }
@@ -193,6 +195,7 @@ async function issueForAgent(
     },
     { db: deps.db, keys: deps.keys, now: deps.now },
   );
+  deps.agentUsed?.(agent.id, deps.now());
   deps.audit.record({
     type: 'token.issued',
     trace_id: ctx.traceId,
@@ -247,9 +250,10 @@ async function delegate(
     if (client.id !== p.client_id) throw new OAuthError('invalid_client', 'the client is not the agent of the subject token');
   }
   const parentAgent = await deps.findAgent(p.client_id);
-  if (parentAgent?.status !== 'active') {
-    throw new OAuthError('invalid_request', 'subject_token is invalid', { detail: `parent agent ${p.client_id} is not active` });
-  }
+  if (parentAgent === undefined)
+    throw new OAuthError('invalid_request', 'subject_token is invalid', { detail: `parent agent ${p.client_id} is unknown` });
+  const parentRefusal = agentRefusal(parentAgent, deps.now());
+  if (parentRefusal !== null) throw new OAuthError('invalid_request', 'subject_token is invalid', { detail: parentRefusal.detail });
   const sub = await resolveSubAgent(params, assertionDeps(deps));
   const depth = p.task_chain.length + 1;
   if (depth > deps.maxDelegationDepth) {
@@ -308,6 +312,7 @@ async function delegate(
     },
     { db: deps.db, keys: deps.keys, now: deps.now },
   );
+  deps.agentUsed?.(sub.agent.id, deps.now());
   deps.audit.record({
     type: 'token.delegated',
     trace_id: ctx.traceId,

@@ -9,7 +9,7 @@
  */
 import { TOKEN_TYPE } from '@writ/protocol';
 import { OAuthError } from '../../errors/index.js';
-import type { Agent } from '../../register/index.js';
+import { agentRefusal, type Agent } from '../../register/index.js';
 import { resolveWorkloadAgent, type AgentAuthDeps } from './authenticate-agent.js';
 import type { TokenRequestParams } from './parse-token-request.js';
 import { unverifiedIssuer, verifyAgentAssertion } from './verify-agent-assertion.js';
@@ -42,7 +42,8 @@ export async function resolveSubAgent(params: TokenRequestParams, deps: AgentAut
     if (typeof cnf !== 'object' || cnf === null || typeof cnf.jkt !== 'string' || !JKT.test(cnf.jkt)) {
       throw invalidActor('actor assertion without a well-formed cnf.jkt');
     }
-    if (named.status !== 'active') throw invalidActor(`sub-agent status ${named.status}`);
+    const refusal = agentRefusal(named, deps.now());
+    if (refusal !== null) throw invalidActor(`sub-agent: ${refusal.detail}`);
     return { agent: named, jkt: cnf.jkt, method: 'actor_assertion' };
   }
   const jkt = params.dpop_jkt;
