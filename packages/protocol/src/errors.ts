@@ -51,6 +51,9 @@ export const ERROR_CODES = {
   ERR_REVOKED_ALL: { status: 401, challenge: 'invalid_token', message: 'all access revoked' },
   ERR_REVOKED_TOOL: { status: 403, challenge: null, message: 'this tool or action is revoked' },
   ERR_AGENT_EXPIRED: { status: 401, challenge: 'invalid_token', message: "the agent's registration has ended" },
+  ERR_APPROVAL_REQUIRED: { status: 403, challenge: null, message: 'this call waits for a person to approve it' },
+  ERR_APPROVAL_DENIED: { status: 403, challenge: null, message: 'a person denied this call' },
+  ERR_APPROVAL_UNKNOWN: { status: 404, challenge: null, message: 'no such approval' },
   ERR_PATH_INVALID: { status: 400, challenge: 'invalid_request', message: 'request path is not acceptable' },
   ERR_HEADER_INVALID: { status: 400, challenge: 'invalid_request', message: 'request header is not acceptable' },
   ERR_INPUT_INVALID: { status: 400, challenge: 'invalid_request', message: 'the request carries a character Writ does not accept' },
@@ -117,6 +120,12 @@ export class WritError extends Error {
 export interface DenialHint {
   /** `ERR_UPSTREAM_ACCOUNT_NOT_CONNECTED`: where the user connects their account at the upstream (a page of Writ's). */
   connect_url?: string;
+  /** `ERR_APPROVAL_REQUIRED` / `ERR_APPROVAL_DENIED`: the approval this exact call is bound to. */
+  approval_id?: string;
+  /** Where an approver sees the call and approves or denies it (a page of Writ's). */
+  approval_url?: string;
+  /** Where the agent asks how the approval stands (`GET`: `pending`, `approved`, `denied`, `expired`, `used`). */
+  poll_url?: string;
 }
 
 /** JSON body of every gateway denial. */

@@ -36,6 +36,10 @@ export const PATHS = {
   ssfVerification: '/ssf/v1/verify',
   /** RFC 8936 poll endpoint of one stream: `{ssfPollPrefix}{stream_id}`. */
   ssfPollPrefix: '/ssf/v1/poll/',
+  /** How a call-bound approval stands (`GET {approvalStatusPrefix}{id}`): what an agent held back polls. */
+  approvalStatusPrefix: '/approvals/v1/',
+  /** The page where an approver sees the held-back call and approves or denies it (`{approvalPagePrefix}{id}`). */
+  approvalPagePrefix: '/oauth2/approvals/',
 } as const;
 
 /** Default port of `writ dev` and `writ serve`. */

@@ -23,6 +23,8 @@ export interface DevAccount {
   password: string;
   name: string;
   email: string;
+  /** The `groups` claim (with the `profile` scope): what approvals' `group:<name>` approvers match. */
+  groups: string[];
 }
 
 export type DevIdTokenAlg = 'ES256' | 'RS256';
@@ -63,7 +65,7 @@ export interface DevIdentityProviderOptions {
   /** Default 0: any free port. */
   port?: number;
   /** Default: alice and bob. A missing password is generated (random, per start). */
-  accounts?: Array<Omit<DevAccount, 'password'> & { password?: string }>;
+  accounts?: Array<Omit<DevAccount, 'password' | 'groups'> & { password?: string; groups?: string[] }>;
   /** Default `writ-demo`. */
   clientId?: string;
   /** A loopback `http:` URL; never served. Default `http://127.0.0.1/writ-dev-callback`. */
@@ -74,9 +76,10 @@ export interface DevIdentityProviderOptions {
 
 const LOGIN_CLIENT_ID = 'writ-login';
 
-const DEFAULT_ACCOUNTS: ReadonlyArray<Omit<DevAccount, 'password'> & { password?: string }> = [
+const DEFAULT_ACCOUNTS: ReadonlyArray<Omit<DevAccount, 'password' | 'groups'> & { password?: string; groups?: string[] }> = [
   { username: 'alice', name: 'Alice Example', email: 'alice@example.com' },
   { username: 'bob', name: 'Bob Example', email: 'bob@example.com' },
+  { username: 'carol', name: 'Carol Example', email: 'carol@example.com', groups: ['secops'] },
 ];
 
 export async function startDevIdentityProvider(opts: DevIdentityProviderOptions = {}): Promise<DevIdentityProvider> {
@@ -91,6 +94,7 @@ export async function startDevIdentityProvider(opts: DevIdentityProviderOptions 
     password: a.password ?? randomBytes(12).toString('base64url'),
     name: a.name,
     email: a.email,
+    groups: a.groups ?? [],
   }));
   const byUsername = new Map(accounts.map((a) => [a.username, a]));
   if (byUsername.size !== accounts.length) throw new TypeError('dev account usernames must be unique');
@@ -140,9 +144,18 @@ export async function startDevIdentityProvider(opts: DevIdentityProviderOptions 
         const a = byUsername.get(id);
         return a === undefined
           ? undefined
-          : { accountId: id, claims: () => ({ sub: id, name: a.name, email: a.email, email_verified: true }) };
+          : {
+              accountId: id,
+              claims: () => ({
+                sub: id,
+                name: a.name,
+                email: a.email,
+                email_verified: true,
+                ...(a.groups.length > 0 ? { groups: a.groups } : {}),
+              }),
+            };
       },
-      claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+      claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups'] },
       // Put name/email in the ID token even though an access token is issued too: the ID token is what Writ sees.
       conformIdTokenClaims: false,
       pkce: { required: () => true },

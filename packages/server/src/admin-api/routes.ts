@@ -31,6 +31,8 @@ import type { AuditPort } from '../audit/index.js';
 import { TOKEN_SIGNING_ALGS } from '@writ/protocol';
 import { ssfReceiverInput, type SsfReceivers } from '../ssf/index.js';
 import type { Consents } from '../authorization/index.js';
+import type { Approvals } from '../approvals/index.js';
+import { APPROVAL_ROUTES } from './approval-routes.js';
 
 export interface AdminServices {
   db: Kysely<Database>;
@@ -52,6 +54,8 @@ export interface AdminServices {
   ssfReceivers: SsfReceivers;
   /** Consents people asked Writ to remember for a stock client (authorization server). */
   consents: Consents;
+  /** Calls held back for a person's approval (`@approval` grants). */
+  approvals: Approvals;
   /** Writ's version (OCSF `metadata.product.version`). */
   version: string;
   /** Resolves once this node's hot-path caches hold every register change made so far. */
@@ -315,6 +319,7 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     },
   },
   ...REVOCATION_ROUTES,
+  ...APPROVAL_ROUTES,
   ...AUDIT_ROUTES,
 ];
 

@@ -3,3 +3,5 @@ export { AuditStreamer } from './audit-streamer.js';
 export type { AuditSinkConfig, AuditStreamerDeps } from './audit-streamer.js';
 export { checkpointPublisher } from './checkpoint-publisher.js';
 export type { CheckpointSinks } from './checkpoint-publisher.js';
+export { postWithRetry } from './post-with-retry.js';
+export type { PostOutcome } from './post-with-retry.js';

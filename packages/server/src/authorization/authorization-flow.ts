@@ -9,7 +9,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { AuthorizationDetail } from '@writ/protocol';
+import { PATHS, type AuthorizationDetail } from '@writ/protocol';
 import { AuthorizationError, OAuthError } from '../errors/index.js';
 import type { AuditPort } from '../audit/index.js';
 import type { VerifiedUser } from '../identity/index.js';
@@ -17,6 +17,7 @@ import type { Resource } from '../register/index.js';
 import type { Database, OAuthRequestRow } from '../storage/index.js';
 import { createTask, evaluateIssuancePolicy, resolveResource, type IssuancePolicy } from '../token/index.js';
 import { CONNECT_REQUEST_PREFIX, CONNECTIONS_PATH } from './connected-accounts.js';
+import { APPROVAL_REQUEST_PREFIX } from './approval-pages.js';
 import { constantTimeEqual, digestOf, isPkceChallenge, newBearerSecret } from './bearer-secrets.js';
 import { ClientProblem, type ClientRegistry, type OAuthClient } from './clients.js';
 import { consentChoices, type ConsentChoice, type ToolLister } from './consent-choices.js';
@@ -169,6 +170,11 @@ export class AuthorizationFlow {
       const secret = signedIn.requestId.slice(CONNECT_REQUEST_PREFIX.length);
       const back = secret === '' ? CONNECTIONS_PATH : `${CONNECTIONS_PATH}/${encodeURIComponent(secret)}/connect`;
       return { redirect: `${this.#d.issuer}${back}`, setCookie };
+    }
+    // And one started by an approval page goes back to that approval.
+    if (signedIn.requestId.startsWith(APPROVAL_REQUEST_PREFIX)) {
+      const id = signedIn.requestId.slice(APPROVAL_REQUEST_PREFIX.length);
+      return { redirect: `${this.#d.issuer}${PATHS.approvalPagePrefix}${encodeURIComponent(id)}`, setCookie };
     }
     return { redirect: `${this.#d.issuer}/oauth2/consent?request=${encodeURIComponent(signedIn.requestId)}`, setCookie };
   }

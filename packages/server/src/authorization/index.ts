@@ -23,3 +23,5 @@ export { matchRedirectUri, redirectUriProblem } from './redirect-uris.js';
 export { pkceVerifies } from './bearer-secrets.js';
 export { ConnectedAccounts, registerConnectedAccountRoutes, CONNECTIONS_PATH } from './connected-accounts.js';
 export type { ConnectedAccountsDeps } from './connected-accounts.js';
+export { ApprovalPages, registerApprovalPageRoutes, APPROVAL_REQUEST_PREFIX } from './approval-pages.js';
+export type { ApprovalPagesDeps } from './approval-pages.js';

@@ -35,7 +35,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0 0
 dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}
 `;
 
-function page(title: string, content: string, opts: { status?: number; formAction?: string[] } = {}): Page {
+export function page(title: string, content: string, opts: { status?: number; formAction?: string[] } = {}): Page {
   const nonce = randomBytes(16).toString('base64');
   const formAction = ["'self'", ...(opts.formAction ?? [])].join(' ');
   const body = `<!doctype html>

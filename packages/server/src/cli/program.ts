@@ -12,6 +12,7 @@ import { addAuditCommands } from './audit-commands.js';
 import { client, enc, fail, listCommand, output, qs } from './cli-support.js';
 import { addVaultCommands } from './vault-commands.js';
 import { addAgentCommands } from './agent-commands.js';
+import { addApprovalCommands } from './approval-commands.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
   const jsonOpt = new Option('--json', 'print JSON');
 
   addAgentCommands(program);
+  addApprovalCommands(program);
 
   const workloadIssuers = program
     .command('workload-issuers')

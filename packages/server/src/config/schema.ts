@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { DEFAULT_PORT, TOKEN_SIGNING_ALGS } from '@writ/protocol';
 import { auditConfig, tracingConfig } from './audit-schema.js';
-import { agentsConfig } from './agents-schema.js';
+import { agentsConfig, approvalsConfig } from './governance-schema.js';
 
 declare module 'zod' {
   interface GlobalMeta {
@@ -349,6 +349,7 @@ export const configSchema = z.strictObject({
   tracing: tracingConfig,
   audit: auditConfig,
   agents: agentsConfig,
+  approvals: approvalsConfig,
   ssf: z
     .strictObject({
       pollMaxWaitSeconds: z

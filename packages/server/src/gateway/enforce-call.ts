@@ -3,6 +3,7 @@
  * vouch for its state → find the resource the path names (the register's id rule) → the per-call check from
  * @writ/verify (token, DPoP proof, binding, revocation) → the agent must be active and its registration not ended → (the protocol adapter checks the
  * task's authorization details) → the call-time grants, asked with the request the token service asked at issuance →
+ * (a call an `@approval` grant permits waits for a person's approval of exactly it) →
  * and, whatever step a call ends at, its audit (gateway-audit.ts: a refusal, or a write-ahead record and an
  * outcome). The HTTP and MCP gateways keep only what their protocol adds.
  */
@@ -12,9 +13,10 @@ import { checkCall, headerValues, type CheckCallContext, type DpopNonces } from 
 import { asWritError, writeDenial, RETRY_AFTER_SECONDS, RETRYABLE_GATEWAY_CODES } from '../errors/index.js';
 import { isRegisterId } from '../ids/index.js';
 import { agentRefusal, resourceMetadataUrl, resourceUri, type Agent, type Resource } from '../register/index.js';
-import { requestSubject, resourceActionRequest, type CallDecisionCache, type ResourceAction } from '../policy/index.js';
+import { requestSubject, resourceActionRequest, type ApprovalRule, type CallDecisionCache, type ResourceAction } from '../policy/index.js';
+import type { CallToApprove } from '../approvals/index.js';
 import type { Logger, Tracing } from '../observability/index.js';
-import type { CallState, GatewayAudit } from './gateway-audit.js';
+import { actorChain, type CallState, type GatewayAudit } from './gateway-audit.js';
 
 export interface EnforcementDeps {
   publicUrl: string;
@@ -26,6 +28,10 @@ export interface EnforcementDeps {
   /** Register version: part of every call-decision cache key, so a register change can never serve stale data. */
   entitiesVersion(): string;
   decisions: CallDecisionCache;
+  /** What a call's determining policies ask for: a person's approval of the call (`@approval`), or nothing. */
+  approvalRule(reasons: readonly string[]): ApprovalRule | null;
+  /** Lets an approved call through once, or throws ERR_APPROVAL_REQUIRED / ERR_APPROVAL_DENIED (approvals/). */
+  approvals: { gate(call: CallToApprove, rule: ApprovalRule): Promise<string> };
   audit: GatewayAudit;
   /** False when the enforcement point cannot vouch for its state (audit backlog, stale revocations): refuse. */
   ready(): boolean;
@@ -169,6 +175,32 @@ export class CallEnforcer {
       );
     }
     return decision.reasons;
+  }
+
+  /** The approval rule of a call the grants allowed (`grant`'s answer), or null: most calls need none. */
+  approvalRule(grants: readonly string[]): ApprovalRule | null {
+    return this.#deps.approvalRule(grants);
+  }
+
+  /**
+   * Holds back a call an `@approval` policy permits until a person approved exactly this call (task, resource,
+   * action, target, arguments); returns the approval's id once it is let through (used: good once).
+   */
+  holdForApproval(caller: Caller, rule: ApprovalRule, call: Pick<CallToApprove, 'action' | 'target' | 'arguments'>): Promise<string> {
+    const c = caller.claims;
+    return this.#deps.approvals.gate(
+      {
+        taskId: c.task_id,
+        agentId: c.client_id,
+        userId: c.sub,
+        resourceId: caller.resource.id,
+        taskChain: [...c.task_chain, c.task_id],
+        actorChain: actorChain(c),
+        purpose: c.purpose ?? '',
+        ...call,
+      },
+      rule,
+    );
   }
 
   /** The audit record of a refusal; the caller answers it in its protocol's shape. */

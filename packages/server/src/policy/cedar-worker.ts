@@ -7,7 +7,8 @@ import { parentPort } from 'node:worker_threads';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { WRIT_CEDAR_SCHEMA } from './schema.js';
 import { contextUseOf } from './context-use.js';
-import type { CedarRequest, Decision, ValidationResult, WorkerRequest, WorkerResponse } from './types.js';
+import { APPROVAL_ANNOTATION, parseApprovers, type Approver } from './approval-annotation.js';
+import type { CedarRequest, Decision, LoadResult, ValidationResult, WorkerRequest, WorkerResponse } from './types.js';
 
 const SCHEMA_ID = 'writ';
 const POLICY_SET_ID = 'active';
@@ -47,6 +48,11 @@ function validateText(text: string): ValidationResult {
   if (Array.isArray(parts)) return { ok: false, errors: parts };
   const count = Object.keys(parts).length;
   if (count === 0) return { ok: false, errors: ['no policy found'] };
+  const annotationErrors = Object.values(parts).flatMap((p, i) => {
+    const why = approvalOf(p);
+    return typeof why === 'string' ? [`policy ${i + 1}: ${why}`] : [];
+  });
+  if (annotationErrors.length > 0) return { ok: false, errors: annotationErrors };
   const v = cedar.validate({ schema: WRIT_CEDAR_SCHEMA, policies: { staticPolicies: parts }, validationSettings: { mode: 'strict' } });
   if (v.type !== 'success') return { ok: false, errors: v.errors.map((e) => describe(e)) };
   if (v.validationErrors.length > 0) {
@@ -72,7 +78,17 @@ function validateText(text: string): ValidationResult {
   return { ok: true, policyCount: count };
 }
 
-function load(grants: { id: string; text: string }[]): { contextUse: ReturnType<typeof contextUseOf>; policyCount: number } {
+/** A policy's `@approval` approvers: undefined without the annotation, a string when it is not acceptable. */
+function approvalOf(policy: string): Approver[] | string | undefined {
+  const j = cedar.policyToJson(policy);
+  if (j.type !== 'success') return undefined;
+  const annotations = (j.json as { annotations?: Record<string, string | null> }).annotations ?? {};
+  if (!(APPROVAL_ANNOTATION in annotations)) return undefined;
+  if (j.json.effect !== 'permit') return '@approval goes on a permit: a forbid never lets a call through to approve';
+  return parseApprovers(annotations[APPROVAL_ANNOTATION] ?? null);
+}
+
+function load(grants: { id: string; text: string }[]): LoadResult {
   const all: Record<string, string> = {};
   for (const g of grants) {
     const parts = partsOf(g.id, g.text);
@@ -92,7 +108,17 @@ function load(grants: { id: string; text: string }[]): { contextUse: ReturnType<
     const j = cedar.policyToJson(p);
     return j.type === 'success' ? j.json : { conditions: [{ Var: 'context' }] };
   });
-  return { contextUse: contextUseOf(json), policyCount: Object.keys(all).length };
+  const approvals: Array<[string, Approver[]]> = [];
+  for (const [id, p] of Object.entries(all)) {
+    const a = approvalOf(p);
+    // Fail closed: a stored grant whose annotation no longer reads would otherwise let its calls through unapproved.
+    if (typeof a === 'string') {
+      cedar.preparsePolicySet(POLICY_SET_ID, { staticPolicies: {} });
+      throw new Error(`grant policy ${id}: ${a}`);
+    }
+    if (a !== undefined) approvals.push([id, a]);
+  }
+  return { contextUse: contextUseOf(json), policyCount: Object.keys(all).length, approvals };
 }
 
 function authorize(req: CedarRequest): Decision {

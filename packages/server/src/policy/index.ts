@@ -23,3 +23,5 @@ export type { AgentAttrs, ResourceAttrs, UserAttrs, RequestSubject, ResourceActi
 export type { CedarRequest, CedarEntity, CedarValue, Decision, EntityRef, ValidationResult, ContextUse } from './types.js';
 export { createIssuanceDecisionCache } from './issuance-decision-cache.js';
 export type { IssuanceDecisionCache } from './issuance-decision-cache.js';
+export { APPROVAL_ANNOTATION, approverKey, parseApprovers } from './approval-annotation.js';
+export type { ApprovalRule, Approver } from './approval-annotation.js';

@@ -4,7 +4,8 @@
  * again before it answers anything.
  */
 import { Worker } from 'node:worker_threads';
-import type { CedarRequest, ContextUse, Decision, ValidationResult, WorkerRequest, WorkerResponse } from './types.js';
+import type { CedarRequest, ContextUse, Decision, LoadResult, ValidationResult, WorkerRequest, WorkerResponse } from './types.js';
+import { approvalRuleFor, type ApprovalRule, type Approver } from './approval-annotation.js';
 import type { InternalErrorCode } from '../errors/index.js';
 
 export interface PolicyEngine {
@@ -15,6 +16,8 @@ export interface PolicyEngine {
   /** Version of the active policy set and which context attributes it can read. */
   readonly version: number;
   readonly contextUse: ContextUse;
+  /** What a decision's determining policies (`Decision.reasons`) ask for: an approval of the call, or nothing (null). */
+  approvalRule(reasons: readonly string[]): ApprovalRule | null;
   /** Number of times the worker had to be restarted. */
   readonly restarts: number;
   close(): Promise<void>;
@@ -41,6 +44,7 @@ export function createPolicyEngine(opts: { workerUrl?: URL } = {}): PolicyEngine
   let grants: { id: string; text: string }[] = [];
   let version = 0;
   let contextUse: ContextUse = { all: true };
+  let approvals = new Map<string, Approver[]>();
   let restarts = 0;
   let closed = false;
   let ready: Promise<void> = Promise.resolve();
@@ -98,14 +102,16 @@ export function createPolicyEngine(opts: { workerUrl?: URL } = {}): PolicyEngine
     async load(next) {
       await ready;
       try {
-        const result = await send<{ contextUse: ContextUse; policyCount: number }>({ op: 'load', grants: next });
+        const result = await send<LoadResult>({ op: 'load', grants: next });
         grants = next;
         contextUse = result.contextUse;
+        approvals = new Map(result.approvals);
         return ++version;
       } catch (err) {
         // The worker fell back to an empty (deny-all) set; a new version makes sure no cached decision survives.
         grants = [];
         contextUse = { all: true };
+        approvals = new Map();
         version++;
         throw err;
       }
@@ -120,6 +126,9 @@ export function createPolicyEngine(opts: { workerUrl?: URL } = {}): PolicyEngine
     },
     get contextUse() {
       return contextUse;
+    },
+    approvalRule(reasons) {
+      return approvals.size === 0 ? null : approvalRuleFor(reasons, approvals);
     },
     get restarts() {
       return restarts;

@@ -1,4 +1,6 @@
 /** Plain data exchanged with the policy worker and returned to callers. */
+import type { Approver } from './approval-annotation.js';
+
 export interface EntityRef {
   type: string;
   id: string;
@@ -26,6 +28,13 @@ export interface Decision {
   reasons: string[];
   /** Evaluation errors; any error means deny. */
   errors: string[];
+}
+
+/** What loading a policy set reports: what its policies can read, how many there are, and which ask for approval. */
+export interface LoadResult {
+  contextUse: ContextUse;
+  policyCount: number;
+  approvals: Array<[string, Approver[]]>;
 }
 
 export type ValidationResult = { ok: true; policyCount: number } | { ok: false; errors: string[] };

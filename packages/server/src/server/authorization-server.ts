@@ -17,7 +17,10 @@ import type { IssuancePolicy, SigningKeys, TokenServiceDeps } from '../token/ind
 import type { UserTokenVerifier } from '../identity/index.js';
 import type { ToolCatalogue } from '../gateway/index.js';
 import type { Logger } from '../observability/index.js';
+import type { Approvals } from '../approvals/index.js';
 import {
+  ApprovalPages,
+  registerApprovalPageRoutes,
   AuthorizationFlow,
   ClientRegistry,
   ConnectedAccounts,
@@ -52,6 +55,8 @@ export interface AuthorizationWiring {
   now: () => number;
   /** People's connected accounts at upstreams (`user_oauth` secrets): what their pages need of the vault. */
   connectedAccounts: Pick<ConnectedAccountsDeps, 'connections' | 'secrets' | 'redeemCode' | 'revokeAtUpstream' | 'changed'>;
+  /** Calls held back for a person's approval: their page is served beside consent. */
+  approvals: Approvals;
 }
 
 export interface NodeAuthorizationServer {
@@ -136,12 +141,14 @@ export function createAuthorizationServer(w: AuthorizationWiring): NodeAuthoriza
     csrfKey: w.csrfKey,
     audit: w.audit,
   });
+  const approvalPages = new ApprovalPages({ issuer: w.publicUrl, sessions, login, approvals: w.approvals, csrfKey: w.csrfKey });
   return {
     grants,
     consents,
     routes: (app) => {
       registerAuthorizationRoutes(app, { issuer: w.publicUrl, flow, clients, settings });
       registerConnectedAccountRoutes(app, connected);
+      registerApprovalPageRoutes(app, approvalPages);
     },
     invalidate: () => login.invalidate(),
     prune: async () => {

@@ -143,6 +143,14 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
     return reply.code(200).send({ task_id: task.id, status: task.status });
   });
 
+  // How a held-back call's approval stands, for the agent that was told to wait. The id is unguessable and the answer
+  // says nothing of the call: the status, and until when it holds.
+  app.get(`${PATHS.approvalStatusPrefix}:id`, async (req, reply) => {
+    const a = await deps.admin.approvals.get(String((req.params as { id?: unknown }).id ?? ''));
+    if (a === undefined) return replyWire(reply, writCodeResponse('ERR_APPROVAL_UNKNOWN'));
+    return reply.header('cache-control', 'no-store').send({ id: a.id, status: a.status, expires_at: a.expiresAt });
+  });
+
   app.get(PATHS.healthz, async () => ({ status: 'ok' }));
   app.get(PATHS.metrics, async (_req, reply) => reply.header('content-type', deps.metrics.contentType).send(await deps.metrics.metrics()));
   app.get(PATHS.readyz, async (_req, reply) => {

@@ -35,6 +35,7 @@ import { boundsPerWorker, joinSiblings, journalScope, relayListen, sessionRelay 
 import type { SiblingBus } from '../workers/index.js';
 import { bearerHoldsScope, createSsfTransmitter, SCOPE_REVOCATION_FEED } from '../ssf/index.js';
 import { createVaultParts, keyRing } from './vault-wiring.js';
+import { createApprovals } from './approval-wiring.js';
 
 export interface WritServer {
   /** The URL Writ listens on (loopback in dev). */
@@ -289,6 +290,16 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     };
 
     const decisions = createCallDecisionCache(policy, { maxEntries: 100_000 });
+    const approvals = createApprovals({
+      config,
+      db: store.db,
+      audit,
+      publicUrl,
+      now,
+      ownerOf: async (id) => (cache.agent(id) ?? (await register.findAgent(id)))?.owner,
+      fetch: egressFetch,
+      logger,
+    });
     // Gauges read at scrape time; the feed and the MCP gateway exist by the first scrape.
     const metrics = createMetrics({
       revocation: () => {
@@ -313,6 +324,8 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       agentUsed: (id: string, at: number) => lifecycle.touch(id, at),
       entitiesVersion: () => String(register.version),
       decisions,
+      approvalRule: (reasons: readonly string[]) => policy.approvalRule(reasons),
+      approvals,
       ready: () => audit.healthy() && revocationCurrent(),
       dpopAlgs: DPOP_ALGS,
       ...(nonces !== undefined ? { nonces } : {}),
@@ -352,6 +365,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       audit,
       logger,
       now,
+      approvals,
       // A connection made or revoked is in force on this node and its sibling loops before the page answers.
       connectedAccounts: vaultParts.connectedAccounts(async (secretId, userId, what) => {
         register.noteConnectionChange(secretId, userId, what);
@@ -430,6 +444,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         db: store.db,
         register,
         lifecycle,
+        approvals,
         agentDefaults: config.agents,
         tasks,
         revocations,

@@ -353,6 +353,34 @@ export interface Database {
   oauth_codes: OAuthCodesTable;
   oauth_refresh_tokens: OAuthRefreshTokensTable;
   oauth_consents: OAuthConsentsTable;
+  approvals: ApprovalsTable;
+}
+
+/** A call a grant's `@approval` held back, and its decision (approvals/). */
+export interface ApprovalsTable {
+  /** `apr_…`, unguessable: the poll URL names it. */
+  id: string;
+  task_id: string;
+  agent_id: string;
+  user_id: string;
+  resource_id: string;
+  /** SHA-256 of the canonical call (task, action, target, arguments): what the approval is good for. */
+  call_digest: string;
+  /** The call as the approver sees it (JSON): resource, action, target, arguments, the task's chain. */
+  call: string;
+  /** JSON array of approver specs (`user`, `owner`, `admin`, `group:<name>`). */
+  approvers: string;
+  /** JSON array of the policy ids that asked for the approval. */
+  policies: string;
+  status: 'pending' | 'approved' | 'denied';
+  created_at: number;
+  /** Pending: until a decision is due; approved: until the call must be made again. */
+  expires_at: number;
+  decided_at: number | null;
+  decided_by: string | null;
+  reason: string | null;
+  /** When the approved call went through (an approval is good once). */
+  used_at: number | null;
 }
 
 /** A stock OAuth client: `client_id` (a metadata-document URL, or an id Writ gave at registration) → its agent. */
@@ -463,6 +491,7 @@ export type GrantRow = Selectable<GrantsTable>;
 export type TaskRow = Selectable<TasksTable>;
 export type TokenRow = Selectable<TokensTable>;
 export type RevocationRow = Selectable<RevocationsTable>;
+export type ApprovalRow = Selectable<ApprovalsTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
 export type AdminTokenRow = Selectable<AdminTokensTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;

@@ -188,6 +188,23 @@ describeEachStore('fuzz', (kind) => {
           name: `admin PATCH /agents ${field}=${JSON.stringify(bad)?.slice(0, 16)}`,
           send: json('PATCH', '/admin/v1/agents/agent-a', { [field]: bad }, auth),
         });
+    for (const q of ['status=bogus', 'limit=0', 'limit=-1', 'limit=1e9', 'status[]=pending', 'other=1'])
+      cases.push({ name: `admin GET /approvals?${q}`, send: get(`/admin/v1/approvals?${q}`, auth) });
+    for (const id of ['apr_nope', '%00', 'x'.repeat(500), '..%2f'])
+      for (const verb of ['approve', 'deny']) {
+        cases.push({
+          name: `admin POST approvals ${verb} ${id.slice(0, 8)}`,
+          send: json('POST', `/admin/v1/approvals/${id}/${verb}`, { reason: 'fuzz' }, auth),
+        });
+        cases.push({ name: `admin POST approvals ${verb} no reason`, send: json('POST', `/admin/v1/approvals/${id}/${verb}`, {}, auth) });
+      }
+    for (const id of ['apr_nope', '%00', 'x'.repeat(500), '..%2f..%2f']) {
+      cases.push({ name: `approval status ${id.slice(0, 8)}`, send: get(`/approvals/v1/${id}`) });
+      cases.push({
+        name: `approval page POST ${id.slice(0, 8)}`,
+        send: form(`/oauth2/approvals/${id}`, { csrf: 'forged', decision: 'approve' }),
+      });
+    }
     for (const q of ['within=-1', 'within=abc', 'unused=0', 'unused=1e9', 'within[]=1', 'other=1'])
       cases.push({ name: `admin GET /agents/review?${q}`, send: get(`/admin/v1/agents/review?${q}`, auth) });
     for (const target of [

@@ -7,6 +7,7 @@
  * It runs on raw `node:http` rather than a Fastify route: the per-call budget is a fraction of the ~100 µs DPoP
  * signature check (docs/benchmarks.md), and Fastify's routing and reply machinery would cost more than that.
  */
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { Pool } from 'undici';
@@ -16,10 +17,11 @@ import type { Resource } from '../../register/index.js';
 import { applyInjection, VaultError, type SecretScrubber, type UpstreamCredential, type UpstreamCredentials } from '../../vault/index.js';
 import { scrubbedAnswer, UnscrubbableError } from './scrubbed-answer.js';
 import { connectionListed, isHopByHop } from './hop-by-hop.js';
-import { CallEnforcer, type EnforcementDeps } from '../enforce-call.js';
+import { CallEnforcer, type Caller, type EnforcementDeps } from '../enforce-call.js';
 import type { CallState } from '../gateway-audit.js';
 import type { UpstreamBudget } from '../upstream-budget.js';
-import { EgressRefusedError, type EgressGuard } from '../../http/index.js';
+import { EgressRefusedError, readBody, type EgressGuard } from '../../http/index.js';
+import { sha256Hex } from '../../crypto/index.js';
 
 export interface HttpGatewayDeps extends EnforcementDeps {
   /** The vault's answer to "what do I inject for this call", whatever kind of secret is behind it. */
@@ -84,12 +86,29 @@ export class HttpGateway {
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > this.#deps.maxBodyBytes)
       throw new WritError('ERR_BODY_TOO_LARGE', `content-length ${declared}`);
+    const held = await this.#approval(req, caller, grants, path, query);
     const lease = this.#deps.budget.acquire(resource.id, { agentId: caller.claims.client_id, taskId: caller.claims.task_id });
     try {
-      await this.#forward(req, res, state, resource, path, query, grants);
+      await this.#forward(req, res, state, resource, path, query, grants, held);
     } finally {
       lease.release();
     }
+  }
+
+  /**
+   * A call an `@approval` grant permits is held back until a person approved exactly it: method, canonical path,
+   * query and body. The body is read whole for its digest (within the body limit) and sent upstream from memory.
+   */
+  async #approval(req: IncomingMessage, caller: Caller, grants: string[], path: string, query: string): Promise<HeldCall | undefined> {
+    const rule = this.#enforcer.approvalRule(grants);
+    if (rule === null) return undefined;
+    const body = hasBody(req) ? await readBody(req, this.#deps.maxBodyBytes) : undefined;
+    const approval = await this.#enforcer.holdForApproval(caller, rule, {
+      action: req.method ?? 'GET',
+      target: `${path}${query}`,
+      arguments: body === undefined ? null : bodyForApproval(body),
+    });
+    return { approval, body };
   }
 
   async #forward(
@@ -100,10 +119,11 @@ export class HttpGateway {
     path: string,
     query: string,
     grants: string[],
+    held: HeldCall | undefined,
   ): Promise<void> {
     const deps = this.#deps;
     // The write-ahead record is committed while the request is prepared; nothing is sent before it is.
-    const written = deps.audit.allow(state, { grants });
+    const written = deps.audit.allow(state, { grants, ...(held !== undefined ? { data: { approval: held.approval } } : {}) });
     written.catch(() => undefined); // awaited below; a refusal before then must not surface as unhandled
     const listed = connectionListed(req.headers.connection);
     const headers: Record<string, string> = {};
@@ -116,14 +136,16 @@ export class HttpGateway {
       headers[name] = seen === undefined ? value : `${seen}, ${value}`;
     }
     headers['traceparent'] = state.trace.traceparent;
-    const hasBody =
-      req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-    const limiter = hasBody ? new BodyLimit(deps.maxBodyBytes) : undefined;
+    const withBody = hasBody(req);
+    const limiter = withBody && held?.body === undefined ? new BodyLimit(deps.maxBodyBytes) : undefined;
     let prepared = await this.#inject(state, resource, headers, path, query);
     await written;
     const socket = res.socket;
     const sentBefore = socket?.bytesWritten ?? 0;
-    const bytes = (): { in: number; out: number } => ({ in: limiter?.seen ?? 0, out: (socket?.bytesWritten ?? 0) - sentBefore });
+    const bytes = (): { in: number; out: number } => ({
+      in: limiter?.seen ?? held?.body?.length ?? 0,
+      out: (socket?.bytesWritten ?? 0) - sentBefore,
+    });
     let status = 0;
     let refreshed = false;
     try {
@@ -131,7 +153,7 @@ export class HttpGateway {
         const { scrubber, credential } = prepared;
         // A minted credential the upstream refuses (401) is replaced once and the call sent again — only for a call
         // without a body, which can be sent twice; with a body, the 401 goes to the agent and the next call mints.
-        const retry = !refreshed && !hasBody && credential?.rejected !== undefined;
+        const retry = !refreshed && !withBody && credential?.rejected !== undefined;
         let refused = false;
         // A decompressed answer is over when the agent's answer is, which is after undici is done.
         let decoded: Promise<void> | undefined;
@@ -140,7 +162,7 @@ export class HttpGateway {
             path: prepared.path,
             method: state.method,
             headers: prepared.headers,
-            body: limiter === undefined ? null : req.pipe(limiter),
+            body: held?.body ?? (limiter === undefined ? null : req.pipe(limiter)),
             headersTimeout: deps.upstreamTimeoutMs,
             bodyTimeout: deps.upstreamTimeoutMs,
           },
@@ -293,6 +315,30 @@ const STRIPPED_REQUEST_HEADERS = new Set([
   'x-forwarded-host',
   'x-forwarded-proto',
 ]);
+
+/** A call an approval let through: which approval, and the body read for its digest (sent from memory). */
+interface HeldCall {
+  approval: string;
+  body: Buffer | undefined;
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return length !== undefined ? length !== '0' : req.headers['transfer-encoding'] !== undefined;
+}
+
+/** How many characters of a text body an approver is shown. */
+const SHOWN_BODY_CHARS = 4096;
+
+/** A body as an approval binds it: its digest and size, and — when it is UTF-8 text — its beginning for the approver. */
+function bodyForApproval(body: Buffer): Record<string, unknown> {
+  const text = isUtf8(body) ? body.toString('utf8') : undefined;
+  return {
+    body_sha256: sha256Hex(body),
+    body_bytes: body.length,
+    ...(text !== undefined ? { body_text: text.slice(0, SHOWN_BODY_CHARS) } : {}),
+  };
+}
 
 /** Never read: the target of an injection rule that does not touch the query. */
 const NO_QUERY = new URLSearchParams();

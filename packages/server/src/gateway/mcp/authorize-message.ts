@@ -6,7 +6,7 @@
  *
  * - `tools/call` is decided on its own: the tool must be one the upstream lists (exact name), not killed at Writ
  *   (`writ revoke tool`), covered by the task's authorization details with its arguments, and permitted by the
- *   call-time grants;
+ *   call-time grants — and when an `@approval` grant permits it, approved by a person for exactly these arguments;
  * - `tools/list` is relayed and filtered to the tools the task may call: killed tools and tools the call-time grants
  *   deny (a `forbid`, say) are hidden as well as those outside the details;
  * - resources and prompts follow the same rule: `resources/list` and `prompts/list` are filtered to what the task's
@@ -16,7 +16,7 @@
  *   URIs no list can check in advance;
  * - `completion/complete` could reveal prompt and resource content: refused; so are tasks (not yet modelled).
  */
-import { ERROR_CODES, WritError, type AuthorizationDetail, type ErrorCode } from '@writ/protocol';
+import { ERROR_CODES, WritError, type AuthorizationDetail, type DenialHint, type ErrorCode } from '@writ/protocol';
 import { matchMcpPromptGet, matchMcpToolCall, mcpPromptPermitted, mcpResourcePermitted, mcpToolPermitted } from '@writ/verify';
 import { RPC, type JsonRpcMessage, type RpcErrorCode } from '../../errors/index.js';
 import { canonicalJson } from '../../audit/index.js';
@@ -68,8 +68,8 @@ export const RELAYED_NOTIFICATIONS = new Set(['notifications/initialized', 'noti
 /** A refusal of one JSON-RPC request: answered as a JSON-RPC error carrying the Writ code, audited with it. */
 export class RpcDenial extends WritError {
   readonly rpcCode: RpcErrorCode;
-  constructor(code: ErrorCode, rpcCode: RpcErrorCode, detail: string) {
-    super(code, detail);
+  constructor(code: ErrorCode, rpcCode: RpcErrorCode, detail: string, hint?: DenialHint) {
+    super(code, detail, hint);
     this.name = 'RpcDenial';
     this.rpcCode = rpcCode;
   }
@@ -167,9 +167,17 @@ export async function authorizeRequest(
   if (!m.permitted(caller.claims.authorization_details, caller.audience, target, args))
     throw new RpcDenial('ERR_ACTION_NOT_AUTHORIZED', RPC.forbidden, `${msg.method} ${shown} is not in the task's authorization_details`);
   try {
-    return await ctx.enforcer.grant(caller, m.action(target));
+    const grants = await ctx.enforcer.grant(caller, m.action(target));
+    const rule = ctx.enforcer.approvalRule(grants);
+    if (rule !== null)
+      data['approval'] = await ctx.enforcer.holdForApproval(caller, rule, { action: msg.method, target, arguments: args ?? {} });
+    return grants;
   } catch (err) {
-    if (err instanceof WritError && err.code === 'ERR_POLICY_DENIED') throw new RpcDenial(err.code, RPC.forbidden, err.detail ?? '');
+    if (
+      err instanceof WritError &&
+      (err.code === 'ERR_POLICY_DENIED' || err.code === 'ERR_APPROVAL_REQUIRED' || err.code === 'ERR_APPROVAL_DENIED')
+    )
+      throw new RpcDenial(err.code, RPC.forbidden, err.detail ?? '', err.hint);
     throw err;
   }
 }

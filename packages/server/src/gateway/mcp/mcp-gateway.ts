@@ -310,7 +310,13 @@ export class McpGateway {
       this.#enforcer.recordDenial(state, err, data);
       // MCP 2026-07-28: an unknown method is a 404; before it, JSON-RPC errors travel with 200.
       const status = sessionless && err.rpcCode === RPC.methodNotFound ? 404 : 200;
-      return answerJson(res, status, rpcError(msg.id, err.rpcCode, err.message, { code: err.code }), headers);
+      const refusal = rpcError(msg.id, err.rpcCode, err.message, { code: err.code, ...err.hint });
+      const approvalUrl = err.code === 'ERR_APPROVAL_REQUIRED' ? err.hint?.approval_url : undefined;
+      const answer =
+        approvalUrl === undefined
+          ? refusal
+          : session.askToOpen(msg.id, approvalUrl, 'A person must approve this call. Once they have, send it again.', refusal);
+      return answerJson(res, status, answer, headers);
     }
 
     await this.#deps.audit.allow(state, { grants, data });

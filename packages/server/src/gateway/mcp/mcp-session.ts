@@ -195,16 +195,27 @@ export class McpSession {
    * gets the code and `connect_url` in the error's data.
    */
   #notConnected(agentId: JsonRpcId | null, connectUrl: string): JsonRpcMessage {
-    const message = 'Connect your account at this upstream, then try again.';
+    return this.askToOpen(
+      agentId,
+      connectUrl,
+      'Connect your account at this upstream, then try again.',
+      rpcError(agentId, RPC.forbidden, ERROR_CODES.ERR_UPSTREAM_ACCOUNT_NOT_CONNECTED.message, {
+        code: 'ERR_UPSTREAM_ACCOUNT_NOT_CONNECTED',
+        connect_url: connectUrl,
+      }),
+    );
+  }
+
+  /**
+   * A person must open a page of Writ's before the request can succeed (connect an account, approve the call): a
+   * client that takes URL-mode elicitation gets `URLElicitationRequiredError` (-32042) naming it; any other gets
+   * `otherwise`, which carries the code and the URL in its data.
+   */
+  askToOpen(agentId: JsonRpcId | null, url: string, message: string, otherwise: JsonRpcMessage): JsonRpcMessage {
     const elicitation = this.clientCapabilities['elicitation'] as { url?: unknown } | undefined;
-    if (elicitation !== undefined && elicitation.url !== undefined) {
-      return rpcError(agentId, RPC.urlElicitationRequired, message, {
-        elicitations: [{ mode: 'url', elicitationId: randomUUID(), url: connectUrl, message }],
-      });
-    }
-    return rpcError(agentId, RPC.forbidden, ERROR_CODES.ERR_UPSTREAM_ACCOUNT_NOT_CONNECTED.message, {
-      code: 'ERR_UPSTREAM_ACCOUNT_NOT_CONNECTED',
-      connect_url: connectUrl,
+    if (elicitation === undefined || elicitation.url === undefined) return otherwise;
+    return rpcError(agentId, RPC.urlElicitationRequired, message, {
+      elicitations: [{ mode: 'url', elicitationId: randomUUID(), url, message }],
     });
   }
 
