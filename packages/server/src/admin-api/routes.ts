@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import {
   grantInput,
+  grantModeInput,
   identityProviderInput,
   workloadIssuerInput,
   resourceInput,
@@ -15,7 +16,7 @@ import {
 import type { TaskService } from '../tasks/index.js';
 import type { RevocationService } from '../revocation/index.js';
 import type { ConnectionSummary, KekInventory, KekRotationReport, Vault } from '../vault/index.js';
-import { taskChain, type AuditCheckpoint, type AuditCheckpoints } from '../audit/index.js';
+import { observeReport, taskChain, type AuditCheckpoint, type AuditCheckpoints } from '../audit/index.js';
 import { actor } from './actor.js';
 import { AUDIT_ROUTES } from './audit-routes.js';
 import { REVOCATION_ROUTES } from './revocation-routes.js';
@@ -32,7 +33,23 @@ import { TOKEN_SIGNING_ALGS } from '@writ/protocol';
 import { ssfReceiverInput, type SsfReceivers } from '../ssf/index.js';
 import type { Consents } from '../authorization/index.js';
 import type { Approvals } from '../approvals/index.js';
+import type { PostureOptions, PostureReport } from '../posture/index.js';
 import { APPROVAL_ROUTES } from './approval-routes.js';
+
+/** Epoch ms; default: the last 24 hours. */
+const observeReportQuery = z.strictObject({
+  since: z.coerce.number().int().nonnegative().optional(),
+  until: z.coerce.number().int().positive().optional(),
+});
+
+const postureQuery = z.strictObject({
+  /** The usage window for grants, days (default 30). */
+  windowDays: z.coerce.number().int().min(1).max(3650).optional(),
+  /** An active task older than this many hours is long-lived (default 24). */
+  taskHours: z.coerce.number().int().min(1).max(87_600).optional(),
+  /** Secrets and admin tokens older than this many days are due for rotation (default 90). */
+  rotateDays: z.coerce.number().int().min(1).max(3650).optional(),
+});
 
 export interface AdminServices {
   db: Kysely<Database>;
@@ -56,6 +73,8 @@ export interface AdminServices {
   consents: Consents;
   /** Calls held back for a person's approval (`@approval` grants). */
   approvals: Approvals;
+  /** The posture report of this deployment, as seen from this node. */
+  posture(o: Partial<PostureOptions>): Promise<PostureReport>;
   /** Writ's version (OCSF `metadata.product.version`). */
   version: string;
   /** Resolves once this node's hot-path caches hold every register change made so far. */
@@ -198,6 +217,27 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     body: validateInput,
     handler: ({ body, services }) => services.policy.validate((body as z.output<typeof validateInput>).policy),
   },
+  {
+    method: 'POST',
+    url: '/grants/:id/mode',
+    tag: 'grants',
+    summary: 'Deploy a grant to observe (evaluated beside the enforced set, never changing an answer) or promote it to enforce',
+    body: grantModeInput,
+    handler: ({ params, body, principal, services }) => services.register.setGrantMode(params['id'] as string, body, actor(principal)),
+  },
+  {
+    method: 'GET',
+    url: '/grants/observe-report',
+    tag: 'grants',
+    summary: 'What the observed grants would have allowed or denied on live calls, per grant, resource and action',
+    query: observeReportQuery,
+    handler: async ({ query, services }) => {
+      const q = query as z.output<typeof observeReportQuery>;
+      const until = q.until ?? Date.now();
+      const observedGrants = new Set((await services.register.listGrants()).filter((g) => g.mode === 'observe').map((g) => g.id));
+      return observeReport(services.db, { since: q.since ?? until - 24 * 3600_000, until, observedGrants });
+    },
+  },
   ...collection({
     url: '/grants',
     tag: 'grants',
@@ -316,6 +356,22 @@ export const ADMIN_ROUTES: AdminRoute[] = [
         data: { kid, alg },
       });
       return { kid, alg, keys: services.keys.list() };
+    },
+  },
+  {
+    method: 'GET',
+    url: '/posture',
+    tag: 'posture',
+    summary:
+      'Findings a security team fixes first (owners, lifecycle, unused grants, bearer resources, long-lived tasks, unrotated secrets and admin tokens, stale revocation state), each mapped to OWASP NHI, OWASP Agentic and NIST CSF PR.AA',
+    query: postureQuery,
+    handler: ({ query, services }) => {
+      const q = query as z.output<typeof postureQuery>;
+      return services.posture({
+        ...(q.windowDays !== undefined ? { windowMs: q.windowDays * 86_400_000 } : {}),
+        ...(q.taskHours !== undefined ? { taskMaxAgeMs: q.taskHours * 3_600_000 } : {}),
+        ...(q.rotateDays !== undefined ? { rotateAfterMs: q.rotateDays * 86_400_000 } : {}),
+      });
     },
   },
   ...REVOCATION_ROUTES,

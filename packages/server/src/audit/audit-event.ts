@@ -24,6 +24,7 @@ export const AUDIT_EVENT_TYPES = [
   'approval.decided',
   'approval.used',
   'approval.refused',
+  'policy.observed',
   'admin.change',
   'admin.denied',
   'ssf.denied',

@@ -17,6 +17,8 @@ export type { AuditChainProblem, AuditChainResult, AuditLogRow, AuditLogSource, 
 export { AuditCheckpoints, CHECKPOINT_KEY, CHECKPOINT_TYP, CheckpointInvalidError, verifyCheckpoint } from './checkpoints.js';
 export type { AuditCheckpoint } from './checkpoints.js';
 export { queryAudit, taskChain } from './query-audit.js';
+export { observeReport } from './observe-report.js';
+export type { ObserveReport, ObserveReportRow } from './observe-report.js';
 export type { AuditEntry, AuditQuery, TaskChain, TaskChainNode } from './query-audit.js';
 export type { AuditPort, AuditRecord } from './audit-port.js';
 export { aggregateAnonymousDenials } from './anonymous-denials.js';

@@ -13,6 +13,7 @@ import { client, enc, fail, listCommand, output, qs } from './cli-support.js';
 import { addVaultCommands } from './vault-commands.js';
 import { addAgentCommands } from './agent-commands.js';
 import { addApprovalCommands } from './approval-commands.js';
+import { addPostureCommand } from './posture-command.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -57,6 +58,7 @@ export function buildProgram(): Command {
 
   addAgentCommands(program);
   addApprovalCommands(program);
+  addPostureCommand(program);
 
   const workloadIssuers = program
     .command('workload-issuers')
@@ -123,15 +125,43 @@ export function buildProgram(): Command {
   addVaultCommands(program);
 
   const grants = program.command('grants').description('Cedar grants');
-  listCommand(grants, 'list grants', '/grants', ['id', 'enabled', 'description']);
+  listCommand(grants, 'list grants', '/grants', ['id', 'enabled', 'mode', 'description']);
   grants
     .command('create <id>')
     .description('add a grant; it is stored only if it validates against the Writ schema')
     .requiredOption('--policy <file>', 'Cedar policy file')
     .option('--description <text>', 'what the grant allows', '')
-    .action(async (id: string, o: { policy: string; description: string }) =>
-      output(await client().post('/grants', { id, description: o.description, policy: readFileSync(o.policy, 'utf8') }), true),
+    .option('--observe', 'deploy it to observe: evaluated beside the enforced grants, never changing an answer')
+    .action(async (id: string, o: { policy: string; description: string; observe?: boolean }) =>
+      output(
+        await client().post('/grants', {
+          id,
+          description: o.description,
+          policy: readFileSync(o.policy, 'utf8'),
+          ...(o.observe === true ? { mode: 'observe' } : {}),
+        }),
+        true,
+      ),
     );
+  grants
+    .command('mode <id> <mode>')
+    .description('promote an observed grant to enforce, or take one back to observe')
+    .action(async (id: string, mode: string) => output(await client().post(`/grants/${enc(id)}/mode`, { mode }), true));
+  grants
+    .command('observe-report')
+    .description('what the observed grants would have allowed or denied on live calls, per grant, resource and action')
+    .option('--hours <n>', 'the last this many hours', '24')
+    .addOption(jsonOpt)
+    .action(async (o: { hours: string; json?: boolean }) => {
+      const hours = Number(o.hours);
+      if (!Number.isFinite(hours) || hours <= 0) fail('--hours: a positive number');
+      const report = await client().get<{ rows: Array<Record<string, unknown>>; records: number; truncated: boolean }>(
+        `/grants/observe-report?since=${Date.now() - Math.round(hours * 3600_000)}`,
+      );
+      if (o.json === true) return output(report, true);
+      output(report.rows, false, ['grant', 'resource', 'action', 'wouldAllow', 'wouldDeny']);
+      console.log(`${report.records} differences recorded${report.truncated ? ' (more exist: narrow the window)' : ''}`);
+    });
   grants
     .command('validate <file>')
     .description('check a policy file against the Writ schema without storing it; exits 1 if it is invalid')

@@ -17,6 +17,7 @@ import { requestSubject, resourceActionRequest, type ApprovalRule, type CallDeci
 import type { CallToApprove } from '../approvals/index.js';
 import type { Logger, Tracing } from '../observability/index.js';
 import { actorChain, type CallState, type GatewayAudit } from './gateway-audit.js';
+import type { ObservedDecisions } from './observed-decisions.js';
 
 export interface EnforcementDeps {
   publicUrl: string;
@@ -30,6 +31,8 @@ export interface EnforcementDeps {
   decisions: CallDecisionCache;
   /** What a call's determining policies ask for: a person's approval of the call (`@approval`), or nothing. */
   approvalRule(reasons: readonly string[]): ApprovalRule | null;
+  /** Observe mode: the candidate set asked beside the enforced one, differences recorded (never changing an answer). */
+  observed?: ObservedDecisions;
   /** Lets an approved call through once, or throws ERR_APPROVAL_REQUIRED / ERR_APPROVAL_DENIED (approvals/). */
   approvals: { gate(call: CallToApprove, rule: ApprovalRule): Promise<string> };
   audit: GatewayAudit;
@@ -154,9 +157,10 @@ export class CallEnforcer {
   /**
    * The call-time grants for one concrete action, through the call-decision cache, asked with the same subject the
    * token service built at issuance (policy/requests.ts). Anything but allow is ERR_POLICY_DENIED; an allow returns
-   * the grants behind it, for the audit event.
+   * the grants behind it, for the audit event. `observe: false` for a question that is not a call (a list being
+   * filtered): observe mode records calls only.
    */
-  async grant(caller: Caller, action: ResourceAction): Promise<string[]> {
+  async grant(caller: Caller, action: ResourceAction, o: { observe?: boolean } = {}): Promise<string[]> {
     const c = caller.claims;
     const subject = requestSubject({
       agent: caller.agent,
@@ -166,8 +170,13 @@ export class CallEnforcer {
       purpose: c.purpose ?? '',
       depth: c.task_chain.length,
     });
-    const pending = this.#deps.decisions.decide(resourceActionRequest(subject, action), this.#deps.entitiesVersion());
+    const request = resourceActionRequest(subject, action);
+    const version = this.#deps.entitiesVersion();
+    const pending = this.#deps.decisions.decide(request, version);
     const decision = pending instanceof Promise ? await pending : pending;
+    const observed = this.#deps.observed;
+    if (observed?.active === true && o.observe !== false)
+      observed.observe(request, version, decision, { claims: c, resourceId: caller.resource.id, action: describeAction(action) });
     if (decision.decision !== 'allow') {
       throw new WritError(
         'ERR_POLICY_DENIED',
@@ -239,5 +248,19 @@ export class CallEnforcer {
   /** The current server nonce, when nonces are required. */
   nonce(): string | undefined {
     return this.#deps.nonces?.current();
+  }
+}
+
+/** An action as the audit log names it: `GET /v1/x`, `mcp_tool search`, `mcp_resource file:///a`, `mcp_prompt p`. */
+function describeAction(a: ResourceAction): string {
+  switch (a.action) {
+    case 'http':
+      return `${a.method} ${a.path}`;
+    case 'mcp_tool':
+      return `mcp_tool ${a.tool}`;
+    case 'mcp_resource':
+      return `mcp_resource ${a.uri}`;
+    case 'mcp_prompt':
+      return `mcp_prompt ${a.prompt}`;
   }
 }

@@ -8,4 +8,5 @@ export { McpGateway, UpstreamFactory, ToolCatalogue } from './mcp/index.js';
 export type { CatalogueTool } from './mcp/index.js';
 export type { McpGatewayDeps, UpstreamFactoryDeps } from './mcp/index.js';
 export { UpstreamBudget } from './upstream-budget.js';
+export { ObservedDecisions } from './observed-decisions.js';
 export type { UpstreamShares, UpstreamLease, UpstreamUse, ShareScope } from './upstream-budget.js';

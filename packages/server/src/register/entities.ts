@@ -84,6 +84,8 @@ export interface Grant {
   description: string;
   policy: string;
   enabled: boolean;
+  /** `enforce`: decides calls; `observe`: evaluated beside the enforced set, every difference recorded, nothing changed. */
+  mode: 'enforce' | 'observe';
   createdAt: number;
   updatedAt: number;
 }
@@ -168,6 +170,7 @@ export function grantFromRow(r: GrantRow): Grant {
     description: r.description,
     policy: r.policy,
     enabled: r.enabled === 1,
+    mode: r.mode,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };

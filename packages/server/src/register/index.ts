@@ -23,6 +23,7 @@ export {
   resourceInput,
   mcpConfigInput,
   grantInput,
+  grantModeInput,
   injectionInput,
   jwksInput,
 } from './inputs.js';

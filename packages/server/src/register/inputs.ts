@@ -279,5 +279,9 @@ export const grantInput = z.strictObject({
   description: z.string().max(2000).default(''),
   policy: z.string().min(1).max(100_000),
   enabled: z.boolean().default(true),
+  /** `observe`: deployed beside the enforced set, never changing an answer (docs/governance.md#observe-mode). */
+  mode: z.enum(['enforce', 'observe']).default('enforce'),
 });
 export type GrantInput = z.input<typeof grantInput>;
+
+export const grantModeInput = z.strictObject({ mode: z.enum(['enforce', 'observe']) });

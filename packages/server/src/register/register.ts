@@ -11,6 +11,7 @@ import {
   agentInput,
   agentStatusInput,
   grantInput,
+  grantModeInput,
   identityProviderInput,
   resourceInput,
   workloadIssuerInput,
@@ -40,6 +41,11 @@ import {
 export interface RegisterDeps {
   db: Kysely<Database>;
   policy: PolicyPort;
+  /**
+   * The candidate set observe mode evaluates: the enforced grants and the observed ones together, loaded only while
+   * some grant is observed (otherwise nothing is evaluated twice).
+   */
+  observed?: PolicyPort;
   audit: AuditPort;
   now?: () => number;
 }
@@ -50,6 +56,8 @@ type RegisterTable = 'identity_providers' | 'workload_issuers' | 'resources' | '
 export class Register {
   readonly #db: Kysely<Database>;
   readonly #policy: PolicyPort;
+  readonly #observed: PolicyPort | undefined;
+  #observing = false;
   readonly #audit: AuditPort;
   readonly #now: () => number;
   readonly #events = new EventEmitter();
@@ -58,6 +66,7 @@ export class Register {
   constructor(deps: RegisterDeps) {
     this.#db = deps.db;
     this.#policy = deps.policy;
+    this.#observed = deps.observed;
     this.#audit = deps.audit;
     this.#now = deps.now ?? Date.now;
   }
@@ -334,12 +343,24 @@ export class Register {
       () =>
         this.#db
           .insertInto('grants')
-          .values({ id: g.id, description: g.description, policy: g.policy, enabled: g.enabled ? 1 : 0, created_at: now, updated_at: now })
+          .values({
+            id: g.id,
+            description: g.description,
+            policy: g.policy,
+            enabled: g.enabled ? 1 : 0,
+            mode: g.mode,
+            created_at: now,
+            updated_at: now,
+          })
           .execute(),
       `grant ${g.id} already exists`,
     );
     await this.reloadPolicies();
-    this.#changed({ kind: 'grant', id: g.id }, actor, 'grant.created', { policyCount: result.policyCount, enabled: g.enabled });
+    this.#changed({ kind: 'grant', id: g.id }, actor, 'grant.created', {
+      policyCount: result.policyCount,
+      enabled: g.enabled,
+      mode: g.mode,
+    });
     return this.getGrant(g.id);
   }
 
@@ -349,6 +370,21 @@ export class Register {
 
   async listGrants(): Promise<Grant[]> {
     return (await this.#db.selectFrom('grants').selectAll().orderBy('id').execute()).map(grantFromRow);
+  }
+
+  /** Moves a grant between `observe` and `enforce` (promoting an observed grant, or taking one back to observe). */
+  async setGrantMode(id: string, input: unknown, actor: string): Promise<Grant> {
+    const { mode } = parse(grantModeInput, input);
+    const res = await this.#db.updateTable('grants').set({ mode, updated_at: this.#now() }).where('id', '=', id).executeTakeFirst();
+    if (res.numUpdatedRows === 0n) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no grant ${id}`);
+    await this.reloadPolicies();
+    this.#changed({ kind: 'grant', id }, actor, 'grant.mode', { mode });
+    return this.getGrant(id);
+  }
+
+  /** True while some enabled grant is observed: only then is the candidate set evaluated beside the enforced one. */
+  get observing(): boolean {
+    return this.#observing;
   }
 
   async deleteGrant(id: string, actor: string): Promise<void> {
@@ -383,10 +419,31 @@ export class Register {
     this.#changed(change, actor, `${change.kind}.deleted`, {});
   }
 
-  /** Loads every enabled grant into the policy engine; returns the new policy-set version. */
+  /**
+   * Loads every enabled, enforced grant into the policy engine, and — while some grant is observed — the enforced and
+   * observed grants together into the candidate set; returns the enforced set's new version.
+   */
   async reloadPolicies(): Promise<number> {
-    const rows = await this.#db.selectFrom('grants').select(['id', 'policy']).where('enabled', '=', 1).orderBy('id').execute();
-    return this.#policy.load(rows.map((r) => ({ id: r.id, text: r.policy })));
+    const rows = await this.#db.selectFrom('grants').select(['id', 'policy', 'mode']).where('enabled', '=', 1).orderBy('id').execute();
+    const version = await this.#policy.load(rows.filter((r) => r.mode === 'enforce').map((r) => ({ id: r.id, text: r.policy })));
+    if (this.#observed !== undefined) {
+      const observing = rows.some((r) => r.mode === 'observe');
+      // A candidate set that fails to load observes nothing (and says so); the enforced set, loaded above, decides.
+      this.#observing = false;
+      try {
+        await this.#observed.load(observing ? rows.map((r) => ({ id: r.id, text: r.policy })) : []);
+        this.#observing = observing;
+      } catch (err) {
+        this.#audit.record({
+          type: 'admin.change',
+          actor_chain: ['system:observe-mode'],
+          decision: 'deny',
+          reason: 'grant.observe_failed',
+          detail: (err as Error).message.slice(0, 500),
+        });
+      }
+    }
+    return version;
   }
 
   /** An agent's lifecycle changed (agent-lifecycle.ts): audited and announced like every register change. */

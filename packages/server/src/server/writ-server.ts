@@ -26,6 +26,7 @@ import { ClusterNode, type ClusterRole, type Freshness } from '../cluster/index.
 import { registerHttpSurface } from './http-surface.js';
 import { listen } from './listener.js';
 import { createGateways, egressGuard } from './gateways.js';
+import { ObservedDecisions } from '../gateway/index.js';
 import { createOAuthEndpoints } from './oauth-endpoints.js';
 import { createAuthorizationServer } from './authorization-server.js';
 import { createReadiness } from './readiness.js';
@@ -36,6 +37,7 @@ import type { SiblingBus } from '../workers/index.js';
 import { bearerHoldsScope, createSsfTransmitter, SCOPE_REVOCATION_FEED } from '../ssf/index.js';
 import { createVaultParts, keyRing } from './vault-wiring.js';
 import { createApprovals } from './approval-wiring.js';
+import { buildPostureReport } from '../posture/index.js';
 
 export interface WritServer {
   /** The URL Writ listens on (loopback in dev). */
@@ -108,7 +110,10 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     await audit.flush();
     const policy: PolicyEngine = createPolicyEngine();
     closers.unshift(() => policy.close());
-    const register = new Register({ db: store.db, policy, audit, now });
+    // Observe mode's candidate set: a second policy worker, loaded only while some grant is observed.
+    const candidatePolicy: PolicyEngine = createPolicyEngine();
+    closers.unshift(() => candidatePolicy.close());
+    const register = new Register({ db: store.db, policy, observed: candidatePolicy, audit, now });
     await register.reloadPolicies();
     const lifecycle = new AgentLifecycle({ db: store.db, register, now, onOwnerOffboarded: config.agents.onOwnerOffboarded });
     // What was noted of agents' use is written before the store closes.
@@ -290,6 +295,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     };
 
     const decisions = createCallDecisionCache(policy, { maxEntries: 100_000 });
+    const observed = new ObservedDecisions({ candidate: candidatePolicy, active: () => register.observing, audit });
     const approvals = createApprovals({
       config,
       db: store.db,
@@ -325,6 +331,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       entitiesVersion: () => String(register.version),
       decisions,
       approvalRule: (reasons: readonly string[]) => policy.approvalRule(reasons),
+      observed,
       approvals,
       ready: () => audit.healthy() && revocationCurrent(),
       dpopAlgs: DPOP_ALGS,
@@ -445,6 +452,28 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         register,
         lifecycle,
         approvals,
+        posture: (o) =>
+          buildPostureReport(
+            {
+              db: store.db,
+              now,
+              agents: () => register.listAgents(),
+              grants: () => register.listGrants(),
+              resources: () => register.listResources(),
+              review: (r) => lifecycle.review(r),
+              freshness: () => cluster?.freshness() ?? null,
+              fixedAdminToken: config.adminToken !== undefined,
+              placeholderOwners: [config.authorization.registration.owner],
+            },
+            {
+              windowMs: 30 * 86_400_000,
+              reviewWithinMs: config.agents.reviewWithinDays * 86_400_000,
+              unusedMs: config.agents.unusedDays * 86_400_000,
+              taskMaxAgeMs: 24 * 3_600_000,
+              rotateAfterMs: 90 * 86_400_000,
+              ...o,
+            },
+          ),
         agentDefaults: config.agents,
         tasks,
         revocations,
@@ -454,7 +483,11 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         retiredKeyPublishMs,
         audit,
         // What the admin API reads of the log includes every sibling loop's write-ahead records.
-        flushAudit: () => audit.flush().then(() => siblings?.publish({ kind: 'flush' })),
+        flushAudit: () =>
+          observed
+            .settled()
+            .then(() => audit.flush())
+            .then(() => siblings?.publish({ kind: 'flush' })),
         ssfReceivers: ssf.receivers,
         consents: authorizationServer.consents,
         checkpoints: publishedCheckpoints,
@@ -596,7 +629,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       role,
       relayPort: relayListener !== undefined ? Number(new URL(relayListener.url).port) : undefined,
       freshness: () => cluster?.freshness() ?? null,
-      flushAudit: () => audit.flush(),
+      flushAudit: () => observed.settled().then(() => audit.flush()),
       flushAgentUse: () => lifecycle.flush(),
       flushTraces: () => tracing.flush(),
       close: async () => {

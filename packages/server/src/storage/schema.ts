@@ -133,6 +133,8 @@ export interface GrantsTable {
   description: string;
   policy: string;
   enabled: number;
+  /** `observe`: evaluated beside the enforced set on live traffic, never changing an answer. */
+  mode: Generated<'enforce' | 'observe'>;
   created_at: number;
   updated_at: number;
 }

@@ -188,6 +188,19 @@ describeEachStore('fuzz', (kind) => {
           name: `admin PATCH /agents ${field}=${JSON.stringify(bad)?.slice(0, 16)}`,
           send: json('PATCH', '/admin/v1/agents/agent-a', { [field]: bad }, auth),
         });
+    for (const q of ['since=-1', 'since=abc', 'until=0', 'since[]=1', 'other=1'])
+      cases.push({ name: `admin GET observe-report?${q}`, send: get(`/admin/v1/grants/observe-report?${q}`, auth) });
+    for (const [id, body] of [
+      ['default', { mode: 'shadow' }],
+      ['default', {}],
+      ['default', { mode: 'enforce', extra: 1 }],
+      ['nope', { mode: 'observe' }],
+      ['%00', { mode: 'observe' }],
+    ] as const)
+      cases.push({
+        name: `admin POST grants mode ${id} ${JSON.stringify(body).slice(0, 16)}`,
+        send: json('POST', `/admin/v1/grants/${id}/mode`, body, auth),
+      });
     for (const q of ['status=bogus', 'limit=0', 'limit=-1', 'limit=1e9', 'status[]=pending', 'other=1'])
       cases.push({ name: `admin GET /approvals?${q}`, send: get(`/admin/v1/approvals?${q}`, auth) });
     for (const id of ['apr_nope', '%00', 'x'.repeat(500), '..%2f'])

@@ -243,7 +243,7 @@ export async function filterList(
       shown.map(async (item) => {
         const tool = item['name'] as string;
         if (revocations.toolRevoked(caller.resource.id, tool)) return false;
-        return enforcer.grant(caller, { action: 'mcp_tool', tool }).then(
+        return enforcer.grant(caller, { action: 'mcp_tool', tool }, { observe: false }).then(
           () => true,
           (err: unknown) => {
             if (err instanceof WritError && err.code === 'ERR_POLICY_DENIED') return false;

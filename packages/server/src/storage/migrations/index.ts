@@ -17,6 +17,7 @@ import * as m0013 from './0013-secret-kinds.js';
 import * as m0014 from './0014-upstream-connections.js';
 import * as m0015 from './0015-agent-lifecycle.js';
 import * as m0016 from './0016-approvals.js';
+import * as m0017 from './0017-grant-mode.js';
 
 export interface WritMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -39,4 +40,5 @@ export const MIGRATIONS: Readonly<Record<string, WritMigration>> = {
   '0014-upstream-connections': m0014,
   '0015-agent-lifecycle': m0015,
   '0016-approvals': m0016,
+  '0017-grant-mode': m0017,
 };
