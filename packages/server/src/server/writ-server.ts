@@ -26,7 +26,6 @@ import { ClusterNode, type ClusterRole, type Freshness } from '../cluster/index.
 import { registerHttpSurface } from './http-surface.js';
 import { listen } from './listener.js';
 import { createGateways, egressGuard } from './gateways.js';
-import { ObservedDecisions } from '../gateway/index.js';
 import { createOAuthEndpoints } from './oauth-endpoints.js';
 import { createAuthorizationServer } from './authorization-server.js';
 import { createReadiness } from './readiness.js';
@@ -36,8 +35,7 @@ import { boundsPerWorker, joinSiblings, journalScope, relayListen, sessionRelay 
 import type { SiblingBus } from '../workers/index.js';
 import { bearerHoldsScope, createSsfTransmitter, SCOPE_REVOCATION_FEED } from '../ssf/index.js';
 import { createVaultParts, keyRing } from './vault-wiring.js';
-import { createApprovals } from './approval-wiring.js';
-import { buildPostureReport } from '../posture/index.js';
+import { createGovernanceParts } from './governance-wiring.js';
 
 export interface WritServer {
   /** The URL Writ listens on (loopback in dev). */
@@ -295,14 +293,18 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     };
 
     const decisions = createCallDecisionCache(policy, { maxEntries: 100_000 });
-    const observed = new ObservedDecisions({ candidate: candidatePolicy, active: () => register.observing, audit });
-    const approvals = createApprovals({
+    // Approvals, observe mode and the posture report (governance-wiring.ts).
+    const { approvals, observed, posture } = createGovernanceParts({
       config,
       db: store.db,
       audit,
       publicUrl,
       now,
-      ownerOf: async (id) => (cache.agent(id) ?? (await register.findAgent(id)))?.owner,
+      register,
+      snapshot: cache,
+      lifecycle,
+      candidate: candidatePolicy,
+      freshness: () => cluster?.freshness() ?? null,
       fetch: egressFetch,
       logger,
     });
@@ -452,28 +454,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         register,
         lifecycle,
         approvals,
-        posture: (o) =>
-          buildPostureReport(
-            {
-              db: store.db,
-              now,
-              agents: () => register.listAgents(),
-              grants: () => register.listGrants(),
-              resources: () => register.listResources(),
-              review: (r) => lifecycle.review(r),
-              freshness: () => cluster?.freshness() ?? null,
-              fixedAdminToken: config.adminToken !== undefined,
-              placeholderOwners: [config.authorization.registration.owner],
-            },
-            {
-              windowMs: 30 * 86_400_000,
-              reviewWithinMs: config.agents.reviewWithinDays * 86_400_000,
-              unusedMs: config.agents.unusedDays * 86_400_000,
-              taskMaxAgeMs: 24 * 3_600_000,
-              rotateAfterMs: 90 * 86_400_000,
-              ...o,
-            },
-          ),
+        posture,
         agentDefaults: config.agents,
         tasks,
         revocations,
