@@ -107,7 +107,8 @@ async function main(): Promise<void> {
     const bareDpop = await start('bare-dpop', upstreamOrigin);
     const writ = await start('writ', upstreamOrigin);
     const plain = await start('writ-nothing-injected', upstreamOrigin);
-    children.push(bare.child, bareDpop.child, writ.child, plain.child);
+    const budgeted = await start('writ-budgeted', upstreamOrigin);
+    children.push(bare.child, bareDpop.child, writ.child, plain.child, budgeted.child);
     const keyForBare = (await import('node:crypto'))
       .generateKeyPairSync('ec', { namedCurve: 'P-256' })
       .privateKey.export({ format: 'jwk' });
@@ -140,6 +141,7 @@ async function main(): Promise<void> {
         headers: proofHeaders(makeProofFactory(dpopPrivateJwk, `${publicUrl}${writPath}`, token), token),
       },
       plainTarget(plain, writPath),
+      plainTarget(budgeted, writPath, 'Writ gateway, nothing injected, budgeted'),
     ];
     for (let r = 0; r < ROUNDS; r++) {
       const order = targets.map((_, i) => targets[(i + r) % targets.length] as Target);
@@ -163,12 +165,12 @@ const median = (xs: number[]): number => {
 };
 
 /** The Writ gateway on a resource with no vault credential: nothing injected, nothing to scrub. */
-function plainTarget(started: { child: ChildProcess; ready: Ready }, path: string): Target {
+function plainTarget(started: { child: ChildProcess; ready: Ready }, path: string, name = 'Writ gateway, nothing injected'): Target {
   const { token, dpopPrivateJwk, publicUrl } = started.ready;
   if (token === undefined || dpopPrivateJwk === undefined || publicUrl === undefined)
     throw new Error('writ-nothing-injected target did not hand over a task');
   return {
-    name: 'Writ gateway, nothing injected',
+    name,
     origin: publicUrl,
     path,
     child: started.child,
@@ -181,7 +183,7 @@ function report(rounds: Row[][]): void {
   const names = (rounds[0] ?? []).map((r) => r.name);
   const col = (i: number, f: (r: Row) => number): number[] => rounds.map((round) => f(round[i] as Row));
   const perRound = rounds.map((round) => {
-    const [direct, bare, floor, writ, plain] = round as [Row, Row, Row, Row, Row];
+    const [direct, bare, floor, writ, plain, budgeted] = round as [Row, Row, Row, Row, Row, Row];
     return {
       throughputVsFloor: writ.throughput.rps / floor.throughput.rps,
       throughputVsBare: writ.throughput.rps / bare.throughput.rps,
@@ -192,6 +194,8 @@ function report(rounds: Row[][]): void {
       injectCpuUs: (writ.cpuUsPerRequest ?? 0) - (plain.cpuUsPerRequest ?? 0),
       injectThroughput: writ.throughput.rps / plain.throughput.rps,
       injectLatencyMs: writ.latency.p50ms - plain.latency.p50ms,
+      budgetCpuUs: (budgeted.cpuUsPerRequest ?? 0) - (plain.cpuUsPerRequest ?? 0),
+      budgetThroughput: budgeted.throughput.rps / plain.throughput.rps,
     };
   });
   const med = (k: keyof (typeof perRound)[number]): number => median(perRound.map((p) => p[k]));
@@ -213,6 +217,7 @@ function report(rounds: Row[][]): void {
     `Writ throughput / bare undici proxy: median ${fmt(med('throughputVsBare') * 100, 1)}%`,
     `Writ CPU per request / floor: median ${fmt(med('cpuVsFloor'), 2)}× (rounds: ${range('cpuVsFloor', 1, 2)})   (aim ≤ 1.35×)`,
     `Injecting the vault credential and scrubbing the answer (Writ against Writ with nothing injected): ${fmt(med('injectCpuUs'), 1)} µs CPU per request (rounds: ${range('injectCpuUs', 1, 1)}), throughput ${fmt(med('injectThroughput') * 100, 1)}% (rounds: ${range('injectThroughput', 100)} %), p50 at 1 connection ${med('injectLatencyMs') >= 0 ? '+' : ''}${fmt(med('injectLatencyMs'), 3)} ms`,
+    `Budgets and rate limits, five counters in memory (Writ budgeted against Writ with none, nothing injected in either): ${fmt(med('budgetCpuUs'), 1)} µs CPU per request (rounds: ${range('budgetCpuUs', 1, 1)}), throughput ${fmt(med('budgetThroughput') * 100, 1)}% (rounds: ${range('budgetThroughput', 100)} %)`,
     `Added p50 latency at 1 connection vs direct: Writ +${fmt(med('addedWrit'), 3)} ms (rounds: ${range('addedWrit', 1, 3)}); floor +${fmt(med('addedFloor'), 3)} ms (rounds: ${range('addedFloor', 1, 3)}); bare proxy +${fmt(med('addedBare'), 3)} ms   (aim: Writ within 0.1 ms of the floor)`,
   ];
   console.log(lines.join('\n'));

@@ -58,7 +58,7 @@ async function main(): Promise<void> {
       }
       bareForward(pool, req, res, {});
     });
-  } else if (mode === 'writ' || mode === 'writ-nothing-injected') {
+  } else if (mode === 'writ' || mode === 'writ-nothing-injected' || mode === 'writ-budgeted') {
     const dir = mkdtempSync(join(tmpdir(), 'writ-bench-'));
     const adminToken = `bench_${randomBytes(16).toString('hex')}`;
     const idp = await startDevIdentityProvider({ port: 0 });
@@ -79,8 +79,13 @@ async function main(): Promise<void> {
     });
     const writ = await startWritServer({ config, logger: silentLogger() });
     const admin = new AdminClient(writ.url, adminToken);
-    await seedWrit(admin, { idp, upstream: upstreamUrl, grant: { id: 'bench', policy: seedGrant('bench-agent') } });
-    if (mode === 'writ-nothing-injected') {
+    // `writ-budgeted`: every limit a grant can set, so each call takes from five counters (in memory on this embedded
+    // node); set so high that none refuses. Against `writ-nothing-injected`, the difference is what budgets cost.
+    const budget =
+      '@budget("calls=1000000000, calls_per_minute=1000000000, calls_per_action=1000000000, agent_calls_per_minute=1000000000, user_calls_per_minute=1000000000")\n';
+    const policy = `${mode === 'writ-budgeted' ? budget : ''}${seedGrant('bench-agent')}`;
+    await seedWrit(admin, { idp, upstream: upstreamUrl, grant: { id: 'bench', policy } });
+    if (mode === 'writ-nothing-injected' || mode === 'writ-budgeted') {
       // The same resource without a vault credential: nothing to inject, so no answer to scrub. Side by side with
       // `writ`, the difference is what injection and response scrubbing cost.
       await admin.delete('/resources/api');

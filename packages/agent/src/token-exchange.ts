@@ -11,7 +11,7 @@ import {
   GRANT_TYPE_TOKEN_EXCHANGE,
   PATHS,
   TOKEN_TYPE,
-  type AuthorizationDetail,
+  type TaskAuthorizationDetail,
   type TokenExchangeResponse,
 } from '@writ/protocol';
 import type { CryptoKey, KeyObject } from 'jose';
@@ -51,7 +51,7 @@ export interface ExchangeTokenOptions {
   actorTokenType?: string;
   resource?: string | readonly string[];
   audience?: string | readonly string[];
-  authorizationDetails?: readonly AuthorizationDetail[];
+  authorizationDetails?: readonly TaskAuthorizationDetail[];
   scope?: string;
   /** The task's purpose, recorded with the task and visible to grant conditions. */
   purpose?: string;
@@ -167,7 +167,7 @@ function tokenResponse(status: number, body: Record<string, unknown> | undefined
     token_type: 'DPoP',
     expires_in,
     ...(scope !== undefined ? { scope } : {}),
-    authorization_details: authorization_details as AuthorizationDetail[],
+    authorization_details: authorization_details as TaskAuthorizationDetail[],
     task_id,
   };
 }

@@ -3,7 +3,7 @@
  * token exchange bound to the agent's DPoP key (RFC 9449 §5), call tools with the task's DPoP fetch (RFC 9449 §7.1),
  * and complete the task, which kills its token at every enforcement point.
  */
-import { PATHS, TOKEN_TYPE, type AuthorizationDetail, type TokenExchangeResponse } from '@writ/protocol';
+import { PATHS, TOKEN_TYPE, type TaskAuthorizationDetail, type TokenExchangeResponse } from '@writ/protocol';
 import { createActorAssertion } from './actor-assertion.js';
 import type { CryptoKey, KeyObject } from 'jose';
 import { createDpopFetch } from './dpop-fetch.js';
@@ -42,7 +42,7 @@ export interface StartTaskOptions {
   /** The resource URI the task is for (RFC 8707), e.g. `${issuer}/r/github`. */
   resource: string;
   /** The actions asked for (RFC 9396); Writ grants these or fewer. */
-  authorizationDetails: readonly AuthorizationDetail[];
+  authorizationDetails: readonly TaskAuthorizationDetail[];
   /** Why the task exists, in a sentence; recorded and visible to grants. */
   purpose: string;
   scope?: string;
@@ -55,7 +55,7 @@ export interface Task {
   /** When the token expires, in seconds since the epoch (like a JWT `exp`). */
   readonly expiresAt: number;
   /** What was granted, which may be less than what was asked. */
-  readonly authorizationDetails: readonly AuthorizationDetail[];
+  readonly authorizationDetails: readonly TaskAuthorizationDetail[];
   /** A fetch that presents the task token with a fresh DPoP proof on every request. */
   readonly fetch: typeof fetch;
   /** Ends the task at Writ; its token (and every descendant's) stops working at once. */
@@ -74,7 +74,7 @@ export interface DelegateOptions {
   actorTokenType?: string;
   /** With a workload `actorToken`: the thumbprint of the sub-agent's DPoP key. */
   dpopJkt?: string;
-  authorizationDetails?: readonly AuthorizationDetail[];
+  authorizationDetails?: readonly TaskAuthorizationDetail[];
   scope?: string;
   /** Defaults to the parent task's purpose. */
   purpose?: string;

@@ -76,3 +76,32 @@ export interface McpAuthorizationDetail {
 }
 
 export type AuthorizationDetail = HttpAuthorizationDetail | McpAuthorizationDetail;
+
+/**
+ * `writ_budget`: how much a task may do, not what — at most one per token, granting nothing by itself. Set by the
+ * grants that permitted the task (`@budget`), narrowed by the task request, never widened by a sub-agent's. Counted
+ * across every node: `calls` in all, `calls_per_minute` in each minute, `calls_per_action` for each tool (MCP) or
+ * method and path (HTTP). A call past one is refused with 429 (`ERR_BUDGET_EXHAUSTED`, `ERR_RATE_LIMITED`).
+ */
+export interface BudgetAuthorizationDetail {
+  type: 'writ_budget';
+  calls?: number;
+  calls_per_minute?: number;
+  calls_per_action?: number;
+}
+
+export const BUDGET_DETAIL_TYPE = 'writ_budget';
+export const BUDGET_LIMITS = ['calls', 'calls_per_minute', 'calls_per_action'] as const;
+
+/** What a task token's `authorization_details` holds: what the task may do, and at most one budget. */
+export type TaskAuthorizationDetail = AuthorizationDetail | BudgetAuthorizationDetail;
+
+/** The budget detail among a token's details, if any. */
+export function budgetOf(details: readonly TaskAuthorizationDetail[]): BudgetAuthorizationDetail | undefined {
+  return details.find((d): d is BudgetAuthorizationDetail => d.type === BUDGET_DETAIL_TYPE);
+}
+
+/** The details that say what the task may do (everything but the budget). */
+export function accessDetails(details: readonly TaskAuthorizationDetail[]): AuthorizationDetail[] {
+  return details.filter((d): d is AuthorizationDetail => d.type !== BUDGET_DETAIL_TYPE);
+}

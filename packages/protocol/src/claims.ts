@@ -2,7 +2,7 @@
  * The task token: an RFC 9068 JWT access token (`typ: at+jwt`) with RFC 8693 `act`, RFC 9396
  * `authorization_details`, RFC 9449 `cnf.jkt`, and Writ's task claims.
  */
-import type { AuthorizationDetail } from './authorization-details.js';
+import type { TaskAuthorizationDetail } from './authorization-details.js';
 
 /** RFC 8693 §4.1: the current actor is the outermost `act`; prior actors nest inside. */
 export interface ActorClaim {
@@ -31,7 +31,8 @@ export interface TaskTokenClaims {
   /** The acting agent (RFC 9068 §2.2, RFC 8693 §4.3). */
   client_id: string;
   act: ActorClaim;
-  authorization_details: AuthorizationDetail[];
+  /** What the task may do, and (`writ_budget`) how much. */
+  authorization_details: TaskAuthorizationDetail[];
   /**
    * RFC 9449 §6.1: the DPoP key the token is bound to. Absent only on a bearer task token, which Writ issues just
    * for MCP resources whose operator lets standard clients without DPoP in (short-lived, every use marked in the

@@ -54,6 +54,8 @@ export const ERROR_CODES = {
   ERR_APPROVAL_REQUIRED: { status: 403, challenge: null, message: 'this call waits for a person to approve it' },
   ERR_APPROVAL_DENIED: { status: 403, challenge: null, message: 'a person denied this call' },
   ERR_APPROVAL_UNKNOWN: { status: 404, challenge: null, message: 'no such approval' },
+  ERR_RATE_LIMITED: { status: 429, challenge: null, message: 'too many calls this minute' },
+  ERR_BUDGET_EXHAUSTED: { status: 429, challenge: null, message: "the task's call budget is spent" },
   ERR_PATH_INVALID: { status: 400, challenge: 'invalid_request', message: 'request path is not acceptable' },
   ERR_HEADER_INVALID: { status: 400, challenge: 'invalid_request', message: 'request header is not acceptable' },
   ERR_INPUT_INVALID: { status: 400, challenge: 'invalid_request', message: 'the request carries a character Writ does not accept' },
@@ -126,6 +128,8 @@ export interface DenialHint {
   approval_url?: string;
   /** Where the agent asks how the approval stands (`GET`: `pending`, `approved`, `denied`, `expired`, `used`). */
   poll_url?: string;
+  /** `ERR_RATE_LIMITED` / `ERR_BUDGET_EXHAUSTED`: seconds until a call can fit again (also the `Retry-After` header). */
+  retry_after?: number;
 }
 
 /** JSON body of every gateway denial. */

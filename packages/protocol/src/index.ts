@@ -15,12 +15,21 @@ export {
   RESOURCE_ERRORS,
 } from './oauth.js';
 export type { TokenTypeUri, DpopAlg, TokenSigningAlg, OAuthTokenErrorCode, ResourceErrorCode, TokenExchangeResponse } from './oauth.js';
-export { AUTHORIZATION_DETAIL_TYPES, HTTP_METHODS } from './authorization-details.js';
+export {
+  AUTHORIZATION_DETAIL_TYPES,
+  HTTP_METHODS,
+  BUDGET_DETAIL_TYPE,
+  BUDGET_LIMITS,
+  accessDetails,
+  budgetOf,
+} from './authorization-details.js';
 export type {
   ArgumentConstraint,
   ArgumentScalar,
   AuthorizationDetail,
   AuthorizationDetailType,
+  BudgetAuthorizationDetail,
+  TaskAuthorizationDetail,
   HttpAuthorizationDetail,
   HttpMethod,
   McpAuthorizationDetail,

@@ -3,7 +3,7 @@
  * token_type values (RFC 9449) and the error codes of RFC 6749 §5.2, RFC 6750 §3.1, RFC 8693 §2.2.2,
  * RFC 8707 §2, RFC 9396 §5 and RFC 9449 §5/§7.1.
  */
-import type { AuthorizationDetail } from './authorization-details.js';
+import type { TaskAuthorizationDetail } from './authorization-details.js';
 
 export const GRANT_TYPE_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange' as const;
 
@@ -75,7 +75,7 @@ export interface TokenExchangeResponse {
   token_type: 'DPoP' | 'Bearer';
   expires_in: number;
   scope?: string;
-  authorization_details: AuthorizationDetail[];
+  authorization_details: TaskAuthorizationDetail[];
   /** Writ extension: the task this token belongs to. */
   task_id: string;
 }

@@ -9,7 +9,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { PATHS, type AuthorizationDetail } from '@writ/protocol';
+import { PATHS, type TaskAuthorizationDetail } from '@writ/protocol';
 import { AuthorizationError, OAuthError } from '../errors/index.js';
 import type { AuditPort } from '../audit/index.js';
 import type { VerifiedUser } from '../identity/index.js';
@@ -361,7 +361,7 @@ export class AuthorizationFlow {
     client: OAuthClient,
     session: Session,
     resource: Resource,
-    details: AuthorizationDetail[],
+    details: TaskAuthorizationDetail[],
     durationSeconds: number,
     how: 'once' | 'remembered' | 'reused',
     source: string,
@@ -369,7 +369,7 @@ export class AuthorizationFlow {
     const d = this.#d;
     const user = verifiedUser(session);
     // The grants decide again at the moment of approval: consent never widens what they allow.
-    let granted: AuthorizationDetail[];
+    let granted: TaskAuthorizationDetail[];
     try {
       granted = (
         await evaluateIssuancePolicy(

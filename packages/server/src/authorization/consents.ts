@@ -4,7 +4,7 @@
  * withdrawing one also ends the tasks it let the client start for that person at that resource.
  */
 import type { Kysely } from 'kysely';
-import type { AuthorizationDetail } from '@writ/protocol';
+import type { TaskAuthorizationDetail } from '@writ/protocol';
 import { AdminError } from '../errors/index.js';
 import { randomId } from '../ids/index.js';
 import type { AuditPort } from '../audit/index.js';
@@ -17,7 +17,7 @@ export interface Consent {
   clientId: string;
   agentId: string;
   resourceId: string;
-  authorizationDetails: AuthorizationDetail[];
+  authorizationDetails: TaskAuthorizationDetail[];
   durationSeconds: number;
   createdAt: number;
   expiresAt: number;
@@ -68,7 +68,7 @@ export class Consents {
     clientId: string;
     agentId: string;
     resourceId: string;
-    authorizationDetails: AuthorizationDetail[];
+    authorizationDetails: TaskAuthorizationDetail[];
     durationSeconds: number;
   }): Promise<Consent> {
     const now = this.#now();
@@ -153,7 +153,7 @@ export class Consents {
       clientId: r.client_id,
       agentId: r.agent_id,
       resourceId: r.resource_id,
-      authorizationDetails: JSON.parse(r.authorization_details) as AuthorizationDetail[],
+      authorizationDetails: JSON.parse(r.authorization_details) as TaskAuthorizationDetail[],
       durationSeconds: r.duration_seconds,
       createdAt: r.created_at,
       expiresAt: r.expires_at,

@@ -7,7 +7,7 @@
  * use (`jti`). What it asks for (`authorization_details`, else `scope` names the resource defines, else everything
  * the grants allow the client for the user) is narrowed by the grants; the result is a task token, no refresh token.
  */
-import { ID_JAG, type AuthorizationDetail } from '@writ/protocol';
+import { ID_JAG, type TaskAuthorizationDetail } from '@writ/protocol';
 import { OAuthError } from '../errors/index.js';
 import type { UserTokenVerifier } from '../identity/index.js';
 import {
@@ -137,7 +137,7 @@ async function requestedDetails(
   agent: Parameters<typeof consentChoices>[0]['agent'],
   user: Parameters<typeof consentChoices>[0]['user'],
   d: IdJagDeps,
-): Promise<AuthorizationDetail[]> {
+): Promise<TaskAuthorizationDetail[]> {
   const rar = claims['authorization_details'];
   if (rar !== undefined) return parseAuthorizationDetails(JSON.stringify(rar), target.uri, target.resource.kind);
   const scope = typeof claims['scope'] === 'string' ? claims['scope'] : (scopeParam ?? '');

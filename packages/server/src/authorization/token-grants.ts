@@ -11,7 +11,7 @@
  * the code to it), bearer only at a resource that accepts bearer tokens, short-lived, never past the task's end.
  */
 import type { Kysely } from 'kysely';
-import type { AuthorizationDetail, TaskTokenClaims } from '@writ/protocol';
+import type { TaskAuthorizationDetail, TaskTokenClaims } from '@writ/protocol';
 import type { RevocationSet } from '@writ/verify/internal';
 import { OAuthError } from '../errors/index.js';
 import type { AuditPort } from '../audit/index.js';
@@ -42,7 +42,7 @@ export interface StockTokenResponse {
   expires_in: number;
   refresh_token?: string;
   scope?: string;
-  authorization_details: AuthorizationDetail[];
+  authorization_details: TaskAuthorizationDetail[];
   task_id: string;
 }
 
@@ -329,7 +329,7 @@ export class TokenGrants {
       resourceId: row.resource_id,
       resourceUri: resourceUri(this.#d.issuer, resource),
       purpose: row.purpose,
-      authorizationDetails: JSON.parse(row.authorization_details) as AuthorizationDetail[],
+      authorizationDetails: JSON.parse(row.authorization_details) as TaskAuthorizationDetail[],
       expiresAt: row.expires_at,
     };
   }

@@ -3,17 +3,26 @@
  * vouch for its state → find the resource the path names (the register's id rule) → the per-call check from
  * @writ/verify (token, DPoP proof, binding, revocation) → the agent must be active and its registration not ended → (the protocol adapter checks the
  * task's authorization details) → the call-time grants, asked with the request the token service asked at issuance →
- * (a call an `@approval` grant permits waits for a person's approval of exactly it) →
+ * (the call is counted against its budgets and rate limits) → (a call an `@approval` grant permits waits for a
+ * person's approval of exactly it) →
  * and, whatever step a call ends at, its audit (gateway-audit.ts: a refusal, or a write-ahead record and an
  * outcome). The HTTP and MCP gateways keep only what their protocol adds.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { WritError, type TaskTokenClaims } from '@writ/protocol';
+import { WritError, budgetOf, type TaskTokenClaims } from '@writ/protocol';
+import { CallBudgets, type Taken } from '../budgets/index.js';
 import { checkCall, headerValues, type CheckCallContext, type DpopNonces } from '@writ/verify/internal';
 import { asWritError, writeDenial, RETRY_AFTER_SECONDS, RETRYABLE_GATEWAY_CODES } from '../errors/index.js';
 import { isRegisterId } from '../ids/index.js';
 import { agentRefusal, resourceMetadataUrl, resourceUri, type Agent, type Resource } from '../register/index.js';
-import { requestSubject, resourceActionRequest, type ApprovalRule, type CallDecisionCache, type ResourceAction } from '../policy/index.js';
+import {
+  requestSubject,
+  resourceActionRequest,
+  type ApprovalRule,
+  type BudgetLimits,
+  type CallDecisionCache,
+  type ResourceAction,
+} from '../policy/index.js';
 import type { CallToApprove } from '../approvals/index.js';
 import type { Logger, Tracing } from '../observability/index.js';
 import { actorChain, type CallState, type GatewayAudit } from './gateway-audit.js';
@@ -33,6 +42,10 @@ export interface EnforcementDeps {
   approvalRule(reasons: readonly string[]): ApprovalRule | null;
   /** Observe mode: the candidate set asked beside the enforced one, differences recorded (never changing an answer). */
   observed?: ObservedDecisions;
+  /** The agent's and user's per-minute limits of a call's determining policies (`@budget`), or null. */
+  budgetRule(reasons: readonly string[]): BudgetLimits | null;
+  /** The counters of budgets and rate limits (budgets/). */
+  budgets: CallBudgets;
   /** Lets an approved call through once, or throws ERR_APPROVAL_REQUIRED / ERR_APPROVAL_DENIED (approvals/). */
   approvals: { gate(call: CallToApprove, rule: ApprovalRule): Promise<string> };
   audit: GatewayAudit;
@@ -186,6 +199,25 @@ export class CallEnforcer {
     return decision.reasons;
   }
 
+  /**
+   * Counts the call against its task's budget (the token's `writ_budget`) and the agent's and user's per-minute
+   * limits (the grants' `@budget`); throws the 429 of the first one reached. Undefined when none applies (no counter
+   * is touched); otherwise what `giveBack` returns if the call is refused after all (an approval it waits for).
+   */
+  async takeBudget(caller: Caller, grants: readonly string[], action: string): Promise<Taken | undefined> {
+    const c = caller.claims;
+    const limits = { budget: budgetOf(c.authorization_details), rule: this.#deps.budgetRule(grants) };
+    if (!CallBudgets.applies(limits)) return undefined;
+    return this.#deps.budgets.take({
+      taskId: c.task_id,
+      agentId: c.client_id,
+      userId: c.sub,
+      tokenExpiresAt: c.exp * 1000,
+      action,
+      ...limits,
+    });
+  }
+
   /** The approval rule of a call the grants allowed (`grant`'s answer), or null: most calls need none. */
   approvalRule(grants: readonly string[]): ApprovalRule | null {
     return this.#deps.approvalRule(grants);
@@ -232,8 +264,13 @@ export class CallEnforcer {
       resourceMetadata:
         state.resourceId === undefined ? undefined : resourceMetadataUrl(this.#deps.publicUrl, { id: state.resourceId, kind: this.#kind }),
       ...(this.#deps.nonces !== undefined ? { nonce: this.#deps.nonces.current() } : {}),
-      // Not final: the audit backlog drains, revocation state catches up, the store comes back, a share frees up.
-      ...(RETRYABLE_GATEWAY_CODES.has(err.code) ? { retryAfter: RETRY_AFTER_SECONDS } : {}),
+      // Not final: the audit backlog drains, revocation state catches up, the store comes back, a share frees up; a
+      // limit names its own wait.
+      ...(err.hint?.retry_after !== undefined
+        ? { retryAfter: err.hint.retry_after }
+        : RETRYABLE_GATEWAY_CODES.has(err.code)
+          ? { retryAfter: RETRY_AFTER_SECONDS }
+          : {}),
     });
     // Drain what the client still sends so the connection can be reused, but never more than the body limit.
     if (!req.complete) req.resume();

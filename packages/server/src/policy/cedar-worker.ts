@@ -8,6 +8,7 @@ import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { WRIT_CEDAR_SCHEMA } from './schema.js';
 import { contextUseOf } from './context-use.js';
 import { APPROVAL_ANNOTATION, parseApprovers, type Approver } from './approval-annotation.js';
+import { BUDGET_ANNOTATION, parseBudget, type BudgetLimits } from './budget-annotation.js';
 import type { CedarRequest, Decision, LoadResult, ValidationResult, WorkerRequest, WorkerResponse } from './types.js';
 
 const SCHEMA_ID = 'writ';
@@ -48,10 +49,9 @@ function validateText(text: string): ValidationResult {
   if (Array.isArray(parts)) return { ok: false, errors: parts };
   const count = Object.keys(parts).length;
   if (count === 0) return { ok: false, errors: ['no policy found'] };
-  const annotationErrors = Object.values(parts).flatMap((p, i) => {
-    const why = approvalOf(p);
-    return typeof why === 'string' ? [`policy ${i + 1}: ${why}`] : [];
-  });
+  const annotationErrors = Object.values(parts).flatMap((p, i) =>
+    [approvalOf(p), budgetOf(p)].flatMap((why) => (typeof why === 'string' ? [`policy ${i + 1}: ${why}`] : [])),
+  );
   if (annotationErrors.length > 0) return { ok: false, errors: annotationErrors };
   const v = cedar.validate({ schema: WRIT_CEDAR_SCHEMA, policies: { staticPolicies: parts }, validationSettings: { mode: 'strict' } });
   if (v.type !== 'success') return { ok: false, errors: v.errors.map((e) => describe(e)) };
@@ -78,14 +78,29 @@ function validateText(text: string): ValidationResult {
   return { ok: true, policyCount: count };
 }
 
-/** A policy's `@approval` approvers: undefined without the annotation, a string when it is not acceptable. */
-function approvalOf(policy: string): Approver[] | string | undefined {
+/**
+ * A policy's annotation `name`, when it has it: its value (null for a bare annotation), or why it may not be there
+ * (only a permit lets calls through to approve or count).
+ */
+function annotationOf(policy: string, name: string): { value: string | null } | { problem: string } | undefined {
   const j = cedar.policyToJson(policy);
   if (j.type !== 'success') return undefined;
   const annotations = (j.json as { annotations?: Record<string, string | null> }).annotations ?? {};
-  if (!(APPROVAL_ANNOTATION in annotations)) return undefined;
-  if (j.json.effect !== 'permit') return '@approval goes on a permit: a forbid never lets a call through to approve';
-  return parseApprovers(annotations[APPROVAL_ANNOTATION] ?? null);
+  if (!(name in annotations)) return undefined;
+  if (j.json.effect !== 'permit') return { problem: `@${name} goes on a permit: a forbid lets no call through` };
+  return { value: annotations[name] ?? null };
+}
+
+/** A policy's `@approval` approvers: undefined without the annotation, a string when it is not acceptable. */
+function approvalOf(policy: string): Approver[] | string | undefined {
+  const a = annotationOf(policy, APPROVAL_ANNOTATION);
+  return a === undefined ? undefined : 'problem' in a ? a.problem : parseApprovers(a.value);
+}
+
+/** A policy's `@budget` limits: undefined without the annotation, a string when it is not acceptable. */
+function budgetOf(policy: string): BudgetLimits | string | undefined {
+  const a = annotationOf(policy, BUDGET_ANNOTATION);
+  return a === undefined ? undefined : 'problem' in a ? a.problem : parseBudget(a.value);
 }
 
 function load(grants: { id: string; text: string }[]): LoadResult {
@@ -109,16 +124,21 @@ function load(grants: { id: string; text: string }[]): LoadResult {
     return j.type === 'success' ? j.json : { conditions: [{ Var: 'context' }] };
   });
   const approvals: Array<[string, Approver[]]> = [];
+  const budgets: Array<[string, BudgetLimits]> = [];
   for (const [id, p] of Object.entries(all)) {
     const a = approvalOf(p);
-    // Fail closed: a stored grant whose annotation no longer reads would otherwise let its calls through unapproved.
-    if (typeof a === 'string') {
+    const b = budgetOf(p);
+    // Fail closed: a stored grant whose annotation no longer reads would otherwise let its calls through unapproved
+    // or uncounted.
+    const problem = typeof a === 'string' ? a : typeof b === 'string' ? b : undefined;
+    if (problem !== undefined) {
       cedar.preparsePolicySet(POLICY_SET_ID, { staticPolicies: {} });
-      throw new Error(`grant policy ${id}: ${a}`);
+      throw new Error(`grant policy ${id}: ${problem}`);
     }
-    if (a !== undefined) approvals.push([id, a]);
+    if (a !== undefined) approvals.push([id, a as Approver[]]);
+    if (b !== undefined) budgets.push([id, b as BudgetLimits]);
   }
-  return { contextUse: contextUseOf(json), policyCount: Object.keys(all).length, approvals };
+  return { contextUse: contextUseOf(json), policyCount: Object.keys(all).length, approvals, budgets };
 }
 
 function authorize(req: CedarRequest): Decision {

@@ -25,3 +25,5 @@ export { createIssuanceDecisionCache } from './issuance-decision-cache.js';
 export type { IssuanceDecisionCache } from './issuance-decision-cache.js';
 export { APPROVAL_ANNOTATION, approverKey, parseApprovers } from './approval-annotation.js';
 export type { ApprovalRule, Approver } from './approval-annotation.js';
+export { BUDGET_ANNOTATION, BUDGET_KEYS, parseBudget, tightest } from './budget-annotation.js';
+export type { BudgetKey, BudgetLimits } from './budget-annotation.js';

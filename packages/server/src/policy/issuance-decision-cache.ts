@@ -12,17 +12,20 @@
  */
 import type { PolicyEngine } from './policy-engine.js';
 import type { CedarRequest, Decision } from './types.js';
+import type { BudgetLimits } from './budget-annotation.js';
 import { canonical, requestKey } from './decision-key.js';
 
 export interface IssuanceDecisionCache {
   /** Same contract as PolicyEngine.authorize: one decision per request, in order; rejects when the engine does. */
   authorize(requests: CedarRequest[]): Promise<Decision[]>;
+  /** The engine's own: the `@budget` limits of a decision's determining policies. */
+  budgetRule?(reasons: readonly string[]): BudgetLimits | null;
   stats(): { hits: number; misses: number; size: number };
   clear(): void;
 }
 
 export function createIssuanceDecisionCache(
-  engine: Pick<PolicyEngine, 'authorize' | 'version' | 'contextUse'>,
+  engine: Pick<PolicyEngine, 'authorize' | 'version' | 'contextUse'> & Partial<Pick<PolicyEngine, 'budgetRule'>>,
   opts: { maxEntries?: number } = {},
 ): IssuanceDecisionCache {
   const max = opts.maxEntries ?? 50_000;
@@ -45,6 +48,7 @@ export function createIssuanceDecisionCache(
   };
 
   return {
+    ...(engine.budgetRule !== undefined ? { budgetRule: (reasons: readonly string[]) => engine.budgetRule?.(reasons) ?? null } : {}),
     async authorize(requests) {
       if (engine.version !== seenVersion) {
         // Entries of an older policy set can never be hit again.

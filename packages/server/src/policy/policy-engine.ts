@@ -6,6 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import type { CedarRequest, ContextUse, Decision, LoadResult, ValidationResult, WorkerRequest, WorkerResponse } from './types.js';
 import { approvalRuleFor, type ApprovalRule, type Approver } from './approval-annotation.js';
+import { budgetRuleFor, type BudgetLimits } from './budget-annotation.js';
 import type { InternalErrorCode } from '../errors/index.js';
 
 export interface PolicyEngine {
@@ -18,6 +19,8 @@ export interface PolicyEngine {
   readonly contextUse: ContextUse;
   /** What a decision's determining policies (`Decision.reasons`) ask for: an approval of the call, or nothing (null). */
   approvalRule(reasons: readonly string[]): ApprovalRule | null;
+  /** The tightest `@budget` limits of a decision's determining policies, or null when none states any. */
+  budgetRule(reasons: readonly string[]): BudgetLimits | null;
   /** Number of times the worker had to be restarted. */
   readonly restarts: number;
   close(): Promise<void>;
@@ -45,6 +48,7 @@ export function createPolicyEngine(opts: { workerUrl?: URL } = {}): PolicyEngine
   let version = 0;
   let contextUse: ContextUse = { all: true };
   let approvals = new Map<string, Approver[]>();
+  let budgets = new Map<string, BudgetLimits>();
   let restarts = 0;
   let closed = false;
   let ready: Promise<void> = Promise.resolve();
@@ -106,12 +110,14 @@ export function createPolicyEngine(opts: { workerUrl?: URL } = {}): PolicyEngine
         grants = next;
         contextUse = result.contextUse;
         approvals = new Map(result.approvals);
+        budgets = new Map(result.budgets);
         return ++version;
       } catch (err) {
         // The worker fell back to an empty (deny-all) set; a new version makes sure no cached decision survives.
         grants = [];
         contextUse = { all: true };
         approvals = new Map();
+        budgets = new Map();
         version++;
         throw err;
       }
@@ -129,6 +135,9 @@ export function createPolicyEngine(opts: { workerUrl?: URL } = {}): PolicyEngine
     },
     approvalRule(reasons) {
       return approvals.size === 0 ? null : approvalRuleFor(reasons, approvals);
+    },
+    budgetRule(reasons) {
+      return budgets.size === 0 ? null : budgetRuleFor(reasons, budgets);
     },
     get restarts() {
       return restarts;

@@ -1,5 +1,6 @@
 /** Plain data exchanged with the policy worker and returned to callers. */
 import type { Approver } from './approval-annotation.js';
+import type { BudgetLimits } from './budget-annotation.js';
 
 export interface EntityRef {
   type: string;
@@ -35,6 +36,7 @@ export interface LoadResult {
   contextUse: ContextUse;
   policyCount: number;
   approvals: Array<[string, Approver[]]>;
+  budgets: Array<[string, BudgetLimits]>;
 }
 
 export type ValidationResult = { ok: true; policyCount: number } | { ok: false; errors: string[] };

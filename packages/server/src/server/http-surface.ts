@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { JWK } from 'jose';
-import { AUTHORIZATION_DETAIL_TYPES, DPOP_ALGS, GRANT_TYPE, ID_JAG, PATHS } from '@writ/protocol';
+import { AUTHORIZATION_DETAIL_TYPES, BUDGET_DETAIL_TYPE, DPOP_ALGS, GRANT_TYPE, ID_JAG, PATHS } from '@writ/protocol';
 import { checkCall, headerValues, type CheckCallContext } from '@writ/verify/internal';
 import { WritError } from '@writ/protocol';
 import { errorResponse, familyOfPath, replyWire, UnacceptableInputError, writCodeResponse } from '../errors/index.js';
@@ -82,7 +82,7 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
     revocation_endpoint_auth_methods_supported: ['private_key_jwt'],
     revocation_endpoint_auth_signing_alg_values_supported: signingAlgs,
     dpop_signing_alg_values_supported: [...(deps.check.algorithms ?? DPOP_ALGS)],
-    authorization_details_types_supported: [...AUTHORIZATION_DETAIL_TYPES],
+    authorization_details_types_supported: [...AUTHORIZATION_DETAIL_TYPES, BUDGET_DETAIL_TYPE],
     service_documentation: 'https://github.com/writ-dev/writ/tree/main/docs',
   };
   app.get(PATHS.asMetadata, async () => asMetadata);

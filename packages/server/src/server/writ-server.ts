@@ -36,6 +36,7 @@ import type { SiblingBus } from '../workers/index.js';
 import { bearerHoldsScope, createSsfTransmitter, SCOPE_REVOCATION_FEED } from '../ssf/index.js';
 import { createVaultParts, keyRing } from './vault-wiring.js';
 import { createGovernanceParts } from './governance-wiring.js';
+import { CallBudgets, MemoryCounters, StoreCounters } from '../budgets/index.js';
 
 export interface WritServer {
   /** The URL Writ listens on (loopback in dev). */
@@ -293,6 +294,11 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     };
 
     const decisions = createCallDecisionCache(policy, { maxEntries: 100_000 });
+    // Budgets and rate limits: exact across nodes and sibling loops in the store; in memory when one loop holds all.
+    const callBudgets = new CallBudgets({
+      counters: store.connection !== undefined || siblings !== undefined ? new StoreCounters(store.db) : new MemoryCounters(),
+      now,
+    });
     // Approvals, observe mode and the posture report (governance-wiring.ts).
     const { approvals, observed, posture } = createGovernanceParts({
       config,
@@ -333,6 +339,8 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       entitiesVersion: () => String(register.version),
       decisions,
       approvalRule: (reasons: readonly string[]) => policy.approvalRule(reasons),
+      budgetRule: (reasons: readonly string[]) => policy.budgetRule(reasons),
+      budgets: callBudgets,
       observed,
       approvals,
       ready: () => audit.healthy() && revocationCurrent(),
@@ -577,6 +585,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         () => store.db.deleteFrom('client_assertions').where('expires_at', '<', now()).execute(),
         () => sharedReplay?.prune(),
         () => authorizationServer.prune(),
+        () => callBudgets.prune(),
         // One node ends expired registrations everywhere: their tokens are revoked (reported like any revocation).
         ...(serves.control && leads
           ? [

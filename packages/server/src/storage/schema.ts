@@ -356,6 +356,19 @@ export interface Database {
   oauth_refresh_tokens: OAuthRefreshTokensTable;
   oauth_consents: OAuthConsentsTable;
   approvals: ApprovalsTable;
+  budget_counters: BudgetCountersTable;
+}
+
+/** Budgets and rate limits shared by every node (budgets/). */
+export interface BudgetCountersTable {
+  key: string;
+  /** Epoch ms the window starts at; 0 for a count without a window (a task's calls in all, or per action). */
+  window_start: number;
+  used: number;
+  /** The limit the count was taken against. */
+  cap: number;
+  /** After this (epoch ms) the counter can no longer matter and is pruned. */
+  expires_at: number;
 }
 
 /** A call a grant's `@approval` held back, and its decision (approvals/). */

@@ -4,7 +4,7 @@
  * carries in `task_chain`; the statuses of the whole subtree change with it.
  */
 import type { Kysely } from 'kysely';
-import type { AuthorizationDetail } from '@writ/protocol';
+import type { TaskAuthorizationDetail } from '@writ/protocol';
 import { AdminError } from '../errors/index.js';
 import type { AuditPort } from '../audit/index.js';
 import type { RevocationService } from '../revocation/index.js';
@@ -19,7 +19,7 @@ export interface Task {
   agentId: string;
   resourceId: string;
   purpose: string;
-  authorizationDetails: AuthorizationDetail[];
+  authorizationDetails: TaskAuthorizationDetail[];
   status: TaskRow['status'];
   createdAt: number;
   expiresAt: number;
@@ -121,7 +121,7 @@ function taskFromRow(r: TaskRow): Task {
     agentId: r.agent_id,
     resourceId: r.resource_id,
     purpose: r.purpose,
-    authorizationDetails: JSON.parse(r.authorization_details) as AuthorizationDetail[],
+    authorizationDetails: JSON.parse(r.authorization_details) as TaskAuthorizationDetail[],
     status: r.status,
     createdAt: r.created_at,
     expiresAt: r.expires_at,

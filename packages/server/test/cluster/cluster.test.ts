@@ -21,6 +21,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { startPushReceiver } from '../ssf/ssf-helpers.js';
 import { startMcpTestUpstream } from '../helpers/mcp-test-upstream.js';
 import { eventually, startCluster, READ, type Cluster } from './cluster-fixture.js';
+import type { WritProcess } from '../helpers/writ-process.js';
 
 const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
 
@@ -162,6 +163,21 @@ describe('cluster: 1 control + 3 gateway processes on one PostgreSQL', { skip, t
     } finally {
       await svc.close();
     }
+  });
+
+  test('a budget raced by concurrent calls on two gateway nodes is never overshot', async () => {
+    await c.admin.post('/grants', {
+      id: 'budgeted',
+      policy: `@budget("calls=20")
+permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"http", resource == Writ::Resource::"api") when { context.path like "/v1/budget*" };`,
+    });
+    const [g1, g2] = c.gateways as [WritProcess, WritProcess];
+    // The budget travels in the token (issued by the control node); every node counts against the one shared count.
+    const task = await c.task([{ type: 'http', actions: ['GET'], paths: ['/v1/budget'] }]);
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => c.call(i % 2 === 0 ? g1 : g2, task.token, '/r/api/v1/budget')));
+    const ok = results.filter((r) => r.status === 200).length;
+    assert.equal(ok, 20, JSON.stringify(results));
+    assert.ok(results.filter((r) => r.status !== 200).every((r) => r.status === 429 && r.code === 'ERR_BUDGET_EXHAUSTED'));
   });
 
   test("Shared Signals: a push receiver and a poll client get the revocation's SET and verify it with Writ's JWKS", async () => {

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { after, before } from 'node:test';
 import type { CryptoKey, JWK } from 'jose';
-import { CLIENT_ASSERTION_TYPE_JWT_BEARER, PATHS, TOKEN_TYPE, type AuthorizationDetail } from '@writ/protocol';
+import { CLIENT_ASSERTION_TYPE_JWT_BEARER, PATHS, TOKEN_TYPE, type TaskAuthorizationDetail } from '@writ/protocol';
 import { createClientAssertion, createDpopProof, type WritAgent, type DpopKey } from '@writ/agent';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger, type Logger } from '../../src/observability/index.js';
@@ -50,7 +50,7 @@ export interface Harness {
   registerAgent(id: string): Promise<TestAgent>;
   startTask(
     agent: TestAgent,
-    opts: { user?: 'alice' | 'bob'; resource?: string; resourceUri?: string; details: AuthorizationDetail[]; purpose?: string },
+    opts: { user?: 'alice' | 'bob'; resource?: string; resourceUri?: string; details: TaskAuthorizationDetail[]; purpose?: string },
   ): ReturnType<WritAgent['startTask']>;
   /** Restart Writ on the same store (durability tests); `env` adds to or replaces its environment (a new KEK …). */
   restart(o?: { env?: Record<string, string> }): Promise<void>;

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { AuthorizationDetail } from '@writ/protocol';
+import { accessDetails, type AuthorizationDetail } from '@writ/protocol';
 import { matchAuthorizationDetails, matchMcpToolCall } from '@writ/verify';
 import { isSubsetOf } from '@writ/verify/internal';
 import { OAuthError } from '../../src/errors/index.js';
@@ -201,7 +201,7 @@ describe('evaluateIssuancePolicy', () => {
     assert.deepEqual(decision.denied, ['tool delete_file']);
     assert.deepEqual(decision.grantedScopes, []);
     assert.deepEqual(decision.reasons, ['files-tools.0']);
-    assert.ok(isSubsetOf(decision.granted, requested), 'the token never holds more than was asked');
+    assert.ok(isSubsetOf(accessDetails(decision.granted), requested), 'the token never holds more than was asked');
     const can = (tool: string, args: Record<string, unknown>) =>
       matchMcpToolCall(decision.granted, { resource: FILES_URI, tool, arguments: args });
     assert.equal(can('read_file', { path: '/srv/a/x' }), true);
@@ -266,6 +266,84 @@ describe('evaluateIssuancePolicy', () => {
         engine,
       ),
       TypeError,
+    );
+  });
+});
+
+describe('the task budget (writ_budget)', () => {
+  let budgeted: PolicyEngine;
+  before(async () => {
+    budgeted = createPolicyEngine();
+    await budgeted.load([
+      {
+        id: 'api-read',
+        text: `@budget("calls=50, calls_per_minute=10")
+permit (principal == Writ::Agent::"a1", action == Writ::Action::"http", resource == Writ::Resource::"api") when { context.method == "GET" };`,
+      },
+      {
+        id: 'api-read-tight',
+        text: `@budget("calls=20, user_calls_per_minute=5")
+permit (principal == Writ::Agent::"a1", action == Writ::Action::"http", resource == Writ::Resource::"api") when { context.path like "/v1/projects/*" };`,
+      },
+    ]);
+  });
+  after(() => budgeted.close());
+
+  const budgetFor = async (requested: unknown[], parentBudget?: { type: 'writ_budget'; calls?: number; calls_per_action?: number }) => {
+    const parsed = parseRequestedDetails({ authorization_details: JSON.stringify(requested) }, api, API_URI);
+    const d = await evaluateIssuancePolicy(
+      { agent, user, resource: api, resourceUri: API_URI, requested: parsed.requested, scopes: [], purpose: '', depth: 0, parentBudget },
+      budgeted,
+    );
+    return d.granted.find((x) => x.type === 'writ_budget');
+  };
+
+  test('the tightest limit of every @budget grant behind what was granted; per-user limits stay out of the token', async () => {
+    assert.deepEqual(await budgetFor([{ type: 'http', actions: ['GET'], paths: ['/v1/projects/1'] }]), {
+      type: 'writ_budget',
+      calls: 20,
+      calls_per_minute: 10,
+    });
+    // Only api-read permits this path: its budget alone.
+    assert.deepEqual(await budgetFor([{ type: 'http', actions: ['GET'], paths: ['/v1/other'] }]), {
+      type: 'writ_budget',
+      calls: 50,
+      calls_per_minute: 10,
+    });
+  });
+
+  test('the request and the parent task narrow it; neither widens it', async () => {
+    const get = { type: 'http', actions: ['GET'], paths: ['/v1/other'] };
+    assert.deepEqual(await budgetFor([get, { type: 'writ_budget', calls: 3, calls_per_action: 1 }]), {
+      type: 'writ_budget',
+      calls: 3,
+      calls_per_minute: 10,
+      calls_per_action: 1,
+    });
+    assert.deepEqual(await budgetFor([get, { type: 'writ_budget', calls: 500 }], { type: 'writ_budget', calls: 7 }), {
+      type: 'writ_budget',
+      calls: 7,
+      calls_per_minute: 10,
+    });
+  });
+
+  test('with no @budget anywhere, a task asking for none has none', async () => {
+    const d = await evaluateIssuancePolicy(
+      {
+        agent,
+        user,
+        resource: api,
+        resourceUri: API_URI,
+        requested: [{ type: 'http', actions: ['GET'], paths: ['/v1/projects/1'], locations: [API_URI] }],
+        scopes: [],
+        purpose: '',
+        depth: 0,
+      },
+      engine,
+    );
+    assert.equal(
+      d.granted.find((x) => x.type === 'writ_budget'),
+      undefined,
     );
   });
 });

@@ -87,7 +87,7 @@ describeEachStore('token exchange', (kind) => {
     assert.equal(meta['issuer'], h.writ.publicUrl);
     assert.ok((meta['grant_types_supported'] as string[]).includes(GRANT_TYPE_TOKEN_EXCHANGE));
     assert.ok((meta['dpop_signing_alg_values_supported'] as string[]).includes('ES256'));
-    assert.deepEqual(meta['authorization_details_types_supported'], ['http', 'mcp']);
+    assert.deepEqual(meta['authorization_details_types_supported'], ['http', 'mcp', 'writ_budget']);
   });
 
   test('grants only what was both requested and granted', async () => {

@@ -4,7 +4,7 @@
  * nothing; a detail with any invalid pattern grants nothing. `isSubsetOf` decides attenuation structurally: does the
  * parent allow every call the child allows? (`mcp` details: match-mcp-tool-call.ts.)
  */
-import type { AuthorizationDetail, HttpAuthorizationDetail } from '@writ/protocol';
+import type { AuthorizationDetail, HttpAuthorizationDetail, TaskAuthorizationDetail } from '@writ/protocol';
 import { compilePathPattern, matchSegments, patternContains, type CompiledPattern } from './path-pattern.js';
 import { mcpDetailCovered } from './match-mcp-tool-call.js';
 
@@ -32,7 +32,7 @@ function patternsOf(d: HttpAuthorizationDetail): CompiledPattern[] | null {
   return c;
 }
 
-function isHttp(d: AuthorizationDetail): d is HttpAuthorizationDetail {
+function isHttp(d: TaskAuthorizationDetail): d is HttpAuthorizationDetail {
   return (
     typeof d === 'object' &&
     d !== null &&
@@ -49,7 +49,7 @@ function isHttp(d: AuthorizationDetail): d is HttpAuthorizationDetail {
  * const path = normalizeRequestPath('/v1/projects/42');
  * matchAuthorizationDetails([{ type: 'http', actions: ['GET'], paths: ['/v1/projects/*'] }], { resource: aud, method: 'GET', path }); // true
  */
-export function matchAuthorizationDetails(details: readonly AuthorizationDetail[], call: HttpCall): boolean {
+export function matchAuthorizationDetails(details: readonly TaskAuthorizationDetail[], call: HttpCall): boolean {
   const segments = call.path === '/' ? [''] : call.path.slice(1).split('/');
   for (const d of details) {
     if (!isHttp(d)) continue;
@@ -74,7 +74,7 @@ export function matchAuthorizationDetails(details: readonly AuthorizationDetail[
  * isSubsetOf([{ type: 'http', actions: ['GET'], paths: ['/v1/a/*'] }], [{ type: 'http', actions: ['GET', 'POST'], paths: ['/v1/**'] }]); // true
  * isSubsetOf([{ type: 'mcp', tools: ['read_file'], arguments: { path: { prefix: '/srv/a/' } } }], [{ type: 'mcp', tools: ['read*'], arguments: { path: { prefix: '/srv/' } } }]); // true
  */
-export function isSubsetOf(child: readonly AuthorizationDetail[], parent: readonly AuthorizationDetail[]): boolean {
+export function isSubsetOf(child: readonly AuthorizationDetail[], parent: readonly TaskAuthorizationDetail[]): boolean {
   const parents = parent.filter(isHttp);
   for (const c of child) {
     if (typeof c === 'object' && c !== null && c.type === 'mcp') {

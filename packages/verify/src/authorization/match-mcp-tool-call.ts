@@ -3,7 +3,7 @@
  * resource read covered, is a detail well formed, and does one detail cover another (attenuation). A detail that is
  * malformed in any way grants nothing and covers nothing; so does a call whose name or arguments are malformed.
  */
-import type { ArgumentConstraint, AuthorizationDetail, McpAuthorizationDetail } from '@writ/protocol';
+import type { ArgumentConstraint, McpAuthorizationDetail, TaskAuthorizationDetail } from '@writ/protocol';
 import {
   argumentConstraintProblem,
   canonicalArgumentConstraint,
@@ -113,7 +113,7 @@ export function canonicalMcpDetail(value: unknown): McpAuthorizationDetail {
  * matchMcpToolCall(details, { resource: aud, tool: 'search', arguments: { q: 'writ' } }); // true
  * matchMcpToolCall(details, { resource: aud, tool: 'search', arguments: {} }); // false: q is constrained, so required
  */
-export function matchMcpToolCall(details: readonly AuthorizationDetail[], call: McpToolCall): boolean {
+export function matchMcpToolCall(details: readonly TaskAuthorizationDetail[], call: McpToolCall): boolean {
   return matchNamedCall(details, 'tools', call.resource, call.tool, call.arguments);
 }
 
@@ -124,14 +124,14 @@ export function matchMcpToolCall(details: readonly AuthorizationDetail[], call: 
  * matchMcpPromptGet([{ type: 'mcp', prompts: ['summarise'] }], { resource: aud, prompt: 'summarise' }); // true
  */
 export function matchMcpPromptGet(
-  details: readonly AuthorizationDetail[],
+  details: readonly TaskAuthorizationDetail[],
   call: { resource: string; prompt: string; arguments?: unknown },
 ): boolean {
   return matchNamedCall(details, 'prompts', call.resource, call.prompt, call.arguments);
 }
 
 function matchNamedCall(
-  details: readonly AuthorizationDetail[],
+  details: readonly TaskAuthorizationDetail[],
   member: 'tools' | 'prompts',
   resource: unknown,
   name: unknown,
@@ -157,7 +157,7 @@ function matchNamedCall(
  * mcpResourcePermitted([{ type: 'mcp', resources: ['file:///srv/reports/*'] }], aud, 'file:///srv/reports/q3.pdf'); // true
  * mcpResourcePermitted([{ type: 'mcp', resources: ['file:///srv/reports/*'] }], aud, 'file:///srv/reports/../keys'); // false
  */
-export function mcpResourcePermitted(details: readonly AuthorizationDetail[], resource: string, uri: unknown): boolean {
+export function mcpResourcePermitted(details: readonly TaskAuthorizationDetail[], resource: string, uri: unknown): boolean {
   if (typeof uri !== 'string') return false;
   return details.some(
     (d) =>
@@ -168,7 +168,7 @@ export function mcpResourcePermitted(details: readonly AuthorizationDetail[], re
 }
 
 /** May the task get this prompt with some arguments? What `prompts/list` shows. */
-export function mcpPromptPermitted(details: readonly AuthorizationDetail[], resource: string, prompt: string): boolean {
+export function mcpPromptPermitted(details: readonly TaskAuthorizationDetail[], resource: string, prompt: string): boolean {
   return namedPermitted(details, 'prompts', resource, prompt);
 }
 
@@ -180,11 +180,11 @@ export function mcpPromptPermitted(details: readonly AuthorizationDetail[], reso
  * @example
  * mcpToolPermitted([{ type: 'mcp', tools: ['read*'], arguments: { path: { pathPrefix: '/srv' } } }], aud, 'read_file'); // true
  */
-export function mcpToolPermitted(details: readonly AuthorizationDetail[], resource: string, tool: string): boolean {
+export function mcpToolPermitted(details: readonly TaskAuthorizationDetail[], resource: string, tool: string): boolean {
   return namedPermitted(details, 'tools', resource, tool);
 }
 
-function namedPermitted(details: readonly AuthorizationDetail[], member: 'tools' | 'prompts', resource: string, name: string): boolean {
+function namedPermitted(details: readonly TaskAuthorizationDetail[], member: 'tools' | 'prompts', resource: string, name: string): boolean {
   if (!isMcpToolName(name)) return false;
   return details.some(
     (d) =>

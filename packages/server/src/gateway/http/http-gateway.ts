@@ -86,7 +86,15 @@ export class HttpGateway {
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > this.#deps.maxBodyBytes)
       throw new WritError('ERR_BODY_TOO_LARGE', `content-length ${declared}`);
-    const held = await this.#approval(req, caller, grants, path, query);
+    const taken = await this.#enforcer.takeBudget(caller, grants, `${state.method} ${path}`);
+    let held: HeldCall | undefined;
+    try {
+      held = await this.#approval(req, caller, grants, path, query);
+    } catch (err) {
+      // Held back for approval (or refused by it): the call was not made, so it spends nothing.
+      await taken?.giveBack();
+      throw err;
+    }
     const lease = this.#deps.budget.acquire(resource.id, { agentId: caller.claims.client_id, taskId: caller.claims.task_id });
     try {
       await this.#forward(req, res, state, resource, path, query, grants, held);

@@ -16,7 +16,7 @@
  *   URIs no list can check in advance;
  * - `completion/complete` could reveal prompt and resource content: refused; so are tasks (not yet modelled).
  */
-import { ERROR_CODES, WritError, type AuthorizationDetail, type DenialHint, type ErrorCode } from '@writ/protocol';
+import { ERROR_CODES, WritError, type DenialHint, type ErrorCode, type TaskAuthorizationDetail } from '@writ/protocol';
 import { matchMcpPromptGet, matchMcpToolCall, mcpPromptPermitted, mcpResourcePermitted, mcpToolPermitted } from '@writ/verify';
 import { RPC, type JsonRpcMessage, type RpcErrorCode } from '../../errors/index.js';
 import { canonicalJson } from '../../audit/index.js';
@@ -90,7 +90,7 @@ interface DecidedMethod {
   listed: boolean;
   /** Arguments are constrained by the details and digested into the audit record. */
   withArguments: boolean;
-  permitted(details: AuthorizationDetail[], audience: string, target: string, args: unknown): boolean;
+  permitted(details: TaskAuthorizationDetail[], audience: string, target: string, args: unknown): boolean;
   action(target: string): ResourceAction;
 }
 
@@ -168,19 +168,31 @@ export async function authorizeRequest(
     throw new RpcDenial('ERR_ACTION_NOT_AUTHORIZED', RPC.forbidden, `${msg.method} ${shown} is not in the task's authorization_details`);
   try {
     const grants = await ctx.enforcer.grant(caller, m.action(target));
+    const taken = await ctx.enforcer.takeBudget(caller, grants, `${m.label} ${target}`);
     const rule = ctx.enforcer.approvalRule(grants);
     if (rule !== null)
-      data['approval'] = await ctx.enforcer.holdForApproval(caller, rule, { action: msg.method, target, arguments: args ?? {} });
+      try {
+        data['approval'] = await ctx.enforcer.holdForApproval(caller, rule, { action: msg.method, target, arguments: args ?? {} });
+      } catch (err) {
+        // Held back (or denied): the call was not made, so it spends nothing.
+        await taken?.giveBack();
+        throw err;
+      }
     return grants;
   } catch (err) {
-    if (
-      err instanceof WritError &&
-      (err.code === 'ERR_POLICY_DENIED' || err.code === 'ERR_APPROVAL_REQUIRED' || err.code === 'ERR_APPROVAL_DENIED')
-    )
-      throw new RpcDenial(err.code, RPC.forbidden, err.detail ?? '', err.hint);
+    if (err instanceof WritError && REFUSALS_AS_RPC.has(err.code)) throw new RpcDenial(err.code, RPC.forbidden, err.detail ?? '', err.hint);
     throw err;
   }
 }
+
+/** Refusals of the call itself (not of the message): answered as JSON-RPC errors carrying the code and its hint. */
+const REFUSALS_AS_RPC: ReadonlySet<ErrorCode> = new Set([
+  'ERR_POLICY_DENIED',
+  'ERR_APPROVAL_REQUIRED',
+  'ERR_APPROVAL_DENIED',
+  'ERR_RATE_LIMITED',
+  'ERR_BUDGET_EXHAUSTED',
+]);
 
 /** The list member of each filtered list answer. */
 const LISTS = {

@@ -18,6 +18,7 @@ import * as m0014 from './0014-upstream-connections.js';
 import * as m0015 from './0015-agent-lifecycle.js';
 import * as m0016 from './0016-approvals.js';
 import * as m0017 from './0017-grant-mode.js';
+import * as m0018 from './0018-budget-counters.js';
 
 export interface WritMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -41,4 +42,5 @@ export const MIGRATIONS: Readonly<Record<string, WritMigration>> = {
   '0015-agent-lifecycle': m0015,
   '0016-approvals': m0016,
   '0017-grant-mode': m0017,
+  '0018-budget-counters': m0018,
 };

@@ -4,7 +4,15 @@
  * a scope that is not granted contributes nothing. The token holds only what was both requested and granted; when
  * nothing is granted, nothing is issued. Evaluation errors deny.
  */
-import type { AuthorizationDetail } from '@writ/protocol';
+import {
+  BUDGET_DETAIL_TYPE,
+  BUDGET_LIMITS,
+  accessDetails,
+  budgetOf,
+  type AuthorizationDetail,
+  type BudgetAuthorizationDetail,
+  type TaskAuthorizationDetail,
+} from '@writ/protocol';
 import { OAuthError } from '../../errors/index.js';
 import type { Agent, Resource } from '../../register/index.js';
 import {
@@ -14,6 +22,8 @@ import {
   type Decision,
   type PolicyEngine,
   type ResourceAction,
+  type BudgetLimits,
+  tightest,
 } from '../../policy/index.js';
 import type { VerifiedUser } from '../../identity/index.js';
 import { scopeDetails } from './parse-authorization-details.js';
@@ -24,16 +34,21 @@ export interface IssuanceInput {
   user: VerifiedUser;
   resource: Resource;
   resourceUri: string;
-  /** As parseRequestedDetails returns it: the explicit details, then the expansion of `scopes`, in order. */
-  requested: AuthorizationDetail[];
+  /**
+   * As parseRequestedDetails returns it: the explicit details, then the expansion of `scopes`, in order; a requested
+   * budget (`writ_budget`) may be among the explicit ones.
+   */
+  requested: TaskAuthorizationDetail[];
+  /** A sub-task's parent budget: the child's is never wider. */
+  parentBudget?: BudgetAuthorizationDetail | undefined;
   scopes: string[];
   purpose: string;
   depth: number;
 }
 
 export interface IssuanceDecision {
-  /** What the token holds. */
-  granted: AuthorizationDetail[];
+  /** What the token holds: what the task may do, and — when a grant or the request sets one — its budget. */
+  granted: TaskAuthorizationDetail[];
   /** Requested scopes whose every atom was granted. */
   grantedScopes: string[];
   /** Human-readable denials for the audit trail: `GET /v1/x`, `tool search`, `scope files.write`. */
@@ -47,12 +62,14 @@ export interface IssuanceDecision {
  * const { requested, scopes } = parseRequestedDetails(params, resource, uri);
  * const decision = await evaluateIssuancePolicy({ agent, user, resource, resourceUri: uri, requested, scopes, purpose, depth: 0 }, engine);
  */
-/** The engine, or the issuance-decision cache in front of it (same contract). */
-export type IssuancePolicy = Pick<PolicyEngine, 'authorize'>;
+/** The engine, or the issuance-decision cache in front of it (same contract); `budgetRule` reads grants' `@budget`. */
+export type IssuancePolicy = Pick<PolicyEngine, 'authorize'> & { budgetRule?(reasons: readonly string[]): BudgetLimits | null };
 
 export async function evaluateIssuancePolicy(input: IssuanceInput, engine: IssuancePolicy): Promise<IssuanceDecision> {
+  const requestedBudget = budgetOf(input.requested);
+  const access = { ...input, requested: accessDetails(input.requested) };
   const expansions = input.scopes.map((name) => ({ name, atoms: atomsOf(scopeDetails(input.resource, name, input.resourceUri)) }));
-  const explicit = atomsOf(explicitPart(input));
+  const explicit = atomsOf(explicitPart(access));
   const answers = await decide([...explicit, ...expansions.flatMap((e) => e.atoms)], input, engine);
   const allowed = (a: Atom): boolean => answers.get(questionOf(a))?.decision === 'allow';
 
@@ -79,11 +96,26 @@ export async function evaluateIssuancePolicy(input: IssuanceInput, engine: Issua
     );
   }
   const reasons = new Set(granted.flatMap((a) => answers.get(questionOf(a))?.reasons ?? []));
-  return { granted: detailsFromAtoms(granted, input.resourceUri), grantedScopes, denied: [...denied], reasons: [...reasons] };
+  const budget = taskBudget([engine.budgetRule?.([...reasons]) ?? null, requestedBudget ?? null, input.parentBudget ?? null]);
+  return {
+    granted: [...detailsFromAtoms(granted, input.resourceUri), ...(budget !== undefined ? [budget] : [])],
+    grantedScopes,
+    denied: [...denied],
+    reasons: [...reasons],
+  };
+}
+
+/** The task's budget: each limit the tightest that the grants, the request and the parent task set; none when none. */
+function taskBudget(sources: ReadonlyArray<BudgetLimits | BudgetAuthorizationDetail | null>): BudgetAuthorizationDetail | undefined {
+  let limits: BudgetLimits = {};
+  for (const s of sources) if (s !== null) limits = tightest(limits, s);
+  const budget: BudgetAuthorizationDetail = { type: BUDGET_DETAIL_TYPE };
+  for (const k of BUDGET_LIMITS) if (limits[k] !== undefined) budget[k] = limits[k];
+  return Object.keys(budget).length > 1 ? budget : undefined;
 }
 
 /** The explicitly requested details: `requested` without the scope expansion parseRequestedDetails appended. */
-function explicitPart(input: IssuanceInput): AuthorizationDetail[] {
+function explicitPart(input: Omit<IssuanceInput, 'requested'> & { requested: AuthorizationDetail[] }): AuthorizationDetail[] {
   const tail = input.scopes.flatMap((name) => scopeDetails(input.resource, name, input.resourceUri));
   const head = input.requested.slice(0, input.requested.length - tail.length);
   const rest = input.requested.slice(head.length);

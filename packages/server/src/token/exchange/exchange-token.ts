@@ -9,7 +9,7 @@
  *   that are a subset of the parent's → issuance-time policy for the sub-agent → mint, never outliving the parent.
  * Every outcome is audited.
  */
-import { TOKEN_TYPE, type ActorClaim, type TaskTokenClaims, type TokenExchangeResponse } from '@writ/protocol';
+import { TOKEN_TYPE, accessDetails, budgetOf, type ActorClaim, type TaskTokenClaims, type TokenExchangeResponse } from '@writ/protocol';
 import { isSubsetOf, verifyDpopProof, type CheckCallContext, type DpopNonces, type ReplayCache } from '@writ/verify/internal';
 import type { Kysely } from 'kysely';
 import { asOAuthError, OAuthError } from '../../errors/index.js';
@@ -276,7 +276,8 @@ async function delegate(
   if (uri !== p.aud)
     throw new OAuthError('invalid_target', 'a sub-agent acts on its parent task resource only', { detail: `${uri} != ${p.aud}` });
   const requested = parseRequestedDetails(params, resource, uri);
-  for (const d of requested.requested) {
+  // What the child may do must lie within the parent's; how much, the budget, is narrowed by evaluateIssuancePolicy.
+  for (const d of accessDetails(requested.requested)) {
     if (!isSubsetOf([d], p.authorization_details)) {
       throw new OAuthError('invalid_authorization_details', 'the requested authorization details exceed the parent task', {
         detail: JSON.stringify(d),
@@ -285,7 +286,17 @@ async function delegate(
   }
   const purpose = (params.purpose ?? p.purpose ?? '').slice(0, 500);
   const decision = await evaluateIssuancePolicy(
-    { agent: sub.agent, user, resource, resourceUri: uri, requested: requested.requested, scopes: requested.scopes, purpose, depth },
+    {
+      agent: sub.agent,
+      user,
+      resource,
+      resourceUri: uri,
+      requested: requested.requested,
+      scopes: requested.scopes,
+      purpose,
+      depth,
+      parentBudget: budgetOf(p.authorization_details),
+    },
     deps.policy,
   );
   const nowSec = Math.floor(deps.now() / 1000);

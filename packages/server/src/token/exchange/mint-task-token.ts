@@ -5,7 +5,7 @@
  * `exp` never passes the task's end; a child task's never passes its parent's (the caller bounds the lifetime).
  */
 import type { Kysely } from 'kysely';
-import type { ActorClaim, AuthorizationDetail, TaskTokenClaims } from '@writ/protocol';
+import type { ActorClaim, TaskAuthorizationDetail, TaskTokenClaims } from '@writ/protocol';
 import { randomId } from '../../ids/index.js';
 import { USER_ENTITY_CLAIMS, type UserEntityClaims } from '../../policy/index.js';
 import type { Database } from '../../storage/index.js';
@@ -23,7 +23,7 @@ export interface MintInput {
   /** The DPoP key the token is bound to; null for a bearer token (MCP resources that allow them only). */
   jkt: string | null;
   purpose: string;
-  authorizationDetails: AuthorizationDetail[];
+  authorizationDetails: TaskAuthorizationDetail[];
   lifetimeSeconds: number;
   /**
    * When the task ends, epoch ms, if later than this first token's expiry: a task a person consented to lives for the
@@ -80,7 +80,7 @@ export async function createTask(
     agentId: string;
     resourceId: string;
     purpose: string;
-    authorizationDetails: AuthorizationDetail[];
+    authorizationDetails: TaskAuthorizationDetail[];
     expiresAt: number;
   },
   deps: { db: Kysely<Database>; now: () => number },
@@ -99,7 +99,7 @@ export interface ExistingTask {
   resourceId: string;
   resourceUri: string;
   purpose: string;
-  authorizationDetails: AuthorizationDetail[];
+  authorizationDetails: TaskAuthorizationDetail[];
   /** Epoch ms; the token never outlives it. */
   expiresAt: number;
 }
@@ -166,7 +166,7 @@ async function insertTaskRow(
     agentId: string;
     resourceId: string;
     purpose: string;
-    authorizationDetails: AuthorizationDetail[];
+    authorizationDetails: TaskAuthorizationDetail[];
     createdAt: number;
     expiresAt: number;
   },

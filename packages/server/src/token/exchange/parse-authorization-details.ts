@@ -8,7 +8,15 @@
  * shared implementation in @writ/verify, so issuance and enforcement read them the same way.
  */
 import { z } from 'zod';
-import { HTTP_METHODS, type AuthorizationDetail, type HttpAuthorizationDetail, type McpAuthorizationDetail } from '@writ/protocol';
+import {
+  BUDGET_DETAIL_TYPE,
+  HTTP_METHODS,
+  type AuthorizationDetail,
+  type BudgetAuthorizationDetail,
+  type HttpAuthorizationDetail,
+  type McpAuthorizationDetail,
+  type TaskAuthorizationDetail,
+} from '@writ/protocol';
 import { canonicalMcpDetail, canonicalPathPattern, McpDetailError } from '@writ/verify/internal';
 import { OAuthError } from '../../errors/index.js';
 import type { Resource } from '../../register/index.js';
@@ -25,9 +33,23 @@ const httpDetail = z.strictObject({
   paths: z.array(z.string().min(1).max(1024)).min(1).max(MAX_ITEMS),
 });
 
+/** A requested budget: only narrows what the grants allow (evaluate-issuance-policy.ts). */
+const limit = z.number().int().min(1).max(1_000_000_000);
+const budgetDetail = z
+  .strictObject({
+    type: z.literal(BUDGET_DETAIL_TYPE),
+    calls: limit.optional(),
+    calls_per_minute: limit.optional(),
+    calls_per_action: limit.optional(),
+  })
+  .refine((b) => Object.keys(b).length > 1, 'a writ_budget names at least one of calls, calls_per_minute, calls_per_action');
+
 export interface RequestedDetails {
-  /** The parsed `authorization_details`, then each requested scope's details, in the order the scopes were named. */
-  requested: AuthorizationDetail[];
+  /**
+   * The parsed `authorization_details` (a `writ_budget` among them, if asked for), then each requested scope's
+   * details, in the order the scopes were named.
+   */
+  requested: TaskAuthorizationDetail[];
   /** The requested scope names, without duplicates. */
   scopes: string[];
 }
@@ -76,7 +98,7 @@ export function parseAuthorizationDetails(
   raw: string | undefined,
   resourceUri: string,
   kind: Resource['kind'] = 'http',
-): AuthorizationDetail[] {
+): TaskAuthorizationDetail[] {
   if (raw === undefined)
     throw new OAuthError('invalid_authorization_details', 'authorization_details is required: a task starts with nothing');
   let json: unknown;
@@ -88,8 +110,13 @@ export function parseAuthorizationDetails(
   if (!Array.isArray(json) || json.length === 0 || json.length > MAX_DETAILS) {
     throw new OAuthError('invalid_authorization_details', `authorization_details must be a JSON array of 1 to ${MAX_DETAILS} objects`);
   }
-  return json.map((item: unknown, i): AuthorizationDetail => {
+  let budgets = 0;
+  return json.map((item: unknown, i): TaskAuthorizationDetail => {
     const type = (item as { type?: unknown } | null)?.type;
+    if (type === BUDGET_DETAIL_TYPE) {
+      if (++budgets > 1) throw new OAuthError('invalid_authorization_details', `authorization_details[${i}]: at most one writ_budget`);
+      return parseBudgetDetail(item, i);
+    }
     if (type !== 'http' && type !== 'mcp')
       throw new OAuthError(
         'invalid_authorization_details',
@@ -104,6 +131,22 @@ export function parseAuthorizationDetails(
     }
     return { ...d, locations: [resourceUri] };
   });
+}
+
+function parseBudgetDetail(item: unknown, i: number): BudgetAuthorizationDetail {
+  const r = budgetDetail.safeParse(item);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new OAuthError(
+      'invalid_authorization_details',
+      `authorization_details[${i}]${issue !== undefined && issue.path.length > 0 ? `.${issue.path.join('.')}` : ''}: ${issue?.message ?? 'invalid'}`,
+    );
+  }
+  const b: BudgetAuthorizationDetail = { type: BUDGET_DETAIL_TYPE };
+  if (r.data.calls !== undefined) b.calls = r.data.calls;
+  if (r.data.calls_per_minute !== undefined) b.calls_per_minute = r.data.calls_per_minute;
+  if (r.data.calls_per_action !== undefined) b.calls_per_action = r.data.calls_per_action;
+  return b;
 }
 
 function parseHttpDetail(item: unknown, i: number): HttpAuthorizationDetail {
