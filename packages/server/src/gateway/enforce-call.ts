@@ -1,11 +1,10 @@
 /**
  * The steps every gateway call shares, HTTP or MCP, in the order they run: refuse while the enforcement point cannot
  * vouch for its state → find the resource the path names (the register's id rule) → the per-call check from
- * @writ/verify (token, DPoP proof, binding, revocation) → the agent must be active and its registration not ended → (the protocol adapter checks the
- * task's authorization details) → the call-time grants, asked with the request the token service asked at issuance →
- * (the call is counted against its budgets and rate limits) → (a call an `@approval` grant permits waits for a
- * person's approval of exactly it) →
- * and, whatever step a call ends at, its audit (gateway-audit.ts: a refusal, or a write-ahead record and an
+ * @writ/verify (token, DPoP proof, binding, revocation) → the agent must be active and its registration not ended →
+ * (the protocol adapter checks the task's authorization details) → the call-time grants, asked with the request the
+ * token service asked at issuance → the call is counted against its budgets and rate limits → a call an `@approval`
+ * grant permits waits for a person's approval of exactly it → and, whatever step a call ends at, its audit (gateway-audit.ts: a refusal, or a write-ahead record and an
  * outcome). The HTTP and MCP gateways keep only what their protocol adds.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
