@@ -33,6 +33,8 @@ export interface BudgetCounters {
   take(takes: readonly CounterTake[]): Promise<{ ok: true; taken: Taken } | { ok: false; refused: number }>;
   /** Forgets counters past their expiry. */
   prune(now: number): Promise<void>;
+  /** Lets go of a connection of its own (Redis). */
+  close?(): Promise<void>;
 }
 
 const NOTHING: Taken = { giveBack: async () => undefined };

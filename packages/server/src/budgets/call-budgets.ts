@@ -78,7 +78,13 @@ export class CallBudgets {
     if (agentCap !== undefined) perMinute(`agent:${c.agentId}:minute`, agentCap, 'agent_calls_per_minute');
     const userCap = c.rule?.user_calls_per_minute;
     if (userCap !== undefined) perMinute(`user:${c.userId}:minute`, userCap, 'user_calls_per_minute');
-    const result = await this.#counters.take(takes);
+    let result: Awaited<ReturnType<BudgetCounters['take']>>;
+    try {
+      result = await this.#counters.take(takes);
+    } catch (err) {
+      // Fail closed, and say it can pass: a call that cannot be counted is not let through uncounted.
+      throw new WritError('ERR_NOT_READY', `budget counters unavailable: ${(err as Error).message ?? String(err)}`);
+    }
     if (result.ok) return result.taken;
     const refused = takes[result.refused] as (typeof takes)[number];
     if (refused.kind === 'minute')

@@ -68,3 +68,21 @@ export const approvalsConfig = z
       .describe('tells approvers (a chat bot, a ticketing system) of every call waiting for them, with the page that decides it'),
   })
   .prefault({});
+
+export const budgetsConfig = z
+  .strictObject({
+    redisUrl: z
+      .string()
+      .regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL')
+      .optional()
+      .describe(
+        'keep the budget and rate-limit counters in this Redis (standalone or behind Sentinel) instead of the database; a secret when it holds a password — see [governance.md](governance.md#budgets-and-rate-limits)',
+      ),
+    redisKeyPrefix: z
+      .string()
+      .min(1)
+      .max(100)
+      .default('writ:budget:')
+      .describe('prefix of every counter key Writ writes in Redis (two deployments sharing one Redis need different ones)'),
+  })
+  .prefault({});

@@ -46,6 +46,7 @@ export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[], '
   ['WRIT_LOGIN_CLIENT_SECRET', ['authorization', 'login', 'clientSecret'], 'string'],
   ['WRIT_REGISTRATION_TOKEN', ['authorization', 'registration', 'initialAccessToken'], 'string'],
   ['WRIT_APPROVALS_WEBHOOK_AUTHORIZATION', ['approvals', 'webhook', 'authorization'], 'string'],
+  ['WRIT_REDIS_URL', ['budgets', 'redisUrl'], 'string'],
   // OpenTelemetry's standard variables (the OTLP exporter specification); the signal-specific ones win.
   ['OTEL_TRACES_EXPORTER', ['tracing', 'exporter'], 'string'],
   ['OTEL_EXPORTER_OTLP_ENDPOINT', ['tracing', 'endpoint'], 'string'],

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { DEFAULT_PORT, TOKEN_SIGNING_ALGS } from '@writ/protocol';
 import { auditConfig, tracingConfig } from './audit-schema.js';
-import { agentsConfig, approvalsConfig } from './governance-schema.js';
+import { agentsConfig, approvalsConfig, budgetsConfig } from './governance-schema.js';
 
 declare module 'zod' {
   interface GlobalMeta {
@@ -350,6 +350,7 @@ export const configSchema = z.strictObject({
   audit: auditConfig,
   agents: agentsConfig,
   approvals: approvalsConfig,
+  budgets: budgetsConfig,
   ssf: z
     .strictObject({
       pollMaxWaitSeconds: z

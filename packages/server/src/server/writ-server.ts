@@ -36,7 +36,7 @@ import type { SiblingBus } from '../workers/index.js';
 import { bearerHoldsScope, createSsfTransmitter, SCOPE_REVOCATION_FEED } from '../ssf/index.js';
 import { createVaultParts, keyRing } from './vault-wiring.js';
 import { createGovernanceParts } from './governance-wiring.js';
-import { CallBudgets, MemoryCounters, StoreCounters } from '../budgets/index.js';
+import { CallBudgets, MemoryCounters, RedisCounters, StoreCounters, type BudgetCounters } from '../budgets/index.js';
 
 export interface WritServer {
   /** The URL Writ listens on (loopback in dev). */
@@ -294,11 +294,22 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     };
 
     const decisions = createCallDecisionCache(policy, { maxEntries: 100_000 });
-    // Budgets and rate limits: exact across nodes and sibling loops in the store; in memory when one loop holds all.
-    const callBudgets = new CallBudgets({
-      counters: store.connection !== undefined || siblings !== undefined ? new StoreCounters(store.db) : new MemoryCounters(),
-      now,
+    // Budgets and rate limits: exact across nodes and sibling loops in Redis or the store; in memory when one loop
+    // holds all.
+    const redisUrl = config.budgets.redisUrl;
+    const counters: BudgetCounters =
+      redisUrl !== undefined
+        ? await RedisCounters.connect(redisUrl, {
+            prefix: config.budgets.redisKeyPrefix,
+            onError: (err) => logger.warn({ err: err.message }, 'budget counters: redis connection error'),
+          })
+        : store.connection !== undefined || siblings !== undefined
+          ? new StoreCounters(store.db)
+          : new MemoryCounters();
+    closers.unshift(async () => {
+      await counters.close?.();
     });
+    const callBudgets = new CallBudgets({ counters, now });
     // Approvals, observe mode and the posture report (governance-wiring.ts).
     const { approvals, observed, posture } = createGovernanceParts({
       config,
