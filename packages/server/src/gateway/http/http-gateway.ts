@@ -19,7 +19,7 @@ import { scrubbedAnswer, UnscrubbableError } from './scrubbed-answer.js';
 import { connectionListed, isHopByHop } from './hop-by-hop.js';
 import { CallEnforcer, type Caller, type EnforcementDeps } from '../enforce-call.js';
 import type { CallState } from '../gateway-audit.js';
-import type { UpstreamBudget } from '../upstream-budget.js';
+import type { UpstreamBudget, UpstreamLease } from '../upstream-budget.js';
 import { EgressRefusedError, readBody, type EgressGuard } from '../../http/index.js';
 import { sha256Hex } from '../../crypto/index.js';
 
@@ -88,14 +88,15 @@ export class HttpGateway {
       throw new WritError('ERR_BODY_TOO_LARGE', `content-length ${declared}`);
     const taken = await this.#enforcer.takeBudget(caller, grants, `${state.method} ${path}`);
     let held: HeldCall | undefined;
+    let lease: UpstreamLease;
     try {
       held = await this.#approval(req, caller, grants, path, query);
+      lease = this.#deps.budget.acquire(resource.id, { agentId: caller.claims.client_id, taskId: caller.claims.task_id });
     } catch (err) {
-      // Held back for approval (or refused by it): the call was not made, so it spends nothing.
+      // Held back for approval, or refused a share of the upstream: the call was not made, so it spends nothing.
       await taken?.giveBack();
       throw err;
     }
-    const lease = this.#deps.budget.acquire(resource.id, { agentId: caller.claims.client_id, taskId: caller.claims.task_id });
     try {
       await this.#forward(req, res, state, resource, path, query, grants, held);
     } finally {
