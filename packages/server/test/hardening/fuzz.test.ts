@@ -188,6 +188,8 @@ describeEachStore('fuzz', (kind) => {
           name: `admin PATCH /agents ${field}=${JSON.stringify(bad)?.slice(0, 16)}`,
           send: json('PATCH', '/admin/v1/agents/agent-a', { [field]: bad }, auth),
         });
+    for (const q of ['windowDays=0', 'taskHours=-1', 'rotateDays=abc', 'windowDays=1e9', 'windowDays[]=1', 'other=1'])
+      cases.push({ name: `admin GET /posture?${q}`, send: get(`/admin/v1/posture?${q}`, auth) });
     for (const q of ['since=-1', 'since=abc', 'until=0', 'since[]=1', 'other=1'])
       cases.push({ name: `admin GET observe-report?${q}`, send: get(`/admin/v1/grants/observe-report?${q}`, auth) });
     for (const [id, body] of [
