@@ -197,6 +197,12 @@ export class Approvals {
     return false;
   }
 
+  /** Someone who may not decide an approval tried to see it: audited like a refused decision. */
+  refusedViewer(approval: ApprovalView, who: Decider): void {
+    const by = who.kind === 'admin' ? who.actor : `user:${who.userId}`;
+    this.#audit('approval.refused', rowRef(approval), 'deny', 'not_an_approver', { by, viewed: true });
+  }
+
   /** Approves or denies a pending, unexpired approval, once; refused (and audited) for anyone who may not decide it. */
   async decide(id: string, o: { approve: boolean; who: Decider; reason: string }): Promise<ApprovalView> {
     const approval = await this.get(id);

@@ -46,6 +46,7 @@ export class ApprovalPages {
       return { redirect: (await this.#d.login.start(`${APPROVAL_REQUEST_PREFIX}${id}`)).href };
     }
     const may = await this.#d.approvals.mayDecide(approval, decider(session));
+    if (!may) this.#d.approvals.refusedViewer(approval, decider(session));
     if (!may)
       return errorPage(
         403,

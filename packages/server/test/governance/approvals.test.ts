@@ -203,6 +203,12 @@ describeEachStore('call-bound approvals', (kind) => {
     assert.equal(refused.status, 403);
     const forged = await alice.submit(body.approval_url, { csrf: 'forged', decision: 'approve' });
     assert.equal(forged.status, 403);
+    await h.writ.flushAudit();
+    const refusals = await h.admin.get<Array<{ type: string; reason: string; data?: { by?: string } }>>(`/audit?task=${task.id}&limit=500`);
+    assert.ok(
+      refusals.some((e) => e.type === 'approval.refused' && e.data?.by === 'user:dev:alice'),
+      'the refused viewer is audited',
+    );
     // carol (secops) sees the exact call and approves it.
     const carol = new ScriptedBrowser(NOWHERE);
     const page = await signInAs(carol, body.approval_url, 'carol');
