@@ -26,7 +26,6 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../storage/index.js';
 import { AdminError } from '../errors/index.js';
 import type { AdminPrincipal } from './admin-auth.js';
-import type { PolicyEngine } from '../policy/index.js';
 import type { SigningKeys } from '../token/index.js';
 import type { AuditPort } from '../audit/index.js';
 import { TOKEN_SIGNING_ALGS } from '@writ/protocol';
@@ -65,7 +64,6 @@ export interface AdminServices {
   tasks: TaskService;
   revocations: RevocationService;
   vault: Vault;
-  policy: PolicyEngine;
   flushAudit(): Promise<void>;
   /** Shared Signals receivers (the credentials of SSF stream management and polling). */
   ssfReceivers: SsfReceivers;
@@ -215,7 +213,7 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     tag: 'grants',
     summary: 'Validate a policy against the Writ schema without storing it',
     body: validateInput,
-    handler: ({ body, services }) => services.policy.validate((body as z.output<typeof validateInput>).policy),
+    handler: ({ body, services }) => services.register.validateGrant((body as z.output<typeof validateInput>).policy),
   },
   {
     method: 'POST',

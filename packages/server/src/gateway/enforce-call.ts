@@ -15,11 +15,16 @@ import { asWritError, writeDenial, RETRY_AFTER_SECONDS, RETRYABLE_GATEWAY_CODES 
 import { isRegisterId } from '../ids/index.js';
 import { agentRefusal, resourceMetadataUrl, resourceUri, type Agent, type Resource } from '../register/index.js';
 import {
+  cedarArguments,
   requestSubject,
   resourceActionRequest,
+  toolArgumentsRequest,
   type ApprovalRule,
   type BudgetLimits,
   type CallDecisionCache,
+  type CedarRequest,
+  type Decision,
+  type RecordType,
   type ResourceAction,
 } from '../policy/index.js';
 import type { CallToApprove } from '../approvals/index.js';
@@ -39,6 +44,11 @@ export interface EnforcementDeps {
   decisions: CallDecisionCache;
   /** What a call's determining policies ask for: a person's approval of the call (`@approval`), or nothing. */
   approvalRule(reasons: readonly string[]): ApprovalRule | null;
+  /**
+   * How a tool's arguments are put to the grants (policy-engine.ts `toolArguments`): undefined when no grant puts
+   * conditions on them, the type of its `context.arguments`, or null when a grant does but no input schema is known.
+   */
+  toolArguments(resourceId: string, tool: string): RecordType | null | undefined;
   /** Observe mode: the candidate set asked beside the enforced one, differences recorded (never changing an answer). */
   observed?: ObservedDecisions;
   /** The agent's and user's per-minute limits of a call's determining policies (`@budget`), or null. */
@@ -172,7 +182,7 @@ export class CallEnforcer {
    * the grants behind it, for the audit event. `observe: false` for a question that is not a call (a list being
    * filtered): observe mode records calls only.
    */
-  async grant(caller: Caller, action: ResourceAction, o: { observe?: boolean } = {}): Promise<string[]> {
+  async grant(caller: Caller, action: ResourceAction, o: { observe?: boolean; arguments?: unknown } = {}): Promise<string[]> {
     const c = caller.claims;
     const subject = requestSubject({
       agent: caller.agent,
@@ -183,19 +193,87 @@ export class CallEnforcer {
       depth: c.task_chain.length,
     });
     const request = resourceActionRequest(subject, action);
-    const version = this.#deps.entitiesVersion();
-    const pending = this.#deps.decisions.decide(request, version);
-    const decision = pending instanceof Promise ? await pending : pending;
-    const observed = this.#deps.observed;
-    if (observed?.active === true && o.observe !== false)
-      observed.observe(request, version, decision, { claims: c, resourceId: caller.resource.id, action: describeAction(action) });
+    const decision = await this.#decide(request, caller, action, o.observe !== false);
     if (decision.decision !== 'allow') {
       throw new WritError(
         'ERR_POLICY_DENIED',
         decision.errors.length > 0 ? `policy errors: ${decision.errors.join('; ')}` : 'no grant permits this call',
       );
     }
+    // A tool call whose arguments some grant puts conditions on is asked again, as the tool's own action with them.
+    if (action.action === 'mcp_tool' && 'arguments' in o) {
+      const type = this.#deps.toolArguments(caller.resource.id, action.tool);
+      if (type !== undefined) await this.#argumentsPermitted(caller, subject, action.tool, type, o.arguments, o.observe !== false);
+      else if (o.observe !== false) this.#observeArguments(caller, subject, action.tool, o.arguments);
+    }
     return decision.reasons;
+  }
+
+  /**
+   * Observe mode, when only an observed grant puts conditions on a tool's arguments: the enforced set has nothing to
+   * say about them (no forbid: let through), the candidate set is asked what it would say.
+   */
+  #observeArguments(caller: Caller, subject: ReturnType<typeof requestSubject>, tool: string, args: unknown): void {
+    const observed = this.#deps.observed;
+    if (observed?.active !== true) return;
+    const type = observed.toolArguments(caller.resource.id, tool);
+    const value = type === undefined || type === null ? undefined : cedarArguments(type, args);
+    if (value === undefined) return;
+    observed.observe(
+      toolArgumentsRequest(subject, tool, value),
+      this.#deps.entitiesVersion(),
+      { decision: 'deny', reasons: [], errors: [] },
+      { claims: caller.claims, resourceId: caller.resource.id, action: describeAction({ action: 'mcp_tool', tool }) },
+      narrowingOutcome,
+    );
+  }
+
+  /** One question to the call-time grants through the decision cache, observed (observe mode) when `observe`. */
+  async #decide(request: CedarRequest, caller: Caller, action: ResourceAction, observe: boolean, narrowing = false): Promise<Decision> {
+    const version = this.#deps.entitiesVersion();
+    const pending = this.#deps.decisions.decide(request, version);
+    const decision = pending instanceof Promise ? await pending : pending;
+    const observed = this.#deps.observed;
+    if (observed?.active === true && observe)
+      observed.observe(
+        request,
+        version,
+        decision,
+        { claims: caller.claims, resourceId: caller.resource.id, action: describeAction(action) },
+        narrowing ? narrowingOutcome : undefined,
+      );
+    return decision;
+  }
+
+  /**
+   * Argument conditions only narrow (policy/tool-arguments.ts): the tool's own action refuses the call when a
+   * `forbid` applies or a policy errs; nothing permits there, so a deny with no determining policy is no refusal.
+   * Arguments that do not fit the tool's recorded input schema cannot be put to the grants: refused.
+   */
+  async #argumentsPermitted(
+    caller: Caller,
+    subject: ReturnType<typeof requestSubject>,
+    tool: string,
+    type: RecordType | null,
+    args: unknown,
+    observe: boolean,
+  ): Promise<void> {
+    if (type === null)
+      throw new WritError(
+        'ERR_POLICY_DENIED',
+        `a grant puts conditions on the arguments of ${tool}, but no input schema is recorded for it`,
+      );
+    const value = cedarArguments(type, args);
+    if (value === undefined)
+      throw new WritError('ERR_POLICY_DENIED', `the arguments of ${tool} do not fit its recorded input schema, so no grant can judge them`);
+    const decision = await this.#decide(toolArgumentsRequest(subject, tool, value), caller, { action: 'mcp_tool', tool }, observe, true);
+    if (narrowingOutcome(decision) === 'deny')
+      throw new WritError(
+        'ERR_POLICY_DENIED',
+        decision.errors.length > 0
+          ? `policy errors: ${decision.errors.join('; ')}`
+          : `a grant forbids these arguments of ${tool} (${decision.reasons.join(', ')})`,
+      );
   }
 
   /**
@@ -285,6 +363,11 @@ export class CallEnforcer {
   nonce(): string | undefined {
     return this.#deps.nonces?.current();
   }
+}
+
+/** The answer of a narrowing question (a tool's own action): only a `forbid` or an error refuses. */
+function narrowingOutcome(d: Decision): 'allow' | 'deny' {
+  return d.errors.length > 0 || (d.decision === 'deny' && d.reasons.length > 0) ? 'deny' : 'allow';
 }
 
 /** An action as the audit log names it: `GET /v1/x`, `mcp_tool search`, `mcp_resource file:///a`, `mcp_prompt p`. */

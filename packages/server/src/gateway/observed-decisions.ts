@@ -8,7 +8,14 @@
  */
 import { actorsOf, type TaskTokenClaims } from '@writ/protocol';
 import type { AuditPort } from '../audit/index.js';
-import { createCallDecisionCache, type CallDecisionCache, type CedarRequest, type Decision, type PolicyEngine } from '../policy/index.js';
+import {
+  createCallDecisionCache,
+  type CallDecisionCache,
+  type CedarRequest,
+  type Decision,
+  type PolicyEngine,
+  type RecordType,
+} from '../policy/index.js';
 
 export interface ObservedDecisionsDeps {
   /** The candidate set (register.ts loads it only while some grant is observed). */
@@ -33,8 +40,14 @@ export class ObservedDecisions {
     return this.#d.active();
   }
 
+  /** How the candidate set puts a tool's arguments to its grants (an observed grant may be the only one that does). */
+  toolArguments(resourceId: string, tool: string): RecordType | null | undefined {
+    return this.#d.candidate.toolArguments(resourceId, tool);
+  }
+
   /**
-   * Asks the candidate set, then records a difference from `enforced`. Never throws and never waits on the caller's
+   * Asks the candidate set, then records a difference from `enforced`, each read by `outcome` (a narrowing question,
+   * a tool's own action, refuses only by a forbid: policy/tool-arguments.ts). Never throws and never waits on the caller's
    * path: an error of the candidate set is an error of observing, not of the call.
    */
   observe(
@@ -42,11 +55,12 @@ export class ObservedDecisions {
     entitiesVersion: string,
     enforced: Decision,
     call: { claims: TaskTokenClaims; resourceId: string; action: string },
+    outcome: (d: Decision) => 'allow' | 'deny' = (d) => d.decision,
   ): void {
     const done: Promise<void> = (async () => {
       const pending = this.#cache.decide(request, entitiesVersion);
       const observed = pending instanceof Promise ? await pending : pending;
-      if (observed.errors.length > 0 || observed.decision === enforced.decision) return;
+      if (observed.errors.length > 0 || outcome(observed) === outcome(enforced)) return;
       const c = call.claims;
       this.#d.audit.record({
         type: 'policy.observed',
@@ -56,11 +70,11 @@ export class ObservedDecisions {
         actor_chain: [c.sub, ...actorsOf(c.act)],
         resource: call.resourceId,
         action: call.action,
-        decision: enforced.decision,
-        reason: observed.decision === 'allow' ? 'would_allow' : 'would_deny',
+        decision: outcome(enforced),
+        reason: outcome(observed) === 'allow' ? 'would_allow' : 'would_deny',
         data: {
-          enforced: enforced.decision,
-          observed: observed.decision,
+          enforced: outcome(enforced),
+          observed: outcome(observed),
           enforced_policies: enforced.reasons,
           observed_policies: observed.reasons,
         },

@@ -9,13 +9,51 @@ import { WRIT_CEDAR_SCHEMA } from './schema.js';
 import { contextUseOf } from './context-use.js';
 import { APPROVAL_ANNOTATION, parseApprovers, type Approver } from './approval-annotation.js';
 import { BUDGET_ANNOTATION, parseBudget, type BudgetLimits } from './budget-annotation.js';
+import { TOOL_ACTION_PREFIX, argumentTypeOf, cedarSchemaType, parseToolActionId, type ToolSchema } from './tool-arguments.js';
 import type { CedarRequest, Decision, LoadResult, ValidationResult, WorkerRequest, WorkerResponse } from './types.js';
 
 const SCHEMA_ID = 'writ';
 const POLICY_SET_ID = 'active';
 
-const schemaOk = cedar.preparseSchema(SCHEMA_ID, WRIT_CEDAR_SCHEMA);
-if (schemaOk.type !== 'success') throw new Error(`Writ Cedar schema does not parse: ${JSON.stringify(schemaOk.errors)}`);
+const baseSchema = cedar.schemaToJson(WRIT_CEDAR_SCHEMA);
+if (baseSchema.type !== 'success') throw new Error(`Writ Cedar schema does not parse: ${JSON.stringify(baseSchema.errors)}`);
+const BASE_SCHEMA_JSON = JSON.stringify(baseSchema.json);
+
+/**
+ * The Writ schema with an action of its own for each tool whose input schema is recorded (tool-arguments.ts): the
+ * `mcp_tool` context plus `arguments`, typed from the tool's input schema.
+ */
+function schemaWith(tools: readonly ToolSchema[]): Record<string, unknown> {
+  const json = JSON.parse(BASE_SCHEMA_JSON) as { Writ: { actions: Record<string, unknown> } };
+  const str = { type: 'EntityOrCommon', name: 'String' };
+  const long = { type: 'EntityOrCommon', name: 'Long' };
+  for (const t of tools) {
+    json.Writ.actions[`${TOOL_ACTION_PREFIX}${t.resourceId}/${t.tool}`] = {
+      appliesTo: {
+        principalTypes: ['Agent'],
+        resourceTypes: ['Resource'],
+        context: {
+          type: 'Record',
+          attributes: {
+            user: { type: 'EntityOrCommon', name: 'User' },
+            tool: str,
+            purpose: str,
+            depth: long,
+            arguments: cedarSchemaType(argumentTypeOf(t.inputSchema)),
+          },
+        },
+      },
+    };
+  }
+  return json;
+}
+
+function useSchema(tools: readonly ToolSchema[]): void {
+  const ok = cedar.preparseSchema(SCHEMA_ID, schemaWith(tools) as cedar.Schema);
+  if (ok.type !== 'success') throw new Error(`Writ Cedar schema does not parse: ${ok.errors.map((e) => e.message).join('; ')}`);
+}
+
+useSchema([]);
 cedar.preparsePolicySet(POLICY_SET_ID, { staticPolicies: {} });
 
 /** `offset`: where the located text starts inside `text` (a policy's position inside its grant). */
@@ -44,16 +82,22 @@ function partsOf(grantId: string, text: string): Record<string, string> | string
   return Object.fromEntries(parts.policies.map((p, i) => [`${grantId}.${i}`, p]));
 }
 
-function validateText(text: string): ValidationResult {
+function validateText(text: string, tools: readonly ToolSchema[]): ValidationResult {
   const parts = partsOf('grant', text);
   if (Array.isArray(parts)) return { ok: false, errors: parts };
   const count = Object.keys(parts).length;
   if (count === 0) return { ok: false, errors: ['no policy found'] };
   const annotationErrors = Object.values(parts).flatMap((p, i) =>
-    [approvalOf(p), budgetOf(p)].flatMap((why) => (typeof why === 'string' ? [`policy ${i + 1}: ${why}`] : [])),
+    [approvalOf(p), budgetOf(p), toolActionProblem(p, tools)].flatMap((why) =>
+      typeof why === 'string' ? [`policy ${i + 1}: ${why}`] : [],
+    ),
   );
   if (annotationErrors.length > 0) return { ok: false, errors: annotationErrors };
-  const v = cedar.validate({ schema: WRIT_CEDAR_SCHEMA, policies: { staticPolicies: parts }, validationSettings: { mode: 'strict' } });
+  const v = cedar.validate({
+    schema: schemaWith(tools) as cedar.Schema,
+    policies: { staticPolicies: parts },
+    validationSettings: { mode: 'strict' },
+  });
   if (v.type !== 'success') return { ok: false, errors: v.errors.map((e) => describe(e)) };
   if (v.validationErrors.length > 0) {
     // Validation locates errors inside each policy; report them as lines and columns of the grant as written.
@@ -91,6 +135,35 @@ function annotationOf(policy: string, name: string): { value: string | null } | 
   return { value: annotations[name] ?? null };
 }
 
+/** The typed tool actions (`mcp_tool:<resource>/<tool>`) a policy's action constraint names. */
+function toolActionsOf(policy: string): string[] {
+  const j = cedar.policyToJson(policy);
+  if (j.type !== 'success') return [];
+  const a = j.json.action as { op: string; entity?: { id: string }; entities?: Array<{ id: string }> };
+  const ids = a.entity !== undefined ? [a.entity.id] : (a.entities ?? []).map((e) => e.id);
+  return ids.filter((id) => id.startsWith(TOOL_ACTION_PREFIX));
+}
+
+/**
+ * Why a policy may not name the tool actions it names, or undefined: argument conditions only narrow (a permit on a
+ * tool's action would let nothing through the `mcp_tool` question does not), and a tool's action exists only once its
+ * input schema is recorded.
+ */
+function toolActionProblem(policy: string, tools: readonly ToolSchema[]): string | undefined {
+  const named = toolActionsOf(policy);
+  if (named.length === 0) return undefined;
+  const j = cedar.policyToJson(policy);
+  if (j.type === 'success' && j.json.effect === 'permit')
+    return `conditions on a tool's arguments narrow what the mcp_tool grants permit: write them as forbid (…, action == Writ::Action::"${named[0]}", …) unless { … }`;
+  for (const id of named) {
+    const t = parseToolActionId(id);
+    if (t === undefined) return `${JSON.stringify(id)} names no tool: the form is mcp_tool:<resource id>/<tool name>`;
+    if (!tools.some((s) => s.resourceId === t.resourceId && s.tool === t.tool))
+      return `no input schema is known for tool ${JSON.stringify(t.tool)} of resource ${JSON.stringify(t.resourceId)} (is it an MCP resource that lists this tool?)`;
+  }
+  return undefined;
+}
+
 /** A policy's `@approval` approvers: undefined without the annotation, a string when it is not acceptable. */
 function approvalOf(policy: string): Approver[] | string | undefined {
   const a = annotationOf(policy, APPROVAL_ANNOTATION);
@@ -103,7 +176,13 @@ function budgetOf(policy: string): BudgetLimits | string | undefined {
   return a === undefined ? undefined : 'problem' in a ? a.problem : parseBudget(a.value);
 }
 
-function load(grants: { id: string; text: string }[]): LoadResult {
+function load(grants: { id: string; text: string }[], tools: readonly ToolSchema[]): LoadResult {
+  try {
+    useSchema(tools);
+  } catch (err) {
+    cedar.preparsePolicySet(POLICY_SET_ID, { staticPolicies: {} });
+    throw err;
+  }
   const all: Record<string, string> = {};
   for (const g of grants) {
     const parts = partsOf(g.id, g.text);
@@ -138,7 +217,8 @@ function load(grants: { id: string; text: string }[]): LoadResult {
     if (a !== undefined) approvals.push([id, a as Approver[]]);
     if (b !== undefined) budgets.push([id, b as BudgetLimits]);
   }
-  return { contextUse: contextUseOf(json), policyCount: Object.keys(all).length, approvals, budgets };
+  const toolActions = [...new Set(Object.values(all).flatMap(toolActionsOf))].sort();
+  return { contextUse: contextUseOf(json), policyCount: Object.keys(all).length, approvals, budgets, toolActions };
 }
 
 function authorize(req: CedarRequest): Decision {
@@ -164,10 +244,15 @@ parentPort?.on('message', (msg: WorkerRequest) => {
   try {
     switch (msg.op) {
       case 'validate':
-        response = { id: msg.id, ok: true, result: validateText(msg.text) };
+        response = { id: msg.id, ok: true, result: validateText(msg.text, msg.tools) };
         break;
+      case 'toolActions': {
+        const parts = partsOf('grant', msg.text);
+        response = { id: msg.id, ok: true, result: Array.isArray(parts) ? [] : [...new Set(Object.values(parts).flatMap(toolActionsOf))] };
+        break;
+      }
       case 'load':
-        response = { id: msg.id, ok: true, result: load(msg.grants) };
+        response = { id: msg.id, ok: true, result: load(msg.grants, msg.tools) };
         break;
       case 'authorize':
         response = { id: msg.id, ok: true, result: msg.requests.map(authorize) };

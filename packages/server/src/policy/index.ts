@@ -12,6 +12,7 @@ export {
   USER_ENTITY_CLAIMS,
   httpRequest,
   mcpToolRequest,
+  toolArgumentsRequest,
   mcpResourceRequest,
   mcpPromptRequest,
   delegateRequest,
@@ -27,3 +28,5 @@ export { APPROVAL_ANNOTATION, approverKey, parseApprovers } from './approval-ann
 export type { ApprovalRule, Approver } from './approval-annotation.js';
 export { BUDGET_ANNOTATION, BUDGET_KEYS, parseBudget, tightest } from './budget-annotation.js';
 export type { BudgetKey, BudgetLimits } from './budget-annotation.js';
+export { TOOL_ACTION_PREFIX, toolActionId, parseToolActionId, argumentTypeOf, cedarArguments } from './tool-arguments.js';
+export type { ToolSchema, ArgumentType, RecordType } from './tool-arguments.js';

@@ -7,12 +7,19 @@ import { Worker } from 'node:worker_threads';
 import type { CedarRequest, ContextUse, Decision, LoadResult, ValidationResult, WorkerRequest, WorkerResponse } from './types.js';
 import { approvalRuleFor, type ApprovalRule, type Approver } from './approval-annotation.js';
 import { budgetRuleFor, type BudgetLimits } from './budget-annotation.js';
+import { argumentTypeOf, parseToolActionId, toolActionId, type RecordType, type ToolSchema } from './tool-arguments.js';
 import type { InternalErrorCode } from '../errors/index.js';
 
 export interface PolicyEngine {
-  validate(policyText: string): Promise<ValidationResult>;
-  /** Replaces the active policy set; returns its version (increases on every load). */
-  load(grants: { id: string; text: string }[]): Promise<number>;
+  /** Validates a grant against the Writ schema, with an action for each of `tools` (tool-arguments.ts). */
+  validate(policyText: string, tools?: readonly ToolSchema[]): Promise<ValidationResult>;
+  /** The tools whose typed actions (`mcp_tool:<resource>/<tool>`) a grant's policies name: whose input schemas it needs. */
+  toolActions(policyText: string): Promise<Array<{ resourceId: string; tool: string }>>;
+  /**
+   * Replaces the active policy set, with the recorded input schemas of `tools`; returns its version (increases on
+   * every load).
+   */
+  load(grants: { id: string; text: string }[], tools?: readonly ToolSchema[]): Promise<number>;
   authorize(requests: CedarRequest[]): Promise<Decision[]>;
   /** Version of the active policy set and which context attributes it can read. */
   readonly version: number;
@@ -21,6 +28,12 @@ export interface PolicyEngine {
   approvalRule(reasons: readonly string[]): ApprovalRule | null;
   /** The tightest `@budget` limits of a decision's determining policies, or null when none states any. */
   budgetRule(reasons: readonly string[]): BudgetLimits | null;
+  /**
+   * How a tool's arguments are put to the grants: undefined when no policy names the tool's action (its arguments
+   * are not governed), the type of its `context.arguments` when one does, and null when one does but no input schema
+   * is recorded for it (the call cannot be decided: refuse).
+   */
+  toolArguments(resourceId: string, tool: string): RecordType | null | undefined;
   /** Number of times the worker had to be restarted. */
   readonly restarts: number;
   close(): Promise<void>;
@@ -45,6 +58,8 @@ export function createPolicyEngine(opts: { workerUrl?: URL } = {}): PolicyEngine
   let nextId = 1;
   const pending = new Map<number, Pending>();
   let grants: { id: string; text: string }[] = [];
+  let tools: readonly ToolSchema[] = [];
+  let governed = new Map<string, RecordType | null>();
   let version = 0;
   let contextUse: ContextUse = { all: true };
   let approvals = new Map<string, Approver[]>();
@@ -86,7 +101,7 @@ export function createPolicyEngine(opts: { workerUrl?: URL } = {}): PolicyEngine
       restarts++;
       start();
       // Nothing is answered from the new worker until the active policy set is back in it.
-      ready = send<{ contextUse: ContextUse }>({ op: 'load', grants }).then(
+      ready = send<{ contextUse: ContextUse }>({ op: 'load', grants, tools: [...tools] }).then(
         () => undefined,
         () => undefined,
       );
@@ -99,25 +114,34 @@ export function createPolicyEngine(opts: { workerUrl?: URL } = {}): PolicyEngine
   start();
 
   return {
-    async validate(text) {
+    async validate(text, withTools = []) {
       await ready;
-      return send<ValidationResult>({ op: 'validate', text });
+      return send<ValidationResult>({ op: 'validate', text, tools: [...withTools] });
     },
-    async load(next) {
+    async toolActions(text) {
+      await ready;
+      const ids = await send<string[]>({ op: 'toolActions', text });
+      return ids.map(parseToolActionId).filter((t) => t !== undefined);
+    },
+    async load(next, nextTools = []) {
       await ready;
       try {
-        const result = await send<LoadResult>({ op: 'load', grants: next });
+        const result = await send<LoadResult>({ op: 'load', grants: next, tools: [...nextTools] });
         grants = next;
+        tools = nextTools;
         contextUse = result.contextUse;
         approvals = new Map(result.approvals);
         budgets = new Map(result.budgets);
+        governed = governedTools(result.toolActions, nextTools);
         return ++version;
       } catch (err) {
         // The worker fell back to an empty (deny-all) set; a new version makes sure no cached decision survives.
         grants = [];
+        tools = [];
         contextUse = { all: true };
         approvals = new Map();
         budgets = new Map();
+        governed = new Map();
         version++;
         throw err;
       }
@@ -139,6 +163,9 @@ export function createPolicyEngine(opts: { workerUrl?: URL } = {}): PolicyEngine
     budgetRule(reasons) {
       return budgets.size === 0 ? null : budgetRuleFor(reasons, budgets);
     },
+    toolArguments(resourceId, tool) {
+      return governed.size === 0 ? undefined : governed.get(toolActionId(resourceId, tool));
+    },
     get restarts() {
       return restarts;
     },
@@ -154,4 +181,15 @@ export function createPolicyEngine(opts: { workerUrl?: URL } = {}): PolicyEngine
       await exited;
     },
   };
+}
+
+/** The argument types of the tools some policy governs, by their action id; null where no input schema is recorded. */
+function governedTools(actions: readonly string[], tools: readonly ToolSchema[]): Map<string, RecordType | null> {
+  const out = new Map<string, RecordType | null>();
+  for (const id of actions) {
+    const t = parseToolActionId(id);
+    const schema = t === undefined ? undefined : tools.find((s) => s.resourceId === t.resourceId && s.tool === t.tool);
+    out.set(id, schema === undefined ? null : argumentTypeOf(schema.inputSchema));
+  }
+  return out;
 }

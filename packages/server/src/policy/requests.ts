@@ -1,5 +1,6 @@
 /** Builders for the Writ Cedar requests, so every caller spells entities and context the same way. */
 import type { CedarEntity, CedarRequest, CedarValue, EntityRef } from './types.js';
+import { toolActionId } from './tool-arguments.js';
 
 export interface AgentAttrs {
   id: string;
@@ -125,6 +126,19 @@ export function resourceActionRequest(subject: RequestSubject, target: ResourceA
  */
 export function httpRequest(input: RequestSubject & { method: string; path: string }): CedarRequest {
   return resourceActionRequest(input, { action: 'http', method: input.method, path: input.path });
+}
+
+/**
+ * A tool's own action (`mcp_tool:<resource>/<tool>`, tool-arguments.ts), asked at a call after `mcp_tool` allowed
+ * it: the same context with the call's `arguments`, already read through the tool's argument type.
+ */
+export function toolArgumentsRequest(subject: RequestSubject, tool: string, args: Record<string, CedarValue>): CedarRequest {
+  const request = resourceActionRequest(subject, { action: 'mcp_tool', tool });
+  return {
+    ...request,
+    action: { type: 'Writ::Action', id: toolActionId(subject.resource.id, tool) },
+    context: { ...request.context, arguments: args },
+  };
 }
 
 /** Action `mcp_tool` (a shorthand of resourceActionRequest). */

@@ -10,8 +10,10 @@
  * - action `mcp_tool`: an agent calls a tool of an MCP resource for a user. At issuance `context.tool` is the
  *   requested tool pattern as written (`search`, `read*`, or `*`): a grant that means "tools starting with read" says
  *   `context.tool like "read*"`, which permits the pattern `read*` itself as well as `read_file`, and nothing wider.
- *   Argument constraints travel in the token's authorization details, not here; the call-time request with the
- *   concrete tool name is made by the MCP gateway for every `tools/call`.
+ *   The call-time request with the concrete tool name is made by the MCP gateway for every `tools/call`. The token's
+ *   argument limits travel in its authorization details; grants' conditions on arguments use each tool's own action,
+ *   `mcp_tool:<resource>/<tool>`, added to this schema per deployment from the recorded input schemas
+ *   (tool-arguments.ts).
  * - actions `mcp_resource` (`context.uri`) and `mcp_prompt` (`context.prompt`): reading a resource URI, getting a
  *   prompt; the requested pattern at issuance, the concrete URI or name at call time.
  * - action `delegate`: an agent (principal) hands part of its task to a sub-agent (resource) for a user, at

@@ -1,6 +1,7 @@
 /** Plain data exchanged with the policy worker and returned to callers. */
 import type { Approver } from './approval-annotation.js';
 import type { BudgetLimits } from './budget-annotation.js';
+import type { ToolSchema } from './tool-arguments.js';
 
 export interface EntityRef {
   type: string;
@@ -37,6 +38,8 @@ export interface LoadResult {
   policyCount: number;
   approvals: Array<[string, Approver[]]>;
   budgets: Array<[string, BudgetLimits]>;
+  /** The typed tool actions (`mcp_tool:<resource>/<tool>`) some policy names: the tools whose arguments are governed. */
+  toolActions: string[];
 }
 
 export type ValidationResult = { ok: true; policyCount: number } | { ok: false; errors: string[] };
@@ -45,8 +48,9 @@ export type ValidationResult = { ok: true; policyCount: number } | { ok: false; 
 export type ContextUse = { all: true } | { all: false; attributes: string[] };
 
 export type WorkerRequest =
-  | { id: number; op: 'validate'; text: string }
-  | { id: number; op: 'load'; grants: { id: string; text: string }[] }
+  | { id: number; op: 'validate'; text: string; tools: ToolSchema[] }
+  | { id: number; op: 'toolActions'; text: string }
+  | { id: number; op: 'load'; grants: { id: string; text: string }[]; tools: ToolSchema[] }
   | { id: number; op: 'authorize'; requests: CedarRequest[] };
 
 export type WorkerResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };

@@ -22,7 +22,7 @@ import {
   type ResourceInput,
 } from './inputs.js';
 import type { AuditPort } from '../audit/index.js';
-import type { PolicyPort } from './ports.js';
+import type { PolicyPort, ToolLister, ToolSchemaPort } from './ports.js';
 import type { z } from 'zod';
 import {
   agentFromRow,
@@ -53,11 +53,15 @@ export interface RegisterDeps {
 /** The register's tables whose objects are found and deleted by id alone. */
 type RegisterTable = 'identity_providers' | 'workload_issuers' | 'resources' | 'grants';
 
+/** A tool's input schema larger than this (as JSON) is not recorded: its arguments cannot be put to the grants. */
+const MAX_TOOL_SCHEMA_CHARS = 64 * 1024;
+
 export class Register {
   readonly #db: Kysely<Database>;
   readonly #policy: PolicyPort;
   readonly #observed: PolicyPort | undefined;
   #observing = false;
+  #listTools: ToolLister | undefined;
   readonly #audit: AuditPort;
   readonly #now: () => number;
   readonly #events = new EventEmitter();
@@ -332,27 +336,50 @@ export class Register {
 
   // ---- grants ---------------------------------------------------------------------------------------------
 
-  /** A grant is stored only after Cedar has parsed it and validated it against the Writ schema. */
+  /**
+   * Where the input schemas of tools come from when a grant states conditions on their arguments. Set once the
+   * upstream connections exist (they are built after the register, which they read).
+   */
+  useToolLister(list: ToolLister): void {
+    this.#listTools = list;
+  }
+
+  /**
+   * A grant is stored only after Cedar has parsed it and validated it against the Writ schema — with, for each tool
+   * whose arguments it puts conditions on, the input schema the upstream lists now. Those schemas are recorded with
+   * the grant, so every node types the tool's arguments as the grant was validated.
+   */
   async createGrant(input: GrantInput, actor: string): Promise<Grant> {
     const g = parse(grantInput, input);
-    const result = await this.#policy.validate(g.policy);
+    const { all, fresh } = await this.#toolSchemasFor(g.policy);
+    const result = await this.#policy.validate(g.policy, all);
     if (!result.ok)
       throw new AdminError('ERR_ADMIN_POLICY_INVALID', `grant ${g.id}: policy does not validate against the Writ schema`, result.errors);
     const now = this.#now();
     await this.#insert(
       () =>
-        this.#db
-          .insertInto('grants')
-          .values({
-            id: g.id,
-            description: g.description,
-            policy: g.policy,
-            enabled: g.enabled ? 1 : 0,
-            mode: g.mode,
-            created_at: now,
-            updated_at: now,
-          })
-          .execute(),
+        this.#db.transaction().execute(async (trx) => {
+          await trx
+            .insertInto('grants')
+            .values({
+              id: g.id,
+              description: g.description,
+              policy: g.policy,
+              enabled: g.enabled ? 1 : 0,
+              mode: g.mode,
+              created_at: now,
+              updated_at: now,
+            })
+            .execute();
+          for (const t of fresh)
+            await trx
+              .insertInto('tool_schemas')
+              .values({ resource_id: t.resourceId, tool: t.tool, input_schema: JSON.stringify(t.inputSchema), recorded_at: now })
+              .onConflict((oc) =>
+                oc.columns(['resource_id', 'tool']).doUpdateSet({ input_schema: JSON.stringify(t.inputSchema), recorded_at: now }),
+              )
+              .execute();
+        }),
       `grant ${g.id} already exists`,
     );
     await this.reloadPolicies();
@@ -360,8 +387,64 @@ export class Register {
       policyCount: result.policyCount,
       enabled: g.enabled,
       mode: g.mode,
+      ...(fresh.length > 0 ? { toolSchemas: fresh.map((t) => `${t.resourceId}/${t.tool}`) } : {}),
     });
     return this.getGrant(g.id);
+  }
+
+  /** What creating the grant would say of its policy, storing and recording nothing (`POST /grants/validate`). */
+  async validateGrant(policy: string): Promise<{ ok: true; policyCount: number } | { ok: false; errors: string[] }> {
+    try {
+      const { all } = await this.#toolSchemasFor(policy);
+      return await this.#policy.validate(policy, all);
+    } catch (err) {
+      if (err instanceof AdminError && err.code === 'ERR_ADMIN_POLICY_INVALID')
+        return { ok: false, errors: err.details.length > 0 ? err.details : [err.message] };
+      throw err;
+    }
+  }
+
+  /**
+   * The input schemas a grant is validated with: every recorded one, overridden by what the upstreams list now for
+   * the tools the grant names (`fresh`, recorded if the grant is stored). An upstream that cannot be listed leaves
+   * its recorded schemas in place; a named tool with neither is refused by validation.
+   */
+  async #toolSchemasFor(policy: string): Promise<{ all: ToolSchemaPort[]; fresh: ToolSchemaPort[] }> {
+    const recorded = await this.#recordedToolSchemas();
+    const named = await this.#policy.toolActions(policy);
+    if (named.length === 0) return { all: recorded, fresh: [] };
+    const fresh: ToolSchemaPort[] = [];
+    const problems: string[] = [];
+    for (const resourceId of new Set(named.map((t) => t.resourceId))) {
+      const row = await this.#db.selectFrom('resources').selectAll().where('id', '=', resourceId).executeTakeFirst();
+      if (row === undefined || row.kind !== 'mcp') {
+        problems.push(`tool arguments: ${JSON.stringify(resourceId)} is not a registered MCP resource`);
+        continue;
+      }
+      if (this.#listTools === undefined) continue;
+      try {
+        const listed = await this.#listTools(resourceFromRow(row));
+        for (const t of named)
+          if (t.resourceId === resourceId) {
+            const schema = listed.find((l) => l.name === t.tool)?.inputSchema;
+            if (schema !== undefined && JSON.stringify(schema).length <= MAX_TOOL_SCHEMA_CHARS)
+              fresh.push({ resourceId, tool: t.tool, inputSchema: schema });
+          }
+      } catch (err) {
+        // Recorded schemas stand in; a tool with none is refused below, with this as the reason.
+        if (!recorded.some((r) => r.resourceId === resourceId))
+          problems.push(`tool arguments: the tools of ${resourceId} could not be listed: ${(err as Error).message.slice(0, 200)}`);
+      }
+    }
+    if (problems.length > 0)
+      throw new AdminError('ERR_ADMIN_POLICY_INVALID', 'grant names tools whose input schemas are unknown', problems);
+    const replaced = (r: ToolSchemaPort): boolean => fresh.some((f) => f.resourceId === r.resourceId && f.tool === r.tool);
+    return { all: [...recorded.filter((r) => !replaced(r)), ...fresh], fresh };
+  }
+
+  async #recordedToolSchemas(): Promise<ToolSchemaPort[]> {
+    const rows = await this.#db.selectFrom('tool_schemas').select(['resource_id', 'tool', 'input_schema']).execute();
+    return rows.map((r) => ({ resourceId: r.resource_id, tool: r.tool, inputSchema: JSON.parse(r.input_schema) as unknown }));
   }
 
   async getGrant(id: string): Promise<Grant> {
@@ -425,13 +508,17 @@ export class Register {
    */
   async reloadPolicies(): Promise<number> {
     const rows = await this.#db.selectFrom('grants').select(['id', 'policy', 'mode']).where('enabled', '=', 1).orderBy('id').execute();
-    const version = await this.#policy.load(rows.filter((r) => r.mode === 'enforce').map((r) => ({ id: r.id, text: r.policy })));
+    const tools = await this.#recordedToolSchemas();
+    const version = await this.#policy.load(
+      rows.filter((r) => r.mode === 'enforce').map((r) => ({ id: r.id, text: r.policy })),
+      tools,
+    );
     if (this.#observed !== undefined) {
       const observing = rows.some((r) => r.mode === 'observe');
       // A candidate set that fails to load observes nothing (and says so); the enforced set, loaded above, decides.
       this.#observing = false;
       try {
-        await this.#observed.load(observing ? rows.map((r) => ({ id: r.id, text: r.policy })) : []);
+        await this.#observed.load(observing ? rows.map((r) => ({ id: r.id, text: r.policy })) : [], tools);
         this.#observing = observing;
       } catch (err) {
         this.#audit.record({

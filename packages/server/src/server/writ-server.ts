@@ -350,6 +350,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       entitiesVersion: () => String(register.version),
       decisions,
       approvalRule: (reasons: readonly string[]) => policy.approvalRule(reasons),
+      toolArguments: (resourceId: string, tool: string) => policy.toolArguments(resourceId, tool),
       budgetRule: (reasons: readonly string[]) => policy.budgetRule(reasons),
       budgets: callBudgets,
       observed,
@@ -374,6 +375,8 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       ...(relay !== undefined ? { sessionIdPrefix: relay.prefix } : {}),
     });
     closers.unshift(() => gateways.close());
+    // Grants with conditions on tool arguments are validated against the input schemas the upstreams list now.
+    register.useToolLister((resource) => gateways.tools.tools(resource, register.version));
     // The authorization server for stock OAuth/MCP clients (authorization/): sign-in, consent, its grants.
     const authorizationServer = createAuthorizationServer({
       config,
@@ -478,7 +481,6 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         tasks,
         revocations,
         vault,
-        policy,
         keys,
         retiredKeyPublishMs,
         audit,

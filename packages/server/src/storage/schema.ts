@@ -357,6 +357,16 @@ export interface Database {
   oauth_consents: OAuthConsentsTable;
   approvals: ApprovalsTable;
   budget_counters: BudgetCountersTable;
+  tool_schemas: ToolSchemasTable;
+}
+
+/** The input schema of an MCP tool that a grant's argument conditions name, as its upstream listed it (policy/tool-arguments.ts). */
+export interface ToolSchemasTable {
+  resource_id: string;
+  tool: string;
+  /** JSON. */
+  input_schema: string;
+  recorded_at: number;
 }
 
 /** Budgets and rate limits shared by every node (budgets/). */

@@ -84,9 +84,15 @@ function build(calls: McpTestUpstream['calls']): McpServer {
   return server;
 }
 
-/** `authorize`: an upstream that accepts only some credentials (401 otherwise), e.g. tokens its authorization server says are active. */
+/**
+ * `authorize`: an upstream that accepts only some credentials (401 otherwise), e.g. tokens its authorization server
+ * says are active. `configure`: more tools (or anything else) on each session's server, their calls recorded too.
+ */
 export async function startMcpTestUpstream(
-  o: { authorize?(headers: IncomingHttpHeaders): Promise<boolean> } = {},
+  o: {
+    authorize?(headers: IncomingHttpHeaders): Promise<boolean>;
+    configure?(server: McpServer, calls: McpTestUpstream['calls']): void;
+  } = {},
 ): Promise<McpTestUpstream> {
   const requests: McpTestUpstream['requests'] = [];
   const waiters = new Set<{ match: (c: { tool: string; args: unknown }) => boolean; resolve: () => void }>();
@@ -103,10 +109,17 @@ export async function startMcpTestUpstream(
       return ok;
     },
   });
-  const server = await serveMcpSessions(() => build(calls), {
-    onRequest: (r) => requests.push(r),
-    ...(o.authorize !== undefined ? { authorize: o.authorize } : {}),
-  });
+  const server = await serveMcpSessions(
+    () => {
+      const s = build(calls);
+      o.configure?.(s, calls);
+      return s;
+    },
+    {
+      onRequest: (r) => requests.push(r),
+      ...(o.authorize !== undefined ? { authorize: o.authorize } : {}),
+    },
+  );
   return {
     url: server.url,
     requests,

@@ -15,7 +15,7 @@ describeEachStore('resource kinds and scopes', (kind) => {
     store = await kind.open();
     register = new Register({
       db: store.db,
-      policy: { validate: async () => ({ ok: true, policyCount: 0 }), load: async () => 0 },
+      policy: { validate: async () => ({ ok: true, policyCount: 0 }), toolActions: async () => [], load: async () => 0 },
       audit: { record: () => undefined },
       now: () => 1_700_000_000_000,
     });

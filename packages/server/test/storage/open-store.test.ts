@@ -21,6 +21,7 @@ describeEachStore('storage', (kind) => {
         'grants',
         'approvals',
         'budget_counters',
+        'tool_schemas',
       ] as const) {
         await assert.doesNotReject(
           store.db

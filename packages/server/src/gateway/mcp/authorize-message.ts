@@ -167,7 +167,7 @@ export async function authorizeRequest(
   if (!m.permitted(caller.claims.authorization_details, caller.audience, target, args))
     throw new RpcDenial('ERR_ACTION_NOT_AUTHORIZED', RPC.forbidden, `${msg.method} ${shown} is not in the task's authorization_details`);
   try {
-    const grants = await ctx.enforcer.grant(caller, m.action(target));
+    const grants = await ctx.enforcer.grant(caller, m.action(target), m.withArguments ? { arguments: args } : {});
     const taken = await ctx.enforcer.takeBudget(caller, grants, `${m.label} ${target}`);
     const rule = ctx.enforcer.approvalRule(grants);
     if (rule !== null)

@@ -1,5 +1,6 @@
 /**
- * The tools an MCP resource offers, as its upstream lists them: what the consent page shows a person to choose from.
+ * The tools an MCP resource offers, as its upstream lists them: what the consent page shows a person to choose from,
+ * and the input schemas a grant's conditions on tool arguments are validated against (register.ts).
  * One short-lived upstream session (initialize, tools/list page by page, close), remembered per resource for a
  * little while so that every consent does not start one. Names are those agents see (a composite prefixes them).
  */
@@ -20,6 +21,8 @@ export interface CatalogueTool {
   name: string;
   title: string;
   description: string;
+  /** The tool's `inputSchema` as listed (a JSON Schema object), when it lists one. */
+  inputSchema?: Record<string, unknown>;
 }
 
 /** A listing of more tools than this is cut: a consent page is for a person to read. */
@@ -117,5 +120,11 @@ function toolOf(t: unknown): CatalogueTool | undefined {
     o['annotations'] !== null && typeof o['annotations'] === 'object' ? (o['annotations'] as Record<string, unknown>) : {};
   const title = typeof o['title'] === 'string' ? o['title'] : typeof annotations['title'] === 'string' ? annotations['title'] : '';
   const description = typeof o['description'] === 'string' ? o['description'] : '';
-  return { name: o['name'], title: title.slice(0, 200), description: description.slice(0, 300) };
+  const input = o['inputSchema'];
+  return {
+    name: o['name'],
+    title: title.slice(0, 200),
+    description: description.slice(0, 300),
+    ...(input !== null && typeof input === 'object' && !Array.isArray(input) ? { inputSchema: input as Record<string, unknown> } : {}),
+  };
 }

@@ -19,6 +19,7 @@ import * as m0015 from './0015-agent-lifecycle.js';
 import * as m0016 from './0016-approvals.js';
 import * as m0017 from './0017-grant-mode.js';
 import * as m0018 from './0018-budget-counters.js';
+import * as m0019 from './0019-tool-schemas.js';
 
 export interface WritMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -43,4 +44,5 @@ export const MIGRATIONS: Readonly<Record<string, WritMigration>> = {
   '0016-approvals': m0016,
   '0017-grant-mode': m0017,
   '0018-budget-counters': m0018,
+  '0019-tool-schemas': m0019,
 };
