@@ -120,6 +120,9 @@ export async function runDev(opts: DevOptions): Promise<DevHandle> {
       'authorization.registration.mode': 'open',
       'authorization.registration.newClientStatus': 'active',
       'authorization.metadataDocuments.caFile': hostCa,
+      // The console's roles, from the dev accounts' `groups`: dana is an admin, bob may only look.
+      'console.roles.admin': ['writ-admins'],
+      'console.roles.readOnly': ['writ-auditors'],
     },
   });
   const logger = createLogger({ level: config.log.level });
@@ -310,6 +313,15 @@ when { context.user == Writ::User::"${userId}" && context.method == "GET" && con
     if (demoOk === false) process.exitCode = 1;
     return { writ, adminToken, demoOk, close: closeAll };
   }
+  // The console, with the dev admin signed in by a one-time link (five minutes, once); dana and bob sign in at the IdP.
+  const link = await admin.post<{ url: string }>('/console/links', {}).catch(() => undefined);
+  out(`
+Console: ${writ.publicUrl}/console/  (admin: dana, read-only: bob)${
+    link !== undefined
+      ? `
+  signed in as the dev admin, once, within 5 minutes: ${link.url}`
+      : ''
+  }`);
   out(`
 Writ keeps running. Try it:
   export WRIT_URL=${writ.url} WRIT_ADMIN_TOKEN=${adminToken}

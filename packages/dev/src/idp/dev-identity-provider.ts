@@ -78,8 +78,10 @@ const LOGIN_CLIENT_ID = 'writ-login';
 
 const DEFAULT_ACCOUNTS: ReadonlyArray<Omit<DevAccount, 'password' | 'groups'> & { password?: string; groups?: string[] }> = [
   { username: 'alice', name: 'Alice Example', email: 'alice@example.com' },
-  { username: 'bob', name: 'Bob Example', email: 'bob@example.com' },
+  { username: 'bob', name: 'Bob Example', email: 'bob@example.com', groups: ['writ-auditors'] },
   { username: 'carol', name: 'Carol Example', email: 'carol@example.com', groups: ['secops'] },
+  // The operator console's dev admin (`writ dev` maps the group `writ-admins` to the console's admin role).
+  { username: 'dana', name: 'Dana Example', email: 'dana@example.com', groups: ['writ-admins'] },
 ];
 
 export async function startDevIdentityProvider(opts: DevIdentityProviderOptions = {}): Promise<DevIdentityProvider> {

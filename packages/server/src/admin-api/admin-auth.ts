@@ -9,8 +9,15 @@ import { randomId } from '../ids/index.js';
 import type { Database } from '../storage/index.js';
 
 export interface AdminPrincipal {
+  /** The admin token's id, or the person's Writ user id (`<provider>:<sub>`). */
   id: string;
   name: string;
+  /** `token`: an admin token (scripts, the CLI, a console link it made); `person`: someone signed in to the console. */
+  kind: 'token' | 'person';
+  /** A `read-only` principal is refused every change, by the server. */
+  role: 'admin' | 'read-only';
+  /** How this request was authenticated: an `Authorization` header, or a console session cookie. */
+  via: 'token' | 'console';
 }
 
 export function hashToken(token: string): string {
@@ -51,7 +58,8 @@ export class AdminAuth {
     const m = /^Bearer ([A-Za-z0-9._~+/=-]{16,512})$/.exec(authorization);
     if (m === null) return undefined;
     const digest = Buffer.from(hashToken(m[1] as string), 'hex');
-    if (this.#fixed !== undefined && timingSafeEqual(digest, this.#fixed)) return { id: 'env', name: 'WRIT_ADMIN_TOKEN' };
+    if (this.#fixed !== undefined && timingSafeEqual(digest, this.#fixed))
+      return { id: 'env', name: 'WRIT_ADMIN_TOKEN', kind: 'token', role: 'admin', via: 'token' };
     const row = await this.#db
       .selectFrom('admin_tokens')
       .select(['id', 'name', 'token_hash'])
@@ -59,6 +67,6 @@ export class AdminAuth {
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
     if (row === undefined || !timingSafeEqual(Buffer.from(row.token_hash, 'hex'), digest)) return undefined;
-    return { id: row.id, name: row.name };
+    return { id: row.id, name: row.name, kind: 'token', role: 'admin', via: 'token' };
   }
 }

@@ -27,9 +27,14 @@ const auditQuery = z.strictObject({
     .regex(/^[0-9a-f]{32}$/)
     .optional(),
   type: z.string().max(100).optional(),
+  decision: z.enum(['allow', 'deny']).optional(),
+  resource: z.string().max(200).optional(),
   since: z.coerce.number().int().nonnegative().optional(),
   until: z.coerce.number().int().nonnegative().optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
+  /** Only events before this seq: with `order=desc`, the next page of an explorer. */
+  before_seq: z.coerce.number().int().positive().optional(),
+  order: z.enum(['asc', 'desc']).default('asc'),
 });
 
 export const AUDIT_ROUTES: AdminRoute[] = [
@@ -37,7 +42,7 @@ export const AUDIT_ROUTES: AdminRoute[] = [
     method: 'GET',
     url: '/audit',
     tag: 'audit',
-    summary: 'Query audit events by task, agent, user, trace, type and time',
+    summary: 'Query audit events by task, agent, user, trace, type, decision, resource and time (oldest or newest first)',
     query: auditQuery,
     handler: async ({ query, services }) => {
       await services.flushAudit();
@@ -48,6 +53,10 @@ export const AUDIT_ROUTES: AdminRoute[] = [
         ...(q.user !== undefined ? { userId: q.user } : {}),
         ...(q.trace !== undefined ? { traceId: q.trace } : {}),
         ...(q.type !== undefined ? { type: q.type } : {}),
+        ...(q.decision !== undefined ? { decision: q.decision } : {}),
+        ...(q.resource !== undefined ? { resource: q.resource } : {}),
+        ...(q.before_seq !== undefined ? { beforeSeq: q.before_seq } : {}),
+        ...(q.order === 'desc' ? { newestFirst: true } : {}),
         ...(q.since !== undefined ? { since: q.since } : {}),
         ...(q.until !== undefined ? { until: q.until } : {}),
         ...(q.limit !== undefined ? { limit: q.limit } : {}),
@@ -68,6 +77,7 @@ export const AUDIT_ROUTES: AdminRoute[] = [
     method: 'POST',
     url: '/audit/verify',
     tag: 'audit',
+    changes: false,
     summary:
       'Verify the audit hash chain against anchors (seq, hash) held outside the database — the signed checkpoints, checked by the caller: a cut tail or a rewritten event is reported',
     body: anchorsBody,

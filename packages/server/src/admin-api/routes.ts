@@ -34,6 +34,7 @@ import type { Consents } from '../authorization/index.js';
 import type { Approvals } from '../approvals/index.js';
 import type { PostureOptions, PostureReport } from '../posture/index.js';
 import { APPROVAL_ROUTES } from './approval-routes.js';
+import { OVERVIEW_ROUTES } from './overview-routes.js';
 
 /** Epoch ms; default: the last 24 hours. */
 const observeReportQuery = z.strictObject({
@@ -85,6 +86,10 @@ export interface AdminServices {
   };
   /** The KEK's reach: how many envelopes each KEK seals, and the rotation that re-wraps them under the current one. */
   kek: { inventory(): Promise<KekInventory>; rotate(): Promise<KekRotationReport> };
+  /** This node as `/readyz` reports it: readiness, revocation freshness, upstream use, cluster role. */
+  node(): Promise<{ ready: boolean; checks: Record<string, unknown> }>;
+  /** The console's one-time sign-in links (console/); absent where the console is not served. */
+  consoleLinks?: { create(principal: AdminPrincipal): Promise<{ url: string; expires_at: number }> } | undefined;
   /** Signed checkpoints of the audit chain; `created` ones are also pushed to the configured sinks. */
   checkpoints: { create(): Promise<{ checkpoint: AuditCheckpoint; created: boolean } | undefined>; list: AuditCheckpoints['list'] };
 }
@@ -98,6 +103,8 @@ export interface AdminRoute {
   query?: z.ZodType;
   /** 201 for creations, 204 for deletions, 200 otherwise. */
   status?: number;
+  /** false for a POST that only reads (validate, verify): a read-only operator may send it. */
+  changes?: false;
   handler(input: {
     params: Record<string, string>;
     body: unknown;
@@ -174,6 +181,7 @@ function collection<B extends z.ZodType>(c: {
 }
 
 export const ADMIN_ROUTES: AdminRoute[] = [
+  ...OVERVIEW_ROUTES,
   ...AGENT_ROUTES,
   ...collection({
     url: '/identity-providers',
@@ -211,6 +219,7 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     method: 'POST',
     url: '/grants/validate',
     tag: 'grants',
+    changes: false,
     summary: 'Validate a policy against the Writ schema without storing it',
     body: validateInput,
     handler: ({ body, services }) => services.register.validateGrant((body as z.output<typeof validateInput>).policy),

@@ -35,6 +35,9 @@ export const AUDIT_EVENT_TYPES = [
   'authorization.denied',
   'consent.granted',
   'consent.revoked',
+  'console.signed_in',
+  'console.signed_out',
+  'console.denied',
 ] as const;
 
 // `string & {}` keeps the literal union visible to editors while accepting any string.

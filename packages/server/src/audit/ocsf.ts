@@ -6,6 +6,7 @@
  * | `call.allowed`, `call.denied`, `call.outcome` | API Activity (6003): the operation, the resource, who |
  * | `token.issued`, `token.delegated`, `token.denied` | Authorize Session (3003): privileges = the authorization details granted |
  * | `authorization.signed_in`, `authorization.denied` | Authentication (3002), OpenID |
+ * | `console.signed_in`, `console.denied`, `console.signed_out` | Authentication (3002): logon, or logoff |
  * | everything else (admin changes, revocations, task ends, consents, clients, refusals) | Entity Management (3004) |
  *
  * Nothing is dropped: what OCSF has no attribute for is under `unmapped.writ`, and `metadata.uid` is the Writ event's
@@ -125,6 +126,16 @@ export function toOcsf(stored: StoredAuditEvent, o: { productVersion: string }):
       auth_protocol_id: OPENID,
       auth_protocol: 'OpenID',
       service: { name: 'Writ authorization server' },
+      ...src,
+    });
+  }
+  if (e.type === 'console.signed_in' || e.type === 'console.denied' || e.type === 'console.signed_out') {
+    const openId = e.reason === 'identity_provider' || e.reason === 'no_console_role';
+    return classified(CLASS.authentication, CATEGORY.iam, e.type === 'console.signed_out' ? 2 : 1, {
+      ...common,
+      user: user ?? { name: typeof data['actor'] === 'string' ? data['actor'] : 'unknown' },
+      ...(openId ? { auth_protocol_id: OPENID, auth_protocol: 'OpenID' } : {}),
+      service: { name: 'Writ console' },
       ...src,
     });
   }

@@ -2,7 +2,7 @@
  * Reading the audit log: filtered queries over the indexed columns, and the chain of a task and everything it spawned
  *. Events come back parsed from their hashed body, with seq and hashes, in seq order.
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { AuditEventRow, Database } from '../storage/index.js';
 import type { AuditEvent } from './audit-event.js';
 
@@ -15,6 +15,9 @@ export interface AuditQuery {
   userId?: string;
   traceId?: string;
   type?: string;
+  decision?: 'allow' | 'deny';
+  /** The resource id the event names (`resource`). */
+  resource?: string;
   /** Epoch ms, inclusive. */
   since?: number;
   /** Epoch ms, exclusive. */
@@ -23,6 +26,10 @@ export interface AuditQuery {
   limit?: number;
   /** Only events after this seq: pass the last seq of one page to get the next. */
   afterSeq?: number;
+  /** Only events before this seq (with `newestFirst`, the paging of an explorer). */
+  beforeSeq?: number;
+  /** Newest first instead of seq order. */
+  newestFirst?: boolean;
 }
 
 const DEFAULT_LIMIT = 100;
@@ -46,8 +53,22 @@ export async function queryAudit(db: Kysely<Database>, q: AuditQuery = {}): Prom
   if (q.since !== undefined) query = query.where('time', '>=', q.since);
   if (q.until !== undefined) query = query.where('time', '<', q.until);
   if (q.afterSeq !== undefined) query = query.where('seq', '>', q.afterSeq);
-  const rows = await query.orderBy('seq').limit(limit).execute();
-  return rows.map(toEntry);
+  if (q.beforeSeq !== undefined) query = query.where('seq', '<', q.beforeSeq);
+  if (q.decision !== undefined) query = query.where('decision', '=', q.decision);
+  // The resource is not a column: the canonical body holds it as `"resource":"<id>"` (no spaces, JSON-escaped), which a
+  // LIKE finds on either store; the parsed event decides, so text inside `data` that looks the same never matches.
+  if (q.resource !== undefined)
+    query = query.where(sql<boolean>`body like ${`%${likeEscape(`"resource":${JSON.stringify(q.resource)}`)}%`} escape '\\'`);
+  const rows = await query
+    .orderBy('seq', q.newestFirst === true ? 'desc' : 'asc')
+    .limit(limit)
+    .execute();
+  const entries = rows.map(toEntry);
+  return q.resource === undefined ? entries : entries.filter((e) => e.resource === q.resource);
+}
+
+function likeEscape(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
 export interface TaskChainNode {

@@ -22,7 +22,7 @@ import { constantTimeEqual, digestOf, isPkceChallenge, newBearerSecret } from '.
 import { ClientProblem, type ClientRegistry, type OAuthClient } from './clients.js';
 import { consentChoices, type ConsentChoice, type ToolLister } from './consent-choices.js';
 import type { Consents } from './consents.js';
-import { LoginProblem, type IdentityProviderLogin } from './identity-provider-login.js';
+import { LoginProblem, type IdentityProviderLogin, type SignedInUser } from './identity-provider-login.js';
 import { consentPage, errorPage, type Page } from './pages.js';
 import { matchRedirectUri } from './redirect-uris.js';
 import type { Session, Sessions } from './sessions.js';
@@ -49,7 +49,15 @@ export interface AuthorizationFlowDeps {
   csrfKey: Buffer;
   audit: AuditPort;
   now: () => number;
+  /**
+   * The operator console's sign-ins (console/), which share this relying party and its callback: a sign-in started
+   * with a request id under `CONSOLE_REQUEST_PREFIX` is handed over whole, and opens no consent session.
+   */
+  console?: ((user: SignedInUser, source: string) => Promise<Outcome>) | undefined;
 }
+
+/** The request id of a sign-in the operator console started (console/). */
+export const CONSOLE_REQUEST_PREFIX = 'console:';
 
 const SINGLE = ['response_type', 'client_id', 'redirect_uri', 'state', 'code_challenge', 'code_challenge_method', 'scope', 'dpop_jkt'];
 
@@ -156,6 +164,10 @@ export class AuthorizationFlow {
         data: { source },
       });
       return errorPage(400, 'Sign-in failed', err.description);
+    }
+    if (signedIn.requestId.startsWith(CONSOLE_REQUEST_PREFIX)) {
+      if (this.#d.console === undefined) return errorPage(404, 'Sign-in failed', 'The operator console is not served here.');
+      return this.#d.console(signedIn.user, source);
     }
     const { session, setCookie } = await this.#d.sessions.create(signedIn.user);
     this.#d.audit.record({

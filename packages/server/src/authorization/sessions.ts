@@ -73,7 +73,7 @@ export class Sessions {
 }
 
 /** One cookie's value from a `Cookie` header; a name present twice is ambiguous, and so absent. */
-function cookieValue(header: string | undefined, name: string): string | undefined {
+export function cookieValue(header: string | undefined, name: string): string | undefined {
   if (header === undefined) return undefined;
   const found = header
     .split(';')

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { DEFAULT_PORT, TOKEN_SIGNING_ALGS } from '@writ/protocol';
 import { auditConfig, tracingConfig } from './audit-schema.js';
 import { agentsConfig, approvalsConfig, budgetsConfig } from './governance-schema.js';
+import { consoleConfig } from './console-schema.js';
 
 declare module 'zod' {
   interface GlobalMeta {
@@ -350,6 +351,7 @@ export const configSchema = z.strictObject({
   audit: auditConfig,
   agents: agentsConfig,
   approvals: approvalsConfig,
+  console: consoleConfig,
   budgets: budgetsConfig,
   ssf: z
     .strictObject({

@@ -22,6 +22,8 @@ import {
   ApprovalPages,
   registerApprovalPageRoutes,
   AuthorizationFlow,
+  CONSOLE_REQUEST_PREFIX,
+  type AuthorizationFlowDeps,
   ClientRegistry,
   ConnectedAccounts,
   registerConnectedAccountRoutes,
@@ -57,6 +59,8 @@ export interface AuthorizationWiring {
   connectedAccounts: Pick<ConnectedAccountsDeps, 'connections' | 'secrets' | 'redeemCode' | 'revokeAtUpstream' | 'changed'>;
   /** Calls held back for a person's approval: their page is served beside consent. */
   approvals: Approvals;
+  /** Where a sign-in the operator console started ends (console/), when the console is served. */
+  console?: AuthorizationFlowDeps['console'];
 }
 
 export interface NodeAuthorizationServer {
@@ -65,6 +69,8 @@ export interface NodeAuthorizationServer {
   routes(app: FastifyInstance): void;
   /** The identity provider's registration changed. */
   invalidate(): void;
+  /** Sign-in at the identity provider for the operator console (the same relying party, coming back to it). */
+  consoleSignIn: { configured(): boolean; start(): Promise<URL> };
   prune(): Promise<void>;
 }
 
@@ -112,6 +118,7 @@ export function createAuthorizationServer(w: AuthorizationWiring): NodeAuthoriza
     csrfKey: w.csrfKey,
     audit: w.audit,
     now: w.now,
+    console: w.console,
   });
   const grantDeps = {
     db: w.db,
@@ -151,6 +158,7 @@ export function createAuthorizationServer(w: AuthorizationWiring): NodeAuthoriza
       registerApprovalPageRoutes(app, approvalPages);
     },
     invalidate: () => login.invalidate(),
+    consoleSignIn: { configured: () => login.configured, start: () => login.start(CONSOLE_REQUEST_PREFIX) },
     prune: async () => {
       const now = w.now();
       await sessions.prune();

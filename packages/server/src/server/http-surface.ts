@@ -1,5 +1,6 @@
 /**
- * Writ's HTTP surface on Fastify: discovery documents, the agent API, health, readiness, metrics, and the admin API.
+ * Writ's HTTP surface on Fastify: discovery documents, the agent API, health, readiness, metrics, the admin API and
+ * the operator console.
  * The per-call paths bypass Fastify (route-dispatch.ts): the gateways, the OAuth endpoints (oauth-endpoints.ts) and
  * the revocation feed run on raw `node:http`.
  */
@@ -12,7 +13,7 @@ import { errorResponse, familyOfPath, replyWire, UnacceptableInputError, writCod
 import type { SigningKeys } from '../token/index.js';
 import type { TaskService } from '../tasks/index.js';
 import { traceFrom, type Logger } from '../observability/index.js';
-import { registerAdminApi, type AdminAuth, type AdminServices } from '../admin-api/index.js';
+import { registerAdminApi, type AdminAuth, type AdminServices, type ConsoleSessionAuth } from '../admin-api/index.js';
 import type { Resource } from '../register/index.js';
 import type { AuditPort } from '../audit/index.js';
 import type { FailedAuthThrottle } from '../http/index.js';
@@ -35,6 +36,8 @@ export interface SurfaceDeps {
   metrics: { contentType: string; metrics(): Promise<string> };
   /** The authorization server's browser routes, and whether Dynamic Client Registration is open to anyone or by token. */
   authorization: { routes(app: FastifyInstance): void; registration: boolean };
+  /** The operator console's routes, and its sessions as the admin API accepts them; undefined where it is off. */
+  console?: { routes(app: FastifyInstance): void; sessions: ConsoleSessionAuth } | undefined;
   audit: AuditPort;
   logger: Logger;
 }
@@ -159,7 +162,15 @@ export function registerHttpSurface(app: FastifyInstance, deps: SurfaceDeps): vo
   });
 
   deps.authorization.routes(app);
-  registerAdminApi(app, { auth: deps.adminAuth, services: deps.admin, publicUrl: issuer, audit: deps.audit, throttle: deps.authThrottle });
+  deps.console?.routes(app);
+  registerAdminApi(app, {
+    auth: deps.adminAuth,
+    services: deps.admin,
+    publicUrl: issuer,
+    audit: deps.audit,
+    throttle: deps.authThrottle,
+    consoleSessions: deps.console?.sessions,
+  });
 }
 
 /** Whether any string (key or value) in a parsed request part holds a NUL; iterative, so depth cannot overflow. */

@@ -28,6 +28,7 @@ import { listen } from './listener.js';
 import { createGateways, egressGuard } from './gateways.js';
 import { createOAuthEndpoints } from './oauth-endpoints.js';
 import { createAuthorizationServer } from './authorization-server.js';
+import { createConsole } from './console-wiring.js';
 import { createReadiness } from './readiness.js';
 import { createDispatcher } from './route-dispatch.js';
 import { startSchedules } from './schedules.js';
@@ -377,6 +378,23 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     closers.unshift(() => gateways.close());
     // Grants with conditions on tool arguments are validated against the input schemas the upstreams list now.
     register.useToolLister((resource) => gateways.tools.tools(resource, register.version));
+    // The operator console (console/): its sessions, and the sign-ins it shares with the authorization server.
+    const consoleNode = createConsole({
+      config,
+      db: store.db,
+      publicUrl,
+      csrfKey: deriveKey(kek, 'console-csrf'),
+      audit,
+      auditHead: async () => {
+        const r = await store.db
+          .selectFrom('audit_events')
+          .select((eb) => eb.fn.max('seq').as('seq'))
+          .executeTakeFirst();
+        return Number(r?.seq ?? 0);
+      },
+      now,
+    });
+    if (consoleNode !== undefined) closers.unshift(() => consoleNode.close());
     // The authorization server for stock OAuth/MCP clients (authorization/): sign-in, consent, its grants.
     const authorizationServer = createAuthorizationServer({
       config,
@@ -397,6 +415,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       logger,
       now,
       approvals,
+      console: consoleNode?.finishSignIn,
       // A connection made or revoked is in force on this node and its sibling loops before the page answers.
       connectedAccounts: vaultParts.connectedAccounts(async (secretId, userId, what) => {
         register.noteConnectionChange(secretId, userId, what);
@@ -454,6 +473,16 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       now,
     });
     closers.unshift(() => streamer.stop());
+    const readiness = createReadiness({
+      ping: () => store.db.selectFrom('revocations').select('seq').limit(1).execute(),
+      auditHealthy: () => audit.healthy(),
+      freshness: () => cluster?.freshness(),
+      revocations: revocationSet,
+      cluster: { role, nodeId },
+      mcpSessions: () => gateways.mcp.sessionCounts,
+      feedClients: () => revocationFeed.clients,
+      upstreams: () => gateways.budget.snapshot(),
+    });
     const app = Fastify({
       logger: false,
       bodyLimit: config.server.adminBodyBytes,
@@ -496,22 +525,19 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         connections: vaultParts.connectionServices(register),
         kek: vaultParts.kekServices,
         version: WRIT_VERSION,
+        node: readiness,
+        consoleLinks: consoleNode?.links,
         // Held by this loop's hot path, and by every sibling loop's.
         changesInForce: () => snapshotRefresh.then(() => siblings?.settled()),
       },
       authorization: { routes: authorizationServer.routes, registration: config.authorization.registration.mode !== 'closed' },
+      console:
+        consoleNode === undefined
+          ? undefined
+          : { routes: (app) => consoleNode.routes(app, authorizationServer.consoleSignIn), sessions: consoleNode.sessionAuth },
       findResource: (id) => cache.resource(id),
       metrics: metrics.registry,
-      readiness: createReadiness({
-        ping: () => store.db.selectFrom('revocations').select('seq').limit(1).execute(),
-        auditHealthy: () => audit.healthy(),
-        freshness: () => cluster?.freshness(),
-        revocations: revocationSet,
-        cluster: { role, nodeId },
-        mcpSessions: () => gateways.mcp.sessionCounts,
-        feedClients: () => revocationFeed.clients,
-        upstreams: () => gateways.budget.snapshot(),
-      }),
+      readiness,
       audit,
       logger,
     });
@@ -598,6 +624,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         () => store.db.deleteFrom('client_assertions').where('expires_at', '<', now()).execute(),
         () => sharedReplay?.prune(),
         () => authorizationServer.prune(),
+        () => consoleNode?.prune(),
         () => callBudgets.prune(),
         // One node ends expired registrations everywhere: their tokens are revoked (reported like any revocation).
         ...(serves.control && leads

@@ -358,6 +358,8 @@ export interface Database {
   approvals: ApprovalsTable;
   budget_counters: BudgetCountersTable;
   tool_schemas: ToolSchemasTable;
+  console_sessions: ConsoleSessionsTable;
+  console_links: ConsoleLinksTable;
 }
 
 /** The input schema of an MCP tool that a grant's argument conditions name, as its upstream listed it (policy/tool-arguments.ts). */
@@ -528,3 +530,26 @@ export type OAuthRequestRow = Selectable<OAuthRequestsTable>;
 export type OAuthCodeRow = Selectable<OAuthCodesTable>;
 export type OAuthRefreshTokenRow = Selectable<OAuthRefreshTokensTable>;
 export type OAuthConsentRow = Selectable<OAuthConsentsTable>;
+
+/** A console session (console/): the cookie's digest, who it is, the role they hold, its idle and absolute ends. */
+export interface ConsoleSessionsTable {
+  id_hash: string;
+  /** The person's Writ user id (`<provider>:<sub>`), or the admin token's id for a one-time link. */
+  subject: string;
+  kind: 'person' | 'admin-token';
+  display_name: string;
+  role: 'admin' | 'read-only';
+  created_at: number;
+  last_seen_at: number;
+  /** The absolute end; the idle end is `last_seen_at` plus the configured idle time. */
+  expires_at: number;
+}
+
+/** A one-time console sign-in link made with an admin token (`writ dev` signs its admin in with one). */
+export interface ConsoleLinksTable {
+  code_hash: string;
+  /** The admin token's id. */
+  subject: string;
+  display_name: string;
+  expires_at: number;
+}

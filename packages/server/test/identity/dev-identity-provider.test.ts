@@ -36,7 +36,7 @@ test('alice signs in for real, and Writ accepts her ID token as dev:alice; the p
       assert.equal(idp.audience, idp.clientId);
       assert.deepEqual(
         idp.accounts.map((a) => a.username),
-        ['alice', 'bob', 'carol'],
+        ['alice', 'bob', 'carol', 'dana'],
       );
       const alice = idp.accounts.find((a) => a.username === 'alice');
       assert.ok(alice !== undefined && alice.password.length >= 16);

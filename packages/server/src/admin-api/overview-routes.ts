@@ -1,0 +1,90 @@
+/**
+ * What the console's overview shows, read from the same store and node state as every other admin route: tasks live,
+ * calls and denials per minute, this node's revocation freshness and upstream use; and the console's one-time
+ * sign-in links.
+ */
+import { sql } from 'kysely';
+import { z } from 'zod';
+import { AdminError } from '../errors/index.js';
+import type { AdminRoute } from './routes.js';
+
+const MINUTE_MS = 60_000;
+const overviewQuery = z.strictObject({ minutes: z.coerce.number().int().min(1).max(180).default(15) });
+
+/** One minute of gateway traffic: calls forwarded and calls refused (HTTP and MCP alike). */
+export interface MinuteOfCalls {
+  minute: number;
+  allowed: number;
+  denied: number;
+}
+
+export const OVERVIEW_ROUTES: AdminRoute[] = [
+  {
+    method: 'GET',
+    url: '/overview',
+    tag: 'overview',
+    summary: 'Tasks live, calls and denials per minute, pending approvals, and this node: revocation freshness and upstream use',
+    query: overviewQuery,
+    handler: async ({ query, services }) => {
+      const { minutes } = query as z.output<typeof overviewQuery>;
+      await services.flushAudit();
+      const now = Date.now();
+      const from = (Math.floor(now / MINUTE_MS) - minutes + 1) * MINUTE_MS;
+      const [live, rows, pending, node] = await Promise.all([
+        services.db
+          .selectFrom('tasks')
+          .select((eb) => eb.fn.countAll<number | string>().as('n'))
+          .where('status', '=', 'active')
+          .where('expires_at', '>', now)
+          .executeTakeFirstOrThrow(),
+        services.db
+          .selectFrom('audit_events')
+          .select([sql<number | string>`time / ${MINUTE_MS}`.as('minute'), 'type', (eb) => eb.fn.countAll<number | string>().as('n')])
+          .where('time', '>=', from)
+          .where('type', 'in', ['call.allowed', 'call.denied'])
+          .groupBy([sql`time / ${MINUTE_MS}`, 'type'])
+          .execute(),
+        services.db
+          .selectFrom('approvals')
+          .select((eb) => eb.fn.countAll<number | string>().as('n'))
+          .where('status', '=', 'pending')
+          .where('expires_at', '>', now)
+          .executeTakeFirstOrThrow(),
+        services.node(),
+      ]);
+      const perMinute: MinuteOfCalls[] = [];
+      for (let m = from / MINUTE_MS; m <= Math.floor(now / MINUTE_MS); m++)
+        perMinute.push({ minute: m * MINUTE_MS, allowed: 0, denied: 0 });
+      for (const r of rows) {
+        const slot = perMinute[Math.floor(Number(r.minute)) - from / MINUTE_MS];
+        if (slot === undefined) continue;
+        if (r.type === 'call.allowed') slot.allowed += Number(r.n);
+        else slot.denied += Number(r.n);
+      }
+      return {
+        time: now,
+        tasks: { active: Number(live.n) },
+        approvals: { pending: Number(pending.n) },
+        calls: perMinute,
+        node: {
+          ready: node.ready,
+          revocation: node.checks['revocation'],
+          upstreams: node.checks['upstreams'],
+          cluster: node.checks['cluster'],
+        },
+      };
+    },
+  },
+  {
+    method: 'POST',
+    url: '/console/links',
+    tag: 'console',
+    status: 201,
+    summary: 'A one-time link that signs the admin token holder in to the console (five minutes, once): its session acts as this token',
+    handler: async ({ principal, services }) => {
+      if (services.consoleLinks === undefined) throw new AdminError('ERR_ADMIN_NOT_FOUND', 'the console is not served by this node');
+      if (principal.via !== 'token') throw new AdminError('ERR_ADMIN_FORBIDDEN', 'only an admin token makes console links');
+      return services.consoleLinks.create(principal);
+    },
+  },
+];
