@@ -3,7 +3,7 @@
  * page reads the admin API; nothing here is a second source of truth.
  */
 import { render } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { loadSession, onSignedOut, signOut, type Session } from './api.js';
 import { onLiveStatus, startLive, stopLive } from './live.js';
 import { SessionContext } from './ui.js';
@@ -70,8 +70,9 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut(): void }) 
   const main = useRef<HTMLElement>(null);
   const first = useRef(true);
   useEffect(() => onLiveStatus(setLive), []);
-  // Moving to another page moves focus to its content, so keyboard and screen-reader users start there.
-  useEffect(() => {
+  // Moving to another page moves focus to its content, so keyboard and screen-reader users start there (in the same
+  // task as the new page's render, so nothing is announced or focusable in between).
+  useLayoutEffect(() => {
     if (first.current) {
       first.current = false;
       return;
