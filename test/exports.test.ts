@@ -65,6 +65,7 @@ const SURFACE: Record<string, readonly string[]> = {
     'ReplayCacheFullError',
     'RevocationFeed',
     'RevocationSet',
+    'RevokedCredentialError',
     'VerifiedTokenCache',
     'asWritError',
     'canonicalMcpDetail',

@@ -3,7 +3,8 @@
  * page reads the admin API; nothing here is a second source of truth.
  */
 import { render } from 'preact';
-import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useErrorBoundary, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import type { ComponentChildren } from 'preact';
 import { loadSession, onSignedOut, signOut, type Session } from './api.js';
 import { onLiveStatus, startLive, stopLive } from './live.js';
 import { SessionContext } from './ui.js';
@@ -64,6 +65,20 @@ function SignIn({ problem }: { problem?: string }) {
   );
 }
 
+/** A page that fails to render says so in its place; the header, navigation and other pages keep working. */
+function PageBoundary({ children }: { children: ComponentChildren }) {
+  const [error, reset] = useErrorBoundary();
+  if (error === undefined) return <>{children}</>;
+  return (
+    <div class="error" role="alert">
+      <p>This page failed to show: {error instanceof Error ? error.message : String(error)}</p>
+      <button type="button" onClick={reset}>
+        Try again
+      </button>
+    </div>
+  );
+}
+
 function Shell({ session, onSignOut }: { session: Session; onSignOut(): void }) {
   const { path, params } = useRoute();
   const [live, setLive] = useState(false);
@@ -110,7 +125,9 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut(): void }) 
           </ul>
         </nav>
         <main id="main" ref={main} tabIndex={-1} aria-labelledby="page-title">
-          <Page params={params} />
+          <PageBoundary key={path}>
+            <Page params={params} />
+          </PageBoundary>
         </main>
       </div>
     </SessionContext.Provider>

@@ -145,6 +145,17 @@ export interface Overview {
     };
     cluster: { role: string; node_id: string };
   };
+  /** Every cluster node as it last reported; null on the embedded store. */
+  nodes: Array<{
+    nodeId: string;
+    role: string;
+    state: string;
+    lagMs: number | null;
+    lastSeq: number;
+    logSeq: number;
+    reportedAt: number;
+    silent: boolean;
+  }> | null;
 }
 
 export interface ObserveReport {

@@ -3,7 +3,7 @@
  * the token service, the revocation set it keeps current). Not a public API: it changes with the server, without
  * notice. Services use the package root.
  */
-export { checkCall, extractDpopToken } from './check/check-call.js';
+export { checkCall, extractDpopToken, RevokedCredentialError } from './check/check-call.js';
 export type { CallRequest, CheckCallContext, VerifiedCall } from './check/check-call.js';
 export { verifyTaskToken } from './token/verify-task-token.js';
 export type { TaskTokenCheckOptions } from './token/verify-task-token.js';

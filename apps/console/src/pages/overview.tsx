@@ -33,7 +33,7 @@ export function OverviewPage(_: { params: URLSearchParams }) {
           </ul>
 
           <section aria-labelledby="rev-h">
-            <h2 id="rev-h">Revocation freshness</h2>
+            <h2 id="rev-h">Revocation freshness of this node</h2>
             {r !== undefined && (
               <dl class="facts">
                 <dt>Node</dt>
@@ -60,6 +60,41 @@ export function OverviewPage(_: { params: URLSearchParams }) {
               </dl>
             )}
           </section>
+
+          {data.nodes != null && (
+            <section aria-labelledby="nodes-h">
+              <h2 id="nodes-h">Every node's revocation freshness</h2>
+              <table>
+                <caption class="sr-only">Cluster nodes as each last reported</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Node</th>
+                    <th scope="col">Role</th>
+                    <th scope="col">State</th>
+                    <th scope="col">Lag</th>
+                    <th scope="col">Revocations held</th>
+                    <th scope="col">Reported</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {data.nodes.map((n) => (
+                    <tr key={n.nodeId}>
+                      <th scope="row">{n.nodeId}</th>
+                      <td>{n.role}</td>
+                      <td class={n.silent || n.state !== 'current' ? 'bad' : 'ok'}>{n.silent ? `silent (last: ${n.state})` : n.state}</td>
+                      <td>{n.lagMs === null ? 'unknown' : `${n.lagMs} ms`}</td>
+                      <td>
+                        {n.lastSeq} of {n.logSeq}
+                      </td>
+                      <td>
+                        <Time ms={n.reportedAt} />
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </section>
+          )}
 
           <section aria-labelledby="calls-h">
             <h2 id="calls-h">Calls per minute</h2>

@@ -9,6 +9,8 @@ import { AdminError } from '../errors/index.js';
 import type { AdminRoute } from './routes.js';
 
 const MINUTE_MS = 60_000;
+/** The minute of an event: one literal expression, the same text in the select and the group by on both stores. */
+const minuteOf = sql<number | string>`time / ${sql.lit(MINUTE_MS)}`;
 const overviewQuery = z.strictObject({ minutes: z.coerce.number().int().min(1).max(180).default(15) });
 
 /** One minute of gateway traffic: calls forwarded and calls refused (HTTP and MCP alike). */
@@ -23,14 +25,15 @@ export const OVERVIEW_ROUTES: AdminRoute[] = [
     method: 'GET',
     url: '/overview',
     tag: 'overview',
-    summary: 'Tasks live, calls and denials per minute, pending approvals, and this node: revocation freshness and upstream use',
+    summary:
+      "Tasks live, calls and denials per minute, pending approvals, this node's revocation freshness and upstream use, and every cluster node's freshness as last reported",
     query: overviewQuery,
     handler: async ({ query, services }) => {
       const { minutes } = query as z.output<typeof overviewQuery>;
       await services.flushAudit();
       const now = Date.now();
       const from = (Math.floor(now / MINUTE_MS) - minutes + 1) * MINUTE_MS;
-      const [live, rows, pending, node] = await Promise.all([
+      const [live, rows, pending, node, nodes] = await Promise.all([
         services.db
           .selectFrom('tasks')
           .select((eb) => eb.fn.countAll<number | string>().as('n'))
@@ -39,10 +42,10 @@ export const OVERVIEW_ROUTES: AdminRoute[] = [
           .executeTakeFirstOrThrow(),
         services.db
           .selectFrom('audit_events')
-          .select([sql<number | string>`time / ${MINUTE_MS}`.as('minute'), 'type', (eb) => eb.fn.countAll<number | string>().as('n')])
+          .select([minuteOf.as('minute'), 'type', (eb) => eb.fn.countAll<number | string>().as('n')])
           .where('time', '>=', from)
           .where('type', 'in', ['call.allowed', 'call.denied'])
-          .groupBy([sql`time / ${MINUTE_MS}`, 'type'])
+          .groupBy([minuteOf, 'type'])
           .execute(),
         services.db
           .selectFrom('approvals')
@@ -51,6 +54,7 @@ export const OVERVIEW_ROUTES: AdminRoute[] = [
           .where('expires_at', '>', now)
           .executeTakeFirstOrThrow(),
         services.node(),
+        services.nodes(),
       ]);
       const perMinute: MinuteOfCalls[] = [];
       for (let m = from / MINUTE_MS; m <= Math.floor(now / MINUTE_MS); m++)
@@ -72,6 +76,8 @@ export const OVERVIEW_ROUTES: AdminRoute[] = [
           upstreams: node.checks['upstreams'],
           cluster: node.checks['cluster'],
         },
+        // Every node's own number, as each last reported it (null on the embedded store: this node is the only one).
+        nodes,
       };
     },
   },

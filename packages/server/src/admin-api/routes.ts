@@ -35,6 +35,7 @@ import type { Approvals } from '../approvals/index.js';
 import type { PostureOptions, PostureReport } from '../posture/index.js';
 import { APPROVAL_ROUTES } from './approval-routes.js';
 import { OVERVIEW_ROUTES } from './overview-routes.js';
+import type { NodeReport } from '../cluster/index.js';
 
 /** Epoch ms; default: the last 24 hours. */
 const observeReportQuery = z.strictObject({
@@ -88,6 +89,8 @@ export interface AdminServices {
   kek: { inventory(): Promise<KekInventory>; rotate(): Promise<KekRotationReport> };
   /** This node as `/readyz` reports it: readiness, revocation freshness, upstream use, cluster role. */
   node(): Promise<{ ready: boolean; checks: Record<string, unknown> }>;
+  /** Every cluster node's revocation freshness as it last reported it; null on the embedded store (one process). */
+  nodes(): Promise<NodeReport[] | null>;
   /** The console's one-time sign-in links (console/); absent where the console is not served. */
   consoleLinks?: { create(principal: AdminPrincipal): Promise<{ url: string; expires_at: number }> } | undefined;
   /** Signed checkpoints of the audit chain; `created` ones are also pushed to the configured sinks. */

@@ -274,6 +274,15 @@ export const configSchema = z.strictObject({
         .max(60_000)
         .default(500)
         .describe('how often a node asks the revocation log, on its listening connection, whether it missed an entry'),
+      reportIntervalMs: z
+        .number()
+        .int()
+        .min(1000)
+        .max(300_000)
+        .default(5000)
+        .describe(
+          "how often a node writes its revocation freshness to the store, where the console's overview shows every node's (three missed reports: shown as silent)",
+        ),
       maxStalenessMs: z
         .number()
         .int()

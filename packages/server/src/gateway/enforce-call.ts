@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WritError, budgetOf, type TaskTokenClaims } from '@writ/protocol';
 import { CallBudgets, type Taken } from '../budgets/index.js';
-import { checkCall, headerValues, type CheckCallContext, type DpopNonces } from '@writ/verify/internal';
+import { checkCall, headerValues, RevokedCredentialError, type CheckCallContext, type DpopNonces } from '@writ/verify/internal';
 import { asWritError, writeDenial, RETRY_AFTER_SECONDS, RETRYABLE_GATEWAY_CODES } from '../errors/index.js';
 import { isRegisterId } from '../ids/index.js';
 import { agentRefusal, resourceMetadataUrl, resourceUri, type Agent, type Resource } from '../register/index.js';
@@ -156,15 +156,23 @@ export class CallEnforcer {
   async authenticate(req: IncomingMessage, state: CallState, resource: Resource, rawPath: string): Promise<Caller> {
     const deps = this.#deps;
     const audience = resourceUri(deps.publicUrl, resource);
-    const { claims, jkt } = await checkCall(
-      {
-        method: state.method,
-        url: `${deps.publicUrl}${rawPath}`,
-        authorization: headerValues(req.rawHeaders, 'authorization'),
-        dpop: headerValues(req.rawHeaders, 'dpop'),
-      },
-      { ...deps.check, audience, acceptBearer: resource.mcp?.bearer.allowed === true },
-    );
+    let verified: Awaited<ReturnType<typeof checkCall>>;
+    try {
+      verified = await checkCall(
+        {
+          method: state.method,
+          url: `${deps.publicUrl}${rawPath}`,
+          authorization: headerValues(req.rawHeaders, 'authorization'),
+          dpop: headerValues(req.rawHeaders, 'dpop'),
+        },
+        { ...deps.check, audience, acceptBearer: resource.mcp?.bearer.allowed === true },
+      );
+    } catch (err) {
+      // An authentic but revoked credential: its refusal goes on its task's record (only the audit reads these claims).
+      if (err instanceof RevokedCredentialError) state.claims = err.claims;
+      throw err;
+    }
+    const { claims, jkt } = verified;
     state.claims = claims;
     const agent = deps.agents.get(claims.client_id);
     if (agent === undefined) throw new WritError('ERR_REVOKED_AGENT', `agent ${claims.client_id} is unknown`);

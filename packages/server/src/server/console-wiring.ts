@@ -40,6 +40,8 @@ export interface NodeConsole {
   links: { create(principal: AdminPrincipal): Promise<{ url: string; expires_at: number }> };
   routes(app: FastifyInstance, signIn: { configured(): boolean; start(): Promise<URL> }): void;
   prune(): Promise<void>;
+  /** A person's access was revoked (a user revocation): their console sessions end too. */
+  userRevoked(userId: string): Promise<void>;
   close(): void;
 }
 
@@ -95,6 +97,9 @@ export function createConsole(w: ConsoleWiring): NodeConsole | undefined {
         idleMinutes: c.idleMinutes,
       }),
     prune: () => sessions.prune(),
+    userRevoked: async (userId) => {
+      await sessions.endAllOf(userId);
+    },
     close: () => live.close(),
   };
 }

@@ -22,7 +22,7 @@ import { createUserTokenVerifier, createWorkloadTokenVerifier } from '../identit
 import { SharedReplayCache } from '../dpop/index.js';
 import { AdminAuth } from '../admin-api/index.js';
 import { createMetrics, startTracing, type Logger } from '../observability/index.js';
-import { ClusterNode, type ClusterRole, type Freshness } from '../cluster/index.js';
+import { ClusterNode, readNodeReports, startNodeReports, type ClusterRole, type Freshness } from '../cluster/index.js';
 import { registerHttpSurface } from './http-surface.js';
 import { listen } from './listener.js';
 import { createGateways, egressGuard } from './gateways.js';
@@ -260,6 +260,17 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       const node = cluster;
       revocations.addWriteHook((trx, row) => node.publishRevocation(trx, row));
       closers.unshift(() => node.close());
+      // Every node's freshness where a control node can read it (the console's overview).
+      const reports = startNodeReports({
+        db: store.db,
+        nodeId,
+        role,
+        freshness: () => node.freshness(),
+        intervalMs: config.cluster.reportIntervalMs,
+        now,
+        logger,
+      });
+      closers.unshift(() => reports.stop());
     }
     /** Every enforcement point on this node refuses calls while its revocation state is not confirmed current. */
     const revocationCurrent = (): boolean => cluster?.current ?? true;
@@ -424,7 +435,12 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       }),
     });
     // The kill switch reaches open MCP sessions at once, not only at their next request — from any node.
-    const offRevoked = revocations.onEntry((entry) => gateways.mcp.revoked(entry));
+    const offRevoked = revocations.onEntry((entry) => {
+      gateways.mcp.revoked(entry);
+      // An offboarded person leaves the console too (every node hears the entry; ending sessions twice is harmless).
+      if (entry.target.type === 'user' && consoleNode !== undefined)
+        void consoleNode.userRevoked(entry.target.userId).catch((err: unknown) => logger.warn({ err }, 'console sessions not ended'));
+    });
     closers.unshift(offRevoked);
 
     const adminAuth = new AdminAuth({ db: store.db, fixedToken: config.adminToken });
@@ -526,6 +542,8 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         kek: vaultParts.kekServices,
         version: WRIT_VERSION,
         node: readiness,
+        nodes: async () =>
+          cluster === undefined ? null : readNodeReports(store.db, { intervalMs: config.cluster.reportIntervalMs, now: now() }),
         consoleLinks: consoleNode?.links,
         // Held by this loop's hot path, and by every sibling loop's.
         changesInForce: () => snapshotRefresh.then(() => siblings?.settled()),

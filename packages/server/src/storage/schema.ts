@@ -360,6 +360,7 @@ export interface Database {
   tool_schemas: ToolSchemasTable;
   console_sessions: ConsoleSessionsTable;
   console_links: ConsoleLinksTable;
+  cluster_nodes: ClusterNodesTable;
 }
 
 /** The input schema of an MCP tool that a grant's argument conditions name, as its upstream listed it (policy/tool-arguments.ts). */
@@ -552,4 +553,15 @@ export interface ConsoleLinksTable {
   subject: string;
   display_name: string;
   expires_at: number;
+}
+
+/** A cluster node's revocation freshness as it last reported it (cluster/node-reports.ts). */
+export interface ClusterNodesTable {
+  node_id: string;
+  role: string;
+  state: string;
+  lag_ms: number | null;
+  last_seq: number;
+  log_seq: number;
+  reported_at: number;
 }

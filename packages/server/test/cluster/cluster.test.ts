@@ -56,6 +56,22 @@ describe('cluster: 1 control + 3 gateway processes on one PostgreSQL', { skip, t
     assert.match(metrics, /^writ_revocation_current 1$/m);
   });
 
+  test("the overview shows every node's own revocation freshness, as each reported it", async () => {
+    const names = [c.control, ...c.gateways].map((n) => n.name).sort();
+    type Reported = { nodeId: string; role: string; state: string; lagMs: number | null; silent: boolean };
+    const current = (o: { nodes: Reported[] | null }): Reported[] =>
+      (o.nodes ?? []).filter((n) => names.includes(n.nodeId) && n.state === 'current' && !n.silent);
+    const overview = await eventually(
+      () => c.admin.get<{ nodes: Reported[] | null }>('/overview'),
+      (o) => current(o).length === names.length,
+      'every node reporting current',
+    );
+    const nodes = current(overview);
+    assert.deepEqual(nodes.map((n) => n.nodeId).sort(), names);
+    assert.equal(nodes.find((n) => n.nodeId === c.control.name)?.role, 'control');
+    assert.ok(nodes.every((n) => typeof n.lagMs === 'number'));
+  });
+
   test('each role serves only its own paths', async () => {
     const t = await c.task();
     const atControl = await c.call(c.control, t.token);
@@ -65,6 +81,7 @@ describe('cluster: 1 control + 3 gateway processes on one PostgreSQL', { skip, t
       ['POST', '/oauth2/token'],
       ['GET', '/admin/v1/agents'],
       ['GET', '/revocation/v1/events'],
+      ['GET', '/console/'],
     ] as const) {
       const res = await fetch(`${g.url}${path}`, { method, headers: { authorization: `Bearer ${c.adminToken}` } });
       assert.equal(res.status, 404, path);

@@ -21,6 +21,7 @@ import { CHROMIUM, chromiumSkip, tabTo } from '../helpers/chromium.js';
 import { describeEachStore } from '../helpers/stores.js';
 import { AUTHORIZATION_SERVER_CONFIG } from '../helpers/authorization-harness.js';
 import { useHarness, type TestAgent } from '../helpers/writ-harness.js';
+import { eventually } from '../helpers/eventually.js';
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve('axe-core/axe.min.js');
@@ -177,6 +178,7 @@ describeEachStore('the console in Chromium', (kind) => {
       const text = (await chain.textContent()) ?? '';
       assert.match(text, /call\.allowed\s*GET \/v1\/projects — allow allowed · grants default\.0/);
       assert.match(text, /task\.revoked\s*— deny seen misbehaving in the console\s*by user:dev:dana/, 'and who stopped it');
+      assert.match(text, /call\.denied\s*GET \S+ — deny ERR_REVOKED_TASK/, 'and the call the agent tried after it');
     },
   );
 
@@ -208,6 +210,12 @@ describeEachStore('the console in Chromium', (kind) => {
         assert.equal(await bob.locator('#g-policy').count(), 0, 'no grant editor for a read-only operator');
         const refused = await h.admin.get<Array<{ user_id?: string; detail?: string }>>('/audit?type=admin.denied');
         assert.ok(refused.some((e) => e.user_id === 'dev:bob' && e.detail === 'read-only role'));
+        // Offboarded (a user revocation), bob is out of the console at once, on every node.
+        await h.admin.post('/revocations', { target: { type: 'user', userId: 'dev:bob' }, reason: 'left the company' });
+        await eventually(
+          async () => (await bob.evaluate(async () => (await fetch('/console/session')).status)) === 401,
+          "bob's console session ended",
+        );
       } finally {
         await bobContext.close();
       }

@@ -163,6 +163,27 @@ describeEachStore('console sessions', (kind) => {
     assert.equal(res.status, 403);
   });
 
+  test('the overview: tasks live, calls per minute, this node, and (in a cluster only) every node', async () => {
+    const { cookie } = await signIn();
+    const o = JSON.parse((await get('/admin/v1/overview?minutes=5', { cookie })).body) as {
+      tasks: { active: number };
+      approvals: { pending: number };
+      calls: Array<{ minute: number; allowed: number; denied: number }>;
+      node: { ready: boolean; revocation: { state: string }; cluster: { role: string } };
+      nodes: unknown;
+    };
+    assert.equal(typeof o.tasks.active, 'number');
+    assert.equal(o.approvals.pending, 0);
+    assert.equal(o.calls.length, 5);
+    assert.ok(o.calls.every((c, i) => i === 0 || c.minute - (o.calls[i - 1]?.minute ?? 0) === 60_000));
+    assert.equal(o.node.revocation.state, 'current');
+    assert.equal(o.node.cluster.role, 'both');
+    // On PostgreSQL every node reports itself (a cluster of one here); the embedded store has no other node.
+    if (kind.name === 'postgres') assert.ok(Array.isArray(o.nodes));
+    else assert.equal(o.nodes, null);
+    assert.equal((await get('/admin/v1/overview?minutes=0', { cookie })).status, 400);
+  });
+
   test('the live stream needs a session and sends the audit head', async () => {
     assert.equal((await get('/console/events')).status, 401);
     const { cookie } = await signIn();

@@ -73,6 +73,20 @@ export function extractDpopToken(authorization: readonly string[]): string {
   return token;
 }
 
+/**
+ * A refusal of a credential that is authentic — Writ signed it, and for a DPoP call the caller proved the key — but
+ * revoked. It carries the verified claims so the refusal can be put on the task's record: who tried to act after the
+ * kill is what an auditor asks first. Nothing else may be decided from them.
+ */
+export class RevokedCredentialError extends WritError {
+  readonly claims: TaskTokenClaims;
+  constructor(code: ConstructorParameters<typeof WritError>[0], claims: TaskTokenClaims) {
+    super(code, `task ${claims.task_id}`);
+    this.name = 'RevokedCredentialError';
+    this.claims = claims;
+  }
+}
+
 export async function checkCall(request: CallRequest, ctx: CheckCallContext): Promise<VerifiedCall> {
   const { scheme, token } = extractToken(request.authorization);
   if (scheme === 'bearer' && ctx.acceptBearer !== true) throw new WritError('ERR_AUTH_SCHEME', 'scheme bearer');
@@ -87,7 +101,7 @@ export async function checkCall(request: CallRequest, ctx: CheckCallContext): Pr
   if (scheme === 'bearer') {
     if (claims.cnf !== undefined) throw new WritError('ERR_AUTH_SCHEME', 'a DPoP-bound token presented as Bearer');
     const revoked = ctx.revocations.check(claims, '');
-    if (revoked !== null) throw new WritError(revoked, `task ${claims.task_id}`);
+    if (revoked !== null) throw new RevokedCredentialError(revoked, claims);
     return { claims, jkt: null };
   }
   // An unbound (bearer) token never authenticates a DPoP call: it was issued for bearer use only.
@@ -105,6 +119,6 @@ export async function checkCall(request: CallRequest, ctx: CheckCallContext): Pr
   });
   if (proof.jkt !== claims.cnf.jkt) throw new WritError('ERR_DPOP_BINDING', 'proof key is not the token key');
   const revoked = ctx.revocations.check(claims, proof.jkt);
-  if (revoked !== null) throw new WritError(revoked, `task ${claims.task_id}`);
+  if (revoked !== null) throw new RevokedCredentialError(revoked, claims);
   return { claims, jkt: proof.jkt };
 }

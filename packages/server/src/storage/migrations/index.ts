@@ -21,6 +21,7 @@ import * as m0017 from './0017-grant-mode.js';
 import * as m0018 from './0018-budget-counters.js';
 import * as m0019 from './0019-tool-schemas.js';
 import * as m0020 from './0020-console.js';
+import * as m0021 from './0021-cluster-nodes.js';
 
 export interface WritMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -47,4 +48,5 @@ export const MIGRATIONS: Readonly<Record<string, WritMigration>> = {
   '0018-budget-counters': m0018,
   '0019-tool-schemas': m0019,
   '0020-console': m0020,
+  '0021-cluster-nodes': m0021,
 };
