@@ -39,3 +39,25 @@ test('writ dev runs the demo: allowed, refused, completed, refused again, audit 
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('writ dev prints the console URL and a one-time link that signs the dev admin in', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'writ-dev-'));
+  const lines: string[] = [];
+  const handle = await runDev({ port: 0, dataDir, keepData: false, demo: false, exitAfterDemo: false, out: (l) => lines.push(l) });
+  try {
+    const text = lines.join('\n');
+    assert.match(text, new RegExp(`Console: ${handle.writ.publicUrl}/console/ +\\(admin: dana, read-only: bob\\)`));
+    const link = /signed in as the dev admin, once, within 5 minutes: (\S+)/.exec(text)?.[1];
+    assert.ok(link !== undefined, text);
+    const opened = await fetch(link, { redirect: 'manual' });
+    assert.equal(opened.status, 303);
+    const cookie = (opened.headers.get('set-cookie') ?? '').split(';', 1)[0] ?? '';
+    const session = (await (await fetch(`${handle.writ.publicUrl}/console/session`, { headers: { cookie } })).json()) as { role?: string };
+    assert.equal(session.role, 'admin');
+    assert.equal((await fetch(link, { redirect: 'manual' })).status, 400, 'the link works once');
+    assert.match(text, /dana \/ \S+/, 'the console admin account is printed with the others');
+  } finally {
+    await handle.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
