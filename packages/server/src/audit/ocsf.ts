@@ -133,7 +133,7 @@ export function toOcsf(stored: StoredAuditEvent, o: { productVersion: string }):
     const openId = e.reason === 'identity_provider' || e.reason === 'no_console_role';
     return classified(CLASS.authentication, CATEGORY.iam, e.type === 'console.signed_out' ? 2 : 1, {
       ...common,
-      user: user ?? { name: typeof data['actor'] === 'string' ? data['actor'] : 'unknown' },
+      user: user ?? { name: e.actor_chain?.[0] ?? 'unknown' },
       ...(openId ? { auth_protocol_id: OPENID, auth_protocol: 'OpenID' } : {}),
       service: { name: 'Writ console' },
       ...src,

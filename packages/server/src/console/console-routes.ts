@@ -95,7 +95,8 @@ export function registerConsoleRoutes(app: FastifyInstance, d: ConsoleRoutesDeps
         type: 'console.signed_in',
         decision: 'allow',
         reason: 'admin_token_link',
-        data: { actor: `admin:${link.displayName}`, role: 'admin', source },
+        actor_chain: [`admin:${link.displayName}`],
+        data: { role: 'admin', source },
       });
       return redirect(reply, `${d.publicUrl}${CONSOLE_PATH}`, setCookie);
     });
@@ -125,7 +126,7 @@ export function registerConsoleRoutes(app: FastifyInstance, d: ConsoleRoutesDeps
         type: 'console.signed_out',
         decision: 'allow',
         reason: 'signed_out',
-        ...(session.kind === 'person' ? { user_id: session.subject } : { data: { actor: `admin:${session.displayName}` } }),
+        ...(session.kind === 'person' ? { user_id: session.subject } : { actor_chain: [`admin:${session.displayName}`] }),
       });
       return reply.code(204).header('set-cookie', d.sessions.clearCookie).send();
     });

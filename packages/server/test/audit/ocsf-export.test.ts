@@ -96,4 +96,37 @@ describeEachStore('audit export as OCSF', (kind) => {
       assert.equal(event.class_uid, 3002);
     }
   });
+
+  test("the console's sign-ins, refusals and sign-outs are OCSF Authentication events: logon or logoff", async () => {
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    addFormats.default(ajv);
+    const validate = ajv.compile(OCSF_1_3_0_SCHEMAS[3002] as object);
+    for (const [type, decision, reason, who, activity] of [
+      ['console.signed_in', 'allow', 'identity_provider', { user_id: 'corp:dana' }, 1],
+      ['console.signed_in', 'allow', 'admin_token_link', { actor_chain: ['admin:ops'] }, 1],
+      ['console.denied', 'deny', 'no_console_role', { user_id: 'corp:eve' }, 1],
+      ['console.denied', 'deny', 'link_invalid', {}, 1],
+      ['console.signed_out', 'allow', 'signed_out', { user_id: 'corp:dana' }, 2],
+    ] as const) {
+      const event = toOcsf(
+        {
+          seq: 1,
+          event: {
+            id: '01900000-0000-7000-8000-000000000000',
+            time: 1_790_000_000_000,
+            type,
+            trace_id: '0af7651916cd43dd8448eb211c80319c',
+            decision,
+            reason,
+            ...('user_id' in who ? { user_id: who.user_id } : {}),
+            ...('actor_chain' in who ? { actor_chain: [...who.actor_chain] } : {}),
+            data: { source: '127.0.0.1' },
+          },
+        },
+        { productVersion: '0.1.0' },
+      );
+      assert.ok(validate(event), `${type} ${reason}: ${ajv.errorsText(validate.errors)}`);
+      assert.deepEqual([event.class_uid, event.activity_id], [3002, activity], `${type} ${reason}`);
+    }
+  });
 });
