@@ -35,6 +35,44 @@ async function addTask(
 }
 
 describeEachStore('audit queries', (kind) => {
+  test('by decision and by resource (exactly, with LIKE wildcards taken literally), newest first with seq paging', async () => {
+    const store = await kind.open();
+    try {
+      const w = manualWriter(store);
+      for (let i = 1; i <= 12; i++) {
+        const resource = i <= 4 ? 'github' : i <= 8 ? 'git_ub' : 'gitXhub';
+        // A look-alike inside `data` must not match a resource filter.
+        w.record(callEvent(i, { resource, data: { i, note: '"resource":"git_ub"' } }));
+      }
+      await w.close();
+      const db = store.db;
+      const denied = await queryAudit(db, { decision: 'deny' });
+      assert.deepEqual(
+        denied.map((e) => e.data?.['i']),
+        [3, 6, 9, 12],
+      );
+      const underscore = await queryAudit(db, { resource: 'git_ub' });
+      assert.deepEqual(
+        underscore.map((e) => e.data?.['i']),
+        [5, 6, 7, 8],
+        '`_` is no wildcard, and text in data does not count',
+      );
+      assert.equal((await queryAudit(db, { resource: 'git%' })).length, 0);
+      const newest = await queryAudit(db, { newestFirst: true, limit: 5 });
+      assert.deepEqual(
+        newest.map((e) => e.seq),
+        [12, 11, 10, 9, 8],
+      );
+      const older = await queryAudit(db, { newestFirst: true, limit: 5, beforeSeq: 8 });
+      assert.deepEqual(
+        older.map((e) => e.seq),
+        [7, 6, 5, 4, 3],
+      );
+    } finally {
+      await store.dispose();
+    }
+  });
+
   test('filters on each indexed column, time windows, limit and seq paging', async () => {
     const store = await kind.open();
     try {
