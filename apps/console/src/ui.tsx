@@ -26,9 +26,10 @@ export interface Data<T> {
 
 /**
  * GET `path` (under /admin/v1) now, whenever it changes, and — when `live` — whenever the audit log moves (a change
- * anywhere: a task started or ended, a call, a decision). Null: nothing to load yet.
+ * anywhere: a task started or ended, a call, a decision), at most once per `everyMs` (default 1 s): under heavy
+ * traffic the log moves every second, and a page must not turn that into a query storm. Null: nothing to load yet.
  */
-export function useData<T>(path: string | null, o: { live?: boolean } = {}): Data<T> {
+export function useData<T>(path: string | null, o: { live?: boolean; everyMs?: number } = {}): Data<T> {
   const [state, setState] = useState<{ data: T | undefined; error: unknown; loading: boolean }>({
     data: undefined,
     error: undefined,
@@ -52,7 +53,25 @@ export function useData<T>(path: string | null, o: { live?: boolean } = {}): Dat
     [path],
   );
   useEffect(() => load(false), [load]);
-  useEffect(() => (o.live === true ? onChange(() => load(true)) : undefined), [load, o.live]);
+  const every = o.everyMs ?? 1000;
+  useEffect(() => {
+    if (o.live !== true) return undefined;
+    let last = 0;
+    let pending: ReturnType<typeof setTimeout> | undefined;
+    const off = onChange(() => {
+      if (pending !== undefined) return;
+      const wait = Math.max(0, last + every - Date.now());
+      pending = setTimeout(() => {
+        pending = undefined;
+        last = Date.now();
+        load(true);
+      }, wait);
+    });
+    return () => {
+      off();
+      if (pending !== undefined) clearTimeout(pending);
+    };
+  }, [load, o.live, every]);
   return { ...state, reload: () => load(false) };
 }
 

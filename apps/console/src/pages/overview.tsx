@@ -3,7 +3,7 @@ import { ErrorNote, Loading, PageTitle, Time, useData } from '../ui.js';
 import type { Overview } from '../types.js';
 
 export function OverviewPage(_: { params: URLSearchParams }) {
-  const { data, error, loading } = useData<Overview>('/overview?minutes=15', { live: true });
+  const { data, error, loading } = useData<Overview>('/overview?minutes=15', { live: true, everyMs: 10_000 });
   const last = data?.calls[data.calls.length - 1];
   const peak = Math.max(1, ...(data?.calls.map((c) => c.allowed + c.denied) ?? [1]));
   const r = data?.node.revocation;

@@ -13,6 +13,14 @@ const MINUTE_MS = 60_000;
 const minuteOf = sql<number | string>`time / ${sql.lit(MINUTE_MS)}`;
 const overviewQuery = z.strictObject({ minutes: z.coerce.number().int().min(1).max(180).default(15) });
 
+/**
+ * Minutes older than the last two are final (a record is written within moments of its call, on any node's clock):
+ * each is counted once per store and kept, so an open overview counts about two minutes of the log per refresh, not
+ * fifteen, however busy the gateways are.
+ */
+const settledMinutes = new WeakMap<object, Map<number, { allowed: number; denied: number }>>();
+const KEEP_MINUTES = 180;
+
 /** One minute of gateway traffic: calls forwarded and calls refused (HTTP and MCP alike). */
 export interface MinuteOfCalls {
   minute: number;
@@ -31,8 +39,14 @@ export const OVERVIEW_ROUTES: AdminRoute[] = [
     handler: async ({ query, services }) => {
       const { minutes } = query as z.output<typeof overviewQuery>;
       await services.flushAudit();
-      const now = Date.now();
-      const from = (Math.floor(now / MINUTE_MS) - minutes + 1) * MINUTE_MS;
+      const now = services.now();
+      const current = Math.floor(now / MINUTE_MS);
+      const first = current - minutes + 1;
+      const settledUpTo = current - 2;
+      let cache = settledMinutes.get(services.db);
+      if (cache === undefined) settledMinutes.set(services.db, (cache = new Map()));
+      let countFrom = first;
+      while (countFrom <= settledUpTo && cache.has(countFrom)) countFrom++;
       const [live, rows, pending, node, nodes] = await Promise.all([
         services.db
           .selectFrom('tasks')
@@ -43,7 +57,7 @@ export const OVERVIEW_ROUTES: AdminRoute[] = [
         services.db
           .selectFrom('audit_events')
           .select([minuteOf.as('minute'), 'type', (eb) => eb.fn.countAll<number | string>().as('n')])
-          .where('time', '>=', from)
+          .where('time', '>=', countFrom * MINUTE_MS)
           .where('type', 'in', ['call.allowed', 'call.denied'])
           .groupBy([minuteOf, 'type'])
           .execute(),
@@ -56,14 +70,20 @@ export const OVERVIEW_ROUTES: AdminRoute[] = [
         services.node(),
         services.nodes(),
       ]);
-      const perMinute: MinuteOfCalls[] = [];
-      for (let m = from / MINUTE_MS; m <= Math.floor(now / MINUTE_MS); m++)
-        perMinute.push({ minute: m * MINUTE_MS, allowed: 0, denied: 0 });
+      const counted = new Map<number, { allowed: number; denied: number }>();
       for (const r of rows) {
-        const slot = perMinute[Math.floor(Number(r.minute)) - from / MINUTE_MS];
-        if (slot === undefined) continue;
-        if (r.type === 'call.allowed') slot.allowed += Number(r.n);
-        else slot.denied += Number(r.n);
+        const m = Math.floor(Number(r.minute));
+        const c = counted.get(m) ?? { allowed: 0, denied: 0 };
+        if (r.type === 'call.allowed') c.allowed += Number(r.n);
+        else c.denied += Number(r.n);
+        counted.set(m, c);
+      }
+      for (let m = countFrom; m <= settledUpTo; m++) cache.set(m, counted.get(m) ?? { allowed: 0, denied: 0 });
+      for (const m of cache.keys()) if (m < current - KEEP_MINUTES) cache.delete(m);
+      const perMinute: MinuteOfCalls[] = [];
+      for (let m = first; m <= current; m++) {
+        const c = (m < countFrom ? cache.get(m) : undefined) ?? counted.get(m) ?? { allowed: 0, denied: 0 };
+        perMinute.push({ minute: m * MINUTE_MS, allowed: c.allowed, denied: c.denied });
       }
       return {
         time: now,

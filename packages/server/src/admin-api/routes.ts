@@ -87,6 +87,8 @@ export interface AdminServices {
   };
   /** The KEK's reach: how many envelopes each KEK seals, and the rotation that re-wraps them under the current one. */
   kek: { inventory(): Promise<KekInventory>; rotate(): Promise<KekRotationReport> };
+  /** The node's clock, epoch ms (a test's, or the wall clock). */
+  now(): number;
   /** This node as `/readyz` reports it: readiness, revocation freshness, upstream use, cluster role. */
   node(): Promise<{ ready: boolean; checks: Record<string, unknown> }>;
   /** Every cluster node's revocation freshness as it last reported it; null on the embedded store (one process). */

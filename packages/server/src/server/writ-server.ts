@@ -542,6 +542,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
         kek: vaultParts.kekServices,
         version: WRIT_VERSION,
         node: readiness,
+        now,
         nodes: async () =>
           cluster === undefined ? null : readNodeReports(store.db, { intervalMs: config.cluster.reportIntervalMs, now: now() }),
         consoleLinks: consoleNode?.links,
