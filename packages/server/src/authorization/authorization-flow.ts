@@ -32,7 +32,7 @@ import { userClaimsOf } from './user-claims.js';
 /** An authorization request waits this long for sign-in and consent. */
 const REQUEST_WINDOW_MS = 10 * 60_000;
 
-export type Outcome = { redirect: string; setCookie?: string } | Page;
+export type Outcome = { redirect: string; setCookie?: string | string[] } | Page;
 
 export interface AuthorizationFlowDeps {
   db: Kysely<Database>;
@@ -53,7 +53,7 @@ export interface AuthorizationFlowDeps {
    * The operator console's sign-ins (console/), which share this relying party and its callback: a sign-in started
    * with a request id under `CONSOLE_REQUEST_PREFIX` is handed over whole, and opens no consent session.
    */
-  console?: ((user: SignedInUser, source: string) => Promise<Outcome>) | undefined;
+  console?: ((user: SignedInUser, o: { binding: string; cookie: string | undefined; source: string }) => Promise<Outcome>) | undefined;
 }
 
 /** The request id of a sign-in the operator console started (console/). */
@@ -150,7 +150,7 @@ export class AuthorizationFlow {
   }
 
   /** `GET /oauth2/callback`: the identity provider signed the person in (or did not). */
-  async callback(currentUrl: URL, source: string): Promise<Outcome> {
+  async callback(currentUrl: URL, source: string, cookie?: string): Promise<Outcome> {
     let signedIn;
     try {
       signedIn = await this.#d.login.finish(currentUrl);
@@ -167,7 +167,7 @@ export class AuthorizationFlow {
     }
     if (signedIn.requestId.startsWith(CONSOLE_REQUEST_PREFIX)) {
       if (this.#d.console === undefined) return errorPage(404, 'Sign-in failed', 'The operator console is not served here.');
-      return this.#d.console(signedIn.user, source);
+      return this.#d.console(signedIn.user, { binding: signedIn.requestId.slice(CONSOLE_REQUEST_PREFIX.length), cookie, source });
     }
     const { session, setCookie } = await this.#d.sessions.create(signedIn.user);
     this.#d.audit.record({

@@ -38,7 +38,7 @@ export function registerAuthorizationRoutes(app: FastifyInstance, deps: Authoriz
       if (q === undefined) return send(reply, errorPage(400, 'Sign-in failed', 'A parameter holds a NUL character.'));
       const current = new URL(`${deps.issuer}${PATHS.loginCallback}`);
       current.search = q.toString();
-      return send(reply, await deps.flow.callback(current, source(req)));
+      return send(reply, await deps.flow.callback(current, source(req), req.headers.cookie));
     });
 
     scope.get(PATHS.consent, async (req, reply) => {

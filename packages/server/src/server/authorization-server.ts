@@ -70,7 +70,7 @@ export interface NodeAuthorizationServer {
   /** The identity provider's registration changed. */
   invalidate(): void;
   /** Sign-in at the identity provider for the operator console (the same relying party, coming back to it). */
-  consoleSignIn: { configured(): boolean; start(): Promise<URL> };
+  consoleSignIn: { configured(): boolean; start(binding: string): Promise<URL> };
   prune(): Promise<void>;
 }
 
@@ -158,7 +158,7 @@ export function createAuthorizationServer(w: AuthorizationWiring): NodeAuthoriza
       registerApprovalPageRoutes(app, approvalPages);
     },
     invalidate: () => login.invalidate(),
-    consoleSignIn: { configured: () => login.configured, start: () => login.start(CONSOLE_REQUEST_PREFIX) },
+    consoleSignIn: { configured: () => login.configured, start: (binding) => login.start(`${CONSOLE_REQUEST_PREFIX}${binding}`) },
     prune: async () => {
       const now = w.now();
       await sessions.prune();

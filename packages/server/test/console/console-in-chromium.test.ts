@@ -22,6 +22,7 @@ import { describeEachStore } from '../helpers/stores.js';
 import { AUTHORIZATION_SERVER_CONFIG } from '../helpers/authorization-harness.js';
 import { useHarness, type TestAgent } from '../helpers/writ-harness.js';
 import { eventually } from '../helpers/eventually.js';
+import { authorizeAs } from '@writ/dev/kit';
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve('axe-core/axe.min.js');
@@ -255,6 +256,39 @@ window.attempts = Promise.allSettled([
       await attacker.close();
     },
   );
+
+  test("login CSRF: a sign-in's callback delivered to another browser opens no session there", { skip, timeout: 120_000 }, async () => {
+    // The attacker starts a console sign-in and signs in as themselves, stops before the callback (keeping the
+    // binding cookie to themselves), and makes the victim's browser open the callback URL.
+    const start = await fetch(consoleUrl().replace(/\/$/, '/login'), { redirect: 'manual' });
+    assert.equal(start.status, 303);
+    assert.match(
+      start.headers.get('set-cookie') ?? '',
+      /^writ_console_login=[A-Za-z0-9_-]{43}; Path=\/oauth2\/callback; Max-Age=600; HttpOnly; SameSite=Lax$/,
+    );
+    const { url: callback } = await authorizeAs(
+      start.headers.get('location') ?? '',
+      { username: 'bob', password: password('bob') },
+      { redirectUri: `${h.writ.publicUrl}/oauth2/callback` },
+    );
+    assert.ok(callback.searchParams.has('code'));
+    const victim = await browser.newContext();
+    try {
+      const v = await victim.newPage();
+      const answer = await v.goto(callback.href);
+      assert.equal(answer?.status(), 400);
+      assert.match((await v.textContent('main')) ?? '', /not started in this browser/);
+      assert.equal(
+        (await victim.cookies()).some((c) => c.name === 'writ_console'),
+        false,
+        'no session for the victim',
+      );
+      const denied = await h.admin.get<Array<{ reason?: string; user_id?: string }>>('/audit?type=console.denied');
+      assert.ok(denied.some((e) => e.reason === 'login_not_bound' && e.user_id === 'dev:bob'));
+    } finally {
+      await victim.close();
+    }
+  });
 
   test('keyboard: skip link, sections by Tab and Enter, focus visible and moved to the page', { skip, timeout: 120_000 }, async () => {
     await go(page, '#/overview', 'Overview');
