@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { PATHS } from '@writ/protocol';
 import { ApprovalError, type Approvals, type ApprovalView } from '../approvals/index.js';
 import { constantTimeEqual } from './bearer-secrets.js';
-import type { IdentityProviderLogin } from './identity-provider-login.js';
+import { signInRedirect, type IdentityProviderLogin } from './identity-provider-login.js';
 import { errorPage, escapeHtml, page, type Page } from './pages.js';
 import { send } from './routes.js';
 import type { Session, Sessions } from './sessions.js';
@@ -43,7 +43,7 @@ export class ApprovalPages {
     if (session === undefined) {
       if (!this.#d.login.configured)
         return errorPage(503, 'Sign-in is not configured', 'Writ has no identity provider to sign people in (authorization.login).');
-      return { redirect: (await this.#d.login.start(`${APPROVAL_REQUEST_PREFIX}${id}`)).href };
+      return signInRedirect(await this.#d.login.start(`${APPROVAL_REQUEST_PREFIX}${id}`));
     }
     const may = await this.#d.approvals.mayDecide(approval, decider(session));
     if (!may) this.#d.approvals.refusedViewer(approval, decider(session));

@@ -22,7 +22,7 @@ import { constantTimeEqual, digestOf, isPkceChallenge, newBearerSecret } from '.
 import { ClientProblem, type ClientRegistry, type OAuthClient } from './clients.js';
 import { consentChoices, type ConsentChoice, type ToolLister } from './consent-choices.js';
 import type { Consents } from './consents.js';
-import { LoginProblem, type IdentityProviderLogin, type SignedInUser } from './identity-provider-login.js';
+import { LoginProblem, signInRedirect, type IdentityProviderLogin, type SignedInUser } from './identity-provider-login.js';
 import { consentPage, errorPage, type Page } from './pages.js';
 import { matchRedirectUri } from './redirect-uris.js';
 import type { Session, Sessions } from './sessions.js';
@@ -53,7 +53,7 @@ export interface AuthorizationFlowDeps {
    * The operator console's sign-ins (console/), which share this relying party and its callback: a sign-in started
    * with a request id under `CONSOLE_REQUEST_PREFIX` is handed over whole, and opens no consent session.
    */
-  console?: ((user: SignedInUser, o: { binding: string; cookie: string | undefined; source: string }) => Promise<Outcome>) | undefined;
+  console?: ((user: SignedInUser, source: string) => Promise<Outcome>) | undefined;
 }
 
 /** The request id of a sign-in the operator console started (console/). */
@@ -133,7 +133,7 @@ export class AuthorizationFlow {
       await d.db.insertInto('oauth_requests').values(row).execute();
       const session = await d.sessions.read(cookie);
       if (session !== undefined) return this.#consent(row, client, session);
-      return { redirect: (await d.login.start(id)).href };
+      return signInRedirect(await d.login.start(id));
     } catch (err) {
       if (err instanceof LoginProblem) {
         return this.#refuse(
@@ -150,10 +150,19 @@ export class AuthorizationFlow {
   }
 
   /** `GET /oauth2/callback`: the identity provider signed the person in (or did not). */
-  async callback(currentUrl: URL, source: string, cookie?: string): Promise<Outcome> {
+  async callback(currentUrl: URL, source: string, cookie: string | undefined): Promise<Outcome> {
+    // The sign-in's binding cookie goes, whatever the outcome.
+    const clear = this.#d.login.clearBinding(currentUrl);
+    const outcome = await this.#callback(currentUrl, source, cookie);
+    if (clear === undefined) return outcome;
+    if ('redirect' in outcome) return { ...outcome, setCookie: [...[outcome.setCookie ?? []].flat(), clear] };
+    return { ...outcome, headers: { ...outcome.headers, 'set-cookie': clear } };
+  }
+
+  async #callback(currentUrl: URL, source: string, cookie: string | undefined): Promise<Outcome> {
     let signedIn;
     try {
-      signedIn = await this.#d.login.finish(currentUrl);
+      signedIn = await this.#d.login.finish(currentUrl, cookie);
     } catch (err) {
       if (!(err instanceof LoginProblem)) throw err;
       this.#d.audit.record({
@@ -167,7 +176,7 @@ export class AuthorizationFlow {
     }
     if (signedIn.requestId.startsWith(CONSOLE_REQUEST_PREFIX)) {
       if (this.#d.console === undefined) return errorPage(404, 'Sign-in failed', 'The operator console is not served here.');
-      return this.#d.console(signedIn.user, { binding: signedIn.requestId.slice(CONSOLE_REQUEST_PREFIX.length), cookie, source });
+      return this.#d.console(signedIn.user, source);
     }
     const { session, setCookie } = await this.#d.sessions.create(signedIn.user);
     this.#d.audit.record({
@@ -197,7 +206,7 @@ export class AuthorizationFlow {
     if (row === undefined)
       return errorPage(400, 'Request expired', 'This sign-in request has expired or was already answered. Start again from your app.');
     const session = await this.#d.sessions.read(cookie);
-    if (session === undefined) return { redirect: (await this.#d.login.start(row.id)).href };
+    if (session === undefined) return signInRedirect(await this.#d.login.start(row.id));
     let client: OAuthClient;
     try {
       client = await this.#d.clients.resolve(row.client_id);

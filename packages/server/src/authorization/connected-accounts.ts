@@ -16,7 +16,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AuditPort } from '../audit/index.js';
 import type { Connections, SecretEntry, SecretSummary, SecretValue } from '../vault/index.js';
 import { constantTimeEqual, pkceChallenge } from './bearer-secrets.js';
-import type { IdentityProviderLogin } from './identity-provider-login.js';
+import { signInRedirect, type IdentityProviderLogin } from './identity-provider-login.js';
 import { connectConfirmPage, connectionsPage, errorPage, type Page } from './pages.js';
 import { send } from './routes.js';
 import type { Session, Sessions } from './sessions.js';
@@ -181,7 +181,7 @@ export class ConnectedAccounts {
   async #signIn(secretId: string): Promise<Outcome> {
     if (!this.#d.login.configured)
       return errorPage(503, 'Sign-in is not configured', 'Writ has no identity provider to sign people in (authorization.login).');
-    return { redirect: (await this.#d.login.start(`${CONNECT_REQUEST_PREFIX}${secretId}`)).href };
+    return signInRedirect(await this.#d.login.start(`${CONNECT_REQUEST_PREFIX}${secretId}`));
   }
 
   async #userOauth(secretId: string): Promise<SecretEntry | undefined> {

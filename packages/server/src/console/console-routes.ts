@@ -21,7 +21,7 @@ export interface ConsoleRoutesDeps {
   sessions: ConsoleSessions;
   auth: ConsoleAuthDeps;
   /** The relying party shared with the authorization server: starts a sign-in that comes back to the console. */
-  signIn: { configured(): boolean; start(binding: string): Promise<URL> };
+  signIn: { configured(): boolean; start(): Promise<{ url: URL; setCookie: string }> };
   assets: ConsoleAssets;
   live: LiveEvents;
   audit: AuditPort;
@@ -73,8 +73,8 @@ export function registerConsoleRoutes(app: FastifyInstance, d: ConsoleRoutesDeps
           reply,
           errorPage(503, 'Sign-in is not configured', 'Set authorization.login to the identity provider people sign in at.'),
         );
-      const { binding, setCookie } = d.sessions.loginBinding();
-      return redirect(reply, (await d.signIn.start(binding)).href, setCookie);
+      const { url, setCookie } = await d.signIn.start();
+      return redirect(reply, url.href, setCookie);
     });
 
     // A one-time link made with an admin token (`POST /admin/v1/console/links`; `writ dev` prints one).

@@ -40,10 +40,6 @@ export interface ConsoleSessionsDeps {
   now: () => number;
 }
 
-/** A sign-in at the identity provider may take this long (as the relying party's own window). */
-const LOGIN_SECONDS = 600;
-/** The cookie that ties a sign-in to the browser that started it, sent only to the provider's callback. */
-const LOGIN_COOKIE = 'writ_console_login';
 /** A one-time link is good this long, once. */
 const LINK_MS = 5 * 60_000;
 /** Use moves the idle end at most this often: one write per session per window, not per request. */
@@ -146,29 +142,6 @@ export class ConsoleSessions {
 
   csrfValid(idHash: string, presented: string | undefined): boolean {
     return presented !== undefined && constantTimeEqual(presented, this.csrfToken(idHash));
-  }
-
-  /**
-   * A sign-in about to start: a random value for this browser's cookie, and its digest for the sign-in's request id.
-   * The callback holds the two together, so a callback URL from someone else's sign-in (login CSRF: a victim signed in
-   * as the attacker) opens no session.
-   */
-  loginBinding(): { binding: string; setCookie: string } {
-    const value = newBearerSecret();
-    return {
-      binding: digestOf(value),
-      setCookie: `${LOGIN_COOKIE}=${value}; Path=/oauth2/callback; Max-Age=${LOGIN_SECONDS}; HttpOnly; SameSite=Lax${this.#d.secureCookies ? '; Secure' : ''}`,
-    };
-  }
-
-  /** Whether the callback's browser is the one that started the sign-in named by `binding`. */
-  loginBound(binding: string, cookieHeader: string | undefined): boolean {
-    const value = cookieValue(cookieHeader, LOGIN_COOKIE);
-    return value !== undefined && SECRET.test(value) && constantTimeEqual(digestOf(value), binding);
-  }
-
-  get clearLoginCookie(): string {
-    return `${LOGIN_COOKIE}=; Path=/oauth2/callback; Max-Age=0; HttpOnly; SameSite=Lax${this.#d.secureCookies ? '; Secure' : ''}`;
   }
 
   /** A one-time sign-in link's code for an admin token: good for five minutes, once. */

@@ -19,21 +19,9 @@ export interface ConsoleSignInDeps {
 
 export type SignInOutcome = { redirect: string; setCookie?: string | string[] } | ReturnType<typeof errorPage>;
 
-export function consoleSignIn(
-  d: ConsoleSignInDeps,
-): (user: SignedInUser, o: { binding: string; cookie: string | undefined; source: string }) => Promise<SignInOutcome> {
-  return async (user, { binding, cookie, source }) => {
-    if (!d.sessions.loginBound(binding, cookie)) {
-      d.audit.record({
-        type: 'console.denied',
-        user_id: user.userId,
-        decision: 'deny',
-        reason: 'login_not_bound',
-        detail: 'the callback came to a browser that did not start this sign-in',
-        data: { source },
-      });
-      return errorPage(400, 'Sign-in failed', 'This sign-in was not started in this browser. Open the console and sign in again.');
-    }
+/** A person the identity provider vouched for, in the browser that started the sign-in (the relying party checked). */
+export function consoleSignIn(d: ConsoleSignInDeps): (user: SignedInUser, source: string) => Promise<SignInOutcome> {
+  return async (user, source) => {
     const role = consoleRoleOf(user.claims, d.roles);
     const name = displayName(user);
     if (role === undefined) {

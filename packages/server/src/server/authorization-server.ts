@@ -70,7 +70,7 @@ export interface NodeAuthorizationServer {
   /** The identity provider's registration changed. */
   invalidate(): void;
   /** Sign-in at the identity provider for the operator console (the same relying party, coming back to it). */
-  consoleSignIn: { configured(): boolean; start(binding: string): Promise<URL> };
+  consoleSignIn: { configured(): boolean; start(): Promise<{ url: URL; setCookie: string }> };
   prune(): Promise<void>;
 }
 
@@ -90,6 +90,8 @@ export function createAuthorizationServer(w: AuthorizationWiring): NodeAuthoriza
     db: w.db,
     settings,
     callbackUrl: `${w.publicUrl}${PATHS.loginCallback}`,
+    // Plain http is only ever acceptable on loopback; anywhere else the cookie never travels without TLS.
+    secureCookies: !(issuer.protocol === 'http:' && isLoopbackHost(issuer.hostname)),
     findProvider: async (id) => (await w.register.listIdentityProviders()).find((p) => p.id === id),
     fetch: w.egress.fetch(),
     now: w.now,
@@ -158,7 +160,7 @@ export function createAuthorizationServer(w: AuthorizationWiring): NodeAuthoriza
       registerApprovalPageRoutes(app, approvalPages);
     },
     invalidate: () => login.invalidate(),
-    consoleSignIn: { configured: () => login.configured, start: (binding) => login.start(`${CONSOLE_REQUEST_PREFIX}${binding}`) },
+    consoleSignIn: { configured: () => login.configured, start: () => login.start(CONSOLE_REQUEST_PREFIX) },
     prune: async () => {
       const now = w.now();
       await sessions.prune();

@@ -34,11 +34,11 @@ export interface ConsoleWiring {
 
 export interface NodeConsole {
   /** For the authorization server's callback: a sign-in the console started ends here. */
-  finishSignIn(user: SignedInUser, o: { binding: string; cookie: string | undefined; source: string }): Promise<Outcome>;
+  finishSignIn(user: SignedInUser, source: string): Promise<Outcome>;
   /** For the admin API: the principal a console session names. */
   sessionAuth: ConsoleSessionAuth;
   links: { create(principal: AdminPrincipal): Promise<{ url: string; expires_at: number }> };
-  routes(app: FastifyInstance, signIn: { configured(): boolean; start(binding: string): Promise<URL> }): void;
+  routes(app: FastifyInstance, signIn: { configured(): boolean; start(): Promise<{ url: URL; setCookie: string }> }): void;
   prune(): Promise<void>;
   /** A person's access was revoked (a user revocation): their console sessions end too. */
   userRevoked(userId: string): Promise<void>;

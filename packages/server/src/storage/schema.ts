@@ -447,6 +447,8 @@ export interface OAuthLoginsTable {
   request_id: string;
   code_verifier: string;
   nonce: string;
+  /** The digest of the cookie that binds the sign-in to the browser that started it; null only for rows from before. */
+  browser_hash: string | null;
   expires_at: number;
 }
 

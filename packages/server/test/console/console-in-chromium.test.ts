@@ -257,38 +257,43 @@ window.attempts = Promise.allSettled([
     },
   );
 
-  test("login CSRF: a sign-in's callback delivered to another browser opens no session there", { skip, timeout: 120_000 }, async () => {
-    // The attacker starts a console sign-in and signs in as themselves, stops before the callback (keeping the
-    // binding cookie to themselves), and makes the victim's browser open the callback URL.
-    const start = await fetch(consoleUrl().replace(/\/$/, '/login'), { redirect: 'manual' });
-    assert.equal(start.status, 303);
-    assert.match(
-      start.headers.get('set-cookie') ?? '',
-      /^writ_console_login=[A-Za-z0-9_-]{43}; Path=\/oauth2\/callback; Max-Age=600; HttpOnly; SameSite=Lax$/,
-    );
-    const { url: callback } = await authorizeAs(
-      start.headers.get('location') ?? '',
-      { username: 'bob', password: password('bob') },
-      { redirectUri: `${h.writ.publicUrl}/oauth2/callback` },
-    );
-    assert.ok(callback.searchParams.has('code'));
-    const victim = await browser.newContext();
-    try {
-      const v = await victim.newPage();
-      const answer = await v.goto(callback.href);
-      assert.equal(answer?.status(), 400);
-      assert.match((await v.textContent('main')) ?? '', /not started in this browser/);
-      assert.equal(
-        (await victim.cookies()).some((c) => c.name === 'writ_console'),
-        false,
-        'no session for the victim',
+  test(
+    "login CSRF: a sign-in's callback delivered to another browser opens no session there (the relying party checks, for every flow)",
+    { skip, timeout: 120_000 },
+    async () => {
+      // The attacker starts a console sign-in and signs in as themselves, stops before the callback (keeping the
+      // binding cookie to themselves), and makes the victim's browser open the callback URL.
+      const start = await fetch(consoleUrl().replace(/\/$/, '/login'), { redirect: 'manual' });
+      assert.equal(start.status, 303);
+      assert.match(
+        start.headers.get('set-cookie') ?? '',
+        /^writ_login_[A-Za-z0-9_-]{16}=[A-Za-z0-9_-]{43}; Path=\/oauth2\/callback; Max-Age=600; HttpOnly; SameSite=Lax$/,
       );
-      const denied = await h.admin.get<Array<{ reason?: string; user_id?: string }>>('/audit?type=console.denied');
-      assert.ok(denied.some((e) => e.reason === 'login_not_bound' && e.user_id === 'dev:bob'));
-    } finally {
-      await victim.close();
-    }
-  });
+      const { url: callback } = await authorizeAs(
+        start.headers.get('location') ?? '',
+        { username: 'bob', password: password('bob') },
+        { redirectUri: `${h.writ.publicUrl}/oauth2/callback` },
+      );
+      assert.ok(callback.searchParams.has('code'));
+      const victim = await browser.newContext();
+      try {
+        const v = await victim.newPage();
+        const answer = await v.goto(callback.href);
+        assert.equal(answer?.status(), 400);
+        assert.match((await v.textContent('main')) ?? '', /not started in this browser/);
+        assert.equal(
+          (await victim.cookies()).some((c) => c.name === 'writ_console'),
+          false,
+          'no session for the victim',
+        );
+        // Refused before the code was redeemed: the provider's code is spent for nobody.
+        const denied = await h.admin.get<Array<{ reason?: string; detail?: string }>>('/audit?type=authorization.denied');
+        assert.ok(denied.some((e) => e.reason === 'login_failed' && e.detail?.startsWith('login not bound to this browser') === true));
+      } finally {
+        await victim.close();
+      }
+    },
+  );
 
   test('keyboard: skip link, sections by Tab and Enter, focus visible and moved to the page', { skip, timeout: 120_000 }, async () => {
     await go(page, '#/overview', 'Overview');

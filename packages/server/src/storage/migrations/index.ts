@@ -22,6 +22,7 @@ import * as m0018 from './0018-budget-counters.js';
 import * as m0019 from './0019-tool-schemas.js';
 import * as m0020 from './0020-console.js';
 import * as m0021 from './0021-cluster-nodes.js';
+import * as m0022 from './0022-login-binding.js';
 
 export interface WritMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -49,4 +50,5 @@ export const MIGRATIONS: Readonly<Record<string, WritMigration>> = {
   '0019-tool-schemas': m0019,
   '0020-console': m0020,
   '0021-cluster-nodes': m0021,
+  '0022-login-binding': m0022,
 };
