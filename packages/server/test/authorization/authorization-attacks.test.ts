@@ -3,7 +3,7 @@
  * code (which ends its task); redirect URIs not registered, with an extra path or query, or pointing elsewhere (never
  * redirected to); the RFC 9207 `iss` on every answer (mix-up); `resource` missing, unknown, or changed between
  * authorize and token; metadata documents whose `client_id` differs or that sit at a private address; a consent
- * posted without its CSRF token; refresh reuse; DPoP binding (`dpop_jkt`, a DPoP-only resource); an ID-JAG for
+ * posted without its CSRF token; a sign-in's callback taken to a browser that did not start it (login CSRF); refresh reuse; DPoP binding (`dpop_jkt`, a DPoP-only resource); an ID-JAG for
  * another audience, expired, replayed, mistyped, or from an untrusted issuer. On both stores.
  */
 import assert from 'node:assert/strict';
@@ -332,6 +332,41 @@ for (const kind of STORE_KINDS) {
           assert.equal(denied.searchParams.get('iss'), issuer);
           const none = await code(pkce().challenge, {}, () => []);
           assert.equal(none.searchParams.get('error'), 'access_denied');
+        },
+      );
+
+      await t.test(
+        "login CSRF: the sign-in's callback, taken to a browser that did not start it, is refused before the code is redeemed",
+        async () => {
+          // The attacker's browser starts the sign-in (and keeps its binding cookie); the provider's answer is handed to a victim.
+          const started = await noFollow(authorizeUrl());
+          assert.equal(started.status, 303);
+          const binding = (started.headers.get('set-cookie') ?? '').split(';', 1)[0] ?? '';
+          assert.match(binding, /^writ_login_[A-Za-z0-9_-]{16}=[A-Za-z0-9_-]{43}$/);
+          const { url: callback } = await authorizeAs(started.headers.get('location') ?? '', alice, {
+            redirectUri: `${issuer}${PATHS.loginCallback}`,
+          });
+          const victim = await noFollow(callback.href);
+          assert.equal(victim.status, 400);
+          assert.match(await victim.text(), /not started in this browser/);
+          assert.equal((victim.headers.get('set-cookie') ?? '').includes('writ_session='), false, 'no session for the victim');
+          // Another browser's cookie does not do either; and the sign-in is spent, so the attacker's own cookie comes too late.
+          const other = await noFollow(authorizeUrl());
+          const otherCookie = (other.headers.get('set-cookie') ?? '').split(';', 1)[0] ?? '';
+          const { url: second } = await authorizeAs(other.headers.get('location') ?? '', alice, {
+            redirectUri: `${issuer}${PATHS.loginCallback}`,
+          });
+          assert.equal((await fetch(second.href, { redirect: 'manual', headers: { cookie: binding } })).status, 400);
+          assert.equal((await fetch(second.href, { redirect: 'manual', headers: { cookie: otherCookie } })).status, 400);
+          // Its own browser, with its own cookie, is sent on to consent.
+          const third = await noFollow(authorizeUrl());
+          const thirdCookie = (third.headers.get('set-cookie') ?? '').split(';', 1)[0] ?? '';
+          const { url: own } = await authorizeAs(third.headers.get('location') ?? '', alice, {
+            redirectUri: `${issuer}${PATHS.loginCallback}`,
+          });
+          const ok = await fetch(own.href, { redirect: 'manual', headers: { cookie: thirdCookie } });
+          assert.equal(ok.status, 303);
+          assert.match(ok.headers.get('location') ?? '', /\/oauth2\/consent\?request=/);
         },
       );
 
