@@ -220,6 +220,44 @@ describeEachStore('fuzz', (kind) => {
         send: form(`/oauth2/approvals/${id}`, { csrf: 'forged', decision: 'approve' }),
       });
     }
+    // The console's overview, the explorer's new audit filters, and the console's own routes.
+    for (const q of ['minutes=0', 'minutes=-1', 'minutes=abc', 'minutes=181', 'minutes[]=1', 'other=1'])
+      cases.push({ name: `admin GET /overview?${q}`, send: get(`/admin/v1/overview?${q}`, auth) });
+    for (const q of [
+      'decision=maybe',
+      'order=sideways',
+      'before_seq=0',
+      'before_seq=abc',
+      'resource=' + 'r'.repeat(201),
+      'decision[]=allow',
+    ])
+      cases.push({ name: `admin GET /audit?${q.slice(0, 16)}`, send: get(`/admin/v1/audit?${q}`, auth) });
+    for (const code of BAD_STRINGS.filter((b) => b.length < 1000 && b !== '\ud800'))
+      cases.push({
+        name: `console link ${JSON.stringify(code).slice(0, 10)}`,
+        send: get(`/console/link?code=${encodeURIComponent(code)}`),
+      });
+    for (const name of ['nope.js', 'index.html', '..%2f..%2fpackage.json', '%00', 'x'.repeat(300), '.env'])
+      cases.push({ name: `console asset ${name.slice(0, 10)}`, send: get(`/console/assets/${name}`) });
+    for (const cookie of [
+      'writ_console=',
+      `writ_console=${'A'.repeat(43)}`,
+      'writ_console=a; writ_console=b',
+      `writ_console=${'%00'.repeat(15)}`,
+    ]) {
+      cases.push({ name: `console session ${cookie.slice(13, 20)}`, send: get('/console/session', { cookie }) });
+      cases.push({ name: `console events ${cookie.slice(13, 20)}`, send: get('/console/events', { cookie }) });
+      cases.push({ name: `admin by cookie ${cookie.slice(13, 20)}`, send: get('/admin/v1/agents', { cookie }) });
+      cases.push({
+        name: `admin change by cookie ${cookie.slice(13, 20)}`,
+        send: json('POST', '/admin/v1/revocations', { target: { type: 'all' }, reason: 'fuzz' }, { cookie, 'x-writ-csrf': 'guess' }),
+      });
+    }
+    for (const q of ['state=forged&code=x', 'state=&code=x', 'code=x', 'state=%00', `state=${'s'.repeat(3000)}`, 'error=access_denied'])
+      cases.push({
+        name: `sign-in callback ${q.slice(0, 12)}`,
+        send: get(`/oauth2/callback?${q}`, { cookie: `writ_login_${'A'.repeat(16)}=${'B'.repeat(43)}` }),
+      });
     for (const q of ['within=-1', 'within=abc', 'unused=0', 'unused=1e9', 'within[]=1', 'other=1'])
       cases.push({ name: `admin GET /agents/review?${q}`, send: get(`/admin/v1/agents/review?${q}`, auth) });
     for (const target of [
