@@ -181,6 +181,23 @@ export function Confirm({ request, onClose }: { request: ConfirmRequest | undefi
   );
 }
 
+/** A button that changes something only after a confirmation that says what will happen (`confirmLabel` defaults to its label). */
+export function ConfirmButton({
+  label,
+  ask,
+  request,
+}: {
+  label: string;
+  ask(r: ConfirmRequest): void;
+  request: Omit<ConfirmRequest, 'confirmLabel'> & { confirmLabel?: string };
+}) {
+  return (
+    <button type="button" class={request.danger === true ? 'danger' : undefined} onClick={() => ask({ confirmLabel: label, ...request })}>
+      {label}
+    </button>
+  );
+}
+
 /** A confirmation to ask, and the element that asks it. */
 export function useConfirm(onDone?: () => void): [ComponentChildren, (r: ConfirmRequest) => void] {
   const [request, setRequest] = useState<ConfirmRequest | undefined>(undefined);

@@ -1,6 +1,6 @@
 /** Agents: the register with owners and lifecycle, each agent's spawn tree, and suspend / revoke / reactivate. */
 import { api } from '../api.js';
-import { ErrorNote, Loading, PageTitle, Status, Time, useCanChange, useConfirm, useData } from '../ui.js';
+import { ConfirmButton, ErrorNote, Loading, PageTitle, Status, Time, useCanChange, useConfirm, useData } from '../ui.js';
 import type { Agent, SpawnNode } from '../types.js';
 
 function SpawnTree({ nodes }: { nodes: SpawnNode[] }) {
@@ -60,64 +60,52 @@ function AgentDetail({ id, reload }: { id: string; reload(): void }) {
           {canChange && (
             <div class="actions">
               {a.status === 'active' ? (
-                <button
-                  type="button"
-                  class="danger"
-                  onClick={() =>
-                    confirm({
-                      title: `Suspend ${a.id}?`,
-                      consequence: (
-                        <p>
-                          Every token <strong>{a.id}</strong> holds is revoked on every node now, and it gets no new ones until someone
-                          reactivates it. Its tasks and the sub-agents working under them stop.
-                        </p>
-                      ),
-                      confirmLabel: 'Suspend agent',
-                      reason: true,
-                      danger: true,
-                      run: (reason) => api('POST', `/agents/${encodeURIComponent(a.id)}/status`, { status: 'suspended', reason }),
-                    })
-                  }
-                >
-                  Suspend
-                </button>
-              ) : (
-                <button
-                  type="button"
-                  onClick={() =>
-                    confirm({
-                      title: `Reactivate ${a.id}?`,
-                      consequence: <p>It may ask for new task tokens again. Tokens revoked before stay revoked.</p>,
-                      confirmLabel: 'Reactivate',
-                      reason: true,
-                      run: (reason) => api('POST', `/agents/${encodeURIComponent(a.id)}/status`, { status: 'active', reason }),
-                    })
-                  }
-                >
-                  Reactivate
-                </button>
-              )}
-              <button
-                type="button"
-                class="danger"
-                onClick={() =>
-                  confirm({
-                    title: `Revoke ${a.id}?`,
+                <ConfirmButton
+                  label="Suspend"
+                  ask={confirm}
+                  request={{
+                    title: `Suspend ${a.id}?`,
                     consequence: (
                       <p>
-                        Every credential naming <strong>{a.id}</strong> anywhere in its delegation chain is refused on every node from now
-                        on: its own tasks and every sub-agent acting through it.
+                        Every token <strong>{a.id}</strong> holds is revoked on every node now, and it gets no new ones until someone
+                        reactivates it. Its tasks and the sub-agents working under them stop.
                       </p>
                     ),
-                    confirmLabel: 'Revoke agent',
+                    confirmLabel: 'Suspend agent',
                     reason: true,
                     danger: true,
-                    run: (reason) => api('POST', '/revocations', { target: { type: 'agent', agentId: a.id }, reason }),
-                  })
-                }
-              >
-                Revoke
-              </button>
+                    run: (reason) => api('POST', `/agents/${encodeURIComponent(a.id)}/status`, { status: 'suspended', reason }),
+                  }}
+                />
+              ) : (
+                <ConfirmButton
+                  label="Reactivate"
+                  ask={confirm}
+                  request={{
+                    title: `Reactivate ${a.id}?`,
+                    consequence: <p>It may ask for new task tokens again. Tokens revoked before stay revoked.</p>,
+                    reason: true,
+                    run: (reason) => api('POST', `/agents/${encodeURIComponent(a.id)}/status`, { status: 'active', reason }),
+                  }}
+                />
+              )}
+              <ConfirmButton
+                label="Revoke"
+                ask={confirm}
+                request={{
+                  title: `Revoke ${a.id}?`,
+                  consequence: (
+                    <p>
+                      Every credential naming <strong>{a.id}</strong> anywhere in its delegation chain is refused on every node from now on:
+                      its own tasks and every sub-agent acting through it.
+                    </p>
+                  ),
+                  confirmLabel: 'Revoke agent',
+                  reason: true,
+                  danger: true,
+                  run: (reason) => api('POST', '/revocations', { target: { type: 'agent', agentId: a.id }, reason }),
+                }}
+              />
             </div>
           )}
           <h3>Spawn tree</h3>

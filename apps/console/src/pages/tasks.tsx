@@ -4,7 +4,18 @@
  */
 import { useState } from 'preact/hooks';
 import { api, query } from '../api.js';
-import { ErrorNote, Loading, PageTitle, Status, Time, useCanChange, useConfirm, useData, type ConfirmRequest } from '../ui.js';
+import {
+  ConfirmButton,
+  ErrorNote,
+  Loading,
+  PageTitle,
+  Status,
+  Time,
+  useCanChange,
+  useConfirm,
+  useData,
+  type ConfirmRequest,
+} from '../ui.js';
 import type { Task } from '../types.js';
 
 interface Node {
@@ -60,72 +71,57 @@ function TaskNode({ node, all, ask }: { node: Node; all: Task[]; ask(r: ConfirmR
           <a href={`#/audit?task=${encodeURIComponent(t.id)}`}>Audit chain</a>
           {canChange && live && (
             <>
-              <button
-                type="button"
-                class="danger"
-                onClick={() =>
-                  ask({
-                    title: `Stop task ${t.id}?`,
-                    consequence: (
-                      <p>
-                        The task <strong>{t.purpose || t.id}</strong>
-                        {below > 0 ? ` and ${plural(below, 'sub-task', 'sub-tasks')} under it` : ''} stop on every node now: every token
-                        issued for {below > 0 ? 'them' : 'it'} is refused from the next call.
-                      </p>
-                    ),
-                    confirmLabel: 'Stop task',
-                    reason: true,
-                    danger: true,
-                    run: (reason) => api('POST', `/tasks/${encodeURIComponent(t.id)}/revoke`, { reason }),
-                  })
-                }
-              >
-                Stop task
-              </button>
-              <button
-                type="button"
-                class="danger"
-                onClick={() =>
-                  ask({
-                    title: `Stop agent ${t.agentId}?`,
-                    consequence: (
-                      <p>
-                        Every credential naming <strong>{t.agentId}</strong> is refused on every node from now on —{' '}
-                        {plural(agentLive, 'live task', 'live tasks')} of its own shown here, for every user, and every sub-agent acting
-                        through it.
-                      </p>
-                    ),
-                    confirmLabel: 'Stop agent',
-                    reason: true,
-                    danger: true,
-                    run: (reason) => api('POST', '/revocations', { target: { type: 'agent', agentId: t.agentId }, reason }),
-                  })
-                }
-              >
-                Stop agent
-              </button>
-              <button
-                type="button"
-                class="danger"
-                onClick={() =>
-                  ask({
-                    title: `Stop everything for ${t.userId}?`,
-                    consequence: (
-                      <p>
-                        Every task done for <strong>{t.userId}</strong>, by any agent ({plural(userLive, 'live task', 'live tasks')} shown
-                        here), is refused on every node from now on, and no new one is issued for them. Agents they own are offboarded as
-                        configured (agents.onOwnerOffboarded).
-                      </p>
-                    ),
-                    confirmLabel: 'Stop user',
-                    reason: true,
-                    danger: true,
-                    run: (reason) => api('POST', '/revocations', { target: { type: 'user', userId: t.userId }, reason }),
-                  })
-                }
-              >
-                Stop user
-              </button>
+              <ConfirmButton
+                label="Stop task"
+                ask={ask}
+                request={{
+                  title: `Stop task ${t.id}?`,
+                  consequence: (
+                    <p>
+                      The task <strong>{t.purpose || t.id}</strong>
+                      {below > 0 ? ` and ${plural(below, 'sub-task', 'sub-tasks')} under it` : ''} stop on every node now: every token
+                      issued for {below > 0 ? 'them' : 'it'} is refused from the next call.
+                    </p>
+                  ),
+                  reason: true,
+                  danger: true,
+                  run: (reason) => api('POST', `/tasks/${encodeURIComponent(t.id)}/revoke`, { reason }),
+                }}
+              />
+              <ConfirmButton
+                label="Stop agent"
+                ask={ask}
+                request={{
+                  title: `Stop agent ${t.agentId}?`,
+                  consequence: (
+                    <p>
+                      Every credential naming <strong>{t.agentId}</strong> is refused on every node from now on —{' '}
+                      {plural(agentLive, 'live task', 'live tasks')} of its own shown here, for every user, and every sub-agent acting
+                      through it.
+                    </p>
+                  ),
+                  reason: true,
+                  danger: true,
+                  run: (reason) => api('POST', '/revocations', { target: { type: 'agent', agentId: t.agentId }, reason }),
+                }}
+              />
+              <ConfirmButton
+                label="Stop user"
+                ask={ask}
+                request={{
+                  title: `Stop everything for ${t.userId}?`,
+                  consequence: (
+                    <p>
+                      Every task done for <strong>{t.userId}</strong>, by any agent ({plural(userLive, 'live task', 'live tasks')} shown
+                      here), is refused on every node from now on, and no new one is issued for them. Agents they own are offboarded as
+                      configured (agents.onOwnerOffboarded).
+                    </p>
+                  ),
+                  reason: true,
+                  danger: true,
+                  run: (reason) => api('POST', '/revocations', { target: { type: 'user', userId: t.userId }, reason }),
+                }}
+              />
             </>
           )}
         </div>

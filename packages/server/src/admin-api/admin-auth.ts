@@ -53,6 +53,18 @@ export class AdminAuth {
     return Number(r.n);
   }
 
+  /** Whether the admin token `id` still stands (`env`: WRIT_ADMIN_TOKEN, while it is configured). */
+  async active(id: string): Promise<boolean> {
+    if (id === 'env') return this.#fixed !== undefined;
+    const row = await this.#db
+      .selectFrom('admin_tokens')
+      .select('id')
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   async authenticate(authorization: string | undefined): Promise<AdminPrincipal | undefined> {
     if (authorization === undefined) return undefined;
     const m = /^Bearer ([A-Za-z0-9._~+/=-]{16,512})$/.exec(authorization);

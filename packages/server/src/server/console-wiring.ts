@@ -8,7 +8,7 @@ import { isLoopbackHost } from '@writ/verify/internal';
 import type { WritConfig } from '../config/index.js';
 import type { AuditPort } from '../audit/index.js';
 import type { Database } from '../storage/index.js';
-import type { AdminPrincipal, ConsoleSessionAuth } from '../admin-api/index.js';
+import type { AdminAuth, AdminPrincipal, ConsoleSessionAuth } from '../admin-api/index.js';
 import type { Outcome, SignedInUser } from '../authorization/index.js';
 import {
   ConsoleAssets,
@@ -25,6 +25,8 @@ export interface ConsoleWiring {
   db: Kysely<Database>;
   publicUrl: string;
   csrfKey: Buffer;
+  /** Whether an admin token still stands: a one-time link's session ends with its token. */
+  adminTokens: Pick<AdminAuth, 'active'>;
   audit: AuditPort;
   /** The audit log's head, this node's pending records included (the live stream's signal). */
   auditHead(): Promise<number>;
@@ -59,21 +61,7 @@ export function createConsole(w: ConsoleWiring): NodeConsole | undefined {
     csrfKey: w.csrfKey,
     now: w.now,
   });
-  const fixedToken = w.config.adminToken !== undefined;
-  const auth: ConsoleAuthDeps = {
-    sessions,
-    origin: url.origin,
-    tokenActive: async (id) => {
-      if (id === 'env') return fixedToken;
-      const row = await w.db
-        .selectFrom('admin_tokens')
-        .select('id')
-        .where('id', '=', id)
-        .where('revoked_at', 'is', null)
-        .executeTakeFirst();
-      return row !== undefined;
-    },
-  };
+  const auth: ConsoleAuthDeps = { sessions, origin: url.origin, tokenActive: (id) => w.adminTokens.active(id) };
   const live = new LiveEvents({ head: w.auditHead, intervalMs: 1000, maxStreams: 1000 });
   const assets = new ConsoleAssets(w.assetsDir);
   return {

@@ -389,12 +389,14 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     closers.unshift(() => gateways.close());
     // Grants with conditions on tool arguments are validated against the input schemas the upstreams list now.
     register.useToolLister((resource) => gateways.tools.tools(resource, register.version));
+    const adminAuth = new AdminAuth({ db: store.db, fixedToken: config.adminToken });
     // The operator console (console/): its sessions, and the sign-ins it shares with the authorization server.
     const consoleNode = createConsole({
       config,
       db: store.db,
       publicUrl,
       csrfKey: deriveKey(kek, 'console-csrf'),
+      adminTokens: adminAuth,
       audit,
       auditHead: async () => {
         const r = await store.db
@@ -443,7 +445,6 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     });
     closers.unshift(offRevoked);
 
-    const adminAuth = new AdminAuth({ db: store.db, fixedToken: config.adminToken });
     // One count of failed credential guesses per address, for admin tokens and receiver tokens alike.
     const authThrottle = new FailedAuthThrottle({
       maxFailures: config.limits.authFailures,
