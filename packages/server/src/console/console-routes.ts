@@ -120,14 +120,18 @@ export function registerConsoleRoutes(app: FastifyInstance, d: ConsoleRoutesDeps
     scope.post('/console/logout', async (req, reply) => {
       const session = await sessionOf(d.auth, req.headers.cookie, false);
       if (session === undefined) return reply.code(204).header('set-cookie', d.sessions.clearCookie).send();
+      const who = session.kind === 'person' ? { user_id: session.subject } : { actor_chain: [`admin:${session.displayName}`] };
       const problem = csrfProblem(req, session, d.auth);
-      if (problem !== undefined) throw new AdminError('ERR_ADMIN_FORBIDDEN', `CSRF check failed: ${problem}`);
+      if (problem !== undefined) {
+        d.audit.record({ type: 'console.denied', decision: 'deny', reason: 'csrf', detail: `sign-out: ${problem}`, ...who });
+        throw new AdminError('ERR_ADMIN_FORBIDDEN', `CSRF check failed: ${problem}`);
+      }
       await d.sessions.end(session.idHash);
       d.audit.record({
         type: 'console.signed_out',
         decision: 'allow',
         reason: 'signed_out',
-        ...(session.kind === 'person' ? { user_id: session.subject } : { actor_chain: [`admin:${session.displayName}`] }),
+        ...who,
       });
       return reply.code(204).header('set-cookie', d.sessions.clearCookie).send();
     });

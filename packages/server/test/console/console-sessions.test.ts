@@ -151,6 +151,11 @@ describeEachStore('console sessions', (kind) => {
     const { cookie, csrf } = await signIn();
     assert.equal((await send('POST', '/console/logout', { cookie, origin: origin() })).status, 403);
     assert.equal((await get('/console/session', { cookie })).status, 200);
+    const refused = await h.admin.get<Array<{ reason?: string; actor_chain?: string[] }>>('/audit?type=console.denied');
+    assert.ok(
+      refused.some((e) => e.reason === 'csrf' && e.actor_chain?.[0] === 'admin:WRIT_ADMIN_TOKEN'),
+      'the refusal is audited',
+    );
     const out = await send('POST', '/console/logout', { cookie, origin: origin(), 'x-writ-csrf': csrf });
     assert.equal(out.status, 204);
     assert.match(out.headers.get('set-cookie') ?? '', /^writ_console=; Path=\/; Max-Age=0; HttpOnly; SameSite=Strict$/);
