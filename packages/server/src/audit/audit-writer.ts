@@ -106,7 +106,8 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
   // Write-ahead records waiting for the journal, and the ids the journal holds (removed when they are chained).
   let toJournal: Array<{ n: number; row: AuditRow }> = [];
   const inJournal = new Set<string>();
-  let journalImmediate: NodeJS.Immediate | undefined;
+  // A journal write is queued on the chain and has not yet taken `toJournal`: later commits join it.
+  let journalQueued = false;
   let journalN = 0;
   // Commits waiting, in queue order (so also in deadline order) for the deadline timer; by id for settling.
   let waiters: Waiter[] = [];
@@ -182,16 +183,19 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
     if (queue.length > 0) schedule(journals && queue.length < maxBatch ? opts.flushIntervalMs : 0);
   }
 
-  /** The journal write: every write-ahead record queued in this turn of the event loop, in one transaction. */
+  /**
+   * Group commit for the write-ahead records: with no store write under way the journal write starts at once (no
+   * turn of the event loop in between: at one call in flight that turn is latency for nothing); while one is, every
+   * record committed meanwhile waits for it and then goes in a single transaction.
+   */
   function scheduleJournal(): void {
-    if (journalImmediate !== undefined) return;
-    journalImmediate = setImmediate(() => {
-      journalImmediate = undefined;
-      chain = chain.then(writeJournal).catch(() => undefined);
-    });
+    if (journalQueued) return;
+    journalQueued = true;
+    chain = chain.then(writeJournal).catch(() => undefined);
   }
 
   async function writeJournal(): Promise<void> {
+    journalQueued = false;
     const entries = toJournal;
     toJournal = [];
     // Chained already (a chain write came first), or past its deadline (the chain will take it): not journaled.
@@ -311,9 +315,8 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
       for (const t of [timer, deadlineTimer]) if (t !== undefined) clearTimeout(t);
       timer = undefined;
       deadlineTimer = undefined;
-      for (const i of [immediate, journalImmediate]) if (i !== undefined) clearImmediate(i);
+      if (immediate !== undefined) clearImmediate(immediate);
       immediate = undefined;
-      journalImmediate = undefined;
       try {
         // Everything queued is chained, the write-ahead records included: the journal is left empty.
         while (queue.length > 0) await run();

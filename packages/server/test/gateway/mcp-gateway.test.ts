@@ -14,7 +14,7 @@ import { postTokenRequest } from '../helpers/token-request.js';
 import { describeEachStore } from '../helpers/stores.js';
 import { useHarness, type TestAgent } from '../helpers/writ-harness.js';
 import { startMcpTestUpstream, type McpTestUpstream } from '../helpers/mcp-test-upstream.js';
-import { postInitialize } from '../helpers/mcp-raw.js';
+import { postInitialize, postInSession } from '../helpers/mcp-raw.js';
 
 const GRANT = `
 permit (principal == Writ::Agent::"agent-a", action == Writ::Action::"mcp_tool", resource == Writ::Resource::"tools")
@@ -264,6 +264,32 @@ describeEachStore('mcp gateway', (kind) => {
     assert.deepEqual(r, { content: [{ type: 'text', text: 'counted 3' }] });
     assert.deepEqual(progress, [1, 2, 3]);
     await client.close();
+  });
+
+  test('an answer that is all there is goes as one JSON body; one with progress before it as an event stream', async () => {
+    const url = h.mcpUri('tools');
+    const task = await newTask();
+    const init = await postInitialize(task, url);
+    const sid = init.headers.get('mcp-session-id') as string;
+    await init.text();
+    const call = (id: number, params: Record<string, unknown>): Promise<Response> =>
+      postInSession(task, url, sid, { id, method: 'tools/call', params });
+    const plain = await call(2, { name: 'echo', arguments: { message: 'one body' } });
+    assert.equal(plain.status, 200);
+    assert.match(plain.headers.get('content-type') ?? '', /^application\/json/);
+    assert.ok(plain.headers.get('content-length') !== null);
+    assert.deepEqual(await plain.json(), { jsonrpc: '2.0', id: 2, result: { content: [{ type: 'text', text: 'echo: one body' }] } });
+
+    const counted = await call(3, { name: 'slow_count', arguments: { n: 2 }, _meta: { progressToken: 'p' } });
+    assert.equal(counted.headers.get('content-type'), 'text/event-stream');
+    const events = (await counted.text())
+      .split('\n')
+      .filter((l) => l.startsWith('data: '))
+      .map((l) => JSON.parse(l.slice('data: '.length)) as { method?: string; id?: number });
+    assert.deepEqual(
+      events.map((e) => e.method ?? `answer ${e.id}`),
+      ['notifications/progress', 'notifications/progress', 'answer 3'],
+    );
   });
 
   test('a second GET stream on one session is refused with 409 before any header is sent; the first stays open', async () => {

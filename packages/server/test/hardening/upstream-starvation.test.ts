@@ -17,7 +17,7 @@ import { describeEachStore } from '../helpers/stores.js';
 import { eventually } from '../helpers/eventually.js';
 import { useHarness, type Harness, type TestAgent } from '../helpers/writ-harness.js';
 import { startMcpTestUpstream, type McpTestUpstream } from '../helpers/mcp-test-upstream.js';
-import { postInitialize } from '../helpers/mcp-raw.js';
+import { postInitialize, postInSession } from '../helpers/mcp-raw.js';
 
 const GRANT = `permit (principal, action == Writ::Action::"mcp_tool", resource == Writ::Resource::"tools")
 when { ["echo", "wait"].contains(context.tool) };`;
@@ -40,16 +40,11 @@ async function refusalOf(res: Response): Promise<Refusal> {
 
 /** A raw session: initialize, initialized; the session id. */
 async function openSession(task: Task, url: string): Promise<string> {
-  const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
   const init = await postInitialize(task, url, 'attacker');
   assert.equal(init.status, 200, await init.clone().text());
   await init.text();
   const sid = init.headers.get('mcp-session-id') as string;
-  const done = await task.fetch(url, {
-    method: 'POST',
-    headers: { ...headers, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' },
-    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
-  });
+  const done = await postInSession(task, url, sid, { method: 'notifications/initialized' });
   assert.equal(done.status, 202);
   return sid;
 }
@@ -60,16 +55,7 @@ function getStream(task: Task, url: string, sid: string): Promise<Response> {
 
 /** A `wait` call (answered only when cancelled) in a session: the response arrives only if it is refused. */
 function waitInSession(task: Task, url: string, sid: string): Promise<Response> {
-  return task.fetch(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-session-id': sid,
-      'mcp-protocol-version': '2025-06-18',
-    },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'wait', arguments: {} } }),
-  });
+  return postInSession(task, url, sid, { id: 7, method: 'tools/call', params: { name: 'wait', arguments: {} } });
 }
 
 /** A sessionless (2026-07-28) `tools/call`; `wait` is answered only when cancelled. */

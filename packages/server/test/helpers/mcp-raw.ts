@@ -14,3 +14,17 @@ export function postInitialize(task: Task, url: string, clientName = 'raw'): Pro
     }),
   });
 }
+
+/** One JSON-RPC message POSTed in a session (MCP 2025-06-18), as a stock client sends it. */
+export function postInSession(task: Task, url: string, sid: string, message: Record<string, unknown>): Promise<Response> {
+  return task.fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-session-id': sid,
+      'mcp-protocol-version': '2025-06-18',
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', ...message }),
+  });
+}

@@ -23,7 +23,7 @@ import { rpcResult, type ClassifiedMessage } from './json-rpc.js';
 import { authorizeRequest, filterList, isListRule, listItems, methodRule, RELAYED_NOTIFICATIONS, RpcDenial } from './authorize-message.js';
 import type { McpSession } from './mcp-session.js';
 import { SessionRegistry } from './session-registry.js';
-import { answerEmpty, answerJson, answerStream, openGetStream, readMessage } from './streamable-http.js';
+import { answerEmpty, answerJson, openGetStream, readMessage, RequestAnswer } from './streamable-http.js';
 import {
   clientFromMeta,
   discoverResult,
@@ -320,7 +320,7 @@ export class McpGateway {
     }
 
     await this.#deps.audit.allow(state, { grants, data });
-    const sse = answerStream(req, res, headers);
+    const reply = new RequestAnswer(req, res, headers);
     let finished = false;
     if (sessionless) {
       // 2026-07-28: closing the response stream cancels the request.
@@ -329,7 +329,7 @@ export class McpGateway {
         if (cancel !== undefined) void session.upstream.send(cancel, { traceparent: state.trace.traceparent }).catch(() => undefined);
       });
     }
-    let answer: JsonRpcMessage = await session.request(msg.message, msg.id, state.trace.traceparent, (m) => sse?.send(m));
+    let answer: JsonRpcMessage = await session.request(msg.message, msg.id, state.trace.traceparent, (m) => reply.relay(m));
     finished = true;
     if (isListRule(rule)) {
       if (rule === 'tools-list') session.rememberTools(listItems(answer, rule));
@@ -343,10 +343,7 @@ export class McpGateway {
       grants,
       data,
     });
-    if (sse !== undefined) {
-      sse.send(answer);
-      sse.end();
-    } else answerJson(res, 200, answer, headers);
+    reply.finish(answer);
   }
 
   /** Every tool the upstream lists, all pages, asked by the gateway itself. */

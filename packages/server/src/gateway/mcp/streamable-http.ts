@@ -37,9 +37,36 @@ export function answerEmpty(res: ServerResponse, status: number, headers: Record
   res.writeHead(status, headers).end();
 }
 
-/** A request's answer as a stream when the agent accepts one (progress and related messages go first), else as JSON. */
-export function answerStream(req: IncomingMessage, res: ServerResponse, headers: Record<string, string>): SseWriter | undefined {
-  return String(req.headers.accept ?? '').includes('text/event-stream') ? new SseWriter(res, headers, false) : undefined;
+/**
+ * A request's answer. The agent that accepts a stream gets one only when the upstream sends something before the
+ * answer (progress, a request of its own); an answer that is all there is goes as one JSON body — one write with a
+ * length instead of a chunked stream, and no event parsing for the agent (a client that accepts both must take
+ * either, MCP Streamable HTTP).
+ */
+export class RequestAnswer {
+  readonly #res: ServerResponse;
+  readonly #headers: Record<string, string>;
+  readonly #streams: boolean;
+  #sse: SseWriter | undefined;
+
+  constructor(req: IncomingMessage, res: ServerResponse, headers: Record<string, string>) {
+    this.#res = res;
+    this.#headers = headers;
+    this.#streams = String(req.headers.accept ?? '').includes('text/event-stream');
+  }
+
+  /** A message that goes before the answer: it opens the stream; an agent that takes JSON only is not sent it. */
+  relay(message: JsonRpcMessage): void {
+    if (!this.#streams) return;
+    this.#sse ??= new SseWriter(this.#res, this.#headers, false);
+    this.#sse.send(message);
+  }
+
+  finish(answer: JsonRpcMessage): void {
+    if (this.#sse === undefined) return answerJson(this.#res, 200, answer, this.#headers);
+    this.#sse.send(answer);
+    this.#sse.end();
+  }
 }
 
 /**
