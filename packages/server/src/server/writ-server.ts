@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import Fastify from 'fastify';
 import { DPOP_ALGS, PATHS } from '@writ/protocol';
-import { createDpopNonces, InMemoryReplayCache, RevocationSet, VerifiedTokenCache, type CheckCallContext } from '@writ/verify/internal';
+import { RevocationSet } from '@writ/verify/internal';
 import { WRIT_VERSION, type WritConfig } from '../config/index.js';
 import { FailedAuthThrottle } from '../http/index.js';
 import { openStore, type Store } from '../storage/index.js';
@@ -18,11 +18,12 @@ import { AgentLifecycle, Register, RegisterSnapshot } from '../register/index.js
 import { RevocationFeed, RevocationService } from '../revocation/index.js';
 import { TaskService } from '../tasks/index.js';
 import { SigningKeys, type TokenServiceDeps } from '../token/index.js';
-import { createUserTokenVerifier, createWorkloadTokenVerifier } from '../identity/index.js';
-import { SharedReplayCache } from '../dpop/index.js';
 import { AdminAuth } from '../admin-api/index.js';
 import { createMetrics, startTracing, type Logger } from '../observability/index.js';
-import { ClusterNode, readNodeReports, startNodeReports, type ClusterRole, type Freshness } from '../cluster/index.js';
+import { readNodeReports, type ClusterRole, type Freshness } from '../cluster/index.js';
+import { joinCluster } from './cluster-wiring.js';
+import { createCallCheck } from './call-check-wiring.js';
+import { createIdentityVerifiers } from './identity-wiring.js';
 import { registerHttpSurface } from './http-surface.js';
 import { listen } from './listener.js';
 import { createGateways, egressGuard } from './gateways.js';
@@ -37,7 +38,8 @@ import type { SiblingBus } from '../workers/index.js';
 import { bearerHoldsScope, createSsfTransmitter, SCOPE_REVOCATION_FEED } from '../ssf/index.js';
 import { createVaultParts, keyRing } from './vault-wiring.js';
 import { createGovernanceParts } from './governance-wiring.js';
-import { CallBudgets, MemoryCounters, RedisCounters, StoreCounters, type BudgetCounters } from '../budgets/index.js';
+import { CallBudgets } from '../budgets/index.js';
+import { budgetCounters } from './budget-wiring.js';
 
 export interface WritServer {
   /** The URL Writ listens on (loopback in dev). */
@@ -142,8 +144,6 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     // again, so two workers must never share a name): the configured name, suffixed with the worker's slot.
     const nodeId = `${config.cluster.nodeId ?? `${hostname()}-${process.pid}`}${siblings !== undefined ? `/w${siblings.slot}` : ''}`;
     const revocationSet = new RevocationSet();
-    // On PostgreSQL every node is a cluster node: what one writes, the others hear (cluster/).
-    let cluster: ClusterNode | undefined;
     const revocations = new RevocationService({
       db: store.db,
       set: revocationSet,
@@ -158,6 +158,31 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     const keys = new SigningKeys({ db: store.db, kek, now });
     // A gateway node verifies with the keys the control plane made; it never makes one.
     const madeFirstKey = serves.control ? await keys.init(config.tokens.signingAlg) : (await keys.reload(), false);
+    // On PostgreSQL every node is a cluster node: what one writes, the others hear (cluster-wiring.ts). The callbacks
+    // run once the node has started, when everything they name exists.
+    const joined = joinCluster({
+      store,
+      config,
+      nodeId,
+      role,
+      revocations,
+      onRemoteChange: async (kind, id) => {
+        if (kind === 'signing_key') await keys.reload();
+        else await register.applyRemoteChange({ kind, id });
+      },
+      // After a gap in what this node heard, nothing it derived from the store is trusted.
+      onResync: async () => {
+        await register.resync();
+        await keys.reload();
+        for (const id of await cache.refresh()) gateways.invalidate(id);
+        vaultParts.invalidate();
+        identity.invalidate();
+      },
+      logger,
+      now,
+    });
+    const cluster = joined?.node;
+    if (joined !== undefined) closers.unshift(() => joined.close());
 
     // A retired signing key stays published until every token it signed has expired.
     const retiredKeyPublishMs = (config.tokens.maxLifetimeSeconds + config.tokens.clockSkewSeconds + 60) * 1000;
@@ -179,99 +204,28 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       cluster?.publishChange('signing_key', kid).catch((err: unknown) => logger.error({ err, kid }, 'announcing a key rotation failed'));
     });
 
-    const sharedReplay =
-      config.dpop.replayStore === 'database' || (config.dpop.replayStore === 'auto' && store.dialect === 'postgres')
-        ? new SharedReplayCache({ db: store.db, maxLocalEntries: config.dpop.replayCacheSize, now: () => now() / 1000 })
-        : undefined;
-    const localReplay = new InMemoryReplayCache({ maxEntries: config.dpop.replayCacheSize });
-    // One replay set for every loop of this process's box, and on a shared database for every node.
-    const replay = sharedReplay ?? siblings?.replayCache(localReplay) ?? localReplay;
-    // Derived from the KEK, so every node that shares the KEK accepts every other node's nonces.
-    const nonces = config.dpop.requireNonce
-      ? createDpopNonces({ key: deriveKey(kek, 'dpop-nonce'), windowSeconds: config.dpop.nonceWindowSeconds, now: () => now() / 1000 })
-      : undefined;
-    const check: Omit<CheckCallContext, 'audience'> = {
+    const { check, nonces, sharedReplay } = createCallCheck({
+      config,
+      db: store.db,
+      dialect: store.dialect,
+      kek,
       issuer: publicUrl,
       keys,
-      replay,
       revocations: revocationSet,
-      // ~1.5 KB per entry: 20k tokens in flight is a busy node; past that, the oldest pay the signature check again.
-      tokenCache: new VerifiedTokenCache({ maxEntries: 20_000 }),
-      algorithms: DPOP_ALGS,
-      maxAgeSeconds: config.dpop.proofMaxAgeSeconds,
-      clockSkewSeconds: config.tokens.clockSkewSeconds,
-      now: () => now() / 1000,
-      ...(nonces !== undefined ? { nonces } : {}),
-    };
-    // Read on every exchange: kept until an identity provider changes (or the cluster resyncs).
-    let providers: ReturnType<Register['listIdentityProviders']> | undefined;
-    const users = createUserTokenVerifier({
-      listProviders: () =>
-        (providers ??= register.listIdentityProviders().catch((err: unknown) => {
-          providers = undefined;
-          throw err;
-        })),
+      siblings,
+      now,
+    });
+    const identity = createIdentityVerifiers({
+      register,
       fetch: egressFetch,
       clockSkewSeconds: config.tokens.clockSkewSeconds,
       now,
     });
-    const workloads = createWorkloadTokenVerifier({
-      listIssuers: () => register.listWorkloadIssuers(),
-      fetch: egressFetch,
-      clockSkewSeconds: config.tokens.clockSkewSeconds,
-      now,
-    });
+    const { users, workloads } = identity;
     register.onChange((c) => {
-      if (c.kind === 'identity_provider') {
-        providers = undefined;
-        users.invalidate();
-        authorizationServer.invalidate();
-      }
-      if (c.kind === 'workload_issuer') workloads.invalidate();
+      if (c.kind === 'identity_provider') authorizationServer.invalidate();
     });
 
-    if (store.connection !== undefined) {
-      cluster = new ClusterNode({
-        db: store.db,
-        connection: store.connection,
-        schema: store.schema ?? 'public',
-        nodeId,
-        role,
-        revocations,
-        onRemoteChange: async (kind, id) => {
-          if (kind === 'signing_key') await keys.reload();
-          else await register.applyRemoteChange({ kind, id });
-        },
-        // After a gap in what this node heard, nothing it derived from the store is trusted.
-        onResync: async () => {
-          await register.resync();
-          await keys.reload();
-          for (const id of await cache.refresh()) gateways.invalidate(id);
-          vaultParts.invalidate();
-          providers = undefined;
-          users.invalidate();
-          workloads.invalidate();
-        },
-        heartbeatIntervalMs: config.cluster.heartbeatIntervalMs,
-        maxStalenessMs: config.cluster.maxStalenessMs,
-        logger,
-        now,
-      });
-      const node = cluster;
-      revocations.addWriteHook((trx, row) => node.publishRevocation(trx, row));
-      closers.unshift(() => node.close());
-      // Every node's freshness where a control node can read it (the console's overview).
-      const reports = startNodeReports({
-        db: store.db,
-        nodeId,
-        role,
-        freshness: () => node.freshness(),
-        intervalMs: config.cluster.reportIntervalMs,
-        now,
-        logger,
-      });
-      closers.unshift(() => reports.stop());
-    }
     /** Every enforcement point on this node refuses calls while its revocation state is not confirmed current. */
     const revocationCurrent = (): boolean => cluster?.current ?? true;
 
@@ -285,7 +239,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       policy: createIssuanceDecisionCache(policy, { maxEntries: 50_000 }),
       users,
       workloads,
-      replay,
+      replay: check.replay,
       audit,
       check,
       // The hot-path snapshot (refreshed on every change, awaited by the admin API), the store for one it lacks yet
@@ -306,18 +260,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     };
 
     const decisions = createCallDecisionCache(policy, { maxEntries: 100_000 });
-    // Budgets and rate limits: exact across nodes and sibling loops in Redis or the store; in memory when one loop
-    // holds all.
-    const redisUrl = config.budgets.redisUrl;
-    const counters: BudgetCounters =
-      redisUrl !== undefined
-        ? await RedisCounters.connect(redisUrl, {
-            prefix: config.budgets.redisKeyPrefix,
-            onError: (err) => logger.warn({ err: err.message }, 'budget counters: redis connection error'),
-          })
-        : store.connection !== undefined || siblings !== undefined
-          ? new StoreCounters(store.db)
-          : new MemoryCounters();
+    const counters = await budgetCounters(config, store, siblings !== undefined, logger);
     closers.unshift(async () => {
       await counters.close?.();
     });
