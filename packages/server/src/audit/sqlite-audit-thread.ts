@@ -5,6 +5,7 @@
  * written twice, and a journal entry written twice is ignored.
  */
 import { Worker } from 'node:worker_threads';
+import { GATE_HOLDER, WriteGate } from '../threads/index.js';
 import type { AuditAppender } from './audit-appender.js';
 import type { AuditRow } from './audit-row.js';
 import type { SqliteSynchronous } from '../storage/index.js';
@@ -16,6 +17,8 @@ export interface AuditThreadConfig {
   busyTimeoutMs: number;
   /** Whose journal entries these are, and whose recovery chains (one process: all). */
   journal?: JournalScope;
+  /** The process's write gate for this file (threads/write-gate.ts): the thread takes it for each transaction. */
+  gate?: SharedArrayBuffer;
 }
 
 export type AuditThreadRequest =
@@ -54,6 +57,7 @@ export function threadedSqliteAppender(
   let restarts = 0;
   // Rows the current thread journaled and keeps until they are chained.
   const held = new Set<string>();
+  const gate = config.gate !== undefined ? new WriteGate(config.gate) : undefined;
 
   const start = (): Worker => {
     const w = new Worker(workerUrl, { workerData: config });
@@ -75,6 +79,8 @@ export function threadedSqliteAppender(
         worker = undefined;
         held.clear(); // what the dead thread kept is gone: those rows are sent whole again
       }
+      // A thread that died inside a transaction took its SQLite lock with it, but not its turn at the gate.
+      gate?.release(GATE_HOLDER.auditThread);
       const pending = [...inflight.values()];
       inflight.clear();
       for (const p of pending) p.reject(new AuditThreadError(`audit writer thread stopped: ${why}`));

@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
 import { sqliteAuditStore } from './sqlite-audit-append.js';
+import { GATE_HOLDER, WriteGate } from '../threads/index.js';
 import type { AuditRow } from './audit-row.js';
 import type { AuditThreadConfig, AuditThreadReply, AuditThreadRequest } from './sqlite-audit-thread.js';
 
@@ -16,6 +17,12 @@ const db = new BetterSqlite3(config.path);
 db.pragma('journal_mode = WAL');
 db.pragma(`synchronous = ${config.synchronous}`);
 db.pragma(`busy_timeout = ${config.busyTimeoutMs}`);
+// Checkpoints are this thread's, but never inside a transaction: SQLite's automatic one runs in the COMMIT that
+// crosses the bound, and would hold the write gate (below) for the milliseconds it takes to copy pages back.
+db.pragma('wal_autocheckpoint = 0');
+const CHECKPOINT_EVERY_MS = 500;
+let lastCheckpoint = performance.now();
+let wroteSince = false;
 const store = sqliteAuditStore(db, config.journal);
 // Journaled rows, kept until chained: the main thread then sends their ids alone.
 const held = new Map<string, AuditRow>();
@@ -29,8 +36,13 @@ function resolve(rows: ReadonlyArray<AuditRow | string>): AuditRow[] {
   });
 }
 
+// Each transaction takes the process's write gate first, so a writer on the event loop waits for it exactly as long
+// as it runs, instead of sleeping in SQLite's busy handler (threads/write-gate.ts).
+const gate = config.gate !== undefined ? new WriteGate(config.gate) : undefined;
+
 port.on('message', (m: AuditThreadRequest) => {
   let reply: AuditThreadReply;
+  const owned = gate?.acquire(GATE_HOLDER.auditThread, config.busyTimeoutMs) === true;
   try {
     let value = 0;
     if (m.op === 'append') {
@@ -44,6 +56,22 @@ port.on('message', (m: AuditThreadRequest) => {
     reply = { n: m.n, ok: true, value };
   } catch (err) {
     reply = { n: m.n, ok: false, error: err instanceof Error ? err.message : String(err) };
+  } finally {
+    if (owned) gate?.release(GATE_HOLDER.auditThread);
   }
   port.postMessage(reply);
+  wroteSince = true;
+  if (performance.now() - lastCheckpoint >= CHECKPOINT_EVERY_MS) checkpoint();
 });
+
+/** PASSIVE: copies what no reader still needs, waits for nobody, and lets every writer go on meanwhile. */
+function checkpoint(): void {
+  lastCheckpoint = performance.now();
+  if (!wroteSince) return;
+  wroteSince = false;
+  try {
+    db.pragma('wal_checkpoint(PASSIVE)');
+  } catch {
+    // Busy or interrupted: the next one copies what this one did not.
+  }
+}

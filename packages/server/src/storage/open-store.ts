@@ -6,7 +6,18 @@ import { guardedDialect } from './input-guard.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider, type SqliteDatabase } from 'kysely';
+import {
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  sql,
+  type Migration,
+  type MigrationProvider,
+  type SqliteDatabase,
+  type SqliteStatement,
+} from 'kysely';
+import { GATE_HOLDER, WriteGate } from '../threads/index.js';
 import pg from 'pg';
 import { MIGRATIONS } from './migrations/index.js';
 import type { Database } from './schema.js';
@@ -22,8 +33,11 @@ export interface Store {
    * statement costs a fraction of building a multi-row insert through Kysely for every batch.
    */
   readonly sqlite?: BetterSqlite3.Database;
-  /** SQLite on a file only: its path and `synchronous` setting, for a second connection of one's own (the audit). */
-  readonly sqliteFile?: { readonly path: string; readonly synchronous: SqliteSynchronous };
+  /**
+   * SQLite on a file only: its path and `synchronous` setting, for a second connection of one's own (the audit), and
+   * the process's write gate that connection takes turns at (threads/write-gate.ts).
+   */
+  readonly sqliteFile?: { readonly path: string; readonly synchronous: SqliteSynchronous; readonly gate: SharedArrayBuffer };
   /** Where the data lives, for logs (never includes a password). */
   readonly location: string;
   /**
@@ -94,17 +108,23 @@ function openSqlite(path: string, synchronous: SqliteSynchronous): Store {
   // reference machine); what each setting can lose is in docs/audit.md.
   sqlite.pragma(`synchronous = ${synchronous}`);
   sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: guardedDialect(new SqliteDialect({ database: withStatementCache(sqlite) })) });
+  sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  // A file can have a second connection in this process (the audit writer thread): the two take turns at the gate.
+  const gate = path !== ':memory:' ? new WriteGate() : undefined;
+  const database = withStatementCache(sqlite, gate !== undefined ? { gate, waitMs: BUSY_TIMEOUT_MS } : undefined);
+  const db = new Kysely<Database>({ dialect: guardedDialect(new SqliteDialect({ database })) });
   return {
     db,
     dialect: 'sqlite',
     location: `sqlite:${path}`,
     sqlite,
-    ...(path !== ':memory:' ? { sqliteFile: { path, synchronous } } : {}),
+    ...(gate !== undefined ? { sqliteFile: { path, synchronous, gate: gate.shared } } : {}),
     close: () => db.destroy(),
   };
 }
+
+/** How long a writer waits for the file (SQLite's busy timeout) or for the write gate. */
+const BUSY_TIMEOUT_MS = 5_000;
 
 /** Distinct SQL texts Writ sends are a few dozen (plus multi-row inserts by row count); the bound is generous. */
 const STATEMENT_CACHE_MAX = 500;
@@ -114,15 +134,71 @@ const STATEMENT_CACHE_MAX = 500;
  * Statements are reusable: the driver runs one query at a time on its single connection (a mutex, held for the
  * whole of a stream too), and better-sqlite3 resets a statement after each run. SQLite re-prepares a statement by
  * itself when a migration changes the schema under it.
+ *
+ * With a `gate`, a write takes the process's write gate first (threads/write-gate.ts) and keeps it, as SQLite keeps its
+ * lock, to the end of its transaction: from a transaction's first write to its `commit` or `rollback`, or for the one
+ * statement outside a transaction. Reads never take it (WAL readers do not wait for writers).
  */
-function withStatementCache(sqlite: BetterSqlite3.Database): SqliteDatabase {
-  const statements = new Map<string, BetterSqlite3.Statement>();
+function withStatementCache(sqlite: BetterSqlite3.Database, gate?: { gate: WriteGate; waitMs: number }): SqliteDatabase {
+  const statements = new Map<string, SqliteStatement>();
+  let inTransaction = false;
+  let owned = false;
+  const finish = (): void => {
+    inTransaction = false;
+    if (owned) {
+      owned = false;
+      gate?.gate.release(GATE_HOLDER.eventLoop);
+    }
+  };
+  const writing = <T>(run: () => T): T => {
+    if (!owned && gate !== undefined) owned = gate.gate.acquire(GATE_HOLDER.eventLoop, gate.waitMs);
+    try {
+      return run();
+    } finally {
+      if (!inTransaction) finish();
+    }
+  };
+  const gated = (text: string, stmt: BetterSqlite3.Statement): SqliteStatement => {
+    // Kysely's own transaction commands (sqlite-driver.js): exactly these texts.
+    if (text === 'begin')
+      return {
+        reader: false,
+        all: (p) => stmt.all(p),
+        iterate: (p) => stmt.iterate(p),
+        run: (p) => {
+          const r = stmt.run(p);
+          inTransaction = true;
+          return r;
+        },
+      };
+    if (text === 'commit' || text === 'rollback')
+      return {
+        reader: false,
+        all: (p) => stmt.all(p),
+        iterate: (p) => stmt.iterate(p),
+        run: (p) => {
+          try {
+            return stmt.run(p);
+          } finally {
+            finish();
+          }
+        },
+      };
+    if (stmt.readonly) return stmt;
+    return {
+      reader: stmt.reader,
+      all: (p) => writing(() => stmt.all(p)),
+      iterate: (p) => stmt.iterate(p),
+      run: (p) => writing(() => stmt.run(p)),
+    };
+  };
   return {
     close: () => sqlite.close(),
     prepare: (text: string) => {
       let stmt = statements.get(text);
       if (stmt === undefined) {
-        stmt = sqlite.prepare(text);
+        const prepared = sqlite.prepare(text);
+        stmt = gate === undefined ? prepared : gated(text, prepared);
         if (statements.size >= STATEMENT_CACHE_MAX) statements.delete(statements.keys().next().value as string);
         statements.set(text, stmt);
       }
