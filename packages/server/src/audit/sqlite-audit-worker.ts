@@ -20,9 +20,12 @@ db.pragma(`busy_timeout = ${config.busyTimeoutMs}`);
 // Checkpoints are this thread's, but never inside a transaction: SQLite's automatic one runs in the COMMIT that
 // crosses the bound, and would hold the write gate (below) for the milliseconds it takes to copy pages back.
 db.pragma('wal_autocheckpoint = 0');
-const CHECKPOINT_EVERY_MS = 500;
+// Also what bounds an operating-system crash's loss under synchronous = NORMAL: the WAL is synced at checkpoints.
+const CHECKPOINT_EVERY_MS = 250;
 let lastCheckpoint = performance.now();
 let wroteSince = false;
+// The checkpoint after the last write, when no further write comes to run it.
+let trailing: NodeJS.Timeout | undefined;
 const store = sqliteAuditStore(db, config.journal);
 // Journaled rows, kept until chained: the main thread then sends their ids alone.
 const held = new Map<string, AuditRow>();
@@ -62,10 +65,16 @@ port.on('message', (m: AuditThreadRequest) => {
   port.postMessage(reply);
   wroteSince = true;
   if (performance.now() - lastCheckpoint >= CHECKPOINT_EVERY_MS) checkpoint();
+  else if (trailing === undefined) {
+    trailing = setTimeout(checkpoint, CHECKPOINT_EVERY_MS);
+    trailing.unref();
+  }
 });
 
 /** PASSIVE: copies what no reader still needs, waits for nobody, and lets every writer go on meanwhile. */
 function checkpoint(): void {
+  if (trailing !== undefined) clearTimeout(trailing);
+  trailing = undefined;
   lastCheckpoint = performance.now();
   if (!wroteSince) return;
   wroteSince = false;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
@@ -338,6 +339,31 @@ describeEachStore('audit writer', (kind) => {
           ['GET /repos/1', 'GET /repos/2', 'GET /repos/3'],
         );
         assert.equal((await verifyAuditChain(store.db)).ok, true);
+      } finally {
+        await w.close();
+        await store.dispose();
+      }
+    });
+  }
+
+  if (kind.name === 'sqlite') {
+    test('the writer thread copies the WAL back into the database file after the last write, unasked', async () => {
+      const store = await kind.open();
+      const file = store.sqliteFile;
+      assert.ok(file !== undefined);
+      // Neither connection checkpoints by itself: until the thread's checkpoint, the database file does not change.
+      const w = createAuditWriter({ appender: storeAppender(store), flushIntervalMs: 1, maxBuffered: 10_000 });
+      try {
+        await w.flush();
+        const before = statSync(file.path).size;
+        for (let i = 1; i <= 2_000; i++) w.record(callEvent(i, { detail: 'x'.repeat(200) }));
+        await w.flush();
+        // No further write comes to run it: the thread's trailing checkpoint must.
+        const deadline = Date.now() + 10_000;
+        while (statSync(file.path).size <= before) {
+          assert.ok(Date.now() < deadline, 'the database file never grew: no checkpoint ran');
+          await new Promise((resolve) => setImmediate(resolve));
+        }
       } finally {
         await w.close();
         await store.dispose();
