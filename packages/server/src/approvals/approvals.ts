@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { WritError, PATHS } from '@writ/protocol';
-import type { ApprovalRow, Database } from '../storage/index.js';
+import { isUniqueViolation, type ApprovalRow, type Database } from '../storage/index.js';
 import type { AuditPort } from '../audit/index.js';
 import { canonicalJson } from '../audit/index.js';
 import { sha256Hex } from '../crypto/index.js';
@@ -158,7 +158,30 @@ export class Approvals {
       reason: null,
       used_at: null,
     };
-    await this.#d.db.insertInto('approvals').values(row).execute();
+    // One pending approval per task and call (approvals_one_pending): a pending one past its time gives up its place,
+    // and of two holds of the same call at the same moment (two nodes, two retries) the second is told the first's.
+    await this.#d.db
+      .updateTable('approvals')
+      .set({ status: 'expired' })
+      .where('task_id', '=', call.taskId)
+      .where('call_digest', '=', digest)
+      .where('status', '=', 'pending')
+      .where('expires_at', '<=', now)
+      .execute();
+    try {
+      await this.#d.db.insertInto('approvals').values(row).execute();
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      const waiting = await this.#d.db
+        .selectFrom('approvals')
+        .select('id')
+        .where('task_id', '=', call.taskId)
+        .where('call_digest', '=', digest)
+        .where('status', '=', 'pending')
+        .executeTakeFirst();
+      if (waiting === undefined) throw err;
+      throw this.#required(waiting.id);
+    }
     this.#audit('approval.requested', row, 'deny', 'ERR_APPROVAL_REQUIRED', { approvers: rule.approvers.map(approverKey) });
     this.#d.notify?.(viewOf(row, now));
     throw this.#required(id);
@@ -178,7 +201,10 @@ export class Approvals {
     if (o.status === 'approved') q = q.where('used_at', 'is', null);
     if (o.status === 'denied') q = q.where('status', '=', 'denied');
     if (o.status === 'used') q = q.where('used_at', 'is not', null);
-    if (o.status === 'expired') q = q.where('status', '!=', 'denied').where('used_at', 'is', null).where('expires_at', '<=', now);
+    if (o.status === 'expired')
+      q = q
+        .where('used_at', 'is', null)
+        .where((eb) => eb.or([eb('status', '=', 'expired'), eb.and([eb('status', '!=', 'denied'), eb('expires_at', '<=', now)])]));
     const rows = await q.orderBy('created_at', 'desc').limit(o.limit).execute();
     return rows.map((r) => viewOf(r, now));
   }

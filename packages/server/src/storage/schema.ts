@@ -400,7 +400,8 @@ export interface ApprovalsTable {
   approvers: string;
   /** JSON array of the policy ids that asked for the approval. */
   policies: string;
-  status: 'pending' | 'approved' | 'denied';
+  /** `expired`: a pending approval given up before its time, once another of the same call took its place. */
+  status: 'pending' | 'approved' | 'denied' | 'expired';
   created_at: number;
   /** Pending: until a decision is due; approved: until the call must be made again. */
   expires_at: number;

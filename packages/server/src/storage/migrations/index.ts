@@ -23,6 +23,7 @@ import * as m0019 from './0019-tool-schemas.js';
 import * as m0020 from './0020-console.js';
 import * as m0021 from './0021-cluster-nodes.js';
 import * as m0022 from './0022-login-binding.js';
+import * as m0023 from './0023-one-pending-approval.js';
 
 export interface WritMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -51,4 +52,5 @@ export const MIGRATIONS: Readonly<Record<string, WritMigration>> = {
   '0020-console': m0020,
   '0021-cluster-nodes': m0021,
   '0022-login-binding': m0022,
+  '0023-one-pending-approval': m0023,
 };

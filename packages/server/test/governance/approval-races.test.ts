@@ -1,0 +1,78 @@
+/**
+ * One pending approval per task and call, whatever the concurrency: holds of the same call at the same moment (two
+ * nodes, an agent's retries) share one approval, so approvers are never asked twice and a call approved once cannot
+ * go through twice. A pending approval past its time gives its place to the next hold of the call.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { WritError } from '@writ/protocol';
+import { Approvals, type CallToApprove } from '../../src/approvals/index.js';
+import { describeEachStore } from '../helpers/stores.js';
+import { manualWriter } from '../audit/audit-fixtures.js';
+
+const CALL: CallToApprove = {
+  taskId: 'task_races',
+  agentId: 'agent-a',
+  userId: 'dev:alice',
+  resourceId: 'api',
+  taskChain: ['task_races'],
+  actorChain: ['dev:alice', 'agent-a'],
+  purpose: 'race',
+  action: 'POST',
+  target: '/v1/payments',
+  arguments: { body_sha256: 'ab'.repeat(32), body_bytes: 10 },
+};
+const RULE = { approvers: [{ kind: 'user' as const }], policies: ['payments'] };
+
+/** The approval id a hold was told to wait for. */
+async function heldFor(p: Promise<string>): Promise<string> {
+  const err: unknown = await p.then(
+    () => assert.fail('the call went through without an approval'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof WritError && err.code === 'ERR_APPROVAL_REQUIRED', String(err));
+  return String(err.hint?.approval_id);
+}
+
+describeEachStore('approval races', (kind) => {
+  test('ten holds of one call at once: one pending approval, every hold told its id', async () => {
+    const store = await kind.open();
+    const audit = manualWriter(store);
+    let now = 1_800_000_000_000;
+    const approvals = new Approvals({
+      db: store.db,
+      audit,
+      now: () => now,
+      publicUrl: 'http://127.0.0.1:1',
+      pendingSeconds: 60,
+      approvedSeconds: 60,
+      ownerOf: () => Promise.resolve(undefined),
+    });
+    try {
+      const ids = await Promise.all(Array.from({ length: 10 }, () => heldFor(approvals.gate(CALL, RULE))));
+      assert.equal(new Set(ids).size, 1, `one approval for one call, got ${new Set(ids).size}`);
+      const pending = await approvals.list({ status: 'pending', limit: 100 });
+      assert.deepEqual(
+        pending.map((a) => a.id),
+        [ids[0]],
+      );
+
+      // Past its time, the next hold gets a new approval; the old one reads as expired, and cannot be decided.
+      now += 61_000;
+      const next = await heldFor(approvals.gate(CALL, RULE));
+      assert.notEqual(next, ids[0]);
+      assert.deepEqual(
+        (await approvals.list({ status: 'pending', limit: 100 })).map((a) => a.id),
+        [next],
+      );
+      assert.equal((await approvals.get(ids[0] as string))?.status, 'expired');
+      await assert.rejects(
+        approvals.decide(ids[0] as string, { approve: true, who: { kind: 'person', userId: 'dev:alice', groups: [] }, reason: 'late' }),
+        (e: unknown) => (e as { code?: string }).code === 'not_pending',
+      );
+    } finally {
+      await audit.close();
+      await store.dispose();
+    }
+  });
+});
