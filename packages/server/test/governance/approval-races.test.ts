@@ -6,7 +6,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WritError } from '@writ/protocol';
+import { sql, type Kysely } from 'kysely';
 import { Approvals, type CallToApprove } from '../../src/approvals/index.js';
+import { isUniqueViolation, type ApprovalRow } from '../../src/storage/index.js';
+import { MIGRATIONS } from '../../src/storage/migrations/index.js';
 import { describeEachStore } from '../helpers/stores.js';
 import { manualWriter } from '../audit/audit-fixtures.js';
 
@@ -72,6 +75,49 @@ describeEachStore('approval races', (kind) => {
       );
     } finally {
       await audit.close();
+      await store.dispose();
+    }
+  });
+
+  test('migration 0023: of pending duplicates stored before it, the newest stays pending; then no second one fits', async () => {
+    const store = await kind.open();
+    try {
+      await sql`drop index approvals_one_pending`.execute(store.db);
+      const row = (id: string, taskId: string, createdAt: number): ApprovalRow => ({
+        id,
+        task_id: taskId,
+        agent_id: 'agent-a',
+        user_id: 'dev:alice',
+        resource_id: 'api',
+        call_digest: 'd1',
+        call: '{}',
+        approvers: '["user"]',
+        policies: '[]',
+        status: 'pending',
+        created_at: createdAt,
+        expires_at: createdAt + 60_000,
+        decided_at: null,
+        decided_by: null,
+        reason: null,
+        used_at: null,
+      });
+      await store.db
+        .insertInto('approvals')
+        .values([row('apr_old', 't1', 1), row('apr_mid', 't1', 2), row('apr_new', 't1', 3), row('apr_other', 't2', 1)])
+        .execute();
+      await MIGRATIONS['0023-one-pending-approval']?.up(store.db as unknown as Kysely<unknown>, store.dialect);
+      const status = Object.fromEntries(
+        (await store.db.selectFrom('approvals').select(['id', 'status']).execute()).map((r) => [r.id, r.status]),
+      );
+      assert.deepEqual(status, { apr_old: 'expired', apr_mid: 'expired', apr_new: 'pending', apr_other: 'pending' });
+      await assert.rejects(
+        store.db
+          .insertInto('approvals')
+          .values(row('apr_dup', 't1', 4))
+          .execute(),
+        (e: unknown) => isUniqueViolation(e),
+      );
+    } finally {
       await store.dispose();
     }
   });
