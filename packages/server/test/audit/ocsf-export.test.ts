@@ -23,6 +23,34 @@ interface Ocsf {
   unmapped: { writ: { type: string } };
 }
 
+/** The OCSF 1.3.0 Authentication (3002) schema, compiled. */
+function authenticationSchema(): { validate: ReturnType<Ajv['compile']>; errors: () => string } {
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  addFormats.default(ajv);
+  const validate = ajv.compile(OCSF_1_3_0_SCHEMAS[3002] as object);
+  return { validate, errors: () => ajv.errorsText(validate.errors) };
+}
+
+/** A stored sign-in event of `type`, as the export reads it. */
+function signInEvent(type: string, decision: 'allow' | 'deny', reason: string, who: Record<string, unknown>): ReturnType<typeof toOcsf> {
+  return toOcsf(
+    {
+      seq: 1,
+      event: {
+        id: '01900000-0000-7000-8000-000000000000',
+        time: 1_790_000_000_000,
+        type,
+        trace_id: '0af7651916cd43dd8448eb211c80319c',
+        decision,
+        reason,
+        ...who,
+        data: { source: '127.0.0.1' },
+      },
+    },
+    { productVersion: '0.1.0' },
+  );
+}
+
 describeEachStore('audit export as OCSF', (kind) => {
   const h = useHarness(kind);
 
@@ -68,39 +96,20 @@ describeEachStore('audit export as OCSF', (kind) => {
     assert.ok(ocsf.some((e) => e.class_uid === 6003 && e.api?.operation === 'GET /v1/secrets' && e.status_id === 2));
   });
 
-  test("the authorization server's sign-ins and their refusals are OCSF Authentication events", async () => {
-    const ajv = new Ajv({ allErrors: true, strict: false });
-    addFormats.default(ajv);
-    const validate = ajv.compile(OCSF_1_3_0_SCHEMAS[3002] as object);
+  test("the authorization server's sign-ins and their refusals are OCSF Authentication events", () => {
+    const { validate, errors } = authenticationSchema();
     for (const [type, decision] of [
       ['authorization.signed_in', 'allow'],
       ['authorization.denied', 'deny'],
     ] as const) {
-      const event = toOcsf(
-        {
-          seq: 1,
-          event: {
-            id: '01900000-0000-7000-8000-000000000000',
-            time: 1_790_000_000_000,
-            type,
-            trace_id: '0af7651916cd43dd8448eb211c80319c',
-            user_id: 'corp:carol',
-            decision,
-            reason: decision === 'allow' ? 'signed_in' : 'access_denied',
-            data: { source: '127.0.0.1' },
-          },
-        },
-        { productVersion: '0.1.0' },
-      );
-      assert.ok(validate(event), `${type}: ${ajv.errorsText(validate.errors)}`);
+      const event = signInEvent(type, decision, decision === 'allow' ? 'signed_in' : 'access_denied', { user_id: 'corp:carol' });
+      assert.ok(validate(event), `${type}: ${errors()}`);
       assert.equal(event.class_uid, 3002);
     }
   });
 
-  test("the console's sign-ins, refusals and sign-outs are OCSF Authentication events: logon or logoff", async () => {
-    const ajv = new Ajv({ allErrors: true, strict: false });
-    addFormats.default(ajv);
-    const validate = ajv.compile(OCSF_1_3_0_SCHEMAS[3002] as object);
+  test("the console's sign-ins, refusals and sign-outs are OCSF Authentication events: logon or logoff", () => {
+    const { validate, errors } = authenticationSchema();
     for (const [type, decision, reason, who, activity] of [
       ['console.signed_in', 'allow', 'identity_provider', { user_id: 'corp:dana' }, 1],
       ['console.signed_in', 'allow', 'admin_token_link', { actor_chain: ['admin:ops'] }, 1],
@@ -108,24 +117,8 @@ describeEachStore('audit export as OCSF', (kind) => {
       ['console.denied', 'deny', 'link_invalid', {}, 1],
       ['console.signed_out', 'allow', 'signed_out', { user_id: 'corp:dana' }, 2],
     ] as const) {
-      const event = toOcsf(
-        {
-          seq: 1,
-          event: {
-            id: '01900000-0000-7000-8000-000000000000',
-            time: 1_790_000_000_000,
-            type,
-            trace_id: '0af7651916cd43dd8448eb211c80319c',
-            decision,
-            reason,
-            ...('user_id' in who ? { user_id: who.user_id } : {}),
-            ...('actor_chain' in who ? { actor_chain: [...who.actor_chain] } : {}),
-            data: { source: '127.0.0.1' },
-          },
-        },
-        { productVersion: '0.1.0' },
-      );
-      assert.ok(validate(event), `${type} ${reason}: ${ajv.errorsText(validate.errors)}`);
+      const event = signInEvent(type, decision, reason, 'actor_chain' in who ? { actor_chain: [...who.actor_chain] } : who);
+      assert.ok(validate(event), `${type} ${reason}: ${errors()}`);
       assert.deepEqual([event.class_uid, event.activity_id], [3002, activity], `${type} ${reason}`);
     }
   });
