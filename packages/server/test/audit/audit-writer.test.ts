@@ -478,3 +478,35 @@ async function failInserts(store: 'sqlite' | 'postgres', db: Kysely<Database>, o
     await sql`DROP FUNCTION audit_fail()`.execute(db);
   }
 }
+
+test('group commit: an idle writer starts the journal write at once; commits made while it runs share the next', async () => {
+  const journaled: number[] = [];
+  let release: (() => void) | undefined;
+  const appender: AuditAppender = {
+    runs: 'writer-thread',
+    append: () => Promise.resolve(),
+    journal: (entries) => {
+      journaled.push(entries.length);
+      // The first journal write stays under way until released; the later ones complete at once.
+      return journaled.length === 1 ? new Promise<void>((resolve) => (release = resolve)) : Promise.resolve();
+    },
+    close: () => Promise.resolve(),
+  };
+  const w = createAuditWriter({ appender, flushIntervalMs: 3_600_000, maxBuffered: 1_000 });
+  try {
+    const first = w.commit(callEvent(1));
+    // Before any turn of the event loop (a setImmediate would run first otherwise): the journal write has started.
+    await new Promise<void>((resolve) => queueMicrotask(resolve));
+    await Promise.resolve();
+    assert.deepEqual(journaled, [1], 'the journal write started without waiting for a turn of the event loop');
+    const later = [w.commit(callEvent(2)), w.commit(callEvent(3)), w.commit(callEvent(4))];
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(journaled, [1], 'commits made while a write is under way wait for it');
+    release?.();
+    await Promise.all([first, ...later]);
+    assert.deepEqual(journaled, [1, 3], 'and then go in one transaction');
+  } finally {
+    release?.();
+    await w.close();
+  }
+});
