@@ -217,7 +217,10 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     list: ['List resources', (s) => s.register.listResources()],
     create: ['Register an HTTP resource and how its secret is injected', (s, body, by) => s.register.createResource(body, by)],
     show: ['Show a resource', (s, id) => s.register.getResource(id)],
-    remove: ['Remove a resource', (s, id, by) => s.register.deleteResource(id, by)],
+    remove: [
+      "Remove a resource (refused while a grant puts conditions on its tools' arguments)",
+      (s, id, by) => s.register.deleteResource(id, by),
+    ],
   }),
   ...VAULT_ROUTES,
   {

@@ -330,8 +330,42 @@ export class Register {
     return (await this.#db.selectFrom('resources').selectAll().orderBy('id').execute()).map(resourceFromRow);
   }
 
+  /**
+   * A resource whose tools' arguments some grant puts conditions on cannot be deleted: its recorded input schemas are
+   * what types those conditions, and a grant naming a tool with no schema would fail the whole policy set's load.
+   * Deleted with it: its recorded schemas, so a resource registered again under the id is listed afresh.
+   */
   async deleteResource(id: string, actor: string): Promise<void> {
-    await this.#deleteOne('resources', id, 'resource', { kind: 'resource', id }, actor);
+    const checked = new Map<string, boolean>();
+    const naming = async (grants: ReadonlyArray<{ id: string; policy: string }>): Promise<string[]> => {
+      for (const g of grants)
+        if (!checked.has(g.id))
+          checked.set(
+            g.id,
+            (await this.#policy.toolActions(g.policy)).some((t) => t.resourceId === id),
+          );
+      return grants.filter((g) => checked.get(g.id) === true).map((g) => g.id);
+    };
+    const refuse = (grants: string[]): never => {
+      throw new AdminError(
+        'ERR_ADMIN_CONFLICT',
+        `resource ${id} is named by the tool arguments of grant ${grants.join(', ')}; change or delete those first`,
+      );
+    };
+    // Asked of Cedar before the transaction, so a long list of grants does not hold the store's writer meanwhile.
+    const before = await naming(await this.#db.selectFrom('grants').select(['id', 'policy']).execute());
+    if (before.length > 0) refuse(before);
+    const schemas = await this.#db.transaction().execute(async (trx) => {
+      const res = await trx.deleteFrom('resources').where('id', '=', id).executeTakeFirst();
+      if (res.numDeletedRows === 0n) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no resource ${id}`);
+      // A grant written since the check above: createGrant locks the resources it names in its own transaction, so
+      // it either committed before this deletion (and is seen here) or fails on the missing resource.
+      const since = await naming(await trx.selectFrom('grants').select(['id', 'policy']).execute());
+      if (since.length > 0) refuse(since);
+      return (await trx.deleteFrom('tool_schemas').where('resource_id', '=', id).executeTakeFirst()).numDeletedRows;
+    });
+    if (schemas > 0n) await this.reloadPolicies();
+    this.#changed({ kind: 'resource', id }, actor, 'resource.deleted', {});
   }
 
   // ---- grants ---------------------------------------------------------------------------------------------
@@ -351,7 +385,7 @@ export class Register {
    */
   async createGrant(input: GrantInput, actor: string): Promise<Grant> {
     const g = parse(grantInput, input);
-    const { all, fresh } = await this.#toolSchemasFor(g.policy);
+    const { all, fresh, named } = await this.#toolSchemasFor(g.policy);
     const result = await this.#policy.validate(g.policy, all);
     if (!result.ok)
       throw new AdminError('ERR_ADMIN_POLICY_INVALID', `grant ${g.id}: policy does not validate against the Writ schema`, result.errors);
@@ -371,6 +405,20 @@ export class Register {
               updated_at: now,
             })
             .execute();
+          // Locks the rows of the resources whose tools the grant names (a no-op update), so a concurrent
+          // deleteResource either finishes first, and this fails, or waits and then sees this grant.
+          for (const resourceId of new Set(named.map((t) => t.resourceId))) {
+            const held = await trx
+              .updateTable('resources')
+              .set((eb) => ({ updated_at: eb.ref('updated_at') }))
+              .where('id', '=', resourceId)
+              .where('kind', '=', 'mcp')
+              .executeTakeFirst();
+            if (held.numUpdatedRows === 0n)
+              throw new AdminError('ERR_ADMIN_POLICY_INVALID', `grant ${g.id}: policy does not validate against the Writ schema`, [
+                `tool arguments: ${JSON.stringify(resourceId)} is not a registered MCP resource`,
+              ]);
+          }
           for (const t of fresh)
             await trx
               .insertInto('tool_schemas')
@@ -409,10 +457,12 @@ export class Register {
    * the tools the grant names (`fresh`, recorded if the grant is stored). An upstream that cannot be listed leaves
    * its recorded schemas in place; a named tool with neither is refused by validation.
    */
-  async #toolSchemasFor(policy: string): Promise<{ all: ToolSchemaPort[]; fresh: ToolSchemaPort[] }> {
+  async #toolSchemasFor(
+    policy: string,
+  ): Promise<{ all: ToolSchemaPort[]; fresh: ToolSchemaPort[]; named: Array<{ resourceId: string; tool: string }> }> {
     const recorded = await this.#recordedToolSchemas();
     const named = await this.#policy.toolActions(policy);
-    if (named.length === 0) return { all: recorded, fresh: [] };
+    if (named.length === 0) return { all: recorded, fresh: [], named };
     const fresh: ToolSchemaPort[] = [];
     const problems: string[] = [];
     for (const resourceId of new Set(named.map((t) => t.resourceId))) {
@@ -439,7 +489,7 @@ export class Register {
     if (problems.length > 0)
       throw new AdminError('ERR_ADMIN_POLICY_INVALID', 'grant names tools whose input schemas are unknown', problems);
     const replaced = (r: ToolSchemaPort): boolean => fresh.some((f) => f.resourceId === r.resourceId && f.tool === r.tool);
-    return { all: [...recorded.filter((r) => !replaced(r)), ...fresh], fresh };
+    return { all: [...recorded.filter((r) => !replaced(r)), ...fresh], fresh, named };
   }
 
   async #recordedToolSchemas(): Promise<ToolSchemaPort[]> {

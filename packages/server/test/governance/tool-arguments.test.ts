@@ -215,6 +215,69 @@ describeEachStore('arguments in Cedar', (kind) => {
     assert.deepEqual(await h.admin.get<Array<{ id: string }>>('/grants'), grantsBefore);
   });
 
+  test('a resource whose tool arguments a grant names is not deleted; once no grant names it, its schemas go with it', async () => {
+    await h.admin.post('/resources', { id: 'pay2', kind: 'mcp', baseUrl: upstream.url });
+    // A disabled grant counts too: it would fail to load if enabled later with no schema for its tool.
+    await h.admin.post('/grants', {
+      id: 'pay2-limits',
+      enabled: false,
+      policy: `forbid (principal, action == Writ::Action::"mcp_tool:pay2/transfer", resource) unless { context.arguments.amount <= 5 };`,
+    });
+    const schemasOf = async (resourceId: string): Promise<string[]> =>
+      (await h.store.db.selectFrom('tool_schemas').select('tool').where('resource_id', '=', resourceId).execute()).map((r) => r.tool);
+    assert.deepEqual(await schemasOf('pay2'), ['transfer']);
+
+    await assert.rejects(h.admin.delete('/resources/pay2'), (err: unknown) => {
+      assert.ok(err instanceof AdminClientError, String(err));
+      assert.equal(err.status, 409);
+      assert.equal(err.code, 'ERR_ADMIN_CONFLICT');
+      assert.match(err.message, /pay2-limits/);
+      return true;
+    });
+    // Refused, nothing changed: the resource, its schema and the grants that use it stand, and calls still decide.
+    assert.equal((await h.admin.get<{ id: string }>('/resources/pay2')).id, 'pay2');
+    assert.deepEqual(await schemasOf('pay2'), ['transfer']);
+    const task = await h.startTask(agent, { resourceUri: h.mcpUri('pay'), details: DETAILS });
+    const client = await connect(task);
+    assert.equal(
+      (await refusal(client.callTool({ name: 'transfer', arguments: { amount: 200, to: 'acct-2' } }))).data?.code,
+      'ERR_POLICY_DENIED',
+    );
+    // A resource no grant's tool arguments name is deleted as before ("pay" is named by pay-limits, not by "pay2").
+    await h.admin.delete('/grants/pay2-limits');
+    await h.admin.delete('/resources/pay2');
+    await assert.rejects(h.admin.get('/resources/pay2'), (err: unknown) => err instanceof AdminClientError && err.status === 404);
+    assert.deepEqual(await schemasOf('pay2'), []);
+    assert.deepEqual(await schemasOf('pay'), ['transfer']);
+    assert.deepEqual(await client.callTool({ name: 'transfer', arguments: { amount: 2, to: 'acct-2' } }), {
+      content: [{ type: 'text', text: 'sent 2 to acct-2' }],
+    });
+    await client.close();
+    await assert.rejects(h.admin.delete('/resources/pay'), (err: unknown) => err instanceof AdminClientError && err.status === 409);
+  });
+
+  test('a grant naming the tools of a resource deleted meanwhile is refused, and stores nothing', async () => {
+    await h.admin.post('/resources', { id: 'pay3', kind: 'mcp', baseUrl: upstream.url });
+    const policy = `forbid (principal, action == Writ::Action::"mcp_tool:pay3/transfer", resource) unless { context.arguments.amount <= 5 };`;
+    // Both at once: whichever order the store puts them in, never a grant left naming a resource that is gone.
+    const [grant, deletion] = await Promise.allSettled([
+      h.admin.post('/grants', { id: 'pay3-limits', policy }),
+      h.admin.delete('/resources/pay3'),
+    ]);
+    const resources = (await h.admin.get<Array<{ id: string }>>('/resources')).map((r) => r.id);
+    const grants = (await h.admin.get<Array<{ id: string }>>('/grants')).map((g) => g.id);
+    if (grant.status === 'fulfilled') {
+      assert.equal(deletion.status, 'rejected');
+      assert.ok(resources.includes('pay3') && grants.includes('pay3-limits'));
+      await h.admin.delete('/grants/pay3-limits');
+      await h.admin.delete('/resources/pay3');
+    } else {
+      assert.equal(deletion.status, 'fulfilled');
+      assert.ok(!resources.includes('pay3') && !grants.includes('pay3-limits'));
+    }
+    assert.deepEqual(await h.store.db.selectFrom('tool_schemas').select('tool').where('resource_id', '=', 'pay3').execute(), []);
+  });
+
   test('the schema recorded with the grant still decides after a restart', async () => {
     await h.restart();
     const task = await h.startTask(agent, { resourceUri: h.mcpUri('pay'), details: DETAILS });
