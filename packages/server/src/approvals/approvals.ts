@@ -5,14 +5,17 @@
  * action, the canonical target and the arguments — so the same call retried goes through, once, while it is fresh;
  * the same tool with other arguments, the same call in another task, or a retry after the approval expired needs an
  * approval of its own. Every request, decision and use is audited under the task, so it shows in the task's chain.
+ *
+ * At rest, the arguments are sealed with the KEK and the digest is keyed (HMAC under a key derived from it): neither
+ * the rows nor a copy of the database tell what a held call carried, nor confirm a guess at it.
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { WritError, PATHS } from '@writ/protocol';
 import { isUniqueViolation, type ApprovalRow, type Database } from '../storage/index.js';
 import type { AuditPort } from '../audit/index.js';
 import { canonicalJson } from '../audit/index.js';
-import { sha256Hex } from '../crypto/index.js';
+import { deriveKey, openEnvelope, sealEnvelope, type KeyRing, type SealedColumn } from '../crypto/index.js';
 import { approverKey, type ApprovalRule, type Approver } from '../policy/index.js';
 
 /** The call an approver is shown and the approval is bound to. */
@@ -69,7 +72,24 @@ export interface ApprovalsDeps {
   ownerOf(agentId: string): Promise<string | undefined>;
   /** Told of every new pending approval (the configured webhook), after it is stored. */
   notify?(approval: ApprovalView): void;
+  /** The KEKs: the current one seals arguments and keys the digest; every accepted one opens and finds. */
+  keys: KeyRing;
 }
+
+export function approvalAad(id: string): string {
+  return `approval:${id}`;
+}
+
+/** Where approvals' arguments are sealed (for `writ vault rotate-kek`). */
+export const APPROVAL_ENVELOPES: SealedColumn = {
+  name: 'approvals',
+  table: 'approvals',
+  key: ['id'],
+  column: 'arguments_envelope',
+  aad: (row) => approvalAad(String(row['id'])),
+};
+
+const DIGEST_PURPOSE = 'approval-call-digest';
 
 export class ApprovalError extends Error {
   readonly code: 'not_found' | 'not_pending' | 'forbidden';
@@ -80,23 +100,49 @@ export class ApprovalError extends Error {
   }
 }
 
-export function callDigest(call: CallToApprove): string {
-  return sha256Hex(
-    canonicalJson({
-      task: call.taskId,
-      resource: call.resourceId,
-      action: call.action,
-      target: call.target,
-      arguments: call.arguments ?? null,
-    }),
-  );
+/** What an approval is good for: the task, resource, action, target and arguments, under `key` (HMAC-SHA256). */
+export function callDigest(call: CallToApprove, key: Uint8Array): string {
+  return createHmac('sha256', key)
+    .update(
+      canonicalJson({
+        task: call.taskId,
+        resource: call.resourceId,
+        action: call.action,
+        target: call.target,
+        arguments: call.arguments ?? null,
+      }),
+    )
+    .digest('hex');
 }
 
 export class Approvals {
   readonly #d: ApprovalsDeps;
+  /** The current KEK's digest key first: a new approval's digest; the others find approvals made before a rotation. */
+  readonly #digestKeys: readonly Buffer[];
 
   constructor(deps: ApprovalsDeps) {
     this.#d = deps;
+    this.#digestKeys = deps.keys.accepted.map((k) => deriveKey(k, DIGEST_PURPOSE));
+  }
+
+  /**
+   * Seals the arguments of approvals stored before they were sealed (migration 0024), and keys their digests. Run at
+   * start; a row another node sealed meanwhile is left as that node wrote it. Returns how many rows it sealed.
+   */
+  async sealStored(): Promise<number> {
+    const rows = await this.#d.db.selectFrom('approvals').selectAll().where('arguments_envelope', 'is', null).execute();
+    let sealed = 0;
+    for (const r of rows) {
+      const call = JSON.parse(r.call) as CallToApprove;
+      const res = await this.#d.db
+        .updateTable('approvals')
+        .set({ ...this.#atRest(r.id, call), call_digest: callDigest(call, this.#digestKeys[0] as Buffer) })
+        .where('id', '=', r.id)
+        .where('arguments_envelope', 'is', null)
+        .executeTakeFirst();
+      sealed += Number(res.numUpdatedRows);
+    }
+    return sealed;
   }
 
   approvalUrl(id: string): string {
@@ -113,13 +159,14 @@ export class Approvals {
    * Returns the approval's id.
    */
   async gate(call: CallToApprove, rule: ApprovalRule): Promise<string> {
-    const digest = callDigest(call);
+    const digests = this.#digestKeys.map((k) => callDigest(call, k));
+    const digest = digests[0] as string;
     const now = this.#d.now();
     const latest = await this.#d.db
       .selectFrom('approvals')
       .selectAll()
       .where('task_id', '=', call.taskId)
-      .where('call_digest', '=', digest)
+      .where('call_digest', 'in', digests)
       .orderBy('created_at', 'desc')
       .limit(1)
       .executeTakeFirst();
@@ -147,7 +194,7 @@ export class Approvals {
       user_id: call.userId,
       resource_id: call.resourceId,
       call_digest: digest,
-      call: JSON.stringify(call),
+      ...this.#atRest(id, call),
       approvers: JSON.stringify(rule.approvers.map(approverKey)),
       policies: JSON.stringify(rule.policies),
       status: 'pending',
@@ -164,7 +211,7 @@ export class Approvals {
       .updateTable('approvals')
       .set({ status: 'expired' })
       .where('task_id', '=', call.taskId)
-      .where('call_digest', '=', digest)
+      .where('call_digest', 'in', digests)
       .where('status', '=', 'pending')
       .where('expires_at', '<=', now)
       .execute();
@@ -183,14 +230,14 @@ export class Approvals {
       throw this.#required(waiting.id);
     }
     this.#audit('approval.requested', row, 'deny', 'ERR_APPROVAL_REQUIRED', { approvers: rule.approvers.map(approverKey) });
-    this.#d.notify?.(viewOf(row, now));
+    this.#d.notify?.(this.#viewOf(row, now));
     throw this.#required(id);
   }
 
   async get(id: string): Promise<ApprovalView | undefined> {
     if (!/^apr_[A-Za-z0-9_-]{24}$/.test(id)) return undefined;
     const row = await this.#d.db.selectFrom('approvals').selectAll().where('id', '=', id).executeTakeFirst();
-    return row === undefined ? undefined : viewOf(row, this.#d.now());
+    return row === undefined ? undefined : this.#viewOf(row, this.#d.now());
   }
 
   /** Newest first; `status` filters on the status as it stands now. */
@@ -206,7 +253,7 @@ export class Approvals {
         .where('used_at', 'is', null)
         .where((eb) => eb.or([eb('status', '=', 'expired'), eb.and([eb('status', '!=', 'denied'), eb('expires_at', '<=', now)])]));
     const rows = await q.orderBy('created_at', 'desc').limit(o.limit).execute();
-    return rows.map((r) => viewOf(r, now));
+    return rows.map((r) => this.#viewOf(r, now));
   }
 
   /** May `who` decide this approval? The grant's approvers say: the user, the agent's owner, a group, operators. */
@@ -262,6 +309,22 @@ export class Approvals {
     return (await this.get(id)) as ApprovalView;
   }
 
+  /** The call as stored: its arguments sealed for this approval alone, the rest (what the audit names) in clear. */
+  #atRest(id: string, call: CallToApprove): Pick<ApprovalRow, 'call' | 'arguments_envelope'> {
+    return {
+      call: JSON.stringify({ ...call, arguments: null }),
+      arguments_envelope: sealEnvelope(this.#d.keys, Buffer.from(canonicalJson(call.arguments ?? null)), approvalAad(id)),
+    };
+  }
+
+  /** An envelope that does not open (another KEK, or edited) throws: nobody decides a call they cannot see. */
+  #viewOf(r: ApprovalRow, now: number): ApprovalView {
+    const call = JSON.parse(r.call) as CallToApprove;
+    if (r.arguments_envelope !== null)
+      call.arguments = JSON.parse(openEnvelope(this.#d.keys, r.arguments_envelope, approvalAad(r.id)).toString('utf8')) as unknown;
+    return viewOf(r, call, now);
+  }
+
   #required(id: string): WritError {
     return new WritError('ERR_APPROVAL_REQUIRED', `approval ${id} is pending`, this.#hint(id));
   }
@@ -297,7 +360,7 @@ function rowRef(a: ApprovalView): Pick<ApprovalRow, 'id' | 'task_id' | 'agent_id
   return { id: a.id, task_id: a.taskId, agent_id: a.agentId, user_id: a.userId, resource_id: a.resourceId, call: JSON.stringify(a.call) };
 }
 
-function viewOf(r: ApprovalRow, now: number): ApprovalView {
+function viewOf(r: ApprovalRow, call: CallToApprove, now: number): ApprovalView {
   const status: ApprovalStatus =
     r.used_at !== null ? 'used' : r.status === 'denied' ? 'denied' : r.expires_at <= now ? 'expired' : r.status;
   return {
@@ -307,7 +370,7 @@ function viewOf(r: ApprovalRow, now: number): ApprovalView {
     agentId: r.agent_id,
     userId: r.user_id,
     resourceId: r.resource_id,
-    call: JSON.parse(r.call) as CallToApprove,
+    call,
     approvers: JSON.parse(r.approvers) as string[],
     policies: JSON.parse(r.policies) as string[],
     createdAt: r.created_at,

@@ -1,2 +1,2 @@
-export { Approvals, ApprovalError, callDigest } from './approvals.js';
+export { Approvals, ApprovalError, APPROVAL_ENVELOPES, approvalAad, callDigest } from './approvals.js';
 export type { ApprovalsDeps, ApprovalStatus, ApprovalView, CallToApprove, Decider } from './approvals.js';

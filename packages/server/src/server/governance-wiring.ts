@@ -8,6 +8,7 @@ import { Approvals, type ApprovalView } from '../approvals/index.js';
 import type { AuditPort } from '../audit/index.js';
 import { postWithRetry } from '../audit-sinks/index.js';
 import type { WritConfig } from '../config/index.js';
+import type { KeyRing } from '../crypto/index.js';
 import type { Logger } from '../observability/index.js';
 import type { Database } from '../storage/index.js';
 import { ObservedDecisions } from '../gateway/index.js';
@@ -26,6 +27,8 @@ const DAY = 86_400_000;
 export function createGovernanceParts(d: {
   config: WritConfig;
   db: Kysely<Database>;
+  /** Seals approvals' arguments and keys their digests. */
+  keys: KeyRing;
   audit: AuditPort;
   publicUrl: string;
   now: () => number;
@@ -73,6 +76,7 @@ export function createGovernanceParts(d: {
 function createApprovals(deps: {
   config: WritConfig;
   db: Kysely<Database>;
+  keys: KeyRing;
   audit: AuditPort;
   publicUrl: string;
   now: () => number;
@@ -90,6 +94,7 @@ function createApprovals(deps: {
     pendingSeconds: c.pendingSeconds,
     approvedSeconds: c.approvedSeconds,
     ownerOf: deps.ownerOf,
+    keys: deps.keys,
     ...(hook !== undefined
       ? {
           notify: (a: ApprovalView) => {

@@ -5,6 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import { UPSTREAM_ASSERTION_KID_PREFIX } from '@writ/protocol';
+import { APPROVAL_ENVELOPES } from '../approvals/index.js';
 import { CHECKPOINT_KEY } from '../audit/index.js';
 import type { WritConfig } from '../config/index.js';
 import { KeyEncryptionKey, KeyRing, type SealedColumn } from '../crypto/index.js';
@@ -49,6 +50,7 @@ const SEALED_COLUMNS: readonly SealedColumn[] = [
   dedicatedKeyEnvelopes([SET_KEY, CHECKPOINT_KEY, UPSTREAM_ASSERTION_KEY]),
   SSF_STREAM_ENVELOPES,
   CONNECTION_ENVELOPES,
+  APPROVAL_ENVELOPES,
 ];
 
 type NodeConnectedAccounts = Pick<ConnectedAccountsDeps, 'connections' | 'secrets' | 'redeemCode' | 'revokeAtUpstream' | 'changed'>;

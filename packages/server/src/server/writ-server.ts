@@ -269,6 +269,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
     const { approvals, observed, posture } = createGovernanceParts({
       config,
       db: store.db,
+      keys: kek,
       audit,
       publicUrl,
       now,
@@ -280,6 +281,9 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       fetch: egressFetch,
       logger,
     });
+    // Approvals stored before their arguments were sealed (migration 0024): sealed now, by whichever node starts first.
+    const sealedApprovals = await approvals.sealStored();
+    if (sealedApprovals > 0) logger.info({ approvals: sealedApprovals }, 'sealed the arguments of approvals stored in clear');
     // Gauges read at scrape time; the feed and the MCP gateway exist by the first scrape.
     const metrics = createMetrics({
       revocation: () => {

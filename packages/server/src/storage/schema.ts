@@ -392,10 +392,15 @@ export interface ApprovalsTable {
   agent_id: string;
   user_id: string;
   resource_id: string;
-  /** SHA-256 of the canonical call (task, action, target, arguments): what the approval is good for. */
+  /**
+   * HMAC-SHA256 of the canonical call (task, resource, action, target, arguments) under a key derived from the KEK:
+   * what the approval is good for. Rows stored before migration 0024 hold a plain SHA-256 until sealed at start.
+   */
   call_digest: string;
-  /** The call as the approver sees it (JSON): resource, action, target, arguments, the task's chain. */
+  /** The call as the approver sees it (JSON): resource, action, target, the task's chain; `arguments` null once sealed. */
   call: string;
+  /** The call's arguments sealed with the KEK (AAD `approval:<id>`); null only on a row not yet sealed. */
+  arguments_envelope: string | null;
   /** JSON array of approver specs (`user`, `owner`, `admin`, `group:<name>`). */
   approvers: string;
   /** JSON array of the policy ids that asked for the approval. */

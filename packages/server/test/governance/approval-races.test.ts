@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { WritError } from '@writ/protocol';
 import { sql, type Kysely } from 'kysely';
-import { Approvals, type CallToApprove } from '../../src/approvals/index.js';
+import type { CallToApprove } from '../../src/approvals/index.js';
 import { isUniqueViolation, type ApprovalRow } from '../../src/storage/index.js';
 import { MIGRATIONS } from '../../src/storage/migrations/index.js';
 import { describeEachStore } from '../helpers/stores.js';
 import { manualWriter } from '../audit/audit-fixtures.js';
+import { approvalsOn, heldFor } from './approval-fixtures.js';
 
 const CALL: CallToApprove = {
   taskId: 'task_races',
@@ -27,30 +27,12 @@ const CALL: CallToApprove = {
 };
 const RULE = { approvers: [{ kind: 'user' as const }], policies: ['payments'] };
 
-/** The approval id a hold was told to wait for. */
-async function heldFor(p: Promise<string>): Promise<string> {
-  const err: unknown = await p.then(
-    () => assert.fail('the call went through without an approval'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof WritError && err.code === 'ERR_APPROVAL_REQUIRED', String(err));
-  return String(err.hint?.approval_id);
-}
-
 describeEachStore('approval races', (kind) => {
   test('ten holds of one call at once: one pending approval, every hold told its id', async () => {
     const store = await kind.open();
     const audit = manualWriter(store);
     let now = 1_800_000_000_000;
-    const approvals = new Approvals({
-      db: store.db,
-      audit,
-      now: () => now,
-      publicUrl: 'http://127.0.0.1:1',
-      pendingSeconds: 60,
-      approvedSeconds: 60,
-      ownerOf: () => Promise.resolve(undefined),
-    });
+    const approvals = approvalsOn(store, audit, { now: () => now });
     try {
       const ids = await Promise.all(Array.from({ length: 10 }, () => heldFor(approvals.gate(CALL, RULE))));
       assert.equal(new Set(ids).size, 1, `one approval for one call, got ${new Set(ids).size}`);
@@ -100,6 +82,7 @@ describeEachStore('approval races', (kind) => {
         decided_by: null,
         reason: null,
         used_at: null,
+        arguments_envelope: null,
       });
       await store.db
         .insertInto('approvals')

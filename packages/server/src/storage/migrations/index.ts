@@ -24,6 +24,7 @@ import * as m0020 from './0020-console.js';
 import * as m0021 from './0021-cluster-nodes.js';
 import * as m0022 from './0022-login-binding.js';
 import * as m0023 from './0023-one-pending-approval.js';
+import * as m0024 from './0024-sealed-approval-arguments.js';
 
 export interface WritMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -53,4 +54,5 @@ export const MIGRATIONS: Readonly<Record<string, WritMigration>> = {
   '0021-cluster-nodes': m0021,
   '0022-login-binding': m0022,
   '0023-one-pending-approval': m0023,
+  '0024-sealed-approval-arguments': m0024,
 };
