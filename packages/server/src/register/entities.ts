@@ -1,11 +1,20 @@
 /**
  * The register's objects as the rest of Writ sees them (agents, resources, identity providers, workload issuers,
- * grants), and how each is read from its stored row.
+ * grants), how each is read from its stored row, and the row a validated input makes.
  */
 import { TOKEN_TYPE, type AuthorizationDetail } from '@writ/protocol';
 import type { z } from 'zod';
-import type { AgentRow, GrantRow, IdentityProviderRow, ResourceRow, WorkloadIssuerRow } from '../storage/index.js';
-import type { injectionInput, mcpConfigInput } from './inputs.js';
+import type { Insertable } from 'kysely';
+import type { AgentRow, Database, GrantRow, IdentityProviderRow, ResourceRow, WorkloadIssuerRow } from '../storage/index.js';
+import type {
+  agentInput,
+  grantInput,
+  identityProviderInput,
+  injectionInput,
+  mcpConfigInput,
+  resourceInput,
+  workloadIssuerInput,
+} from './inputs.js';
 
 export type InjectionRule = z.output<typeof injectionInput>;
 
@@ -173,5 +182,101 @@ export function grantFromRow(r: GrantRow): Grant {
     mode: r.mode,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+  };
+}
+
+/** How each register object is written: the rows its input makes (the reverse of the `…FromRow` readers). */
+export function agentRow(a: z.output<typeof agentInput>, now: number): Insertable<Database['agents']> {
+  return {
+    id: a.id,
+    name: a.name,
+    owner: a.owner,
+    kind: a.kind,
+    status: 'active',
+    jwks: JSON.stringify(a.jwks),
+    workload: JSON.stringify(a.workload),
+    description: a.description,
+    created_at: now,
+    updated_at: now,
+    expires_at: a.expiresAt ?? null,
+    review_by: a.reviewBy ?? null,
+  };
+}
+
+export function idpRow(p: z.output<typeof identityProviderInput>, now: number): Insertable<Database['identity_providers']> {
+  return {
+    id: p.id,
+    issuer: p.issuer,
+    jwks_uri: p.jwksUri ?? null,
+    discovery: p.discovery ? 1 : 0,
+    audience: p.audience,
+    token_types: p.tokenTypes === undefined ? null : JSON.stringify([...new Set(p.tokenTypes)]),
+    created_at: now,
+    updated_at: now,
+  };
+}
+
+export function workloadIssuerRow(p: z.output<typeof workloadIssuerInput>, now: number): Insertable<Database['workload_issuers']> {
+  return {
+    id: p.id,
+    kind: p.kind,
+    issuer: p.issuer,
+    jwks_uri: p.jwksUri ?? null,
+    discovery: p.discovery ? 1 : 0,
+    jwks: p.jwks === undefined ? null : JSON.stringify(p.jwks),
+    audience: p.audience,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
+export function resourceRow(r: z.output<typeof resourceInput>, now: number): Insertable<Database['resources']> {
+  return {
+    id: r.id,
+    kind: r.kind,
+    base_url: r.baseUrl?.replace(/\/+$/, '') ?? '',
+    mcp: r.mcp === undefined ? null : JSON.stringify(r.mcp),
+    secret_id: r.secretId ?? null,
+    inject: r.inject === undefined ? null : JSON.stringify(r.inject),
+    scopes: r.scopes === undefined || Object.keys(r.scopes).length === 0 ? null : JSON.stringify(r.scopes),
+    description: r.description,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
+export function grantRow(g: z.output<typeof grantInput>, now: number): Insertable<Database['grants']> {
+  return {
+    id: g.id,
+    description: g.description,
+    policy: g.policy,
+    enabled: g.enabled ? 1 : 0,
+    mode: g.mode,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
+/** An agent for a stock OAuth client that registered itself: no keys, no workload identity. */
+export interface ClientAgent {
+  id: string;
+  name: string;
+  owner: string;
+  status: 'active' | 'pending';
+  description: string;
+}
+
+export function clientAgentRow(a: ClientAgent, now: number): Insertable<Database['agents']> {
+  return {
+    id: a.id,
+    name: a.name.slice(0, 200),
+    owner: a.owner,
+    kind: 'oauth_client',
+    status: a.status,
+    jwks: JSON.stringify({ keys: [] }),
+    workload: '[]',
+    description: a.description.slice(0, 2000),
+    created_at: now,
+    updated_at: now,
   };
 }

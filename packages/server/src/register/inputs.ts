@@ -2,7 +2,9 @@
  * Input schemas of the register (agents, identity providers, resources, grants): the admin API and the CLI
  * validate with these at the edge; inside, types are trusted.
  */
+import { importJWK } from 'jose';
 import { z } from 'zod';
+import { AdminError } from '../errors/index.js';
 import { outboundUrl } from '../http/index.js';
 import { registerId } from '../ids/index.js';
 import { injectionRuleSchema } from '../vault/index.js';
@@ -285,3 +287,26 @@ export const grantInput = z.strictObject({
 export type GrantInput = z.input<typeof grantInput>;
 
 export const grantModeInput = z.strictObject({ mode: z.enum(['enforce', 'observe']) });
+
+/** The input as its schema reads it, or ERR_ADMIN_INVALID_REQUEST naming every problem by its path. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const r = schema.safeParse(input);
+  if (!r.success) {
+    const details = r.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(body)'}: ${i.message}`);
+    throw new AdminError('ERR_ADMIN_INVALID_REQUEST', details.join('; '), details);
+  }
+  return r.data;
+}
+
+/** A JWKS key must import as the public key it claims to be: refused at registration, not at first use. */
+export async function requireUsableKey(key: { kty: string; kid?: string | undefined; alg?: string | undefined }): Promise<void> {
+  try {
+    await importJWK(key as Parameters<typeof importJWK>[0], typeof key.alg === 'string' ? key.alg : defaultAlg(key.kty));
+  } catch (err) {
+    throw new AdminError('ERR_ADMIN_INVALID_REQUEST', `jwks: key ${key.kid ?? ''} is not a usable public key: ${(err as Error).message}`);
+  }
+}
+
+function defaultAlg(kty: unknown): string {
+  return kty === 'OKP' ? 'EdDSA' : kty === 'RSA' ? 'RS256' : 'ES256';
+}

@@ -3,7 +3,6 @@
  * Every change is validated, stored, audited (`admin.change`) and announced, so hot-path caches follow at once.
  */
 import { EventEmitter } from 'node:events';
-import { importJWK } from 'jose';
 import type { Kysely, Selectable } from 'kysely';
 import { AdminError } from '../errors/index.js';
 import { isUniqueViolation, type Database } from '../storage/index.js';
@@ -13,6 +12,8 @@ import {
   grantInput,
   grantModeInput,
   identityProviderInput,
+  parseInput,
+  requireUsableKey,
   resourceInput,
   workloadIssuerInput,
   type AgentInput,
@@ -22,15 +23,22 @@ import {
   type ResourceInput,
 } from './inputs.js';
 import type { AuditPort } from '../audit/index.js';
-import type { PolicyPort, ToolLister, ToolSchemaPort } from './ports.js';
-import type { z } from 'zod';
+import type { PolicyPort, ToolLister } from './ports.js';
+import { GrantPolicies, invalid, notMcp } from './grant-policies.js';
 import {
   agentFromRow,
+  agentRow,
+  clientAgentRow,
+  grantRow,
+  idpRow,
+  resourceRow,
+  workloadIssuerRow,
   grantFromRow,
   idpFromRow,
   resourceFromRow,
   workloadIssuerFromRow,
   type Agent,
+  type ClientAgent,
   type Grant,
   type IdentityProvider,
   type RegisterChange,
@@ -53,15 +61,9 @@ export interface RegisterDeps {
 /** The register's tables whose objects are found and deleted by id alone. */
 type RegisterTable = 'identity_providers' | 'workload_issuers' | 'resources' | 'grants';
 
-/** A tool's input schema larger than this (as JSON) is not recorded: its arguments cannot be put to the grants. */
-const MAX_TOOL_SCHEMA_CHARS = 64 * 1024;
-
 export class Register {
   readonly #db: Kysely<Database>;
-  readonly #policy: PolicyPort;
-  readonly #observed: PolicyPort | undefined;
-  #observing = false;
-  #listTools: ToolLister | undefined;
+  readonly #grants: GrantPolicies;
   readonly #audit: AuditPort;
   readonly #now: () => number;
   readonly #events = new EventEmitter();
@@ -69,8 +71,7 @@ export class Register {
 
   constructor(deps: RegisterDeps) {
     this.#db = deps.db;
-    this.#policy = deps.policy;
-    this.#observed = deps.observed;
+    this.#grants = new GrantPolicies(deps);
     this.#audit = deps.audit;
     this.#now = deps.now ?? Date.now;
   }
@@ -108,31 +109,11 @@ export class Register {
   // ---- agents ---------------------------------------------------------------------------------------------
 
   async createAgent(input: AgentInput, actor: string): Promise<Agent> {
-    const a = parse(agentInput, input);
+    const a = parseInput(agentInput, input);
     for (const key of a.jwks.keys) await requireUsableKey(key);
     for (const b of a.workload) await this.#requireWorkloadIssuer(b.issuer);
     const now = this.#now();
-    await this.#insert(
-      () =>
-        this.#db
-          .insertInto('agents')
-          .values({
-            id: a.id,
-            name: a.name,
-            owner: a.owner,
-            kind: a.kind,
-            status: 'active',
-            jwks: JSON.stringify(a.jwks),
-            workload: JSON.stringify(a.workload),
-            description: a.description,
-            created_at: now,
-            updated_at: now,
-            expires_at: a.expiresAt ?? null,
-            review_by: a.reviewBy ?? null,
-          })
-          .execute(),
-      `agent ${a.id} already exists`,
-    );
+    await this.#insert(() => this.#db.insertInto('agents').values(agentRow(a, now)).execute(), `agent ${a.id} already exists`);
     this.#changed({ kind: 'agent', id: a.id }, actor, 'agent.created', {
       owner: a.owner,
       kind: a.kind,
@@ -148,30 +129,12 @@ export class Register {
    * authenticates by PKCE and, where it can, DPoP), an owner and a status the configuration decides. `alsoWrite` runs
    * in the same transaction, so the client record and its agent exist together or not at all.
    */
-  async createClientAgent(
-    a: { id: string; name: string; owner: string; status: 'active' | 'pending'; description: string },
-    actor: string,
-    alsoWrite: (trx: Kysely<Database>) => Promise<void>,
-  ): Promise<Agent> {
+  async createClientAgent(a: ClientAgent, actor: string, alsoWrite: (trx: Kysely<Database>) => Promise<void>): Promise<Agent> {
     const now = this.#now();
     await this.#insert(
       () =>
         this.#db.transaction().execute(async (trx) => {
-          await trx
-            .insertInto('agents')
-            .values({
-              id: a.id,
-              name: a.name.slice(0, 200),
-              owner: a.owner,
-              kind: 'oauth_client',
-              status: a.status,
-              jwks: JSON.stringify({ keys: [] }),
-              workload: '[]',
-              description: a.description.slice(0, 2000),
-              created_at: now,
-              updated_at: now,
-            })
-            .execute();
+          await trx.insertInto('agents').values(clientAgentRow(a, now)).execute();
           await alsoWrite(trx);
         }),
       `agent ${a.id} already exists`,
@@ -197,7 +160,7 @@ export class Register {
   }
 
   async setAgentStatus(id: string, input: unknown, actor: string): Promise<Agent> {
-    const s = parse(agentStatusInput, input);
+    const s = parseInput(agentStatusInput, input);
     const res = await this.#db
       .updateTable('agents')
       .set({ status: s.status, updated_at: this.#now() })
@@ -211,23 +174,10 @@ export class Register {
   // ---- identity providers ---------------------------------------------------------------------------------
 
   async createIdentityProvider(input: IdentityProviderInput, actor: string): Promise<IdentityProvider> {
-    const p = parse(identityProviderInput, input);
+    const p = parseInput(identityProviderInput, input);
     const now = this.#now();
     await this.#insert(
-      () =>
-        this.#db
-          .insertInto('identity_providers')
-          .values({
-            id: p.id,
-            issuer: p.issuer,
-            jwks_uri: p.jwksUri ?? null,
-            discovery: p.discovery ? 1 : 0,
-            audience: p.audience,
-            token_types: p.tokenTypes === undefined ? null : JSON.stringify([...new Set(p.tokenTypes)]),
-            created_at: now,
-            updated_at: now,
-          })
-          .execute(),
+      () => this.#db.insertInto('identity_providers').values(idpRow(p, now)).execute(),
       `identity provider ${p.id} or issuer ${p.issuer} already exists`,
     );
     this.#changed({ kind: 'identity_provider', id: p.id }, actor, 'identity_provider.created', { issuer: p.issuer });
@@ -249,25 +199,11 @@ export class Register {
   // ---- workload issuers ----------------------------------------------------------------------------------
 
   async createWorkloadIssuer(input: WorkloadIssuerInput, actor: string): Promise<WorkloadIssuer> {
-    const p = parse(workloadIssuerInput, input);
+    const p = parseInput(workloadIssuerInput, input);
     for (const key of p.jwks?.keys ?? []) await requireUsableKey(key);
     const now = this.#now();
     await this.#insert(
-      () =>
-        this.#db
-          .insertInto('workload_issuers')
-          .values({
-            id: p.id,
-            kind: p.kind,
-            issuer: p.issuer,
-            jwks_uri: p.jwksUri ?? null,
-            discovery: p.discovery ? 1 : 0,
-            jwks: p.jwks === undefined ? null : JSON.stringify(p.jwks),
-            audience: p.audience,
-            created_at: now,
-            updated_at: now,
-          })
-          .execute(),
+      () => this.#db.insertInto('workload_issuers').values(workloadIssuerRow(p, now)).execute(),
       `workload issuer ${p.id} or issuer ${p.issuer} already exists`,
     );
     this.#changed({ kind: 'workload_issuer', id: p.id }, actor, 'workload_issuer.created', { issuer: p.issuer, kind: p.kind });
@@ -290,28 +226,10 @@ export class Register {
   // ---- resources ------------------------------------------------------------------------------------------
 
   async createResource(input: ResourceInput, actor: string): Promise<Resource> {
-    const r = parse(resourceInput, input);
+    const r = parseInput(resourceInput, input);
     if (r.secretId !== undefined) await this.#requireSecret(r.secretId);
     const now = this.#now();
-    await this.#insert(
-      () =>
-        this.#db
-          .insertInto('resources')
-          .values({
-            id: r.id,
-            kind: r.kind,
-            base_url: r.baseUrl?.replace(/\/+$/, '') ?? '',
-            mcp: r.mcp === undefined ? null : JSON.stringify(r.mcp),
-            secret_id: r.secretId ?? null,
-            inject: r.inject === undefined ? null : JSON.stringify(r.inject),
-            scopes: r.scopes === undefined || Object.keys(r.scopes).length === 0 ? null : JSON.stringify(r.scopes),
-            description: r.description,
-            created_at: now,
-            updated_at: now,
-          })
-          .execute(),
-      `resource ${r.id} already exists`,
-    );
+    await this.#insert(() => this.#db.insertInto('resources').values(resourceRow(r, now)).execute(), `resource ${r.id} already exists`);
     this.#changed({ kind: 'resource', id: r.id }, actor, 'resource.created', {
       kind: r.kind,
       baseUrl: r.baseUrl ?? null,
@@ -336,16 +254,7 @@ export class Register {
    * Deleted with it: its recorded schemas, so a resource registered again under the id is listed afresh.
    */
   async deleteResource(id: string, actor: string): Promise<void> {
-    const checked = new Map<string, boolean>();
-    const naming = async (grants: ReadonlyArray<{ id: string; policy: string }>): Promise<string[]> => {
-      for (const g of grants)
-        if (!checked.has(g.id))
-          checked.set(
-            g.id,
-            (await this.#policy.toolActions(g.policy)).some((t) => t.resourceId === id),
-          );
-      return grants.filter((g) => checked.get(g.id) === true).map((g) => g.id);
-    };
+    const naming = this.#grants.namingTools(id);
     const refuse = (grants: string[]): never => {
       throw new AdminError(
         'ERR_ADMIN_CONFLICT',
@@ -375,7 +284,7 @@ export class Register {
    * upstream connections exist (they are built after the register, which they read).
    */
   useToolLister(list: ToolLister): void {
-    this.#listTools = list;
+    this.#grants.useToolLister(list);
   }
 
   /**
@@ -384,27 +293,13 @@ export class Register {
    * the grant, so every node types the tool's arguments as the grant was validated.
    */
   async createGrant(input: GrantInput, actor: string): Promise<Grant> {
-    const g = parse(grantInput, input);
-    const { all, fresh, named } = await this.#toolSchemasFor(g.policy);
-    const result = await this.#policy.validate(g.policy, all);
-    if (!result.ok)
-      throw new AdminError('ERR_ADMIN_POLICY_INVALID', `grant ${g.id}: policy does not validate against the Writ schema`, result.errors);
+    const g = parseInput(grantInput, input);
+    const { policyCount, fresh, named } = await this.#grants.check(g.id, g.policy);
     const now = this.#now();
     await this.#insert(
       () =>
         this.#db.transaction().execute(async (trx) => {
-          await trx
-            .insertInto('grants')
-            .values({
-              id: g.id,
-              description: g.description,
-              policy: g.policy,
-              enabled: g.enabled ? 1 : 0,
-              mode: g.mode,
-              created_at: now,
-              updated_at: now,
-            })
-            .execute();
+          await trx.insertInto('grants').values(grantRow(g, now)).execute();
           // Locks the rows of the resources whose tools the grant names (a no-op update), so a concurrent
           // deleteResource either finishes first, and this fails, or waits and then sees this grant.
           for (const resourceId of new Set(named.map((t) => t.resourceId))) {
@@ -414,10 +309,7 @@ export class Register {
               .where('id', '=', resourceId)
               .where('kind', '=', 'mcp')
               .executeTakeFirst();
-            if (held.numUpdatedRows === 0n)
-              throw new AdminError('ERR_ADMIN_POLICY_INVALID', `grant ${g.id}: policy does not validate against the Writ schema`, [
-                `tool arguments: ${JSON.stringify(resourceId)} is not a registered MCP resource`,
-              ]);
+            if (held.numUpdatedRows === 0n) throw invalid(g.id, [notMcp(resourceId)]);
           }
           for (const t of fresh)
             await trx
@@ -432,7 +324,7 @@ export class Register {
     );
     await this.reloadPolicies();
     this.#changed({ kind: 'grant', id: g.id }, actor, 'grant.created', {
-      policyCount: result.policyCount,
+      policyCount,
       enabled: g.enabled,
       mode: g.mode,
       ...(fresh.length > 0 ? { toolSchemas: fresh.map((t) => `${t.resourceId}/${t.tool}`) } : {}),
@@ -441,60 +333,8 @@ export class Register {
   }
 
   /** What creating the grant would say of its policy, storing and recording nothing (`POST /grants/validate`). */
-  async validateGrant(policy: string): Promise<{ ok: true; policyCount: number } | { ok: false; errors: string[] }> {
-    try {
-      const { all } = await this.#toolSchemasFor(policy);
-      return await this.#policy.validate(policy, all);
-    } catch (err) {
-      if (err instanceof AdminError && err.code === 'ERR_ADMIN_POLICY_INVALID')
-        return { ok: false, errors: err.details.length > 0 ? err.details : [err.message] };
-      throw err;
-    }
-  }
-
-  /**
-   * The input schemas a grant is validated with: every recorded one, overridden by what the upstreams list now for
-   * the tools the grant names (`fresh`, recorded if the grant is stored). An upstream that cannot be listed leaves
-   * its recorded schemas in place; a named tool with neither is refused by validation.
-   */
-  async #toolSchemasFor(
-    policy: string,
-  ): Promise<{ all: ToolSchemaPort[]; fresh: ToolSchemaPort[]; named: Array<{ resourceId: string; tool: string }> }> {
-    const recorded = await this.#recordedToolSchemas();
-    const named = await this.#policy.toolActions(policy);
-    if (named.length === 0) return { all: recorded, fresh: [], named };
-    const fresh: ToolSchemaPort[] = [];
-    const problems: string[] = [];
-    for (const resourceId of new Set(named.map((t) => t.resourceId))) {
-      const row = await this.#db.selectFrom('resources').selectAll().where('id', '=', resourceId).executeTakeFirst();
-      if (row === undefined || row.kind !== 'mcp') {
-        problems.push(`tool arguments: ${JSON.stringify(resourceId)} is not a registered MCP resource`);
-        continue;
-      }
-      if (this.#listTools === undefined) continue;
-      try {
-        const listed = await this.#listTools(resourceFromRow(row));
-        for (const t of named)
-          if (t.resourceId === resourceId) {
-            const schema = listed.find((l) => l.name === t.tool)?.inputSchema;
-            if (schema !== undefined && JSON.stringify(schema).length <= MAX_TOOL_SCHEMA_CHARS)
-              fresh.push({ resourceId, tool: t.tool, inputSchema: schema });
-          }
-      } catch (err) {
-        // Recorded schemas stand in; a tool with none is refused below, with this as the reason.
-        if (!recorded.some((r) => r.resourceId === resourceId))
-          problems.push(`tool arguments: the tools of ${resourceId} could not be listed: ${(err as Error).message.slice(0, 200)}`);
-      }
-    }
-    if (problems.length > 0)
-      throw new AdminError('ERR_ADMIN_POLICY_INVALID', 'grant names tools whose input schemas are unknown', problems);
-    const replaced = (r: ToolSchemaPort): boolean => fresh.some((f) => f.resourceId === r.resourceId && f.tool === r.tool);
-    return { all: [...recorded.filter((r) => !replaced(r)), ...fresh], fresh, named };
-  }
-
-  async #recordedToolSchemas(): Promise<ToolSchemaPort[]> {
-    const rows = await this.#db.selectFrom('tool_schemas').select(['resource_id', 'tool', 'input_schema']).execute();
-    return rows.map((r) => ({ resourceId: r.resource_id, tool: r.tool, inputSchema: JSON.parse(r.input_schema) as unknown }));
+  validateGrant(policy: string): Promise<{ ok: true; policyCount: number } | { ok: false; errors: string[] }> {
+    return this.#grants.validate(policy);
   }
 
   async getGrant(id: string): Promise<Grant> {
@@ -507,7 +347,7 @@ export class Register {
 
   /** Moves a grant between `observe` and `enforce` (promoting an observed grant, or taking one back to observe). */
   async setGrantMode(id: string, input: unknown, actor: string): Promise<Grant> {
-    const { mode } = parse(grantModeInput, input);
+    const { mode } = parseInput(grantModeInput, input);
     const res = await this.#db.updateTable('grants').set({ mode, updated_at: this.#now() }).where('id', '=', id).executeTakeFirst();
     if (res.numUpdatedRows === 0n) throw new AdminError('ERR_ADMIN_NOT_FOUND', `no grant ${id}`);
     await this.reloadPolicies();
@@ -517,7 +357,7 @@ export class Register {
 
   /** True while some enabled grant is observed: only then is the candidate set evaluated beside the enforced one. */
   get observing(): boolean {
-    return this.#observing;
+    return this.#grants.observing;
   }
 
   async deleteGrant(id: string, actor: string): Promise<void> {
@@ -552,35 +392,9 @@ export class Register {
     this.#changed(change, actor, `${change.kind}.deleted`, {});
   }
 
-  /**
-   * Loads every enabled, enforced grant into the policy engine, and — while some grant is observed — the enforced and
-   * observed grants together into the candidate set; returns the enforced set's new version.
-   */
-  async reloadPolicies(): Promise<number> {
-    const rows = await this.#db.selectFrom('grants').select(['id', 'policy', 'mode']).where('enabled', '=', 1).orderBy('id').execute();
-    const tools = await this.#recordedToolSchemas();
-    const version = await this.#policy.load(
-      rows.filter((r) => r.mode === 'enforce').map((r) => ({ id: r.id, text: r.policy })),
-      tools,
-    );
-    if (this.#observed !== undefined) {
-      const observing = rows.some((r) => r.mode === 'observe');
-      // A candidate set that fails to load observes nothing (and says so); the enforced set, loaded above, decides.
-      this.#observing = false;
-      try {
-        await this.#observed.load(observing ? rows.map((r) => ({ id: r.id, text: r.policy })) : [], tools);
-        this.#observing = observing;
-      } catch (err) {
-        this.#audit.record({
-          type: 'admin.change',
-          actor_chain: ['system:observe-mode'],
-          decision: 'deny',
-          reason: 'grant.observe_failed',
-          detail: (err as Error).message.slice(0, 500),
-        });
-      }
-    }
-    return version;
+  /** Loads the grants into the policy engine (and observe mode's candidate set); returns the enforced set's version. */
+  reloadPolicies(): Promise<number> {
+    return this.#grants.reload();
   }
 
   /** An agent's lifecycle changed (agent-lifecycle.ts): audited and announced like every register change. */
@@ -634,25 +448,4 @@ export class Register {
     });
     this.#events.emit('change', change, 'local');
   }
-}
-
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const r = schema.safeParse(input);
-  if (!r.success) {
-    const details = r.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(body)'}: ${i.message}`);
-    throw new AdminError('ERR_ADMIN_INVALID_REQUEST', details.join('; '), details);
-  }
-  return r.data;
-}
-
-async function requireUsableKey(key: { kty: string; kid?: string | undefined; alg?: string | undefined }): Promise<void> {
-  try {
-    await importJWK(key as Parameters<typeof importJWK>[0], typeof key.alg === 'string' ? key.alg : defaultAlg(key.kty));
-  } catch (err) {
-    throw new AdminError('ERR_ADMIN_INVALID_REQUEST', `jwks: key ${key.kid ?? ''} is not a usable public key: ${(err as Error).message}`);
-  }
-}
-
-function defaultAlg(kty: unknown): string {
-  return kty === 'OKP' ? 'EdDSA' : kty === 'RSA' ? 'RS256' : 'ES256';
 }
