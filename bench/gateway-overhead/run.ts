@@ -3,7 +3,11 @@
  * proxy that only verifies the DPoP proof signature (the floor); and the Writ gateway with every check on. Prints
  * requests/s, p50/p99 and the proxy process's CPU time per request, with Writ's figures as ratios of the baselines.
  *
- *   npm run bench:gateway [-- --seconds 10 --connections 32 --rounds 3]
+ *   npm run bench:gateway [-- --seconds 10 --connections 32 --rounds 3 --postgres postgres://postgres@127.0.0.1:5432/test]
+ *
+ * With `--postgres <server URL>`, three more targets run on PostgreSQL (each on a scratch database of its own, dropped
+ * afterwards): Writ with nothing injected, and budgeted with the counters committed asynchronously (the default) and
+ * durably (`budgets.asynchronousCommit: false`).
  *
  * All targets run side by side and are measured in interleaved rounds (the order rotates each round); the report
  * gives medians over rounds and each round's ratios.
@@ -14,6 +18,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { JsonWebKey } from 'node:crypto';
 import { runLoad, type LoadResult } from '../lib/load.js';
+import { createScratchDatabase, scratchPrefix, type ScratchDatabase } from '../lib/scratch-database.js';
 import { makeProofFactory, proofHeaders } from '@writ/dev/kit';
 
 const arg = (name: string, dflt: number): number => {
@@ -25,6 +30,10 @@ const CONNECTIONS = arg('connections', 32);
 const LATENCY_SECONDS = arg('latency-seconds', 5);
 const ROUNDS = arg('rounds', 3);
 const TARGET = fileURLToPath(new URL('./target.js', import.meta.url));
+const POSTGRES = ((): string | undefined => {
+  const i = process.argv.indexOf('--postgres');
+  return i === -1 ? undefined : process.argv[i + 1];
+})();
 
 interface Ready {
   port: number;
@@ -33,9 +42,10 @@ interface Ready {
   publicUrl?: string;
 }
 
-function start(mode: string, upstream = ''): Promise<{ child: ChildProcess; ready: Ready }> {
+function start(mode: string, upstream = '', databaseUrl?: string): Promise<{ child: ChildProcess; ready: Ready }> {
   const profile = process.env['BENCH_PROFILE'] === mode ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles'] : [];
-  const child = fork(TARGET, [mode, upstream], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: profile });
+  const args = [mode, upstream, ...(databaseUrl !== undefined ? [databaseUrl] : [])];
+  const child = fork(TARGET, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: profile });
   return new Promise((resolve, reject) => {
     child.once('message', (m: { ready: Ready }) => resolve({ child, ready: m.ready }));
     child.once('exit', (code) => reject(new Error(`${mode} exited with ${code}`)));
@@ -97,6 +107,7 @@ interface Target {
 async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   const rounds: Row[][] = [];
+  const databases: ScratchDatabase[] = [];
   try {
     // Every target runs from the start; each round measures them all, in an order that rotates, so drift on a shared
     // machine (another process, thermal state) spreads over every target instead of landing on the last one.
@@ -143,6 +154,20 @@ async function main(): Promise<void> {
       plainTarget(plain, writPath),
       plainTarget(budgeted, writPath, 'Writ gateway, nothing injected, budgeted'),
     ];
+    if (POSTGRES !== undefined) {
+      const prefix = scratchPrefix();
+      for (const [mode, name] of [
+        ['writ-pg', 'Writ on PostgreSQL, nothing injected'],
+        ['writ-pg-budgeted', 'Writ on PostgreSQL, nothing injected, budgeted'],
+        ['writ-pg-budgeted-durable', 'Writ on PostgreSQL, nothing injected, budgeted, durable counts'],
+      ] as const) {
+        const db = await createScratchDatabase(POSTGRES, `${prefix}_${mode.replaceAll('-', '_')}`);
+        databases.push(db);
+        const started = await start(mode, upstreamOrigin, db.url);
+        children.push(started.child);
+        targets.push(plainTarget(started, writPath, name));
+      }
+    }
     for (let r = 0; r < ROUNDS; r++) {
       const order = targets.map((_, i) => targets[(i + r) % targets.length] as Target);
       const byName = new Map<string, Row>();
@@ -154,6 +179,7 @@ async function main(): Promise<void> {
     for (const c of children) if (c.connected) c.send({ exit: true });
     await new Promise((r) => setTimeout(r, 500));
     for (const c of children) c.kill();
+    for (const db of databases) await db.drop().catch((err: unknown) => console.error(`could not drop ${db.name}:`, err));
   }
   report(rounds);
 }
@@ -182,6 +208,16 @@ function report(rounds: Row[][]): void {
   const fmt = (n: number, d = 0): string => n.toFixed(d);
   const names = (rounds[0] ?? []).map((r) => r.name);
   const col = (i: number, f: (r: Row) => number): number[] => rounds.map((round) => f(round[i] as Row));
+  const onPostgres = rounds.map((round) => {
+    const [pg, asynchronous, durable] = round.slice(6);
+    if (pg === undefined || asynchronous === undefined || durable === undefined) return undefined;
+    const vs = (r: Row): { cpuUs: number; throughput: number; latencyMs: number } => ({
+      cpuUs: (r.cpuUsPerRequest ?? 0) - (pg.cpuUsPerRequest ?? 0),
+      throughput: r.throughput.rps / pg.throughput.rps,
+      latencyMs: r.latency.p50ms - pg.latency.p50ms,
+    });
+    return { asynchronous: vs(asynchronous), durable: vs(durable) };
+  });
   const perRound = rounds.map((round) => {
     const [direct, bare, floor, writ, plain, budgeted] = round as [Row, Row, Row, Row, Row, Row];
     return {
@@ -220,6 +256,16 @@ function report(rounds: Row[][]): void {
     `Budgets and rate limits, five counters in memory (Writ budgeted against Writ with none, nothing injected in either): ${fmt(med('budgetCpuUs'), 1)} µs CPU per request (rounds: ${range('budgetCpuUs', 1, 1)}), throughput ${fmt(med('budgetThroughput') * 100, 1)}% (rounds: ${range('budgetThroughput', 100)} %)`,
     `Added p50 latency at 1 connection vs direct: Writ +${fmt(med('addedWrit'), 3)} ms (rounds: ${range('addedWrit', 1, 3)}); floor +${fmt(med('addedFloor'), 3)} ms (rounds: ${range('addedFloor', 1, 3)}); bare proxy +${fmt(med('addedBare'), 3)} ms   (aim: Writ within 0.1 ms of the floor)`,
   ];
+  const pgRounds = onPostgres.filter((p) => p !== undefined);
+  for (const which of ['asynchronous', 'durable'] as const) {
+    if (pgRounds.length === 0) break;
+    const m = (k: 'cpuUs' | 'throughput' | 'latencyMs'): number => median(pgRounds.map((p) => p[which][k]));
+    const rs = (k: 'cpuUs' | 'throughput' | 'latencyMs', scale: number, d: number): string =>
+      pgRounds.map((p) => fmt(p[which][k] * scale, d)).join(' / ');
+    lines.push(
+      `Budgets on PostgreSQL, counters committed ${which === 'asynchronous' ? 'asynchronously (the default)' : 'durably'} (against Writ on PostgreSQL with none): ${fmt(m('cpuUs'), 1)} µs CPU per request (rounds: ${rs('cpuUs', 1, 1)}), throughput ${fmt(m('throughput') * 100, 1)}% (rounds: ${rs('throughput', 100, 1)} %), p50 at 1 connection ${m('latencyMs') >= 0 ? '+' : ''}${fmt(m('latencyMs'), 3)} ms (rounds: ${rs('latencyMs', 1, 3)})`,
+    );
+  }
   console.log(lines.join('\n'));
   mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
   writeFileSync(

@@ -1,7 +1,8 @@
 /**
  * One benchmark target per process, so each proxy's CPU time is its own: `upstream` (a trivial API), `bare` (node:http
  * + undici Pool.stream, nothing else), `bare-dpop` (bare + the DPoP proof signature check: the floor no design can
- * remove), `writ` (the Writ gateway with every check on, on SQLite). Talks to the runner over IPC.
+ * remove), `writ` (the Writ gateway with every check on, on SQLite), and the variants below; `writ-pg…` run on the
+ * PostgreSQL database named by the third argument. Talks to the runner over IPC.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +18,8 @@ import { agentKeys, mintTasks, registerAgentKeys, seedGrant, seedWrit } from '@w
 
 const mode = process.argv[2];
 const upstreamUrl = process.argv[3] ?? '';
+const databaseUrl = process.argv[4];
+const WRIT_MODES = ['writ', 'writ-nothing-injected', 'writ-budgeted', 'writ-pg', 'writ-pg-budgeted', 'writ-pg-budgeted-durable'];
 
 function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<number> {
   const server = createServer({ keepAliveTimeout: 60_000 }, handler);
@@ -58,7 +61,9 @@ async function main(): Promise<void> {
       }
       bareForward(pool, req, res, {});
     });
-  } else if (mode === 'writ' || mode === 'writ-nothing-injected' || mode === 'writ-budgeted') {
+  } else if (mode !== undefined && WRIT_MODES.includes(mode)) {
+    const onPostgres = mode.startsWith('writ-pg');
+    if (onPostgres && databaseUrl === undefined) throw new Error(`${mode} needs a database URL`);
     const dir = mkdtempSync(join(tmpdir(), 'writ-bench-'));
     const adminToken = `bench_${randomBytes(16).toString('hex')}`;
     const idp = await startDevIdentityProvider({ port: 0 });
@@ -67,7 +72,10 @@ async function main(): Promise<void> {
       env: { WRIT_KEK: randomBytes(32).toString('base64'), WRIT_ADMIN_TOKEN: adminToken },
       overrides: {
         'server.port': 0,
-        'storage.sqlitePath': join(dir, 'writ.db'),
+        ...(onPostgres
+          ? // `writ-pg-budgeted-durable`: every counter take waits for PostgreSQL's WAL flush.
+            { 'storage.databaseUrl': databaseUrl, 'budgets.asynchronousCommit': mode !== 'writ-pg-budgeted-durable' }
+          : { 'storage.sqlitePath': join(dir, 'writ.db') }),
         'log.level': 'silent',
         'egress.allow': ['127.0.0.0/8'],
         // One agent and task drive the whole load here: the per-agent and per-task upstream shares (which would refuse
@@ -83,9 +91,9 @@ async function main(): Promise<void> {
     // node); set so high that none refuses. Against `writ-nothing-injected`, the difference is what budgets cost.
     const budget =
       '@budget("calls=1000000000, calls_per_minute=1000000000, calls_per_action=1000000000, agent_calls_per_minute=1000000000, user_calls_per_minute=1000000000")\n';
-    const policy = `${mode === 'writ-budgeted' ? budget : ''}${seedGrant('bench-agent')}`;
+    const policy = `${mode.includes('budgeted') ? budget : ''}${seedGrant('bench-agent')}`;
     await seedWrit(admin, { idp, upstream: upstreamUrl, grant: { id: 'bench', policy } });
-    if (mode === 'writ-nothing-injected' || mode === 'writ-budgeted') {
+    if (mode !== 'writ') {
       // The same resource without a vault credential: nothing to inject, so no answer to scrub. Side by side with
       // `writ`, the difference is what injection and response scrubbing cost.
       await admin.delete('/resources/api');

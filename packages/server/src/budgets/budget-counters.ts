@@ -74,9 +74,16 @@ export class MemoryCounters implements BudgetCounters {
 
 export class StoreCounters implements BudgetCounters {
   readonly #db: Kysely<Database>;
+  readonly #owned: boolean;
 
-  constructor(db: Kysely<Database>) {
+  /** `owned`: the counters' own connections (destroyed by close), not the store's pool. */
+  constructor(db: Kysely<Database>, o: { owned?: boolean } = {}) {
     this.#db = db;
+    this.#owned = o.owned === true;
+  }
+
+  async close(): Promise<void> {
+    if (this.#owned) await this.#db.destroy();
   }
 
   async take(takes: readonly CounterTake[]): Promise<{ ok: true; taken: Taken } | { ok: false; refused: number }> {

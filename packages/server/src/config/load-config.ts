@@ -29,7 +29,7 @@ export class ConfigError extends Error {
  * Environment variable → config key path, and how to parse the string. Exported because the configuration reference
  * (config-reference.ts) takes its environment column from this same table.
  */
-export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[], 'string' | 'int' | 'int-or-auto' | 'list']> = [
+export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[], 'string' | 'int' | 'int-or-auto' | 'list' | 'boolean']> = [
   ['WRIT_HOST', ['server', 'host'], 'string'],
   ['WRIT_PORT', ['server', 'port'], 'int'],
   ['WRIT_WORKERS', ['server', 'workers'], 'int-or-auto'],
@@ -47,6 +47,7 @@ export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[], '
   ['WRIT_REGISTRATION_TOKEN', ['authorization', 'registration', 'initialAccessToken'], 'string'],
   ['WRIT_APPROVALS_WEBHOOK_AUTHORIZATION', ['approvals', 'webhook', 'authorization'], 'string'],
   ['WRIT_REDIS_URL', ['budgets', 'redisUrl'], 'string'],
+  ['WRIT_BUDGETS_ASYNCHRONOUS_COMMIT', ['budgets', 'asynchronousCommit'], 'boolean'],
   // OpenTelemetry's standard variables (the OTLP exporter specification); the signal-specific ones win.
   ['OTEL_TRACES_EXPORTER', ['tracing', 'exporter'], 'string'],
   ['OTEL_EXPORTER_OTLP_ENDPOINT', ['tracing', 'endpoint'], 'string'],
@@ -98,6 +99,12 @@ export function loadConfig(opts: LoadConfigOptions = {}): WritConfig {
         continue;
       }
       setPath(merged, path, Number(value));
+    } else if (kind === 'boolean') {
+      if (value !== 'true' && value !== 'false') {
+        issues.push(`${name} (${path.join('.')}): expected true or false, got ${JSON.stringify(value)}`);
+        continue;
+      }
+      setPath(merged, path, value === 'true');
     } else if (kind === 'list')
       setPath(
         merged,

@@ -8,6 +8,9 @@ import type { Store } from '../storage/index.js';
 import type { Logger } from '../observability/index.js';
 import { MemoryCounters, RedisCounters, StoreCounters, type BudgetCounters } from '../budgets/index.js';
 
+/** Counter writes are one short statement each: a few connections serve a node's calls without a queue. */
+const COUNTER_CONNECTIONS = 4;
+
 export async function budgetCounters(config: WritConfig, store: Store, hasSiblings: boolean, logger: Logger): Promise<BudgetCounters> {
   const redisUrl = config.budgets.redisUrl;
   if (redisUrl !== undefined)
@@ -15,5 +18,11 @@ export async function budgetCounters(config: WritConfig, store: Store, hasSiblin
       prefix: config.budgets.redisKeyPrefix,
       onError: (err) => logger.warn({ err: err.message }, 'budget counters: redis connection error'),
     });
-  return store.connection !== undefined || hasSiblings ? new StoreCounters(store.db) : new MemoryCounters();
+  // PostgreSQL: connections of their own, so a budgeted call's counter write does not queue behind the pool, and by
+  // default committed without waiting for the WAL flush (a PostgreSQL crash may lose the last moments of counts).
+  if (store.dedicated !== undefined)
+    return new StoreCounters(store.dedicated({ connections: COUNTER_CONNECTIONS, asynchronousCommit: config.budgets.asynchronousCommit }), {
+      owned: true,
+    });
+  return hasSiblings ? new StoreCounters(store.db) : new MemoryCounters();
 }

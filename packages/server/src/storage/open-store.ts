@@ -46,11 +46,18 @@ export interface Store {
    */
   readonly connection?: { readonly connectionString: string; readonly options?: string };
   /**
-   * PostgreSQL only: a Kysely of its own on one connection to the same database and schema, for a writer whose
-   * transactions must not wait for the shared pool (the audit). The caller destroys it.
+   * PostgreSQL only: a Kysely of its own on `connections` (default 1) connections to the same database and schema, for
+   * a writer whose transactions must not wait for the shared pool (the audit, the budget counters). With
+   * `asynchronousCommit` its sessions run with `synchronous_commit = off`: a commit returns before its WAL reaches
+   * disk, so a PostgreSQL crash can lose the last moments of its commits (never part of one). The caller destroys it.
    */
-  dedicated?(): Kysely<Database>;
+  dedicated?(o?: DedicatedOptions): Kysely<Database>;
   close(): Promise<void>;
+}
+
+export interface DedicatedOptions {
+  connections?: number;
+  asynchronousCommit?: boolean;
 }
 
 export interface OpenStoreOptions {
@@ -228,7 +235,12 @@ async function openPostgres(url: string, opts: OpenStoreOptions, admin: pg.Clien
     db,
     dialect: 'postgres',
     schema: current,
-    dedicated: () => postgresDb(url, searchPath, 1),
+    dedicated: (o = {}) => {
+      const options = [searchPath.options, o.asynchronousCommit === true ? '-c synchronous_commit=off' : undefined].filter(
+        (x) => x !== undefined,
+      );
+      return postgresDb(url, options.length > 0 ? { options: options.join(' ') } : {}, o.connections ?? 1);
+    },
     connection: { connectionString: url, ...searchPath },
     location: `${safe.protocol}//${safe.host}${safe.pathname}${schema !== undefined ? ` schema ${schema}` : ''}`,
     close: () => db.destroy(),

@@ -33,6 +33,12 @@ test('environment overrides the file, flags override both', () => {
   assert.equal(loadConfig({ file: p, env: { WRIT_PORT: '9000' }, overrides: { 'server.port': 9100 } }).server.port, 9100);
 });
 
+test('budgets.asynchronousCommit: on unless the file or WRIT_BUDGETS_ASYNCHRONOUS_COMMIT=false says otherwise', () => {
+  assert.equal(loadConfig({ file: null, env: {} }).budgets.asynchronousCommit, true);
+  assert.equal(loadConfig({ file: null, env: { WRIT_BUDGETS_ASYNCHRONOUS_COMMIT: 'false' } }).budgets.asynchronousCommit, false);
+  assert.equal(loadConfig({ file: file('budgets:\n  asynchronousCommit: false\n'), env: {} }).budgets.asynchronousCommit, false);
+});
+
 test('egress.allow: ranges, addresses and host names, from the file or WRIT_EGRESS_ALLOW (comma-separated)', () => {
   assert.deepEqual(loadConfig({ file: null, env: {} }).egress.allow, []);
   assert.deepEqual(loadConfig({ file: null, env: { WRIT_EGRESS_ALLOW: ' 10.20.0.0/16, ::1 ,idp.corp.example,' } }).egress.allow, [
@@ -53,6 +59,11 @@ test('a bad value stops the start with a message naming the key and what was exp
     ['tokens:\n  signingAlg: HS256\n', {}, /tokens\.signingAlg: .*ES256/],
     ['storage:\n  databaseUrl: mysql://x\n', {}, /storage\.databaseUrl: a postgres:\/\/ or postgresql:\/\/ URL/],
     ['', { WRIT_PORT: 'eighty' }, /WRIT_PORT \(server\.port\): expected an integer/],
+    [
+      '',
+      { WRIT_BUDGETS_ASYNCHRONOUS_COMMIT: 'yes' },
+      /WRIT_BUDGETS_ASYNCHRONOUS_COMMIT \(budgets\.asynchronousCommit\): expected true or false/,
+    ],
     ['', { WRIT_ADMIN_TOKEN: 'short' }, /WRIT_ADMIN_TOKEN: expected at least 16 characters/],
     ['- a\n- b\n', {}, /must be a mapping/],
     ['cluster:\n  role: gateway\n', {}, /cluster\.role: 'gateway' needs storage\.databaseUrl/],

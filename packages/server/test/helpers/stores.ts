@@ -41,7 +41,7 @@ const sqliteKind: StoreKind = {
   },
 };
 
-const postgresKind: StoreKind = {
+export const postgresKind: StoreKind = {
   name: 'postgres',
   async open() {
     const url = TEST_DATABASE_URL;

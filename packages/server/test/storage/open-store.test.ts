@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sql } from 'kysely';
 import { openStore } from '../../src/storage/index.js';
-import { describeEachStore } from '../helpers/stores.js';
+import { describeEachStore, postgresKind, TEST_DATABASE_URL } from '../helpers/stores.js';
 
 describeEachStore('storage', (kind) => {
   test('migrations create every table and a reopen applies nothing twice', async () => {
@@ -67,6 +67,40 @@ describeEachStore('storage', (kind) => {
     }
   });
 });
+
+test(
+  "PostgreSQL: a dedicated connection keeps the store's schema, and commits asynchronously only when asked",
+  { skip: TEST_DATABASE_URL === undefined && 'WRIT_TEST_DATABASE_URL not set: PostgreSQL skipped' },
+  async () => {
+    const store = await postgresKind.open();
+    const plain = store.dedicated?.();
+    const fast = store.dedicated?.({ connections: 2, asynchronousCommit: true });
+    try {
+      assert.ok(plain !== undefined && fast !== undefined);
+      const setting = async (db: typeof plain): Promise<{ commit: string; schema: string }> => {
+        const r = await sql<{
+          commit: string;
+          schema: string;
+        }>`select current_setting('synchronous_commit') as commit, current_schema() as schema`.execute(db);
+        return r.rows[0] as { commit: string; schema: string };
+      };
+      assert.deepEqual(await setting(plain), { commit: 'on', schema: store.schema });
+      // Both of its connections at once: each session has the setting, not only the first.
+      const both = await Promise.all([fast.connection().execute(setting), fast.connection().execute(setting)]);
+      assert.deepEqual(both, [
+        { commit: 'off', schema: store.schema },
+        { commit: 'off', schema: store.schema },
+      ]);
+      // Its writes land in the store's own tables, seen at once by the store's pool.
+      await fast.insertInto('budget_counters').values({ key: 'k', window_start: 1, used: 1, cap: 2, expires_at: 9 }).execute();
+      assert.equal((await store.db.selectFrom('budget_counters').select('used').where('key', '=', 'k').executeTakeFirst())?.used, 1);
+    } finally {
+      await plain?.destroy();
+      await fast?.destroy();
+      await store.dispose();
+    }
+  },
+);
 
 test('SQLite: cached prepared statements stay correct across schema changes, streams and failed statements', async () => {
   const store = await openStore({});
