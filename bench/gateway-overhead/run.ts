@@ -5,9 +5,10 @@
  *
  *   npm run bench:gateway [-- --seconds 10 --connections 32 --rounds 3 --postgres postgres://postgres@127.0.0.1:5432/test]
  *
- * With `--postgres <server URL>`, three more targets run on PostgreSQL (each on a scratch database of its own, dropped
- * afterwards): Writ with nothing injected, and budgeted with the counters committed asynchronously (the default) and
- * durably (`budgets.asynchronousCommit: false`).
+ * With `--postgres <server URL>`, four more targets run on PostgreSQL (each on a scratch database of its own, dropped
+ * afterwards): Writ with nothing injected; budgeted with the counters committed asynchronously (the default) and
+ * durably (`budgets.asynchronousCommit: false`); and with proofs remembered asynchronously
+ * (`dpop.replayAsynchronousCommit: true`).
  *
  * All targets run side by side and are measured in interleaved rounds (the order rotates each round); the report
  * gives medians over rounds and each round's ratios.
@@ -160,6 +161,7 @@ async function main(): Promise<void> {
         ['writ-pg', 'Writ on PostgreSQL, nothing injected'],
         ['writ-pg-budgeted', 'Writ on PostgreSQL, nothing injected, budgeted'],
         ['writ-pg-budgeted-durable', 'Writ on PostgreSQL, nothing injected, budgeted, durable counts'],
+        ['writ-pg-replay-asynchronous', 'Writ on PostgreSQL, nothing injected, proofs committed asynchronously'],
       ] as const) {
         const db = await createScratchDatabase(POSTGRES, `${prefix}_${mode.replaceAll('-', '_')}`);
         databases.push(db);
@@ -209,14 +211,14 @@ function report(rounds: Row[][]): void {
   const names = (rounds[0] ?? []).map((r) => r.name);
   const col = (i: number, f: (r: Row) => number): number[] => rounds.map((round) => f(round[i] as Row));
   const onPostgres = rounds.map((round) => {
-    const [pg, asynchronous, durable] = round.slice(6);
-    if (pg === undefined || asynchronous === undefined || durable === undefined) return undefined;
+    const [pg, asynchronous, durable, replay] = round.slice(6);
+    if (pg === undefined || asynchronous === undefined || durable === undefined || replay === undefined) return undefined;
     const vs = (r: Row): { cpuUs: number; throughput: number; latencyMs: number } => ({
       cpuUs: (r.cpuUsPerRequest ?? 0) - (pg.cpuUsPerRequest ?? 0),
       throughput: r.throughput.rps / pg.throughput.rps,
       latencyMs: r.latency.p50ms - pg.latency.p50ms,
     });
-    return { asynchronous: vs(asynchronous), durable: vs(durable) };
+    return { asynchronous: vs(asynchronous), durable: vs(durable), replay: vs(replay) };
   });
   const perRound = rounds.map((round) => {
     const [direct, bare, floor, writ, plain, budgeted] = round as [Row, Row, Row, Row, Row, Row];
@@ -257,13 +259,17 @@ function report(rounds: Row[][]): void {
     `Added p50 latency at 1 connection vs direct: Writ +${fmt(med('addedWrit'), 3)} ms (rounds: ${range('addedWrit', 1, 3)}); floor +${fmt(med('addedFloor'), 3)} ms (rounds: ${range('addedFloor', 1, 3)}); bare proxy +${fmt(med('addedBare'), 3)} ms   (aim: Writ within 0.1 ms of the floor)`,
   ];
   const pgRounds = onPostgres.filter((p) => p !== undefined);
-  for (const which of ['asynchronous', 'durable'] as const) {
+  for (const which of ['asynchronous', 'durable', 'replay'] as const) {
     if (pgRounds.length === 0) break;
     const m = (k: 'cpuUs' | 'throughput' | 'latencyMs'): number => median(pgRounds.map((p) => p[which][k]));
     const rs = (k: 'cpuUs' | 'throughput' | 'latencyMs', scale: number, d: number): string =>
       pgRounds.map((p) => fmt(p[which][k] * scale, d)).join(' / ');
+    const what =
+      which === 'replay'
+        ? 'Proofs remembered on PostgreSQL without waiting for the WAL flush (against the default, durable)'
+        : `Budgets on PostgreSQL, counters committed ${which === 'asynchronous' ? 'asynchronously (the default)' : 'durably'} (against Writ on PostgreSQL with none)`;
     lines.push(
-      `Budgets on PostgreSQL, counters committed ${which === 'asynchronous' ? 'asynchronously (the default)' : 'durably'} (against Writ on PostgreSQL with none): ${fmt(m('cpuUs'), 1)} µs CPU per request (rounds: ${rs('cpuUs', 1, 1)}), throughput ${fmt(m('throughput') * 100, 1)}% (rounds: ${rs('throughput', 100, 1)} %), p50 at 1 connection ${m('latencyMs') >= 0 ? '+' : ''}${fmt(m('latencyMs'), 3)} ms (rounds: ${rs('latencyMs', 1, 3)})`,
+      `${what}: ${fmt(m('cpuUs'), 1)} µs CPU per request (rounds: ${rs('cpuUs', 1, 1)}), throughput ${fmt(m('throughput') * 100, 1)}% (rounds: ${rs('throughput', 100, 1)} %), p50 at 1 connection ${m('latencyMs') >= 0 ? '+' : ''}${fmt(m('latencyMs'), 3)} ms (rounds: ${rs('latencyMs', 1, 3)})`,
     );
   }
   console.log(lines.join('\n'));

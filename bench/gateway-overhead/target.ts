@@ -19,7 +19,15 @@ import { agentKeys, mintTasks, registerAgentKeys, seedGrant, seedWrit } from '@w
 const mode = process.argv[2];
 const upstreamUrl = process.argv[3] ?? '';
 const databaseUrl = process.argv[4];
-const WRIT_MODES = ['writ', 'writ-nothing-injected', 'writ-budgeted', 'writ-pg', 'writ-pg-budgeted', 'writ-pg-budgeted-durable'];
+const WRIT_MODES = [
+  'writ',
+  'writ-nothing-injected',
+  'writ-budgeted',
+  'writ-pg',
+  'writ-pg-budgeted',
+  'writ-pg-budgeted-durable',
+  'writ-pg-replay-asynchronous',
+];
 
 function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<number> {
   const server = createServer({ keepAliveTimeout: 60_000 }, handler);
@@ -74,7 +82,12 @@ async function main(): Promise<void> {
         'server.port': 0,
         ...(onPostgres
           ? // `writ-pg-budgeted-durable`: every counter take waits for PostgreSQL's WAL flush.
-            { 'storage.databaseUrl': databaseUrl, 'budgets.asynchronousCommit': mode !== 'writ-pg-budgeted-durable' }
+            // `writ-pg-replay-asynchronous`: proofs remembered without waiting for the WAL flush.
+            {
+              'storage.databaseUrl': databaseUrl,
+              'budgets.asynchronousCommit': mode !== 'writ-pg-budgeted-durable',
+              'dpop.replayAsynchronousCommit': mode === 'writ-pg-replay-asynchronous',
+            }
           : { 'storage.sqlitePath': join(dir, 'writ.db') }),
         'log.level': 'silent',
         'egress.allow': ['127.0.0.0/8'],

@@ -48,6 +48,7 @@ export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[], '
   ['WRIT_APPROVALS_WEBHOOK_AUTHORIZATION', ['approvals', 'webhook', 'authorization'], 'string'],
   ['WRIT_REDIS_URL', ['budgets', 'redisUrl'], 'string'],
   ['WRIT_BUDGETS_ASYNCHRONOUS_COMMIT', ['budgets', 'asynchronousCommit'], 'boolean'],
+  ['WRIT_DPOP_REPLAY_ASYNCHRONOUS_COMMIT', ['dpop', 'replayAsynchronousCommit'], 'boolean'],
   // OpenTelemetry's standard variables (the OTLP exporter specification); the signal-specific ones win.
   ['OTEL_TRACES_EXPORTER', ['tracing', 'exporter'], 'string'],
   ['OTEL_EXPORTER_OTLP_ENDPOINT', ['tracing', 'endpoint'], 'string'],

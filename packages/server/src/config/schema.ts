@@ -198,6 +198,12 @@ export const configSchema = z.strictObject({
         .describe(
           '`memory` (this node), `database` (shared by all nodes on the database; one upsert per new proof) or `auto` (database on PostgreSQL, memory on SQLite)',
         ),
+      replayAsynchronousCommit: z
+        .boolean()
+        .default(false)
+        .describe(
+          'on PostgreSQL, remember proofs on connections of their own that commit without waiting for the WAL flush (`synchronous_commit = off`): a call costs a WAL flush less; if PostgreSQL itself crashes, a proof first seen in its last ~0.6 s could be replayed once to another node within its `proofMaxAgeSeconds` — see [security.md](security.md)',
+        ),
     })
     .prefault({}),
   mcp: z

@@ -14,7 +14,7 @@ import {
 } from '@writ/verify/internal';
 import { DPOP_ALGS } from '@writ/protocol';
 import type { WritConfig } from '../config/index.js';
-import type { Database, Dialect } from '../storage/index.js';
+import type { Database, Dialect, Store } from '../storage/index.js';
 import type { KeyRing } from '../crypto/index.js';
 import { deriveKey } from '../crypto/index.js';
 import { SharedReplayCache } from '../dpop/index.js';
@@ -25,6 +25,8 @@ export interface CallCheckWiring {
   config: WritConfig;
   db: Kysely<Database>;
   dialect: Dialect;
+  /** The store's own connections for a writer (PostgreSQL): where proofs go when they commit asynchronously. */
+  dedicated: Store['dedicated'];
   kek: KeyRing;
   issuer: string;
   keys: SigningKeys;
@@ -38,15 +40,25 @@ export interface CallCheckParts {
   nonces: ReturnType<typeof createDpopNonces> | undefined;
   /** The database's replay table when proofs are remembered there: pruned on the node's schedule. */
   sharedReplay: SharedReplayCache | undefined;
+  close(): Promise<void>;
 }
+
+/** One short upsert per proof new to this node: a few connections keep up without a queue. */
+const REPLAY_CONNECTIONS = 4;
 
 export function createCallCheck(w: CallCheckWiring): CallCheckParts {
   const { config } = w;
   const seconds = (): number => w.now() / 1000;
-  const sharedReplay =
-    config.dpop.replayStore === 'database' || (config.dpop.replayStore === 'auto' && w.dialect === 'postgres')
-      ? new SharedReplayCache({ db: w.db, maxLocalEntries: config.dpop.replayCacheSize, now: seconds })
+  const shared = config.dpop.replayStore === 'database' || (config.dpop.replayStore === 'auto' && w.dialect === 'postgres');
+  // Durable by default: each new proof's upsert waits for the WAL flush on the store's pool. Asked to, it goes to
+  // connections of its own that do not wait (what a PostgreSQL crash can then cost is in docs/security.md).
+  const own =
+    shared && config.dpop.replayAsynchronousCommit && w.dedicated !== undefined
+      ? w.dedicated({ connections: REPLAY_CONNECTIONS, asynchronousCommit: true })
       : undefined;
+  const sharedReplay = shared
+    ? new SharedReplayCache({ db: own ?? w.db, maxLocalEntries: config.dpop.replayCacheSize, now: seconds })
+    : undefined;
   const localReplay = new InMemoryReplayCache({ maxEntries: config.dpop.replayCacheSize });
   // One replay set for every loop of this process's box, and on a shared database for every node.
   const replay = sharedReplay ?? w.siblings?.replayCache(localReplay) ?? localReplay;
@@ -67,5 +79,5 @@ export function createCallCheck(w: CallCheckWiring): CallCheckParts {
     now: seconds,
     ...(nonces !== undefined ? { nonces } : {}),
   };
-  return { check, nonces, sharedReplay };
+  return { check, nonces, sharedReplay, close: async () => own?.destroy() };
 }

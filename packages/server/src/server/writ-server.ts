@@ -204,10 +204,16 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       cluster?.publishChange('signing_key', kid).catch((err: unknown) => logger.error({ err, kid }, 'announcing a key rotation failed'));
     });
 
-    const { check, nonces, sharedReplay } = createCallCheck({
+    const {
+      check,
+      nonces,
+      sharedReplay,
+      close: closeCallCheck,
+    } = createCallCheck({
       config,
       db: store.db,
       dialect: store.dialect,
+      dedicated: store.dedicated?.bind(store),
       kek,
       issuer: publicUrl,
       keys,
@@ -215,6 +221,7 @@ export async function startWritServer(opts: StartOptions): Promise<WritServer> {
       siblings,
       now,
     });
+    closers.unshift(closeCallCheck);
     const identity = createIdentityVerifiers({
       register,
       fetch: egressFetch,
