@@ -230,7 +230,8 @@ export class Approvals {
       throw this.#required(waiting.id);
     }
     this.#audit('approval.requested', row, 'deny', 'ERR_APPROVAL_REQUIRED', { approvers: rule.approvers.map(approverKey) });
-    this.#d.notify?.(this.#viewOf(row, now));
+    // The call is at hand: no need to open the envelope just sealed.
+    this.#d.notify?.(viewOf(row, call, now));
     throw this.#required(id);
   }
 

@@ -1,12 +1,16 @@
 /** Approvals on a test store, without a server: the store's audit writer, a clock the test moves, a KEK ring. */
 import assert from 'node:assert/strict';
 import { WritError } from '@writ/protocol';
-import { Approvals } from '../../src/approvals/index.js';
+import { Approvals, type ApprovalView } from '../../src/approvals/index.js';
 import { KeyEncryptionKey, KeyRing } from '../../src/crypto/index.js';
 import type { TestStore } from '../helpers/stores.js';
 import type { AuditWriter } from '../../src/audit/index.js';
 
-export function approvalsOn(store: TestStore, audit: AuditWriter, o: { now: () => number; keys?: KeyRing }): Approvals {
+export function approvalsOn(
+  store: TestStore,
+  audit: AuditWriter,
+  o: { now: () => number; keys?: KeyRing; notify?: (a: ApprovalView) => void },
+): Approvals {
   return new Approvals({
     db: store.db,
     audit,
@@ -16,6 +20,7 @@ export function approvalsOn(store: TestStore, audit: AuditWriter, o: { now: () =
     approvedSeconds: 60,
     ownerOf: () => Promise.resolve(undefined),
     keys: o.keys ?? new KeyRing(KeyEncryptionKey.generate()),
+    ...(o.notify !== undefined ? { notify: o.notify } : {}),
   });
 }
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { APPROVAL_ENVELOPES, type Approvals, type CallToApprove } from '../../src/approvals/index.js';
+import { APPROVAL_ENVELOPES, type Approvals, type ApprovalView, type CallToApprove } from '../../src/approvals/index.js';
 import { canonicalJson } from '../../src/audit/index.js';
 import { CryptoError, envelopeKekId, KeyEncryptionKey, KeyRing } from '../../src/crypto/index.js';
 import type { ApprovalRow } from '../../src/storage/index.js';
@@ -42,10 +42,13 @@ const plainDigest = (call: CallToApprove): string =>
     .digest('hex');
 
 describeEachStore('approvals at rest', (kind) => {
-  async function withApprovals(run: (store: TestStore, make: (keys: KeyRing) => Approvals) => Promise<void>): Promise<void> {
+  async function withApprovals(
+    run: (store: TestStore, make: (keys: KeyRing, notify?: (a: ApprovalView) => void) => Approvals) => Promise<void>,
+  ): Promise<void> {
     const store = await kind.open();
     const audit = manualWriter(store);
-    const make = (keys: KeyRing): Approvals => approvalsOn(store, audit, { now: () => T0, keys });
+    const make = (keys: KeyRing, notify?: (a: ApprovalView) => void): Approvals =>
+      approvalsOn(store, audit, { now: () => T0, keys, ...(notify !== undefined ? { notify } : {}) });
     try {
       await run(store, make);
     } finally {
@@ -58,8 +61,14 @@ describeEachStore('approvals at rest', (kind) => {
 
   test('the stored row holds neither the arguments nor a digest anyone without the KEK can check; approvers see them', async () => {
     await withApprovals(async (store, make) => {
-      const approvals = make(new KeyRing(KeyEncryptionKey.generate()));
+      const told: ApprovalView[] = [];
+      const approvals = make(new KeyRing(KeyEncryptionKey.generate()), (a) => told.push(a));
       const id = await heldFor(approvals.gate(CALL, RULE));
+      // The approvers' webhook is told of the call as it is, arguments included.
+      assert.deepEqual(
+        told.map((a) => [a.id, a.call]),
+        [[id, CALL]],
+      );
       const row = await rowOf(store, id);
       const stored = JSON.stringify(row);
       for (const s of ['acct-7', 'salary', '"amount"']) assert.ok(!stored.includes(s), `${s} stored in clear: ${stored}`);
