@@ -18,6 +18,7 @@ import type { Kysely } from 'kysely';
 import type { AuditEventRow, Database } from '../storage/index.js';
 import { canonicalJson } from './canonical-json.js';
 import { chainHash, GENESIS_HASH } from './audit-chain.js';
+import { AUDIT_EVENT_COLUMNS, indexable } from './audit-row.js';
 
 export type AuditChainProblem = 'altered' | 'inserted' | 'removed' | 'reordered';
 
@@ -113,27 +114,11 @@ export async function verifyAuditLog(log: AuditLogSource, opts: VerifyAuditChain
   return { ok: true, count, headSeq: prevSeq, headHash: prevHash };
 }
 
-const ROW_COLUMNS = [
-  'seq',
-  'id',
-  'time',
-  'type',
-  'trace_id',
-  'task_id',
-  'agent_id',
-  'user_id',
-  'decision',
-  'reason',
-  'body',
-  'prev_hash',
-  'hash',
-] as const;
-
 /** The log as the database holds it. */
 export function databaseLog(db: Kysely<Database>): AuditLogSource {
   return {
     rowsAfter: (afterSeq, limit) =>
-      db.selectFrom('audit_events').select(ROW_COLUMNS).where('seq', '>', afterSeq).orderBy('seq').limit(limit).execute(),
+      db.selectFrom('audit_events').select(AUDIT_EVENT_COLUMNS).where('seq', '>', afterSeq).orderBy('seq').limit(limit).execute(),
     hashAt: async (seq) => (await db.selectFrom('audit_events').select('hash').where('seq', '=', seq).executeTakeFirst())?.hash,
     async seqOfHash(hash, beforeSeq) {
       let q = db.selectFrom('audit_events').select('seq').where('hash', '=', hash);
@@ -186,7 +171,9 @@ async function check(log: AuditLogSource, row: Row, prevSeq: number, prevHash: s
     return fail(row.seq, 'altered', `event ${row.seq}: body is not canonical JSON`);
   for (const c of COLUMNS) {
     // The hash covers the body only: a column edited to hide an event from queries must still be caught.
-    if ((body[c] ?? null) !== row[c]) return fail(row.seq, 'altered', `event ${row.seq}: column ${c} disagrees with the hashed body`);
+    const value = body[c] ?? null;
+    if ((typeof value === 'string' ? indexable(value) : value) !== row[c])
+      return fail(row.seq, 'altered', `event ${row.seq}: column ${c} disagrees with the hashed body`);
   }
 
   // 2. Its place in the sequence.

@@ -5,7 +5,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../src/storage/index.js';
 import { canonicalJson, chainHash, GENESIS_HASH, verifyAuditChain, type AuditChainResult } from '../../src/audit/index.js';
 import { describeEachStore, type TestStore } from '../helpers/stores.js';
-import { callEvent, traceId, writeEvents } from './audit-fixtures.js';
+import { callEvent, manualWriter, traceId, writeEvents } from './audit-fixtures.js';
 
 type Db = Kysely<Database>;
 
@@ -82,6 +82,24 @@ describeEachStore('audit chain verification', (kind) => {
         headHash: head.hash,
       });
     }));
+
+  test('a NUL in an indexed field: the column keeps U+FFFD, the body the exact value, and the chain verifies', async () => {
+    const store = await kind.open();
+    try {
+      const w = manualWriter(store);
+      w.record(callEvent(1, { user_id: 'ali\u0000ce', reason: '\u0000' }));
+      await w.close();
+      const r = await row(store.db, 1);
+      assert.equal(r.user_id, 'ali\uFFFDce');
+      assert.equal((JSON.parse(r.body) as { user_id: string }).user_id, 'ali\u0000ce');
+      assert.equal((await verifyAuditChain(store.db)).ok, true);
+      // The rule is applied, not the comparison loosened: any other value in the column is still caught.
+      await store.db.updateTable('audit_events').set({ user_id: 'ali?ce' }).where('seq', '=', 1).execute();
+      assert.deepEqual(bad(await verifyAuditChain(store.db)), { firstBadSeq: 1, problem: 'altered' });
+    } finally {
+      await store.dispose();
+    }
+  });
 
   test('an empty log verifies as the genesis', async () => {
     const store = await kind.open();
