@@ -9,7 +9,7 @@ export type { AuditAppender } from './audit-appender.js';
 export type { AuditRow } from './audit-row.js';
 export { storeAppender } from './store-appender.js';
 export type { JournalScope } from './sqlite-audit-append.js';
-export { kyselyAppender } from './kysely-audit-append.js';
+export { postgresAppender } from './postgres-audit-append.js';
 export { threadedSqliteAppender } from './sqlite-audit-thread.js';
 export type { ThreadedSqliteAppender } from './sqlite-audit-thread.js';
 export { verifyAuditChain, verifyAuditLog, databaseLog, exportedLog } from './verify-chain.js';

@@ -5,7 +5,7 @@
  */
 import type { Store } from '../storage/index.js';
 import type { AuditAppender } from './audit-appender.js';
-import { kyselyAppender } from './kysely-audit-append.js';
+import { postgresAppender } from './postgres-audit-append.js';
 import { SINGLE_PROCESS_JOURNAL, sqliteAuditStore, type JournalScope } from './sqlite-audit-append.js';
 import { threadedSqliteAppender } from './sqlite-audit-thread.js';
 
@@ -36,9 +36,6 @@ export function storeAppender(store: Store, opts: { busyTimeoutMs?: number; jour
       close: () => Promise.resolve(),
     };
   }
-  if (store.dedicated !== undefined) {
-    const db = store.dedicated();
-    return kyselyAppender(db, store.dialect, { runs: 'dedicated-connection', close: () => db.destroy() });
-  }
-  return kyselyAppender(store.db, store.dialect, { runs: 'main-thread' });
+  if (store.connection !== undefined) return postgresAppender({ connection: store.connection });
+  throw new TypeError(`no audit appender for a ${store.dialect} store without a connection of its own`);
 }
