@@ -4,7 +4,7 @@
  * all of them, so their number is most of what the audit adds to a call.
  *
  * - **Known head: one statement.** After its own batch the appender knows the head it wrote. The next batch is a single
- *   autocommit `INSERT … SELECT FROM unnest(…)` chained onto that head, guarded by `NOT EXISTS (seq > head)`, taking the
+ *   autocommit `INSERT … SELECT FROM unnest(…)` chained onto that head, guarded by `max(seq) = head`, taking the
  *   shared advisory lock as it runs. If another writer has appended since, the guard inserts nothing (or, in a race
  *   the statement's snapshot cannot see, the `seq` primary key refuses the row) and the batch takes the locked path.
  *   The key is what makes a fork impossible; the guard only keeps the usual miss from being an error; the lock keeps
@@ -34,12 +34,14 @@ const TYPES = COLUMNS.map((c) => (c === 'seq' || c === 'time' ? 'bigint' : 'text
 
 /**
  * One statement whatever the batch's size (one array per column), so it is parsed and planned once per connection. `$14`
- * is the head the batch is chained onto: nothing is inserted unless it still is.
+ * is the head the batch is chained onto: nothing is inserted unless it still is. The guard is `max(seq)`, which every
+ * plan answers from the end of the primary key's index: PostgreSQL soon plans a prepared statement without its
+ * parameters' values, and `NOT EXISTS (… seq > $14)` then guessed a third of the table matches and read all of it.
  */
-const INSERT_AFTER = `WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(${PG_AUDIT_LOCK_KEY}))
+export const INSERT_AFTER = `WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(${PG_AUDIT_LOCK_KEY}))
 INSERT INTO audit_events (${COLUMNS.join(', ')})
 SELECT r.* FROM lock, unnest(${TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) AS r(${COLUMNS.join(', ')})
-WHERE NOT EXISTS (SELECT 1 FROM audit_events WHERE seq > $${COLUMNS.length + 1})`;
+WHERE (SELECT coalesce(max(seq), 0) FROM audit_events) = $${COLUMNS.length + 1}`;
 
 const STORED_IDS = 'SELECT id FROM audit_events WHERE id = ANY($1::text[])';
 
