@@ -119,6 +119,8 @@ export interface Approval {
   decidedBy: string | null;
   reason: string | null;
   usedAt: number | null;
+  /** The arguments cannot be read with the KEKs the node holds: it may be denied, not approved. */
+  argumentsUnreadable?: true;
 }
 
 export interface Overview {

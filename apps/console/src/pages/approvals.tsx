@@ -59,7 +59,11 @@ export function ApprovalsPage(_: { params: URLSearchParams }) {
             </dd>
             <dt>Arguments</dt>
             <dd>
-              <pre>{JSON.stringify(a.call.arguments, null, 2)}</pre>
+              {a.argumentsUnreadable === true ? (
+                <p class="error">Cannot be read with the key-encryption keys this node holds: it may be denied, not approved.</p>
+              ) : (
+                <pre>{JSON.stringify(a.call.arguments, null, 2)}</pre>
+              )}
             </dd>
             <dt>Who may approve</dt>
             <dd>{a.approvers.join(', ')}</dd>
@@ -78,9 +82,11 @@ export function ApprovalsPage(_: { params: URLSearchParams }) {
           </dl>
           {canChange && a.status === 'pending' && (
             <div class="actions">
-              <button type="button" class="primary" onClick={() => decide(a, true)}>
-                Approve
-              </button>
+              {a.argumentsUnreadable !== true && (
+                <button type="button" class="primary" onClick={() => decide(a, true)}>
+                  Approve
+                </button>
+              )}
               <button type="button" class="danger" onClick={() => decide(a, false)}>
                 Deny
               </button>

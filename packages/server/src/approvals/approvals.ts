@@ -15,7 +15,7 @@ import { WritError, PATHS } from '@writ/protocol';
 import { isUniqueViolation, type ApprovalRow, type Database } from '../storage/index.js';
 import type { AuditPort } from '../audit/index.js';
 import { canonicalJson } from '../audit/index.js';
-import { deriveKey, openEnvelope, sealEnvelope, type KeyRing, type SealedColumn } from '../crypto/index.js';
+import { CryptoError, deriveKey, openEnvelope, sealEnvelope, type KeyRing, type SealedColumn } from '../crypto/index.js';
 import { approverKey, type ApprovalRule, type Approver } from '../policy/index.js';
 
 /** The call an approver is shown and the approval is bound to. */
@@ -55,6 +55,11 @@ export interface ApprovalView {
   decidedBy: string | null;
   reason: string | null;
   usedAt: number | null;
+  /**
+   * Present when the arguments' envelope opens under none of the accepted KEKs (a KEK removed before `rotate-kek` ran,
+   * or a row edited): the call is shown without its arguments, and it may be denied but not approved.
+   */
+  argumentsUnreadable?: true;
 }
 
 /** Who is deciding: an operator with an admin token, or a person signed in at the identity provider. */
@@ -92,8 +97,8 @@ export const APPROVAL_ENVELOPES: SealedColumn = {
 const DIGEST_PURPOSE = 'approval-call-digest';
 
 export class ApprovalError extends Error {
-  readonly code: 'not_found' | 'not_pending' | 'forbidden';
-  constructor(code: 'not_found' | 'not_pending' | 'forbidden', message: string) {
+  readonly code: 'not_found' | 'not_pending' | 'forbidden' | 'unreadable';
+  constructor(code: ApprovalError['code'], message: string) {
     super(message);
     this.name = 'ApprovalError';
     this.code = code;
@@ -287,6 +292,11 @@ export class Approvals {
       throw new ApprovalError('forbidden', `${by} may not decide approval ${id} (approvers: ${approval.approvers.join(', ')})`);
     }
     if (approval.status !== 'pending') throw new ApprovalError('not_pending', `approval ${id} is ${approval.status}`);
+    if (o.approve && approval.argumentsUnreadable === true) {
+      // Nobody approves a call they cannot see; denying it needs no sight of it.
+      this.#audit('approval.refused', rowRef(approval), 'deny', 'arguments_unreadable', { by });
+      throw new ApprovalError('unreadable', `approval ${id}: its arguments cannot be read with the KEKs this node holds`);
+    }
     const now = this.#d.now();
     const res = await this.#d.db
       .updateTable('approvals')
@@ -318,11 +328,19 @@ export class Approvals {
     };
   }
 
-  /** An envelope that does not open (another KEK, or edited) throws: nobody decides a call they cannot see. */
+  /**
+   * An envelope that does not open (another KEK, or edited) leaves the arguments out and marks the view, so one such
+   * row neither hides the others from a list nor can be approved blind (`decide`).
+   */
   #viewOf(r: ApprovalRow, now: number): ApprovalView {
     const call = JSON.parse(r.call) as CallToApprove;
-    if (r.arguments_envelope !== null)
+    if (r.arguments_envelope === null) return viewOf(r, call, now);
+    try {
       call.arguments = JSON.parse(openEnvelope(this.#d.keys, r.arguments_envelope, approvalAad(r.id)).toString('utf8')) as unknown;
+    } catch (err) {
+      if (!(err instanceof CryptoError)) throw err;
+      return { ...viewOf(r, { ...call, arguments: null }, now), argumentsUnreadable: true };
+    }
     return viewOf(r, call, now);
   }
 

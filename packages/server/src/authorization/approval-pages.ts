@@ -75,6 +75,12 @@ export class ApprovalPages {
       if (!(err instanceof ApprovalError)) throw err;
       if (err.code === 'forbidden') return errorPage(403, 'Not yours to decide', 'You may not decide this approval.');
       if (err.code === 'not_found') return errorPage(404, 'Unknown approval', 'There is no such approval.');
+      if (err.code === 'unreadable')
+        return errorPage(
+          409,
+          'Cannot be approved',
+          'Writ cannot read this call’s arguments, so it cannot be approved. It may still be denied.',
+        );
       return errorPage(409, 'Already decided', 'This approval was decided already, or has expired.');
     }
     return { redirect: `${this.#d.issuer}${PATHS.approvalPagePrefix}${id}` };
@@ -109,7 +115,11 @@ function approvalPage(a: ApprovalView, signedIn: string, csrf: string | undefine
       : `<form method="post" action="${escapeHtml(`${PATHS.approvalPagePrefix}${a.id}`)}">
 <input type="hidden" name="csrf" value="${escapeHtml(csrf)}">
 <label for="reason">Reason (for the audit log)</label><input id="reason" name="reason" maxlength="500">
-<p><button type="submit" name="decision" value="approve" class="primary">Approve this call once</button><button type="submit" name="decision" value="deny">Deny</button></p>
+<p>${
+          a.argumentsUnreadable === true
+            ? ''
+            : '<button type="submit" name="decision" value="approve" class="primary">Approve this call once</button>'
+        }<button type="submit" name="decision" value="deny">Deny</button></p>
 </form>`;
   return page(
     'Approve a call',
@@ -120,7 +130,11 @@ function approvalPage(a: ApprovalView, signedIn: string, csrf: string | undefine
       'Purpose',
       c.purpose,
     )}${row('Chain', c.taskChain.join(' → '))}${row('Expires', new Date(a.expiresAt).toISOString())}</dl>
-<p><strong>Arguments, exactly as sent</strong></p><pre>${escapeHtml(args)}</pre>
+${
+  a.argumentsUnreadable === true
+    ? '<p class="warn"><strong>The arguments cannot be read</strong> with the keys Writ holds (a key-encryption key was removed, or the record was altered). Nobody can approve a call they cannot see; you may deny it.</p>'
+    : `<p><strong>Arguments, exactly as sent</strong></p><pre>${escapeHtml(args)}</pre>`
+}
 <p class="muted">Approving lets exactly this call through once: the same action with other arguments, or in another task, needs an approval of its own. Signed in as ${escapeHtml(signedIn)}.</p>${form}`,
   );
 }

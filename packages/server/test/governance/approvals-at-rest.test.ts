@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { APPROVAL_ENVELOPES, type Approvals, type ApprovalView, type CallToApprove } from '../../src/approvals/index.js';
-import { canonicalJson } from '../../src/audit/index.js';
-import { CryptoError, envelopeKekId, KeyEncryptionKey, KeyRing } from '../../src/crypto/index.js';
+import { canonicalJson, queryAudit, type AuditWriter } from '../../src/audit/index.js';
+import { envelopeKekId, KeyEncryptionKey, KeyRing } from '../../src/crypto/index.js';
 import type { ApprovalRow } from '../../src/storage/index.js';
 import { rotateKek } from '../../src/vault/index.js';
 import { describeEachStore, type TestStore } from '../helpers/stores.js';
@@ -43,14 +43,14 @@ const plainDigest = (call: CallToApprove): string =>
 
 describeEachStore('approvals at rest', (kind) => {
   async function withApprovals(
-    run: (store: TestStore, make: (keys: KeyRing, notify?: (a: ApprovalView) => void) => Approvals) => Promise<void>,
+    run: (store: TestStore, make: (keys: KeyRing, notify?: (a: ApprovalView) => void) => Approvals, audit: AuditWriter) => Promise<void>,
   ): Promise<void> {
     const store = await kind.open();
     const audit = manualWriter(store);
     const make = (keys: KeyRing, notify?: (a: ApprovalView) => void): Approvals =>
       approvalsOn(store, audit, { now: () => T0, keys, ...(notify !== undefined ? { notify } : {}) });
     try {
-      await run(store, make);
+      await run(store, make, audit);
     } finally {
       await audit.close();
       await store.dispose();
@@ -84,16 +84,47 @@ describeEachStore('approvals at rest', (kind) => {
     });
   });
 
-  test("an envelope moved to another approval's row does not open: the approval cannot be read or decided", async () => {
-    await withApprovals(async (store, make) => {
-      const approvals = make(new KeyRing(KeyEncryptionKey.generate()));
+  test('an envelope that does not open (moved to another row, or its KEK removed): shown without arguments, denied but never approved', async () => {
+    await withApprovals(async (store, make, audit) => {
+      const kek = KeyEncryptionKey.generate('kek-1');
+      const approvals = make(new KeyRing(kek));
       const a = await heldFor(approvals.gate(CALL, RULE));
       const b = await heldFor(approvals.gate({ ...CALL, arguments: { amount: 1, to: 'acct-1' } }, RULE));
       const envelope = (await rowOf(store, a)).arguments_envelope;
       await store.db.updateTable('approvals').set({ arguments_envelope: envelope }).where('id', '=', b).execute();
-      await assert.rejects(approvals.get(b), CryptoError);
-      await assert.rejects(approvals.decide(b, { approve: true, who: ALICE, reason: 'blind' }), CryptoError);
+
+      const shown = await approvals.get(b);
+      assert.equal(shown?.argumentsUnreadable, true);
+      assert.equal(shown?.call.arguments, null, 'nothing of the other row shows through');
+      assert.equal(shown?.call.target, 'transfer');
+      // One such row does not hide the others.
+      const listed = await approvals.list({ status: 'pending', limit: 10 });
+      assert.deepEqual(
+        listed.map((x) => [x.id, x.argumentsUnreadable ?? false]).sort(),
+        [
+          [a, false],
+          [b, true],
+        ].sort(),
+      );
+      await assert.rejects(approvals.decide(b, { approve: true, who: ALICE, reason: 'blind' }), {
+        name: 'ApprovalError',
+        code: 'unreadable',
+      });
       assert.equal((await rowOf(store, b)).status, 'pending');
+      await audit.flush();
+      const refused = await queryAudit(store.db, { type: 'approval.refused' });
+      assert.deepEqual(
+        refused.map((e) => [e.reason, (e.data as { approval?: string } | undefined)?.approval]),
+        [['arguments_unreadable', b]],
+      );
+      assert.equal((await approvals.decide(b, { approve: false, who: ALICE, reason: 'cannot see it' })).status, 'denied');
+
+      // The KEK removed before its envelopes were re-wrapped: every approval is still listed, none can be approved.
+      const without = make(new KeyRing(KeyEncryptionKey.generate('kek-2')));
+      const all = await without.list({ limit: 10 });
+      assert.deepEqual(all.map((x) => x.argumentsUnreadable).sort(), [true, true]);
+      await assert.rejects(without.decide(a, { approve: true, who: ALICE, reason: 'blind' }), { code: 'unreadable' });
+      assert.equal((await approvals.get(a))?.call.arguments !== null, true, 'with its KEK back, it reads again');
     });
   });
 

@@ -234,6 +234,47 @@ describeEachStore('call-bound approvals', (kind) => {
     assert.equal((await task.fetch(url)).status, 200);
   });
 
+  test('arguments that cannot be read: listed as such, the page offers no Approve and refuses one, denying works', async () => {
+    const task = await h.startTask(agent, { details: HTTP_DETAILS });
+    const url = `${h.resourceUri('api')}/v1/projects`;
+    const hold = async (body: string): Promise<{ approval_id: string; approval_url: string }> => {
+      const res = await task.fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+      assert.equal(res.status, 403);
+      return (await res.json()) as { approval_id: string; approval_url: string };
+    };
+    const a = await hold('{"name":"sealed-a"}');
+    const b = await hold('{"name":"sealed-b"}');
+    // b's row carries a's envelope, which is bound to a's id: it opens for no one.
+    const envelope = (
+      await h.store.db.selectFrom('approvals').select('arguments_envelope').where('id', '=', a.approval_id).executeTakeFirstOrThrow()
+    ).arguments_envelope;
+    await h.store.db.updateTable('approvals').set({ arguments_envelope: envelope }).where('id', '=', b.approval_id).execute();
+
+    const listed = await h.admin.get<Array<ApprovalView & { argumentsUnreadable?: boolean }>>('/approvals?status=pending&limit=1000');
+    assert.equal(listed.find((x) => x.id === b.approval_id)?.argumentsUnreadable, true);
+    assert.equal(listed.find((x) => x.id === a.approval_id)?.argumentsUnreadable, undefined, 'the other still reads');
+
+    const carol = new ScriptedBrowser(NOWHERE);
+    const page = await signInAs(carol, b.approval_url, 'carol');
+    assert.equal(page.status, 200, page.body.slice(0, 300));
+    assert.match(page.body, /arguments cannot be read/);
+    assert.ok(!page.body.includes('value="approve"'), 'no Approve button');
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)?.[1] ?? '';
+    const approved = await carol.submit(b.approval_url, { csrf, decision: 'approve' });
+    assert.equal(approved.status, 409);
+    assert.equal((await h.admin.get<ApprovalView>(`/approvals/${b.approval_id}`)).status, 'pending');
+    const denied = await carol.submit(b.approval_url, { csrf, decision: 'deny', reason: 'cannot see it' });
+    assert.equal(denied.status, 200);
+    assert.equal((await h.admin.get<ApprovalView>(`/approvals/${b.approval_id}`)).status, 'denied');
+    await h.writ.flushAudit();
+    const audit = await h.admin.get<Array<{ type: string; reason: string; data?: { approval?: string } }>>(
+      `/audit?task=${task.id}&limit=500`,
+    );
+    assert.ok(
+      audit.some((e) => e.type === 'approval.refused' && e.reason === 'arguments_unreadable' && e.data?.approval === b.approval_id),
+    );
+  });
+
   test('grants: @approval names only known approvers, and only on a permit', async () => {
     for (const policy of [
       `@approval("root") permit (principal, action, resource);`,
