@@ -11,14 +11,14 @@
  * scratch database of its own. Prints each round's throughput, CPU per request and p50 at one connection, and the
  * medians of both builds side by side.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import type { JsonWebKey } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { makeProofFactory, proofHeaders } from '@writ/dev/kit';
 import { runLoad } from '../lib/load.js';
+import { median } from '../lib/median.js';
+import { cpuOf, startTarget, THIS_TARGET } from './target-process.js';
 import { createScratchDatabase, scratchPrefix } from '../lib/scratch-database.js';
 
 const option = (name: string): string | undefined => {
@@ -35,34 +35,10 @@ const LATENCY_SECONDS = num('latency-seconds', 3);
 const CONNECTIONS = num('connections', 32);
 const PATH = '/r/api/v1/projects';
 
-interface Ready {
-  port: number;
-  token?: string;
-  dpopPrivateJwk?: JsonWebKey;
-  publicUrl?: string;
-}
-
 function targetOf(checkout: string): string {
   const t = join(checkout, 'bench/dist/gateway-overhead/target.js');
   if (!existsSync(t)) throw new Error(`${t} not found: build that checkout first (npx tsc -b)`);
   return t;
-}
-
-function start(target: string, mode: string, upstream: string, databaseUrl?: string): Promise<{ child: ChildProcess; ready: Ready }> {
-  const child = fork(target, [mode, upstream, ...(databaseUrl !== undefined ? [databaseUrl] : [])], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return new Promise((ok, fail) => {
-    child.once('message', (m: { ready: Ready }) => ok({ child, ready: m.ready }));
-    child.once('exit', (code) => fail(new Error(`${mode} (${target}) exited with ${code}`)));
-  });
-}
-
-function cpuOf(child: ChildProcess): Promise<number> {
-  return new Promise((ok) => {
-    child.once('message', (m: { cpu: NodeJS.CpuUsage }) => ok(m.cpu.user + m.cpu.system));
-    child.send({ cpu: true });
-  });
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -80,18 +56,20 @@ interface Reading {
 async function measure(target: string, upstream: string): Promise<Reading> {
   const scratch = MODE.startsWith('writ-pg') ? await createScratchDatabase(POSTGRES ?? '', `${scratchPrefix()}_ab`) : undefined;
   try {
-    const w = await start(target, MODE, upstream, scratch?.url);
+    const w = await startTarget(MODE, { target, upstream, ...(scratch !== undefined ? { databaseUrl: scratch.url } : {}) });
     try {
       const { token, dpopPrivateJwk, publicUrl } = w.ready;
       if (token === undefined || dpopPrivateJwk === undefined || publicUrl === undefined) throw new Error('no task handed over');
       const headers = proofHeaders(makeProofFactory(dpopPrivateJwk, `${publicUrl}${PATH}`, token), token);
+      // Warm up (JIT, connection pools, caches) as run.ts does, then throughput, then single-connection latency.
+      await runLoad({ origin: publicUrl, path: PATH, connections: CONNECTIONS, durationMs: 2000, headers: headers(25_000) });
       const before = await cpuOf(w.child);
       const load = await runLoad({
         origin: publicUrl,
         path: PATH,
         connections: CONNECTIONS,
         durationMs: SECONDS * 1000,
-        headers: headers(200_000),
+        headers: headers(Math.ceil(SECONDS * 12_000)),
       });
       const cpu = (await cpuOf(w.child)) - before;
       const one = await runLoad({
@@ -99,7 +77,7 @@ async function measure(target: string, upstream: string): Promise<Reading> {
         path: PATH,
         connections: 1,
         durationMs: LATENCY_SECONDS * 1000,
-        headers: headers(50_000),
+        headers: headers(LATENCY_SECONDS * 4000),
       });
       if (load.errors + load.non2xx + one.errors + one.non2xx > 0) throw new Error(`${target}: failed requests`);
       return { rps: load.rps, cpuUs: cpu / load.requests, p50ms: one.p50ms };
@@ -111,20 +89,14 @@ async function measure(target: string, upstream: string): Promise<Reading> {
   }
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
-
 async function main(): Promise<void> {
   if (BASELINE === undefined) throw new Error('--baseline <checkout> is required');
   if (MODE.startsWith('writ-pg') && POSTGRES === undefined) throw new Error(`${MODE} needs --postgres <server URL>`);
   const builds = [
     { name: 'baseline', target: targetOf(resolve(BASELINE)) },
-    { name: 'this', target: fileURLToPath(new URL('./target.js', import.meta.url)) },
+    { name: 'this', target: THIS_TARGET },
   ];
-  const upstream = await start(builds[1]?.target ?? '', 'upstream', '');
+  const upstream = await startTarget('upstream');
   const readings = new Map<string, Reading[]>(builds.map((b) => [b.name, []]));
   console.log(
     `bench/gateway-overhead/ab — ${new Date().toISOString()} — mode ${MODE}, load average ${loadavg()

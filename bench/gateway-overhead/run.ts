@@ -13,12 +13,12 @@
  * All targets run side by side and are measured in interleaved rounds (the order rotates each round); the report
  * gives medians over rounds and each round's ratios.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import type { JsonWebKey } from 'node:crypto';
 import { runLoad, type LoadResult } from '../lib/load.js';
+import { median } from '../lib/median.js';
+import { cpuOf, startTarget, type Ready } from './target-process.js';
 import { createScratchDatabase, scratchPrefix, type ScratchDatabase } from '../lib/scratch-database.js';
 import { makeProofFactory, proofHeaders } from '@writ/dev/kit';
 
@@ -30,41 +30,22 @@ const SECONDS = arg('seconds', 10);
 const CONNECTIONS = arg('connections', 32);
 const LATENCY_SECONDS = arg('latency-seconds', 5);
 const ROUNDS = arg('rounds', 3);
-const TARGET = fileURLToPath(new URL('./target.js', import.meta.url));
 const POSTGRES = ((): string | undefined => {
   const i = process.argv.indexOf('--postgres');
   return i === -1 ? undefined : process.argv[i + 1];
 })();
-
-interface Ready {
-  port: number;
-  token?: string;
-  dpopPrivateJwk?: JsonWebKey;
-  publicUrl?: string;
-}
-
-function start(mode: string, upstream = '', databaseUrl?: string): Promise<{ child: ChildProcess; ready: Ready }> {
-  const profile = process.env['BENCH_PROFILE'] === mode ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles'] : [];
-  const args = [mode, upstream, ...(databaseUrl !== undefined ? [databaseUrl] : [])];
-  const child = fork(TARGET, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: profile });
-  return new Promise((resolve, reject) => {
-    child.once('message', (m: { ready: Ready }) => resolve({ child, ready: m.ready }));
-    child.once('exit', (code) => reject(new Error(`${mode} exited with ${code}`)));
-  });
-}
-
-function cpuOf(child: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    child.once('message', (m: { cpu: NodeJS.CpuUsage }) => resolve(m.cpu.user + m.cpu.system));
-    child.send({ cpu: true });
-  });
-}
 
 interface Row {
   name: string;
   throughput: LoadResult;
   latency: LoadResult;
   cpuUsPerRequest: number | undefined;
+}
+
+/** A target of this run; profiled (--cpu-prof) when BENCH_PROFILE names its mode. */
+function start(mode: string, upstream = '', databaseUrl?: string): ReturnType<typeof startTarget> {
+  const profile = process.env['BENCH_PROFILE'] === mode ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles'] : [];
+  return startTarget(mode, { upstream, execArgv: profile, ...(databaseUrl !== undefined ? { databaseUrl } : {}) });
 }
 
 async function measure(
@@ -185,12 +166,6 @@ async function main(): Promise<void> {
   }
   report(rounds);
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 /** The Writ gateway on a resource with no vault credential: nothing injected, nothing to scrub. */
 function plainTarget(started: { child: ChildProcess; ready: Ready }, path: string, name = 'Writ gateway, nothing injected'): Target {

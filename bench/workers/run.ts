@@ -18,6 +18,7 @@ import { AdminClient } from '@writ/server';
 import { startDevIdentityProvider, type DevIdentityProvider } from '@writ/dev';
 import { agentKeys, freePort, makeProofFactory, mintTasks, proofHeaders, registerAgentKeys, seedGrant, seedWrit } from '@writ/dev/kit';
 import { runLoad, type LoadResult } from '../lib/load.js';
+import { median } from '../lib/median.js';
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -141,12 +142,6 @@ async function measure(t: Target): Promise<Measured> {
     primaryCpuUs: t.workers > 1 ? (after.own - before.own) / r.requests : 0,
   };
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 async function main(): Promise<void> {
   const idp = await startDevIdentityProvider({ host: '127.0.0.1', port: 0 });

@@ -157,7 +157,6 @@ export function postgresAppender(opts: PostgresAppenderOptions): AuditAppender {
         } else if (skip > 0) {
           skip--;
         }
-        head = undefined;
         head = await locked(c, batch, uncertain);
       } catch (err) {
         // Whether the last statement committed is unknown to us (the writer retries with `uncertain`); so is the head.
