@@ -18,16 +18,24 @@
  * between its batches) tries the one-statement path less and less often, so contention costs the locked path plus,
  * now and then, one wasted statement.
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { AuditEventsTable } from '../storage/index.js';
 import type { AuditAppender } from './audit-appender.js';
 import { chainHash, GENESIS_HASH } from './audit-chain.js';
 import { AUDIT_EVENT_COLUMNS, type AuditRow } from './audit-row.js';
 
-/** Advisory lock key shared by every Writ node on one database: ASCII "WritAudt" as a signed 64-bit integer. */
-export const PG_AUDIT_LOCK_KEY = '6301345542052750452';
+/**
+ * The advisory lock key of the chain in `schema`, shared by every Writ node on that schema. Advisory locks are per
+ * database, so a key of its own per schema keeps deployments (and test runs) in other schemas of the same database
+ * from waiting on each other's appends.
+ */
+export function auditLockKey(schema: string): string {
+  return createHash('sha256').update(`writ-audit-chain:${schema}`).digest().readBigInt64BE(0).toString();
+}
 
-const LOCK_AND_HEAD = `BEGIN; SELECT pg_advisory_xact_lock(${PG_AUDIT_LOCK_KEY}); SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`;
+const lockAndHead = (key: string): string =>
+  `BEGIN; SELECT pg_advisory_xact_lock(${key}); SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`;
 
 const COLUMNS = AUDIT_EVENT_COLUMNS;
 const TYPES = COLUMNS.map((c) => (c === 'seq' || c === 'time' ? 'bigint' : 'text'));
@@ -38,7 +46,7 @@ const TYPES = COLUMNS.map((c) => (c === 'seq' || c === 'time' ? 'bigint' : 'text
  * plan answers from the end of the primary key's index: PostgreSQL soon plans a prepared statement without its
  * parameters' values, and `NOT EXISTS (… seq > $14)` then guessed a third of the table matches and read all of it.
  */
-export const INSERT_AFTER = `WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(${PG_AUDIT_LOCK_KEY}))
+export const insertAfter = (key: string): string => `WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(${key}))
 INSERT INTO audit_events (${COLUMNS.join(', ')})
 SELECT r.* FROM lock, unnest(${TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) AS r(${COLUMNS.join(', ')})
 WHERE (SELECT coalesce(max(seq), 0) FROM audit_events) = $${COLUMNS.length + 1}`;
@@ -51,6 +59,8 @@ const MAX_SKIP = 64;
 
 export interface PostgresAppenderOptions {
   connection: { readonly connectionString: string; readonly options?: string };
+  /** The schema the connection's `search_path` names: the chain's lock is the schema's own (auditLockKey). */
+  schema: string;
   /** Fails a connection attempt that takes longer (the writer retries with backoff). */
   connectTimeoutMs?: number;
   /** How the connection names itself in `pg_stat_activity`. */
@@ -63,6 +73,9 @@ interface Head {
 }
 
 export function postgresAppender(opts: PostgresAppenderOptions): AuditAppender {
+  const key = auditLockKey(opts.schema);
+  const LOCK_AND_HEAD = lockAndHead(key);
+  const INSERT_AFTER = insertAfter(key);
   let client: pg.Client | undefined;
   let connecting: Promise<pg.Client> | undefined;
   // The head this appender last wrote or read under the lock; undefined when unknown (start, failure).

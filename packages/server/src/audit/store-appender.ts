@@ -36,6 +36,7 @@ export function storeAppender(store: Store, opts: { busyTimeoutMs?: number; jour
       close: () => Promise.resolve(),
     };
   }
-  if (store.connection !== undefined) return postgresAppender({ connection: store.connection });
+  if (store.connection !== undefined && store.schema !== undefined)
+    return postgresAppender({ connection: store.connection, schema: store.schema });
   throw new TypeError(`no audit appender for a ${store.dialect} store without a connection of its own`);
 }

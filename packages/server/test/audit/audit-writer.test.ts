@@ -17,6 +17,7 @@ import {
   type AuditAppender,
 } from '../../src/audit/index.js';
 import { describeEachStore } from '../helpers/stores.js';
+import { auditLockKey } from '../../src/audit/postgres-audit-append.js';
 import { callEvent, manualWriter } from './audit-fixtures.js';
 
 describeEachStore('audit writer', (kind) => {
@@ -426,7 +427,7 @@ describeEachStore('audit writer', (kind) => {
 /** Another connection holds the lock the audit writer's transaction needs, until `release`. */
 async function holdAuditLock(
   kind: 'sqlite' | 'postgres',
-  store: { reopenOptions: { sqlitePath?: string; databaseUrl?: string } },
+  store: { reopenOptions: { sqlitePath?: string; databaseUrl?: string; pgSchema?: string } },
 ): Promise<{ release(): Promise<void> }> {
   let released = false;
   if (kind === 'sqlite') {
@@ -448,8 +449,8 @@ async function holdAuditLock(
   const client = new pg.Client({ connectionString: store.reopenOptions.databaseUrl });
   await client.connect();
   await client.query('BEGIN');
-  // The writer's advisory lock (kysely-audit-append.ts): "WritAudt".
-  await client.query('SELECT pg_advisory_xact_lock(6301345542052750452)');
+  // The writer's advisory lock, the store's schema's own (postgres-audit-append.ts).
+  await client.query(`SELECT pg_advisory_xact_lock(${auditLockKey(store.reopenOptions.pgSchema ?? 'public')})`);
   return {
     async release() {
       if (released) return;
