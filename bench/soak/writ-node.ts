@@ -1,6 +1,6 @@
 /**
  * The Writ process under soak: the real server on SQLite (the embedded default, where cedar-wasm and
- * better-sqlite3 would share a process), a dev identity provider, seeded for one agent whose public key the
+ * better-sqlite3 would share a process) or, given a database URL, on PostgreSQL; a dev identity provider, seeded for one agent whose public key the
  * driver sends. Reports memory (after a full GC, so the figure is live data, not garbage) on request.
  */
 import { mkdtempSync } from 'node:fs';
@@ -14,6 +14,8 @@ import { seedWrit } from '@writ/dev/kit';
 interface Setup {
   upstream: string;
   agentJwk: Record<string, unknown>;
+  /** PostgreSQL instead of a SQLite file in a temporary directory. */
+  databaseUrl?: string;
 }
 
 async function main(setup: Setup): Promise<void> {
@@ -27,7 +29,7 @@ async function main(setup: Setup): Promise<void> {
     // flat heap means flat, not "not yet full".
     overrides: {
       'server.port': 0,
-      'storage.sqlitePath': join(dir, 'writ.db'),
+      ...(setup.databaseUrl !== undefined ? { 'storage.databaseUrl': setup.databaseUrl } : { 'storage.sqlitePath': join(dir, 'writ.db') }),
       'log.level': 'warn',
       'tokens.defaultLifetimeSeconds': 60,
       'egress.allow': ['127.0.0.0/8'],

@@ -7,7 +7,10 @@
  * (lean-client.ts); `--client sdk` uses the agent SDK (jose + fetch) instead. Writ's own CPU time per exchange (the
  * Writ process, all its threads) is reported too: it does not depend on how much CPU the clients take.
  *
- *   npm run bench:token-exchange [-- --seconds 10 --concurrency 8 --client lean|sdk]
+ * With `--postgres <server URL>`, the Writ process runs on a scratch PostgreSQL database of its own (created and
+ * dropped by the run) instead of SQLite.
+ *
+ *   npm run bench:token-exchange [-- --seconds 10 --concurrency 8 --client lean|sdk --postgres postgres://…]
  */
 import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -20,6 +23,7 @@ import { PATHS, TOKEN_TYPE } from '@writ/protocol';
 import { exchangeToken, type DpopKey } from '@writ/agent';
 import { authorizeAs } from '@writ/dev/kit';
 import { leanExchanger, leanRefresher } from './lean-client.js';
+import { createScratchDatabase, scratchPrefix, type ScratchDatabase } from '../lib/scratch-database.js';
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,6 +32,10 @@ const arg = (name: string, dflt: number): number => {
 const SECONDS = arg('seconds', 10);
 const CONCURRENCY = arg('concurrency', 8);
 const CLIENT = process.argv.includes('sdk') ? 'sdk' : 'lean';
+const POSTGRES = ((): string | undefined => {
+  const i = process.argv.indexOf('--postgres');
+  return i === -1 ? undefined : process.argv[i + 1];
+})();
 
 function es256Jwks(): { privateJwk: JsonWebKey; publicJwk: JWK } {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -58,6 +66,8 @@ async function main(): Promise<void> {
   const client = es256Jwks();
   const jwk = client.publicJwk;
   const kid = await calculateJwkThumbprint(jwk);
+  const database: ScratchDatabase | undefined =
+    POSTGRES !== undefined ? await createScratchDatabase(POSTGRES, `${scratchPrefix()}_token`) : undefined;
   // The soak's Writ process: the real server on SQLite, a dev identity provider, one agent with a grant.
   // BENCH_PROFILE=writ: a CPU profile of the Writ process, written when it exits (bench/results/profiles).
   const profile = process.env['BENCH_PROFILE'] === 'writ' ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles'] : [];
@@ -66,7 +76,11 @@ async function main(): Promise<void> {
     execArgv: profile,
   });
   child.send({
-    setup: { upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, agentJwk: { ...jwk, kid, alg: 'ES256' } },
+    setup: {
+      upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+      agentJwk: { ...jwk, kid, alg: 'ES256' },
+      ...(database !== undefined ? { databaseUrl: database.url } : {}),
+    },
   });
   const ready = await new Promise<{ url: string; idToken: string; alicePassword: string }>((resolve) =>
     child.once('message', (m: { ready: { url: string; idToken: string; alicePassword: string } }) => resolve(m.ready)),
@@ -124,8 +138,12 @@ async function main(): Promise<void> {
   const ceilingAfter = await ceiling(3000);
   const ceil = (ceilingBefore + ceilingAfter) / 2;
   child.send({ exit: true });
+  await new Promise((resolve) => child.once('exit', resolve));
   upstream.close();
-  console.log(`bench/token-exchange — node ${process.version}, ${CONCURRENCY} concurrent ${CLIENT} clients, ${SECONDS}s`);
+  await database?.drop();
+  console.log(
+    `bench/token-exchange — node ${process.version}, ${CONCURRENCY} concurrent ${CLIENT} clients, ${SECONDS}s, Writ on ${database !== undefined ? 'PostgreSQL' : 'SQLite'}`,
+  );
   console.log('| what | per second | p50 ms | p99 ms |\n|---|---|---|---|');
   console.log(`| raw jose ES256 sign + verify (ceiling, mean of before/after) | ${ceil.toFixed(0)} | — | — |`);
   console.log(
