@@ -7,6 +7,7 @@ import { before, test } from 'node:test';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, SignJWT, generateKeyPair } from 'jose';
 import { createClientAssertion, createDpopProof } from '@writ/agent';
 import { GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE, CLIENT_ASSERTION_TYPE_JWT_BEARER, type AuthorizationDetail } from '@writ/protocol';
+import { sql } from 'kysely';
 import { describeEachStore } from '../helpers/stores.js';
 import { useHarness, type TestAgent } from '../helpers/writ-harness.js';
 
@@ -169,6 +170,44 @@ describeEachStore('token exchange', (kind) => {
     assert.equal(again.status, 401);
     assert.equal(again.body['error'], 'invalid_client');
     assert.equal(again.body['error_description'], 'client assertion was already used');
+  });
+
+  test('an issuance whose token row fails writes no task either, and its assertion is spent', async () => {
+    const db = h.store.db;
+    const tasks = async (): Promise<number> =>
+      Number(
+        (
+          await db
+            .selectFrom('tasks')
+            .select((e) => e.fn.countAll().as('n'))
+            .executeTakeFirst()
+        )?.n,
+      );
+    const before = await tasks();
+    if (kind.name === 'sqlite')
+      await sql`CREATE TRIGGER token_fail BEFORE INSERT ON tokens BEGIN SELECT RAISE(ABORT, 'tokens failing'); END`.execute(db);
+    else {
+      await sql`CREATE FUNCTION token_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'tokens failing'; END $$`.execute(
+        db,
+      );
+      await sql`CREATE TRIGGER token_fail BEFORE INSERT ON tokens FOR EACH ROW EXECUTE FUNCTION token_fail()`.execute(db);
+    }
+    const assertion = await freshAssertion();
+    try {
+      const failed = await post({}, { assertion });
+      assert.equal(failed.status, 500, JSON.stringify(failed.body));
+      assert.equal(failed.body['error'], 'server_error');
+    } finally {
+      if (kind.name === 'sqlite') await sql`DROP TRIGGER token_fail`.execute(db);
+      else {
+        await sql`DROP TRIGGER token_fail ON tokens`.execute(db);
+        await sql`DROP FUNCTION token_fail()`.execute(db);
+      }
+    }
+    assert.equal(await tasks(), before, 'the task row went with the token row');
+    const again = await post({}, { assertion });
+    assert.equal(again.body['error_description'], 'client assertion was already used');
+    assert.equal((await post({})).status, 200);
   });
 
   test('concurrent exchanges with one assertion: exactly one is issued, every other one is refused as a replay', async () => {

@@ -4,13 +4,13 @@
  * user's claims that grants read (`email`, RFC 9068 §2.2.2), so call-time grants see the user issuance saw.
  * `exp` never passes the task's end; a child task's never passes its parent's (the caller bounds the lifetime).
  */
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
 import type { ActorClaim, TaskAuthorizationDetail, TaskTokenClaims } from '@writ/protocol';
 import { randomId } from '../../ids/index.js';
 import { USER_ENTITY_CLAIMS, type UserEntityClaims } from '../../policy/index.js';
-import type { Database } from '../../storage/index.js';
+import { dialectOf, type ClientAssertionsTable, type Database, type TasksTable, type TokensTable } from '../../storage/index.js';
 import type { SigningKeys } from '../keys/signing-keys.js';
-import { insertAssertionSpend, type AssertionSpend } from './verify-agent-assertion.js';
+import { assertionSpendRow, type AssertionSpend } from './verify-agent-assertion.js';
 
 export interface MintInput {
   issuer: string;
@@ -51,22 +51,20 @@ export async function mintTaskToken(
   const taskId = randomId('task');
   const chain = input.parentTaskId !== undefined ? [...(input.parentChain ?? []), input.parentTaskId] : [];
   const { token, claims } = await signTaskToken(input, { taskId, chain, now }, deps.keys);
-  await deps.db.transaction().execute(async (trx) => {
-    if (input.spend !== undefined) await insertAssertionSpend(trx, input.spend);
-    await insertTaskRow(trx, {
-      id: taskId,
-      parentId: input.parentTaskId ?? null,
-      chain,
-      userId: input.userId,
-      agentId: input.agentId,
-      resourceId: input.resourceId,
-      purpose: input.purpose,
-      authorizationDetails: input.authorizationDetails,
-      createdAt: now,
-      expiresAt: Math.max(claims.exp * 1000, input.taskExpiresAt ?? 0),
-    });
-    await insertTokenRow(trx, claims, input, now);
+  const task = taskRow({
+    id: taskId,
+    parentId: input.parentTaskId ?? null,
+    chain,
+    userId: input.userId,
+    agentId: input.agentId,
+    resourceId: input.resourceId,
+    purpose: input.purpose,
+    authorizationDetails: input.authorizationDetails,
+    createdAt: now,
+    expiresAt: Math.max(claims.exp * 1000, input.taskExpiresAt ?? 0),
   });
+  const spend = input.spend !== undefined ? assertionSpendRow(input.spend) : undefined;
+  await insertIssuance(deps.db, { spend, task, token: tokenRow(claims, input, now) });
   return { token, claims };
 }
 
@@ -86,7 +84,10 @@ export async function createTask(
   deps: { db: Kysely<Database>; now: () => number },
 ): Promise<string> {
   const id = randomId('task');
-  await insertTaskRow(deps.db, { ...input, id, parentId: null, chain: [], createdAt: deps.now() });
+  await deps.db
+    .insertInto('tasks')
+    .values(taskRow({ ...input, id, parentId: null, chain: [], createdAt: deps.now() }))
+    .execute();
   return id;
 }
 
@@ -126,7 +127,10 @@ export async function mintTokenForTask(
     lifetimeSeconds: lifetime,
   };
   const { token, claims } = await signTaskToken(mint, { taskId: t.id, chain: t.chain, now }, deps.keys);
-  await insertTokenRow(deps.db, claims, mint, now);
+  await deps.db
+    .insertInto('tokens')
+    .values(tokenRow(claims, mint, now))
+    .execute();
   return { token, claims };
 }
 
@@ -156,55 +160,75 @@ async function signTaskToken(
   return { token: await keys.sign(claims), claims };
 }
 
-async function insertTaskRow(
+/**
+ * The rows of one issuance, written together or not at all. On PostgreSQL one statement (the inserts as data-modifying
+ * CTEs, atomic as any statement is) takes one round trip where a transaction takes five; SQLite runs in this process,
+ * where a transaction costs no round trips. A `jti` spent already fails either way on its primary key, and nothing is
+ * written.
+ */
+async function insertIssuance(
   db: Kysely<Database>,
-  t: {
-    id: string;
-    parentId: string | null;
-    chain: string[];
-    userId: string;
-    agentId: string;
-    resourceId: string;
-    purpose: string;
-    authorizationDetails: TaskAuthorizationDetail[];
-    createdAt: number;
-    expiresAt: number;
-  },
+  rows: { spend: Insertable<ClientAssertionsTable> | undefined; task: Insertable<TasksTable>; token: Insertable<TokensTable> },
 ): Promise<void> {
-  await db
-    .insertInto('tasks')
-    .values({
-      id: t.id,
-      parent_id: t.parentId,
-      chain: JSON.stringify(t.chain),
-      user_id: t.userId,
-      agent_id: t.agentId,
-      resource_id: t.resourceId,
-      purpose: t.purpose,
-      authorization_details: JSON.stringify(t.authorizationDetails),
-      status: 'active',
-      created_at: t.createdAt,
-      expires_at: t.expiresAt,
-      ended_at: null,
-      end_reason: null,
-    })
-    .execute();
+  const { spend, task, token } = rows;
+  if (dialectOf(db) === 'postgres') {
+    const withTask = db.with('task', (d) => d.insertInto('tasks').values(task).returning('id'));
+    if (spend === undefined) await withTask.insertInto('tokens').values(token).execute();
+    else
+      await withTask
+        .with('spend', (d) => d.insertInto('client_assertions').values(spend).returning('key'))
+        .insertInto('tokens')
+        .values(token)
+        .execute();
+    return;
+  }
+  await db.transaction().execute(async (trx) => {
+    if (spend !== undefined) await trx.insertInto('client_assertions').values(spend).execute();
+    await trx.insertInto('tasks').values(task).execute();
+    await trx.insertInto('tokens').values(token).execute();
+  });
 }
 
-async function insertTokenRow(db: Kysely<Database>, claims: TaskTokenClaims, input: MintInput, now: number): Promise<void> {
-  await db
-    .insertInto('tokens')
-    .values({
-      jti: claims.jti,
-      task_id: claims.task_id,
-      agent_id: input.agentId,
-      user_id: input.userId,
-      jkt: input.jkt ?? '',
-      audience: input.resourceUri,
-      issued_at: now,
-      expires_at: claims.exp * 1000,
-    })
-    .execute();
+function taskRow(t: {
+  id: string;
+  parentId: string | null;
+  chain: string[];
+  userId: string;
+  agentId: string;
+  resourceId: string;
+  purpose: string;
+  authorizationDetails: TaskAuthorizationDetail[];
+  createdAt: number;
+  expiresAt: number;
+}): Insertable<TasksTable> {
+  return {
+    id: t.id,
+    parent_id: t.parentId,
+    chain: JSON.stringify(t.chain),
+    user_id: t.userId,
+    agent_id: t.agentId,
+    resource_id: t.resourceId,
+    purpose: t.purpose,
+    authorization_details: JSON.stringify(t.authorizationDetails),
+    status: 'active',
+    created_at: t.createdAt,
+    expires_at: t.expiresAt,
+    ended_at: null,
+    end_reason: null,
+  };
+}
+
+function tokenRow(claims: TaskTokenClaims, input: MintInput, now: number): Insertable<TokensTable> {
+  return {
+    jti: claims.jti,
+    task_id: claims.task_id,
+    agent_id: input.agentId,
+    user_id: input.userId,
+    jkt: input.jkt ?? '',
+    audience: input.resourceUri,
+    issued_at: now,
+    expires_at: claims.exp * 1000,
+  };
 }
 
 /** The user's claims Cedar sees, copied so that a call's user entity is the one issuance decided on. */

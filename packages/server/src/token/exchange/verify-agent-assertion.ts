@@ -5,10 +5,10 @@
  * namespace for both kinds, so an assertion can never be spent twice, whatever it is presented as.
  */
 import { createLocalJWKSet, errors as joseErrors, type JWTPayload } from 'jose';
-import type { Kysely, Transaction } from 'kysely';
+import type { Insertable, Kysely, Transaction } from 'kysely';
 import type { Agent } from '../../register/index.js';
 import { verifyJwt, type JwtKeyResolver } from '../../identity/index.js';
-import type { Database } from '../../storage/index.js';
+import type { ClientAssertionsTable, Database } from '../../storage/index.js';
 
 /** Assertions valid for longer than this are refused, which bounds how long their `jti`s must be remembered. */
 export const MAX_ASSERTION_LIFETIME_SECONDS = 300;
@@ -71,7 +71,7 @@ export async function verifyAgentAssertion(jwt: string, agent: Agent, deps: Agen
 
 /**
  * Everything verifyAgentAssertion checks except spending the `jti`: the caller spends it later (spendAssertion, or
- * insertAssertionSpend inside its own transaction). A `jti` already spent is refused here as replayed.
+ * with the rows it writes: mintTaskToken). A `jti` already spent is refused here as replayed.
  */
 export async function checkUnspentAgentAssertion(jwt: string, agent: Agent, deps: AgentAssertionDeps): Promise<CheckedAssertion> {
   const checked = await checkAgentAssertion(jwt, agent, deps);
@@ -114,7 +114,7 @@ function replayed(spend: AssertionSpend): { ok: false; reason: string; replayed:
 /** Spends the `jti`; false when it was already spent. */
 export async function spendAssertion(db: Kysely<Database> | Transaction<Database>, spend: AssertionSpend): Promise<boolean> {
   try {
-    await insertAssertionSpend(db, spend);
+    await db.insertInto('client_assertions').values(assertionSpendRow(spend)).execute();
     return true;
   } catch (err) {
     if (isAlreadySpent(err)) return false;
@@ -122,9 +122,9 @@ export async function spendAssertion(db: Kysely<Database> | Transaction<Database
   }
 }
 
-/** The insert alone, for a caller's transaction: a spent `jti` makes it throw (see isAlreadySpent). */
-export async function insertAssertionSpend(db: Kysely<Database> | Transaction<Database>, spend: AssertionSpend): Promise<void> {
-  await db.insertInto('client_assertions').values({ key: spend.key, expires_at: spend.expiresAt }).execute();
+/** The row that spends the `jti`, for a caller that writes it with rows of its own: a spent `jti` fails its key (isAlreadySpent). */
+export function assertionSpendRow(spend: AssertionSpend): Insertable<ClientAssertionsTable> {
+  return { key: spend.key, expires_at: spend.expiresAt };
 }
 
 export function isAlreadySpent(err: unknown): boolean {
