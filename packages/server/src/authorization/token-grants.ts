@@ -19,7 +19,7 @@ import { resourceUri, type Resource } from '../register/index.js';
 import type { Database, OAuthRefreshTokenRow } from '../storage/index.js';
 import type { TaskService } from '../tasks/index.js';
 import {
-  mintTokenForTask,
+  signTokenForTask,
   tokenEndpointProofKey,
   type Asker,
   type ExistingTask,
@@ -27,6 +27,7 @@ import {
   type TokenServiceDeps,
 } from '../token/index.js';
 import { digestOf, newBearerSecret, pkceVerifies } from './bearer-secrets.js';
+import { rotateRefreshToken, writeGrantRows, type GrantRows } from './grant-rows.js';
 import { ClientProblem, type ClientRegistry, type OAuthClient } from './clients.js';
 import type { AuthorizationSettings } from './settings.js';
 
@@ -123,12 +124,11 @@ export class TokenGrants {
       throw new OAuthError('invalid_grant', 'the authorization code is invalid', { detail: `revoked: ${hit}` });
     }
     this.#issuable(client);
-    const issued = await d.db.transaction().execute((trx) =>
-      this.#mint(trx, task, resource, client, jkt, JSON.parse(row.user_claims) as Record<string, string>, {
-        id: newBearerSecret(),
-        createdAt: now,
-      }),
-    );
+    const issued = await this.#sign(task, resource, client, jkt, JSON.parse(row.user_claims) as Record<string, string>, {
+      id: newBearerSecret(),
+      createdAt: now,
+    });
+    await writeGrantRows(d.db, issued.rows);
     return this.#issued(issued, task, resource, client, jkt, ctx, 'authorization_code');
   }
 
@@ -169,23 +169,13 @@ export class TokenGrants {
       throw new OAuthError('invalid_grant', 'the refresh token is invalid', { detail: `revoked: ${hit}` });
     }
     this.#issuable(client);
-    // The rotation is one transaction: the old token is used up exactly when its successor exists (one commit, and
-    // a failure in between leaves the old one spendable rather than the family without a live token).
-    const issued = await d.db.transaction().execute(async (trx) => {
-      const taken = await trx
-        .updateTable('oauth_refresh_tokens')
-        .set({ used_at: now })
-        .where('token_hash', '=', row.token_hash)
-        .where('used_at', 'is', null)
-        .where('revoked_at', 'is', null)
-        .executeTakeFirst();
-      if (taken.numUpdatedRows === 0n) return undefined;
-      return this.#mint(trx, task, resource, client, jkt, JSON.parse(row.user_claims) as Record<string, string>, {
-        id: row.family_id,
-        createdAt: row.family_created_at,
-      });
+    // The old token is used up exactly when its successor exists (one commit, and a failure in between leaves the old
+    // one spendable rather than the family without a live token).
+    const issued = await this.#sign(task, resource, client, jkt, JSON.parse(row.user_claims) as Record<string, string>, {
+      id: row.family_id,
+      createdAt: row.family_created_at,
     });
-    if (issued === undefined) {
+    if (!(await rotateRefreshToken(d.db, row.token_hash, now, issued.rows))) {
       await this.#reused(row, ctx);
       throw new OAuthError('invalid_grant', 'the refresh token is invalid', {
         detail: 'refresh token reused: its family and task are revoked',
@@ -200,48 +190,44 @@ export class TokenGrants {
     }
   }
 
-  /** The access token and its refresh token, written with `db` (the caller's transaction). */
-  async #mint(
-    db: Kysely<Database>,
+  /** The access token and its refresh token, signed and made; their rows are the caller's to write. */
+  async #sign(
     task: ExistingTask,
     resource: Resource,
     client: OAuthClient,
     jkt: string | null,
     userClaims: Record<string, string>,
     family: { id: string; createdAt: number },
-  ): Promise<{ token: string; claims: TaskTokenClaims; refresh: string }> {
+  ): Promise<{ token: string; claims: TaskTokenClaims; refresh: string; rows: GrantRows }> {
     const d = this.#d;
     const lifetime = Math.min(
       d.settings.accessTokenLifetimeSeconds,
       d.maxLifetimeSeconds,
       jkt === null ? (resource.mcp?.bearer.maxLifetimeSeconds ?? 0) : Infinity,
     );
-    const { token, claims } = await mintTokenForTask(
+    const signed = await signTokenForTask(
       { issuer: d.issuer, task, userClaims, jkt, lifetimeSeconds: lifetime },
-      { db, keys: d.keys, now: d.now },
+      { keys: d.keys, now: d.now },
     ).catch((err: unknown) => {
       if ((err as Error).message === 'the task has ended')
         throw new OAuthError('invalid_grant', 'the grant is invalid', { detail: 'task ended' });
       throw err;
     });
     const refresh = newBearerSecret();
-    await db
-      .insertInto('oauth_refresh_tokens')
-      .values({
-        token_hash: digestOf(refresh),
-        family_id: family.id,
-        task_id: task.id,
-        client_id: client.clientId,
-        jkt,
-        user_claims: JSON.stringify(userClaims),
-        family_created_at: family.createdAt,
-        created_at: d.now(),
-        expires_at: task.expiresAt,
-        used_at: null,
-        revoked_at: null,
-      })
-      .execute();
-    return { token, claims, refresh };
+    const refreshRow = {
+      token_hash: digestOf(refresh),
+      family_id: family.id,
+      task_id: task.id,
+      client_id: client.clientId,
+      jkt,
+      user_claims: JSON.stringify(userClaims),
+      family_created_at: family.createdAt,
+      created_at: d.now(),
+      expires_at: task.expiresAt,
+      used_at: null,
+      revoked_at: null,
+    };
+    return { token: signed.token, claims: signed.claims, refresh, rows: { token: signed.row, refresh: refreshRow } };
   }
 
   /** Audited once committed, and answered. */

@@ -1,6 +1,6 @@
 export { exchangeToken, recordTokenDenial, taskTokenResponse, tokenEndpointProofKey } from './exchange/exchange-token.js';
 export type { Asker, TokenServiceDeps, TokenRequestContext } from './exchange/exchange-token.js';
-export { createTask, mintTaskToken, mintTokenForTask } from './exchange/mint-task-token.js';
+export { createTask, mintTaskToken, signTokenForTask } from './exchange/mint-task-token.js';
 export type { ExistingTask, MintInput } from './exchange/mint-task-token.js';
 export { evaluateIssuancePolicy } from './exchange/evaluate-issuance-policy.js';
 export type { IssuancePolicy, IssuanceDecision } from './exchange/evaluate-issuance-policy.js';

@@ -3,8 +3,7 @@ import { statSync } from 'node:fs';
 import { test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { sql, type Kysely } from 'kysely';
-import { openStore, type Database } from '../../src/storage/index.js';
+import { openStore } from '../../src/storage/index.js';
 import {
   AuditUnavailableError,
   chainHash,
@@ -18,6 +17,7 @@ import {
 } from '../../src/audit/index.js';
 import { describeEachStore } from '../helpers/stores.js';
 import { auditLockKey } from '../../src/audit/postgres-audit-append.js';
+import { failInserts } from '../helpers/failing-inserts.js';
 import { callEvent, manualWriter } from './audit-fixtures.js';
 
 describeEachStore('audit writer', (kind) => {
@@ -117,7 +117,7 @@ describeEachStore('audit writer', (kind) => {
       await w.flush();
       // A real failure: the store refuses the insert. (A trigger, not a renamed table: a rename races with other
       // suites' schema introspection on the shared PostgreSQL database.)
-      await failInserts(kind.name, store.db, true);
+      const restore = await failInserts(kind.name, store.db, 'audit_events');
       w.record(callEvent(2));
       w.record(callEvent(3));
       await assert.rejects(w.flush());
@@ -127,7 +127,7 @@ describeEachStore('audit writer', (kind) => {
       w.record(callEvent(4)); // recorded while failing: queued behind the others
       await assert.rejects(w.flush());
       assert.equal(w.pending(), 3);
-      await failInserts(kind.name, store.db, false);
+      await restore();
       await w.flush();
       assert.equal(w.pending(), 0);
       assert.equal(w.healthy(), true);
@@ -247,14 +247,14 @@ describeEachStore('audit writer', (kind) => {
     const store = await kind.open();
     const w = manualWriter(store, { logger: { error: () => undefined, warn: () => undefined } });
     try {
-      await failInserts(kind.name, store.db, true);
+      const restore = await failInserts(kind.name, store.db, 'audit_events');
       w.record(callEvent(1));
       await assert.rejects(w.flush());
       assert.equal(w.healthy(), false);
       // Thrown, not a rejected promise: the caller knows no record saying "allowed" can appear later.
       assert.throws(() => w.commit(callEvent(2)), AuditUnavailableError);
       assert.equal(w.pending(), 1);
-      await failInserts(kind.name, store.db, false);
+      await restore();
       await w.flush();
       await w.commit(callEvent(3));
       await w.flush();
@@ -459,25 +459,6 @@ async function holdAuditLock(
       await client.end();
     },
   };
-}
-
-/** Makes every insert into audit_events fail (`on`), or stops doing so. */
-async function failInserts(store: 'sqlite' | 'postgres', db: Kysely<Database>, on: boolean): Promise<void> {
-  if (store === 'sqlite') {
-    if (on)
-      await sql`CREATE TRIGGER audit_fail BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit store failing'); END`.execute(db);
-    else await sql`DROP TRIGGER audit_fail`.execute(db);
-    return;
-  }
-  if (on) {
-    await sql`CREATE FUNCTION audit_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit store failing'; END $$`.execute(
-      db,
-    );
-    await sql`CREATE TRIGGER audit_fail BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_fail()`.execute(db);
-  } else {
-    await sql`DROP TRIGGER audit_fail ON audit_events`.execute(db);
-    await sql`DROP FUNCTION audit_fail()`.execute(db);
-  }
 }
 
 test('group commit: an idle writer starts the journal write at once; commits made while it runs share the next', async () => {

@@ -16,6 +16,7 @@ import { authorizeAs, startIdJagProvider } from '@writ/dev/kit';
 import { Sessions } from '../../src/authorization/index.js';
 import { STORE_KINDS, TEST_DATABASE_URL } from '../helpers/stores.js';
 import { startAuthorizationHarness } from '../helpers/authorization-harness.js';
+import { failInserts } from '../helpers/failing-inserts.js';
 
 const REDIRECT = 'http://127.0.0.1:45300/cb';
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -181,6 +182,37 @@ when { principal.kind == "oauth_client" && context.user == Writ::User::"corp:car
       } finally {
         await idp.close();
       }
+    });
+
+    await t.test('a refresh token rotates once: concurrent uses get one successor, and a failed rotation spends nothing', async () => {
+      const db = h.writ.store.db;
+      // A rotation whose access-token row cannot be written leaves the presented refresh token unspent.
+      const first = await sign();
+      const restore = await failInserts(kind.name, db, 'tokens');
+      const refresh = { grant_type: 'refresh_token', refresh_token: first.body.refresh_token, client_id: clientId };
+      try {
+        assert.equal((await token(refresh)).status, 500);
+      } finally {
+        await restore();
+      }
+      const families = await db.selectFrom('oauth_refresh_tokens').select('used_at').where('task_id', '=', first.body.task_id).execute();
+      assert.deepEqual(
+        families.map((f) => f.used_at),
+        [null],
+        'neither used up nor succeeded',
+      );
+      // Eight uses at once of the token that is still good: exactly one rotates it.
+      const answers = await Promise.all(Array.from({ length: 8 }, () => token(refresh)));
+      const bodies = (await Promise.all(answers.map((a) => a.json()))) as Array<{ refresh_token?: string; error?: string }>;
+      assert.equal(answers.filter((a) => a.status === 200).length, 1, JSON.stringify(bodies));
+      for (const b of bodies.filter((x) => x.refresh_token === undefined)) assert.equal(b.error, 'invalid_grant');
+      const rows = await db
+        .selectFrom('oauth_refresh_tokens')
+        .select(['used_at', 'revoked_at'])
+        .where('task_id', '=', first.body.task_id)
+        .execute();
+      assert.equal(rows.length, 2, 'one successor');
+      assert.equal(rows.filter((r) => r.used_at !== null).length, 1);
     });
 
     await t.test('refresh ends at once when the key or the user is revoked, and when the task expires', async () => {

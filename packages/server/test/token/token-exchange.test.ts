@@ -7,8 +7,8 @@ import { before, test } from 'node:test';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, SignJWT, generateKeyPair } from 'jose';
 import { createClientAssertion, createDpopProof } from '@writ/agent';
 import { GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE, CLIENT_ASSERTION_TYPE_JWT_BEARER, type AuthorizationDetail } from '@writ/protocol';
-import { sql } from 'kysely';
 import { describeEachStore } from '../helpers/stores.js';
+import { failInserts } from '../helpers/failing-inserts.js';
 import { useHarness, type TestAgent } from '../helpers/writ-harness.js';
 
 const READ: AuthorizationDetail[] = [{ type: 'http', actions: ['GET'], paths: ['/v1/projects/*'] }];
@@ -184,25 +184,14 @@ describeEachStore('token exchange', (kind) => {
         )?.n,
       );
     const before = await tasks();
-    if (kind.name === 'sqlite')
-      await sql`CREATE TRIGGER token_fail BEFORE INSERT ON tokens BEGIN SELECT RAISE(ABORT, 'tokens failing'); END`.execute(db);
-    else {
-      await sql`CREATE FUNCTION token_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'tokens failing'; END $$`.execute(
-        db,
-      );
-      await sql`CREATE TRIGGER token_fail BEFORE INSERT ON tokens FOR EACH ROW EXECUTE FUNCTION token_fail()`.execute(db);
-    }
+    const restore = await failInserts(kind.name, db, 'tokens');
     const assertion = await freshAssertion();
     try {
       const failed = await post({}, { assertion });
       assert.equal(failed.status, 500, JSON.stringify(failed.body));
       assert.equal(failed.body['error'], 'server_error');
     } finally {
-      if (kind.name === 'sqlite') await sql`DROP TRIGGER token_fail`.execute(db);
-      else {
-        await sql`DROP TRIGGER token_fail ON tokens`.execute(db);
-        await sql`DROP FUNCTION token_fail()`.execute(db);
-      }
+      await restore();
     }
     assert.equal(await tasks(), before, 'the task row went with the token row');
     const again = await post({}, { assertion });

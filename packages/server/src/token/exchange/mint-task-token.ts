@@ -105,11 +105,14 @@ export interface ExistingTask {
   expiresAt: number;
 }
 
-/** Another token of a task that exists: the same task id, chain, user, agent, audience and details; a new `jti`. */
-export async function mintTokenForTask(
+/**
+ * Another token of a task that exists: the same task id, chain, user, agent, audience and details; a new `jti`. Signed
+ * here; its row is the caller's to write, with whatever must commit with it (a refresh token's rotation).
+ */
+export async function signTokenForTask(
   input: { issuer: string; task: ExistingTask; userClaims: UserEntityClaims; jkt: string | null; lifetimeSeconds: number },
-  deps: { db: Kysely<Database>; keys: SigningKeys; now: () => number },
-): Promise<{ token: string; claims: TaskTokenClaims }> {
+  deps: { keys: SigningKeys; now: () => number },
+): Promise<{ token: string; claims: TaskTokenClaims; row: Insertable<TokensTable> }> {
   const now = deps.now();
   const t = input.task;
   const lifetime = Math.min(input.lifetimeSeconds, Math.floor(t.expiresAt / 1000) - Math.floor(now / 1000));
@@ -127,11 +130,7 @@ export async function mintTokenForTask(
     lifetimeSeconds: lifetime,
   };
   const { token, claims } = await signTaskToken(mint, { taskId: t.id, chain: t.chain, now }, deps.keys);
-  await deps.db
-    .insertInto('tokens')
-    .values(tokenRow(claims, mint, now))
-    .execute();
-  return { token, claims };
+  return { token, claims, row: tokenRow(claims, mint, now) };
 }
 
 async function signTaskToken(

@@ -1,0 +1,90 @@
+/**
+ * What a stock client's grant writes: an access token's row and its refresh token's, together or not at all, and for
+ * a refresh, only if the presented refresh token is used up by the same write. On PostgreSQL each is one statement
+ * (data-modifying CTEs, atomic as any statement is): one round trip where a transaction takes four or five. SQLite runs
+ * in this process, where a transaction costs no round trips.
+ */
+import type { Insertable, Kysely } from 'kysely';
+import { dialectOf, type Database, type OAuthRefreshTokensTable, type TokensTable } from '../storage/index.js';
+
+export interface GrantRows {
+  token: Insertable<TokensTable>;
+  refresh: Insertable<OAuthRefreshTokensTable>;
+}
+
+/** Writes an access token and its refresh token (a redeemed authorization code's). */
+export async function writeGrantRows(db: Kysely<Database>, rows: GrantRows): Promise<void> {
+  if (dialectOf(db) === 'postgres') {
+    await db
+      .with('token', (d) => d.insertInto('tokens').values(rows.token).returning('jti'))
+      .insertInto('oauth_refresh_tokens')
+      .values(rows.refresh)
+      .execute();
+    return;
+  }
+  await db.transaction().execute(async (trx) => {
+    await trx.insertInto('tokens').values(rows.token).execute();
+    await trx.insertInto('oauth_refresh_tokens').values(rows.refresh).execute();
+  });
+}
+
+const TOKEN_COLUMNS = ['jti', 'task_id', 'agent_id', 'user_id', 'jkt', 'audience', 'issued_at', 'expires_at'] as const;
+const REFRESH_COLUMNS = [
+  'token_hash',
+  'family_id',
+  'task_id',
+  'client_id',
+  'jkt',
+  'user_claims',
+  'family_created_at',
+  'created_at',
+  'expires_at',
+  'used_at',
+  'revoked_at',
+] as const;
+
+/**
+ * Uses up the refresh token `usedHash` (unless it is used or revoked already) and writes its successor with the new
+ * access token, in one commit: the old token is spent exactly when its successor exists. False, and nothing written,
+ * when it was not spendable (presented twice, or revoked meanwhile).
+ */
+export async function rotateRefreshToken(db: Kysely<Database>, usedHash: string, usedAt: number, rows: GrantRows): Promise<boolean> {
+  if (dialectOf(db) === 'postgres') {
+    // The inserts select from the update's result: with no row used up, they insert nothing.
+    const r = await db
+      .with('used', (d) =>
+        d
+          .updateTable('oauth_refresh_tokens')
+          .set({ used_at: usedAt })
+          .where('token_hash', '=', usedHash)
+          .where('used_at', 'is', null)
+          .where('revoked_at', 'is', null)
+          .returning('token_hash'),
+      )
+      .with('token', (d) =>
+        d
+          .insertInto('tokens')
+          .columns(TOKEN_COLUMNS)
+          .expression((eb) => eb.selectFrom('used').select(TOKEN_COLUMNS.map((c) => eb.val(rows.token[c]).as(c))))
+          .returning('jti'),
+      )
+      .insertInto('oauth_refresh_tokens')
+      .columns(REFRESH_COLUMNS)
+      .expression((eb) => eb.selectFrom('used').select(REFRESH_COLUMNS.map((c) => eb.val(rows.refresh[c] ?? null).as(c))))
+      .executeTakeFirst();
+    return r.numInsertedOrUpdatedRows === 1n;
+  }
+  return db.transaction().execute(async (trx) => {
+    const taken = await trx
+      .updateTable('oauth_refresh_tokens')
+      .set({ used_at: usedAt })
+      .where('token_hash', '=', usedHash)
+      .where('used_at', 'is', null)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (taken.numUpdatedRows === 0n) return false;
+    await trx.insertInto('tokens').values(rows.token).execute();
+    await trx.insertInto('oauth_refresh_tokens').values(rows.refresh).execute();
+    return true;
+  });
+}
