@@ -28,21 +28,6 @@ export async function writeGrantRows(db: Kysely<Database>, rows: GrantRows): Pro
   });
 }
 
-const TOKEN_COLUMNS = ['jti', 'task_id', 'agent_id', 'user_id', 'jkt', 'audience', 'issued_at', 'expires_at'] as const;
-const REFRESH_COLUMNS = [
-  'token_hash',
-  'family_id',
-  'task_id',
-  'client_id',
-  'jkt',
-  'user_claims',
-  'family_created_at',
-  'created_at',
-  'expires_at',
-  'used_at',
-  'revoked_at',
-] as const;
-
 /**
  * Uses up the refresh token `usedHash` (unless it is used or revoked already) and writes its successor with the new
  * access token, in one commit: the old token is spent exactly when its successor exists. False, and nothing written,
@@ -61,16 +46,17 @@ export async function rotateRefreshToken(db: Kysely<Database>, usedHash: string,
           .where('revoked_at', 'is', null)
           .returning('token_hash'),
       )
-      .with('token', (d) =>
-        d
+      .with('token', (d) => {
+        const columns = columnsOf(rows.token);
+        return d
           .insertInto('tokens')
-          .columns(TOKEN_COLUMNS)
-          .expression((eb) => eb.selectFrom('used').select(TOKEN_COLUMNS.map((c) => eb.val(rows.token[c]).as(c))))
-          .returning('jti'),
-      )
+          .columns(columns)
+          .expression((eb) => eb.selectFrom('used').select(columns.map((c) => eb.val(rows.token[c]).as(c))))
+          .returning('jti');
+      })
       .insertInto('oauth_refresh_tokens')
-      .columns(REFRESH_COLUMNS)
-      .expression((eb) => eb.selectFrom('used').select(REFRESH_COLUMNS.map((c) => eb.val(rows.refresh[c] ?? null).as(c))))
+      .columns(columnsOf(rows.refresh))
+      .expression((eb) => eb.selectFrom('used').select(columnsOf(rows.refresh).map((c) => eb.val(rows.refresh[c]).as(c))))
       .executeTakeFirst();
     return r.numInsertedOrUpdatedRows === 1n;
   }
@@ -87,4 +73,9 @@ export async function rotateRefreshToken(db: Kysely<Database>, usedHash: string,
     await trx.insertInto('oauth_refresh_tokens').values(rows.refresh).execute();
     return true;
   });
+}
+
+/** The columns a row sets, the same ones the SQLite path's `values(row)` writes. */
+function columnsOf<R extends object>(row: R): Array<keyof R & string> {
+  return Object.keys(row) as Array<keyof R & string>;
 }
