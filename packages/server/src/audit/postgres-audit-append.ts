@@ -74,8 +74,8 @@ interface Head {
 
 export function postgresAppender(opts: PostgresAppenderOptions): AuditAppender {
   const key = auditLockKey(opts.schema);
-  const LOCK_AND_HEAD = lockAndHead(key);
-  const INSERT_AFTER = insertAfter(key);
+  const lockAndHeadText = lockAndHead(key);
+  const insertAfterText = insertAfter(key);
   let client: pg.Client | undefined;
   let connecting: Promise<pg.Client> | undefined;
   // The head this appender last wrote or read under the lock; undefined when unknown (start, failure).
@@ -120,14 +120,14 @@ export function postgresAppender(opts: PostgresAppenderOptions): AuditAppender {
 
   async function afterHead(c: pg.Client, rows: readonly AuditRow[], after: Head): Promise<Head | 'moved'> {
     const chained = chain(rows, after);
-    const r = await c.query({ name: 'writ_audit_append', text: INSERT_AFTER, values: [...chained.columns, after.seq] });
+    const r = await c.query({ name: 'writ_audit_append', text: insertAfterText, values: [...chained.columns, after.seq] });
     return r.rowCount === rows.length ? chained.head : 'moved';
   }
 
   async function locked(c: pg.Client, batch: readonly AuditRow[], uncertain: boolean): Promise<Head> {
     try {
       // A message of several statements answers with one result each.
-      const results = (await c.query(LOCK_AND_HEAD)) as unknown as pg.QueryResult[];
+      const results = (await c.query(lockAndHeadText)) as unknown as pg.QueryResult[];
       const row = results[2]?.rows[0] as { seq: string | number; hash: string } | undefined;
       const current: Head = row !== undefined ? { seq: Number(row.seq), hash: row.hash } : { seq: 0, hash: GENESIS_HASH };
       const todo = uncertain ? await unstored(c, batch) : batch;

@@ -27,7 +27,7 @@ export interface MintInput {
   lifetimeSeconds: number;
   /**
    * When the task ends, epoch ms, if later than this first token's expiry: a task a person consented to lives for the
-   * consented duration, and its short-lived tokens are renewed by refresh (mintTokenForTask). Default: with the token.
+   * consented duration, and its short-lived tokens are renewed by refresh (signTokenForTask). Default: with the token.
    */
   taskExpiresAt?: number;
   parentTaskId?: string;
@@ -70,7 +70,7 @@ export async function mintTaskToken(
 
 /**
  * A task a person consented to, before any token of it exists: the authorization code stands for it until redeemed
- * (mintTokenForTask issues its tokens). Returns the task id.
+ * (signTokenForTask signs its tokens). Returns the task id.
  */
 export async function createTask(
   input: {
