@@ -1,6 +1,7 @@
 /**
- * @writ/protocol — the wire vocabulary shared by Writ's server, SDKs and verifier: claim and token types,
- * authorization detail types, OAuth URNs and Writ's stable error codes. No runtime dependencies.
+ * @writ/protocol — the wire vocabulary shared by Writ's server, SDKs, verifier and console: claim and token types,
+ * authorization detail types, OAuth URNs, Writ's stable error codes, and the admin API's answers as the console reads
+ * them. No runtime dependencies.
  */
 export {
   GRANT_TYPE_TOKEN_EXCHANGE,
@@ -46,3 +47,18 @@ export {
   UPSTREAM_ASSERTION_KID_PREFIX,
   NON_TOKEN_KID_PREFIXES,
 } from './paths.js';
+export type {
+  AdminAgent,
+  AdminApproval,
+  AdminAuditEntry,
+  AdminGrant,
+  AdminObserveReport,
+  AdminObserveReportRow,
+  AdminOverview,
+  AdminResource,
+  AdminSecret,
+  AdminSpawnNode,
+  AdminTask,
+  AdminTaskChain,
+  NodeChecks,
+} from './admin-wire.js';

@@ -5,6 +5,7 @@
  */
 import { sql } from 'kysely';
 import { z } from 'zod';
+import type { AdminOverview } from '@writ/protocol';
 import { AdminError } from '../errors/index.js';
 import type { AdminRoute } from './routes.js';
 
@@ -92,13 +93,13 @@ export const OVERVIEW_ROUTES: AdminRoute[] = [
         calls: perMinute,
         node: {
           ready: node.ready,
-          revocation: node.checks['revocation'],
-          upstreams: node.checks['upstreams'],
-          cluster: node.checks['cluster'],
+          revocation: node.checks.revocation,
+          upstreams: node.checks.upstreams,
+          cluster: node.checks.cluster,
         },
         // Every node's own number, as each last reported it (null on the embedded store: this node is the only one).
         nodes,
-      };
+      } satisfies AdminOverview;
     },
   },
   {

@@ -28,7 +28,7 @@ import { AdminError } from '../errors/index.js';
 import type { AdminPrincipal } from './admin-auth.js';
 import type { SigningKeys } from '../token/index.js';
 import type { AuditPort } from '../audit/index.js';
-import { TOKEN_SIGNING_ALGS } from '@writ/protocol';
+import { TOKEN_SIGNING_ALGS, type NodeChecks } from '@writ/protocol';
 import { ssfReceiverInput, type SsfReceivers } from '../ssf/index.js';
 import type { Consents } from '../authorization/index.js';
 import type { Approvals } from '../approvals/index.js';
@@ -90,7 +90,7 @@ export interface AdminServices {
   /** The node's clock, epoch ms (a test's, or the wall clock). */
   now(): number;
   /** This node as `/readyz` reports it: readiness, revocation freshness, upstream use, cluster role. */
-  node(): Promise<{ ready: boolean; checks: Record<string, unknown> }>;
+  node(): Promise<{ ready: boolean; checks: NodeChecks }>;
   /** Every cluster node's revocation freshness as it last reported it; null on the embedded store (one process). */
   nodes(): Promise<NodeReport[] | null>;
   /** The console's one-time sign-in links (console/); absent where the console is not served. */

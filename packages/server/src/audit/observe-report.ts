@@ -3,28 +3,13 @@
  * action — read from the `policy.observed` records (gateway/observed-decisions.ts), never from a second source.
  */
 import type { Kysely } from 'kysely';
+import type { AdminObserveReport, AdminObserveReportRow } from '@writ/protocol';
 import type { Database } from '../storage/index.js';
 import { queryAudit } from './query-audit.js';
 
-export interface ObserveReportRow {
-  grant: string;
-  resource: string;
-  action: string;
-  /** Calls denied now that the observed grant would allow. */
-  wouldAllow: number;
-  /** Calls allowed now that the observed grant would deny. */
-  wouldDeny: number;
-  lastSeen: number;
-}
-
-export interface ObserveReport {
-  since: number;
-  until: number;
-  /** Records read; `truncated` when there were more than the report reads. */
-  records: number;
-  truncated: boolean;
-  rows: ObserveReportRow[];
-}
+/** The report is what the admin API sends as it is: its type is the wire type. */
+export type ObserveReport = AdminObserveReport;
+export type ObserveReportRow = AdminObserveReportRow;
 
 const PAGE = 10_000;
 const MAX_RECORDS = 200_000;

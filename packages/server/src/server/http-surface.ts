@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { JWK } from 'jose';
 import { AUTHORIZATION_DETAIL_TYPES, BUDGET_DETAIL_TYPE, DPOP_ALGS, GRANT_TYPE, ID_JAG, PATHS } from '@writ/protocol';
 import { checkCall, headerValues, type CheckCallContext } from '@writ/verify/internal';
-import { WritError } from '@writ/protocol';
+import { WritError, type NodeChecks } from '@writ/protocol';
 import { errorResponse, familyOfPath, replyWire, UnacceptableInputError, writCodeResponse } from '../errors/index.js';
 import type { SigningKeys } from '../token/index.js';
 import type { TaskService } from '../tasks/index.js';
@@ -31,7 +31,7 @@ export interface SurfaceDeps {
   authThrottle: FailedAuthThrottle;
   admin: AdminServices;
   findResource(id: string): Resource | undefined;
-  readiness(): Promise<{ ready: boolean; checks: Record<string, unknown> }>;
+  readiness(): Promise<{ ready: boolean; checks: NodeChecks }>;
   /** The Prometheus registry served at /metrics. */
   metrics: { contentType: string; metrics(): Promise<string> };
   /** The authorization server's browser routes, and whether Dynamic Client Registration is open to anyone or by token. */

@@ -3,6 +3,7 @@
  * database must make readiness say "no", not hang the probe), its audit writer keeps up, and its revocation state is
  * current — with the numbers behind each answer.
  */
+import type { NodeChecks } from '@writ/protocol';
 import type { Freshness } from '../cluster/index.js';
 
 export interface ReadinessDeps {
@@ -19,28 +20,27 @@ export interface ReadinessDeps {
   upstreams(): Record<string, { inUse: number; limit: number; saturated: boolean; refused: Record<string, number> }>;
 }
 
-export type Readiness = () => Promise<{ ready: boolean; checks: Record<string, unknown> }>;
+export type Readiness = () => Promise<{ ready: boolean; checks: NodeChecks }>;
 
 const STORE_TIMEOUT_MS = 2_000;
 
 export function createReadiness(deps: ReadinessDeps): Readiness {
   return async () => {
-    const checks: Record<string, unknown> = {};
     let ready = true;
+    let store = 'ok';
     try {
       await withTimeout(deps.ping(), STORE_TIMEOUT_MS, `no answer within ${STORE_TIMEOUT_MS / 1000} s`);
-      checks['store'] = 'ok';
     } catch (err) {
       ready = false;
-      checks['store'] = `unreachable: ${(err as Error).message}`;
+      store = `unreachable: ${(err as Error).message}`;
     }
     const auditOk = deps.auditHealthy();
-    checks['audit'] = auditOk ? 'ok' : 'backlogged';
     if (!auditOk) ready = false;
     const f = deps.freshness();
     const set = deps.revocations;
+    let revocation: NodeChecks['revocation'];
     if (f === undefined)
-      checks['revocation'] = {
+      revocation = {
         mode: 'embedded',
         state: 'current',
         last_seq: set.lastSeq,
@@ -49,7 +49,7 @@ export function createReadiness(deps: ReadinessDeps): Readiness {
         entries: set.size,
       };
     else {
-      checks['revocation'] = {
+      revocation = {
         mode: f.mode,
         state: f.state,
         last_seq: f.lastSeq,
@@ -63,19 +63,24 @@ export function createReadiness(deps: ReadinessDeps): Readiness {
       };
       if (!f.current) ready = false;
     }
-    checks['cluster'] = { role: deps.cluster.role, node_id: deps.cluster.nodeId };
-    checks['mcp'] = deps.mcpSessions();
-    checks['revocation_feed'] = { clients: deps.feedClients() };
     // Shown, not a reason to be unready: one saturated upstream must not take the node out of service for every
     // other resource (its own callers are refused at once with ERR_UPSTREAM_SATURATED and Retry-After).
     const upstreams = deps.upstreams();
     const saturated = Object.keys(upstreams).filter((id) => upstreams[id]?.saturated === true);
-    checks['upstreams'] = {
-      state: saturated.length === 0 ? 'ok' : 'saturated',
-      saturated,
-      resources: Object.fromEntries(
-        Object.entries(upstreams).map(([id, u]) => [id, { in_use: u.inUse, limit: u.limit, refused: u.refused }]),
-      ),
+    const checks: NodeChecks = {
+      store,
+      audit: auditOk ? 'ok' : 'backlogged',
+      revocation,
+      cluster: { role: deps.cluster.role, node_id: deps.cluster.nodeId },
+      mcp: deps.mcpSessions(),
+      revocation_feed: { clients: deps.feedClients() },
+      upstreams: {
+        state: saturated.length === 0 ? 'ok' : 'saturated',
+        saturated,
+        resources: Object.fromEntries(
+          Object.entries(upstreams).map(([id, u]) => [id, { in_use: u.inUse, limit: u.limit, refused: u.refused }]),
+        ),
+      },
     };
     return { ready, checks };
   };
