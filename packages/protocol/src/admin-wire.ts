@@ -68,18 +68,23 @@ export interface AdminAuditEntry {
 
 export interface AdminTaskChain {
   task_id: string;
-  tasks: Array<{
-    id: string;
-    parent_id: string | null;
-    depth: number;
-    user_id: string;
-    agent_id: string;
-    resource_id: string;
-    purpose: string;
-    status: string;
-    created_at: number;
-  }>;
+  /** The task and its descendants, depth first (each parent before its children, siblings by creation). */
+  tasks: AdminTaskChainNode[];
+  /** Their events, grouped by task in the order of `tasks`, each group in seq order. */
   events: AdminAuditEntry[];
+}
+
+export interface AdminTaskChainNode {
+  id: string;
+  parent_id: string | null;
+  /** 0 for the task asked about, 1 for its children, … */
+  depth: number;
+  user_id: string;
+  agent_id: string;
+  resource_id: string;
+  purpose: string;
+  status: string;
+  created_at: number;
 }
 
 export interface AdminGrant {
@@ -143,16 +148,20 @@ export interface AdminOverview {
     cluster: NodeChecks['cluster'];
   };
   /** Every cluster node as it last reported; null on the embedded store. */
-  nodes: Array<{
-    nodeId: string;
-    role: string;
-    state: string;
-    lagMs: number | null;
-    lastSeq: number;
-    logSeq: number;
-    reportedAt: number;
-    silent: boolean;
-  }> | null;
+  nodes: AdminNodeReport[] | null;
+}
+
+/** A cluster node's revocation freshness as it last wrote it to the shared store. */
+export interface AdminNodeReport {
+  nodeId: string;
+  role: string;
+  state: string;
+  lagMs: number | null;
+  lastSeq: number;
+  logSeq: number;
+  reportedAt: number;
+  /** No report for three intervals: the node is down, partitioned from the store, or gone. */
+  silent: boolean;
 }
 
 export interface AdminObserveReport {

@@ -52,6 +52,7 @@ export type {
   AdminApproval,
   AdminAuditEntry,
   AdminGrant,
+  AdminNodeReport,
   AdminObserveReport,
   AdminObserveReportRow,
   AdminOverview,
@@ -60,5 +61,6 @@ export type {
   AdminSpawnNode,
   AdminTask,
   AdminTaskChain,
+  AdminTaskChainNode,
   NodeChecks,
 } from './admin-wire.js';

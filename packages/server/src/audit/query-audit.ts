@@ -3,6 +3,7 @@
  *. Events come back parsed from their hashed body, with seq and hashes, in seq order.
  */
 import { sql, type Kysely } from 'kysely';
+import type { AdminTaskChainNode } from '@writ/protocol';
 import type { AuditEventRow, Database } from '../storage/index.js';
 import type { AuditEvent } from './audit-event.js';
 
@@ -71,18 +72,8 @@ function likeEscape(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-export interface TaskChainNode {
-  id: string;
-  parent_id: string | null;
-  /** 0 for the task asked about, 1 for its children, … */
-  depth: number;
-  user_id: string;
-  agent_id: string;
-  resource_id: string;
-  purpose: string;
-  status: string;
-  created_at: number;
-}
+/** A task of a chain as the admin API sends it: its type is the wire type. */
+export type TaskChainNode = AdminTaskChainNode;
 
 export interface TaskChain {
   task_id: string;

@@ -5,21 +5,13 @@
  * table says.
  */
 import type { Kysely } from 'kysely';
+import type { AdminNodeReport } from '@writ/protocol';
 import type { Database } from '../storage/index.js';
 import type { Logger } from '../observability/index.js';
 import type { Freshness } from './cluster-node.js';
 
-export interface NodeReport {
-  nodeId: string;
-  role: string;
-  state: string;
-  lagMs: number | null;
-  lastSeq: number;
-  logSeq: number;
-  reportedAt: number;
-  /** No report for three intervals: the node is down, partitioned from the store, or gone. */
-  silent: boolean;
-}
+/** What the admin overview sends of each node: its type is the wire type. */
+export type NodeReport = AdminNodeReport;
 
 export interface NodeReportsDeps {
   db: Kysely<Database>;

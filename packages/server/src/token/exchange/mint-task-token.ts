@@ -188,18 +188,8 @@ async function insertIssuance(
   });
 }
 
-function taskRow(t: {
-  id: string;
-  parentId: string | null;
-  chain: string[];
-  userId: string;
-  agentId: string;
-  resourceId: string;
-  purpose: string;
-  authorizationDetails: TaskAuthorizationDetail[];
-  createdAt: number;
-  expiresAt: number;
-}): Insertable<TasksTable> {
+/** A new task's row: an existing task's fields (but its audience) and where it stands in its chain. */
+function taskRow(t: Omit<ExistingTask, 'resourceUri'> & { parentId: string | null; createdAt: number }): Insertable<TasksTable> {
   return {
     id: t.id,
     parent_id: t.parentId,
