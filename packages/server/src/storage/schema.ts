@@ -3,6 +3,19 @@
  * (BIGINT in PostgreSQL, parsed to number), booleans are 0/1 integers, structured values are JSON text.
  */
 import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type {
+  OAuthClientsTable,
+  OAuthRequestsTable,
+  OAuthLoginsTable,
+  OAuthSessionsTable,
+  OAuthCodesTable,
+  OAuthRefreshTokensTable,
+  OAuthConsentsTable,
+} from './schema-authorization.js';
+import type { SsfReceiversTable, SsfStreamsTable, SsfSubjectsTable, SsfEventsTable } from './schema-ssf.js';
+
+export type * from './schema-authorization.js';
+export type * from './schema-ssf.js';
 
 export interface AgentsTable {
   id: string;
@@ -263,65 +276,6 @@ export interface DedicatedKeysTable {
   created_at: number;
 }
 
-export interface SsfReceiversTable {
-  id: string;
-  name: string;
-  /** The `aud` of every SET on this receiver's streams. */
-  audience: string;
-  /** Granted OAuth scopes (JSON array of `ssf.manage`, `ssf.read`). */
-  scopes: string;
-  /** SHA-256 (hex) of the receiver's bearer token. */
-  token_hash: string;
-  created_at: number;
-}
-
-export interface SsfStreamsTable {
-  id: string;
-  receiver_id: string;
-  /** JSON array of event-type URIs. */
-  events_requested: string;
-  delivery_method: 'urn:ietf:rfc:8935' | 'urn:ietf:rfc:8936';
-  /** Push: the receiver's endpoint; null for poll (the endpoint is Writ's own). */
-  endpoint_url: string | null;
-  /** Push: the `Authorization` value to send, sealed with the vault's envelope encryption. */
-  authorization_envelope: string | null;
-  description: string | null;
-  status: 'enabled' | 'paused' | 'disabled';
-  status_reason: string | null;
-  last_verification_at: number | null;
-  /** Which node's push worker holds this stream, until when (epoch ms): one deliverer per stream, in order. */
-  lease_owner: string | null;
-  leased_until: number | null;
-  created_at: number;
-  updated_at: number;
-}
-
-export interface SsfSubjectsTable {
-  stream_id: string;
-  /** The subject identifier (RFC 9493) as canonical JSON. */
-  subject: string;
-  verified: number;
-  created_at: number;
-}
-
-export interface SsfEventsTable {
-  seq: Generated<number>;
-  stream_id: string;
-  jti: string;
-  event_type: string;
-  /** 1 for SSF control events (verification, stream-updated): delivered whatever the stream's status. */
-  control: number;
-  /** The signed SET, exactly as delivered (a retry sends the same bytes). */
-  set_jwt: string;
-  state: 'pending' | 'delivered' | 'failed';
-  attempts: number;
-  next_attempt_at: number;
-  /** Push: the receiver's `err` (permanent) or the last transient failure; poll: the receiver's `setErrs` entry. */
-  last_error: string | null;
-  created_at: number;
-  done_at: number | null;
-}
-
 export interface Database {
   agents: AgentsTable;
   identity_providers: IdentityProvidersTable;
@@ -417,104 +371,6 @@ export interface ApprovalsTable {
   used_at: number | null;
 }
 
-/** A stock OAuth client: `client_id` (a metadata-document URL, or an id Writ gave at registration) → its agent. */
-export interface OAuthClientsTable {
-  client_id: string;
-  agent_id: string;
-  source: 'metadata_document' | 'registration';
-  client_name: string;
-  /** JSON array of the registered redirect URIs. */
-  redirect_uris: string;
-  /** The client's metadata as registered or fetched (JSON), for operators. */
-  metadata: string;
-  /** When a metadata document was last fetched (its cache age); the registration time otherwise. */
-  fetched_at: number;
-  created_at: number;
-}
-
-/** An authorization request between `/oauth2/authorize` and the consent decision (validated, not yet decided). */
-export interface OAuthRequestsTable {
-  id: string;
-  client_id: string;
-  redirect_uri: string;
-  state: string | null;
-  code_challenge: string;
-  resource_id: string;
-  resource_uri: string;
-  scope: string;
-  dpop_jkt: string | null;
-  created_at: number;
-  expires_at: number;
-}
-
-/** A sign-in at the identity provider in progress: its `state` (digest), PKCE verifier and `nonce`. */
-export interface OAuthLoginsTable {
-  state_hash: string;
-  request_id: string;
-  code_verifier: string;
-  nonce: string;
-  /** The digest of the cookie that binds the sign-in to the browser that started it; null only for rows from before. */
-  browser_hash: string | null;
-  expires_at: number;
-}
-
-export interface OAuthSessionsTable {
-  id_hash: string;
-  user_id: string;
-  /** The ID token claims grants read (JSON). */
-  claims: string;
-  created_at: number;
-  expires_at: number;
-}
-
-export interface OAuthCodesTable {
-  code_hash: string;
-  client_id: string;
-  redirect_uri: string;
-  code_challenge: string;
-  resource_uri: string;
-  dpop_jkt: string | null;
-  /** The task consent created; redeeming the code issues its first token, replaying it ends the task. */
-  task_id: string;
-  user_id: string;
-  /** The user's claims grants read (JSON), carried into every token of the task. */
-  user_claims: string;
-  created_at: number;
-  expires_at: number;
-  used_at: number | null;
-}
-
-export interface OAuthRefreshTokensTable {
-  token_hash: string;
-  /** Every rotation of one authorization shares it; reuse of a rotated token revokes the whole family. */
-  family_id: string;
-  task_id: string;
-  client_id: string;
-  /** The DPoP key the family is bound to (RFC 9449 §5), or null for a bearer client. */
-  jkt: string | null;
-  /** The user's claims grants read (JSON), carried into every token of the task. */
-  user_claims: string;
-  family_created_at: number;
-  created_at: number;
-  expires_at: number;
-  used_at: number | null;
-  revoked_at: number | null;
-}
-
-export interface OAuthConsentsTable {
-  id: string;
-  user_id: string;
-  client_id: string;
-  agent_id: string;
-  resource_id: string;
-  /** What the user consented to (JSON authorization details). */
-  authorization_details: string;
-  duration_seconds: number;
-  created_at: number;
-  expires_at: number;
-  revoked_at: number | null;
-}
-
 export type AgentRow = Selectable<AgentsTable>;
 export type NewAgentRow = Insertable<AgentsTable>;
 export type AgentUpdate = Updateable<AgentsTable>;
@@ -531,14 +387,6 @@ export type ApprovalRow = Selectable<ApprovalsTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
 export type AdminTokenRow = Selectable<AdminTokensTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;
-export type SsfReceiverRow = Selectable<SsfReceiversTable>;
-export type SsfStreamRow = Selectable<SsfStreamsTable>;
-export type SsfEventRow = Selectable<SsfEventsTable>;
-export type OAuthClientRow = Selectable<OAuthClientsTable>;
-export type OAuthRequestRow = Selectable<OAuthRequestsTable>;
-export type OAuthCodeRow = Selectable<OAuthCodesTable>;
-export type OAuthRefreshTokenRow = Selectable<OAuthRefreshTokensTable>;
-export type OAuthConsentRow = Selectable<OAuthConsentsTable>;
 
 /** A console session (console/): the cookie's digest, who it is, the role they hold, its idle and absolute ends. */
 export interface ConsoleSessionsTable {
